@@ -1,0 +1,11 @@
+//! sea-orm entities only: one module per table, no queries with business meaning.
+#![forbid(unsafe_code)]
+
+pub mod api_key;
+pub mod feedback;
+pub mod idempotency_key;
+pub mod organization;
+pub mod outbox_event;
+pub mod pending_account;
+pub mod sandbox_email;
+pub mod user;

@@ -1,0 +1,63 @@
+//! The command line: `thruai [serve] [--bind HOST:PORT]`, `thruai migrate`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::{config::Settings, startup::Application, store, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "thruai",
+    version,
+    about = "ThruAI: a self-hostable platform for AI voice agents"
+)]
+pub struct Cli {
+    /// Configuration file layered over the built-in defaults.
+    #[arg(long, global = true, env = "THRUAI_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve {
+        /// Listen address, overriding server.host and server.port.
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+/// Runs the parsed command.
+///
+/// # Errors
+/// Configuration, database or server errors, with a message naming the cause.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
+    telemetry::init(&settings.log);
+    match cli.command.unwrap_or(Command::Serve { bind: None }) {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                settings.apply_bind(&bind).map_err(anyhow::Error::msg)?;
+            }
+            let app = Application::build(settings.clone()).await?;
+            tracing::info!(
+                address = %format!("http://{}:{}", settings.server.host, app.port()),
+                database = %store::redact(&settings.database.url),
+                redis = %if settings.redis.url.is_empty() { "none (in-process limits)".to_string() } else { store::redact(&settings.redis.url) },
+                "ThruAI listening"
+            );
+            app.run_until_stopped().await?;
+        }
+        Command::Migrate => {
+            let db = store::connect(&settings.database).await?;
+            store::migrate(&db).await?;
+            tracing::info!("migrations applied");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,383 @@
+//! Settings: `config/default.toml` (compiled in) → optional file → environment
+//! (`THRUAI__SECTION__KEY`, plus `DATABASE_URL` / `REDIS_URL`), validated once at start.
+
+use std::{collections::BTreeMap, net::SocketAddr, path::Path};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use serde::{Deserialize, Deserializer};
+
+/// The defaults, documented key by key.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub accounts: AccountSettings,
+    pub rate_limit: RateLimitSettings,
+    pub idempotency: IdempotencySettings,
+    pub email: EmailSettings,
+    pub security: SecuritySettings,
+    pub log: LogSettings,
+    pub testing: TestingSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub max_body_bytes: usize,
+    pub public_base_url: String,
+    #[serde(deserialize_with = "string_or_list")]
+    pub trusted_proxies: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub migrate_on_start: bool,
+    pub schema: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSettings {
+    pub url: String,
+    pub key_prefix: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub cache_ttl_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSettings {
+    pub code_ttl_secs: u64,
+    pub max_code_attempts: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub provisioning_max: u32,
+    pub provisioning_window_secs: u64,
+    pub default_plan: String,
+    pub plans: BTreeMap<String, PlanLimit>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlanLimit {
+    pub requests_per_second: f64,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdempotencySettings {
+    pub ttl_secs: u64,
+    pub lock_ttl_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    pub provider: String,
+    pub from: String,
+    pub resend_api_key: String,
+    pub resend_base_url: String,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    #[serde(deserialize_with = "string_or_list")]
+    pub url_allowlist: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: String,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestingSettings {
+    pub failpoint: String,
+}
+
+/// Which email provider the settings select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailProviderKind {
+    Sandbox,
+    Resend,
+}
+
+impl Settings {
+    /// Defaults → `file` (if given) → environment, then [`Settings::validate`].
+    ///
+    /// # Errors
+    /// A message naming the offending key.
+    pub fn load(file: Option<&Path>) -> Result<Self, String> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
+            .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
+            .merge(Env::prefixed("THRUAI__").split("__"));
+        let settings: Settings = figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            if key.is_empty() {
+                e.to_string()
+            } else {
+                format!("configuration key `{key}`: {e}")
+            }
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that cannot be expressed in types; each error names its key.
+    ///
+    /// # Errors
+    /// A message naming the offending key.
+    pub fn validate(&self) -> Result<(), String> {
+        let url = &self.database.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(format!(
+                "database.url: expected sqlite:… or postgres://…, got `{url}`"
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err("database.max_connections: must be at least 1".into());
+        }
+        if !self.redis.url.is_empty()
+            && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://"))
+        {
+            return Err(format!(
+                "redis.url: expected redis://…, got `{}`",
+                self.redis.url
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err("server.max_body_bytes: must be at least 1024".into());
+        }
+        if url::Url::parse(&self.server.public_base_url).is_err() {
+            return Err(format!(
+                "server.public_base_url: not a URL: `{}`",
+                self.server.public_base_url
+            ));
+        }
+        for proxy in &self.server.trusted_proxies {
+            parse_net(proxy).map_err(|e| format!("server.trusted_proxies: {e}"))?;
+        }
+        if !self
+            .rate_limit
+            .plans
+            .contains_key(&self.rate_limit.default_plan)
+        {
+            return Err(format!(
+                "rate_limit.default_plan: `{}` is not one of rate_limit.plans ({})",
+                self.rate_limit.default_plan,
+                self.rate_limit
+                    .plans
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for (name, plan) in &self.rate_limit.plans {
+            if !(plan.requests_per_second > 0.0) || plan.burst == 0 {
+                return Err(format!(
+                    "rate_limit.plans.{name}: requests_per_second and burst must be positive"
+                ));
+            }
+        }
+        if self.rate_limit.provisioning_max == 0 || self.rate_limit.provisioning_window_secs == 0 {
+            return Err(
+                "rate_limit.provisioning_max / provisioning_window_secs: must be positive".into(),
+            );
+        }
+        if self.accounts.max_code_attempts == 0 || self.accounts.code_ttl_secs == 0 {
+            return Err("accounts.code_ttl_secs / max_code_attempts: must be positive".into());
+        }
+        if self.idempotency.ttl_secs == 0 || self.idempotency.lock_ttl_secs == 0 {
+            return Err("idempotency.ttl_secs / lock_ttl_secs: must be positive".into());
+        }
+        self.email_provider()?;
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(format!(
+                "log.format: expected `text` or `json`, got `{}`",
+                self.log.format
+            ));
+        }
+        for entry in &self.security.url_allowlist {
+            if entry.trim().is_empty() {
+                return Err("security.url_allowlist: empty entry".into());
+            }
+            if entry.contains('/') {
+                parse_net(entry).map_err(|e| format!("security.url_allowlist: {e}"))?;
+            }
+        }
+        if !matches!(
+            self.testing.failpoint.as_str(),
+            "" | "abort_before_commit" | "abort_after_commit"
+        ) {
+            return Err(format!(
+                "testing.failpoint: unknown failpoint `{}`",
+                self.testing.failpoint
+            ));
+        }
+        Ok(())
+    }
+
+    /// The email provider in force: explicit, or Resend when a key is configured.
+    ///
+    /// # Errors
+    /// When `email.provider` names an unknown provider or Resend lacks a key.
+    pub fn email_provider(&self) -> Result<EmailProviderKind, String> {
+        match self.email.provider.as_str() {
+            "" if self.email.resend_api_key.is_empty() => Ok(EmailProviderKind::Sandbox),
+            "" | "resend" if !self.email.resend_api_key.is_empty() => Ok(EmailProviderKind::Resend),
+            "resend" => {
+                Err("email.resend_api_key: required when email.provider = \"resend\"".into())
+            }
+            "sandbox" => Ok(EmailProviderKind::Sandbox),
+            other => Err(format!(
+                "email.provider: expected `sandbox` or `resend`, got `{other}`"
+            )),
+        }
+    }
+
+    /// Overrides host and port from `HOST:PORT`.
+    ///
+    /// # Errors
+    /// When `bind` is not a socket address.
+    pub fn apply_bind(&mut self, bind: &str) -> Result<(), String> {
+        let addr: SocketAddr = bind
+            .parse()
+            .map_err(|_| format!("--bind: expected HOST:PORT, got `{bind}`"))?;
+        self.server.host = addr.ip().to_string();
+        self.server.port = addr.port();
+        Ok(())
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database.url.starts_with("sqlite:")
+    }
+}
+
+/// An IP or CIDR.
+///
+/// # Errors
+/// A message naming the entry.
+pub fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    if let Ok(net) = s.parse::<ipnet::IpNet>() {
+        return Ok(net);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(ipnet::IpNet::from)
+        .map_err(|_| format!("`{s}` is not an IP address or CIDR"))
+}
+
+/// Accepts a TOML list or a comma-separated string (the environment's form).
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        One(String),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::List(list) => list,
+        Either::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_in_defaults_load_and_validate() {
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        s.validate().unwrap();
+        assert_eq!(s.server.port, 8080);
+        assert!(s.is_sqlite());
+        assert_eq!(s.email_provider().unwrap(), EmailProviderKind::Sandbox);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string("[server]\nport = \"eighty\""))
+            .extract::<Settings>()
+            .unwrap_err();
+        assert!(err.path.join(".").contains("port"), "{err}");
+        let mut s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        s.database.url = "mysql://x".into();
+        assert!(s.validate().unwrap_err().starts_with("database.url"));
+        s.database.url = "sqlite::memory:".into();
+        s.rate_limit.default_plan = "gold".into();
+        assert!(
+            s.validate()
+                .unwrap_err()
+                .starts_with("rate_limit.default_plan")
+        );
+    }
+
+    #[test]
+    fn lists_accept_comma_separated_strings() {
+        let s: Settings = Figment::from(Toml::string(DEFAULT_TOML))
+            .merge(Toml::string(
+                "[security]\nurl_allowlist = \"127.0.0.1/32, ::1/128\"",
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(s.security.url_allowlist, vec!["127.0.0.1/32", "::1/128"]);
+    }
+
+    #[test]
+    fn bind_overrides_host_and_port() {
+        let mut s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        s.apply_bind("0.0.0.0:9000").unwrap();
+        assert_eq!((s.server.host.as_str(), s.server.port), ("0.0.0.0", 9000));
+        assert!(s.apply_bind("nope").is_err());
+    }
+}

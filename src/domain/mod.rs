@@ -1,0 +1,90 @@
+//! Parsed domain values: resource ids with their prefixes, e-mail addresses, slugs.
+
+pub mod ids;
+
+/// Lower-cases and checks an e-mail address (one `@`, a dotted domain, no spaces).
+pub fn normalize_email(raw: &str) -> Option<String> {
+    let email = raw.trim().to_ascii_lowercase();
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    let (local, domain) = email.split_once('@')?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+    (!local.is_empty() && local.len() <= 64 && !domain.contains('@') && domain_ok).then_some(email)
+}
+
+/// `Acme Corp, Inc.` → `acme-corp-inc`.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').chars().take(63).collect()
+}
+
+/// Strict E.164: `+`, a non-zero country digit, 8–15 digits in all.
+pub fn is_e164(s: &str) -> bool {
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
+    (8..=15).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_or_refused() {
+        assert_eq!(
+            normalize_email(" Ada@Example.COM ").as_deref(),
+            Some("ada@example.com")
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.com",
+            "a@b",
+            "a b@c.com",
+            "a@b@c.com",
+            "a@.com",
+            "a@x..com",
+        ] {
+            assert_eq!(normalize_email(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs_are_lowercase_and_dashed() {
+        assert_eq!(slugify("Acme Corp, Inc."), "acme-corp-inc");
+        assert_eq!(slugify("  --Hello__World-- "), "hello-world");
+        assert_eq!(slugify("日本"), "");
+    }
+
+    #[test]
+    fn e164_is_strict() {
+        assert!(is_e164("+14155550100"));
+        for bad in [
+            "14155550100",
+            "+0123456789",
+            "+1415",
+            "+1 415 555 0100",
+            "+1415555010012345",
+        ] {
+            assert!(!is_e164(bad), "{bad}");
+        }
+    }
+}

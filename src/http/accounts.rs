@@ -1,0 +1,310 @@
+//! Account provisioning in two unauthenticated steps (e-mailed 6-digit code, then the
+//! first API key), and `GET /accounts/me`.
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::StatusCode, web};
+use chrono::{Duration, Utc};
+use rand::Rng;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use thruai_entities::{organization, pending_account};
+
+use super::{
+    envelope,
+    extract::{self, Body, Ctx},
+    validation::{Validate, Validator},
+};
+use crate::{
+    auth::{self, ALL_SCOPES},
+    domain::{ids, normalize_email, slugify},
+    error::{ApiError, ApiResult, ErrorCode},
+    idempotency::Claim,
+    providers::email::OutgoingEmail,
+    state::AppState,
+    store::{self, accounts::NewOrganization, api_keys::NewApiKey},
+};
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProvisionIn {
+    /// The owner's e-mail address; the code is sent there.
+    pub email: String,
+    /// Organisation name, 2–100 characters; its slug must be free.
+    pub org_name: String,
+}
+
+impl Validate for ProvisionIn {
+    fn validate(&self, v: &mut Validator) {
+        v.check(
+            normalize_email(&self.email).is_some(),
+            "email",
+            "must be a valid email address",
+        );
+        v.length("orgName", self.org_name.trim(), 2, 100);
+        v.check(
+            !slugify(&self.org_name).is_empty(),
+            "orgName",
+            "must contain at least one letter or digit",
+        );
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VerifyIn {
+    pub email: String,
+    /// The 6-digit code from the e-mail.
+    pub code: String,
+}
+
+impl Validate for VerifyIn {
+    fn validate(&self, v: &mut Validator) {
+        v.check(
+            normalize_email(&self.email).is_some(),
+            "email",
+            "must be a valid email address",
+        );
+        let code = self.code.trim();
+        v.check(
+            code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+            "code",
+            "must be the 6-digit code from the email",
+        );
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationOut {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub plan: String,
+    pub owner_email: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+impl From<organization::Model> for OrganizationOut {
+    fn from(m: organization::Model) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            slug: m.slug,
+            plan: m.plan,
+            owner_email: m.owner_email,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+fn code_hash(email: &str, code: &str) -> String {
+    auth::hex(&Sha256::digest(
+        format!("thruai-verify:{email}:{code}").as_bytes(),
+    ))
+}
+
+/// Step 1: checks the e-mail and slug are free, stores a pending sign-up and e-mails the code.
+pub async fn provision(
+    state: web::Data<AppState>,
+    Body(input): Body<ProvisionIn>,
+) -> ApiResult<HttpResponse> {
+    let email = normalize_email(&input.email)
+        .ok_or_else(|| ApiError::field("email", "must be a valid email address"))?;
+    let org_name = input.org_name.trim().to_string();
+    let slug = slugify(&org_name);
+    if store::accounts::user_exists(&state.db, &email).await? {
+        return Err(ApiError::new(
+            ErrorCode::UserExists,
+            format!("A user with email '{email}' already exists"),
+        ));
+    }
+    if store::accounts::slug_taken(&state.db, &slug).await? {
+        return Err(ApiError::new(
+            ErrorCode::SlugTaken,
+            format!("Organization slug '{slug}' is already taken; choose another orgName"),
+        )
+        .with_details(serde_json::json!({ "slug": slug })));
+    }
+    let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
+    let now = Utc::now();
+    let ttl =
+        Duration::seconds(i64::try_from(state.settings.accounts.code_ttl_secs).unwrap_or(900));
+    store::accounts::upsert_pending(
+        &state.db,
+        pending_account::Model {
+            email: email.clone(),
+            org_name: org_name.clone(),
+            slug: slug.clone(),
+            code_hash: code_hash(&email, &code),
+            attempts: 0,
+            expires_at: now + ttl,
+            created_at: now,
+        },
+    )
+    .await?;
+    let minutes = ttl.num_minutes().max(1);
+    state
+        .email
+        .send(OutgoingEmail {
+            to: email.clone(),
+            subject: format!("Your ThruAI verification code: {code}"),
+            text: format!(
+                "Your ThruAI verification code for {org_name} is {code}.\n\nIt expires in {minutes} minutes. \
+                 Submit it with POST /api/v1/public/accounts/verify.\n\nIf you did not request this, ignore this email."
+            ),
+            html: None,
+            idempotency_key: Some(code_hash(&email, &code)),
+        })
+        .await?;
+    let mut data = serde_json::json!({
+        "email": email,
+        "orgName": org_name,
+        "slug": slug,
+        "expiresAt": now + ttl,
+        "expiresInSeconds": ttl.num_seconds(),
+        "message": format!("A 6-digit verification code was sent to {email}"),
+        "nextStep": { "method": "POST", "path": "/api/v1/public/accounts/verify", "body": { "email": email, "code": "<6-digit code>" } },
+    });
+    if state.email_is_sandbox() {
+        data["sandbox"] = serde_json::json!({
+            "note": "Email is in sandbox mode: the code was not sent; read it from the sandbox outbox (loopback only)",
+            "outbox": format!("/api/v1/public/_debug/sandbox/outbox?to={email}"),
+        });
+    }
+    Ok(envelope::ok(&data))
+}
+
+/// Step 2: checks the code and creates the organisation, its owner and the first API key,
+/// returned once.
+pub async fn verify(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Body(input): Body<VerifyIn>,
+) -> ApiResult<HttpResponse> {
+    let email = normalize_email(&input.email)
+        .ok_or_else(|| ApiError::field("email", "must be a valid email address"))?;
+    let code = input.code.trim();
+    let invalid = |msg: &str| ApiError::new(ErrorCode::InvalidCode, msg.to_string());
+    let Some(pending) = store::accounts::find_pending(&state.db, &email).await? else {
+        return Err(invalid(
+            "Invalid or expired verification code; request a new one with POST /accounts/provision",
+        ));
+    };
+    let max_attempts = i32::try_from(state.settings.accounts.max_code_attempts).unwrap_or(5);
+    if pending.attempts >= max_attempts {
+        store::accounts::consume_pending(&state.db, &email, &pending.code_hash).await?;
+        return Err(invalid(
+            "Too many incorrect attempts; request a new code with POST /accounts/provision",
+        ));
+    }
+    if pending.expires_at <= Utc::now() {
+        return Err(ApiError::new(
+            ErrorCode::CodeExpired,
+            "Verification code has expired; request a new one with POST /accounts/provision",
+        ));
+    }
+    let matches: bool = code_hash(&email, code)
+        .as_bytes()
+        .ct_eq(pending.code_hash.as_bytes())
+        .into();
+    if !matches {
+        store::accounts::record_failed_attempt(&state.db, &email, &pending.code_hash).await?;
+        let left = (max_attempts - pending.attempts - 1).max(0);
+        return Err(invalid("Invalid verification code")
+            .with_details(serde_json::json!({ "attemptsRemaining": left })));
+    }
+
+    let txn = sea_orm::TransactionTrait::begin(&state.db).await?;
+    if !store::accounts::consume_pending(&txn, &email, &pending.code_hash).await? {
+        return Err(invalid(
+            "Invalid or expired verification code; request a new one with POST /accounts/provision",
+        ));
+    }
+    if store::accounts::user_exists(&txn, &email).await? {
+        return Err(ApiError::new(
+            ErrorCode::UserExists,
+            format!("A user with email '{email}' already exists"),
+        ));
+    }
+    if store::accounts::slug_taken(&txn, &pending.slug).await? {
+        return Err(ApiError::new(
+            ErrorCode::SlugTaken,
+            format!("Organization slug '{}' is already taken", pending.slug),
+        ));
+    }
+    let now = Utc::now();
+    let org_id = ids::new_id(ids::ORGANIZATION);
+    let (org, owner) = store::accounts::create_organization(
+        &txn,
+        NewOrganization {
+            org_id: &org_id,
+            user_id: &ids::new_id(ids::USER),
+            name: &pending.org_name,
+            slug: &pending.slug,
+            plan: &state.settings.rate_limit.default_plan,
+            email: &email,
+            now,
+        },
+    )
+    .await
+    .map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ApiError::new(
+            ErrorCode::SlugTaken,
+            format!(
+                "Organization slug '{}' or email is already taken",
+                pending.slug
+            ),
+        ),
+        _ => ApiError::from(e),
+    })?;
+    let key = auth::generate_key();
+    let key_row = store::api_keys::insert(
+        &txn,
+        NewApiKey {
+            id: &ids::new_id(ids::API_KEY),
+            org_id: &org_id,
+            name: "Default key",
+            hash: &key.hash,
+            display_prefix: &key.display_prefix,
+            scopes: ALL_SCOPES,
+            now,
+        },
+    )
+    .await?;
+    let data = serde_json::json!({
+        "apiKey": key.secret,
+        "apiKeyId": key_row.id,
+        "keyPrefix": key_row.display_prefix,
+        "permissions": ALL_SCOPES,
+        "organization": OrganizationOut::from(org),
+        "user": { "id": owner.id, "email": owner.email, "role": owner.role },
+        "message": "Store this API key now: it is shown only once",
+        "nextSteps": [
+            { "action": "Check your identity and permissions", "method": "GET", "path": "/api/v1/public/profile" },
+            { "action": "Read the getting-started guide", "method": "GET", "path": "/api/v1/public/docs/getting-started" },
+        ],
+    });
+    let claim = req.extensions().get::<Claim>().cloned();
+    extract::commit(
+        &req,
+        &state,
+        claim.as_ref(),
+        txn,
+        StatusCode::CREATED,
+        &data,
+    )
+    .await
+}
+
+/// `GET /accounts/me`.
+pub async fn me(ctx: Ctx) -> ApiResult<HttpResponse> {
+    let org = store::accounts::find_org(ctx.db(), ctx.org())
+        .await?
+        .ok_or_else(|| ApiError::not_found("Organization", ctx.org()))?;
+    let mut data = serde_json::to_value(OrganizationOut::from(org)).unwrap_or_default();
+    data["apiKey"] = serde_json::json!({ "id": ctx.principal.key_id, "prefix": ctx.principal.key_prefix, "permissions": ctx.principal.scopes });
+    Ok(envelope::ok(&data))
+}

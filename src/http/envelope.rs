@@ -1,0 +1,139 @@
+//! The response envelope `{success, data, error, meta}` and the per-request metadata
+//! (request id, trace id) every answer carries, kept in a task-local for the request.
+
+use std::{cell::RefCell, sync::Arc};
+
+use actix_web::{HttpResponse, http::StatusCode};
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+pub const API_VERSION: &str = "1.13.0";
+
+/// Identity of one request, set by the outermost middleware.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub trace_id: String,
+    pub parent_id: Option<String>,
+}
+
+tokio::task_local! {
+    static REQUEST: RefCell<Option<Arc<RequestMeta>>>;
+}
+
+/// Runs `fut` with `meta` as the current request.
+pub async fn scope<F: std::future::Future>(meta: Arc<RequestMeta>, fut: F) -> F::Output {
+    REQUEST.scope(RefCell::new(Some(meta)), fut).await
+}
+
+pub fn current() -> Option<Arc<RequestMeta>> {
+    REQUEST.try_with(|m| m.borrow().clone()).ok().flatten()
+}
+
+pub fn current_request_id() -> String {
+    current().map(|m| m.request_id.clone()).unwrap_or_default()
+}
+
+/// Pagination as carried in list payloads and `meta.pagination`.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    pub page: u64,
+    pub page_size: u64,
+    pub total: u64,
+    pub has_more: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Meta<'a> {
+    request_id: &'a str,
+    trace_id: &'a str,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagination: Option<PageInfo>,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    success: bool,
+    data: Option<&'a T>,
+    error: Option<&'a Value>,
+    meta: Meta<'a>,
+}
+
+/// Serializes the envelope; `data` and `error` are exclusive.
+pub fn to_bytes<T: Serialize>(
+    data: Option<&T>,
+    error: Option<&Value>,
+    pagination: Option<PageInfo>,
+) -> Vec<u8> {
+    let meta = current();
+    let (request_id, trace_id) = meta
+        .as_deref()
+        .map_or(("", ""), |m| (m.request_id.as_str(), m.trace_id.as_str()));
+    let env = Envelope {
+        success: error.is_none(),
+        data,
+        error,
+        meta: Meta {
+            request_id,
+            trace_id,
+            timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            pagination,
+        },
+    };
+    serde_json::to_vec(&env).unwrap_or_else(|_| {
+        br#"{"success":false,"data":null,"error":{"code":"INTERNAL_ERROR","message":"Unexpected error (fallback)"},"meta":{}}"#
+            .to_vec()
+    })
+}
+
+fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(body)
+}
+
+pub fn ok<T: Serialize>(data: &T) -> HttpResponse {
+    json_response(StatusCode::OK, to_bytes(Some(data), None, None))
+}
+
+pub fn created<T: Serialize>(data: &T) -> HttpResponse {
+    json_response(StatusCode::CREATED, to_bytes(Some(data), None, None))
+}
+
+pub fn with_status<T: Serialize>(status: StatusCode, data: &T) -> HttpResponse {
+    json_response(status, to_bytes(Some(data), None, None))
+}
+
+/// `data: {<name>: [...], pagination}` with the pagination repeated in `meta`.
+pub fn list<T: Serialize>(name: &str, items: &[T], page: PageInfo) -> HttpResponse {
+    let mut data = serde_json::Map::new();
+    data.insert(
+        name.to_string(),
+        serde_json::to_value(items).unwrap_or(Value::Array(vec![])),
+    );
+    data.insert(
+        "pagination".into(),
+        serde_json::to_value(page).unwrap_or(Value::Null),
+    );
+    json_response(
+        StatusCode::OK,
+        to_bytes(Some(&Value::Object(data)), None, Some(page)),
+    )
+}
+
+/// DELETE answers 200 with a message (and warnings when there are any).
+pub fn deleted(message: String, warnings: Vec<String>) -> HttpResponse {
+    let mut data = serde_json::json!({ "message": message });
+    if !warnings.is_empty() {
+        data["warnings"] = serde_json::json!(warnings);
+    }
+    ok(&data)
+}
+
+pub fn error_response(status: StatusCode, error: Value) -> HttpResponse {
+    json_response(status, to_bytes::<Value>(None, Some(&error), None))
+}

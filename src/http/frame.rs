@@ -1,0 +1,102 @@
+//! The outermost middleware: request and trace ids (task-local for the envelope), the
+//! standard response headers, and a panic turned into a 500 in the envelope.
+
+use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
+
+use actix_web::{
+    Error, ResponseError,
+    body::{BoxBody, MessageBody},
+    dev::{ServiceRequest, ServiceResponse},
+    error::InternalError,
+    http::{
+        Method,
+        header::{HeaderMap, HeaderName, HeaderValue},
+    },
+    middleware::Next,
+};
+use futures_util::FutureExt;
+
+use super::envelope::{self, API_VERSION, RequestMeta};
+use crate::error::{ApiError, ErrorCode};
+
+fn header_id(req: &ServiceRequest, name: &str) -> Option<String> {
+    let value = req.headers().get(name)?.to_str().ok()?.trim();
+    (!value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| value.to_string())
+}
+
+pub async fn frame(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let request_id =
+        header_id(&req, "x-request-id").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let trace_id = header_id(&req, "x-trace-id").unwrap_or_else(|| request_id.clone());
+    let parent_id = header_id(&req, "x-parent-id");
+    let meta = Arc::new(RequestMeta {
+        request_id,
+        trace_id,
+        parent_id,
+    });
+    let method = req.method().clone();
+    let path = req.path().to_string();
+    let started = std::time::Instant::now();
+    // The request is owned by the router once called, so failures are answered with a
+    // pre-rendered response carried in an `InternalError`.
+    let outcome = envelope::scope(meta.clone(), async move {
+        match AssertUnwindSafe(next.call(req)).catch_unwind().await {
+            Ok(Ok(res)) => Ok(res.map_into_boxed_body()),
+            Ok(Err(err)) => Err(err.error_response()),
+            Err(panic) => {
+                let cause = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                tracing::error!(%cause, "handler panicked");
+                Err(ApiError::new(ErrorCode::InternalError, "").error_response())
+            }
+        }
+    })
+    .await;
+    match outcome {
+        Ok(mut res) => {
+            add_headers(res.headers_mut(), &meta);
+            log(&meta, &method, &path, res.status().as_u16(), started);
+            Ok(res)
+        }
+        Err(mut res) => {
+            add_headers(res.headers_mut(), &meta);
+            log(&meta, &method, &path, res.status().as_u16(), started);
+            Err(InternalError::from_response("request failed", res).into())
+        }
+    }
+}
+
+fn add_headers(headers: &mut HeaderMap, meta: &RequestMeta) {
+    headers.insert(
+        HeaderName::from_static("x-api-version"),
+        HeaderValue::from_static(API_VERSION),
+    );
+    for (name, value) in [
+        ("x-request-id", &meta.request_id),
+        ("x-trace-id", &meta.trace_id),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+}
+
+fn log(meta: &RequestMeta, method: &Method, path: &str, status: u16, started: Instant) {
+    tracing::debug!(
+        request_id = %meta.request_id,
+        trace_id = %meta.trace_id,
+        parent_id = meta.parent_id.as_deref().unwrap_or(""),
+        %method,
+        %path,
+        status,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+}

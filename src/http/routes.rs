@@ -1,0 +1,168 @@
+//! The route table: every endpoint described once. The router, the self-description,
+//! `/_debug/schemas` and the route-walking tests are all generated from it.
+
+use std::sync::LazyLock;
+
+use actix_web::{Route, http::Method};
+use serde_json::Value;
+
+use super::{accounts, debug, discovery, feedback, health, profile};
+
+/// Which limiter a route passes through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Per-organisation plan limit (every authenticated route).
+    Plan,
+    /// Provisioning: per client IP, strict sliding window.
+    Provisioning,
+    None,
+}
+
+pub struct RouteSpec {
+    pub method: Method,
+    /// Contract style, relative to the base path: `/feedback/:id`.
+    pub path: &'static str,
+    pub domain: &'static str,
+    /// Operation name (also the MCP tool name).
+    pub operation: &'static str,
+    pub description: &'static str,
+    pub auth: bool,
+    /// Scope required, when any (`feedback:read`).
+    pub permission: Option<&'static str>,
+    pub limit: Limit,
+    /// JSON Schema of the request body, for mutating routes that take one.
+    pub request: Option<fn() -> Value>,
+    /// Attaches the handler to a route builder.
+    pub handler: fn(Route) -> Route,
+}
+
+impl RouteSpec {
+    fn new(
+        method: Method,
+        path: &'static str,
+        domain: &'static str,
+        operation: &'static str,
+        description: &'static str,
+        handler: fn(Route) -> Route,
+    ) -> Self {
+        Self {
+            method,
+            path,
+            domain,
+            operation,
+            description,
+            auth: false,
+            permission: None,
+            limit: Limit::None,
+            request: None,
+            handler,
+        }
+    }
+
+    fn public(self) -> Self {
+        self
+    }
+
+    /// Requires an API key (and `scope`, when given); plan limits apply.
+    fn key(mut self, scope: Option<&'static str>) -> Self {
+        self.auth = true;
+        self.permission = scope;
+        self.limit = Limit::Plan;
+        self
+    }
+
+    fn limit(mut self, limit: Limit) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    fn body<T: schemars::JsonSchema>(mut self) -> Self {
+        self.request = Some(schema_of::<T>);
+        self
+    }
+
+    /// GET (and HEAD, OPTIONS) are safe; everything else changes state and honours
+    /// `Idempotency-Key`. Safe POSTs (previews, searches) are listed by the contract.
+    pub fn safe(&self) -> bool {
+        self.method == Method::GET || SAFE_POSTS.contains(&self.path)
+    }
+
+    /// `/feedback/:id` → `/feedback/{id}`.
+    pub fn actix_path(&self) -> String {
+        self.path
+            .split('/')
+            .map(|seg| {
+                seg.strip_prefix(':')
+                    .map_or_else(|| seg.to_string(), |name| format!("{{{name}}}"))
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}
+
+/// POSTs the contract marks `safe`: they read, and never change state.
+const SAFE_POSTS: &[&str] = &[];
+
+fn schema_of<T: schemars::JsonSchema>() -> Value {
+    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
+}
+
+/// The table, built once.
+pub fn table() -> &'static [RouteSpec] {
+    static TABLE: LazyLock<Vec<RouteSpec>> = LazyLock::new(build);
+    &TABLE
+}
+
+fn build() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(M::GET, "/", "discovery", "get_api", "Returns the full API contract including all endpoints, error codes, and authentication requirements", |r| r.to(discovery::describe)).public(),
+        RouteSpec::new(M::GET, "/health", "health", "health", "Health check endpoint", |r| r.to(health::health)).public(),
+        RouteSpec::new(M::POST, "/accounts/provision", "accountProvisioning", "provision_account", "Step 1 (NO AUTH): Send email and org name to receive a 6-digit verification code via email", |r| r.to(accounts::provision))
+            .limit(Limit::Provisioning)
+            .body::<accounts::ProvisionIn>(),
+        RouteSpec::new(M::POST, "/accounts/verify", "accountProvisioning", "verify_account", "Step 2 (NO AUTH): Submit the emailed code to create account and receive API key (sk_live_...)", |r| r.to(accounts::verify))
+            .body::<accounts::VerifyIn>(),
+        RouteSpec::new(M::GET, "/accounts/me", "accountInfo", "get_account", "Get current organization info", |r| r.to(accounts::me)).key(Some("billing:read")),
+        RouteSpec::new(M::GET, "/profile", "profile", "get_profile", "Get caller identity, granted permissions, action map, resource counts, and contextual quickStart guidance", |r| r.to(profile::profile)).key(None),
+        RouteSpec::new(M::POST, "/feedback", "feedback", "submit_feedback", "Submit feedback", |r| r.to(feedback::create))
+            .key(Some("feedback:write"))
+            .body::<feedback::FeedbackIn>(),
+        RouteSpec::new(M::GET, "/feedback", "feedback", "list_feedback", "List submitted feedback", |r| r.to(feedback::list)).key(Some("feedback:read")),
+        RouteSpec::new(M::GET, "/feedback/:id", "feedback", "get_feedback", "Get feedback by ID", |r| r.to(feedback::get)).key(Some("feedback:read")),
+        RouteSpec::new(M::PATCH, "/feedback/:id", "feedback", "update_feedback", "Respond to feedback", |r| r.to(feedback::update))
+            .key(Some("feedback:write"))
+            .body::<feedback::FeedbackPatch>(),
+        RouteSpec::new(M::GET, "/_debug/schemas", "debug", "get_schemas", "JSON Schemas of every request body, keyed by operation", |r| r.to(debug::schemas)).key(None),
+        RouteSpec::new(M::GET, "/_debug/version", "debug", "get_version", "Server build and API version", |r| r.to(debug::version)).key(None),
+        RouteSpec::new(M::GET, "/_debug/sandbox/outbox", "debug", "get_sandbox_outbox", "Messages the sandbox email provider sent to ?to=EMAIL, newest first (loopback clients only, sandbox only)", |r| r.to(debug::sandbox_outbox)).public(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_route_is_unique_and_documented() {
+        let mut seen = HashSet::new();
+        for spec in table() {
+            assert!(
+                seen.insert((spec.method.clone(), spec.path)),
+                "{} {}",
+                spec.method,
+                spec.path
+            );
+            assert!(!spec.description.is_empty());
+            assert!(spec.permission.is_none() || spec.auth);
+        }
+    }
+
+    #[test]
+    fn paths_convert_to_actix_patterns() {
+        let spec = table().iter().find(|s| s.path == "/feedback/:id").unwrap();
+        assert_eq!(spec.actix_path(), "/feedback/{id}");
+    }
+}

@@ -1,0 +1,253 @@
+//! Strict request validation: JSON bodies into typed wire structs (unknown fields refused
+//! with a "did you mean" suggestion), then range checks collected field by field.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// Range and format checks a wire type performs after deserializing.
+pub trait Validate {
+    fn validate(&self, _v: &mut Validator) {}
+}
+
+/// Collects every field error of a request, so one answer lists them all.
+#[derive(Default)]
+pub struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    pub fn check(&mut self, ok: bool, field: &str, message: impl Into<String>) {
+        if !ok {
+            self.errors.push(FieldError::new(field, message));
+        }
+    }
+
+    /// Length in characters within `min..=max`.
+    pub fn length(&mut self, field: &str, value: &str, min: usize, max: usize) {
+        let n = value.chars().count();
+        self.check(
+            (min..=max).contains(&n),
+            field,
+            format!("must be between {min} and {max} characters (got {n})"),
+        );
+    }
+
+    pub fn opt_length(&mut self, field: &str, value: Option<&str>, min: usize, max: usize) {
+        if let Some(value) = value {
+            self.length(field, value, min, max);
+        }
+    }
+
+    /// A number within `min..=max`.
+    pub fn range<T: PartialOrd + std::fmt::Display + Copy>(
+        &mut self,
+        field: &str,
+        value: Option<T>,
+        min: T,
+        max: T,
+    ) {
+        if let Some(value) = value {
+            self.check(
+                value >= min && value <= max,
+                field,
+                format!("must be between {min} and {max} (got {value})"),
+            );
+        }
+    }
+
+    /// One of `allowed`.
+    pub fn one_of(&mut self, field: &str, value: Option<&str>, allowed: &[&str]) {
+        if let Some(value) = value {
+            if !allowed.contains(&value) {
+                let mut err = FieldError::new(
+                    field,
+                    format!("must be one of: {} (got '{value}')", allowed.join(", ")),
+                );
+                err.suggestion = suggest(value, allowed.iter().copied());
+                self.errors.push(err);
+            }
+        }
+    }
+
+    pub fn push(&mut self, err: FieldError) {
+        self.errors.push(err);
+    }
+
+    /// # Errors
+    /// `VALIDATION_ERROR` listing every collected problem.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.errors))
+        }
+    }
+}
+
+/// The closest known name, when it is plausibly a typo.
+pub fn suggest<'a>(given: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let lower = given.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| {
+            let score = if k.to_ascii_lowercase() == lower {
+                1.0
+            } else {
+                strsim::jaro_winkler(&lower, &k.to_ascii_lowercase())
+            };
+            (score, k)
+        })
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.to_string())
+}
+
+/// Parses a JSON body into `T` and runs its checks. An empty body is `{}`.
+///
+/// # Errors
+/// `VALIDATION_ERROR` with field-level details.
+pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, ApiError> {
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        bytes
+    };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::field(
+            "body",
+            format!(
+                "malformed JSON at line {}, column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    if !value.is_object() {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    let parsed: T = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::validation(vec![serde_error(&path, &e.into_inner().to_string())])
+    })?;
+    let mut v = Validator::default();
+    parsed.validate(&mut v);
+    v.finish()?;
+    Ok(parsed)
+}
+
+/// Turns serde's message into a field error, naming the field and suggesting a fix.
+fn serde_error(path: &str, message: &str) -> FieldError {
+    let prefix = if path == "." || path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}.")
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let mut err = FieldError::new(format!("{prefix}{field}"), "unknown field");
+        if let Some(s) = suggest(field, known.iter().copied()) {
+            err.message = format!("unknown field; did you mean '{s}'?");
+            err.suggestion = Some(s);
+        } else if !known.is_empty() {
+            err.message = format!("unknown field; expected one of: {}", known.join(", "));
+        }
+        return err;
+    }
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        return FieldError::new(format!("{prefix}{field}"), "is required");
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (given, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let mut err = FieldError::new(
+            path.trim_start_matches('.'),
+            format!("must be one of: {} (got '{given}')", known.join(", ")),
+        );
+        err.suggestion = suggest(given, known.iter().copied());
+        return err;
+    }
+    let field = if path == "." || path.is_empty() {
+        "body".to_string()
+    } else {
+        path.to_string()
+    };
+    FieldError::new(field, message.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Sample {
+        name: String,
+        agent_id: Option<String>,
+        count: Option<u32>,
+    }
+
+    impl Validate for Sample {
+        fn validate(&self, v: &mut Validator) {
+            v.length("name", &self.name, 1, 5);
+            v.range("count", self.count, 1, 10);
+        }
+    }
+
+    fn details(err: ApiError) -> Vec<serde_json::Value> {
+        err.details.unwrap().as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn unknown_fields_get_a_suggestion() {
+        let err = parse_body::<Sample>(br#"{"name":"x","agentID":"y"}"#).unwrap_err();
+        let d = details(err);
+        assert_eq!(d[0]["field"], "agentID");
+        assert_eq!(d[0]["suggestion"], "agentId");
+    }
+
+    #[test]
+    fn missing_wrong_type_and_malformed_are_named() {
+        assert_eq!(
+            details(parse_body::<Sample>(b"{}").unwrap_err())[0]["field"],
+            "name"
+        );
+        assert_eq!(
+            details(parse_body::<Sample>(br#"{"name":"x","count":"3"}"#).unwrap_err())[0]["field"],
+            "count"
+        );
+        assert_eq!(
+            details(parse_body::<Sample>(b"{\"name\":").unwrap_err())[0]["field"],
+            "body"
+        );
+        assert_eq!(
+            details(parse_body::<Sample>(b"[1]").unwrap_err())[0]["field"],
+            "body"
+        );
+    }
+
+    #[test]
+    fn range_errors_are_all_reported_with_their_range() {
+        let d = details(parse_body::<Sample>(br#"{"name":"toolongname","count":11}"#).unwrap_err());
+        assert_eq!(d.len(), 2);
+        assert!(
+            d[1]["message"]
+                .as_str()
+                .unwrap()
+                .contains("between 1 and 10")
+        );
+    }
+
+    #[test]
+    fn suggestions_need_a_close_match() {
+        assert_eq!(
+            suggest("systemprompt", ["systemPrompt", "name"]).as_deref(),
+            Some("systemPrompt")
+        );
+        assert_eq!(suggest("zzz", ["systemPrompt", "name"]), None);
+    }
+}

@@ -1,0 +1,3 @@
+//! Outbound integrations, each a trait with a real client and a sandbox.
+
+pub mod email;

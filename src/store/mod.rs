@@ -1,0 +1,137 @@
+//! Database access: connecting, migrating, and one module of queries per aggregate.
+//! Every function reading tenant data takes the organisation id first.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod feedback;
+pub mod idempotency;
+pub mod sandbox_emails;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
+use thruai_migration::{Migrator, MigratorTrait};
+
+use crate::config::DatabaseSettings;
+
+/// Opens the pool: SQLite (file created with its folder, WAL) or PostgreSQL (optionally in
+/// its own schema, created if missing).
+///
+/// # Errors
+/// When the database cannot be reached or the file cannot be created.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.url.as_str();
+    let mut opts = ConnectOptions::new(url);
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .max_connections(settings.max_connections);
+    if url.starts_with("sqlite:") {
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        if memory {
+            // One connection that stays open keeps the in-memory database alive.
+            opts.max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        } else if let Some(path) = sqlite_path(url) {
+            if let Some(dir) = std::path::Path::new(&path)
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+            {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+            }
+        }
+        opts.map_sqlx_sqlite_opts(move |o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            let o = o
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .create_if_missing(true);
+            if memory {
+                o
+            } else {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+            }
+        });
+    } else if !settings.schema.is_empty() {
+        let schema = settings.schema.clone();
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            anyhow::bail!("database.schema: only letters, digits and _ are allowed");
+        }
+        let bootstrap = Database::connect(url)
+            .await
+            .context("connecting to PostgreSQL")?;
+        bootstrap
+            .execute_raw(Statement::from_string(
+                DbBackend::Postgres,
+                format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""),
+            ))
+            .await?;
+        bootstrap.close().await?;
+        opts.set_schema_search_path(schema);
+    }
+    Database::connect(opts)
+        .await
+        .with_context(|| format!("connecting to the database ({})", redact(url)))
+}
+
+/// Applies every pending migration.
+///
+/// # Errors
+/// When a migration fails.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("applying migrations")
+}
+
+/// `sqlite://data/thruai.db?mode=rwc` → `data/thruai.db`.
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty()).then(|| path.to_string())
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Checks the database answers.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.ping().await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths_are_extracted() {
+        assert_eq!(
+            sqlite_path("sqlite://data/thruai.db?mode=rwc").as_deref(),
+            Some("data/thruai.db")
+        );
+        assert_eq!(sqlite_path("sqlite:x.db").as_deref(), Some("x.db"));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    }
+}
