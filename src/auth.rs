@@ -83,10 +83,7 @@ fn checksum(body: &str) -> String {
 
 /// Shape and checksum, without touching the database.
 pub fn well_formed(key: &str) -> bool {
-    let Some(rest) = key
-        .strip_prefix("sk_live_")
-        .or_else(|| key.strip_prefix("sk_test_"))
-    else {
+    let Some(rest) = key.strip_prefix("sk_live_").or_else(|| key.strip_prefix("sk_test_")) else {
         return false;
     };
     if rest.len() != RANDOM_LEN + CHECKSUM_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -102,21 +99,15 @@ pub fn hash_key(key: &str) -> String {
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// `sk_live_AbCd…wxyz`: enough to recognise a key, useless to an attacker.
 pub fn display_prefix(key: &str) -> String {
-    format!(
-        "{}…{}",
-        &key[..12.min(key.len())],
-        &key[key.len().saturating_sub(4)..]
-    )
+    format!("{}…{}", &key[..12.min(key.len())], &key[key.len().saturating_sub(4)..])
 }
 
 /// The authenticated caller of a request.
@@ -185,10 +176,7 @@ impl Authenticator {
         if !self.ttl.is_zero() {
             if let Some(principal) = self.cached(&hash) {
                 if principal.expires_at.is_some_and(|at| at <= Utc::now()) {
-                    return Err(ApiError::new(
-                        ErrorCode::ApiKeyExpired,
-                        "API key has expired",
-                    ));
+                    return Err(ApiError::new(ErrorCode::ApiKeyExpired, "API key has expired"));
                 }
                 return Ok(principal);
             }

@@ -144,11 +144,7 @@ impl Settings {
             figment = figment.merge(Toml::file(path));
         }
         figment = figment
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database.url".into()),
-            )
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
             .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
             .merge(Env::prefixed("THRUAI__").split("__"));
         let settings: Settings = figment.extract().map_err(|e| {
@@ -169,13 +165,8 @@ impl Settings {
     /// A message naming the offending key.
     pub fn validate(&self) -> Result<(), String> {
         let url = &self.database.url;
-        if !(url.starts_with("sqlite:")
-            || url.starts_with("postgres://")
-            || url.starts_with("postgresql://"))
-        {
-            return Err(format!(
-                "database.url: expected sqlite:… or postgres://…, got `{url}`"
-            ));
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(format!("database.url: expected sqlite:… or postgres://…, got `{url}`"));
         }
         if self.database.max_connections == 0 {
             return Err("database.max_connections: must be at least 1".into());
@@ -183,10 +174,7 @@ impl Settings {
         if !self.redis.url.is_empty()
             && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://"))
         {
-            return Err(format!(
-                "redis.url: expected redis://…, got `{}`",
-                self.redis.url
-            ));
+            return Err(format!("redis.url: expected redis://…, got `{}`", self.redis.url));
         }
         if self.server.max_body_bytes < 1024 {
             return Err("server.max_body_bytes: must be at least 1024".into());
@@ -200,20 +188,11 @@ impl Settings {
         for proxy in &self.server.trusted_proxies {
             parse_net(proxy).map_err(|e| format!("server.trusted_proxies: {e}"))?;
         }
-        if !self
-            .rate_limit
-            .plans
-            .contains_key(&self.rate_limit.default_plan)
-        {
+        if !self.rate_limit.plans.contains_key(&self.rate_limit.default_plan) {
             return Err(format!(
                 "rate_limit.default_plan: `{}` is not one of rate_limit.plans ({})",
                 self.rate_limit.default_plan,
-                self.rate_limit
-                    .plans
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                self.rate_limit.plans.keys().cloned().collect::<Vec<_>>().join(", ")
             ));
         }
         for (name, plan) in &self.rate_limit.plans {
@@ -224,9 +203,7 @@ impl Settings {
             }
         }
         if self.rate_limit.provisioning_max == 0 || self.rate_limit.provisioning_window_secs == 0 {
-            return Err(
-                "rate_limit.provisioning_max / provisioning_window_secs: must be positive".into(),
-            );
+            return Err("rate_limit.provisioning_max / provisioning_window_secs: must be positive".into());
         }
         if self.accounts.max_code_attempts == 0 || self.accounts.code_ttl_secs == 0 {
             return Err("accounts.code_ttl_secs / max_code_attempts: must be positive".into());
@@ -269,13 +246,9 @@ impl Settings {
         match self.email.provider.as_str() {
             "" if self.email.resend_api_key.is_empty() => Ok(EmailProviderKind::Sandbox),
             "" | "resend" if !self.email.resend_api_key.is_empty() => Ok(EmailProviderKind::Resend),
-            "resend" => {
-                Err("email.resend_api_key: required when email.provider = \"resend\"".into())
-            }
+            "resend" => Err("email.resend_api_key: required when email.provider = \"resend\"".into()),
             "sandbox" => Ok(EmailProviderKind::Sandbox),
-            other => Err(format!(
-                "email.provider: expected `sandbox` or `resend`, got `{other}`"
-            )),
+            other => Err(format!("email.provider: expected `sandbox` or `resend`, got `{other}`")),
         }
     }
 
@@ -355,19 +328,13 @@ mod tests {
         assert!(s.validate().unwrap_err().starts_with("database.url"));
         s.database.url = "sqlite::memory:".into();
         s.rate_limit.default_plan = "gold".into();
-        assert!(
-            s.validate()
-                .unwrap_err()
-                .starts_with("rate_limit.default_plan")
-        );
+        assert!(s.validate().unwrap_err().starts_with("rate_limit.default_plan"));
     }
 
     #[test]
     fn lists_accept_comma_separated_strings() {
         let s: Settings = Figment::from(Toml::string(DEFAULT_TOML))
-            .merge(Toml::string(
-                "[security]\nurl_allowlist = \"127.0.0.1/32, ::1/128\"",
-            ))
+            .merge(Toml::string("[security]\nurl_allowlist = \"127.0.0.1/32, ::1/128\""))
             .extract()
             .unwrap();
         assert_eq!(s.security.url_allowlist, vec!["127.0.0.1/32", "::1/128"]);

@@ -178,30 +178,15 @@ impl ErrorCode {
                 "Billing setup required or insufficient balance",
                 Some("telephony"),
             ),
-            InvalidNumber => (
-                "INVALID_NUMBER",
-                400,
-                "Invalid phone number",
-                Some("telephony"),
-            ),
+            InvalidNumber => ("INVALID_NUMBER", 400, "Invalid phone number", Some("telephony")),
             NotFound => (
                 "NOT_FOUND",
                 404,
                 "Resource not found (may originate from telephony or general route lookups)",
                 Some("telephony/general"),
             ),
-            TelephonyError => (
-                "TELEPHONY_ERROR",
-                502,
-                "Unexpected telephony error",
-                Some("telephony"),
-            ),
-            PaymentFailed => (
-                "PAYMENT_FAILED",
-                402,
-                "Payment method declined",
-                Some("payment"),
-            ),
+            TelephonyError => ("TELEPHONY_ERROR", 502, "Unexpected telephony error", Some("telephony")),
+            PaymentFailed => ("PAYMENT_FAILED", 402, "Payment method declined", Some("payment")),
             StripeInvalidRequest => (
                 "STRIPE_INVALID_REQUEST",
                 400,
@@ -226,12 +211,7 @@ impl ErrorCode {
                 "Payment provider permission denied",
                 Some("payment"),
             ),
-            PaymentError => (
-                "PAYMENT_ERROR",
-                502,
-                "Unexpected payment error",
-                Some("payment"),
-            ),
+            PaymentError => ("PAYMENT_ERROR", 502, "Unexpected payment error", Some("payment")),
             DomainNotVerified => (
                 "DOMAIN_NOT_VERIFIED",
                 400,
@@ -244,12 +224,7 @@ impl ErrorCode {
                 "Unexpected email provider error",
                 Some("email"),
             ),
-            ValidationError => (
-                "VALIDATION_ERROR",
-                400,
-                "Request validation failed",
-                Some("validation"),
-            ),
+            ValidationError => ("VALIDATION_ERROR", 400, "Request validation failed", Some("validation")),
             ResourceConflict => (
                 "RESOURCE_CONFLICT",
                 409,
@@ -276,18 +251,8 @@ impl ErrorCode {
                 Some("network"),
             ),
             InternalError => ("INTERNAL_ERROR", 500, "Unexpected error (fallback)", None),
-            Unauthorized => (
-                "UNAUTHORIZED",
-                401,
-                "Authentication required",
-                Some("authentication"),
-            ),
-            Forbidden => (
-                "FORBIDDEN",
-                403,
-                "Insufficient permissions",
-                Some("authentication"),
-            ),
+            Unauthorized => ("UNAUTHORIZED", 401, "Authentication required", Some("authentication")),
+            Forbidden => ("FORBIDDEN", 403, "Insufficient permissions", Some("authentication")),
             UserExists => (
                 "USER_EXISTS",
                 409,
@@ -316,43 +281,18 @@ impl ErrorCode {
             FetchFailed => ("FETCH_FAILED", 500, "Failed to fetch resource", None),
             UpdateFailed => ("UPDATE_FAILED", 500, "Failed to update resource", None),
             DeleteFailed => ("DELETE_FAILED", 500, "Failed to delete resource", None),
-            TriggerFailed => (
-                "TRIGGER_FAILED",
-                500,
-                "Failed to trigger workflow execution",
-                None,
-            ),
+            TriggerFailed => ("TRIGGER_FAILED", 500, "Failed to trigger workflow execution", None),
             PublishFailed => ("PUBLISH_FAILED", 500, "Failed to publish workflow", None),
-            UnpublishFailed => (
-                "UNPUBLISH_FAILED",
-                500,
-                "Failed to unpublish workflow",
-                None,
-            ),
+            UnpublishFailed => ("UNPUBLISH_FAILED", 500, "Failed to unpublish workflow", None),
             SubscriptionExists => (
                 "SUBSCRIPTION_EXISTS",
                 400,
                 "Organization already has an active subscription",
                 Some("billing"),
             ),
-            MissingEmail => (
-                "MISSING_EMAIL",
-                400,
-                "No billing or owner email found",
-                Some("billing"),
-            ),
-            InvalidPlan => (
-                "INVALID_PLAN",
-                400,
-                "Specified plan not found",
-                Some("billing"),
-            ),
-            NoCustomer => (
-                "NO_CUSTOMER",
-                400,
-                "No billing customer exists",
-                Some("billing"),
-            ),
+            MissingEmail => ("MISSING_EMAIL", 400, "No billing or owner email found", Some("billing")),
+            InvalidPlan => ("INVALID_PLAN", 400, "Specified plan not found", Some("billing")),
+            NoCustomer => ("NO_CUSTOMER", 400, "No billing customer exists", Some("billing")),
             BrandNotFound => (
                 "BRAND_NOT_FOUND",
                 404,
@@ -371,12 +311,7 @@ impl ErrorCode {
                 "Organization already has a brand registration",
                 Some("compliance"),
             ),
-            CampaignNotFound => (
-                "CAMPAIGN_NOT_FOUND",
-                404,
-                "A2P campaign not found",
-                Some("compliance"),
-            ),
+            CampaignNotFound => ("CAMPAIGN_NOT_FOUND", 404, "A2P campaign not found", Some("compliance")),
             CampaignNotApproved => (
                 "CAMPAIGN_NOT_APPROVED",
                 400,
@@ -449,18 +384,8 @@ impl ErrorCode {
                 "Workflow is not published",
                 Some("validation"),
             ),
-            ApiKeyMissing => (
-                "API_KEY_MISSING",
-                401,
-                "API key required",
-                Some("authentication"),
-            ),
-            InvalidApiKey => (
-                "INVALID_API_KEY",
-                401,
-                "Invalid API key",
-                Some("authentication"),
-            ),
+            ApiKeyMissing => ("API_KEY_MISSING", 401, "API key required", Some("authentication")),
+            InvalidApiKey => ("INVALID_API_KEY", 401, "Invalid API key", Some("authentication")),
             InvalidApiKeyFormat => (
                 "INVALID_API_KEY_FORMAT",
                 401,
@@ -473,18 +398,8 @@ impl ErrorCode {
                 "API key has been revoked",
                 Some("authentication"),
             ),
-            ApiKeyExpired => (
-                "API_KEY_EXPIRED",
-                401,
-                "API key has expired",
-                Some("authentication"),
-            ),
-            RateLimitExceeded => (
-                "RATE_LIMIT_EXCEEDED",
-                429,
-                "Too many requests",
-                Some("rate-limit"),
-            ),
+            ApiKeyExpired => ("API_KEY_EXPIRED", 401, "API key has expired", Some("authentication")),
+            RateLimitExceeded => ("RATE_LIMIT_EXCEEDED", 429, "Too many requests", Some("rate-limit")),
             InvalidState => (
                 "INVALID_STATE",
                 400,
@@ -631,20 +546,16 @@ impl FieldError {
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
         match &err {
-            DbErr::RecordNotFound(what) => {
-                Self::new(ErrorCode::NotFound, format!("{what} not found"))
-            }
+            DbErr::RecordNotFound(what) => Self::new(ErrorCode::NotFound, format!("{what} not found")),
             _ => match err.sql_err() {
                 Some(SqlErr::UniqueConstraintViolation(_)) => Self::new(
                     ErrorCode::ResourceConflict,
                     "A record with the same unique fields already exists",
                 )
                 .with_source(err),
-                Some(SqlErr::ForeignKeyConstraintViolation(_)) => Self::new(
-                    ErrorCode::RelatedNotFound,
-                    "A referenced record does not exist",
-                )
-                .with_source(err),
+                Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                    Self::new(ErrorCode::RelatedNotFound, "A referenced record does not exist").with_source(err)
+                }
                 _ if matches!(err, DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) => {
                     Self::internal(ErrorCode::ServiceUnavailable, err)
                 }
@@ -682,10 +593,8 @@ impl ResponseError for ApiError {
         let mut res = envelope::error_response(status, error);
         for (name, value) in &self.headers {
             if let Ok(value) = HeaderValue::from_str(value) {
-                res.headers_mut().insert(
-                    actix_web::http::header::HeaderName::from_static(name),
-                    value,
-                );
+                res.headers_mut()
+                    .insert(actix_web::http::header::HeaderName::from_static(name), value);
             }
         }
         res
@@ -713,8 +622,7 @@ mod tests {
 
     #[test]
     fn the_table_matches_the_contract() {
-        let contract: Value =
-            serde_json::from_str(include_str!("http/contract_meta.json")).unwrap();
+        let contract: Value = serde_json::from_str(include_str!("http/contract_meta.json")).unwrap();
         let ours = ErrorCode::table();
         for (name, entry) in contract["errorCodes"].as_object().unwrap() {
             assert_eq!(ours[name]["status"], entry["status"], "{name}");

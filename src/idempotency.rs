@@ -93,12 +93,7 @@ fn in_flight() -> ApiError {
 }
 
 impl Idempotency {
-    pub fn new(
-        db: DatabaseConnection,
-        redis: Option<RedisConn>,
-        ttl: Duration,
-        lock_ttl: Duration,
-    ) -> Self {
+    pub fn new(db: DatabaseConnection, redis: Option<RedisConn>, ttl: Duration, lock_ttl: Duration) -> Self {
         Self {
             db,
             redis,
@@ -173,10 +168,7 @@ impl Idempotency {
     }
 
     /// The stored outcome for the claim's scope, if a completed one exists.
-    async fn completed(
-        &self,
-        claim: &Claim,
-    ) -> Result<Option<Result<Outcome, ApiError>>, ApiError> {
+    async fn completed(&self, claim: &Claim) -> Result<Option<Result<Outcome, ApiError>>, ApiError> {
         let Some(row) = store::find(&self.db, &claim.scope_hash).await? else {
             return Ok(None);
         };
@@ -197,14 +189,7 @@ impl Idempotency {
         let now = Utc::now();
         let locked_until = now + self.lock_ttl;
         let expires_at = now + self.ttl;
-        let row = self.row(
-            &claim,
-            store::IN_FLIGHT,
-            now,
-            Some(locked_until),
-            None,
-            None,
-        );
+        let row = self.row(&claim, store::IN_FLIGHT, now, Some(locked_until), None, None);
         if store::try_claim(&self.db, row).await? {
             return Ok(Outcome::Proceed(claim));
         }
@@ -267,26 +252,13 @@ impl Idempotency {
         status: u16,
         body: &[u8],
     ) -> Result<(), ApiError> {
-        let row = self.row(
-            claim,
-            store::COMPLETED,
-            Utc::now(),
-            None,
-            Some(status),
-            Some(body),
-        );
+        let row = self.row(claim, store::COMPLETED, Utc::now(), None, Some(status), Some(body));
         store::complete(conn, row).await.map_err(ApiError::from)
     }
 
     /// After the handler: store a successful response the handler did not store itself,
     /// then release the claim.
-    pub async fn finish(
-        &self,
-        claim: &Claim,
-        status: u16,
-        body: Option<&[u8]>,
-        stored_by_handler: bool,
-    ) {
+    pub async fn finish(&self, claim: &Claim, status: u16, body: Option<&[u8]>, stored_by_handler: bool) {
         if !stored_by_handler && (200..300).contains(&status) {
             if let Err(e) = self
                 .complete_in(&self.db, claim, status, body.unwrap_or_default())
@@ -303,10 +275,7 @@ impl Idempotency {
             if let Some(redis) = &self.redis {
                 let lock = redis.key(&["idem", &claim.scope_hash]);
                 let script = Script::new(RELEASE);
-                if let Err(e) = redis
-                    .script::<i64>(&script, &[&lock], &[claim.token.clone()])
-                    .await
-                {
+                if let Err(e) = redis.script::<i64>(&script, &[&lock], &[claim.token.clone()]).await {
                     tracing::warn!(error = %e, "releasing an idempotency lock failed; it expires by itself");
                 }
             }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod limits;
+pub mod net;
 pub mod providers;
 pub mod redis_conn;
 pub mod startup;

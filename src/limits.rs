@@ -35,28 +35,19 @@ impl Decision {
         [
             (
                 "ratelimit-policy",
-                format!(
-                    "\"{}\";q={};w={}",
-                    self.policy, self.quota, self.window_secs
-                ),
+                format!("\"{}\";q={};w={}", self.policy, self.quota, self.window_secs),
             ),
             (
                 "ratelimit",
-                format!(
-                    "\"{}\";r={};t={}",
-                    self.policy, self.remaining, self.reset_secs
-                ),
+                format!("\"{}\";r={};t={}", self.policy, self.remaining, self.reset_secs),
             ),
         ]
     }
 
     /// The 429 for a refused decision, with `Retry-After` equal to `t`.
     pub fn refusal(&self, code: ErrorCode, what: &str) -> ApiError {
-        let mut err = ApiError::new(
-            code,
-            format!("{what}: retry after {} seconds", self.reset_secs),
-        )
-        .with_header("retry-after", self.reset_secs.to_string());
+        let mut err = ApiError::new(code, format!("{what}: retry after {} seconds", self.reset_secs))
+            .with_header("retry-after", self.reset_secs.to_string());
         for (name, value) in self.headers() {
             err = err.with_header(name, value);
         }
@@ -144,10 +135,7 @@ impl RateLimiter {
     }
 
     pub fn provisioning(&self) -> (u32, u64) {
-        (
-            self.settings.provisioning_max,
-            self.settings.provisioning_window_secs,
-        )
+        (self.settings.provisioning_max, self.settings.provisioning_window_secs)
     }
 
     /// One provisioning request from `client`. Fails closed when Redis is configured but
@@ -230,9 +218,7 @@ impl RateLimiter {
             Some(r) => r,
             None => self.memory_gcra(org_id, emission_ms, limit.burst),
         };
-        let window_secs = ((f64::from(limit.burst) * emission_ms) / 1000.0)
-            .ceil()
-            .max(1.0) as u64;
+        let window_secs = ((f64::from(limit.burst) * emission_ms) / 1000.0).ceil().max(1.0) as u64;
         Decision {
             allowed,
             policy: format!("plan-{plan}"),
@@ -253,10 +239,7 @@ impl RateLimiter {
                 .retain(|_, log| log.back().is_some_and(|t| now.duration_since(*t) < window));
         }
         let log = mem.logs.entry(client.to_string()).or_default();
-        while log
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
+        while log.front().is_some_and(|t| now.duration_since(*t) >= window) {
             log.pop_front();
         }
         let n = log.len() as i64;
@@ -265,14 +248,8 @@ impl RateLimiter {
             log.push_back(now);
         }
         let oldest = log.front().copied().unwrap_or(now);
-        let reset = window
-            .saturating_sub(now.duration_since(oldest))
-            .as_millis() as i64;
-        (
-            allowed,
-            if allowed { i64::from(max) - n - 1 } else { 0 },
-            reset,
-        )
+        let reset = window.saturating_sub(now.duration_since(oldest)).as_millis() as i64;
+        (allowed, if allowed { i64::from(max) - n - 1 } else { 0 }, reset)
     }
 
     fn memory_gcra(&self, key: &str, emission_ms: f64, burst: u32) -> (bool, i64, i64) {

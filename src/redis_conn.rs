@@ -116,9 +116,7 @@ impl RedisConn {
         for arg in args {
             invocation.arg(arg.as_str());
         }
-        let res = match tokio::time::timeout(self.timeout, invocation.invoke_async::<T>(&mut conn))
-            .await
-        {
+        let res = match tokio::time::timeout(self.timeout, invocation.invoke_async::<T>(&mut conn)).await {
             Ok(res) => res.map_err(RedisError::from),
             Err(_) => Err(RedisError::Timeout),
         };

@@ -18,13 +18,7 @@ impl Application {
     /// When the state cannot be built or the address cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "binding {}:{}: {e}",
-                    settings.server.host,
-                    settings.server.port
-                )
-            })?;
+            .map_err(|e| anyhow::anyhow!("binding {}:{}: {e}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();
         let workers = match settings.server.workers {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
@@ -43,11 +37,7 @@ impl Application {
         .workers(workers)
         .listen(listener)?
         .run();
-        Ok(Self {
-            port,
-            server,
-            state,
-        })
+        Ok(Self { port, server, state })
     }
 
     pub fn port(&self) -> u16 {

@@ -46,10 +46,7 @@ impl AppState {
             .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::msg)?;
         Ok(Self {
-            auth: Authenticator::new(
-                db.clone(),
-                Duration::from_millis(settings.auth.cache_ttl_ms),
-            ),
+            auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
             idempotency: Idempotency::new(
                 db.clone(),

@@ -37,9 +37,7 @@ pub fn is_e164(s: &str) -> bool {
     let Some(digits) = s.strip_prefix('+') else {
         return false;
     };
-    (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
+    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
 }
 
 #[cfg(test)]
@@ -48,10 +46,7 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_or_refused() {
-        assert_eq!(
-            normalize_email(" Ada@Example.COM ").as_deref(),
-            Some("ada@example.com")
-        );
+        assert_eq!(normalize_email(" Ada@Example.COM ").as_deref(), Some("ada@example.com"));
         for bad in [
             "",
             "ada",

@@ -101,18 +101,13 @@ impl From<organization::Model> for OrganizationOut {
 }
 
 fn code_hash(email: &str, code: &str) -> String {
-    auth::hex(&Sha256::digest(
-        format!("thruai-verify:{email}:{code}").as_bytes(),
-    ))
+    auth::hex(&Sha256::digest(format!("thruai-verify:{email}:{code}").as_bytes()))
 }
 
 /// Step 1: checks the e-mail and slug are free, stores a pending sign-up and e-mails the code.
-pub async fn provision(
-    state: web::Data<AppState>,
-    Body(input): Body<ProvisionIn>,
-) -> ApiResult<HttpResponse> {
-    let email = normalize_email(&input.email)
-        .ok_or_else(|| ApiError::field("email", "must be a valid email address"))?;
+pub async fn provision(state: web::Data<AppState>, Body(input): Body<ProvisionIn>) -> ApiResult<HttpResponse> {
+    let email =
+        normalize_email(&input.email).ok_or_else(|| ApiError::field("email", "must be a valid email address"))?;
     let org_name = input.org_name.trim().to_string();
     let slug = slugify(&org_name);
     if store::accounts::user_exists(&state.db, &email).await? {
@@ -130,8 +125,7 @@ pub async fn provision(
     }
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let now = Utc::now();
-    let ttl =
-        Duration::seconds(i64::try_from(state.settings.accounts.code_ttl_secs).unwrap_or(900));
+    let ttl = Duration::seconds(i64::try_from(state.settings.accounts.code_ttl_secs).unwrap_or(900));
     store::accounts::upsert_pending(
         &state.db,
         pending_account::Model {
@@ -184,8 +178,8 @@ pub async fn verify(
     state: web::Data<AppState>,
     Body(input): Body<VerifyIn>,
 ) -> ApiResult<HttpResponse> {
-    let email = normalize_email(&input.email)
-        .ok_or_else(|| ApiError::field("email", "must be a valid email address"))?;
+    let email =
+        normalize_email(&input.email).ok_or_else(|| ApiError::field("email", "must be a valid email address"))?;
     let code = input.code.trim();
     let invalid = |msg: &str| ApiError::new(ErrorCode::InvalidCode, msg.to_string());
     let Some(pending) = store::accounts::find_pending(&state.db, &email).await? else {
@@ -213,8 +207,7 @@ pub async fn verify(
     if !matches {
         store::accounts::record_failed_attempt(&state.db, &email, &pending.code_hash).await?;
         let left = (max_attempts - pending.attempts - 1).max(0);
-        return Err(invalid("Invalid verification code")
-            .with_details(serde_json::json!({ "attemptsRemaining": left })));
+        return Err(invalid("Invalid verification code").with_details(serde_json::json!({ "attemptsRemaining": left })));
     }
 
     let txn = sea_orm::TransactionTrait::begin(&state.db).await?;
@@ -253,10 +246,7 @@ pub async fn verify(
     .map_err(|e| match e.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => ApiError::new(
             ErrorCode::SlugTaken,
-            format!(
-                "Organization slug '{}' or email is already taken",
-                pending.slug
-            ),
+            format!("Organization slug '{}' or email is already taken", pending.slug),
         ),
         _ => ApiError::from(e),
     })?;
@@ -288,15 +278,7 @@ pub async fn verify(
         ],
     });
     let claim = req.extensions().get::<Claim>().cloned();
-    extract::commit(
-        &req,
-        &state,
-        claim.as_ref(),
-        txn,
-        StatusCode::CREATED,
-        &data,
-    )
-    .await
+    extract::commit(&req, &state, claim.as_ref(), txn, StatusCode::CREATED, &data).await
 }
 
 /// `GET /accounts/me`.

@@ -23,10 +23,9 @@ pub async fn schemas(_ctx: Ctx) -> HttpResponse {
 pub fn schema_map() -> Value {
     let mut map = serde_json::Map::new();
     for spec in routes::table() {
-        let schema = spec.request.map_or_else(
-            || json!({ "type": "object", "additionalProperties": false }),
-            |f| f(),
-        );
+        let schema = spec
+            .request
+            .map_or_else(|| json!({ "type": "object", "additionalProperties": false }), |f| f());
         map.insert(
             spec.operation.to_string(),
             json!({ "method": spec.method.as_str(), "path": spec.path, "request": schema }),
@@ -48,11 +47,7 @@ pub async fn version(ctx: Ctx) -> HttpResponse {
 
 /// `GET /_debug/sandbox/outbox?to=EMAIL`: only while e-mail is the sandbox, only from
 /// loopback (never through a proxy header).
-pub async fn sandbox_outbox(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    q: ListQuery,
-) -> ApiResult<HttpResponse> {
+pub async fn sandbox_outbox(req: HttpRequest, state: web::Data<AppState>, q: ListQuery) -> ApiResult<HttpResponse> {
     let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
     if !state.email_is_sandbox() || !loopback {
         return Err(ApiError::new(

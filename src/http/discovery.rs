@@ -10,9 +10,8 @@ use super::{BASE_PATH, envelope, routes};
 use crate::{error::ErrorCode, state::AppState};
 
 /// The contract's static parts (descriptions, changelog, envelope, auth).
-pub static CONTRACT_META: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(include_str!("contract_meta.json")).unwrap_or(Value::Null)
-});
+pub static CONTRACT_META: LazyLock<Value> =
+    LazyLock::new(|| serde_json::from_str(include_str!("contract_meta.json")).unwrap_or(Value::Null));
 
 /// Domains for routes the contract does not list.
 fn extra_domain_description(domain: &str) -> &'static str {

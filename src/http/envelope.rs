@@ -64,11 +64,7 @@ struct Envelope<'a, T: Serialize> {
 }
 
 /// Serializes the envelope; `data` and `error` are exclusive.
-pub fn to_bytes<T: Serialize>(
-    data: Option<&T>,
-    error: Option<&Value>,
-    pagination: Option<PageInfo>,
-) -> Vec<u8> {
+pub fn to_bytes<T: Serialize>(data: Option<&T>, error: Option<&Value>, pagination: Option<PageInfo>) -> Vec<u8> {
     let meta = current();
     let (request_id, trace_id) = meta
         .as_deref()
@@ -91,9 +87,7 @@ pub fn to_bytes<T: Serialize>(
 }
 
 fn json_response(status: StatusCode, body: Vec<u8>) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("application/json")
-        .body(body)
+    HttpResponse::build(status).content_type("application/json").body(body)
 }
 
 pub fn ok<T: Serialize>(data: &T) -> HttpResponse {
@@ -115,14 +109,8 @@ pub fn list<T: Serialize>(name: &str, items: &[T], page: PageInfo) -> HttpRespon
         name.to_string(),
         serde_json::to_value(items).unwrap_or(Value::Array(vec![])),
     );
-    data.insert(
-        "pagination".into(),
-        serde_json::to_value(page).unwrap_or(Value::Null),
-    );
-    json_response(
-        StatusCode::OK,
-        to_bytes(Some(&Value::Object(data)), None, Some(page)),
-    )
+    data.insert("pagination".into(), serde_json::to_value(page).unwrap_or(Value::Null));
+    json_response(StatusCode::OK, to_bytes(Some(&Value::Object(data)), None, Some(page)))
 }
 
 /// DELETE answers 200 with a message (and warnings when there are any).

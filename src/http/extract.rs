@@ -3,9 +3,7 @@
 
 use std::{future::Future, pin::Pin, sync::Arc};
 
-use actix_web::{
-    FromRequest, HttpMessage, HttpRequest, HttpResponse, dev::Payload, http::StatusCode, web,
-};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, dev::Payload, http::StatusCode, web};
 use futures_util::StreamExt;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde::{Serialize, de::DeserializeOwned};
@@ -49,10 +47,7 @@ impl FromRequest for Ctx {
                 claim: req.extensions().get::<Claim>().cloned(),
                 req: req.clone(),
             }),
-            None => Err(ApiError::new(
-                ErrorCode::Unauthorized,
-                "Authentication required",
-            )),
+            None => Err(ApiError::new(ErrorCode::Unauthorized, "Authentication required")),
         })
     }
 }
@@ -83,15 +78,7 @@ impl Ctx {
         status: StatusCode,
         data: &T,
     ) -> ApiResult<HttpResponse> {
-        commit(
-            &self.req,
-            &self.state,
-            self.claim.as_ref(),
-            txn,
-            status,
-            data,
-        )
-        .await
+        commit(&self.req, &self.state, self.claim.as_ref(), txn, status, data).await
     }
 }
 
@@ -120,9 +107,7 @@ pub async fn commit<T: Serialize>(
     if claim.is_some() {
         req.extensions_mut().insert(IdempotentResponseStored);
     }
-    Ok(HttpResponse::build(status)
-        .content_type("application/json")
-        .body(body))
+    Ok(HttpResponse::build(status).content_type("application/json").body(body))
 }
 
 /// Crash-test hook: aborts the process at a named point when configured.
@@ -149,8 +134,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
         Box::pin(async move {
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|_| ApiError::field("body", "could not read the request body"))?;
+                let chunk = chunk.map_err(|_| ApiError::field("body", "could not read the request body"))?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large(limit));
                 }
@@ -209,10 +193,7 @@ impl Page {
 
 impl ListQuery {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// # Errors

@@ -133,17 +133,14 @@ pub async fn create(ctx: Ctx, Body(input): Body<FeedbackIn>) -> ApiResult<HttpRe
             status: "open".into(),
             response: None,
             responded_at: None,
-            metadata: input
-                .metadata
-                .unwrap_or_else(|| Value::Object(Default::default())),
+            metadata: input.metadata.unwrap_or_else(|| Value::Object(Default::default())),
             created_by: ctx.principal.key_id.clone(),
             created_at: now,
             updated_at: now,
         },
     )
     .await?;
-    ctx.commit(txn, StatusCode::CREATED, &FeedbackOut::from(row))
-        .await
+    ctx.commit(txn, StatusCode::CREATED, &FeedbackOut::from(row)).await
 }
 
 pub async fn list(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
@@ -152,8 +149,7 @@ pub async fn list(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
         status: q.one_of("status", STATUSES)?,
         kind: q.one_of("type", KINDS)?,
     };
-    let (rows, total) =
-        store::feedback::list(ctx.db(), ctx.org(), &filter, page.offset(), page.page_size).await?;
+    let (rows, total) = store::feedback::list(ctx.db(), ctx.org(), &filter, page.offset(), page.page_size).await?;
     let items: Vec<FeedbackOut> = rows.into_iter().map(Into::into).collect();
     Ok(envelope::list("feedback", &items, page.info(total)))
 }
@@ -165,11 +161,7 @@ pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     Ok(envelope::ok(&FeedbackOut::from(row)))
 }
 
-pub async fn update(
-    ctx: Ctx,
-    id: web::Path<String>,
-    Body(patch): Body<FeedbackPatch>,
-) -> ApiResult<HttpResponse> {
+pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<FeedbackPatch>) -> ApiResult<HttpResponse> {
     let txn = ctx.begin().await?;
     let row = store::feedback::find(&txn, ctx.org(), &id)
         .await?
@@ -188,6 +180,5 @@ pub async fn update(
     }
     active.updated_at = Set(now);
     let row = store::feedback::update(&txn, active).await?;
-    ctx.commit(txn, StatusCode::OK, &FeedbackOut::from(row))
-        .await
+    ctx.commit(txn, StatusCode::OK, &FeedbackOut::from(row)).await
 }

@@ -21,16 +21,14 @@ use crate::error::{ApiError, ErrorCode};
 
 fn header_id(req: &ServiceRequest, name: &str) -> Option<String> {
     let value = req.headers().get(name)?.to_str().ok()?.trim();
-    (!value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| value.to_string())
+    (!value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic())).then(|| value.to_string())
 }
 
 pub async fn frame(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let request_id =
-        header_id(&req, "x-request-id").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request_id = header_id(&req, "x-request-id").unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let trace_id = header_id(&req, "x-trace-id").unwrap_or_else(|| request_id.clone());
     let parent_id = header_id(&req, "x-parent-id");
     let meta = Arc::new(RequestMeta {
@@ -78,10 +76,7 @@ fn add_headers(headers: &mut HeaderMap, meta: &RequestMeta) {
         HeaderName::from_static("x-api-version"),
         HeaderValue::from_static(API_VERSION),
     );
-    for (name, value) in [
-        ("x-request-id", &meta.request_id),
-        ("x-trace-id", &meta.trace_id),
-    ] {
+    for (name, value) in [("x-request-id", &meta.request_id), ("x-trace-id", &meta.trace_id)] {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(HeaderName::from_static(name), value);
         }

@@ -48,10 +48,7 @@ pub async fn api_layer(
     }
 
     if spec.auth {
-        let header = req
-            .headers()
-            .get("authorization")
-            .and_then(|h| h.to_str().ok());
+        let header = req.headers().get("authorization").and_then(|h| h.to_str().ok());
         let principal = match state.auth.authenticate(header).await {
             Ok(p) => p,
             Err(e) => return Ok(respond(req, e)),
@@ -67,10 +64,7 @@ pub async fn api_layer(
             }
         }
         if spec.limit == Limit::Plan {
-            let d = state
-                .limiter
-                .check_plan(&principal.org_id, &principal.plan)
-                .await;
+            let d = state.limiter.check_plan(&principal.org_id, &principal.plan).await;
             if !d.allowed {
                 return Ok(respond(
                     req,
@@ -88,10 +82,7 @@ pub async fn api_layer(
         .get("idempotency-key")
         .map(|h| h.to_str().map(str::to_string));
     if let (false, Some(header)) = (spec.safe(), idem_header) {
-        let org_id = req
-            .extensions()
-            .get::<Arc<Principal>>()
-            .map(|p| p.org_id.clone());
+        let org_id = req.extensions().get::<Arc<Principal>>().map(|p| p.org_id.clone());
         let key = match header {
             Ok(key) => key,
             Err(_) => {
@@ -111,8 +102,7 @@ pub async fn api_layer(
         let fingerprint = idempotency::fingerprint(&body, req.query_string());
         req.set_payload(Payload::from(body));
         // Unauthenticated mutating routes are scoped by client address.
-        let scope =
-            org_id.unwrap_or_else(|| format!("ip:{}", client_ip(&req, &state.trusted_proxies)));
+        let scope = org_id.unwrap_or_else(|| format!("ip:{}", client_ip(&req, &state.trusted_proxies)));
         match state
             .idempotency
             .begin(&scope, &key, spec.method.as_str(), spec.path, fingerprint)
@@ -123,16 +113,12 @@ pub async fn api_layer(
                 claim = Some(c);
             }
             Ok(Outcome::Replay { status, body }) => {
-                let status = actix_web::http::StatusCode::from_u16(status)
-                    .unwrap_or(actix_web::http::StatusCode::OK);
+                let status = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
                 let res = actix_web::HttpResponse::build(status)
                     .content_type("application/json")
                     .insert_header(("x-idempotent-replayed", "true"))
                     .body(body);
-                return Ok(with_limit_headers(
-                    req.into_response(res),
-                    decision.as_ref(),
-                ));
+                return Ok(with_limit_headers(req.into_response(res), decision.as_ref()));
             }
             Err(e) => return Ok(respond(req, e)),
         }
@@ -150,11 +136,7 @@ pub async fn api_layer(
         }
     };
     let status = res.status().as_u16();
-    let stored = res
-        .request()
-        .extensions()
-        .get::<IdempotentResponseStored>()
-        .is_some();
+    let stored = res.request().extensions().get::<IdempotentResponseStored>().is_some();
     if stored || !(200..300).contains(&status) {
         state.idempotency.finish(&claim, status, None, stored).await;
         return Ok(with_limit_headers(res, decision.as_ref()));
@@ -171,10 +153,7 @@ pub async fn api_layer(
             ));
         }
     };
-    state
-        .idempotency
-        .finish(&claim, status, Some(&bytes), false)
-        .await;
+    state.idempotency.finish(&claim, status, Some(&bytes), false).await;
     let res = ServiceResponse::new(http_req, http_res.set_body(bytes).map_into_boxed_body());
     Ok(with_limit_headers(res, decision.as_ref()))
 }
@@ -183,15 +162,11 @@ fn respond(req: ServiceRequest, err: ApiError) -> ServiceResponse<BoxBody> {
     req.into_response(err.error_response())
 }
 
-fn with_limit_headers(
-    mut res: ServiceResponse<BoxBody>,
-    decision: Option<&Decision>,
-) -> ServiceResponse<BoxBody> {
+fn with_limit_headers(mut res: ServiceResponse<BoxBody>, decision: Option<&Decision>) -> ServiceResponse<BoxBody> {
     if let Some(d) = decision {
         for (name, value) in d.headers() {
             if let Ok(value) = HeaderValue::from_str(&value) {
-                res.headers_mut()
-                    .insert(HeaderName::from_static(name), value);
+                res.headers_mut().insert(HeaderName::from_static(name), value);
             }
         }
     }
@@ -215,8 +190,7 @@ pub async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<web::By
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| {
-            ApiError::field("body", "could not read the request body")
-                .with_source(anyhow::anyhow!("{e}"))
+            ApiError::field("body", "could not read the request body").with_source(anyhow::anyhow!("{e}"))
         })?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(limit));

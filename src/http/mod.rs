@@ -39,11 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         }
         for full in fulls {
             let specs: Rc<[&'static routes::RouteSpec]> = specs.clone().into();
-            let allow = specs
-                .iter()
-                .map(|s| s.method.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
+            let allow = specs.iter().map(|s| s.method.as_str()).collect::<Vec<_>>().join(", ");
             let mut resource = web::resource(full);
             for spec in specs.iter() {
                 resource = resource.route((spec.handler)(web::method(spec.method.clone())));
@@ -66,11 +62,7 @@ fn method_not_allowed(req: &HttpRequest, allow: &str) -> HttpResponse {
     use actix_web::ResponseError;
     ApiError::new(
         ErrorCode::MethodNotAllowed,
-        format!(
-            "{} is not allowed on {}; allowed: {allow}",
-            req.method(),
-            req.path()
-        ),
+        format!("{} is not allowed on {}; allowed: {allow}", req.method(), req.path()),
     )
     .with_header("allow", allow)
     .error_response()

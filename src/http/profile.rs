@@ -35,7 +35,8 @@ pub async fn profile(ctx: Ctx) -> ApiResult<HttpResponse> {
             "body": { "type": "general", "message": "First contact from my agent" },
         }));
     }
-    quick_start.push(json!({ "step": "Read the full API description", "method": "GET", "path": format!("{BASE_PATH}/") }));
+    quick_start
+        .push(json!({ "step": "Read the full API description", "method": "GET", "path": format!("{BASE_PATH}/") }));
     quick_start.push(json!({ "step": "Look up request schemas before writing", "method": "GET", "path": format!("{BASE_PATH}/_debug/schemas") }));
 
     Ok(envelope::ok(&json!({

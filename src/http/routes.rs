@@ -116,26 +116,121 @@ pub fn table() -> &'static [RouteSpec] {
 fn build() -> Vec<RouteSpec> {
     use Method as M;
     vec![
-        RouteSpec::new(M::GET, "/", "discovery", "get_api", "Returns the full API contract including all endpoints, error codes, and authentication requirements", |r| r.to(discovery::describe)).public(),
-        RouteSpec::new(M::GET, "/health", "health", "health", "Health check endpoint", |r| r.to(health::health)).public(),
-        RouteSpec::new(M::POST, "/accounts/provision", "accountProvisioning", "provision_account", "Step 1 (NO AUTH): Send email and org name to receive a 6-digit verification code via email", |r| r.to(accounts::provision))
-            .limit(Limit::Provisioning)
-            .body::<accounts::ProvisionIn>(),
-        RouteSpec::new(M::POST, "/accounts/verify", "accountProvisioning", "verify_account", "Step 2 (NO AUTH): Submit the emailed code to create account and receive API key (sk_live_...)", |r| r.to(accounts::verify))
-            .body::<accounts::VerifyIn>(),
-        RouteSpec::new(M::GET, "/accounts/me", "accountInfo", "get_account", "Get current organization info", |r| r.to(accounts::me)).key(Some("billing:read")),
-        RouteSpec::new(M::GET, "/profile", "profile", "get_profile", "Get caller identity, granted permissions, action map, resource counts, and contextual quickStart guidance", |r| r.to(profile::profile)).key(None),
-        RouteSpec::new(M::POST, "/feedback", "feedback", "submit_feedback", "Submit feedback", |r| r.to(feedback::create))
-            .key(Some("feedback:write"))
-            .body::<feedback::FeedbackIn>(),
-        RouteSpec::new(M::GET, "/feedback", "feedback", "list_feedback", "List submitted feedback", |r| r.to(feedback::list)).key(Some("feedback:read")),
-        RouteSpec::new(M::GET, "/feedback/:id", "feedback", "get_feedback", "Get feedback by ID", |r| r.to(feedback::get)).key(Some("feedback:read")),
-        RouteSpec::new(M::PATCH, "/feedback/:id", "feedback", "update_feedback", "Respond to feedback", |r| r.to(feedback::update))
-            .key(Some("feedback:write"))
-            .body::<feedback::FeedbackPatch>(),
-        RouteSpec::new(M::GET, "/_debug/schemas", "debug", "get_schemas", "JSON Schemas of every request body, keyed by operation", |r| r.to(debug::schemas)).key(None),
-        RouteSpec::new(M::GET, "/_debug/version", "debug", "get_version", "Server build and API version", |r| r.to(debug::version)).key(None),
-        RouteSpec::new(M::GET, "/_debug/sandbox/outbox", "debug", "get_sandbox_outbox", "Messages the sandbox email provider sent to ?to=EMAIL, newest first (loopback clients only, sandbox only)", |r| r.to(debug::sandbox_outbox)).public(),
+        RouteSpec::new(
+            M::GET,
+            "/",
+            "discovery",
+            "get_api",
+            "Returns the full API contract including all endpoints, error codes, and authentication requirements",
+            |r| r.to(discovery::describe),
+        )
+        .public(),
+        RouteSpec::new(M::GET, "/health", "health", "health", "Health check endpoint", |r| {
+            r.to(health::health)
+        })
+        .public(),
+        RouteSpec::new(
+            M::POST,
+            "/accounts/provision",
+            "accountProvisioning",
+            "provision_account",
+            "Step 1 (NO AUTH): Send email and org name to receive a 6-digit verification code via email",
+            |r| r.to(accounts::provision),
+        )
+        .limit(Limit::Provisioning)
+        .body::<accounts::ProvisionIn>(),
+        RouteSpec::new(
+            M::POST,
+            "/accounts/verify",
+            "accountProvisioning",
+            "verify_account",
+            "Step 2 (NO AUTH): Submit the emailed code to create account and receive API key (sk_live_...)",
+            |r| r.to(accounts::verify),
+        )
+        .body::<accounts::VerifyIn>(),
+        RouteSpec::new(
+            M::GET,
+            "/accounts/me",
+            "accountInfo",
+            "get_account",
+            "Get current organization info",
+            |r| r.to(accounts::me),
+        )
+        .key(Some("billing:read")),
+        RouteSpec::new(
+            M::GET,
+            "/profile",
+            "profile",
+            "get_profile",
+            "Get caller identity, granted permissions, action map, resource counts, and contextual quickStart guidance",
+            |r| r.to(profile::profile),
+        )
+        .key(None),
+        RouteSpec::new(
+            M::POST,
+            "/feedback",
+            "feedback",
+            "submit_feedback",
+            "Submit feedback",
+            |r| r.to(feedback::create),
+        )
+        .key(Some("feedback:write"))
+        .body::<feedback::FeedbackIn>(),
+        RouteSpec::new(
+            M::GET,
+            "/feedback",
+            "feedback",
+            "list_feedback",
+            "List submitted feedback",
+            |r| r.to(feedback::list),
+        )
+        .key(Some("feedback:read")),
+        RouteSpec::new(
+            M::GET,
+            "/feedback/:id",
+            "feedback",
+            "get_feedback",
+            "Get feedback by ID",
+            |r| r.to(feedback::get),
+        )
+        .key(Some("feedback:read")),
+        RouteSpec::new(
+            M::PATCH,
+            "/feedback/:id",
+            "feedback",
+            "update_feedback",
+            "Respond to feedback",
+            |r| r.to(feedback::update),
+        )
+        .key(Some("feedback:write"))
+        .body::<feedback::FeedbackPatch>(),
+        RouteSpec::new(
+            M::GET,
+            "/_debug/schemas",
+            "debug",
+            "get_schemas",
+            "JSON Schemas of every request body, keyed by operation",
+            |r| r.to(debug::schemas),
+        )
+        .key(None),
+        RouteSpec::new(
+            M::GET,
+            "/_debug/version",
+            "debug",
+            "get_version",
+            "Server build and API version",
+            |r| r.to(debug::version),
+        )
+        .key(None),
+        RouteSpec::new(
+            M::GET,
+            "/_debug/sandbox/outbox",
+            "debug",
+            "get_sandbox_outbox",
+            "Messages the sandbox email provider sent to ?to=EMAIL, newest first (loopback clients only, sandbox only)",
+            |r| r.to(debug::sandbox_outbox),
+        )
+        .public(),
     ]
 }
 

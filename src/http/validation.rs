@@ -40,13 +40,7 @@ impl Validator {
     }
 
     /// A number within `min..=max`.
-    pub fn range<T: PartialOrd + std::fmt::Display + Copy>(
-        &mut self,
-        field: &str,
-        value: Option<T>,
-        min: T,
-        max: T,
-    ) {
+    pub fn range<T: PartialOrd + std::fmt::Display + Copy>(&mut self, field: &str, value: Option<T>, min: T, max: T) {
         if let Some(value) = value {
             self.check(
                 value >= min && value <= max,
@@ -60,10 +54,7 @@ impl Validator {
     pub fn one_of(&mut self, field: &str, value: Option<&str>, allowed: &[&str]) {
         if let Some(value) = value {
             if !allowed.contains(&value) {
-                let mut err = FieldError::new(
-                    field,
-                    format!("must be one of: {} (got '{value}')", allowed.join(", ")),
-                );
+                let mut err = FieldError::new(field, format!("must be one of: {} (got '{value}')", allowed.join(", ")));
                 err.suggestion = suggest(value, allowed.iter().copied());
                 self.errors.push(err);
             }
@@ -116,11 +107,7 @@ pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::field(
             "body",
-            format!(
-                "malformed JSON at line {}, column {}: {e}",
-                e.line(),
-                e.column()
-            ),
+            format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
         )
     })?;
     if !value.is_object() {
@@ -146,7 +133,13 @@ fn serde_error(path: &str, message: &str) -> FieldError {
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
         let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-        let mut err = FieldError::new(format!("{prefix}{field}"), "unknown field");
+        // serde_path_to_error already appends the unknown field to the path.
+        let name = if path.ends_with(field) {
+            path.to_string()
+        } else {
+            format!("{prefix}{field}")
+        };
+        let mut err = FieldError::new(name, "unknown field");
         if let Some(s) = suggest(field, known.iter().copied()) {
             err.message = format!("unknown field; did you mean '{s}'?");
             err.suggestion = Some(s);
@@ -185,6 +178,7 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
     struct Sample {
         name: String,
         agent_id: Option<String>,
@@ -212,10 +206,7 @@ mod tests {
 
     #[test]
     fn missing_wrong_type_and_malformed_are_named() {
-        assert_eq!(
-            details(parse_body::<Sample>(b"{}").unwrap_err())[0]["field"],
-            "name"
-        );
+        assert_eq!(details(parse_body::<Sample>(b"{}").unwrap_err())[0]["field"], "name");
         assert_eq!(
             details(parse_body::<Sample>(br#"{"name":"x","count":"3"}"#).unwrap_err())[0]["field"],
             "count"
@@ -224,22 +215,14 @@ mod tests {
             details(parse_body::<Sample>(b"{\"name\":").unwrap_err())[0]["field"],
             "body"
         );
-        assert_eq!(
-            details(parse_body::<Sample>(b"[1]").unwrap_err())[0]["field"],
-            "body"
-        );
+        assert_eq!(details(parse_body::<Sample>(b"[1]").unwrap_err())[0]["field"], "body");
     }
 
     #[test]
     fn range_errors_are_all_reported_with_their_range() {
         let d = details(parse_body::<Sample>(br#"{"name":"toolongname","count":11}"#).unwrap_err());
         assert_eq!(d.len(), 2);
-        assert!(
-            d[1]["message"]
-                .as_str()
-                .unwrap()
-                .contains("between 1 and 10")
-        );
+        assert!(d[1]["message"].as_str().unwrap().contains("between 1 and 10"));
     }
 
     #[test]

@@ -59,28 +59,19 @@ pub trait EmailSender: Send + Sync {
 
 /// # Errors
 /// When the settings select Resend without a usable client.
-pub fn from_settings(
-    settings: &Settings,
-    db: DatabaseConnection,
-) -> anyhow::Result<Arc<dyn EmailSender>> {
+pub fn from_settings(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Arc<dyn EmailSender>> {
     let from = settings.email.from.clone();
-    Ok(
-        match settings.email_provider().map_err(anyhow::Error::msg)? {
-            EmailProviderKind::Sandbox => Arc::new(SandboxEmail { db, from }),
-            EmailProviderKind::Resend => Arc::new(ResendEmail {
-                http: reqwest::Client::builder()
-                    .timeout(Duration::from_millis(settings.email.timeout_ms))
-                    .build()?,
-                base_url: settings
-                    .email
-                    .resend_base_url
-                    .trim_end_matches('/')
-                    .to_string(),
-                api_key: settings.email.resend_api_key.clone(),
-                from,
-            }),
-        },
-    )
+    Ok(match settings.email_provider().map_err(anyhow::Error::msg)? {
+        EmailProviderKind::Sandbox => Arc::new(SandboxEmail { db, from }),
+        EmailProviderKind::Resend => Arc::new(ResendEmail {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_millis(settings.email.timeout_ms))
+                .build()?,
+            base_url: settings.email.resend_base_url.trim_end_matches('/').to_string(),
+            api_key: settings.email.resend_api_key.clone(),
+            from,
+        }),
+    })
 }
 
 /// Keeps every message in `sandbox_emails`.
@@ -159,15 +150,9 @@ impl EmailSender for ResendEmail {
         if let Some(key) = &email.idempotency_key {
             req = req.header("Idempotency-Key", key);
         }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| EmailError::Unavailable(without_url(&e)))?;
+        let res = req.send().await.map_err(|e| EmailError::Unavailable(without_url(&e)))?;
         let status = res.status();
-        let text = res
-            .text()
-            .await
-            .map_err(|e| EmailError::Unavailable(without_url(&e)))?;
+        let text = res.text().await.map_err(|e| EmailError::Unavailable(without_url(&e)))?;
         if status.is_success() {
             return serde_json::from_str::<ResendSent>(&text)
                 .map(|s| s.id)
@@ -178,9 +163,7 @@ impl EmailSender for ResendEmail {
             message: String::new(),
         });
         Err(match (status.as_u16(), err.name.as_str()) {
-            (401 | 403, _) | (_, "missing_api_key" | "invalid_api_key" | "restricted_api_key") => {
-                EmailError::Auth
-            }
+            (401 | 403, _) | (_, "missing_api_key" | "invalid_api_key" | "restricted_api_key") => EmailError::Auth,
             (429, _) => EmailError::RateLimited,
             (500.., _) => EmailError::Unavailable(format!("HTTP {status}")),
             _ => EmailError::Rejected(format!("{} {}", err.name, err.message).trim().to_string()),

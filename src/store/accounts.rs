@@ -25,19 +25,11 @@ pub async fn slug_taken(db: &impl ConnectionTrait, slug: &str) -> Result<bool, D
         > 0)
 }
 
-pub async fn find_org(
-    db: &impl ConnectionTrait,
-    org_id: &str,
-) -> Result<Option<organization::Model>, DbErr> {
-    organization::Entity::find_by_id(org_id.to_string())
-        .one(db)
-        .await
+pub async fn find_org(db: &impl ConnectionTrait, org_id: &str) -> Result<Option<organization::Model>, DbErr> {
+    organization::Entity::find_by_id(org_id.to_string()).one(db).await
 }
 
-pub async fn find_owner(
-    db: &impl ConnectionTrait,
-    org_id: &str,
-) -> Result<Option<user::Model>, DbErr> {
+pub async fn find_owner(db: &impl ConnectionTrait, org_id: &str) -> Result<Option<user::Model>, DbErr> {
     user::Entity::find()
         .filter(user::Column::OrgId.eq(org_id))
         .filter(user::Column::Role.eq("owner"))
@@ -46,10 +38,7 @@ pub async fn find_owner(
 }
 
 /// Creates or replaces the pending sign-up for `email` (a new code invalidates the old).
-pub async fn upsert_pending(
-    db: &impl ConnectionTrait,
-    row: pending_account::Model,
-) -> Result<(), DbErr> {
+pub async fn upsert_pending(db: &impl ConnectionTrait, row: pending_account::Model) -> Result<(), DbErr> {
     pending_account::Entity::insert(pending_account::ActiveModel {
         email: Set(row.email),
         org_name: Set(row.org_name),
@@ -76,22 +65,13 @@ pub async fn upsert_pending(
     Ok(())
 }
 
-pub async fn find_pending(
-    db: &impl ConnectionTrait,
-    email: &str,
-) -> Result<Option<pending_account::Model>, DbErr> {
-    pending_account::Entity::find_by_id(email.to_string())
-        .one(db)
-        .await
+pub async fn find_pending(db: &impl ConnectionTrait, email: &str) -> Result<Option<pending_account::Model>, DbErr> {
+    pending_account::Entity::find_by_id(email.to_string()).one(db).await
 }
 
 /// Counts a wrong guess; only the row whose code is still `code_hash` is touched, so a
 /// guess against a replaced code does not burn the new one.
-pub async fn record_failed_attempt(
-    db: &impl ConnectionTrait,
-    email: &str,
-    code_hash: &str,
-) -> Result<(), DbErr> {
+pub async fn record_failed_attempt(db: &impl ConnectionTrait, email: &str, code_hash: &str) -> Result<(), DbErr> {
     pending_account::Entity::update_many()
         .col_expr(
             pending_account::Column::Attempts,
@@ -105,11 +85,7 @@ pub async fn record_failed_attempt(
 }
 
 /// Deletes the pending row if it still holds `code_hash`; true when this call consumed it.
-pub async fn consume_pending(
-    db: &impl ConnectionTrait,
-    email: &str,
-    code_hash: &str,
-) -> Result<bool, DbErr> {
+pub async fn consume_pending(db: &impl ConnectionTrait, email: &str, code_hash: &str) -> Result<bool, DbErr> {
     let res = pending_account::Entity::delete_many()
         .filter(pending_account::Column::Email.eq(email))
         .filter(pending_account::Column::CodeHash.eq(code_hash))

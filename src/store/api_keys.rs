@@ -16,9 +16,7 @@ pub async fn find_by_hash(
     else {
         return Ok(None);
     };
-    let org = organization::Entity::find_by_id(key.org_id.clone())
-        .one(db)
-        .await?;
+    let org = organization::Entity::find_by_id(key.org_id.clone()).one(db).await?;
     Ok(org.map(|org| (key, org)))
 }
 
@@ -32,10 +30,7 @@ pub struct NewApiKey<'a> {
     pub now: DateTime<Utc>,
 }
 
-pub async fn insert(
-    db: &impl ConnectionTrait,
-    key: NewApiKey<'_>,
-) -> Result<api_key::Model, DbErr> {
+pub async fn insert(db: &impl ConnectionTrait, key: NewApiKey<'_>) -> Result<api_key::Model, DbErr> {
     api_key::ActiveModel {
         id: Set(key.id.to_string()),
         org_id: Set(key.org_id.to_string()),

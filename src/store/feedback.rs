@@ -1,8 +1,8 @@
 //! Feedback queries, always scoped to the organisation.
 
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select, prelude::*,
+    ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select, prelude::*,
 };
 use thruai_entities::feedback;
 
@@ -11,10 +11,7 @@ fn scoped(org_id: &str) -> Select<feedback::Entity> {
     feedback::Entity::find().filter(feedback::Column::OrgId.eq(org_id))
 }
 
-pub async fn insert(
-    db: &impl ConnectionTrait,
-    row: feedback::Model,
-) -> Result<feedback::Model, DbErr> {
+pub async fn insert(db: &impl ConnectionTrait, row: feedback::Model) -> Result<feedback::Model, DbErr> {
     feedback::ActiveModel {
         id: Set(row.id),
         org_id: Set(row.org_id),
@@ -34,15 +31,8 @@ pub async fn insert(
     .await
 }
 
-pub async fn find(
-    db: &impl ConnectionTrait,
-    org_id: &str,
-    id: &str,
-) -> Result<Option<feedback::Model>, DbErr> {
-    scoped(org_id)
-        .filter(feedback::Column::Id.eq(id))
-        .one(db)
-        .await
+pub async fn find(db: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<Option<feedback::Model>, DbErr> {
+    scoped(org_id).filter(feedback::Column::Id.eq(id)).one(db).await
 }
 
 #[derive(Debug, Default)]
@@ -81,9 +71,6 @@ pub async fn count(db: &impl ConnectionTrait, org_id: &str) -> Result<u64, DbErr
     scoped(org_id).count(db).await
 }
 
-pub async fn update(
-    db: &impl ConnectionTrait,
-    row: feedback::ActiveModel,
-) -> Result<feedback::Model, DbErr> {
+pub async fn update(db: &impl ConnectionTrait, row: feedback::ActiveModel) -> Result<feedback::Model, DbErr> {
     row.update(db).await
 }

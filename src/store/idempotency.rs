@@ -3,18 +3,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, prelude::*,
-    sea_query::OnConflict,
+    ActiveValue::Set, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, prelude::*, sea_query::OnConflict,
 };
 use thruai_entities::idempotency_key;
 
 pub const IN_FLIGHT: &str = "in_flight";
 pub const COMPLETED: &str = "completed";
 
-pub async fn find(
-    db: &impl ConnectionTrait,
-    scope_hash: &str,
-) -> Result<Option<idempotency_key::Model>, DbErr> {
+pub async fn find(db: &impl ConnectionTrait, scope_hash: &str) -> Result<Option<idempotency_key::Model>, DbErr> {
     idempotency_key::Entity::find_by_id(scope_hash.to_string())
         .filter(idempotency_key::Column::ExpiresAt.gt(Utc::now()))
         .one(db)
@@ -22,10 +18,7 @@ pub async fn find(
 }
 
 /// Inserts an in-flight claim; false when a row already holds the scope.
-pub async fn try_claim(
-    db: &impl ConnectionTrait,
-    row: idempotency_key::Model,
-) -> Result<bool, DbErr> {
+pub async fn try_claim(db: &impl ConnectionTrait, row: idempotency_key::Model) -> Result<bool, DbErr> {
     let res = idempotency_key::Entity::insert(idempotency_key::ActiveModel {
         scope_hash: Set(row.scope_hash),
         org_id: Set(row.org_id),
@@ -63,15 +56,9 @@ pub async fn take_over(
 ) -> Result<bool, DbErr> {
     let res = idempotency_key::Entity::update_many()
         .col_expr(idempotency_key::Column::Status, Expr::value(IN_FLIGHT))
-        .col_expr(
-            idempotency_key::Column::Fingerprint,
-            Expr::value(fingerprint),
-        )
+        .col_expr(idempotency_key::Column::Fingerprint, Expr::value(fingerprint))
         .col_expr(idempotency_key::Column::LockToken, Expr::value(token))
-        .col_expr(
-            idempotency_key::Column::LockedUntil,
-            Expr::value(locked_until),
-        )
+        .col_expr(idempotency_key::Column::LockedUntil, Expr::value(locked_until))
         .col_expr(
             idempotency_key::Column::ResponseStatus,
             Expr::value(Option::<i32>::None),
@@ -84,13 +71,11 @@ pub async fn take_over(
         .col_expr(idempotency_key::Column::ExpiresAt, Expr::value(expires_at))
         .filter(idempotency_key::Column::ScopeHash.eq(scope_hash))
         .filter(
-            Condition::any()
-                .add(idempotency_key::Column::ExpiresAt.lte(now))
-                .add(
-                    Condition::all()
-                        .add(idempotency_key::Column::Status.eq(IN_FLIGHT))
-                        .add(idempotency_key::Column::LockedUntil.lte(now)),
-                ),
+            Condition::any().add(idempotency_key::Column::ExpiresAt.lte(now)).add(
+                Condition::all()
+                    .add(idempotency_key::Column::Status.eq(IN_FLIGHT))
+                    .add(idempotency_key::Column::LockedUntil.lte(now)),
+            ),
         )
         .exec(db)
         .await?;
@@ -134,11 +119,7 @@ pub async fn complete(db: &impl ConnectionTrait, row: idempotency_key::Model) ->
 }
 
 /// Drops an in-flight claim held by `token` (the request failed; the key may be retried).
-pub async fn release(
-    db: &impl ConnectionTrait,
-    scope_hash: &str,
-    token: &str,
-) -> Result<(), DbErr> {
+pub async fn release(db: &impl ConnectionTrait, scope_hash: &str, token: &str) -> Result<(), DbErr> {
     idempotency_key::Entity::delete_many()
         .filter(idempotency_key::Column::ScopeHash.eq(scope_hash))
         .filter(idempotency_key::Column::Status.eq(IN_FLIGHT))

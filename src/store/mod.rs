@@ -10,9 +10,7 @@ pub mod sandbox_emails;
 use std::time::Duration;
 
 use anyhow::Context;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use thruai_migration::{Migrator, MigratorTrait};
 
 use crate::config::DatabaseSettings;
@@ -42,8 +40,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
             {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
         }
         opts.map_sqlx_sqlite_opts(move |o| {
@@ -61,15 +58,10 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
         });
     } else if !settings.schema.is_empty() {
         let schema = settings.schema.clone();
-        if !schema
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
+        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             anyhow::bail!("database.schema: only letters, digits and _ are allowed");
         }
-        let bootstrap = Database::connect(url)
-            .await
-            .context("connecting to PostgreSQL")?;
+        let bootstrap = Database::connect(url).await.context("connecting to PostgreSQL")?;
         bootstrap
             .execute_raw(Statement::from_string(
                 DbBackend::Postgres,
@@ -94,9 +86,7 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
 
 /// `sqlite://data/thruai.db?mode=rwc` → `data/thruai.db`.
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty()).then(|| path.to_string())
 }

@@ -1,8 +1,7 @@
 //! The sandbox e-mail outbox.
 
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    prelude::*,
+    ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, prelude::*,
 };
 use thruai_entities::sandbox_email;
 
@@ -22,11 +21,7 @@ pub async fn insert(db: &impl ConnectionTrait, row: sandbox_email::Model) -> Res
 }
 
 /// Messages to `to`, newest first.
-pub async fn list_to(
-    db: &impl ConnectionTrait,
-    to: &str,
-    limit: u64,
-) -> Result<Vec<sandbox_email::Model>, DbErr> {
+pub async fn list_to(db: &impl ConnectionTrait, to: &str, limit: u64) -> Result<Vec<sandbox_email::Model>, DbErr> {
     sandbox_email::Entity::find()
         .filter(sandbox_email::Column::ToAddress.eq(to))
         .order_by_desc(sandbox_email::Column::CreatedAt)

@@ -1,0 +1,8 @@
+//! The integration suite: one binary. Runs on SQLite with in-process limits by default,
+//! and on PostgreSQL + Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
+
+mod accounts;
+mod fake_twilio;
+mod feedback;
+mod helpers;
+mod twilio_client;
