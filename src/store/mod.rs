@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod feedback;
 pub mod idempotency;
+pub mod outbox;
 pub mod sandbox_emails;
 
 use std::time::Duration;

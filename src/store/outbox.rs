@@ -1,0 +1,40 @@
+//! The event outbox: domain events written in the same transaction as the change that
+//! caused them, delivered later by the webhook actors.
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, prelude::*};
+use serde_json::Value;
+use thruai_entities::outbox_event;
+
+use crate::domain::ids;
+
+/// Every event name the platform emits (and webhooks may subscribe to).
+pub const EVENT_TYPES: &[&str] = &[
+    "call.started",
+    "call.completed",
+    "call.failed",
+    "transcript.ready",
+    "workflow.triggered",
+    "workflow.completed",
+    "agent.updated",
+    "a2p.brand.status_changed",
+    "a2p.campaign.status_changed",
+];
+
+/// Records `event_type` for `org_id`; pass the transaction that makes the change.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    event_type: &str,
+    payload: Value,
+) -> Result<outbox_event::Model, DbErr> {
+    outbox_event::ActiveModel {
+        id: Set(ids::new_id(ids::EVENT)),
+        org_id: Set(org_id.to_string()),
+        event_type: Set(event_type.to_string()),
+        payload: Set(payload),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await
+}
