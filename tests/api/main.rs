@@ -2,7 +2,12 @@
 //! and on PostgreSQL + Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
 
 mod accounts;
+mod auth;
 mod fake_twilio;
 mod feedback;
 mod helpers;
+mod http_layer;
+mod idempotency;
+mod rate_limits;
+mod route_table;
 mod twilio_client;
