@@ -8,6 +8,7 @@ mod feedback;
 mod helpers;
 mod http_layer;
 mod idempotency;
+mod processes;
 mod rate_limits;
 mod route_table;
 mod twilio_client;
