@@ -53,6 +53,7 @@ impl AppState {
                 redis.clone(),
                 Duration::from_secs(settings.idempotency.ttl_secs),
                 Duration::from_secs(settings.idempotency.lock_ttl_secs),
+                settings.is_sqlite(),
             ),
             email,
             redis,

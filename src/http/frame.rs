@@ -104,14 +104,16 @@ mod tests {
 
     #[actix_web::test]
     async fn a_panic_becomes_a_500_in_the_envelope_without_its_cause() {
-        let app = test::init_service(
-            App::new()
-                .wrap(actix_web::middleware::from_fn(frame))
-                .route("/boom", web::get().to(|| async { panic!("secret table name users_v2") as &'static str })),
-        )
+        let app = test::init_service(App::new().wrap(actix_web::middleware::from_fn(frame)).route(
+            "/boom",
+            web::get().to(|| async { panic!("secret table name users_v2") as &'static str }),
+        ))
         .await;
 
-        let req = test::TestRequest::get().uri("/boom").insert_header(("x-request-id", "r-1")).to_request();
+        let req = test::TestRequest::get()
+            .uri("/boom")
+            .insert_header(("x-request-id", "r-1"))
+            .to_request();
         // The dispatcher renders the pre-built response the frame carries in its error.
         let res = test::try_call_service(&app, req).await.unwrap_err().error_response();
 

@@ -36,7 +36,10 @@ fn shared_env() -> Vec<(String, String)> {
         None => {
             let dir = std::env::temp_dir().join(unique("thruai-proc-"));
             std::fs::create_dir_all(&dir).unwrap();
-            env.push(("THRUAI__DATABASE__URL".into(), format!("sqlite://{}/thruai.db?mode=rwc", dir.display())));
+            env.push((
+                "THRUAI__DATABASE__URL".into(),
+                format!("sqlite://{}/thruai.db?mode=rwc", dir.display()),
+            ));
         }
     }
     env.push(("THRUAI__REDIS__URL".into(), redis.unwrap_or_default()));
@@ -80,20 +83,50 @@ fn url(server: &Server, path: &str) -> String {
 
 async fn signup(client: &reqwest::Client, server: &Server) -> String {
     let email = format!("{}@example.com", unique("p"));
-    let r = send(client.post(url(server, "/accounts/provision")).json(&json!({ "email": email, "orgName": unique("Proc ") }))).await;
+    let r = send(
+        client
+            .post(url(server, "/accounts/provision"))
+            .json(&json!({ "email": email, "orgName": unique("Proc ") })),
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let outbox = send(client.get(url(server, &format!("/_debug/sandbox/outbox?to={email}")))).await;
-    let code = outbox.data()["messages"][0]["subject"].as_str().unwrap().rsplit(' ').next().unwrap().to_string();
-    let r = send(client.post(url(server, "/accounts/verify")).json(&json!({ "email": email, "code": code }))).await;
+    let code = outbox.data()["messages"][0]["subject"]
+        .as_str()
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = send(
+        client
+            .post(url(server, "/accounts/verify"))
+            .json(&json!({ "email": email, "code": code })),
+    )
+    .await;
     r.data()["apiKey"].as_str().unwrap().to_string()
 }
 
-fn keyed_feedback(client: &reqwest::Client, server: &Server, api_key: &str, key: &str, body: &Value) -> reqwest::RequestBuilder {
-    client.post(url(server, "/feedback")).bearer_auth(api_key).header("Idempotency-Key", key).json(body)
+fn keyed_feedback(
+    client: &reqwest::Client,
+    server: &Server,
+    api_key: &str,
+    key: &str,
+    body: &Value,
+) -> reqwest::RequestBuilder {
+    client
+        .post(url(server, "/feedback"))
+        .bearer_auth(api_key)
+        .header("Idempotency-Key", key)
+        .json(body)
 }
 
 async fn feedback_total(client: &reqwest::Client, server: &Server, api_key: &str) -> u64 {
-    send(client.get(url(server, "/feedback")).bearer_auth(api_key)).await.data()["pagination"]["total"].as_u64().unwrap()
+    send(client.get(url(server, "/feedback")).bearer_auth(api_key))
+        .await
+        .data()["pagination"]["total"]
+        .as_u64()
+        .unwrap()
 }
 
 fn shared_backends() -> bool {
@@ -138,14 +171,27 @@ async fn two_processes_create_one_resource_for_concurrent_duplicates() {
     let api_key = signup(&client, &a).await;
     let body = json!({ "message": "raced across nodes" });
 
-    let replies = futures_util::future::join_all(
-        (0..60).map(|i| send(keyed_feedback(&client, if i % 2 == 0 { &a } else { &b }, &api_key, "node-race", &body))),
-    )
+    let replies = futures_util::future::join_all((0..60).map(|i| {
+        send(keyed_feedback(
+            &client,
+            if i % 2 == 0 { &a } else { &b },
+            &api_key,
+            "node-race",
+            &body,
+        ))
+    }))
     .await;
 
-    let originals = replies.iter().filter(|r| r.status == 201 && r.header("x-idempotent-replayed").is_none()).count();
+    let originals = replies
+        .iter()
+        .filter(|r| r.status == 201 && r.header("x-idempotent-replayed").is_none())
+        .count();
     assert_eq!(originals, 1);
-    assert!(replies.iter().all(|r| r.status == 201 || r.code() == "RESOURCE_CONFLICT"));
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.status == 201 || r.code() == "RESOURCE_CONFLICT")
+    );
     assert_eq!(feedback_total(&client, &b, &api_key).await, 1);
 }
 
@@ -160,7 +206,9 @@ async fn a_crash_after_the_commit_is_replayed_not_repeated() {
     let body = json!({ "message": "committed, then the process died" });
 
     let crashing = start(&shared, &[("THRUAI__TESTING__FAILPOINT", "abort_after_commit")]);
-    let lost = keyed_feedback(&client, &crashing, &api_key, "crash-after", &body).send().await;
+    let lost = keyed_feedback(&client, &crashing, &api_key, "crash-after", &body)
+        .send()
+        .await;
     drop(crashing);
     let restarted = start(&shared, &[]);
     let retry = send(keyed_feedback(&client, &restarted, &api_key, "crash-after", &body)).await;
@@ -182,9 +230,16 @@ async fn a_crash_before_the_commit_leaves_nothing_and_the_retry_runs_once() {
     let body = json!({ "message": "never committed" });
 
     // The dead holder's claim lasts its lock TTL (shortened here), then a retry may run.
-    let crashing =
-        start(&shared, &[("THRUAI__TESTING__FAILPOINT", "abort_before_commit"), ("THRUAI__IDEMPOTENCY__LOCK_TTL_SECS", "1")]);
-    let lost = keyed_feedback(&client, &crashing, &api_key, "crash-before", &body).send().await;
+    let crashing = start(
+        &shared,
+        &[
+            ("THRUAI__TESTING__FAILPOINT", "abort_before_commit"),
+            ("THRUAI__IDEMPOTENCY__LOCK_TTL_SECS", "1"),
+        ],
+    );
+    let lost = keyed_feedback(&client, &crashing, &api_key, "crash-before", &body)
+        .send()
+        .await;
     drop(crashing);
     let restarted = start(&shared, &[("THRUAI__IDEMPOTENCY__LOCK_TTL_SECS", "1")]);
     let nothing = feedback_total(&client, &restarted, &api_key).await;
