@@ -2,7 +2,12 @@
 //! and on PostgreSQL + Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
 
 mod accounts;
+mod agents;
 mod fake_twilio;
 mod feedback;
 mod helpers;
+mod providers;
+mod sink;
+mod telephony;
+mod tools;
 mod twilio_client;
