@@ -492,10 +492,10 @@ pub async fn search_post(ctx: Ctx, Body(input): Body<SearchIn>) -> ApiResult<Htt
 }
 
 pub async fn provision(ctx: Ctx, Body(input): Body<ProvisionIn>) -> ApiResult<HttpResponse> {
-    if let Some(n) = &input.phone_number {
-        if !is_e164(n) {
-            return Err(invalid_number("phoneNumber", n));
-        }
+    if let Some(n) = &input.phone_number
+        && !is_e164(n)
+    {
+        return Err(invalid_number("phoneNumber", n));
     }
     if let Some(agent_id) = &input.agent_id {
         ensure_agent(ctx.db(), ctx.org(), agent_id).await?;

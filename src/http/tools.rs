@@ -138,10 +138,10 @@ fn check_common(
     if let Some(url) = url {
         v.length("url", url, 1, 2048);
     }
-    if let Some(schema) = parameters {
-        if let Err(message) = check_schema(schema) {
-            v.check(false, "parameters", message);
-        }
+    if let Some(schema) = parameters
+        && let Err(message) = check_schema(schema)
+    {
+        v.check(false, "parameters", message);
     }
     v.opt_length("secret", secret, 8, 256);
     if let Some(headers) = headers {
@@ -181,10 +181,10 @@ fn check_schema(schema: &Value) -> Result<(), String> {
     let Some(obj) = schema.as_object() else {
         return Err("must be a JSON Schema object".into());
     };
-    if let Some(kind) = obj.get("type") {
-        if kind != "object" {
-            return Err(format!("must describe an object (\"type\": \"object\"), got {kind}"));
-        }
+    if let Some(kind) = obj.get("type")
+        && kind != "object"
+    {
+        return Err(format!("must describe an object (\"type\": \"object\"), got {kind}"));
     }
     jsonschema::meta::validate(schema).map_err(|e| format!("is not a valid JSON Schema: {e}"))?;
     jsonschema::validator_for(schema)
@@ -476,15 +476,15 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>
     let arguments = input
         .arguments
         .unwrap_or_else(|| row.parameters.as_ref().map_or_else(|| json!({}), sample_arguments));
-    if let Some(schema) = &row.parameters {
-        if let Ok(validator) = jsonschema::validator_for(schema) {
-            let problems: Vec<_> = validator
-                .iter_errors(&arguments)
-                .map(|e| crate::error::FieldError::new(format!("arguments{}", e.instance_path()), e.to_string()))
-                .collect();
-            if !problems.is_empty() {
-                return Err(ApiError::validation(problems));
-            }
+    if let Some(schema) = &row.parameters
+        && let Ok(validator) = jsonschema::validator_for(schema)
+    {
+        let problems: Vec<_> = validator
+            .iter_errors(&arguments)
+            .map(|e| crate::error::FieldError::new(format!("arguments{}", e.instance_path()), e.to_string()))
+            .collect();
+        if !problems.is_empty() {
+            return Err(ApiError::validation(problems));
         }
     }
     let message_id = format!("msg_{}", uuid::Uuid::new_v4().simple());

@@ -451,19 +451,18 @@ pub async fn carrier_of(
     if number.provider == "sandbox" {
         return Ok(Arc::new(SandboxCarrier::new(state.db.clone(), &number.org_id)));
     }
-    if let Some(creds) = store::telephony::credentials(&state.db, &number.org_id).await? {
-        if number
+    if let Some(creds) = store::telephony::credentials(&state.db, &number.org_id).await?
+        && number
             .twilio_account_sid
             .as_deref()
             .is_none_or(|sid| sid == creds.account_sid)
-        {
-            let token = state.crypto.decrypt(&creds.auth_token_ciphertext).await?;
-            return Ok(Arc::new(TwilioCarrier::new(twilio_client(
-                state,
-                &creds.account_sid,
-                &token,
-            ))));
-        }
+    {
+        let token = state.crypto.decrypt(&creds.auth_token_ciphertext).await?;
+        return Ok(Arc::new(TwilioCarrier::new(twilio_client(
+            state,
+            &creds.account_sid,
+            &token,
+        ))));
     }
     let platform = &state.settings.providers.twilio;
     if platform.configured()

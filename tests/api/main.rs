@@ -1,5 +1,7 @@
 //! The integration suite: one binary. Runs on SQLite with in-process limits by default,
 //! and on PostgreSQL + Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
+// Test helpers outside `#[test]` functions may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
 mod agents;

@@ -114,6 +114,7 @@ fn check_parts(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check_configs(
     v: &mut Validator,
     s2s: Option<&S2sConfig>,
@@ -383,17 +384,17 @@ fn check_catalog(v: &mut Validator, a: &AgentOut) {
         a.stt_config.as_ref().and_then(|c| c.model.as_deref()),
         Kind::Stt,
     );
-    if let (Some(p), Some(voice)) = (s2s, a.s2s_voice.as_deref()) {
-        if p.voice(voice).is_none() {
-            let known: Vec<&str> = p.voices.iter().map(|x| x.id).collect();
-            v.push(FieldError {
-                suggestion: super::validation::suggest(voice, known.iter().copied()),
-                ..FieldError::new(
-                    "s2sVoice",
-                    format!("unknown voice '{voice}' for {}; one of: {}", p.id, known.join(", ")),
-                )
-            });
-        }
+    if let (Some(p), Some(voice)) = (s2s, a.s2s_voice.as_deref())
+        && p.voice(voice).is_none()
+    {
+        let known: Vec<&str> = p.voices.iter().map(|x| x.id).collect();
+        v.push(FieldError {
+            suggestion: super::validation::suggest(voice, known.iter().copied()),
+            ..FieldError::new(
+                "s2sVoice",
+                format!("unknown voice '{voice}' for {}; one of: {}", p.id, known.join(", ")),
+            )
+        });
     }
 }
 

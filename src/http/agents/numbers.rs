@@ -57,13 +57,13 @@ impl Validate for AssignIn {
 }
 
 pub async fn assign(ctx: Ctx, id: web::Path<String>, Body(input): Body<AssignIn>) -> ApiResult<HttpResponse> {
-    if let Some(n) = &input.phone_number {
-        if !is_e164(n) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidNumber,
-                format!("'{n}' is not an E.164 phone number"),
-            ));
-        }
+    if let Some(n) = &input.phone_number
+        && !is_e164(n)
+    {
+        return Err(ApiError::new(
+            ErrorCode::InvalidNumber,
+            format!("'{n}' is not an E.164 phone number"),
+        ));
     }
     let txn = ctx.begin().await?;
     let agent = load(&txn, ctx.org(), &id).await?;
