@@ -7,11 +7,19 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::Authenticator,
     config::Settings,
+    crypto::Crypto,
     idempotency::Idempotency,
     limits::RateLimiter,
-    providers::email::{self, EmailSender},
+    net::ssrf::UrlGuard,
+    providers::{
+        email::{self, EmailSender},
+        llm::{LanguageModel, SandboxLlm},
+    },
     redis_conn::RedisConn,
 };
+
+/// Connect timeout of the guarded client for user-supplied URLs (tools, webhooks).
+const OUTBOUND_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -23,6 +31,17 @@ pub struct AppState {
     pub idempotency: Idempotency,
     pub email: Arc<dyn EmailSender>,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// The SSRF guard built from `security.url_allowlist`.
+    pub url_guard: UrlGuard,
+    /// The one client for user-supplied URLs: guarded resolver, no redirects, no proxy.
+    /// Send through `url_guard.request` / `url_guard.send`.
+    pub outbound: reqwest::Client,
+    /// Client for operator-configured provider APIs (Twilio, LLMs).
+    pub http: reqwest::Client,
+    /// Encrypts secrets at rest.
+    pub crypto: Crypto,
+    /// The language model used when an agent's provider has no live client (the sandbox).
+    pub llm: Arc<dyn LanguageModel>,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -45,7 +64,21 @@ impl AppState {
             .map(|p| crate::config::parse_net(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::msg)?;
+        let url_guard = UrlGuard::new(&settings.security.url_allowlist).map_err(anyhow::Error::msg)?;
+        let outbound = url_guard
+            .client(OUTBOUND_CONNECT_TIMEOUT)
+            .map_err(|e| anyhow::anyhow!("building the guarded HTTP client: {e}"))?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(OUTBOUND_CONNECT_TIMEOUT)
+            .build()?;
+        let crypto = Crypto::new(&settings.security.encryption_key, db.clone())?;
         Ok(Self {
+            url_guard,
+            outbound,
+            http,
+            crypto,
+            llm: Arc::new(SandboxLlm),
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
             idempotency: Idempotency::new(

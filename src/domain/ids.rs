@@ -9,6 +9,9 @@ pub const API_KEY: &str = "KEY";
 pub const FEEDBACK: &str = "FB";
 pub const EMAIL: &str = "EML";
 pub const EVENT: &str = "EVT";
+pub const AGENT: &str = "AGT";
+pub const PHONE_NUMBER: &str = "TEL";
+pub const TOOL: &str = "TOOL";
 
 /// A fresh id: `FB-01JD…`.
 pub fn new_id(prefix: &str) -> String {

@@ -2,11 +2,16 @@
 //! Every function reading tenant data takes the organisation id first.
 
 pub mod accounts;
+pub mod agents;
 pub mod api_keys;
 pub mod feedback;
 pub mod idempotency;
 pub mod outbox;
+pub mod phone_numbers;
 pub mod sandbox_emails;
+pub mod secrets;
+pub mod telephony;
+pub mod tools;
 
 use std::time::Duration;
 

@@ -1,7 +1,10 @@
 //! The integration suite: one binary. Runs on SQLite with in-process limits by default,
 //! and on PostgreSQL + Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
+// Test helpers outside `#[test]` functions may unwrap: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod accounts;
+mod agents;
 mod auth;
 mod fake_twilio;
 mod feedback;
@@ -9,6 +12,10 @@ mod helpers;
 mod http_layer;
 mod idempotency;
 mod processes;
+mod providers;
 mod rate_limits;
 mod route_table;
+mod sink;
+mod telephony;
+mod tools;
 mod twilio_client;
