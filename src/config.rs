@@ -221,9 +221,8 @@ impl Settings {
         if self.database.max_connections == 0 {
             return Err("database.max_connections: must be at least 1".into());
         }
-        if !self.redis.url.is_empty()
-            && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://"))
-        {
+        let redis_url = &self.redis.url;
+        if !(redis_url.is_empty() || redis_url.starts_with("redis://") || redis_url.starts_with("rediss://")) {
             return Err(format!("redis.url: expected redis://…, got `{}`", self.redis.url));
         }
         if self.server.max_body_bytes < 1024 {
@@ -246,7 +245,7 @@ impl Settings {
             ));
         }
         for (name, plan) in &self.rate_limit.plans {
-            if !(plan.requests_per_second > 0.0) || plan.burst == 0 {
+            if plan.requests_per_second.is_nan() || plan.requests_per_second <= 0.0 || plan.burst == 0 {
                 return Err(format!(
                     "rate_limit.plans.{name}: requests_per_second and burst must be positive"
                 ));

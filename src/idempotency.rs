@@ -319,13 +319,13 @@ impl Idempotency {
     /// then release the claim.
     pub async fn finish(&self, claim: &Claim, status: u16, body: Option<&[u8]>, stored_by_handler: bool) {
         let success = (200..300).contains(&status);
-        if !stored_by_handler && success {
-            if let Err(e) = self
+        if !stored_by_handler
+            && success
+            && let Err(e) = self
                 .complete_in(&self.db, claim, status, body.unwrap_or_default())
                 .await
-            {
-                tracing::error!(error = %e, "storing an idempotent response failed");
-            }
+        {
+            tracing::error!(error = %e, "storing an idempotent response failed");
         }
         // A database claim was overwritten by the completed record: nothing left to release.
         if !(claim.holder == Holder::Database && success) {
@@ -335,16 +335,19 @@ impl Idempotency {
 
     async fn release(&self, claim: &Claim) {
         if claim.holder == Holder::Process {
-            if let Some(local) = &self.local {
-                if let Ok(mut claims) = local.lock() {
-                    claims.remove(&claim.scope_hash);
-                }
+            if let Some(local) = &self.local
+                && let Ok(mut claims) = local.lock()
+            {
+                claims.remove(&claim.scope_hash);
             }
         } else if claim.holder == Holder::Redis {
             if let Some(redis) = &self.redis {
                 let lock = redis.key(&["idem", &claim.scope_hash]);
                 let script = Script::new(RELEASE);
-                if let Err(e) = redis.script::<i64>(&script, &[&lock], &[claim.token.clone()]).await {
+                if let Err(e) = redis
+                    .script::<i64>(&script, &[&lock], std::slice::from_ref(&claim.token))
+                    .await
+                {
                     tracing::warn!(error = %e, "releasing an idempotency lock failed; it expires by itself");
                 }
             }

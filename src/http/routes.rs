@@ -234,12 +234,14 @@ fn build() -> Vec<RouteSpec> {
             r.to(agents::create)
         })
         .key(Some("agents:write"))
-        .body::<agents::AgentIn>(),
+        .body::<agents::AgentIn>()
+        .example(|| json!({ "name": "Front desk", "systemPrompt": "You answer calls for {{business}}. Be brief and friendly.", "firstMessage": "Hi, thanks for calling {{business}}!", "pipelineMode": "traditional", "variables": { "business": "Acme Dental" }, "interruptionSettings": { "enabled": true, "sensitivityMs": 300 } })),
         RouteSpec::new(M::PATCH, "/agents/:id", "agents", "update_agent", "Update an agent", |r| {
             r.to(agents::update)
         })
         .key(Some("agents:write"))
-        .body::<agents::AgentPatch>(),
+        .body::<agents::AgentPatch>()
+        .example(|| json!({ "firstMessage": "Hello, how can I help you today?" })),
         RouteSpec::new(M::DELETE, "/agents/:id", "agents", "delete_agent", "Delete an agent", |r| {
             r.to(agents::delete)
         })
@@ -262,7 +264,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(agents::numbers::assign),
         )
         .key(Some("agents:write"))
-        .body::<agents::numbers::AssignIn>(),
+        .body::<agents::numbers::AssignIn>()
+        .example(|| json!({ "phoneNumberId": "TEL-01JD0000000000000000000000" })),
         RouteSpec::new(
             M::DELETE,
             "/agents/:id/telephony/:phoneNumberId",
@@ -281,7 +284,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(agents::checks::preview),
         )
         .key(Some("agents:read"))
-        .body::<agents::checks::PreviewIn>(),
+        .body::<agents::checks::PreviewIn>()
+        .example(|| json!({ "variables": { "business": "Acme Dental" }, "hardFail": false })),
         RouteSpec::new(
             M::POST,
             "/agents/:id/preflight",
@@ -291,7 +295,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(agents::checks::preflight),
         )
         .key(Some("agents:read"))
-        .body::<agents::checks::PreflightIn>(),
+        .body::<agents::checks::PreflightIn>()
+        .example(|| json!({ "variables": { "business": "Acme Dental" } })),
         RouteSpec::new(
             M::POST,
             "/agents/:id/simulate",
@@ -301,7 +306,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(agents::simulate::simulate),
         )
         .key(Some("agents:read"))
-        .body::<agents::simulate::SimulateIn>(),
+        .body::<agents::simulate::SimulateIn>()
+        .example(|| json!({ "scenarios": ["wrong_party", "opt_out", "interruption"] })),
         RouteSpec::new(
             M::POST,
             "/agents/quickstart",
@@ -311,7 +317,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(agents::numbers::quickstart),
         )
         .key(Some("agents:write"))
-        .body::<agents::numbers::QuickstartIn>(),
+        .body::<agents::numbers::QuickstartIn>()
+        .example(|| json!({ "name": "Quick agent", "systemPrompt": "You book appointments for {{business}}.", "areaCode": "415" })),
         // -- providers ---------------------------------------------------------------------
         RouteSpec::new(
             M::GET,
@@ -359,7 +366,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(tools::create),
         )
         .key(Some("tools:write"))
-        .body::<tools::ToolIn>(),
+        .body::<tools::ToolIn>()
+        .example(|| json!({ "name": "lookup_order", "description": "Look up an order by its number", "url": "https://tools.example.com/orders/lookup", "parameters": { "type": "object", "properties": { "orderId": { "type": "string" } }, "required": ["orderId"] }, "timeout": 10 })),
         RouteSpec::new(
             M::GET,
             "/tools",
@@ -382,7 +390,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(tools::update),
         )
         .key(Some("tools:write"))
-        .body::<tools::ToolPatch>(),
+        .body::<tools::ToolPatch>()
+        .example(|| json!({ "description": "Look up an order and its delivery status", "timeout": 15 })),
         RouteSpec::new(
             M::DELETE,
             "/tools/:id",
@@ -401,7 +410,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(tools::test),
         )
         .key(Some("tools:write"))
-        .body::<tools::ToolTestIn>(),
+        .body::<tools::ToolTestIn>()
+        .example(|| json!({ "arguments": { "orderId": "A-1001" } })),
         // -- telephony ---------------------------------------------------------------------
         RouteSpec::new(
             M::PUT,
@@ -412,7 +422,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(telephony::put_credentials),
         )
         .key(Some("telephony:write"))
-        .body::<telephony::CredentialsIn>(),
+        .body::<telephony::CredentialsIn>()
+        .example(|| json!({ "accountSid": "AC0123456789abcdef0123456789abcdef", "authToken": "your_auth_token" })),
         RouteSpec::new(
             M::GET,
             "/telephony/numbers",
@@ -449,7 +460,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(telephony::search_post),
         )
         .key(Some("telephony:read"))
-        .body::<telephony::SearchIn>(),
+        .body::<telephony::SearchIn>()
+        .example(|| json!({ "areaCode": "415", "limit": 5 })),
         RouteSpec::new(
             M::POST,
             "/telephony/numbers/provision",
@@ -459,7 +471,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(telephony::provision),
         )
         .key(Some("telephony:write"))
-        .body::<telephony::ProvisionIn>(),
+        .body::<telephony::ProvisionIn>()
+        .example(|| json!({ "areaCode": "415" })),
         RouteSpec::new(
             M::POST,
             "/telephony/numbers/import",
@@ -469,7 +482,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(telephony::import),
         )
         .key(Some("telephony:write"))
-        .body::<telephony::ImportIn>(),
+        .body::<telephony::ImportIn>()
+        .example(|| json!({ "phoneNumber": "+14155550123", "friendlyName": "Main line" })),
         RouteSpec::new(
             M::DELETE,
             "/telephony/numbers/:id",
@@ -488,7 +502,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(telephony::update_number),
         )
         .key(Some("telephony:write"))
-        .body::<telephony::NumberPatch>(),
+        .body::<telephony::NumberPatch>()
+        .example(|| json!({ "friendlyName": "Front desk line" })),
         RouteSpec::new(
             M::GET,
             "/_debug/schemas",

@@ -41,13 +41,12 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None);
-        } else if let Some(path) = sqlite_path(url) {
-            if let Some(dir) = std::path::Path::new(&path)
+        } else if let Some(path) = sqlite_path(url)
+            && let Some(dir) = std::path::Path::new(&path)
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            }
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         opts.map_sqlx_sqlite_opts(move |o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
