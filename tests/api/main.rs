@@ -6,6 +6,7 @@
 mod accounts;
 mod agents;
 mod auth;
+mod email;
 mod fake_twilio;
 mod feedback;
 mod helpers;
