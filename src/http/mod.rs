@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod profile;
 pub mod providers;
+pub mod route_spec;
 pub mod routes;
 pub mod telephony;
 pub mod tools;
