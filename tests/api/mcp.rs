@@ -198,3 +198,43 @@ async fn stdio_client_lists_tools_and_runs_quickstart_then_get_agent() {
     assert_eq!(fetched["result"]["structuredContent"]["name"], "Stdio agent");
     assert!(status.success());
 }
+
+#[actix_web::test]
+async fn a_tool_needs_the_scope_its_route_needs() {
+    let mut app = spawn_app().await;
+    let org_id = app
+        .state
+        .auth
+        .authenticate(Some(&format!("Bearer {}", app.api_key)))
+        .await
+        .unwrap()
+        .org_id
+        .clone();
+    let key = thruai::auth::generate_key();
+    thruai::store::api_keys::insert(
+        &app.state.db,
+        thruai::store::api_keys::NewApiKey {
+            id: &crate::helpers::unique("KEY-"),
+            org_id: &org_id,
+            name: "read-only feedback",
+            hash: &key.hash,
+            display_prefix: &key.display_prefix,
+            scopes: &["feedback:read"],
+            now: chrono::Utc::now(),
+        },
+    )
+    .await
+    .unwrap();
+    app.api_key = key.secret;
+
+    let denied = call(&app, "create_agent", json!({ "name": "nope" })).await;
+    let allowed = call(&app, "list_feedback", json!({})).await;
+
+    assert_eq!(denied["isError"], true);
+    assert_eq!(denied["structuredContent"]["error"]["code"], "FORBIDDEN");
+    assert_eq!(
+        denied["structuredContent"]["error"]["details"]["requiredPermission"],
+        "agents:write"
+    );
+    assert_eq!(allowed["isError"], false);
+}
