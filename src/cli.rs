@@ -1,4 +1,4 @@
-//! The command line: `thruai [serve] [--bind HOST:PORT]`, `thruai migrate`.
+//! The command line: `thruai [serve] [--bind HOST:PORT]`, `thruai migrate`, `thruai mcp`.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,9 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// MCP server over stdio, bridged to a running server's /mcp (THRUAI_API_KEY,
+    /// THRUAI_BASE_URL, default http://127.0.0.1:8080). Logs go to stderr only.
+    Mcp,
 }
 
 /// Runs the parsed command.
@@ -53,6 +56,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             app.run_until_stopped().await?;
         }
+        Command::Mcp => crate::mcp_stdio::run().await?,
         Command::Migrate => {
             let db = store::connect(&settings.database).await?;
             store::migrate(&db).await?;

@@ -14,6 +14,8 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod limits;
+pub mod mcp_stdio;
+pub mod metrics;
 pub mod net;
 pub mod providers;
 pub mod redis_conn;

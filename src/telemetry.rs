@@ -1,4 +1,6 @@
 //! Tracing setup: text or JSON lines on stderr, filtered by `RUST_LOG` or `log.filter`.
+//! JSON lines carry the current span, so lines logged inside a request name its
+//! `request_id` and `trace_id`.
 
 use tracing_subscriber::{EnvFilter, fmt};
 
@@ -13,7 +15,12 @@ pub fn init(settings: &LogSettings) {
         .with_writer(std::io::stderr)
         .with_ansi(ansi);
     let _ = if settings.format == "json" {
-        builder.json().flatten_event(true).with_current_span(false).try_init()
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.try_init()
     };

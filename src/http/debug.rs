@@ -15,7 +15,8 @@ use crate::{
     store,
 };
 
-/// `GET /_debug/schemas`: the JSON Schema of every request body, keyed by operation.
+/// `GET /_debug/schemas`: the JSON Schema of every request body (and response `data`,
+/// when known), keyed by operation — the same schemas `/openapi.json` carries.
 pub async fn schemas(_ctx: Ctx) -> HttpResponse {
     envelope::ok(&json!({ "schemas": schema_map(), "version": envelope::API_VERSION }))
 }
@@ -23,13 +24,13 @@ pub async fn schemas(_ctx: Ctx) -> HttpResponse {
 pub fn schema_map() -> Value {
     let mut map = serde_json::Map::new();
     for spec in routes::table() {
-        let schema = spec
-            .request
-            .map_or_else(|| json!({ "type": "object", "additionalProperties": false }), |f| f());
-        map.insert(
-            spec.operation.to_string(),
-            json!({ "method": spec.method.as_str(), "path": spec.path, "request": schema }),
-        );
+        let schema = super::openapi::request_schema(spec)
+            .unwrap_or_else(|| json!({ "type": "object", "additionalProperties": false }));
+        let mut entry = json!({ "method": spec.method.as_str(), "path": spec.path, "request": schema });
+        if let Some(response) = spec.response_schema() {
+            entry["response"] = response;
+        }
+        map.insert(spec.operation.to_string(), entry);
     }
     Value::Object(map)
 }

@@ -17,6 +17,8 @@ pub static CONTRACT_META: LazyLock<Value> =
 fn extra_domain_description(domain: &str) -> &'static str {
     match domain {
         "debug" => "Production-safe debug endpoints: schemas, version, sandbox inspection",
+        "operations" => "Operating the server: Prometheus metrics",
+        "mcp" => "Built-in Model Context Protocol server: one tool per API operation",
         _ => "",
     }
 }
@@ -43,6 +45,14 @@ pub fn describe_value(state: &AppState) -> Value {
         }
         if spec.safe() {
             endpoint["safe"] = json!(true);
+        }
+        if spec.root {
+            // Served at the root, outside basePath.
+            endpoint["root"] = json!(true);
+        }
+        if spec.extension {
+            // Not in the published contract: an extension of this server.
+            endpoint["extension"] = json!(true);
         }
         if let Some(list) = entry["endpoints"].as_array_mut() {
             list.push(endpoint);

@@ -1,5 +1,6 @@
-//! The outermost middleware: request and trace ids (task-local for the envelope), the
-//! standard response headers, and a panic turned into a 500 in the envelope.
+//! The outermost middleware: request and trace ids (task-local for the envelope, and a
+//! tracing span so every log line carries them), the standard response headers, the
+//! access log and request metrics, and a panic turned into a 500 in the envelope.
 
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Instant};
 
@@ -15,9 +16,29 @@ use actix_web::{
     middleware::Next,
 };
 use futures_util::FutureExt;
+use tracing::Instrument;
 
 use super::envelope::{self, API_VERSION, RequestMeta};
-use crate::error::{ApiError, ErrorCode};
+use crate::{
+    error::{ApiError, ErrorCode},
+    metrics,
+};
+
+/// Decrements the in-flight gauge however the request ends (cancelled included).
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge_add("thruai_http_requests_in_flight", &[], 1.0);
+        Self
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge_add("thruai_http_requests_in_flight", &[], -1.0);
+    }
+}
 
 fn header_id(req: &ServiceRequest, name: &str) -> Option<String> {
     let value = req.headers().get(name)?.to_str().ok()?.trim();
@@ -39,11 +60,16 @@ pub async fn frame(
     let method = req.method().clone();
     let path = req.path().to_string();
     let started = std::time::Instant::now();
+    let _in_flight = InFlight::start();
+    let span = tracing::info_span!("request", request_id = %meta.request_id, trace_id = %meta.trace_id);
     // The request is owned by the router once called, so failures are answered with a
     // pre-rendered response carried in an `InternalError`.
     let outcome = envelope::scope(meta.clone(), async move {
         match AssertUnwindSafe(next.call(req)).catch_unwind().await {
-            Ok(Ok(res)) => Ok(res.map_into_boxed_body()),
+            Ok(Ok(res)) => {
+                let route = res.request().match_pattern();
+                Ok((res.map_into_boxed_body(), route))
+            }
             Ok(Err(err)) => Err(err.error_response()),
             Err(panic) => {
                 let cause = panic
@@ -56,16 +82,17 @@ pub async fn frame(
             }
         }
     })
+    .instrument(span)
     .await;
     match outcome {
-        Ok(mut res) => {
+        Ok((mut res, route)) => {
             add_headers(res.headers_mut(), &meta);
-            log(&meta, &method, &path, res.status().as_u16(), started);
+            log(&meta, &method, &path, route.as_deref(), res.status().as_u16(), started);
             Ok(res)
         }
         Err(mut res) => {
             add_headers(res.headers_mut(), &meta);
-            log(&meta, &method, &path, res.status().as_u16(), started);
+            log(&meta, &method, &path, None, res.status().as_u16(), started);
             Err(InternalError::from_response("request failed", res).into())
         }
     }
@@ -83,15 +110,31 @@ fn add_headers(headers: &mut HeaderMap, meta: &RequestMeta) {
     }
 }
 
-fn log(meta: &RequestMeta, method: &Method, path: &str, status: u16, started: Instant) {
-    tracing::debug!(
+/// The access log line (info, carrying both ids) and the per-route metrics, labelled by
+/// route pattern rather than raw path so ids do not explode the series.
+fn log(meta: &RequestMeta, method: &Method, path: &str, route: Option<&str>, status: u16, started: Instant) {
+    let elapsed = started.elapsed().as_secs_f64();
+    let route = route.unwrap_or("unmatched");
+    let status_text = status.to_string();
+    metrics::counter(
+        "thruai_http_requests_total",
+        &[("method", method.as_str()), ("route", route), ("status", &status_text)],
+        1.0,
+    );
+    metrics::observe(
+        "thruai_http_request_duration_seconds",
+        &[("method", method.as_str()), ("route", route)],
+        elapsed,
+    );
+    tracing::info!(
         request_id = %meta.request_id,
         trace_id = %meta.trace_id,
         parent_id = meta.parent_id.as_deref().unwrap_or(""),
         %method,
         %path,
+        route,
         status,
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        elapsed_ms = elapsed * 1000.0,
         "request"
     );
 }

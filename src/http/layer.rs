@@ -19,6 +19,7 @@ use crate::{
     error::{ApiError, ErrorCode},
     idempotency::{self, Claim, Outcome},
     limits::Decision,
+    metrics,
     state::AppState,
 };
 
@@ -42,8 +43,16 @@ pub async fn api_layer(
     if spec.limit == Limit::Provisioning {
         let client = client_ip(&req, &state.trusted_proxies);
         match state.limiter.check_provisioning(&client).await {
-            Ok(d) => decision = Some(d),
-            Err(e) => return Ok(respond(req, e)),
+            Ok(d) => {
+                record_limit("provisioning", true);
+                decision = Some(d);
+            }
+            Err(e) => {
+                if e.code == ErrorCode::RateLimited {
+                    record_limit("provisioning", false);
+                }
+                return Ok(respond(req, e));
+            }
         }
     }
 
@@ -65,6 +74,7 @@ pub async fn api_layer(
         }
         if spec.limit == Limit::Plan {
             let d = state.limiter.check_plan(&principal.org_id, &principal.plan).await;
+            record_limit(&format!("plan:{}", principal.plan), d.allowed);
             if !d.allowed {
                 return Ok(respond(
                     req,
@@ -81,7 +91,7 @@ pub async fn api_layer(
         .headers()
         .get("idempotency-key")
         .map(|h| h.to_str().map(str::to_string));
-    if let (false, Some(header)) = (spec.safe(), idem_header) {
+    if let (true, Some(header)) = (spec.idempotent(), idem_header) {
         let org_id = req.extensions().get::<Arc<Principal>>().map(|p| p.org_id.clone());
         let key = match header {
             Ok(key) => key,
@@ -109,10 +119,12 @@ pub async fn api_layer(
             .await
         {
             Ok(Outcome::Proceed(c)) => {
+                record_idempotency("proceeded");
                 req.extensions_mut().insert(c.clone());
                 claim = Some(c);
             }
             Ok(Outcome::Replay { status, body }) => {
+                record_idempotency("replayed");
                 let status = actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK);
                 let res = actix_web::HttpResponse::build(status)
                     .content_type("application/json")
@@ -120,7 +132,10 @@ pub async fn api_layer(
                     .body(body);
                 return Ok(with_limit_headers(req.into_response(res), decision.as_ref()));
             }
-            Err(e) => return Ok(respond(req, e)),
+            Err(e) => {
+                record_idempotency("refused");
+                return Ok(respond(req, e));
+            }
         }
     }
 
@@ -154,8 +169,22 @@ pub async fn api_layer(
         }
     };
     state.idempotency.finish(&claim, status, Some(&bytes), false).await;
+    record_idempotency("stored");
     let res = ServiceResponse::new(http_req, http_res.set_body(bytes).map_into_boxed_body());
     Ok(with_limit_headers(res, decision.as_ref()))
+}
+
+fn record_limit(policy: &str, allowed: bool) {
+    let decision = if allowed { "allowed" } else { "refused" };
+    metrics::counter(
+        "thruai_rate_limit_decisions_total",
+        &[("policy", policy), ("decision", decision)],
+        1.0,
+    );
+}
+
+fn record_idempotency(outcome: &str) {
+    metrics::counter("thruai_idempotency_outcomes_total", &[("outcome", outcome)], 1.0);
 }
 
 fn respond(req: ServiceRequest, err: ApiError) -> ServiceResponse<BoxBody> {

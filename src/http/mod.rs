@@ -3,16 +3,23 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod capabilities;
 pub mod debug;
 pub mod discovery;
+pub mod docs;
 pub mod envelope;
 pub mod extract;
 pub mod feedback;
 pub mod frame;
 pub mod health;
 pub mod layer;
+pub mod llms;
+pub mod mcp;
+pub mod metrics;
+pub mod openapi;
 pub mod profile;
 pub mod providers;
+pub mod route_spec;
 pub mod routes;
 pub mod telephony;
 pub mod tools;
@@ -26,19 +33,24 @@ use crate::error::{ApiError, ErrorCode};
 
 pub const BASE_PATH: &str = "/api/v1/public";
 
-/// Registers every route of the table; static paths before parameterised ones so
-/// `/agents/quickstart` wins over `/agents/{id}`.
+/// Registers every route of the table (under the base path, or at the root for the
+/// discovery documents); static paths before parameterised ones so `/agents/quickstart`
+/// wins over `/agents/{id}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let mut by_path: BTreeMap<String, Vec<&'static routes::RouteSpec>> = BTreeMap::new();
     for spec in routes::table() {
-        by_path.entry(spec.actix_path()).or_default().push(spec);
+        let full = if spec.root {
+            spec.actix_path()
+        } else {
+            format!("{BASE_PATH}{}", spec.actix_path())
+        };
+        by_path.entry(full).or_default().push(spec);
     }
     let mut paths: Vec<_> = by_path.into_iter().collect();
     paths.sort_by_key(|(path, _)| path.matches('{').count());
-    for (path, specs) in paths {
-        let full = format!("{BASE_PATH}{path}");
+    for (full, specs) in paths {
         let mut fulls = vec![full.clone()];
-        if path == "/" {
+        if full == format!("{BASE_PATH}/") {
             fulls.push(BASE_PATH.to_string());
         }
         for full in fulls {

@@ -38,6 +38,9 @@ pub async fn profile(ctx: Ctx) -> ApiResult<HttpResponse> {
     quick_start
         .push(json!({ "step": "Read the full API description", "method": "GET", "path": format!("{BASE_PATH}/") }));
     quick_start.push(json!({ "step": "Look up request schemas before writing", "method": "GET", "path": format!("{BASE_PATH}/_debug/schemas") }));
+    quick_start.push(json!({ "step": "Check providers, limits and features", "method": "GET", "path": format!("{BASE_PATH}/capabilities") }));
+    quick_start.push(json!({ "step": "Read the guides", "method": "GET", "path": format!("{BASE_PATH}/docs") }));
+    quick_start.push(json!({ "step": "Or drive the API as MCP tools (same key)", "method": "POST", "path": "/mcp" }));
 
     Ok(envelope::ok(&json!({
         "identity": {

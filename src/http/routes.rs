@@ -3,122 +3,39 @@
 
 use std::sync::LazyLock;
 
-use actix_web::{Route, http::Method};
-use serde_json::{Value, json};
+use actix_web::http::Method;
+use serde_json::json;
 
-use super::{accounts, agents, debug, discovery, feedback, health, profile, providers, telephony, tools};
+use super::{
+    accounts, agents, capabilities, debug, discovery, docs, feedback, health, llms, mcp, metrics as metrics_route,
+    openapi, profile, providers, telephony, tools,
+};
 
-/// Which limiter a route passes through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// Per-organisation plan limit (every authenticated route).
-    Plan,
-    /// Provisioning: per client IP, strict sliding window.
-    Provisioning,
-    None,
-}
+pub use super::route_spec::{Limit, PAGED, Param, Produces, RouteSpec};
 
-pub struct RouteSpec {
-    pub method: Method,
-    /// Contract style, relative to the base path: `/feedback/:id`.
-    pub path: &'static str,
-    pub domain: &'static str,
-    /// Operation name (also the MCP tool name).
-    pub operation: &'static str,
-    pub description: &'static str,
-    pub auth: bool,
-    /// Scope required, when any (`feedback:read`).
-    pub permission: Option<&'static str>,
-    pub limit: Limit,
-    /// JSON Schema of the request body, for mutating routes that take one.
-    pub request: Option<fn() -> Value>,
-    /// A valid example body (documentation, and the route-walking tests).
-    pub example: Option<fn() -> Value>,
-    /// Attaches the handler to a route builder.
-    pub handler: fn(Route) -> Route,
-}
-
-impl RouteSpec {
-    fn new(
-        method: Method,
-        path: &'static str,
-        domain: &'static str,
-        operation: &'static str,
-        description: &'static str,
-        handler: fn(Route) -> Route,
-    ) -> Self {
-        Self {
-            method,
-            path,
-            domain,
-            operation,
-            description,
-            auth: false,
-            permission: None,
-            limit: Limit::None,
-            request: None,
-            example: None,
-            handler,
-        }
-    }
-
-    fn public(self) -> Self {
-        self
-    }
-
-    /// Requires an API key (and `scope`, when given); plan limits apply.
-    fn key(mut self, scope: Option<&'static str>) -> Self {
-        self.auth = true;
-        self.permission = scope;
-        self.limit = Limit::Plan;
-        self
-    }
-
-    fn limit(mut self, limit: Limit) -> Self {
-        self.limit = limit;
-        self
-    }
-
-    fn body<T: schemars::JsonSchema>(mut self) -> Self {
-        self.request = Some(schema_of::<T>);
-        self
-    }
-
-    fn example(mut self, example: fn() -> Value) -> Self {
-        self.example = Some(example);
-        self
-    }
-
-    /// GET (and HEAD, OPTIONS) are safe; everything else changes state and honours
-    /// `Idempotency-Key`. Safe POSTs (previews, searches) are listed by the contract.
-    pub fn safe(&self) -> bool {
-        self.method == Method::GET || SAFE_POSTS.contains(&self.path)
-    }
-
-    /// `/feedback/:id` → `/feedback/{id}`.
-    pub fn actix_path(&self) -> String {
-        self.path
-            .split('/')
-            .map(|seg| {
-                seg.strip_prefix(':')
-                    .map_or_else(|| seg.to_string(), |name| format!("{{{name}}}"))
-            })
-            .collect::<Vec<_>>()
-            .join("/")
-    }
-}
-
-/// POSTs the contract marks `safe`: they read, and never change state.
-const SAFE_POSTS: &[&str] = &[
-    "/agents/:id/preview",
-    "/agents/:id/preflight",
-    "/agents/:id/simulate",
-    "/telephony/numbers/search",
+/// Query of `GET /telephony/numbers/search`.
+const SEARCH_QUERY: &[Param] = &[
+    Param {
+        name: "areaCode",
+        ty: "string",
+        description: "Area code, e.g. 415",
+    },
+    Param {
+        name: "country",
+        ty: "string",
+        description: "ISO country code (default US)",
+    },
+    Param {
+        name: "contains",
+        ty: "string",
+        description: "Digits the number must contain",
+    },
+    Param {
+        name: "limit",
+        ty: "integer",
+        description: "Most results to return",
+    },
 ];
-
-fn schema_of<T: schemars::JsonSchema>() -> Value {
-    serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null)
-}
 
 /// The table, built once.
 pub fn table() -> &'static [RouteSpec] {
@@ -191,7 +108,8 @@ fn build() -> Vec<RouteSpec> {
         )
         .key(Some("feedback:write"))
         .body::<feedback::FeedbackIn>()
-        .example(|| json!({ "type": "bug", "subject": "Agent repeats itself", "message": "The agent repeated the greeting twice", "rating": 2 })),
+        .example(|| json!({ "type": "bug", "subject": "Agent repeats itself", "message": "The agent repeated the greeting twice", "rating": 2 }))
+        .returns::<feedback::FeedbackOut>(),
         RouteSpec::new(
             M::GET,
             "/feedback",
@@ -200,7 +118,8 @@ fn build() -> Vec<RouteSpec> {
             "List submitted feedback",
             |r| r.to(feedback::list),
         )
-        .key(Some("feedback:read")),
+        .key(Some("feedback:read"))
+        .returns_list::<feedback::FeedbackOut>("feedback"),
         RouteSpec::new(
             M::GET,
             "/feedback/:id",
@@ -209,7 +128,8 @@ fn build() -> Vec<RouteSpec> {
             "Get feedback by ID",
             |r| r.to(feedback::get),
         )
-        .key(Some("feedback:read")),
+        .key(Some("feedback:read"))
+        .returns::<feedback::FeedbackOut>(),
         RouteSpec::new(
             M::PATCH,
             "/feedback/:id",
@@ -220,28 +140,33 @@ fn build() -> Vec<RouteSpec> {
         )
         .key(Some("feedback:write"))
         .body::<feedback::FeedbackPatch>()
-        .example(|| json!({ "status": "resolved", "response": "Fixed in 1.13.0" })),
+        .example(|| json!({ "status": "resolved", "response": "Fixed in 1.13.0" }))
+        .returns::<feedback::FeedbackOut>(),
         // -- agents ------------------------------------------------------------------------
         RouteSpec::new(M::GET, "/agents", "agents", "list_agents", "List all agents", |r| {
             r.to(agents::list)
         })
-        .key(Some("agents:read")),
+        .key(Some("agents:read"))
+        .returns_list::<agents::AgentOut>("agents"),
         RouteSpec::new(M::GET, "/agents/:id", "agents", "get_agent", "Get agent by ID", |r| {
             r.to(agents::get)
         })
-        .key(Some("agents:read")),
+        .key(Some("agents:read"))
+        .returns::<agents::AgentOut>(),
         RouteSpec::new(M::POST, "/agents", "agents", "create_agent", "Create a new agent", |r| {
             r.to(agents::create)
         })
         .key(Some("agents:write"))
         .body::<agents::AgentIn>()
-        .example(|| json!({ "name": "Front desk", "systemPrompt": "You answer calls for {{business}}. Be brief and friendly.", "firstMessage": "Hi, thanks for calling {{business}}!", "pipelineMode": "traditional", "variables": { "business": "Acme Dental" }, "interruptionSettings": { "enabled": true, "sensitivityMs": 300 } })),
+        .example(|| json!({ "name": "Front desk", "systemPrompt": "You answer calls for {{business}}. Be brief and friendly.", "firstMessage": "Hi, thanks for calling {{business}}!", "pipelineMode": "traditional", "variables": { "business": "Acme Dental" }, "interruptionSettings": { "enabled": true, "sensitivityMs": 300 } }))
+        .returns::<agents::AgentOut>(),
         RouteSpec::new(M::PATCH, "/agents/:id", "agents", "update_agent", "Update an agent", |r| {
             r.to(agents::update)
         })
         .key(Some("agents:write"))
         .body::<agents::AgentPatch>()
-        .example(|| json!({ "firstMessage": "Hello, how can I help you today?" })),
+        .example(|| json!({ "firstMessage": "Hello, how can I help you today?" }))
+        .returns::<agents::AgentOut>(),
         RouteSpec::new(M::DELETE, "/agents/:id", "agents", "delete_agent", "Delete an agent", |r| {
             r.to(agents::delete)
         })
@@ -254,7 +179,8 @@ fn build() -> Vec<RouteSpec> {
             "List phone numbers assigned to agent",
             |r| r.to(agents::numbers::list_numbers),
         )
-        .key(Some("agents:read")),
+        .key(Some("agents:read"))
+        .returns_list::<telephony::PhoneNumberOut>("phoneNumbers"),
         RouteSpec::new(
             M::POST,
             "/agents/:id/telephony",
@@ -367,7 +293,8 @@ fn build() -> Vec<RouteSpec> {
         )
         .key(Some("tools:write"))
         .body::<tools::ToolIn>()
-        .example(|| json!({ "name": "lookup_order", "description": "Look up an order by its number", "url": "https://tools.example.com/orders/lookup", "parameters": { "type": "object", "properties": { "orderId": { "type": "string" } }, "required": ["orderId"] }, "timeout": 10 })),
+        .example(|| json!({ "name": "lookup_order", "description": "Look up an order by its number", "url": "https://tools.example.com/orders/lookup", "parameters": { "type": "object", "properties": { "orderId": { "type": "string" } }, "required": ["orderId"] }, "timeout": 10 }))
+        .returns::<tools::ToolOut>(),
         RouteSpec::new(
             M::GET,
             "/tools",
@@ -376,11 +303,13 @@ fn build() -> Vec<RouteSpec> {
             "List all custom tools for the organization",
             |r| r.to(tools::list),
         )
-        .key(Some("tools:read")),
+        .key(Some("tools:read"))
+        .returns_list::<tools::ToolOut>("tools"),
         RouteSpec::new(M::GET, "/tools/:id", "tools", "get_tool", "Get tool details by ID", |r| {
             r.to(tools::get)
         })
-        .key(Some("tools:read")),
+        .key(Some("tools:read"))
+        .returns::<tools::ToolOut>(),
         RouteSpec::new(
             M::PATCH,
             "/tools/:id",
@@ -391,7 +320,8 @@ fn build() -> Vec<RouteSpec> {
         )
         .key(Some("tools:write"))
         .body::<tools::ToolPatch>()
-        .example(|| json!({ "description": "Look up an order and its delivery status", "timeout": 15 })),
+        .example(|| json!({ "description": "Look up an order and its delivery status", "timeout": 15 }))
+        .returns::<tools::ToolOut>(),
         RouteSpec::new(
             M::DELETE,
             "/tools/:id",
@@ -411,7 +341,8 @@ fn build() -> Vec<RouteSpec> {
         )
         .key(Some("tools:write"))
         .body::<tools::ToolTestIn>()
-        .example(|| json!({ "arguments": { "orderId": "A-1001" } })),
+        .example(|| json!({ "arguments": { "orderId": "A-1001" } }))
+        .returns::<tools::ToolTestOut>(),
         // -- telephony ---------------------------------------------------------------------
         RouteSpec::new(
             M::PUT,
@@ -432,7 +363,8 @@ fn build() -> Vec<RouteSpec> {
             "List phone numbers",
             |r| r.to(telephony::list_numbers),
         )
-        .key(Some("telephony:read")),
+        .key(Some("telephony:read"))
+        .returns_list::<telephony::PhoneNumberOut>("numbers"),
         RouteSpec::new(
             M::GET,
             "/telephony/numbers/external",
@@ -450,7 +382,9 @@ fn build() -> Vec<RouteSpec> {
             "Search available numbers to purchase (query: areaCode, country, contains, limit)",
             |r| r.to(telephony::search_get),
         )
-        .key(Some("telephony:read")),
+        .key(Some("telephony:read"))
+        .query(SEARCH_QUERY)
+        .extension(),
         RouteSpec::new(
             M::POST,
             "/telephony/numbers/search",
@@ -472,7 +406,8 @@ fn build() -> Vec<RouteSpec> {
         )
         .key(Some("telephony:write"))
         .body::<telephony::ProvisionIn>()
-        .example(|| json!({ "areaCode": "415" })),
+        .example(|| json!({ "areaCode": "415" }))
+        .returns::<telephony::PhoneNumberOut>(),
         RouteSpec::new(
             M::POST,
             "/telephony/numbers/import",
@@ -483,7 +418,8 @@ fn build() -> Vec<RouteSpec> {
         )
         .key(Some("telephony:write"))
         .body::<telephony::ImportIn>()
-        .example(|| json!({ "phoneNumber": "+14155550123", "friendlyName": "Main line" })),
+        .example(|| json!({ "phoneNumber": "+14155550123", "friendlyName": "Main line" }))
+        .returns::<telephony::PhoneNumberOut>(),
         RouteSpec::new(
             M::DELETE,
             "/telephony/numbers/:id",
@@ -503,7 +439,8 @@ fn build() -> Vec<RouteSpec> {
         )
         .key(Some("telephony:write"))
         .body::<telephony::NumberPatch>()
-        .example(|| json!({ "friendlyName": "Front desk line" })),
+        .example(|| json!({ "friendlyName": "Front desk line" }))
+        .returns::<telephony::PhoneNumberOut>(),
         RouteSpec::new(
             M::GET,
             "/_debug/schemas",
@@ -512,7 +449,8 @@ fn build() -> Vec<RouteSpec> {
             "JSON Schemas of every request body, keyed by operation",
             |r| r.to(debug::schemas),
         )
-        .key(None),
+        .key(None)
+        .extension(),
         RouteSpec::new(
             M::GET,
             "/_debug/version",
@@ -521,7 +459,8 @@ fn build() -> Vec<RouteSpec> {
             "Server build and API version",
             |r| r.to(debug::version),
         )
-        .key(None),
+        .key(None)
+        .extension(),
         RouteSpec::new(
             M::GET,
             "/_debug/sandbox/outbox",
@@ -530,7 +469,143 @@ fn build() -> Vec<RouteSpec> {
             "Messages the sandbox email provider sent to ?to=EMAIL, newest first (loopback clients only, sandbox only)",
             |r| r.to(debug::sandbox_outbox),
         )
+        .public()
+        .query(&[Param { name: "to", ty: "string", description: "Recipient email address" }])
+        .extension(),
+        // -- discovery, docs, operations (issue 7) -----------------------------------------
+        RouteSpec::new(
+            M::GET,
+            "/capabilities",
+            "discovery",
+            "get_capabilities",
+            "Machine-readable capability discovery: endpoint availability, provider matrix, pipeline modes, feature status, required scopes, and operational limits",
+            |r| r.to(capabilities::capabilities),
+        )
         .public(),
+        RouteSpec::new(
+            M::GET,
+            "/openapi.json",
+            "discovery",
+            "get_openapi",
+            "OpenAPI 3.1 document of every served endpoint, generated from the route table",
+            |r| r.to(openapi::document),
+        )
+        .public()
+        .root()
+        .raw("application/json")
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/reference",
+            "discovery",
+            "get_api_reference",
+            "Interactive API reference (HTML, no external assets) rendering /openapi.json",
+            |r| r.to(openapi::reference),
+        )
+        .public()
+        .root()
+        .raw("text/html; charset=utf-8")
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/llms.txt",
+            "discovery",
+            "get_llms_txt",
+            "llms.txt index: what this API is and where its documentation lives",
+            |r| r.to(llms::llms_txt),
+        )
+        .public()
+        .root()
+        .raw("text/plain; charset=utf-8")
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/llms-full.txt",
+            "discovery",
+            "get_llms_full_txt",
+            "The full reference as plain text: every endpoint with its schemas, then every guide",
+            |r| r.to(llms::llms_full_txt),
+        )
+        .public()
+        .root()
+        .raw("text/plain; charset=utf-8")
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/.well-known/ai-plugin.json",
+            "discovery",
+            "get_ai_plugin",
+            "AI plugin manifest pointing at the OpenAPI document",
+            |r| r.to(llms::ai_plugin),
+        )
+        .public()
+        .root()
+        .raw("application/json")
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/agents.json",
+            "discovery",
+            "get_agents_json",
+            "Agent integration manifest: authentication, MCP endpoints, discovery documents and suggested flows",
+            |r| r.to(llms::agents_json),
+        )
+        .public()
+        .root()
+        .raw("application/json")
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/docs",
+            "docs",
+            "list_docs",
+            "List all available API guides with slugs and descriptions",
+            |r| r.to(docs::list),
+        )
+        .public(),
+        RouteSpec::new(
+            M::GET,
+            "/docs/:slug",
+            "docs",
+            "get_doc",
+            "Get full guide content by slug. Supports Accept: text/markdown for raw markdown.",
+            |r| r.to(docs::get),
+        )
+        .public(),
+        RouteSpec::new(
+            M::GET,
+            "/quickstart",
+            "docs",
+            "get_quickstart_guide",
+            "From nothing to a working phone agent: the ordered API calls, with bodies",
+            |r| r.to(docs::quickstart),
+        )
+        .public()
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/metrics",
+            "operations",
+            "get_metrics",
+            "Prometheus metrics: requests and latency per route, rate-limit decisions, idempotency outcomes, calls, actors, webhooks",
+            |r| r.to(metrics_route::metrics),
+        )
+        .public()
+        .root()
+        .raw("text/plain; version=0.0.4; charset=utf-8")
+        .extension(),
+        RouteSpec::new(
+            M::POST,
+            "/mcp",
+            "mcp",
+            "mcp",
+            "Model Context Protocol endpoint (Streamable HTTP, JSON responses): one tool per API operation, same API keys and scopes",
+            |r| r.to(mcp::endpoint),
+        )
+        .key(None)
+        .root()
+        .raw("application/json")
+        .extension(),
     ]
 }
 

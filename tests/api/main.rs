@@ -6,12 +6,14 @@
 mod accounts;
 mod agents;
 mod auth;
+mod discovery;
 mod email;
 mod fake_twilio;
 mod feedback;
 mod helpers;
 mod http_layer;
 mod idempotency;
+mod mcp;
 mod processes;
 mod providers;
 mod rate_limits;

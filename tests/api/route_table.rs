@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use thruai::http::routes::{self, RouteSpec};
+use thruai::http::routes::{self, Produces, RouteSpec};
 
 use crate::{
     fake_twilio::FakeTwilio,
@@ -57,7 +57,7 @@ fn m(spec: &RouteSpec) -> Method {
 }
 
 fn mutating_in_walk_order() -> Vec<&'static RouteSpec> {
-    let mut specs: Vec<_> = routes::table().iter().filter(|s| !s.safe()).collect();
+    let mut specs: Vec<_> = routes::table().iter().filter(|s| s.idempotent()).collect();
     // Creates first (they provide the ids), deletes last.
     // Nested deletes before the resources they hang off.
     specs.sort_by_key(|s| {
@@ -157,21 +157,27 @@ async fn every_route_is_served_enveloped_and_guarded() {
             .collect::<Vec<_>>()
             .join("/");
         let body = if spec.method == "GET" { None } else { Some(json!({})) };
+        let url = if spec.root {
+            format!("{}{path}", app.address)
+        } else {
+            app.url(&path)
+        };
         let anonymous = {
-            let rb = app.client.request(m(spec), app.url(&path));
+            let rb = app.client.request(m(spec), &url);
             app.send(if let Some(b) = &body { rb.json(b) } else { rb }).await
         };
         let keyed = {
-            let rb = app.req(m(spec), &path);
+            let rb = app.client.request(m(spec), &url).bearer_auth(&app.api_key);
             app.send(if let Some(b) = &body { rb.json(b) } else { rb }).await
         };
+        let enveloped = spec.produces == Produces::Envelope;
         if spec.auth && anonymous.code() != "API_KEY_MISSING" {
             problems.push(format!(
                 "{} {}: served without a key ({})",
                 spec.method, spec.path, anonymous.status
             ));
         }
-        if !keyed.body["success"].is_boolean()
+        if (enveloped && !keyed.body["success"].is_boolean())
             || keyed.status.is_server_error()
             || keyed.header("x-request-id").is_none()
         {
@@ -239,4 +245,50 @@ async fn debug_schemas_and_version_describe_the_server() {
     assert_eq!(create["path"], "/feedback");
     assert!(create["request"]["properties"]["message"].is_object());
     assert_eq!(version.data()["apiVersion"], "1.13.0");
+}
+
+/// Every served route appears in the self-description, in `/openapi.json` and (but the MCP
+/// endpoint itself) in the MCP tool list; a route missing from any one fails here.
+#[actix_web::test]
+async fn every_route_is_in_the_description_the_openapi_document_and_the_mcp_tools() {
+    let app = spawn_app().await;
+    let described = app.send(app.client.get(app.url("/"))).await;
+    let openapi = app.send(app.client.get(format!("{}/openapi.json", app.address))).await;
+    let tools = crate::mcp::rpc(&app, "tools/list", json!({})).await;
+
+    let mut listed = std::collections::HashSet::new();
+    for d in described.data()["domains"].as_object().unwrap().values() {
+        for e in d["endpoints"].as_array().unwrap() {
+            listed.insert((
+                e["method"].as_str().unwrap().to_string(),
+                e["path"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    let tool_names: std::collections::HashSet<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    let mut problems = Vec::new();
+    for spec in routes::table() {
+        let name = format!("{} {}", spec.method, spec.full_path());
+        if !listed.contains(&(spec.method.to_string(), spec.path.to_string())) {
+            problems.push(format!("{name}: missing from GET /"));
+        }
+        let path = thruai::http::openapi::openapi_path(spec);
+        let op = &openapi.body["paths"][&path][spec.method.as_str().to_ascii_lowercase()];
+        if op["operationId"] != spec.operation {
+            problems.push(format!("{name}: missing from /openapi.json"));
+        }
+        if spec.domain != "mcp" && !tool_names.contains(spec.operation) {
+            problems.push(format!("{name}: missing from the MCP tools ({})", spec.operation));
+        }
+    }
+    assert_eq!(
+        tool_names.len(),
+        routes::table().iter().filter(|s| s.domain != "mcp").count()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -1,0 +1,238 @@
+//! Documents for AI readers, generated from the route table and the guides: `/llms.txt`
+//! (llms.txt index), `/llms-full.txt` (full reference), `/.well-known/ai-plugin.json`,
+//! `/agents.json`.
+
+use std::fmt::Write as _;
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::{BASE_PATH, discovery::CONTRACT_META, docs::GUIDES, envelope, routes};
+use crate::state::AppState;
+
+fn base_url(state: &AppState) -> String {
+    state.settings.server.public_base_url.trim_end_matches('/').to_string()
+}
+
+fn text(body: String) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(body)
+}
+
+fn summary() -> &'static str {
+    CONTRACT_META["description"]
+        .as_str()
+        .unwrap_or("ThruAI: AI voice agents over an HTTP API")
+}
+
+/// The llms.txt index: title, summary, then sections of links.
+pub fn llms_txt_value(base: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# ThruAI\n\n> {}\n", summary());
+    let _ = writeln!(
+        out,
+        "Self-hostable platform for AI voice agents. API version {}; base path {BASE_PATH}; \
+         authenticate with `Authorization: Bearer sk_live_...` (get a key with POST \
+         {BASE_PATH}/accounts/provision then {BASE_PATH}/accounts/verify, no dashboard). Every \
+         response is JSON in the envelope {{success, data, error, meta}}. An MCP server is \
+         built in: POST {base}/mcp (same API key) or `thruai mcp` over stdio.\n",
+        envelope::API_VERSION
+    );
+    let _ = writeln!(out, "## Docs\n");
+    for g in GUIDES {
+        let _ = writeln!(
+            out,
+            "- [{}]({base}{BASE_PATH}/docs/{}): {}",
+            g.title, g.slug, g.description
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- [Quickstart]({base}{BASE_PATH}/quickstart): the ordered calls from nothing to a phone agent"
+    );
+    let _ = writeln!(out, "\n## API reference\n");
+    let _ = writeln!(
+        out,
+        "- [OpenAPI 3.1]({base}/openapi.json): every endpoint with request and response schemas"
+    );
+    let _ = writeln!(
+        out,
+        "- [Self-description]({base}{BASE_PATH}/): endpoints, scopes, error codes, changelog"
+    );
+    let _ = writeln!(
+        out,
+        "- [Capabilities]({base}{BASE_PATH}/capabilities): providers, pipeline modes, limits, features"
+    );
+    let _ = writeln!(
+        out,
+        "- [Full reference as text]({base}/llms-full.txt): every endpoint and every guide in one file"
+    );
+    let _ = writeln!(out, "\n## Endpoints\n");
+    for spec in routes::table() {
+        let _ = writeln!(
+            out,
+            "- `{} {}` ({}): {}",
+            spec.method,
+            spec.full_path(),
+            spec.operation,
+            spec.description
+        );
+    }
+    let _ = writeln!(out, "\n## Optional\n");
+    let _ = writeln!(out, "- [Interactive reference]({base}/reference)");
+    let _ = writeln!(out, "- [agents.json]({base}/agents.json)");
+    let _ = writeln!(out, "- [AI plugin manifest]({base}/.well-known/ai-plugin.json)");
+    out
+}
+
+/// The full reference: every endpoint with auth, scope, parameters, schemas and example,
+/// then the error codes, then every guide.
+pub fn llms_full_value(base: &str) -> String {
+    let mut out = llms_txt_value(base);
+    let _ = writeln!(out, "\n# Endpoint reference\n");
+    for spec in routes::table() {
+        let _ = writeln!(out, "## {} {}\n", spec.method, spec.full_path());
+        let _ = writeln!(out, "{}\n", spec.description);
+        let _ = writeln!(out, "- Operation / MCP tool: `{}`", spec.operation);
+        let _ = writeln!(
+            out,
+            "- Auth: {}",
+            match (spec.auth, spec.permission) {
+                (false, _) => "none".to_string(),
+                (true, None) => "API key".to_string(),
+                (true, Some(p)) => format!("API key with `{p}`"),
+            }
+        );
+        let _ = writeln!(
+            out,
+            "- {}",
+            if spec.safe() {
+                "Safe (changes nothing)"
+            } else {
+                "Mutating; honours Idempotency-Key"
+            }
+        );
+        let params = spec.path_params();
+        if !params.is_empty() {
+            let _ = writeln!(out, "- Path parameters: {}", params.join(", "));
+        }
+        for q in spec.query {
+            let _ = writeln!(out, "- Query `{}` ({}): {}", q.name, q.ty, q.description);
+        }
+        if let Some(schema) = spec.request {
+            let _ = writeln!(
+                out,
+                "\nRequest body (JSON Schema):\n\n```json\n{}\n```",
+                compact(&schema())
+            );
+        }
+        if let Some(example) = spec.example {
+            let _ = writeln!(out, "\nExample body:\n\n```json\n{}\n```", example());
+        }
+        if let Some(schema) = spec.response_schema() {
+            let _ = writeln!(
+                out,
+                "\nResponse `data` (JSON Schema):\n\n```json\n{}\n```",
+                compact(&schema)
+            );
+        }
+        out.push('\n');
+    }
+    let _ = writeln!(out, "# Error codes\n");
+    if let Value::Object(codes) = crate::error::ErrorCode::table() {
+        for (code, spec) in codes {
+            let _ = writeln!(
+                out,
+                "- `{code}` ({}): {}",
+                spec["status"],
+                spec["description"].as_str().unwrap_or("")
+            );
+        }
+    }
+    for g in GUIDES {
+        let _ = writeln!(out, "\n---\n\n<!-- guide: {} -->\n\n{}", g.slug, g.markdown);
+    }
+    out
+}
+
+/// Schemas without their `$schema` line, on one line each.
+fn compact(schema: &Value) -> String {
+    let mut schema = schema.clone();
+    if let Some(o) = schema.as_object_mut() {
+        o.remove("$schema");
+    }
+    schema.to_string()
+}
+
+pub async fn llms_txt(state: web::Data<AppState>) -> HttpResponse {
+    text(llms_txt_value(&base_url(&state)))
+}
+
+pub async fn llms_full_txt(state: web::Data<AppState>) -> HttpResponse {
+    text(llms_full_value(&base_url(&state)))
+}
+
+pub async fn ai_plugin(state: web::Data<AppState>) -> HttpResponse {
+    let base = base_url(&state);
+    HttpResponse::Ok().json(json!({
+        "schema_version": "v1",
+        "name_for_human": "ThruAI",
+        "name_for_model": "thruai",
+        "description_for_human": "Create and run AI voice agents with phone numbers.",
+        "description_for_model": format!(
+            "ThruAI voice-agent platform API. Authenticate with a bearer API key (get one with POST {BASE_PATH}/accounts/provision then /accounts/verify). \
+             Start with GET {BASE_PATH}/profile, read schemas before writing, run POST {BASE_PATH}/agents/:id/preflight before going live, \
+             send Idempotency-Key on every mutating request."
+        ),
+        "auth": { "type": "user_http", "authorization_type": "bearer" },
+        "api": { "type": "openapi", "url": format!("{base}/openapi.json"), "is_user_authenticated": true },
+        "logo_url": format!("{base}/reference"),
+        "contact_email": "support@thruai.local",
+        "legal_info_url": format!("{base}{BASE_PATH}/docs/getting-started"),
+    }))
+}
+
+pub async fn agents_json(state: web::Data<AppState>) -> HttpResponse {
+    let base = base_url(&state);
+    let flows = json!([
+        {
+            "id": "phone-agent-from-scratch",
+            "description": "From nothing to a working phone agent",
+            "steps": ["provision_account", "verify_account", "get_profile", "quickstart", "preflight_agent", "simulate_agent"],
+        },
+        {
+            "id": "custom-tool",
+            "description": "Give an agent a webhook tool",
+            "steps": ["create_tool", "test_tool", "update_agent"],
+        },
+        {
+            "id": "number-management",
+            "description": "Buy a number and attach it to an agent",
+            "steps": ["search_numbers", "provision_number", "assign_number"],
+        },
+    ]);
+    HttpResponse::Ok().json(json!({
+        "schemaVersion": "0.1",
+        "name": "ThruAI",
+        "description": summary(),
+        "version": envelope::API_VERSION,
+        "baseUrl": format!("{base}{BASE_PATH}"),
+        "authentication": CONTRACT_META["authentication"],
+        "mcp": {
+            "streamableHttp": { "url": format!("{base}/mcp"), "auth": "Authorization: Bearer <API key>" },
+            "stdio": { "command": "thruai", "args": ["mcp"], "env": { "THRUAI_API_KEY": "<API key>", "THRUAI_BASE_URL": base } },
+        },
+        "documents": {
+            "openapi": format!("{base}/openapi.json"),
+            "llmsTxt": format!("{base}/llms.txt"),
+            "llmsFullTxt": format!("{base}/llms-full.txt"),
+            "selfDescription": format!("{base}{BASE_PATH}/"),
+            "capabilities": format!("{base}{BASE_PATH}/capabilities"),
+            "quickstart": format!("{base}{BASE_PATH}/quickstart"),
+            "guides": format!("{base}{BASE_PATH}/docs"),
+        },
+        "flows": flows,
+        "operations": routes::table().iter().map(|s| json!({
+            "operation": s.operation, "method": s.method.as_str(), "path": s.full_path(), "scope": s.permission,
+        })).collect::<Vec<_>>(),
+    }))
+}
