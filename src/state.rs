@@ -9,6 +9,7 @@ use crate::{
     config::Settings,
     idempotency::Idempotency,
     limits::RateLimiter,
+    net::ssrf,
     providers::email::{self, EmailSender},
     redis_conn::RedisConn,
 };
@@ -24,6 +25,12 @@ pub struct AppState {
     pub email: Arc<dyn EmailSender>,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Checks every user-supplied outbound URL (from `security.url_allowlist`).
+    pub url_guard: ssrf::UrlGuard,
+    /// HTTP client whose resolver applies `url_guard`; no redirects, no proxy.
+    pub http: reqwest::Client,
+    /// The webhook actors' registry.
+    pub webhooks: thruai_actors::WebhookRegistryHandle,
 }
 
 impl AppState {
@@ -45,7 +52,16 @@ impl AppState {
             .map(|p| crate::config::parse_net(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::msg)?;
+        let url_guard = ssrf::UrlGuard::new(&settings.security.url_allowlist)
+            .map_err(|e| anyhow::anyhow!("security.url_allowlist: {e}"))?;
+        let http = url_guard
+            .client(Duration::from_millis(settings.webhooks.timeout_ms))
+            .map_err(|e| anyhow::anyhow!("building the outbound HTTP client: {e}"))?;
+        let webhooks = crate::webhooks::start(&settings.webhooks, db.clone(), url_guard.clone(), http.clone());
         Ok(Self {
+            url_guard,
+            http,
+            webhooks,
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
             idempotency: Idempotency::new(

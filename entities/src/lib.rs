@@ -9,3 +9,6 @@ pub mod outbox_event;
 pub mod pending_account;
 pub mod sandbox_email;
 pub mod user;
+pub mod webhook;
+pub mod webhook_attempt;
+pub mod webhook_delivery;

@@ -9,6 +9,10 @@ pub const API_KEY: &str = "KEY";
 pub const FEEDBACK: &str = "FB";
 pub const EMAIL: &str = "EML";
 pub const EVENT: &str = "EVT";
+pub const WEBHOOK: &str = "WHK";
+pub const DELIVERY: &str = "DLV";
+/// One row of a webhook delivery log (an HTTP attempt of a `DLV-` delivery).
+pub const WEBHOOK_ATTEMPT: &str = "ATT";
 
 /// A fresh id: `FB-01JD…`.
 pub fn new_id(prefix: &str) -> String {

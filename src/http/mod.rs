@@ -13,6 +13,8 @@ pub mod layer;
 pub mod profile;
 pub mod routes;
 pub mod validation;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use std::{collections::BTreeMap, rc::Rc};
 

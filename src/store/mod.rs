@@ -7,6 +7,8 @@ pub mod feedback;
 pub mod idempotency;
 pub mod outbox;
 pub mod sandbox_emails;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use std::time::Duration;
 
