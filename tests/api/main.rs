@@ -2,7 +2,10 @@
 //! and on PostgreSQL + Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
 
 mod accounts;
+mod chaos_sink;
 mod fake_twilio;
 mod feedback;
 mod helpers;
 mod twilio_client;
+mod webhooks;
+mod webhooks_restart;
