@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use actix_web::{Route, http::Method};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{accounts, debug, discovery, feedback, health, profile, webhook_deliveries, webhooks};
 
@@ -32,6 +32,8 @@ pub struct RouteSpec {
     pub limit: Limit,
     /// JSON Schema of the request body, for mutating routes that take one.
     pub request: Option<fn() -> Value>,
+    /// A valid example body (documentation, and the route-walking tests).
+    pub example: Option<fn() -> Value>,
     /// Attaches the handler to a route builder.
     pub handler: fn(Route) -> Route,
 }
@@ -55,6 +57,7 @@ impl RouteSpec {
             permission: None,
             limit: Limit::None,
             request: None,
+            example: None,
             handler,
         }
     }
@@ -78,6 +81,11 @@ impl RouteSpec {
 
     fn body<T: schemars::JsonSchema>(mut self) -> Self {
         self.request = Some(schema_of::<T>);
+        self
+    }
+
+    fn example(mut self, example: fn() -> Value) -> Self {
+        self.example = Some(example);
         self
     }
 
@@ -138,7 +146,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(accounts::provision),
         )
         .limit(Limit::Provisioning)
-        .body::<accounts::ProvisionIn>(),
+        .body::<accounts::ProvisionIn>()
+        .example(|| json!({ "email": "ada@example.com", "orgName": "Ada Voice Lab" })),
         RouteSpec::new(
             M::POST,
             "/accounts/verify",
@@ -147,7 +156,8 @@ fn build() -> Vec<RouteSpec> {
             "Step 2 (NO AUTH): Submit the emailed code to create account and receive API key (sk_live_...)",
             |r| r.to(accounts::verify),
         )
-        .body::<accounts::VerifyIn>(),
+        .body::<accounts::VerifyIn>()
+        .example(|| json!({ "email": "ada@example.com", "code": "123456" })),
         RouteSpec::new(
             M::GET,
             "/accounts/me",
@@ -175,7 +185,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(feedback::create),
         )
         .key(Some("feedback:write"))
-        .body::<feedback::FeedbackIn>(),
+        .body::<feedback::FeedbackIn>()
+        .example(|| json!({ "type": "bug", "subject": "Agent repeats itself", "message": "The agent repeated the greeting twice", "rating": 2 })),
         RouteSpec::new(
             M::GET,
             "/feedback",
@@ -203,7 +214,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(feedback::update),
         )
         .key(Some("feedback:write"))
-        .body::<feedback::FeedbackPatch>(),
+        .body::<feedback::FeedbackPatch>()
+        .example(|| json!({ "status": "resolved", "response": "Fixed in 1.13.0" })),
         RouteSpec::new(
             M::POST,
             "/webhooks",

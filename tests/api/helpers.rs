@@ -238,3 +238,43 @@ impl TestApp {
         }
     }
 }
+
+impl TestApp {
+    /// An organisation and key written straight to the store (no provisioning request).
+    pub async fn seed_org(&self) -> String {
+        use thruai::store::{accounts::NewOrganization, api_keys::NewApiKey};
+        let now = chrono::Utc::now();
+        let org_id = unique("ORG-");
+        let slug = unique("seed-");
+        thruai::store::accounts::create_organization(
+            &self.state.db,
+            NewOrganization {
+                org_id: &org_id,
+                user_id: &unique("USR-"),
+                name: "Seeded",
+                slug: &slug,
+                plan: "free",
+                email: &format!("{slug}@example.com"),
+                now,
+            },
+        )
+        .await
+        .unwrap();
+        let key = thruai::auth::generate_key();
+        thruai::store::api_keys::insert(
+            &self.state.db,
+            NewApiKey {
+                id: &unique("KEY-"),
+                org_id: &org_id,
+                name: "seeded",
+                hash: &key.hash,
+                display_prefix: &key.display_prefix,
+                scopes: thruai::auth::ALL_SCOPES,
+                now,
+            },
+        )
+        .await
+        .unwrap();
+        key.secret
+    }
+}

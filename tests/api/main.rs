@@ -2,10 +2,15 @@
 //! and on PostgreSQL + Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
 
 mod accounts;
+mod auth;
 mod chaos_sink;
 mod fake_twilio;
 mod feedback;
 mod helpers;
+mod http_layer;
+mod idempotency;
+mod rate_limits;
+mod route_table;
 mod twilio_client;
 mod webhooks;
 mod webhooks_restart;

@@ -1,0 +1,209 @@
+//! Walks the route table: every route is served and enveloped, authenticated routes refuse
+//! a missing key, and every mutating route honours `Idempotency-Key` (replay, mismatch).
+
+use std::collections::HashMap;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use thruai::http::routes::{self, RouteSpec};
+
+use crate::helpers::{TestApp, spawn_app, unique};
+
+/// Fills each `:param` with the id created by the POST to the path before it.
+fn concrete(path: &str, ids: &HashMap<String, String>) -> Option<String> {
+    let segs: Vec<&str> = path.split('/').collect();
+    let mut out = Vec::new();
+    for (i, seg) in segs.iter().enumerate() {
+        if seg.starts_with(':') {
+            out.push(ids.get(&segs[..i].join("/"))?.clone());
+        } else {
+            out.push((*seg).to_string());
+        }
+    }
+    Some(out.join("/"))
+}
+
+/// The body a route is walked with: its example, with fresh unique values where needed.
+async fn body_for(app: &TestApp, spec: &RouteSpec) -> Value {
+    match spec.path {
+        "/accounts/provision" => {
+            json!({ "email": format!("{}@example.com", unique("walk")), "orgName": unique("Walk ") })
+        }
+        "/accounts/verify" => {
+            let email = format!("{}@example.com", unique("walkv"));
+            app.provision(&email, &unique("Walk V ")).await;
+            json!({ "email": email, "code": app.code_for(&email).await })
+        }
+        _ => spec.example.map_or_else(|| json!({}), |f| f()),
+    }
+}
+
+/// The route's method as the HTTP client spells it.
+fn m(spec: &RouteSpec) -> Method {
+    Method::from_bytes(spec.method.as_str().as_bytes()).unwrap()
+}
+
+fn mutating_in_walk_order() -> Vec<&'static RouteSpec> {
+    let mut specs: Vec<_> = routes::table().iter().filter(|s| !s.safe()).collect();
+    // Creates first (they provide the ids), deletes last.
+    specs.sort_by_key(|s| (s.method == "DELETE", s.path.matches(':').count()));
+    specs
+}
+
+#[actix_web::test]
+async fn every_mutating_route_replays_with_the_same_key_and_refuses_a_different_body() {
+    let app = spawn_app().await;
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut problems = Vec::new();
+
+    for spec in mutating_in_walk_order() {
+        let Some(path) = concrete(spec.path, &ids) else {
+            problems.push(format!(
+                "{} {}: no fixture id for its path parameters",
+                spec.method, spec.path
+            ));
+            continue;
+        };
+        let body = body_for(&app, spec).await;
+        let key = unique("walk-");
+        let send = |body: &Value| {
+            let rb = if spec.auth {
+                app.req(m(spec), &path)
+            } else {
+                app.client.request(m(spec), app.url(&path))
+            };
+            rb.header("Idempotency-Key", &key).json(body)
+        };
+        let first = app.send(send(&body)).await;
+        if !first.status.is_success() {
+            problems.push(format!(
+                "{} {}: example did not succeed ({}: {})",
+                spec.method, spec.path, first.status, first.body["error"]
+            ));
+            continue;
+        }
+        if let Some(id) = first.data()["id"].as_str() {
+            ids.entry(spec.path.to_string()).or_insert_with(|| id.to_string());
+        }
+        let replay = app.send(send(&body)).await;
+        let mut other = body.clone();
+        other["__different"] = json!(true);
+        let mismatch = app.send(send(&other)).await;
+
+        if replay.status != first.status
+            || replay.bytes != first.bytes
+            || replay.header("x-idempotent-replayed") != Some("true")
+        {
+            problems.push(format!("{} {}: not replayed byte for byte", spec.method, spec.path));
+        }
+        if mismatch.code() != "RESOURCE_CONFLICT" {
+            problems.push(format!(
+                "{} {}: a different body with the same key was not refused ({})",
+                spec.method, spec.path, mismatch.status
+            ));
+        }
+    }
+
+    assert!(
+        problems.is_empty(),
+        "routes not honouring Idempotency-Key:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[actix_web::test]
+async fn every_route_is_served_enveloped_and_guarded() {
+    let app = spawn_app().await;
+    let mut problems = Vec::new();
+
+    for spec in routes::table() {
+        let path = spec
+            .path
+            .split('/')
+            .map(|s| if s.starts_with(':') { "ZZZ-0000doesnotexist" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        let body = if spec.method == "GET" { None } else { Some(json!({})) };
+        let anonymous = {
+            let rb = app.client.request(m(spec), app.url(&path));
+            app.send(if let Some(b) = &body { rb.json(b) } else { rb }).await
+        };
+        let keyed = {
+            let rb = app.req(m(spec), &path);
+            app.send(if let Some(b) = &body { rb.json(b) } else { rb }).await
+        };
+        if spec.auth && anonymous.code() != "API_KEY_MISSING" {
+            problems.push(format!(
+                "{} {}: served without a key ({})",
+                spec.method, spec.path, anonymous.status
+            ));
+        }
+        if !keyed.body["success"].is_boolean()
+            || keyed.status.is_server_error()
+            || keyed.header("x-request-id").is_none()
+        {
+            problems.push(format!(
+                "{} {}: {} {}",
+                spec.method,
+                spec.path,
+                keyed.status,
+                String::from_utf8_lossy(&keyed.bytes)
+            ));
+        }
+        if keyed.status == 404
+            && !keyed.body["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("ZZZ-0000doesnotexist")
+        {
+            problems.push(format!("{} {}: 404 does not name the id", spec.method, spec.path));
+        }
+    }
+
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[actix_web::test]
+async fn the_self_description_lists_exactly_the_served_routes() {
+    let app = spawn_app().await;
+
+    let r = app.send(app.client.get(app.url("/"))).await;
+    let no_slash = app.send(app.client.get(format!("{}/api/v1/public", app.address))).await;
+
+    let mut listed: Vec<(String, String)> = r.data()["domains"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|d| {
+            d["endpoints"].as_array().unwrap().iter().map(|e| {
+                (
+                    e["method"].as_str().unwrap().to_string(),
+                    e["path"].as_str().unwrap().to_string(),
+                )
+            })
+        })
+        .collect();
+    let mut served: Vec<(String, String)> = routes::table()
+        .iter()
+        .map(|s| (s.method.to_string(), s.path.to_string()))
+        .collect();
+    listed.sort();
+    served.sort();
+    assert_eq!(listed, served);
+    assert_eq!(r.data()["version"], "1.13.0");
+    assert_eq!(r.data()["errorCodes"]["INVALID_API_KEY_FORMAT"]["status"], 401);
+    assert_eq!(no_slash.status, 200);
+}
+
+#[actix_web::test]
+async fn debug_schemas_and_version_describe_the_server() {
+    let app = spawn_app().await;
+
+    let schemas = app.get("/_debug/schemas").await;
+    let version = app.get("/_debug/version").await;
+
+    let create = &schemas.data()["schemas"]["submit_feedback"];
+    assert_eq!(create["path"], "/feedback");
+    assert!(create["request"]["properties"]["message"].is_object());
+    assert_eq!(version.data()["apiVersion"], "1.13.0");
+}
