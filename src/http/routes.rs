@@ -225,7 +225,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(webhooks::create),
         )
         .key(Some("webhooks:write"))
-        .body::<webhooks::WebhookIn>(),
+        .body::<webhooks::WebhookIn>()
+        .example(|| json!({ "url": "https://hooks.example.invalid/thruai", "events": ["call.completed", "call.failed"], "description": "CRM sync" })),
         RouteSpec::new(
             M::GET,
             "/webhooks",
@@ -263,7 +264,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(webhooks::update),
         )
         .key(Some("webhooks:write"))
-        .body::<webhooks::WebhookPatch>(),
+        .body::<webhooks::WebhookPatch>()
+        .example(|| json!({ "events": ["call.completed", "transcript.ready"], "enabled": true })),
         RouteSpec::new(
             M::DELETE,
             "/webhooks/:id",
@@ -282,7 +284,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(webhook_deliveries::test),
         )
         .key(Some("webhooks:write"))
-        .body::<webhook_deliveries::WebhookTestIn>(),
+        .body::<webhook_deliveries::WebhookTestIn>()
+        .example(|| json!({ "event": "call.completed" })),
         RouteSpec::new(
             M::POST,
             "/webhooks/:id/replay",
@@ -292,7 +295,8 @@ fn build() -> Vec<RouteSpec> {
             |r| r.to(webhook_deliveries::replay),
         )
         .key(Some("webhooks:write"))
-        .body::<webhook_deliveries::ReplayIn>(),
+        .body::<webhook_deliveries::ReplayIn>()
+        .example(|| json!({ "since": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z" })),
         RouteSpec::new(
             M::GET,
             "/_debug/schemas",
