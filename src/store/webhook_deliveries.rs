@@ -232,6 +232,9 @@ pub async fn claim(
     Ok(claimed)
 }
 
+/// Deliveries that end alike: (status, HTTP status, error, lease token).
+type GroupKey<'a> = (&'a str, Option<u16>, Option<&'a str>, &'a str);
+
 /// Records attempt results and the deliveries' new states in one transaction. Delivery
 /// updates are fenced by the lease token, so a delivery cancelled meanwhile stays cancelled.
 pub async fn record(db: &DatabaseConnection, results: Vec<AttemptRecord>, now: DateTime<Utc>) -> Result<(), DbErr> {
@@ -254,7 +257,7 @@ pub async fn record(db: &DatabaseConnection, results: Vec<AttemptRecord>, now: D
     }
     // Terminal results share their values, so they are written in groups; retries each
     // carry their own (jittered) due time.
-    let mut groups: BTreeMap<(&str, Option<u16>, Option<&str>, &str), Vec<String>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey<'_>, Vec<String>> = BTreeMap::new();
     for r in &results {
         if r.delivery_status == DeliveryStatus::Pending {
             delivery::Entity::update_many()
