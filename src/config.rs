@@ -123,6 +123,7 @@ pub struct WebhookSettings {
     pub disable_after_secs: u64,
     pub max_retry_after_secs: u64,
     pub batch_size: u64,
+    pub concurrent_batches: usize,
     pub lease_ms: u64,
     pub dispatch_interval_ms: u64,
     pub dispatch_batch: u64,
@@ -144,8 +145,10 @@ impl WebhookSettings {
         if !(self.time_scale > 0.0 && self.time_scale.is_finite()) {
             return Err("webhooks.time_scale: must be a positive number".into());
         }
-        if self.timeout_ms == 0 || self.batch_size == 0 || self.dispatch_batch == 0 {
-            return Err("webhooks.timeout_ms / batch_size / dispatch_batch: must be positive".into());
+        if self.timeout_ms == 0 || self.batch_size == 0 || self.dispatch_batch == 0 || self.concurrent_batches == 0 {
+            return Err(
+                "webhooks.timeout_ms / batch_size / concurrent_batches / dispatch_batch: must be positive".into(),
+            );
         }
         if self.lease_ms <= self.timeout_ms {
             return Err("webhooks.lease_ms: must exceed webhooks.timeout_ms".into());

@@ -44,6 +44,7 @@ pub fn config_from(s: &WebhookSettings) -> WebhookConfig {
         },
         timeout: Duration::from_millis(s.timeout_ms),
         batch_size: s.batch_size,
+        concurrent_batches: s.concurrent_batches,
         lease: Duration::from_millis(s.lease_ms),
         dispatch_interval: Duration::from_millis(s.dispatch_interval_ms),
         dispatch_batch: s.dispatch_batch,

@@ -32,6 +32,9 @@ pub struct ClaimedDelivery {
     pub payload: String,
     /// This attempt's number within the current round (1-based; drives the schedule).
     pub round_attempt: u32,
+    /// This attempt's number across every round (the log's `attempt`).
+    pub attempt_number: u32,
+    pub claimed_at: DateTime<Utc>,
     /// The attempt row (`pending`) written for this attempt.
     pub attempt_id: String,
     /// Fencing token: results are only recorded while the lease is still ours.
@@ -41,6 +44,12 @@ pub struct ClaimedDelivery {
 /// The result of one attempt, to record with the delivery's new state.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
+    pub webhook_id: String,
+    pub org_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub attempt_number: u32,
+    pub started_at: DateTime<Utc>,
     pub delivery_id: String,
     pub attempt_id: String,
     pub lease_token: String,

@@ -215,6 +215,8 @@ pub async fn claim(
             completed_at: Set(None),
         });
         claimed.push(ClaimedDelivery {
+            attempt_number: u32::try_from(row.attempts_total).unwrap_or(1),
+            claimed_at: now,
             delivery_id: row.id,
             msg_id: row.event_id,
             event_type: row.event_type,
@@ -242,18 +244,35 @@ pub async fn record(db: &DatabaseConnection, results: Vec<AttemptRecord>, now: D
         return Ok(());
     }
     let txn = db.begin().await?;
-    for r in &results {
-        attempt::Entity::update_many()
-            .col_expr(attempt::Column::Status, Expr::value(r.attempt_status.as_str()))
-            .col_expr(attempt::Column::HttpStatus, Expr::value(r.http_status.map(i32::from)))
-            .col_expr(attempt::Column::ResponseTimeMs, Expr::value(r.response_time_ms))
-            .col_expr(attempt::Column::ResponseBody, Expr::value(r.response_body.clone()))
-            .col_expr(attempt::Column::Error, Expr::value(r.error.clone()))
-            .col_expr(attempt::Column::NextRetryAt, Expr::value(r.next_attempt_at))
-            .col_expr(attempt::Column::CompletedAt, Expr::value(now))
-            .filter(attempt::Column::Id.eq(r.attempt_id.as_str()))
-            .exec(&txn)
-            .await?;
+    // The pending rows logged at claim time are replaced by the final ones: two statements
+    // for the whole batch instead of one update per row.
+    attempt::Entity::delete_many()
+        .filter(attempt::Column::Id.is_in(results.iter().map(|r| r.attempt_id.clone())))
+        .exec(&txn)
+        .await?;
+    let mut logs: Vec<attempt::ActiveModel> = results
+        .iter()
+        .map(|r| attempt::ActiveModel {
+            id: Set(r.attempt_id.clone()),
+            org_id: Set(r.org_id.clone()),
+            webhook_id: Set(r.webhook_id.clone()),
+            delivery_id: Set(r.delivery_id.clone()),
+            event_id: Set(r.event_id.clone()),
+            event_type: Set(r.event_type.clone()),
+            attempt: Set(i32::try_from(r.attempt_number).unwrap_or(i32::MAX)),
+            status: Set(r.attempt_status.as_str().into()),
+            http_status: Set(r.http_status.map(i32::from)),
+            response_time_ms: Set(Some(r.response_time_ms)),
+            response_body: Set(r.response_body.clone()),
+            error: Set(r.error.clone()),
+            next_retry_at: Set(r.next_attempt_at),
+            created_at: Set(r.started_at),
+            completed_at: Set(Some(now)),
+        })
+        .collect();
+    while !logs.is_empty() {
+        let chunk: Vec<_> = logs.drain(..logs.len().min(INSERT_CHUNK)).collect();
+        attempt::Entity::insert_many(chunk).exec_without_returning(&txn).await?;
     }
     // Terminal results share their values, so they are written in groups; retries each
     // carry their own (jittered) due time.

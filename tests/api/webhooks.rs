@@ -321,6 +321,7 @@ async fn gone_disables_the_endpoint_after_one_attempt_and_cancels_the_rest() {
     let app = spawn_with(|s| {
         fast(s);
         s.webhooks.batch_size = 1;
+        s.webhooks.concurrent_batches = 1;
     })
     .await;
     let sink = ChaosSink::start().await;

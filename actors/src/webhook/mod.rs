@@ -32,6 +32,8 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// Deliveries leased and sent concurrently per batch, per subscription.
     pub batch_size: u64,
+    /// Batches in flight at once per subscription (claims never overlap: leases).
+    pub concurrent_batches: usize,
     /// How long a lease protects an attempt; longer than `timeout`. A crashed node's
     /// attempts are retried once it expires.
     pub lease: Duration,
@@ -56,7 +58,8 @@ pub struct WebhookActor {
     config: Arc<WebhookConfig>,
     registry: Option<(Recipient<ActorStopped>, u64)>,
     pump_on_start: bool,
-    pumping: bool,
+    /// Batches in flight.
+    pumping: usize,
     wake_again: bool,
     /// Set when the actor stops on purpose; a stop without it is a crash.
     stop_requested: bool,
@@ -83,7 +86,7 @@ impl WebhookActor {
             config,
             registry: None,
             pump_on_start: true,
-            pumping: false,
+            pumping: 0,
             wake_again: false,
             stop_requested: false,
             timer: None,
@@ -106,14 +109,14 @@ impl WebhookActor {
     }
 
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.pumping {
+        if self.pumping >= self.config.concurrent_batches.max(1) {
             self.wake_again = true;
             return;
         }
         if !self.endpoint.active || self.stop_requested {
             return;
         }
-        self.pumping = true;
+        self.pumping += 1;
         self.wake_again = false;
         let job = PumpJob {
             endpoint: self.endpoint.clone(),
@@ -122,12 +125,12 @@ impl WebhookActor {
             sender: self.sender.clone(),
             config: self.config.clone(),
         };
-        self.in_flight = usize::try_from(self.config.batch_size).unwrap_or(usize::MAX);
+        self.in_flight = self.pumping * usize::try_from(self.config.batch_size).unwrap_or(usize::MAX);
         // A panic while delivering is a crash: the actor stops and the registry restarts it.
         let fut = AssertUnwindSafe(job.run()).catch_unwind();
         ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
-            act.pumping = false;
-            act.in_flight = 0;
+            act.pumping -= 1;
+            act.in_flight = act.pumping * usize::try_from(act.config.batch_size).unwrap_or(usize::MAX);
             match result {
                 Err(_) => {
                     tracing::error!(webhook = %act.endpoint.webhook_id, "webhook actor panicked; stopping for restart");
@@ -154,8 +157,13 @@ impl WebhookActor {
             ctx.stop();
             return;
         }
-        if report.claimed >= self.config.batch_size || self.wake_again {
+        let full = report.claimed >= self.config.batch_size;
+        if full || self.wake_again {
             self.pump(ctx);
+            if full {
+                // Fill the pipeline: the next batch is claimed while this one is sent.
+                self.pump(ctx);
+            }
         } else if let Some(at) = report.next_due {
             self.schedule(ctx, at);
         }
@@ -340,6 +348,12 @@ impl PumpJob {
                     _ => None,
                 };
                 records.push(AttemptRecord {
+                    webhook_id: id.clone(),
+                    org_id: self.endpoint.org_id.clone(),
+                    event_id: d.msg_id,
+                    event_type: d.event_type,
+                    attempt_number: d.attempt_number,
+                    started_at: d.claimed_at,
                     delivery_id: d.delivery_id,
                     attempt_id: d.attempt_id,
                     lease_token: d.lease_token,
