@@ -60,6 +60,9 @@ pub struct WebhookActor {
     pump_on_start: bool,
     /// Batches in flight.
     pumping: usize,
+    /// Serialises claims, so parallel batches lease disjoint deliveries instead of racing
+    /// for the same rows.
+    claim_lock: Arc<tokio::sync::Mutex<()>>,
     wake_again: bool,
     /// Set when the actor stops on purpose; a stop without it is a crash.
     stop_requested: bool,
@@ -87,6 +90,7 @@ impl WebhookActor {
             registry: None,
             pump_on_start: true,
             pumping: 0,
+            claim_lock: Arc::default(),
             wake_again: false,
             stop_requested: false,
             timer: None,
@@ -108,8 +112,15 @@ impl WebhookActor {
         self
     }
 
-    fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.pumping >= self.config.concurrent_batches.max(1) {
+    /// Claims and sends a batch. A second batch runs in parallel only when `backlog` says
+    /// the last one was full; a wake-up while a batch is in flight just asks for another.
+    fn pump(&mut self, ctx: &mut Context<Self>, backlog: bool) {
+        let limit = if backlog {
+            self.config.concurrent_batches.max(1)
+        } else {
+            1
+        };
+        if self.pumping >= limit {
             self.wake_again = true;
             return;
         }
@@ -119,6 +130,7 @@ impl WebhookActor {
         self.pumping += 1;
         self.wake_again = false;
         let job = PumpJob {
+            claim_lock: self.claim_lock.clone(),
             endpoint: self.endpoint.clone(),
             health: self.health,
             store: self.store.clone(),
@@ -159,10 +171,10 @@ impl WebhookActor {
         }
         let full = report.claimed >= self.config.batch_size;
         if full || self.wake_again {
-            self.pump(ctx);
+            self.pump(ctx, full);
             if full {
                 // Fill the pipeline: the next batch is claimed while this one is sent.
-                self.pump(ctx);
+                self.pump(ctx, true);
             }
         } else if let Some(at) = report.next_due {
             self.schedule(ctx, at);
@@ -180,7 +192,7 @@ impl WebhookActor {
         let delay = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
         let handle = ctx.run_later(delay, |act, ctx| {
             act.timer = None;
-            act.pump(ctx);
+            act.pump(ctx, false);
         });
         self.timer = Some((at, handle));
     }
@@ -203,7 +215,7 @@ impl Actor for WebhookActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         if self.pump_on_start {
-            self.pump(ctx);
+            self.pump(ctx, false);
         }
     }
 
@@ -225,7 +237,7 @@ impl Handler<Wake> for WebhookActor {
     type Result = ();
 
     fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
-        self.pump(ctx);
+        self.pump(ctx, false);
     }
 }
 
@@ -236,7 +248,7 @@ impl Handler<Reload> for WebhookActor {
         self.health.failing_since = endpoint.failing_since;
         self.endpoint = endpoint;
         if self.endpoint.active {
-            self.pump(ctx);
+            self.pump(ctx, false);
         } else {
             self.stop_requested = true;
             ctx.stop();
@@ -263,6 +275,7 @@ impl Handler<Inspect> for WebhookActor {
 
 /// One claim → send → decide → record cycle, run outside the actor's state.
 struct PumpJob {
+    claim_lock: Arc<tokio::sync::Mutex<()>>,
     endpoint: EndpointSnapshot,
     health: Health,
     store: Arc<dyn DeliveryStore>,
@@ -282,9 +295,12 @@ struct PumpReport {
 impl PumpJob {
     async fn run(mut self) -> Result<PumpReport, PortError> {
         let id = self.endpoint.webhook_id.clone();
-        let now = Utc::now();
-        let lease_until = now + chrono::Duration::from_std(self.config.lease).unwrap_or_default();
-        let claimed = self.store.claim(&id, self.config.batch_size, now, lease_until).await?;
+        let claimed = {
+            let _claiming = self.claim_lock.lock().await;
+            let now = Utc::now();
+            let lease_until = now + chrono::Duration::from_std(self.config.lease).unwrap_or_default();
+            self.store.claim(&id, self.config.batch_size, now, lease_until).await?
+        };
         let mut report = PumpReport {
             claimed: claimed.len() as u64,
             sent: 0,
