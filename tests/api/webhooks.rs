@@ -523,3 +523,34 @@ async fn a_chaos_run_loses_nothing_and_replay_delivers_the_rest() {
     assert!(ids.iter().all(|id| processed.contains(id.as_str())));
     assert!(seen.iter().all(|s| s.signature_valid));
 }
+
+#[actix_web::test]
+async fn an_endpoint_failing_for_the_whole_window_is_disabled() {
+    let app = spawn_with(|s| {
+        fast(s);
+        s.webhooks.retry_schedule = vec![Duration::from_millis(50); 40];
+        s.webhooks.disable_after_secs = 1;
+    })
+    .await;
+    let sink = ChaosSink::start().await;
+    sink.script(|_| Reply::Status(500));
+    let hook = subscribe(&app, &sink, &["call.completed"]).await;
+    let org = org_id(&app).await;
+
+    let started = Instant::now();
+    emit(&app, &org, "call.completed", 2).await;
+    let counts = settled(&app, &hook.id, 2, Duration::from_secs(20)).await;
+    let elapsed = started.elapsed();
+    let requests = sink.count();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fetched = app.get(&format!("/webhooks/{}", hook.id)).await;
+
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "disabled only after the window ({elapsed:?})"
+    );
+    assert_eq!(counts.get("delivered"), None);
+    assert_eq!(fetched.data()["enabled"], false);
+    assert!(fetched.data()["disabledReason"].as_str().unwrap().contains("failing"));
+    assert_eq!(sink.count(), requests, "no attempt after disabling");
+}

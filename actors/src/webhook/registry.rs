@@ -37,6 +37,8 @@ pub struct WebhookRegistry {
     actors: HashMap<String, Running>,
     /// Recent crash times per subscription (the restart bound).
     crashes: HashMap<String, Vec<Instant>>,
+    /// Subscriptions waiting out their restart backoff (the sweep must not start them early).
+    restarting: std::collections::HashSet<String>,
     generation: u64,
     dispatching: bool,
     sweeping: bool,
@@ -51,6 +53,7 @@ impl WebhookRegistry {
             config: Arc::new(config),
             actors: HashMap::new(),
             crashes: HashMap::new(),
+            restarting: std::collections::HashSet::new(),
             generation: 0,
             dispatching: false,
             sweeping: false,
@@ -105,7 +108,7 @@ impl WebhookRegistry {
         for id in ids {
             if let Some(running) = self.actors.get(&id) {
                 running.addr.do_send(Wake);
-            } else if !self.gave_up(&id) {
+            } else if !self.restarting.contains(&id) && !self.gave_up(&id) {
                 self.ensure(id, ctx);
             }
         }
@@ -228,7 +231,11 @@ impl Handler<ActorStopped> for WebhookRegistry {
         times.push(Instant::now());
         let pause = RESTART_BACKOFF * 2u32.saturating_pow(u32::try_from(times.len()).unwrap_or(16).min(16) - 1);
         tracing::warn!(webhook = %msg.webhook_id, ?pause, "restarting crashed webhook actor");
-        ctx.run_later(pause, move |act, ctx| act.ensure(msg.webhook_id, ctx));
+        self.restarting.insert(msg.webhook_id.clone());
+        ctx.run_later(pause, move |act, ctx| {
+            act.restarting.remove(&msg.webhook_id);
+            act.ensure(msg.webhook_id, ctx);
+        });
     }
 }
 
@@ -292,5 +299,165 @@ impl WebhookRegistryHandle {
     /// Running actors (0 once shut down).
     pub async fn actor_count(&self) -> usize {
         self.0.send(CountActors).await.unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use async_trait::async_trait;
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::{
+        ports::{AttemptRecord, ClaimedDelivery, DispatchReport, OutgoingMessage, PortError, SendReport},
+        webhook::state::{DeliveryStatus, Outcome, RetryPolicy},
+    };
+
+    fn endpoint() -> EndpointSnapshot {
+        EndpointSnapshot {
+            webhook_id: "WHK-1".into(),
+            org_id: "ORG-1".into(),
+            url: "http://127.0.0.1:9/".into(),
+            secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0".into(),
+            active: true,
+            failing_since: None,
+        }
+    }
+
+    /// One delivery, handed out on every claim until it is recorded as delivered.
+    #[derive(Default)]
+    struct OneDelivery {
+        delivered: Mutex<bool>,
+    }
+
+    #[async_trait]
+    impl DeliveryStore for OneDelivery {
+        async fn active_endpoints(&self) -> Result<Vec<EndpointSnapshot>, PortError> {
+            Ok(vec![endpoint()])
+        }
+        async fn endpoint(&self, _: &str) -> Result<Option<EndpointSnapshot>, PortError> {
+            Ok(Some(endpoint()))
+        }
+        async fn dispatch(&self, _: u64, _: DateTime<Utc>) -> Result<DispatchReport, PortError> {
+            Ok(DispatchReport::default())
+        }
+        async fn due_webhooks(&self, _: DateTime<Utc>, _: u64) -> Result<Vec<String>, PortError> {
+            Ok(if *self.delivered.lock().unwrap() {
+                vec![]
+            } else {
+                vec!["WHK-1".into()]
+            })
+        }
+        async fn claim(
+            &self,
+            _: &str,
+            _: u64,
+            now: DateTime<Utc>,
+            _: DateTime<Utc>,
+        ) -> Result<Vec<ClaimedDelivery>, PortError> {
+            if *self.delivered.lock().unwrap() {
+                return Ok(vec![]);
+            }
+            Ok(vec![ClaimedDelivery {
+                delivery_id: "DLV-1".into(),
+                msg_id: "EVT-1".into(),
+                event_type: "call.completed".into(),
+                payload: "{}".into(),
+                round_attempt: 1,
+                attempt_number: 1,
+                claimed_at: now,
+                attempt_id: "ATT-1".into(),
+                lease_token: "t".into(),
+            }])
+        }
+        async fn record(&self, results: Vec<AttemptRecord>, _: DateTime<Utc>) -> Result<(), PortError> {
+            if results.iter().any(|r| r.delivery_status == DeliveryStatus::Delivered) {
+                *self.delivered.lock().unwrap() = true;
+            }
+            Ok(())
+        }
+        async fn set_failing_since(&self, _: &str, _: Option<DateTime<Utc>>) -> Result<(), PortError> {
+            Ok(())
+        }
+        async fn disable(&self, _: &str, _: &str, _: DateTime<Utc>) -> Result<u64, PortError> {
+            Ok(0)
+        }
+    }
+
+    /// Panics on its first `panics` calls, then answers 200.
+    struct Crashing {
+        panics: usize,
+        calls: Arc<AtomicUsize>,
+    }
+
+    #[async_trait]
+    impl WebhookSender for Crashing {
+        async fn send(&self, _: OutgoingMessage) -> SendReport {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            assert!(n >= self.panics, "sender crash #{n} (injected)");
+            SendReport {
+                outcome: Outcome::Response {
+                    status: 200,
+                    retry_after: None,
+                    abort: false,
+                },
+                elapsed: Duration::ZERO,
+                body: None,
+            }
+        }
+    }
+
+    fn config(max_restarts: u32) -> WebhookConfig {
+        WebhookConfig {
+            policy: RetryPolicy::svix(),
+            timeout: Duration::from_secs(1),
+            batch_size: 8,
+            concurrent_batches: 1,
+            lease: Duration::from_secs(2),
+            dispatch_interval: Duration::from_millis(10),
+            dispatch_batch: 10,
+            sweep_interval: Duration::from_millis(10),
+            max_restarts,
+            restart_window: Duration::from_secs(60),
+        }
+    }
+
+    async fn run(panics: usize, max_restarts: u32, wait: Duration) -> (usize, bool, usize) {
+        let store = Arc::new(OneDelivery::default());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let sender = Arc::new(Crashing {
+            panics,
+            calls: calls.clone(),
+        });
+        let handle = WebhookRegistry::new(store.clone(), sender, config(max_restarts)).launch();
+        tokio::time::sleep(wait).await;
+        let delivered = *store.delivered.lock().unwrap();
+        let actors = handle.actor_count().await;
+        handle.shutdown();
+        (calls.load(Ordering::SeqCst), delivered, actors)
+    }
+
+    #[actix_rt::test]
+    async fn a_crashed_actor_is_restarted_and_resumes_its_queue() {
+        let (calls, delivered, actors) = run(2, 5, Duration::from_millis(1500)).await;
+
+        assert_eq!(calls, 3, "two crashes, then the delivery");
+        assert!(delivered);
+        assert_eq!(actors, 1);
+    }
+
+    #[actix_rt::test]
+    async fn restarts_are_bounded() {
+        let (calls, delivered, actors) = run(usize::MAX, 2, Duration::from_millis(1500)).await;
+
+        assert_eq!(calls, 3, "the first run and two restarts");
+        assert!(!delivered);
+        assert_eq!(actors, 0);
     }
 }
