@@ -128,12 +128,15 @@ impl Principal {
     }
 }
 
+/// A verified key and when it was looked up.
+type CachedKey = (Instant, Arc<Principal>);
+
 /// Verifies bearer keys, with a short in-process cache of successful lookups.
 #[derive(Clone)]
 pub struct Authenticator {
     db: DatabaseConnection,
     ttl: Duration,
-    cache: Arc<Mutex<HashMap<String, (Instant, Arc<Principal>)>>>,
+    cache: Arc<Mutex<HashMap<String, CachedKey>>>,
 }
 
 impl Authenticator {
@@ -173,13 +176,13 @@ impl Authenticator {
             ));
         }
         let hash = hash_key(key);
-        if !self.ttl.is_zero() {
-            if let Some(principal) = self.cached(&hash) {
-                if principal.expires_at.is_some_and(|at| at <= Utc::now()) {
-                    return Err(ApiError::new(ErrorCode::ApiKeyExpired, "API key has expired"));
-                }
-                return Ok(principal);
+        if !self.ttl.is_zero()
+            && let Some(principal) = self.cached(&hash)
+        {
+            if principal.expires_at.is_some_and(|at| at <= Utc::now()) {
+                return Err(ApiError::new(ErrorCode::ApiKeyExpired, "API key has expired"));
             }
+            return Ok(principal);
         }
         let Some((key_row, org)) = store::api_keys::find_by_hash(&self.db, &hash).await? else {
             return Err(ApiError::new(ErrorCode::InvalidApiKey, "Invalid API key"));
@@ -205,13 +208,13 @@ impl Authenticator {
             key_prefix: key_row.display_prefix,
             expires_at: key_row.expires_at,
         });
-        if !self.ttl.is_zero() {
-            if let Ok(mut cache) = self.cache.lock() {
-                if cache.len() > 100_000 {
-                    cache.clear();
-                }
-                cache.insert(hash, (Instant::now(), principal.clone()));
+        if !self.ttl.is_zero()
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            if cache.len() > 100_000 {
+                cache.clear();
             }
+            cache.insert(hash, (Instant::now(), principal.clone()));
         }
         Ok(principal)
     }

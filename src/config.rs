@@ -25,6 +25,7 @@ pub struct Settings {
     pub email: EmailSettings,
     pub security: SecuritySettings,
     pub webhooks: WebhookSettings,
+    pub providers: ProviderSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
 }
@@ -109,6 +110,55 @@ pub struct EmailSettings {
 pub struct SecuritySettings {
     #[serde(deserialize_with = "string_or_list")]
     pub url_allowlist: Vec<String>,
+    /// Base64 of 32 bytes: the AES-256-GCM key for secrets at rest. Empty: a random key is
+    /// generated on first use and kept in the database (`platform_secrets`).
+    pub encryption_key: String,
+}
+
+/// Outbound AI and telephony providers. An empty key means "not configured": the
+/// provider is listed as unavailable and the sandbox stands in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub timeout_ms: u64,
+    pub twilio: TwilioSettings,
+    pub openai: ApiProviderSettings,
+    pub anthropic: ApiProviderSettings,
+    pub groq: ApiProviderSettings,
+    pub elevenlabs: ApiProviderSettings,
+    pub cartesia: ApiProviderSettings,
+    pub deepgram: ApiProviderSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TwilioSettings {
+    /// Scheme and host of Twilio's 2010 REST API (tests point it at a local fake).
+    pub api_base: String,
+    /// Platform-wide account, used by organisations without BYOC credentials.
+    pub account_sid: String,
+    pub auth_token: String,
+    pub max_retries: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiProviderSettings {
+    pub api_key: String,
+    pub base_url: String,
+}
+
+impl ApiProviderSettings {
+    pub fn configured(&self) -> bool {
+        !self.api_key.trim().is_empty()
+    }
+}
+
+impl TwilioSettings {
+    /// True when a platform-wide Twilio account is configured.
+    pub fn configured(&self) -> bool {
+        !self.account_sid.trim().is_empty() && !self.auth_token.trim().is_empty()
+    }
 }
 
 /// Outgoing webhooks: schedule, timeouts, leases, dispatcher cadence.
@@ -221,9 +271,8 @@ impl Settings {
         if self.database.max_connections == 0 {
             return Err("database.max_connections: must be at least 1".into());
         }
-        if !self.redis.url.is_empty()
-            && !(self.redis.url.starts_with("redis://") || self.redis.url.starts_with("rediss://"))
-        {
+        let redis_url = &self.redis.url;
+        if !(redis_url.is_empty() || redis_url.starts_with("redis://") || redis_url.starts_with("rediss://")) {
             return Err(format!("redis.url: expected redis://…, got `{}`", self.redis.url));
         }
         if self.server.max_body_bytes < 1024 {
@@ -246,7 +295,7 @@ impl Settings {
             ));
         }
         for (name, plan) in &self.rate_limit.plans {
-            if !(plan.requests_per_second > 0.0) || plan.burst == 0 {
+            if plan.requests_per_second.is_nan() || plan.requests_per_second <= 0.0 || plan.burst == 0 {
                 return Err(format!(
                     "rate_limit.plans.{name}: requests_per_second and burst must be positive"
                 ));
@@ -276,6 +325,30 @@ impl Settings {
             if entry.contains('/') {
                 parse_net(entry).map_err(|e| format!("security.url_allowlist: {e}"))?;
             }
+        }
+        if !self.security.encryption_key.is_empty() {
+            use base64::Engine as _;
+            let key = base64::engine::general_purpose::STANDARD
+                .decode(self.security.encryption_key.trim())
+                .map_err(|_| "security.encryption_key: not valid base64".to_string())?;
+            if key.len() != 32 {
+                return Err(format!(
+                    "security.encryption_key: must decode to 32 bytes (got {})",
+                    key.len()
+                ));
+            }
+        }
+        if url::Url::parse(&self.providers.twilio.api_base).is_err() {
+            return Err(format!(
+                "providers.twilio.api_base: not a URL: `{}`",
+                self.providers.twilio.api_base
+            ));
+        }
+        if self.providers.twilio.account_sid.is_empty() != self.providers.twilio.auth_token.is_empty() {
+            return Err("providers.twilio.account_sid / auth_token: set both or neither".into());
+        }
+        if self.providers.timeout_ms == 0 {
+            return Err("providers.timeout_ms: must be positive".into());
         }
         if !matches!(
             self.testing.failpoint.as_str(),

@@ -585,10 +585,10 @@ impl ResponseError for ApiError {
             self.message.clone()
         };
         let mut error = json!({ "code": self.code.as_str(), "message": message });
-        if let Some(details) = &self.details {
-            if !status.is_server_error() {
-                error["details"] = details.clone();
-            }
+        if let Some(details) = &self.details
+            && !status.is_server_error()
+        {
+            error["details"] = details.clone();
         }
         let mut res = envelope::error_response(status, error);
         for (name, value) in &self.headers {

@@ -1,10 +1,15 @@
 //! `Idempotency-Key` on mutating requests. A completed response is stored in the database
 //! inside the handler's own transaction (so it exists if and only if the change does) and
 //! replayed byte for byte; an in-flight claim is a Redis `SET NX PX` lock when Redis is
-//! configured, else an `in_flight` row. Only successful responses are stored: an error
+//! configured, else an `in_flight` row on PostgreSQL, else (SQLite: one node) an in-process
+//! set. Only successful responses are stored: an error
 //! made no change, so the same key may be corrected and retried.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Utc};
 use redis::Script;
@@ -31,6 +36,18 @@ pub struct Idempotency {
     redis: Option<RedisConn>,
     ttl: Duration,
     lock_ttl: Duration,
+    /// In-flight claims (scope → expiry) when the database is SQLite (single node) and Redis
+    /// is absent. Claims expire like the others, so a request dropped mid-way (client gone)
+    /// cannot block its key for longer than the lock TTL.
+    local: Option<Arc<Mutex<HashMap<String, Instant>>>>,
+}
+
+/// Where a claim is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    Redis,
+    Database,
+    Process,
 }
 
 /// A request that holds the key and may run.
@@ -43,7 +60,7 @@ pub struct Claim {
     pub route: String,
     pub fingerprint: String,
     token: String,
-    in_redis: bool,
+    holder: Holder,
 }
 
 pub enum Outcome {
@@ -93,12 +110,21 @@ fn in_flight() -> ApiError {
 }
 
 impl Idempotency {
-    pub fn new(db: DatabaseConnection, redis: Option<RedisConn>, ttl: Duration, lock_ttl: Duration) -> Self {
+    /// `single_node`: the database is SQLite, so claims may live in this process.
+    pub fn new(
+        db: DatabaseConnection,
+        redis: Option<RedisConn>,
+        ttl: Duration,
+        lock_ttl: Duration,
+        single_node: bool,
+    ) -> Self {
+        let local = single_node.then(Arc::default);
         Self {
             db,
             redis,
             ttl,
             lock_ttl,
+            local,
         }
     }
 
@@ -126,7 +152,7 @@ impl Idempotency {
             route: route.into(),
             fingerprint,
             token: uuid::Uuid::new_v4().to_string(),
-            in_redis: false,
+            holder: Holder::Database,
         };
         if let Some(done) = self.completed(&claim).await? {
             return done;
@@ -143,7 +169,7 @@ impl Idempotency {
             match redis.query::<Option<String>>(&cmd).await {
                 Ok(Some(_)) => {
                     let claim = Claim {
-                        in_redis: true,
+                        holder: Holder::Redis,
                         ..claim
                     };
                     // The first holder may have completed between our read and our lock.
@@ -163,6 +189,39 @@ impl Idempotency {
                     tracing::warn!(error = %e, "idempotency lock falling back to the database")
                 }
             }
+        }
+        if let Some(local) = &self.local {
+            let now = Instant::now();
+            let claimed = local
+                .lock()
+                .map(|mut claims| {
+                    if claims.len() > 10_000 {
+                        claims.retain(|_, until| *until > now);
+                    }
+                    match claims.get(&claim.scope_hash) {
+                        Some(until) if *until > now => false,
+                        _ => {
+                            claims.insert(claim.scope_hash.clone(), now + self.lock_ttl);
+                            true
+                        }
+                    }
+                })
+                .unwrap_or(false);
+            let claim = Claim {
+                holder: Holder::Process,
+                ..claim
+            };
+            if !claimed {
+                return match self.completed(&claim).await? {
+                    Some(done) => done,
+                    None => Err(in_flight()),
+                };
+            }
+            if let Some(done) = self.completed(&claim).await? {
+                self.release(&claim).await;
+                return done;
+            }
+            return Ok(Outcome::Proceed(claim));
         }
         self.claim_in_db(claim).await
     }
@@ -259,23 +318,36 @@ impl Idempotency {
     /// After the handler: store a successful response the handler did not store itself,
     /// then release the claim.
     pub async fn finish(&self, claim: &Claim, status: u16, body: Option<&[u8]>, stored_by_handler: bool) {
-        if !stored_by_handler && (200..300).contains(&status) {
-            if let Err(e) = self
+        let success = (200..300).contains(&status);
+        if !stored_by_handler
+            && success
+            && let Err(e) = self
                 .complete_in(&self.db, claim, status, body.unwrap_or_default())
                 .await
-            {
-                tracing::error!(error = %e, "storing an idempotent response failed");
-            }
+        {
+            tracing::error!(error = %e, "storing an idempotent response failed");
         }
-        self.release(claim).await;
+        // A database claim was overwritten by the completed record: nothing left to release.
+        if !(claim.holder == Holder::Database && success) {
+            self.release(claim).await;
+        }
     }
 
     async fn release(&self, claim: &Claim) {
-        if claim.in_redis {
+        if claim.holder == Holder::Process {
+            if let Some(local) = &self.local
+                && let Ok(mut claims) = local.lock()
+            {
+                claims.remove(&claim.scope_hash);
+            }
+        } else if claim.holder == Holder::Redis {
             if let Some(redis) = &self.redis {
                 let lock = redis.key(&["idem", &claim.scope_hash]);
                 let script = Script::new(RELEASE);
-                if let Err(e) = redis.script::<i64>(&script, &[&lock], &[claim.token.clone()]).await {
+                if let Err(e) = redis
+                    .script::<i64>(&script, &[&lock], std::slice::from_ref(&claim.token))
+                    .await
+                {
                     tracing::warn!(error = %e, "releasing an idempotency lock failed; it expires by itself");
                 }
             }

@@ -7,12 +7,19 @@ use sea_orm::DatabaseConnection;
 use crate::{
     auth::Authenticator,
     config::Settings,
+    crypto::Crypto,
     idempotency::Idempotency,
     limits::RateLimiter,
-    net::ssrf,
-    providers::email::{self, EmailSender},
+    net::ssrf::UrlGuard,
+    providers::{
+        email::{self, EmailSender},
+        llm::{LanguageModel, SandboxLlm},
+    },
     redis_conn::RedisConn,
 };
+
+/// Connect timeout of the guarded client for user-supplied URLs (tools, webhooks).
+const OUTBOUND_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,11 +31,18 @@ pub struct AppState {
     pub idempotency: Idempotency,
     pub email: Arc<dyn EmailSender>,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    /// Checks every user-supplied outbound URL (from `security.url_allowlist`).
-    pub url_guard: ssrf::UrlGuard,
-    /// HTTP client whose resolver applies `url_guard`; no redirects, no proxy.
+    /// The SSRF guard built from `security.url_allowlist`.
+    pub url_guard: UrlGuard,
+    /// The one client for user-supplied URLs: guarded resolver, no redirects, no proxy.
+    /// Send through `url_guard.request` / `url_guard.send`.
+    pub outbound: reqwest::Client,
+    /// Client for operator-configured provider APIs (Twilio, LLMs).
     pub http: reqwest::Client,
+    /// Encrypts secrets at rest.
+    pub crypto: Crypto,
+    /// The language model used when an agent's provider has no live client (the sandbox).
+    pub llm: Arc<dyn LanguageModel>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
     /// The webhook actors' registry.
     pub webhooks: thruai_actors::WebhookRegistryHandle,
 }
@@ -52,16 +66,23 @@ impl AppState {
             .map(|p| crate::config::parse_net(p))
             .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::msg)?;
-        let url_guard = ssrf::UrlGuard::new(&settings.security.url_allowlist)
-            .map_err(|e| anyhow::anyhow!("security.url_allowlist: {e}"))?;
-        let http = url_guard
-            .client(Duration::from_millis(settings.webhooks.timeout_ms))
-            .map_err(|e| anyhow::anyhow!("building the outbound HTTP client: {e}"))?;
-        let webhooks = crate::webhooks::start(&settings.webhooks, db.clone(), url_guard.clone(), http.clone());
+        let url_guard = UrlGuard::new(&settings.security.url_allowlist).map_err(anyhow::Error::msg)?;
+        let outbound = url_guard
+            .client(OUTBOUND_CONNECT_TIMEOUT)
+            .map_err(|e| anyhow::anyhow!("building the guarded HTTP client: {e}"))?;
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(OUTBOUND_CONNECT_TIMEOUT)
+            .build()?;
+        let crypto = Crypto::new(&settings.security.encryption_key, db.clone())?;
+        let webhooks = crate::webhooks::start(&settings.webhooks, db.clone(), url_guard.clone(), outbound.clone());
         Ok(Self {
-            url_guard,
-            http,
             webhooks,
+            url_guard,
+            outbound,
+            http,
+            crypto,
+            llm: Arc::new(SandboxLlm),
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
             idempotency: Idempotency::new(
@@ -69,6 +90,7 @@ impl AppState {
                 redis.clone(),
                 Duration::from_secs(settings.idempotency.ttl_secs),
                 Duration::from_secs(settings.idempotency.lock_ttl_secs),
+                settings.is_sqlite(),
             ),
             email,
             redis,

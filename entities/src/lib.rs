@@ -1,13 +1,19 @@
 //! sea-orm entities only: one module per table, no queries with business meaning.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod api_key;
 pub mod feedback;
 pub mod idempotency_key;
 pub mod organization;
 pub mod outbox_event;
 pub mod pending_account;
+pub mod phone_number;
+pub mod platform_secret;
 pub mod sandbox_email;
+pub mod sandbox_number;
+pub mod telephony_credential;
+pub mod tool;
 pub mod user;
 pub mod webhook;
 pub mod webhook_attempt;

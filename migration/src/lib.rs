@@ -4,6 +4,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_foundation;
+mod m20261128_000002_create_agents_tools_numbers;
 mod m20261128_000003_create_webhooks;
 
 pub struct Migrator;
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261128_000001_create_foundation::Migration),
+            Box::new(m20261128_000002_create_agents_tools_numbers::Migration),
             Box::new(m20261128_000003_create_webhooks::Migration),
         ]
     }

@@ -13,6 +13,9 @@ pub const WEBHOOK: &str = "WHK";
 pub const DELIVERY: &str = "DLV";
 /// One row of a webhook delivery log (an HTTP attempt of a `DLV-` delivery).
 pub const WEBHOOK_ATTEMPT: &str = "ATT";
+pub const AGENT: &str = "AGT";
+pub const PHONE_NUMBER: &str = "TEL";
+pub const TOOL: &str = "TOOL";
 
 /// A fresh id: `FB-01JD…`.
 pub fn new_id(prefix: &str) -> String {

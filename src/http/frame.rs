@@ -95,3 +95,35 @@ fn log(meta: &RequestMeta, method: &Method, path: &str, status: u16, started: In
         "request"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, test, web};
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn a_panic_becomes_a_500_in_the_envelope_without_its_cause() {
+        let app = test::init_service(App::new().wrap(actix_web::middleware::from_fn(frame)).route(
+            "/boom",
+            web::get().to(|| async { panic!("secret table name users_v2") as &'static str }),
+        ))
+        .await;
+
+        let req = test::TestRequest::get()
+            .uri("/boom")
+            .insert_header(("x-request-id", "r-1"))
+            .to_request();
+        // The dispatcher renders the pre-built response the frame carries in its error.
+        let res = test::try_call_service(&app, req).await.unwrap_err().error_response();
+
+        assert_eq!(res.status(), 500);
+        assert_eq!(res.headers().get("x-request-id").unwrap(), "r-1");
+        let bytes = actix_web::body::to_bytes(res.into_body()).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
+        assert_eq!(body["meta"]["requestId"], "r-1");
+        assert!(!body.to_string().contains("users_v2"));
+    }
+}

@@ -53,15 +53,15 @@ pub async fn api_layer(
             Ok(p) => p,
             Err(e) => return Ok(respond(req, e)),
         };
-        if let Some(scope) = spec.permission {
-            if !principal.has_scope(scope) {
-                let err = ApiError::new(
-                    ErrorCode::Forbidden,
-                    format!("This API key lacks the '{scope}' permission"),
-                )
-                .with_details(serde_json::json!({ "requiredPermission": scope }));
-                return Ok(respond(req, err));
-            }
+        if let Some(scope) = spec.permission
+            && !principal.has_scope(scope)
+        {
+            let err = ApiError::new(
+                ErrorCode::Forbidden,
+                format!("This API key lacks the '{scope}' permission"),
+            )
+            .with_details(serde_json::json!({ "requiredPermission": scope }));
+            return Ok(respond(req, err));
         }
         if spec.limit == Limit::Plan {
             let d = state.limiter.check_plan(&principal.org_id, &principal.plan).await;

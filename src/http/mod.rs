@@ -2,6 +2,7 @@
 //! layer (auth, limits, idempotency), under the outer frame (envelope headers, panics).
 
 pub mod accounts;
+pub mod agents;
 pub mod debug;
 pub mod discovery;
 pub mod envelope;
@@ -11,7 +12,10 @@ pub mod frame;
 pub mod health;
 pub mod layer;
 pub mod profile;
+pub mod providers;
 pub mod routes;
+pub mod telephony;
+pub mod tools;
 pub mod validation;
 pub mod webhook_deliveries;
 pub mod webhooks;

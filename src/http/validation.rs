@@ -52,12 +52,12 @@ impl Validator {
 
     /// One of `allowed`.
     pub fn one_of(&mut self, field: &str, value: Option<&str>, allowed: &[&str]) {
-        if let Some(value) = value {
-            if !allowed.contains(&value) {
-                let mut err = FieldError::new(field, format!("must be one of: {} (got '{value}')", allowed.join(", ")));
-                err.suggestion = suggest(value, allowed.iter().copied());
-                self.errors.push(err);
-            }
+        if let Some(value) = value
+            && !allowed.contains(&value)
+        {
+            let mut err = FieldError::new(field, format!("must be one of: {} (got '{value}')", allowed.join(", ")));
+            err.suggestion = suggest(value, allowed.iter().copied());
+            self.errors.push(err);
         }
     }
 

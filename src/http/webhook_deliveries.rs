@@ -168,7 +168,7 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<WebhookTest
     let settings = &ctx.state.settings.webhooks;
     let sender = HttpSender {
         guard: ctx.state.url_guard.clone(),
-        http: ctx.state.http.clone(),
+        http: ctx.state.outbound.clone(),
         body_limit: settings.response_body_limit,
     };
     let report = sender

@@ -1,4 +1,7 @@
 //! Outbound integrations, each a trait with a real client and a sandbox.
 
+pub mod catalog;
 pub mod email;
+pub mod llm;
+pub mod telephony;
 pub mod twilio;

@@ -2,11 +2,16 @@
 //! Every function reading tenant data takes the organisation id first.
 
 pub mod accounts;
+pub mod agents;
 pub mod api_keys;
 pub mod feedback;
 pub mod idempotency;
 pub mod outbox;
+pub mod phone_numbers;
 pub mod sandbox_emails;
+pub mod secrets;
+pub mod telephony;
+pub mod tools;
 pub mod webhook_deliveries;
 pub mod webhooks;
 
@@ -38,13 +43,12 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None);
-        } else if let Some(path) = sqlite_path(url) {
-            if let Some(dir) = std::path::Path::new(&path)
+        } else if let Some(path) = sqlite_path(url)
+            && let Some(dir) = std::path::Path::new(&path)
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
-            {
-                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-            }
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         opts.map_sqlx_sqlite_opts(move |o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};

@@ -7,7 +7,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use thruai::http::routes::{self, RouteSpec};
 
-use crate::helpers::{TestApp, spawn_app, unique};
+use crate::{
+    fake_twilio::FakeTwilio,
+    helpers::{TestApp, spawn_app, spawn_with, unique},
+};
 
 /// Fills each `:param` with the id created by the POST to the path before it.
 fn concrete(path: &str, ids: &HashMap<String, String>) -> Option<String> {
@@ -23,9 +26,19 @@ fn concrete(path: &str, ids: &HashMap<String, String>) -> Option<String> {
     Some(out.join("/"))
 }
 
-/// The body a route is walked with: its example, with fresh unique values where needed.
-async fn body_for(app: &TestApp, spec: &RouteSpec) -> Value {
+/// Where the id for a path prefix comes from, when it is not the POST to that prefix.
+const ID_SOURCES: &[(&str, &str)] = &[("/telephony/numbers", "/telephony/numbers/provision")];
+
+/// The body a route is walked with: its example, with fresh unique values or fixture ids
+/// where needed.
+async fn body_for(app: &TestApp, spec: &RouteSpec, ids: &HashMap<String, String>) -> Value {
     match spec.path {
+        "/agents/:id/telephony" => json!({ "phoneNumberId": ids.get("/telephony/numbers") }),
+        "/tools" => {
+            let mut body = (spec.example.unwrap())();
+            body["url"] = json!(format!("{}/tool", app.address));
+            body
+        }
         "/accounts/provision" => {
             json!({ "email": format!("{}@example.com", unique("walk")), "orgName": unique("Walk ") })
         }
@@ -46,13 +59,28 @@ fn m(spec: &RouteSpec) -> Method {
 fn mutating_in_walk_order() -> Vec<&'static RouteSpec> {
     let mut specs: Vec<_> = routes::table().iter().filter(|s| !s.safe()).collect();
     // Creates first (they provide the ids), deletes last.
-    specs.sort_by_key(|s| (s.method == "DELETE", s.path.matches(':').count()));
+    // Nested deletes before the resources they hang off.
+    specs.sort_by_key(|s| {
+        let params = s.path.matches(':').count() as i64;
+        (
+            s.method == "DELETE",
+            if s.method == "DELETE" { -params } else { params },
+        )
+    });
     specs
 }
 
 #[actix_web::test]
 async fn every_mutating_route_replays_with_the_same_key_and_refuses_a_different_body() {
-    let app = spawn_app().await;
+    let twilio = FakeTwilio::start().await;
+    twilio.add_account("AC0123456789abcdef0123456789abcdef", "your_auth_token", "active");
+    twilio.add_owned_number("AC0123456789abcdef0123456789abcdef", "+14155550123", None);
+    let base = twilio.base_url.clone();
+    let app = spawn_with(move |s| {
+        s.providers.twilio.api_base = base;
+        s.security.url_allowlist = vec!["127.0.0.1/32".into()];
+    })
+    .await;
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut problems = Vec::new();
 
@@ -64,7 +92,7 @@ async fn every_mutating_route_replays_with_the_same_key_and_refuses_a_different_
             ));
             continue;
         };
-        let body = body_for(&app, spec).await;
+        let body = body_for(&app, spec, &ids).await;
         let key = unique("walk-");
         let send = |body: &Value| {
             let rb = if spec.auth {
@@ -84,6 +112,11 @@ async fn every_mutating_route_replays_with_the_same_key_and_refuses_a_different_
         }
         if let Some(id) = first.data()["id"].as_str() {
             ids.entry(spec.path.to_string()).or_insert_with(|| id.to_string());
+            for (prefix, source) in ID_SOURCES {
+                if *source == spec.path {
+                    ids.entry((*prefix).to_string()).or_insert_with(|| id.to_string());
+                }
+            }
         }
         let replay = app.send(send(&body)).await;
         let mut other = body.clone();

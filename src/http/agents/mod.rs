@@ -1,0 +1,659 @@
+//! Agents: wire types, validation against the provider catalogue and the organisation's
+//! tools, and CRUD. Every change records `agent.updated` in the outbox in the same
+//! transaction. Preview/preflight, simulation and telephony live in the sub-modules.
+
+pub mod checks;
+pub mod config;
+pub mod numbers;
+pub mod simulate;
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use thruai_entities::agent;
+
+use self::config::{
+    InterruptionSettings, LlmConfig, MemoryPolicy, S2sConfig, S2sTurnDetection, SttConfig, VoiceConfig,
+};
+use super::{
+    envelope,
+    extract::{Body, Ctx, ListQuery},
+    telephony::double_option,
+    validation::{Validate, Validator},
+};
+use crate::{
+    domain::ids,
+    error::{ApiError, ApiResult, FieldError},
+    providers::catalog::{self, Kind},
+    state::AppState,
+    store,
+};
+
+pub const STATUSES: &[&str] = &["active", "inactive", "draft"];
+pub const PIPELINES: &[&str] = &["s2s", "traditional"];
+const MAX_VARIABLES: usize = 100;
+
+/// `[A-Za-z_][A-Za-z0-9_]{0,63}`.
+pub fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AgentIn {
+    /// 1–100 characters.
+    pub name: String,
+    /// Up to 500 characters.
+    pub description: Option<String>,
+    /// Up to 20000 characters; `{{name}}` placeholders are filled from `variables`.
+    pub system_prompt: Option<String>,
+    /// What the agent says first, up to 1000 characters.
+    pub first_message: Option<String>,
+    /// `active` (default), `inactive` or `draft`.
+    pub status: Option<String>,
+    /// `s2s` (default) or `traditional`.
+    pub pipeline_mode: Option<String>,
+    /// An S2S provider id (`openai-realtime`, `sandbox`).
+    pub s2s_provider: Option<String>,
+    pub s2s_model: Option<String>,
+    pub s2s_voice: Option<String>,
+    pub s2s_config: Option<S2sConfig>,
+    pub s2s_turn_detection: Option<S2sTurnDetection>,
+    pub interruption_settings: Option<InterruptionSettings>,
+    pub voice_config: Option<VoiceConfig>,
+    pub llm_config: Option<LlmConfig>,
+    pub stt_config: Option<SttConfig>,
+    /// Tool ids or names of this organisation.
+    pub enabled_tools: Option<Vec<String>>,
+    pub memory_policy: Option<MemoryPolicy>,
+    /// Default values of prompt placeholders.
+    pub variables: Option<BTreeMap<String, String>>,
+}
+
+/// Checks shared by create and update on the optional parts.
+#[allow(clippy::too_many_arguments)]
+fn check_parts(
+    v: &mut Validator,
+    description: Option<&str>,
+    system_prompt: Option<&str>,
+    first_message: Option<&str>,
+    status: Option<&str>,
+    pipeline_mode: Option<&str>,
+    enabled_tools: Option<&Vec<String>>,
+    variables: Option<&BTreeMap<String, String>>,
+) {
+    v.opt_length("description", description, 0, 500);
+    v.opt_length("systemPrompt", system_prompt, 0, 20_000);
+    v.opt_length("firstMessage", first_message, 0, 1000);
+    v.one_of("status", status, STATUSES);
+    v.one_of("pipelineMode", pipeline_mode, PIPELINES);
+    if let Some(tools) = enabled_tools {
+        v.check(tools.len() <= 50, "enabledTools", "at most 50 tools");
+    }
+    if let Some(vars) = variables {
+        v.check(
+            vars.len() <= MAX_VARIABLES,
+            "variables",
+            format!("at most {MAX_VARIABLES} variables"),
+        );
+        for (name, value) in vars {
+            v.check(
+                is_variable_name(name),
+                &format!("variables.{name}"),
+                "names are 1–64 characters of letters, digits and '_', not starting with a digit",
+            );
+            v.length(&format!("variables.{name}"), value, 0, 1000);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_configs(
+    v: &mut Validator,
+    s2s: Option<&S2sConfig>,
+    turn: Option<&S2sTurnDetection>,
+    interruption: Option<&InterruptionSettings>,
+    voice: Option<&VoiceConfig>,
+    llm: Option<&LlmConfig>,
+    stt: Option<&SttConfig>,
+    memory: Option<&MemoryPolicy>,
+) {
+    s2s.inspect(|c| c.check(v));
+    turn.inspect(|c| c.check(v));
+    interruption.inspect(|c| c.check(v));
+    voice.inspect(|c| c.check(v));
+    llm.inspect(|c| c.check(v));
+    stt.inspect(|c| c.check(v));
+    memory.inspect(|c| c.check(v));
+}
+
+impl Validate for AgentIn {
+    fn validate(&self, v: &mut Validator) {
+        v.length("name", self.name.trim(), 1, 100);
+        check_parts(
+            v,
+            self.description.as_deref(),
+            self.system_prompt.as_deref(),
+            self.first_message.as_deref(),
+            self.status.as_deref(),
+            self.pipeline_mode.as_deref(),
+            self.enabled_tools.as_ref(),
+            self.variables.as_ref(),
+        );
+        check_configs(
+            v,
+            self.s2s_config.as_ref(),
+            self.s2s_turn_detection.as_ref(),
+            self.interruption_settings.as_ref(),
+            self.voice_config.as_ref(),
+            self.llm_config.as_ref(),
+            self.stt_config.as_ref(),
+            self.memory_policy.as_ref(),
+        );
+    }
+}
+
+/// Every field optional; `null` clears the nullable ones.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AgentPatch {
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub system_prompt: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub first_message: Option<Option<String>>,
+    pub status: Option<String>,
+    pub pipeline_mode: Option<String>,
+    pub s2s_provider: Option<String>,
+    pub s2s_model: Option<String>,
+    pub s2s_voice: Option<String>,
+    pub s2s_config: Option<S2sConfig>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub s2s_turn_detection: Option<Option<S2sTurnDetection>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub interruption_settings: Option<Option<InterruptionSettings>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub voice_config: Option<Option<VoiceConfig>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub llm_config: Option<Option<LlmConfig>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub stt_config: Option<Option<SttConfig>>,
+    /// Replaces the list (ids or names).
+    pub enabled_tools: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub memory_policy: Option<Option<MemoryPolicy>>,
+    /// Replaces every variable.
+    pub variables: Option<BTreeMap<String, String>>,
+}
+
+impl Validate for AgentPatch {
+    fn validate(&self, v: &mut Validator) {
+        if let Some(name) = &self.name {
+            v.length("name", name.trim(), 1, 100);
+        }
+        check_parts(
+            v,
+            self.description.as_ref().and_then(Option::as_deref),
+            self.system_prompt.as_ref().and_then(Option::as_deref),
+            self.first_message.as_ref().and_then(Option::as_deref),
+            self.status.as_deref(),
+            self.pipeline_mode.as_deref(),
+            self.enabled_tools.as_ref(),
+            self.variables.as_ref(),
+        );
+        check_configs(
+            v,
+            self.s2s_config.as_ref(),
+            self.s2s_turn_detection.as_ref().and_then(Option::as_ref),
+            self.interruption_settings.as_ref().and_then(Option::as_ref),
+            self.voice_config.as_ref().and_then(Option::as_ref),
+            self.llm_config.as_ref().and_then(Option::as_ref),
+            self.stt_config.as_ref().and_then(Option::as_ref),
+            self.memory_policy.as_ref().and_then(Option::as_ref),
+        );
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentOut {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub system_prompt: Option<String>,
+    pub first_message: Option<String>,
+    pub status: String,
+    pub pipeline_mode: String,
+    pub s2s_provider: Option<String>,
+    pub s2s_model: Option<String>,
+    pub s2s_voice: Option<String>,
+    pub s2s_config: S2sConfig,
+    pub s2s_turn_detection: Option<S2sTurnDetection>,
+    pub interruption_settings: Option<InterruptionSettings>,
+    pub voice_config: Option<VoiceConfig>,
+    pub llm_config: Option<LlmConfig>,
+    pub stt_config: Option<SttConfig>,
+    /// Tool ids.
+    pub enabled_tools: Vec<String>,
+    pub memory_policy: Option<MemoryPolicy>,
+    pub variables: BTreeMap<String, String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(v: Option<Value>) -> Option<T> {
+    v.and_then(|v| serde_json::from_value(v).ok())
+}
+
+impl From<agent::Model> for AgentOut {
+    fn from(m: agent::Model) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            description: m.description,
+            system_prompt: m.system_prompt,
+            first_message: m.first_message,
+            status: m.status,
+            pipeline_mode: m.pipeline_mode,
+            s2s_provider: m.s2s_provider,
+            s2s_model: m.s2s_model,
+            s2s_voice: m.s2s_voice,
+            s2s_config: parse(Some(m.s2s_config)).unwrap_or_default(),
+            s2s_turn_detection: parse(m.s2s_turn_detection),
+            interruption_settings: parse(m.interruption_settings),
+            voice_config: parse(m.voice_config),
+            llm_config: parse(m.llm_config),
+            stt_config: parse(m.stt_config),
+            enabled_tools: parse(Some(m.enabled_tools)).unwrap_or_default(),
+            memory_policy: parse(m.memory_policy),
+            variables: parse(Some(m.variables)).unwrap_or_default(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// Writes the typed configuration back into the row.
+fn apply(out: &AgentOut, row: &mut agent::Model) {
+    row.name = out.name.trim().to_string();
+    row.description = out.description.clone();
+    row.system_prompt = out.system_prompt.clone();
+    row.first_message = out.first_message.clone();
+    row.status = out.status.clone();
+    row.pipeline_mode = out.pipeline_mode.clone();
+    row.s2s_provider = out.s2s_provider.clone();
+    row.s2s_model = out.s2s_model.clone();
+    row.s2s_voice = out.s2s_voice.clone();
+    row.s2s_config = to_json(&out.s2s_config);
+    row.s2s_turn_detection = out.s2s_turn_detection.as_ref().map(to_json);
+    row.interruption_settings = out.interruption_settings.as_ref().map(to_json);
+    row.voice_config = out.voice_config.as_ref().map(to_json);
+    row.llm_config = out.llm_config.as_ref().map(to_json);
+    row.stt_config = out.stt_config.as_ref().map(to_json);
+    row.enabled_tools = to_json(&out.enabled_tools);
+    row.memory_policy = out.memory_policy.as_ref().map(to_json);
+    row.variables = to_json(&out.variables);
+}
+
+/// Providers, models and voices must exist in the catalogue for their kind.
+fn check_catalog(v: &mut Validator, a: &AgentOut) {
+    let mut provider_of = |field: &str, id: Option<&str>, kind: Kind| {
+        let id = id?;
+        match catalog::find(id).filter(|p| p.has(kind)) {
+            Some(p) => Some(p),
+            None => {
+                v.push(FieldError {
+                    suggestion: super::validation::suggest(id, catalog::ids_for(kind)),
+                    ..FieldError::new(
+                        field,
+                        format!(
+                            "unknown {} provider '{id}'; one of: {}",
+                            kind.as_str(),
+                            catalog::ids_for(kind).join(", ")
+                        ),
+                    )
+                });
+                None
+            }
+        }
+    };
+    let s2s = provider_of("s2sProvider", a.s2s_provider.as_deref(), Kind::S2s);
+    let tts = provider_of(
+        "voiceConfig.provider",
+        a.voice_config.as_ref().and_then(|c| c.provider.as_deref()),
+        Kind::Tts,
+    );
+    let llm = provider_of(
+        "llmConfig.provider",
+        a.llm_config.as_ref().and_then(|c| c.provider.as_deref()),
+        Kind::Llm,
+    );
+    let stt = provider_of(
+        "sttConfig.provider",
+        a.stt_config.as_ref().and_then(|c| c.provider.as_deref()),
+        Kind::Stt,
+    );
+    let mut model_of = |field: &str, p: Option<&catalog::Provider>, model: Option<&str>, kind: Kind| {
+        let (Some(p), Some(model)) = (p, model) else {
+            return;
+        };
+        let known: Vec<&str> = if kind == Kind::Stt {
+            p.stt_models.iter().map(|m| m.id).collect()
+        } else {
+            p.models_of(kind).map(|m| m.id).collect()
+        };
+        if !known.contains(&model) {
+            v.push(FieldError {
+                suggestion: super::validation::suggest(model, known.iter().copied()),
+                ..FieldError::new(
+                    field,
+                    format!("unknown model '{model}' for {}; one of: {}", p.id, known.join(", ")),
+                )
+            });
+        }
+    };
+    model_of("s2sModel", s2s, a.s2s_model.as_deref(), Kind::S2s);
+    model_of(
+        "voiceConfig.model",
+        tts,
+        a.voice_config.as_ref().and_then(|c| c.model.as_deref()),
+        Kind::Tts,
+    );
+    model_of(
+        "llmConfig.model",
+        llm,
+        a.llm_config.as_ref().and_then(|c| c.model.as_deref()),
+        Kind::Llm,
+    );
+    model_of(
+        "sttConfig.model",
+        stt,
+        a.stt_config.as_ref().and_then(|c| c.model.as_deref()),
+        Kind::Stt,
+    );
+    if let (Some(p), Some(voice)) = (s2s, a.s2s_voice.as_deref())
+        && p.voice(voice).is_none()
+    {
+        let known: Vec<&str> = p.voices.iter().map(|x| x.id).collect();
+        v.push(FieldError {
+            suggestion: super::validation::suggest(voice, known.iter().copied()),
+            ..FieldError::new(
+                "s2sVoice",
+                format!("unknown voice '{voice}' for {}; one of: {}", p.id, known.join(", ")),
+            )
+        });
+    }
+}
+
+/// Resolves `enabledTools` (ids or names) to ids; unknown entries are field errors.
+async fn resolve_tools(db: &impl sea_orm::ConnectionTrait, org_id: &str, refs: &[String]) -> ApiResult<Vec<String>> {
+    let tools = store::tools::find_refs(db, org_id, refs).await?;
+    let mut ids = Vec::new();
+    let mut errors = Vec::new();
+    for (i, r) in refs.iter().enumerate() {
+        match tools.iter().find(|t| &t.id == r || &t.name == r) {
+            Some(t) if !ids.contains(&t.id) => ids.push(t.id.clone()),
+            Some(_) => {}
+            None => errors.push(FieldError::new(
+                format!("enabledTools[{i}]"),
+                format!("no tool '{r}' in this organization; create it with POST /tools"),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(ids)
+    } else {
+        Err(ApiError::validation(errors))
+    }
+}
+
+/// Policy-hook URLs pass the SSRF guard like tool URLs.
+fn guard_hooks(state: &AppState, a: &AgentOut) -> ApiResult<()> {
+    if let Some(policy) = &a.memory_policy {
+        for (i, url) in policy.hook_urls() {
+            super::tools::guard_url(state, &format!("memoryPolicy.policyHooks[{i}].url"), url)?;
+        }
+    }
+    Ok(())
+}
+
+fn finish_checks(state: &AppState, a: &AgentOut) -> ApiResult<()> {
+    let mut v = Validator::default();
+    check_catalog(&mut v, a);
+    v.finish()?;
+    guard_hooks(state, a)
+}
+
+/// Records `agent.updated` for `change` (`created`, `updated`, `deleted`, `telephony`).
+pub async fn record_change(
+    db: &impl sea_orm::ConnectionTrait,
+    org_id: &str,
+    change: &str,
+    agent: &Value,
+) -> ApiResult<()> {
+    store::outbox::record(
+        db,
+        org_id,
+        "agent.updated",
+        json!({ "change": change, "agentId": agent["id"], "agent": agent }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A new agent from `input` with catalogue defaults filled in (not yet stored).
+pub fn new_agent(state: &AppState, org_id: &str, input: AgentIn, enabled_tools: Vec<String>) -> AgentOut {
+    let now = Utc::now();
+    let providers = &state.settings.providers;
+    let s2s = input
+        .s2s_provider
+        .as_deref()
+        .and_then(catalog::find)
+        .unwrap_or_else(|| catalog::default_for(Kind::S2s, providers));
+    let _ = org_id;
+    AgentOut {
+        id: ids::new_id(ids::AGENT),
+        name: input.name.trim().to_string(),
+        description: input.description,
+        system_prompt: input.system_prompt,
+        first_message: input.first_message,
+        status: input.status.unwrap_or_else(|| "active".into()),
+        pipeline_mode: input.pipeline_mode.unwrap_or_else(|| "s2s".into()),
+        s2s_model: input
+            .s2s_model
+            .or_else(|| s2s.default_model(Kind::S2s).map(str::to_string)),
+        s2s_voice: input.s2s_voice.or_else(|| s2s.voices.first().map(|v| v.id.to_string())),
+        s2s_provider: Some(input.s2s_provider.unwrap_or_else(|| s2s.id.to_string())),
+        s2s_config: input.s2s_config.unwrap_or_default(),
+        s2s_turn_detection: input.s2s_turn_detection,
+        interruption_settings: input.interruption_settings,
+        voice_config: input.voice_config,
+        llm_config: input.llm_config,
+        stt_config: input.stt_config,
+        enabled_tools,
+        memory_policy: input.memory_policy,
+        variables: input.variables.unwrap_or_default(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Validates and inserts `out` with its `agent.updated` event, inside `txn`.
+pub async fn insert_agent(
+    state: &AppState,
+    txn: &impl sea_orm::ConnectionTrait,
+    org_id: &str,
+    out: &AgentOut,
+) -> ApiResult<agent::Model> {
+    finish_checks(state, out)?;
+    let mut row = agent::Model {
+        id: out.id.clone(),
+        org_id: org_id.to_string(),
+        name: String::new(),
+        description: None,
+        system_prompt: None,
+        first_message: None,
+        status: String::new(),
+        pipeline_mode: String::new(),
+        s2s_provider: None,
+        s2s_model: None,
+        s2s_voice: None,
+        s2s_config: Value::Null,
+        s2s_turn_detection: None,
+        interruption_settings: None,
+        voice_config: None,
+        llm_config: None,
+        stt_config: None,
+        enabled_tools: Value::Null,
+        memory_policy: None,
+        variables: Value::Null,
+        created_at: out.created_at,
+        updated_at: out.updated_at,
+    };
+    apply(out, &mut row);
+    let row = store::agents::insert(txn, row).await?;
+    record_change(txn, org_id, "created", &to_json(&AgentOut::from(row.clone()))).await?;
+    Ok(row)
+}
+
+pub async fn create(ctx: Ctx, Body(mut input): Body<AgentIn>) -> ApiResult<HttpResponse> {
+    let txn = ctx.begin().await?;
+    let tools = resolve_tools(&txn, ctx.org(), &input.enabled_tools.take().unwrap_or_default()).await?;
+    let out = new_agent(&ctx.state, ctx.org(), input, tools);
+    let row = insert_agent(&ctx.state, &txn, ctx.org(), &out).await?;
+    ctx.commit(txn, StatusCode::CREATED, &AgentOut::from(row)).await
+}
+
+pub async fn list(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
+    let page = q.page()?;
+    let status = q.one_of("status", STATUSES)?;
+    let (rows, total) =
+        store::agents::list(ctx.db(), ctx.org(), status.as_deref(), page.offset(), page.page_size).await?;
+    let items: Vec<AgentOut> = rows.into_iter().map(Into::into).collect();
+    Ok(envelope::list("agents", &items, page.info(total)))
+}
+
+pub async fn load(db: &impl sea_orm::ConnectionTrait, org_id: &str, id: &str) -> ApiResult<agent::Model> {
+    store::agents::find(db, org_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Agent", id))
+}
+
+pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let row = load(ctx.db(), ctx.org(), &id).await?;
+    Ok(envelope::ok(&AgentOut::from(row)))
+}
+
+pub async fn update(ctx: Ctx, id: web::Path<String>, Body(p): Body<AgentPatch>) -> ApiResult<HttpResponse> {
+    let txn = ctx.begin().await?;
+    let mut row = load(&txn, ctx.org(), &id).await?;
+    let mut a = AgentOut::from(row.clone());
+    let provider_changed = p
+        .s2s_provider
+        .as_ref()
+        .is_some_and(|np| a.s2s_provider.as_ref() != Some(np));
+    if let Some(v) = p.name {
+        a.name = v;
+    }
+    if let Some(v) = p.description {
+        a.description = v;
+    }
+    if let Some(v) = p.system_prompt {
+        a.system_prompt = v;
+    }
+    if let Some(v) = p.first_message {
+        a.first_message = v;
+    }
+    if let Some(v) = p.status {
+        a.status = v;
+    }
+    if let Some(v) = p.pipeline_mode {
+        a.pipeline_mode = v;
+    }
+    if let Some(v) = p.s2s_provider {
+        // A new provider brings its own defaults unless the patch names them.
+        if provider_changed {
+            let provider = catalog::find(&v);
+            a.s2s_model = provider.and_then(|pr| pr.default_model(Kind::S2s)).map(str::to_string);
+            a.s2s_voice = provider.and_then(|pr| pr.voices.first()).map(|x| x.id.to_string());
+        }
+        a.s2s_provider = Some(v);
+    }
+    if let Some(v) = p.s2s_model {
+        a.s2s_model = Some(v);
+    }
+    if let Some(v) = p.s2s_voice {
+        a.s2s_voice = Some(v);
+    }
+    if let Some(v) = p.s2s_config {
+        a.s2s_config = v;
+    }
+    if let Some(v) = p.s2s_turn_detection {
+        a.s2s_turn_detection = v;
+    }
+    if let Some(v) = p.interruption_settings {
+        a.interruption_settings = v;
+    }
+    if let Some(v) = p.voice_config {
+        a.voice_config = v;
+    }
+    if let Some(v) = p.llm_config {
+        a.llm_config = v;
+    }
+    if let Some(v) = p.stt_config {
+        a.stt_config = v;
+    }
+    if let Some(refs) = p.enabled_tools {
+        a.enabled_tools = resolve_tools(&txn, ctx.org(), &refs).await?;
+    }
+    if let Some(v) = p.memory_policy {
+        a.memory_policy = v;
+    }
+    if let Some(v) = p.variables {
+        a.variables = v;
+    }
+    finish_checks(&ctx.state, &a)?;
+    a.updated_at = Utc::now();
+    apply(&a, &mut row);
+    row.updated_at = a.updated_at;
+    let row = store::agents::save(&txn, row).await?;
+    let out = AgentOut::from(row);
+    record_change(&txn, ctx.org(), "updated", &to_json(&out)).await?;
+    ctx.commit(txn, StatusCode::OK, &out).await
+}
+
+pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let txn = ctx.begin().await?;
+    let row = load(&txn, ctx.org(), &id).await?;
+    let numbers = store::phone_numbers::for_agent(&txn, ctx.org(), &row.id).await?;
+    store::phone_numbers::unassign_agent(&txn, ctx.org(), &row.id).await?;
+    store::agents::delete(&txn, ctx.org(), &row.id).await?;
+    record_change(&txn, ctx.org(), "deleted", &json!({ "id": row.id, "name": row.name })).await?;
+    let warnings: Vec<String> = numbers
+        .iter()
+        .map(|n| {
+            format!(
+                "Phone number {} ({}) is no longer assigned to an agent",
+                n.phone_number, n.id
+            )
+        })
+        .collect();
+    let mut data = json!({ "message": format!("Agent '{}' deleted", row.id) });
+    if !warnings.is_empty() {
+        data["warnings"] = json!(warnings);
+    }
+    ctx.commit(txn, StatusCode::OK, &data).await
+}

@@ -1,0 +1,670 @@
+//! Telephony: BYOC Twilio credentials, number search, provision, import, external
+//! discovery, update and release — through the organisation's carrier (Twilio or sandbox).
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+use thruai_entities::{phone_number, telephony_credential};
+
+use super::{
+    envelope,
+    extract::{Body, Ctx, ListQuery},
+    validation::{Validate, Validator},
+};
+use crate::{
+    domain::{ids, is_e164},
+    error::{ApiError, ApiResult, ErrorCode},
+    providers::{
+        telephony::{self, CarrierNumber, Mode, SearchQuery, Telephony, TelephonyError, Webhooks},
+        twilio::TwilioError,
+    },
+    state::AppState,
+    store,
+};
+
+pub const STATUSES: &[&str] = &["active", "inactive"];
+const DEFAULT_SEARCH_LIMIT: u32 = 10;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+fn twilio_error(err: TwilioError) -> ApiError {
+    let code = match &err {
+        TwilioError::AuthFailed { .. } => ErrorCode::TwilioAuthFailed,
+        TwilioError::AccountSuspended { .. } => ErrorCode::TwilioAccountSuspended,
+        TwilioError::NotFound { .. } => ErrorCode::NotFound,
+        TwilioError::InvalidNumber { .. } => ErrorCode::InvalidNumber,
+        TwilioError::PermissionDenied { .. } => ErrorCode::TwilioPermissionDenied,
+        TwilioError::RateLimited { .. } => ErrorCode::RateLimited,
+        TwilioError::Unavailable(_) => ErrorCode::UpstreamUnavailable,
+        TwilioError::OptedOut { .. } | TwilioError::Api { .. } | TwilioError::Decode(_) => ErrorCode::TelephonyError,
+    };
+    if code.status().is_server_error() {
+        ApiError::internal(code, err)
+    } else {
+        ApiError::new(code, err.to_string())
+    }
+}
+
+/// Maps a carrier failure to the contract's codes.
+pub fn telephony_error(err: TelephonyError) -> ApiError {
+    match err {
+        TelephonyError::Twilio(e) => twilio_error(e),
+        TelephonyError::Unavailable(n) => ApiError::new(
+            ErrorCode::InvalidNumber,
+            format!("Phone number '{n}' is not available for purchase"),
+        ),
+        TelephonyError::NotConfigured => not_configured(),
+        TelephonyError::Db(e) => e.into(),
+        TelephonyError::Crypto(e) => ApiError::internal(ErrorCode::InternalError, e),
+    }
+}
+
+fn not_configured() -> ApiError {
+    ApiError::new(
+        ErrorCode::TwilioNotConfigured,
+        "No Twilio credentials configured — use PUT /telephony/credentials to set up BYOC",
+    )
+}
+
+fn invalid_number(field: &str, raw: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidNumber,
+        format!("'{raw}' is not an E.164 phone number (e.g. +14155550123)"),
+    )
+    .with_details(json!([{ "field": field, "message": "must be E.164: '+', country code, number; 8–15 digits" }]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wire types
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PhoneNumberOut {
+    pub id: String,
+    pub phone_number: String,
+    pub friendly_name: Option<String>,
+    /// `twilio` or `sandbox`.
+    pub provider: String,
+    pub provider_sid: Option<String>,
+    pub twilio_account_sid: Option<String>,
+    pub voice_webhook_url: Option<String>,
+    pub sms_webhook_url: Option<String>,
+    pub agent_id: Option<String>,
+    pub status: String,
+    pub country: String,
+    pub capabilities: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<phone_number::Model> for PhoneNumberOut {
+    fn from(m: phone_number::Model) -> Self {
+        Self {
+            id: m.id,
+            phone_number: m.phone_number,
+            friendly_name: m.friendly_name,
+            provider: m.provider,
+            provider_sid: m.provider_sid,
+            twilio_account_sid: m.twilio_account_sid,
+            voice_webhook_url: m.voice_webhook_url,
+            sms_webhook_url: m.sms_webhook_url,
+            agent_id: m.agent_id,
+            status: m.status,
+            country: m.country,
+            capabilities: m.capabilities,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CredentialsIn {
+    /// Twilio Account SID: `AC` followed by 32 hex characters.
+    pub account_sid: String,
+    /// Twilio Auth Token; stored encrypted, never returned.
+    pub auth_token: String,
+    pub friendly_name: Option<String>,
+}
+
+impl Validate for CredentialsIn {
+    fn validate(&self, v: &mut Validator) {
+        let sid = self.account_sid.trim();
+        v.check(
+            sid.len() == 34 && sid.starts_with("AC") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit()),
+            "accountSid",
+            "must be 'AC' followed by 32 hex characters",
+        );
+        v.length("authToken", self.auth_token.trim(), 8, 128);
+        v.opt_length("friendlyName", self.friendly_name.as_deref(), 1, 64);
+    }
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SearchIn {
+    /// Three-digit area code (US/CA), e.g. `415`.
+    pub area_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country, default `US`.
+    pub country: Option<String>,
+    /// Digits the number must contain; `*` matches any one digit.
+    pub contains: Option<String>,
+    /// 1–50, default 10.
+    pub limit: Option<u32>,
+}
+
+impl Validate for SearchIn {
+    fn validate(&self, v: &mut Validator) {
+        if let Some(area) = &self.area_code {
+            v.check(
+                area.len() == 3 && area.bytes().all(|b| b.is_ascii_digit()) && !area.starts_with(['0', '1']),
+                "areaCode",
+                "must be a three-digit area code not starting with 0 or 1",
+            );
+        }
+        if let Some(country) = &self.country {
+            v.check(
+                country.len() == 2 && country.bytes().all(|b| b.is_ascii_alphabetic()),
+                "country",
+                "must be an ISO 3166-1 alpha-2 code such as US",
+            );
+        }
+        if let Some(contains) = &self.contains {
+            v.check(
+                (1..=16).contains(&contains.len()) && contains.bytes().all(|b| b.is_ascii_digit() || b == b'*'),
+                "contains",
+                "must be 1–16 digits, '*' matching any digit",
+            );
+        }
+        v.range("limit", self.limit, 1, 50);
+    }
+}
+
+impl SearchIn {
+    fn query(&self) -> SearchQuery {
+        SearchQuery {
+            country: self.country.as_deref().unwrap_or("US").to_ascii_uppercase(),
+            area_code: self.area_code.clone(),
+            contains: self.contains.clone(),
+            limit: self.limit.unwrap_or(DEFAULT_SEARCH_LIMIT),
+        }
+    }
+
+    fn from_query(q: &ListQuery) -> ApiResult<Self> {
+        let limit =
+            match q.get("limit") {
+                None | Some("") => None,
+                Some(raw) => Some(raw.parse::<u32>().map_err(|_| {
+                    ApiError::field("limit", format!("must be an integer between 1 and 50 (got '{raw}')"))
+                })?),
+            };
+        let owned = |k: &str| q.get(k).filter(|s| !s.is_empty()).map(str::to_string);
+        let input = Self {
+            area_code: owned("areaCode"),
+            country: owned("country"),
+            contains: owned("contains"),
+            limit,
+        };
+        let mut v = Validator::default();
+        input.validate(&mut v);
+        v.finish()?;
+        Ok(input)
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProvisionIn {
+    /// The E.164 number to buy (from a search); or give `areaCode` to take the first available.
+    pub phone_number: Option<String>,
+    pub area_code: Option<String>,
+    pub country: Option<String>,
+    pub friendly_name: Option<String>,
+    /// Assign the new number to this agent.
+    pub agent_id: Option<String>,
+}
+
+impl Validate for ProvisionIn {
+    fn validate(&self, v: &mut Validator) {
+        v.check(
+            self.phone_number.is_some() || self.area_code.is_some(),
+            "phoneNumber",
+            "give phoneNumber (E.164) or areaCode",
+        );
+        SearchIn {
+            area_code: self.area_code.clone(),
+            country: self.country.clone(),
+            contains: None,
+            limit: None,
+        }
+        .validate(v);
+        v.opt_length("friendlyName", self.friendly_name.as_deref(), 1, 64);
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImportIn {
+    /// The E.164 number, owned by your Twilio account.
+    pub phone_number: String,
+    pub friendly_name: Option<String>,
+    pub agent_id: Option<String>,
+}
+
+impl Validate for ImportIn {
+    fn validate(&self, v: &mut Validator) {
+        v.opt_length("friendlyName", self.friendly_name.as_deref(), 1, 64);
+    }
+}
+
+/// `Some(None)` for an explicit `null`, `None` when absent.
+pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NumberPatch {
+    pub friendly_name: Option<String>,
+    /// Assign to an agent; `null` unassigns.
+    #[serde(default, deserialize_with = "double_option")]
+    pub agent_id: Option<Option<String>>,
+    /// `active` or `inactive` (inactive numbers reject calls).
+    pub status: Option<String>,
+}
+
+impl Validate for NumberPatch {
+    fn validate(&self, v: &mut Validator) {
+        v.opt_length("friendlyName", self.friendly_name.as_deref(), 1, 64);
+        v.one_of("status", self.status.as_deref(), STATUSES);
+        v.check(
+            self.friendly_name.is_some() || self.agent_id.is_some() || self.status.is_some(),
+            "body",
+            "at least one of friendlyName, agentId, status is required",
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared steps (also used by quickstart and agent assignment)
+// ---------------------------------------------------------------------------------------------
+
+/// `NUMBER_EXISTS` when this organisation already has it, `NUMBER_CONFLICT` when another does.
+pub async fn ensure_unowned(state: &AppState, org_id: &str, e164: &str) -> ApiResult<()> {
+    match store::phone_numbers::find_any_owner(&state.db, e164).await? {
+        None => Ok(()),
+        Some(owner) if owner == org_id => Err(ApiError::new(
+            ErrorCode::NumberExists,
+            format!("Phone number '{e164}' is already provisioned in this organization"),
+        )),
+        Some(_) => Err(ApiError::new(
+            ErrorCode::NumberConflict,
+            format!("Phone number '{e164}' belongs to a different organization"),
+        )),
+    }
+}
+
+/// `INVALID_AGENT` unless `agent_id` is one of the organisation's agents.
+pub async fn ensure_agent(db: &impl sea_orm::ConnectionTrait, org_id: &str, agent_id: &str) -> ApiResult<()> {
+    match store::agents::find(db, org_id, agent_id).await? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::new(
+            ErrorCode::InvalidAgent,
+            format!("Agent '{agent_id}' not found or does not belong to this organization"),
+        )
+        .with_details(json!([{ "field": "agentId", "message": "unknown agent" }]))),
+    }
+}
+
+pub fn webhooks(state: &AppState) -> Webhooks {
+    Webhooks::for_base(&state.settings.server.public_base_url)
+}
+
+/// The row for a number just bought or imported at `carrier`.
+pub fn number_row(
+    org_id: &str,
+    carrier: &dyn Telephony,
+    bought: CarrierNumber,
+    country: &str,
+    friendly_name: Option<String>,
+    agent_id: Option<String>,
+) -> phone_number::Model {
+    let now = Utc::now();
+    phone_number::Model {
+        id: ids::new_id(ids::PHONE_NUMBER),
+        org_id: org_id.to_string(),
+        friendly_name: friendly_name.or(bought.friendly_name),
+        provider: carrier.provider().to_string(),
+        provider_sid: Some(bought.sid),
+        twilio_account_sid: carrier.account_sid().map(str::to_string),
+        voice_webhook_url: bought.voice_url,
+        sms_webhook_url: bought.sms_url,
+        agent_id,
+        status: "active".into(),
+        country: country.to_string(),
+        capabilities: json!(bought.capabilities),
+        phone_number: bought.phone_number,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Searches (when only an area code is given) and buys a number at the organisation's
+/// carrier. Nothing is written to this platform's tables: the caller records the row.
+pub async fn buy(
+    state: &AppState,
+    org_id: &str,
+    phone_number: Option<&str>,
+    search: &SearchIn,
+) -> ApiResult<(std::sync::Arc<dyn Telephony>, CarrierNumber, String)> {
+    let (_, carrier) = telephony::carrier_for(state, org_id).await.map_err(telephony_error)?;
+    let query = search.query();
+    let e164 = match phone_number {
+        Some(n) => n.to_string(),
+        None => {
+            let found = carrier
+                .search(&SearchQuery {
+                    limit: 20,
+                    ..query.clone()
+                })
+                .await
+                .map_err(telephony_error)?;
+            let numbers: Vec<String> = found.into_iter().map(|n| n.phone_number).collect();
+            let owned = store::phone_numbers::owned_among(&state.db, &numbers).await?;
+            numbers.into_iter().find(|n| !owned.contains(n)).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::NoActiveNumbers,
+                    format!(
+                        "No phone numbers available in area code {}",
+                        query.area_code.as_deref().unwrap_or("(any)")
+                    ),
+                )
+            })?
+        }
+    };
+    ensure_unowned(state, org_id, &e164).await?;
+    let bought = carrier
+        .purchase(&e164, &webhooks(state))
+        .await
+        .map_err(telephony_error)?;
+    Ok((carrier, bought, query.country))
+}
+
+/// Best effort: gives a number back to the carrier when recording it failed.
+pub async fn compensate(carrier: &dyn Telephony, sid: &str) {
+    if let Err(e) = carrier.release(sid).await {
+        tracing::error!(error = %e, sid, "could not release a number after a failed provision");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------------
+
+pub async fn put_credentials(ctx: Ctx, Body(input): Body<CredentialsIn>) -> ApiResult<HttpResponse> {
+    let sid = input.account_sid.trim().to_string();
+    let token = input.auth_token.trim().to_string();
+    let client = telephony::twilio_client(&ctx.state, &sid, &token);
+    let account = client.fetch_account().await.map_err(|e| match e {
+        // Another account's SID, or a key without access to it: the pair does not work.
+        TwilioError::NotFound { .. } | TwilioError::PermissionDenied { .. } => ApiError::new(
+            ErrorCode::TwilioAuthFailed,
+            "Twilio credential validation failed — check Account SID and Auth Token",
+        ),
+        other => twilio_error(other),
+    })?;
+    let sealed = ctx
+        .state
+        .crypto
+        .encrypt(&token)
+        .await
+        .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
+    let now = Utc::now();
+    let friendly_name = input.friendly_name.or(account.friendly_name.clone());
+    let txn = ctx.begin().await?;
+    store::telephony::upsert_credentials(
+        &txn,
+        telephony_credential::Model {
+            org_id: ctx.org().to_string(),
+            account_sid: sid.clone(),
+            auth_token_ciphertext: sealed,
+            friendly_name: friendly_name.clone(),
+            account_type: account.account_type.clone(),
+            account_status: account.status.clone(),
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    let out = json!({
+        "configured": true,
+        "provider": "twilio",
+        "mode": Mode::Byoc,
+        "accountSid": sid,
+        "friendlyName": friendly_name,
+        "accountType": account.account_type,
+        "accountStatus": account.status,
+        "validatedAt": now,
+    });
+    ctx.commit(txn, StatusCode::OK, &out).await
+}
+
+pub async fn list_numbers(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
+    let page = q.page()?;
+    let filter = store::phone_numbers::Filter {
+        agent_id: q.get("agentId").filter(|s| !s.is_empty()).map(str::to_string),
+        provider: q.one_of("provider", &["twilio", "sandbox"])?,
+    };
+    let (rows, total) = store::phone_numbers::list(ctx.db(), ctx.org(), &filter, page.offset(), page.page_size).await?;
+    let items: Vec<PhoneNumberOut> = rows.into_iter().map(Into::into).collect();
+    Ok(envelope::list("numbers", &items, page.info(total)))
+}
+
+async fn search(ctx: &Ctx, input: &SearchIn) -> ApiResult<HttpResponse> {
+    let (mode, carrier) = telephony::carrier_for(&ctx.state, ctx.org())
+        .await
+        .map_err(telephony_error)?;
+    let found = carrier.search(&input.query()).await.map_err(telephony_error)?;
+    let candidates: Vec<String> = found.iter().map(|n| n.phone_number.clone()).collect();
+    let owned = store::phone_numbers::owned_among(ctx.db(), &candidates).await?;
+    let numbers: Vec<_> = found.into_iter().filter(|n| !owned.contains(&n.phone_number)).collect();
+    Ok(envelope::ok(&json!({
+        "numbers": numbers,
+        "provider": carrier.provider(),
+        "mode": mode,
+        "sandbox": mode == Mode::Sandbox,
+    })))
+}
+
+pub async fn search_get(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
+    let input = SearchIn::from_query(&q)?;
+    search(&ctx, &input).await
+}
+
+pub async fn search_post(ctx: Ctx, Body(input): Body<SearchIn>) -> ApiResult<HttpResponse> {
+    search(&ctx, &input).await
+}
+
+pub async fn provision(ctx: Ctx, Body(input): Body<ProvisionIn>) -> ApiResult<HttpResponse> {
+    if let Some(n) = &input.phone_number
+        && !is_e164(n)
+    {
+        return Err(invalid_number("phoneNumber", n));
+    }
+    if let Some(agent_id) = &input.agent_id {
+        ensure_agent(ctx.db(), ctx.org(), agent_id).await?;
+    }
+    let search = SearchIn {
+        area_code: input.area_code.clone(),
+        country: input.country.clone(),
+        contains: None,
+        limit: None,
+    };
+    let (carrier, bought, country) = buy(&ctx.state, ctx.org(), input.phone_number.as_deref(), &search).await?;
+    let sid = bought.sid.clone();
+    let row = number_row(
+        ctx.org(),
+        carrier.as_ref(),
+        bought,
+        &country,
+        input.friendly_name,
+        input.agent_id,
+    );
+    let recorded = async {
+        let txn = ctx.begin().await?;
+        let row = store::phone_numbers::insert(&txn, row).await?;
+        ctx.commit(txn, StatusCode::CREATED, &PhoneNumberOut::from(row)).await
+    }
+    .await;
+    if recorded.is_err() {
+        compensate(carrier.as_ref(), &sid).await;
+    }
+    recorded
+}
+
+pub async fn import(ctx: Ctx, Body(input): Body<ImportIn>) -> ApiResult<HttpResponse> {
+    let e164 = input.phone_number.trim().to_string();
+    if !is_e164(&e164) {
+        return Err(invalid_number("phoneNumber", &e164));
+    }
+    let Some((_, client)) = telephony::twilio_for(&ctx.state, ctx.org())
+        .await
+        .map_err(telephony_error)?
+    else {
+        return Err(not_configured());
+    };
+    if let Some(agent_id) = &input.agent_id {
+        ensure_agent(ctx.db(), ctx.org(), agent_id).await?;
+    }
+    ensure_unowned(&ctx.state, ctx.org(), &e164).await?;
+    let carrier = telephony::TwilioCarrier::new(client);
+    let owned = carrier
+        .find_owned(&e164)
+        .await
+        .map_err(telephony_error)?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                &format!("Phone number in Twilio account {}", carrier.account_sid().unwrap_or("")),
+                &e164,
+            )
+        })?;
+    let configured = carrier
+        .configure(&owned.sid, &webhooks(&ctx.state))
+        .await
+        .map_err(telephony_error)?;
+    let row = number_row(
+        ctx.org(),
+        &carrier,
+        configured,
+        "US",
+        input.friendly_name,
+        input.agent_id,
+    );
+    let txn = ctx.begin().await?;
+    let row = store::phone_numbers::insert(&txn, row).await?;
+    ctx.commit(txn, StatusCode::CREATED, &PhoneNumberOut::from(row)).await
+}
+
+pub async fn list_external(ctx: Ctx) -> ApiResult<HttpResponse> {
+    let Some((mode, client)) = telephony::twilio_for(&ctx.state, ctx.org())
+        .await
+        .map_err(telephony_error)?
+    else {
+        return Err(not_configured());
+    };
+    let carrier = telephony::TwilioCarrier::new(client);
+    let numbers = carrier.list_owned().await.map_err(telephony_error)?;
+    let all: Vec<String> = numbers.iter().map(|n| n.phone_number.clone()).collect();
+    let (mine, _) =
+        store::phone_numbers::list(ctx.db(), ctx.org(), &store::phone_numbers::Filter::default(), 0, 10_000).await?;
+    let taken = store::phone_numbers::owned_among(ctx.db(), &all).await?;
+    let items: Vec<Value> = numbers
+        .into_iter()
+        .map(|n| {
+            let imported = mine.iter().find(|m| m.phone_number == n.phone_number);
+            json!({
+                "sid": n.sid,
+                "phoneNumber": n.phone_number,
+                "friendlyName": n.friendly_name,
+                "voiceUrl": n.voice_url,
+                "smsUrl": n.sms_url,
+                "capabilities": n.capabilities,
+                "imported": imported.is_some(),
+                "phoneNumberId": imported.map(|m| m.id.clone()),
+                "importable": !taken.contains(&n.phone_number),
+            })
+        })
+        .collect();
+    Ok(envelope::ok(&json!({
+        "numbers": items,
+        "accountSid": carrier.account_sid(),
+        "mode": mode,
+    })))
+}
+
+async fn load(db: &impl sea_orm::ConnectionTrait, org_id: &str, id: &str) -> ApiResult<phone_number::Model> {
+    store::phone_numbers::find(db, org_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Phone number", id))
+}
+
+pub async fn update_number(ctx: Ctx, id: web::Path<String>, Body(patch): Body<NumberPatch>) -> ApiResult<HttpResponse> {
+    let txn = ctx.begin().await?;
+    let mut row = load(&txn, ctx.org(), &id).await?;
+    if let Some(name) = patch.friendly_name {
+        row.friendly_name = Some(name);
+    }
+    if let Some(status) = patch.status {
+        row.status = status;
+    }
+    if let Some(agent_id) = patch.agent_id {
+        if let Some(agent_id) = &agent_id {
+            ensure_agent(&txn, ctx.org(), agent_id).await?;
+        }
+        for changed in [row.agent_id.clone(), agent_id.clone()].into_iter().flatten() {
+            store::outbox::record(
+                &txn,
+                ctx.org(),
+                "agent.updated",
+                json!({ "agentId": changed, "change": "telephony", "phoneNumberId": row.id }),
+            )
+            .await?;
+        }
+        row.agent_id = agent_id;
+    }
+    row.updated_at = Utc::now();
+    let row = store::phone_numbers::save(&txn, row).await?;
+    ctx.commit(txn, StatusCode::OK, &PhoneNumberOut::from(row)).await
+}
+
+pub async fn release(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let row = load(ctx.db(), ctx.org(), &id).await?;
+    let carrier = telephony::carrier_of(&ctx.state, &row).await.map_err(telephony_error)?;
+    if let Some(sid) = &row.provider_sid {
+        carrier.release(sid).await.map_err(telephony_error)?;
+    }
+    let txn = ctx.begin().await?;
+    let mut warnings = Vec::new();
+    if let Some(agent_id) = &row.agent_id {
+        warnings.push(format!("Agent '{agent_id}' no longer has this number"));
+        store::outbox::record(
+            &txn,
+            ctx.org(),
+            "agent.updated",
+            json!({ "agentId": agent_id, "change": "telephony", "phoneNumberId": row.id }),
+        )
+        .await?;
+    }
+    store::phone_numbers::delete(&txn, ctx.org(), &row.id).await?;
+    let mut data = json!({ "message": format!("Phone number '{}' ({}) released", row.id, row.phone_number) });
+    if !warnings.is_empty() {
+        data["warnings"] = json!(warnings);
+    }
+    ctx.commit(txn, StatusCode::OK, &data).await
+}

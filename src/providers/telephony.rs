@@ -1,0 +1,502 @@
+//! The `Telephony` port for numbers (search, purchase, configure, release) with two
+//! carriers: Twilio (per-organisation BYOC credentials or the platform-wide account) and
+//! the sandbox carrier, whose deterministic inventory and sales live in the database.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use sea_orm::{DatabaseConnection, DbErr};
+use serde::Serialize;
+
+use super::twilio::{BuyNumber, NumberSearch, TwilioClient, TwilioConfig, TwilioError, UpdateNumber};
+use crate::{crypto::CryptoError, state::AppState, store};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    pub voice: bool,
+    pub sms: bool,
+    pub mms: bool,
+}
+
+/// A number offered for sale.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailableNumber {
+    pub phone_number: String,
+    pub friendly_name: String,
+    pub locality: Option<String>,
+    pub region: Option<String>,
+    pub country: String,
+    pub capabilities: Capabilities,
+}
+
+/// A number the account owns at the carrier.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CarrierNumber {
+    pub sid: String,
+    pub phone_number: String,
+    pub friendly_name: Option<String>,
+    pub voice_url: Option<String>,
+    pub sms_url: Option<String>,
+    pub capabilities: Capabilities,
+}
+
+/// Where the carrier sends a number's calls and messages.
+#[derive(Debug, Clone)]
+pub struct Webhooks {
+    pub voice_url: String,
+    pub sms_url: String,
+}
+
+impl Webhooks {
+    /// `{public_base_url}/twilio/voice` and `/twilio/sms`.
+    pub fn for_base(public_base_url: &str) -> Self {
+        let base = public_base_url.trim_end_matches('/');
+        Self {
+            voice_url: format!("{base}/twilio/voice"),
+            sms_url: format!("{base}/twilio/sms"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SearchQuery {
+    pub country: String,
+    pub area_code: Option<String>,
+    pub contains: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelephonyError {
+    #[error(transparent)]
+    Twilio(#[from] TwilioError),
+    #[error("phone number {0} is not available for purchase")]
+    Unavailable(String),
+    #[error("no Twilio credentials configured")]
+    NotConfigured,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+    #[error("stored credentials could not be decrypted")]
+    Crypto(#[from] CryptoError),
+}
+
+#[async_trait]
+pub trait Telephony: Send + Sync {
+    /// `twilio` or `sandbox` (stored on each number).
+    fn provider(&self) -> &'static str;
+    /// The Twilio account in use, for Twilio.
+    fn account_sid(&self) -> Option<&str>;
+    async fn search(&self, q: &SearchQuery) -> Result<Vec<AvailableNumber>, TelephonyError>;
+    async fn purchase(&self, e164: &str, hooks: &Webhooks) -> Result<CarrierNumber, TelephonyError>;
+    async fn find_owned(&self, e164: &str) -> Result<Option<CarrierNumber>, TelephonyError>;
+    async fn list_owned(&self) -> Result<Vec<CarrierNumber>, TelephonyError>;
+    async fn configure(&self, sid: &str, hooks: &Webhooks) -> Result<CarrierNumber, TelephonyError>;
+    async fn release(&self, sid: &str) -> Result<(), TelephonyError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Twilio
+// ---------------------------------------------------------------------------------------------
+
+pub struct TwilioCarrier {
+    client: TwilioClient,
+}
+
+impl TwilioCarrier {
+    pub fn new(client: TwilioClient) -> Self {
+        Self { client }
+    }
+}
+
+fn twilio_caps(c: super::twilio::Capabilities) -> Capabilities {
+    Capabilities {
+        voice: c.voice,
+        sms: c.sms,
+        mms: c.mms,
+    }
+}
+
+fn from_incoming(n: super::twilio::IncomingNumber) -> CarrierNumber {
+    CarrierNumber {
+        sid: n.sid,
+        phone_number: n.phone_number,
+        friendly_name: n.friendly_name,
+        voice_url: n.voice_url.filter(|u| !u.is_empty()),
+        sms_url: n.sms_url.filter(|u| !u.is_empty()),
+        capabilities: twilio_caps(n.capabilities),
+    }
+}
+
+#[async_trait]
+impl Telephony for TwilioCarrier {
+    fn provider(&self) -> &'static str {
+        "twilio"
+    }
+
+    fn account_sid(&self) -> Option<&str> {
+        Some(self.client.account_sid())
+    }
+
+    async fn search(&self, q: &SearchQuery) -> Result<Vec<AvailableNumber>, TelephonyError> {
+        let found = self
+            .client
+            .search_available(&NumberSearch {
+                country: q.country.clone(),
+                area_code: q.area_code.clone(),
+                contains: q.contains.clone(),
+                limit: Some(q.limit),
+                ..NumberSearch::default()
+            })
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|n| AvailableNumber {
+                friendly_name: n.friendly_name.unwrap_or_else(|| n.phone_number.clone()),
+                phone_number: n.phone_number,
+                locality: n.locality,
+                region: n.region,
+                country: n.iso_country.unwrap_or_else(|| q.country.clone()),
+                capabilities: twilio_caps(n.capabilities),
+            })
+            .collect())
+    }
+
+    async fn purchase(&self, e164: &str, hooks: &Webhooks) -> Result<CarrierNumber, TelephonyError> {
+        let bought = self
+            .client
+            .buy_number(&BuyNumber {
+                phone_number: e164.to_string(),
+                voice_url: Some(hooks.voice_url.clone()),
+                voice_method: Some("POST".into()),
+                sms_url: Some(hooks.sms_url.clone()),
+                sms_method: Some("POST".into()),
+                ..BuyNumber::default()
+            })
+            .await?;
+        Ok(from_incoming(bought))
+    }
+
+    async fn find_owned(&self, e164: &str) -> Result<Option<CarrierNumber>, TelephonyError> {
+        Ok(self.client.find_incoming_number(e164).await?.map(from_incoming))
+    }
+
+    async fn list_owned(&self) -> Result<Vec<CarrierNumber>, TelephonyError> {
+        Ok(self
+            .client
+            .list_incoming_numbers(100)
+            .await?
+            .into_iter()
+            .map(from_incoming)
+            .collect())
+    }
+
+    async fn configure(&self, sid: &str, hooks: &Webhooks) -> Result<CarrierNumber, TelephonyError> {
+        let updated = self
+            .client
+            .update_number(
+                sid,
+                &UpdateNumber {
+                    voice_url: Some(hooks.voice_url.clone()),
+                    voice_method: Some("POST".into()),
+                    sms_url: Some(hooks.sms_url.clone()),
+                    sms_method: Some("POST".into()),
+                    ..UpdateNumber::default()
+                },
+            )
+            .await?;
+        Ok(from_incoming(updated))
+    }
+
+    async fn release(&self, sid: &str) -> Result<(), TelephonyError> {
+        Ok(self.client.release_number(sid).await?)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sandbox carrier
+// ---------------------------------------------------------------------------------------------
+
+/// Area codes offered when a search names none.
+const SANDBOX_AREAS: &[&str] = &["415", "212", "312", "512", "206"];
+/// The inventory per area code: `+1 {area} 555 0100..0199` (the 555-01XX block is reserved
+/// for fiction, so sandbox numbers can never ring a real phone).
+const SANDBOX_LINES: std::ops::RangeInclusive<u32> = 100..=199;
+
+/// The sandbox carrier for one organisation: sales are rows of `sandbox_numbers`.
+pub struct SandboxCarrier {
+    db: DatabaseConnection,
+    org_id: String,
+}
+
+impl SandboxCarrier {
+    pub fn new(db: DatabaseConnection, org_id: &str) -> Self {
+        Self {
+            db,
+            org_id: org_id.to_string(),
+        }
+    }
+
+    /// True for numbers of the sandbox inventory.
+    pub fn in_inventory(e164: &str) -> bool {
+        let Some(rest) = e164.strip_prefix("+1") else {
+            return false;
+        };
+        rest.len() == 10
+            && rest.bytes().all(|b| b.is_ascii_digit())
+            && matches!(rest.as_bytes()[0], b'2'..=b'9')
+            && &rest[3..6] == "555"
+            && rest[6..].parse::<u32>().is_ok_and(|line| SANDBOX_LINES.contains(&line))
+    }
+
+    fn friendly(e164: &str) -> String {
+        match e164.strip_prefix("+1") {
+            Some(d) if d.len() == 10 => format!("({}) {}-{}", &d[..3], &d[3..6], &d[6..]),
+            _ => e164.to_string(),
+        }
+    }
+}
+
+/// `*` matches one digit; everything else must match itself.
+fn matches_contains(digits: &str, pattern: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let digits: Vec<char> = digits.chars().collect();
+    if pattern.is_empty() {
+        return true;
+    }
+    digits
+        .windows(pattern.len())
+        .any(|w| w.iter().zip(&pattern).all(|(d, p)| *p == '*' || d == p))
+}
+
+#[async_trait]
+impl Telephony for SandboxCarrier {
+    fn provider(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn account_sid(&self) -> Option<&str> {
+        None
+    }
+
+    async fn search(&self, q: &SearchQuery) -> Result<Vec<AvailableNumber>, TelephonyError> {
+        if !matches!(q.country.as_str(), "US" | "CA") {
+            return Ok(Vec::new());
+        }
+        let areas: Vec<&str> = match &q.area_code {
+            Some(area) => vec![area.as_str()],
+            None => SANDBOX_AREAS.to_vec(),
+        };
+        let candidates: Vec<String> = areas
+            .iter()
+            .flat_map(|area| SANDBOX_LINES.map(move |line| format!("+1{area}555{line:04}")))
+            .filter(|n| q.contains.as_deref().is_none_or(|c| matches_contains(&n[1..], c)))
+            .collect();
+        let sold = store::telephony::sandbox_sold_among(&self.db, &candidates).await?;
+        Ok(candidates
+            .into_iter()
+            .filter(|n| !sold.contains(n))
+            .take(q.limit as usize)
+            .map(|n| AvailableNumber {
+                friendly_name: Self::friendly(&n),
+                phone_number: n,
+                locality: Some("Sandbox City".into()),
+                region: Some("SB".into()),
+                country: q.country.clone(),
+                capabilities: Capabilities {
+                    voice: true,
+                    sms: true,
+                    mms: false,
+                },
+            })
+            .collect())
+    }
+
+    async fn purchase(&self, e164: &str, hooks: &Webhooks) -> Result<CarrierNumber, TelephonyError> {
+        if !Self::in_inventory(e164) {
+            return Err(TelephonyError::Unavailable(e164.to_string()));
+        }
+        let sid = format!("PN{}", uuid::Uuid::new_v4().simple());
+        let row = store::telephony::sandbox_insert(
+            &self.db,
+            &sid,
+            &self.org_id,
+            e164,
+            Some(hooks.voice_url.clone()),
+            Some(hooks.sms_url.clone()),
+        )
+        .await
+        .map_err(|e| match e.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => TelephonyError::Unavailable(e164.to_string()),
+            _ => TelephonyError::Db(e),
+        })?;
+        Ok(sandbox_number(row))
+    }
+
+    async fn find_owned(&self, e164: &str) -> Result<Option<CarrierNumber>, TelephonyError> {
+        Ok(self.list_owned().await?.into_iter().find(|n| n.phone_number == e164))
+    }
+
+    async fn list_owned(&self) -> Result<Vec<CarrierNumber>, TelephonyError> {
+        Ok(store::telephony::sandbox_owned(&self.db, &self.org_id)
+            .await?
+            .into_iter()
+            .map(sandbox_number)
+            .collect())
+    }
+
+    async fn configure(&self, sid: &str, hooks: &Webhooks) -> Result<CarrierNumber, TelephonyError> {
+        let row = store::telephony::sandbox_find(&self.db, &self.org_id, sid)
+            .await?
+            .ok_or_else(|| TelephonyError::Unavailable(sid.to_string()))?;
+        let row = store::telephony::sandbox_update_urls(
+            &self.db,
+            row,
+            Some(hooks.voice_url.clone()),
+            Some(hooks.sms_url.clone()),
+        )
+        .await?;
+        Ok(sandbox_number(row))
+    }
+
+    async fn release(&self, sid: &str) -> Result<(), TelephonyError> {
+        store::telephony::sandbox_release(&self.db, &self.org_id, sid).await?;
+        Ok(())
+    }
+}
+
+fn sandbox_number(row: thruai_entities::sandbox_number::Model) -> CarrierNumber {
+    CarrierNumber {
+        friendly_name: Some(SandboxCarrier::friendly(&row.phone_number)),
+        sid: row.sid,
+        phone_number: row.phone_number,
+        voice_url: row.voice_url,
+        sms_url: row.sms_url,
+        capabilities: Capabilities {
+            voice: true,
+            sms: true,
+            mms: false,
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Choosing the carrier
+// ---------------------------------------------------------------------------------------------
+
+/// Whose Twilio account an organisation uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The organisation's own credentials (`PUT /telephony/credentials`).
+    Byoc,
+    /// The platform-wide account of `providers.twilio`.
+    Platform,
+    Sandbox,
+}
+
+pub fn twilio_client(state: &AppState, account_sid: &str, auth_token: &str) -> TwilioClient {
+    let cfg = &state.settings.providers;
+    TwilioClient::new(
+        state.http.clone(),
+        TwilioConfig {
+            api_base: cfg.twilio.api_base.clone(),
+            timeout: Duration::from_millis(cfg.timeout_ms),
+            max_retries: cfg.twilio.max_retries,
+        },
+        account_sid.to_string(),
+        auth_token.to_string(),
+    )
+}
+
+/// The organisation's Twilio client (BYOC first, then the platform account), if any.
+///
+/// # Errors
+/// When the stored credentials cannot be read or decrypted.
+pub async fn twilio_for(state: &AppState, org_id: &str) -> Result<Option<(Mode, TwilioClient)>, TelephonyError> {
+    if let Some(creds) = store::telephony::credentials(&state.db, org_id).await? {
+        let token = state.crypto.decrypt(&creds.auth_token_ciphertext).await?;
+        return Ok(Some((Mode::Byoc, twilio_client(state, &creds.account_sid, &token))));
+    }
+    let platform = &state.settings.providers.twilio;
+    if platform.configured() {
+        return Ok(Some((
+            Mode::Platform,
+            twilio_client(state, &platform.account_sid, &platform.auth_token),
+        )));
+    }
+    Ok(None)
+}
+
+/// The carrier an organisation buys numbers from: Twilio when configured, else the sandbox.
+///
+/// # Errors
+/// When the stored credentials cannot be read or decrypted.
+pub async fn carrier_for(state: &AppState, org_id: &str) -> Result<(Mode, Arc<dyn Telephony>), TelephonyError> {
+    Ok(match twilio_for(state, org_id).await? {
+        Some((mode, client)) => (mode, Arc::new(TwilioCarrier::new(client))),
+        None => (Mode::Sandbox, Arc::new(SandboxCarrier::new(state.db.clone(), org_id))),
+    })
+}
+
+/// The carrier holding an existing number: its recorded provider and Twilio account.
+///
+/// # Errors
+/// `NotConfigured` when the number's Twilio account is no longer configured.
+pub async fn carrier_of(
+    state: &AppState,
+    number: &thruai_entities::phone_number::Model,
+) -> Result<Arc<dyn Telephony>, TelephonyError> {
+    if number.provider == "sandbox" {
+        return Ok(Arc::new(SandboxCarrier::new(state.db.clone(), &number.org_id)));
+    }
+    if let Some(creds) = store::telephony::credentials(&state.db, &number.org_id).await?
+        && number
+            .twilio_account_sid
+            .as_deref()
+            .is_none_or(|sid| sid == creds.account_sid)
+    {
+        let token = state.crypto.decrypt(&creds.auth_token_ciphertext).await?;
+        return Ok(Arc::new(TwilioCarrier::new(twilio_client(
+            state,
+            &creds.account_sid,
+            &token,
+        ))));
+    }
+    let platform = &state.settings.providers.twilio;
+    if platform.configured()
+        && number
+            .twilio_account_sid
+            .as_deref()
+            .is_none_or(|sid| sid == platform.account_sid)
+    {
+        return Ok(Arc::new(TwilioCarrier::new(twilio_client(
+            state,
+            &platform.account_sid,
+            &platform.auth_token,
+        ))));
+    }
+    Err(TelephonyError::NotConfigured)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_inventory_is_the_555_01xx_block() {
+        assert!(SandboxCarrier::in_inventory("+14155550100"));
+        assert!(SandboxCarrier::in_inventory("+12125550199"));
+        assert!(!SandboxCarrier::in_inventory("+14155550200"));
+        assert!(!SandboxCarrier::in_inventory("+14155551234"));
+        assert!(!SandboxCarrier::in_inventory("+441234567890"));
+    }
+
+    #[test]
+    fn contains_patterns_match_digits_and_wildcards() {
+        assert!(matches_contains("14155550123", "0123"));
+        assert!(matches_contains("14155550123", "55*01"));
+        assert!(!matches_contains("14155550123", "999"));
+    }
+}
