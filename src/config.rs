@@ -24,6 +24,7 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     pub email: EmailSettings,
     pub security: SecuritySettings,
+    pub webhooks: WebhookSettings,
     pub providers: ProviderSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
@@ -160,6 +161,55 @@ impl TwilioSettings {
     }
 }
 
+/// Outgoing webhooks: schedule, timeouts, leases, dispatcher cadence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    #[serde(deserialize_with = "durations")]
+    pub retry_schedule: Vec<std::time::Duration>,
+    pub jitter: f64,
+    pub time_scale: f64,
+    pub timeout_ms: u64,
+    pub disable_after_secs: u64,
+    pub max_retry_after_secs: u64,
+    pub batch_size: u64,
+    pub concurrent_batches: usize,
+    pub lease_ms: u64,
+    pub dispatch_interval_ms: u64,
+    pub dispatch_batch: u64,
+    pub sweep_interval_ms: u64,
+    pub max_restarts: u32,
+    pub restart_window_secs: u64,
+    pub response_body_limit: usize,
+}
+
+impl WebhookSettings {
+    /// Checks that cannot be expressed in types; each error names its key.
+    ///
+    /// # Errors
+    /// A message naming the offending key.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&self.jitter) {
+            return Err("webhooks.jitter: must be between 0 and 1".into());
+        }
+        if !(self.time_scale > 0.0 && self.time_scale.is_finite()) {
+            return Err("webhooks.time_scale: must be a positive number".into());
+        }
+        if self.timeout_ms == 0 || self.batch_size == 0 || self.dispatch_batch == 0 || self.concurrent_batches == 0 {
+            return Err(
+                "webhooks.timeout_ms / batch_size / concurrent_batches / dispatch_batch: must be positive".into(),
+            );
+        }
+        if self.lease_ms <= self.timeout_ms {
+            return Err("webhooks.lease_ms: must exceed webhooks.timeout_ms".into());
+        }
+        if self.dispatch_interval_ms == 0 || self.sweep_interval_ms == 0 {
+            return Err("webhooks.dispatch_interval_ms / sweep_interval_ms: must be positive".into());
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
@@ -261,6 +311,7 @@ impl Settings {
             return Err("idempotency.ttl_secs / lock_ttl_secs: must be positive".into());
         }
         self.email_provider()?;
+        self.webhooks.validate()?;
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(format!(
                 "log.format: expected `text` or `json`, got `{}`",
@@ -355,6 +406,12 @@ pub fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
     s.parse::<std::net::IpAddr>()
         .map(ipnet::IpNet::from)
         .map_err(|_| format!("`{s}` is not an IP address or CIDR"))
+}
+
+/// A list of humantime durations (`["5s", "5m"]`).
+fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<std::time::Duration>, D::Error> {
+    let list: Vec<humantime_serde::Serde<std::time::Duration>> = Vec::deserialize(d)?;
+    Ok(list.into_iter().map(humantime_serde::Serde::into_inner).collect())
 }
 
 /// Accepts a TOML list or a comma-separated string (the environment's form).

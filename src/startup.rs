@@ -53,10 +53,15 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped, then stops the webhook actors (attempts in flight are retried
+    /// by the next process once their leases expire).
+    ///
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.state.webhooks.shutdown();
+        result
     }
 }
 

@@ -43,6 +43,8 @@ pub struct AppState {
     /// The language model used when an agent's provider has no live client (the sandbox).
     pub llm: Arc<dyn LanguageModel>,
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// The webhook actors' registry.
+    pub webhooks: thruai_actors::WebhookRegistryHandle,
 }
 
 impl AppState {
@@ -73,7 +75,9 @@ impl AppState {
             .connect_timeout(OUTBOUND_CONNECT_TIMEOUT)
             .build()?;
         let crypto = Crypto::new(&settings.security.encryption_key, db.clone())?;
+        let webhooks = crate::webhooks::start(&settings.webhooks, db.clone(), url_guard.clone(), outbound.clone());
         Ok(Self {
+            webhooks,
             url_guard,
             outbound,
             http,

@@ -1,1 +1,11 @@
-//! placeholder
+//! ThruAI actors: long-lived stateful things, each with a pure state machine, a snapshot,
+//! a supervisor, and the ports (traits) it needs from the server, which implements them.
+#![forbid(unsafe_code)]
+
+pub mod ports;
+pub mod webhook;
+
+pub use webhook::{
+    WebhookActor, WebhookConfig,
+    registry::{WebhookRegistry, WebhookRegistryHandle},
+};

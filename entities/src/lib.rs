@@ -15,3 +15,6 @@ pub mod sandbox_number;
 pub mod telephony_credential;
 pub mod tool;
 pub mod user;
+pub mod webhook;
+pub mod webhook_attempt;
+pub mod webhook_delivery;

@@ -10,6 +10,8 @@ pub struct Model {
     pub event_type: String,
     pub payload: Json,
     pub created_at: DateTimeUtc,
+    /// Set when the dispatcher has created this event's deliveries.
+    pub dispatched_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

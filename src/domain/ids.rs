@@ -9,6 +9,10 @@ pub const API_KEY: &str = "KEY";
 pub const FEEDBACK: &str = "FB";
 pub const EMAIL: &str = "EML";
 pub const EVENT: &str = "EVT";
+pub const WEBHOOK: &str = "WHK";
+pub const DELIVERY: &str = "DLV";
+/// One row of a webhook delivery log (an HTTP attempt of a `DLV-` delivery).
+pub const WEBHOOK_ATTEMPT: &str = "ATT";
 pub const AGENT: &str = "AGT";
 pub const PHONE_NUMBER: &str = "TEL";
 pub const TOOL: &str = "TOOL";

@@ -24,6 +24,8 @@ pub mod routes;
 pub mod telephony;
 pub mod tools;
 pub mod validation;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use std::{collections::BTreeMap, rc::Rc};
 

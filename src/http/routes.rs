@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{
     accounts, agents, capabilities, debug, discovery, docs, feedback, health, llms, mcp, metrics as metrics_route,
-    openapi, profile, providers, telephony, tools,
+    openapi, profile, providers, telephony, tools, webhook_deliveries, webhooks,
 };
 
 pub use super::route_spec::{Limit, PAGED, Param, Produces, RouteSpec};
@@ -441,6 +441,87 @@ fn build() -> Vec<RouteSpec> {
         .body::<telephony::NumberPatch>()
         .example(|| json!({ "friendlyName": "Front desk line" }))
         .returns::<telephony::PhoneNumberOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/webhooks",
+            "webhooks",
+            "create_webhook",
+            "Create webhook subscription for real-time events (call.started, call.completed, call.failed, transcript.ready, workflow.triggered, workflow.completed, agent.updated, a2p.brand.status_changed, a2p.campaign.status_changed)",
+            |r| r.to(webhooks::create),
+        )
+        .key(Some("webhooks:write"))
+        .body::<webhooks::WebhookIn>()
+        .example(|| json!({ "url": "https://hooks.example.invalid/thruai", "events": ["call.completed", "call.failed"], "description": "CRM sync" })),
+        RouteSpec::new(
+            M::GET,
+            "/webhooks",
+            "webhooks",
+            "list_webhooks",
+            "List all webhook subscriptions",
+            |r| r.to(webhooks::list),
+        )
+        .key(Some("webhooks:read")),
+        RouteSpec::new(
+            M::GET,
+            "/webhooks/:id",
+            "webhooks",
+            "get_webhook",
+            "Get webhook subscription details",
+            |r| r.to(webhooks::get),
+        )
+        .key(Some("webhooks:read")),
+        RouteSpec::new(
+            M::GET,
+            "/webhooks/:id/deliveries",
+            "webhooks",
+            "list_webhook_deliveries",
+            "List webhook delivery attempts with status, timing, and error details",
+            |r| r.to(webhook_deliveries::list),
+        )
+        .key(Some("webhooks:read")),
+        // The contract lists PATCH /webhooks/:id twice; this is its later, fuller description.
+        RouteSpec::new(
+            M::PATCH,
+            "/webhooks/:id",
+            "webhooks",
+            "update_webhook",
+            "Update webhook subscription (url, events, secret, description, enabled)",
+            |r| r.to(webhooks::update),
+        )
+        .key(Some("webhooks:write"))
+        .body::<webhooks::WebhookPatch>()
+        .example(|| json!({ "events": ["call.completed", "transcript.ready"], "enabled": true })),
+        RouteSpec::new(
+            M::DELETE,
+            "/webhooks/:id",
+            "webhooks",
+            "delete_webhook",
+            "Delete webhook subscription",
+            |r| r.to(webhooks::delete),
+        )
+        .key(Some("webhooks:write")),
+        RouteSpec::new(
+            M::POST,
+            "/webhooks/:id/test",
+            "webhooks",
+            "test_webhook",
+            "Send test webhook delivery with sample payload",
+            |r| r.to(webhook_deliveries::test),
+        )
+        .key(Some("webhooks:write"))
+        .body::<webhook_deliveries::WebhookTestIn>()
+        .example(|| json!({ "event": "call.completed" })),
+        RouteSpec::new(
+            M::POST,
+            "/webhooks/:id/replay",
+            "webhooks",
+            "replay_webhook",
+            "Replay failed deliveries by ID or time window for exactly-once recovery",
+            |r| r.to(webhook_deliveries::replay),
+        )
+        .key(Some("webhooks:write"))
+        .body::<webhook_deliveries::ReplayIn>()
+        .example(|| json!({ "since": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z" })),
         RouteSpec::new(
             M::GET,
             "/_debug/schemas",

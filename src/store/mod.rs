@@ -12,6 +12,8 @@ pub mod sandbox_emails;
 pub mod secrets;
 pub mod telephony;
 pub mod tools;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use std::time::Duration;
 

@@ -34,6 +34,7 @@ pub async fn record(
         event_type: Set(event_type.to_string()),
         payload: Set(payload),
         created_at: Set(Utc::now()),
+        dispatched_at: Set(None),
     }
     .insert(db)
     .await

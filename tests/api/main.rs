@@ -6,6 +6,7 @@
 mod accounts;
 mod agents;
 mod auth;
+mod chaos_sink;
 mod discovery;
 mod email;
 mod fake_twilio;
@@ -22,3 +23,5 @@ mod sink;
 mod telephony;
 mod tools;
 mod twilio_client;
+mod webhooks;
+mod webhooks_restart;

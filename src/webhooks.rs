@@ -1,0 +1,253 @@
+//! Outgoing webhooks, server side: the ports the webhook actors need (the sea-orm delivery
+//! store and the signed, SSRF-guarded HTTP sender) and the registry's start-up.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use thruai_actors::{
+    WebhookConfig, WebhookRegistry, WebhookRegistryHandle,
+    ports::{
+        AttemptRecord, ClaimedDelivery, DeliveryStore, DispatchReport, OutgoingMessage, PortError, SendReport,
+        WebhookSender,
+    },
+    webhook::{
+        snapshot::EndpointSnapshot,
+        state::{Outcome, RetryPolicy, parse_retry_after},
+    },
+};
+use thruai_entities::webhook;
+
+use crate::{
+    config::WebhookSettings,
+    net::{
+        signing::{self, WebhookSecret},
+        ssrf::{SsrfError, UrlGuard},
+    },
+    store::{webhook_deliveries, webhooks},
+};
+
+/// `User-Agent` of every webhook request.
+pub const USER_AGENT: &str = concat!("ThruAI-Webhooks/", env!("CARGO_PKG_VERSION"));
+
+/// The actors' tunables from the `[webhooks]` settings, with the time scale applied.
+pub fn config_from(s: &WebhookSettings) -> WebhookConfig {
+    let scale = s.time_scale;
+    WebhookConfig {
+        policy: RetryPolicy {
+            delays: s.retry_schedule.iter().map(|d| d.mul_f64(scale)).collect(),
+            jitter: s.jitter,
+            time_scale: scale,
+            max_retry_after: Duration::from_secs(s.max_retry_after_secs).mul_f64(scale),
+            disable_after: Duration::from_secs(s.disable_after_secs).mul_f64(scale),
+        },
+        timeout: Duration::from_millis(s.timeout_ms),
+        batch_size: s.batch_size,
+        concurrent_batches: s.concurrent_batches,
+        lease: Duration::from_millis(s.lease_ms),
+        dispatch_interval: Duration::from_millis(s.dispatch_interval_ms),
+        dispatch_batch: s.dispatch_batch,
+        sweep_interval: Duration::from_millis(s.sweep_interval_ms),
+        max_restarts: s.max_restarts,
+        restart_window: Duration::from_secs(s.restart_window_secs),
+    }
+}
+
+/// Starts the registry (and with it one actor per active subscription) on this arbiter.
+pub fn start(
+    settings: &WebhookSettings,
+    db: DatabaseConnection,
+    guard: UrlGuard,
+    http: reqwest::Client,
+) -> WebhookRegistryHandle {
+    let store = Arc::new(DbDeliveryStore { db });
+    let sender = Arc::new(HttpSender {
+        guard,
+        http,
+        body_limit: settings.response_body_limit,
+    });
+    WebhookRegistry::new(store, sender, config_from(settings)).launch()
+}
+
+fn endpoint_of(row: webhook::Model) -> EndpointSnapshot {
+    EndpointSnapshot {
+        active: row.is_active && row.deleted_at.is_none(),
+        webhook_id: row.id,
+        org_id: row.org_id,
+        url: row.url,
+        secret: row.secret,
+        failing_since: row.failing_since,
+    }
+}
+
+/// The delivery store port over sea-orm.
+pub struct DbDeliveryStore {
+    pub db: DatabaseConnection,
+}
+
+#[async_trait]
+impl DeliveryStore for DbDeliveryStore {
+    async fn active_endpoints(&self) -> Result<Vec<EndpointSnapshot>, PortError> {
+        let rows = webhooks::all_active(&self.db).await.map_err(PortError::new)?;
+        Ok(rows.into_iter().map(endpoint_of).collect())
+    }
+
+    async fn endpoint(&self, webhook_id: &str) -> Result<Option<EndpointSnapshot>, PortError> {
+        let row = webhooks::find_any(&self.db, webhook_id).await.map_err(PortError::new)?;
+        Ok(row.map(endpoint_of))
+    }
+
+    async fn dispatch(&self, limit: u64, now: DateTime<Utc>) -> Result<DispatchReport, PortError> {
+        webhook_deliveries::dispatch(&self.db, limit, now)
+            .await
+            .map_err(PortError::new)
+    }
+
+    async fn due_webhooks(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<String>, PortError> {
+        webhook_deliveries::due_webhooks(&self.db, now, limit)
+            .await
+            .map_err(PortError::new)
+    }
+
+    async fn claim(
+        &self,
+        webhook_id: &str,
+        limit: u64,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>, PortError> {
+        webhook_deliveries::claim(&self.db, webhook_id, limit, now, lease_until)
+            .await
+            .map_err(PortError::new)
+    }
+
+    async fn record(&self, results: Vec<AttemptRecord>, now: DateTime<Utc>) -> Result<(), PortError> {
+        webhook_deliveries::record(&self.db, results, now)
+            .await
+            .map_err(PortError::new)
+    }
+
+    async fn set_failing_since(&self, webhook_id: &str, since: Option<DateTime<Utc>>) -> Result<(), PortError> {
+        webhooks::set_failing_since(&self.db, webhook_id, since)
+            .await
+            .map_err(PortError::new)
+    }
+
+    async fn disable(&self, webhook_id: &str, reason: &str, now: DateTime<Utc>) -> Result<u64, PortError> {
+        webhook_deliveries::disable(&self.db, webhook_id, reason, now)
+            .await
+            .map_err(PortError::new)
+    }
+}
+
+/// Signs each attempt (fresh `webhook-timestamp`, same `webhook-id`) and sends it through the
+/// SSRF guard, which re-checks the destination at send time; redirects are never followed.
+pub struct HttpSender {
+    pub guard: UrlGuard,
+    pub http: reqwest::Client,
+    pub body_limit: usize,
+}
+
+#[async_trait]
+impl WebhookSender for HttpSender {
+    async fn send(&self, msg: OutgoingMessage) -> SendReport {
+        let started = std::time::Instant::now();
+        let (outcome, body) = self.attempt(&msg).await;
+        SendReport {
+            outcome,
+            elapsed: started.elapsed(),
+            body,
+        }
+    }
+}
+
+impl HttpSender {
+    async fn attempt(&self, msg: &OutgoingMessage) -> (Outcome, Option<String>) {
+        let secret = match WebhookSecret::parse(&msg.secret) {
+            Ok(s) => s,
+            Err(e) => return (Outcome::Network(format!("unusable secret: {e}")), None),
+        };
+        let builder = match self.guard.request(&self.http, reqwest::Method::POST, &msg.url) {
+            Ok(b) => b,
+            Err(e) => return (refusal(e), None),
+        };
+        let headers = signing::signed_headers(&secret, &msg.msg_id, Utc::now().timestamp(), msg.payload.as_bytes());
+        let mut builder = builder
+            .timeout(msg.timeout)
+            .header("content-type", "application/json")
+            .header("user-agent", USER_AGENT)
+            .body(msg.payload.clone());
+        for (name, value) in headers.header_pairs().into_iter().chain(headers.svix_header_pairs()) {
+            builder = builder.header(name, value);
+        }
+        let send = tokio::time::timeout(msg.timeout, self.guard.send(builder));
+        let response = match send.await {
+            Err(_) => return (Outcome::Timeout, None),
+            Ok(Err(e)) => return (refusal(e), None),
+            Ok(Ok(r)) => r,
+        };
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, Utc::now()));
+        let abort = header("webhook-delivery").is_some_and(|v| v.trim().eq_ignore_ascii_case("abort-message"));
+        let body = read_prefix(response, self.body_limit, msg.timeout).await;
+        (
+            Outcome::Response {
+                status,
+                retry_after,
+                abort,
+            },
+            body,
+        )
+    }
+}
+
+fn refusal(e: SsrfError) -> Outcome {
+    match e {
+        SsrfError::Request(inner) if inner.is_timeout() => Outcome::Timeout,
+        SsrfError::Request(inner) => Outcome::Network(describe(&inner)),
+        other => Outcome::Refused(other.to_string()),
+    }
+}
+
+/// A reqwest error with its causes, for the log (no URL credentials: the guard refuses them).
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_connect() {
+        "connection failed".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// The first `limit` bytes of the body (lossy UTF-8), reading no further.
+async fn read_prefix(mut response: reqwest::Response, limit: usize, timeout: Duration) -> Option<String> {
+    let mut buf = Vec::new();
+    let read = async {
+        while let Ok(Some(chunk)) = response.chunk().await {
+            buf.extend_from_slice(&chunk);
+            if buf.len() >= limit {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(timeout, read).await;
+    if buf.is_empty() {
+        return None;
+    }
+    buf.truncate(limit);
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
