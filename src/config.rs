@@ -26,6 +26,8 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub webhooks: WebhookSettings,
     pub providers: ProviderSettings,
+    pub sms: SmsSettings,
+    pub a2p: A2pSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
 }
@@ -139,6 +141,29 @@ pub struct TwilioSettings {
     pub account_sid: String,
     pub auth_token: String,
     pub max_retries: u32,
+    /// Scheme and host of the Messaging v1 API (A2P brands, services, campaigns).
+    pub messaging_base: String,
+    /// Scheme and host of the TrustHub v1 API (customer profiles, trust products).
+    pub trusthub_base: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSettings {
+    /// HELP answer when the campaign has none; `{org}` is the organisation's name.
+    pub help_text: String,
+    /// The sandbox carrier's webhook signing token.
+    pub sandbox_auth_token: String,
+    pub sandbox_delivery_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct A2pSettings {
+    pub sandbox_brand_review_ms: u64,
+    pub sandbox_campaign_review_ms: u64,
+    pub poll_initial_ms: u64,
+    pub poll_max_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -347,12 +372,26 @@ impl Settings {
         if self.providers.twilio.account_sid.is_empty() != self.providers.twilio.auth_token.is_empty() {
             return Err("providers.twilio.account_sid / auth_token: set both or neither".into());
         }
+        for (key, base) in [
+            ("providers.twilio.messaging_base", &self.providers.twilio.messaging_base),
+            ("providers.twilio.trusthub_base", &self.providers.twilio.trusthub_base),
+        ] {
+            if url::Url::parse(base).is_err() {
+                return Err(format!("{key}: not a URL: `{base}`"));
+            }
+        }
+        if self.sms.sandbox_auth_token.trim().is_empty() {
+            return Err("sms.sandbox_auth_token: must not be empty".into());
+        }
+        if self.a2p.poll_initial_ms == 0 || self.a2p.poll_max_ms < self.a2p.poll_initial_ms {
+            return Err("a2p.poll_initial_ms / poll_max_ms: must be positive, max at least initial".into());
+        }
         if self.providers.timeout_ms == 0 {
             return Err("providers.timeout_ms: must be positive".into());
         }
         if !matches!(
             self.testing.failpoint.as_str(),
-            "" | "abort_before_commit" | "abort_after_commit"
+            "" | "abort_before_commit" | "abort_after_commit" | "a2p_abort_after_submit"
         ) {
             return Err(format!(
                 "testing.failpoint: unknown failpoint `{}`",

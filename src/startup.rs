@@ -25,6 +25,16 @@ impl Application {
             n => n,
         };
         let state = AppState::connect(settings).await?;
+        // Registrations still under way resume: in-doubt submissions are reconciled with
+        // the carrier, and polling starts again.
+        let resumed = state
+            .a2p
+            .rehydrate()
+            .await
+            .map_err(|e| anyhow::anyhow!("rehydrating A2P actors: {e}"))?;
+        if resumed > 0 {
+            tracing::info!(resumed, "A2P registrations rehydrated");
+        }
         spawn_maintenance(state.clone());
         let data = web::Data::new(state.clone());
         let server = HttpServer::new(move || {

@@ -3,6 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
+use thruai_actors::A2pSupervisor;
 
 use crate::{
     auth::Authenticator,
@@ -12,6 +13,7 @@ use crate::{
     limits::RateLimiter,
     net::ssrf::UrlGuard,
     providers::{
+        a2p::ServerA2pPorts,
         email::{self, EmailSender},
         llm::{LanguageModel, SandboxLlm},
     },
@@ -42,6 +44,8 @@ pub struct AppState {
     pub crypto: Crypto,
     /// The language model used when an agent's provider has no live client (the sandbox).
     pub llm: Arc<dyn LanguageModel>,
+    /// The A2P registration actors of this node.
+    pub a2p: A2pSupervisor,
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// The webhook actors' registry.
     pub webhooks: thruai_actors::WebhookRegistryHandle,
@@ -75,9 +79,17 @@ impl AppState {
             .connect_timeout(OUTBOUND_CONNECT_TIMEOUT)
             .build()?;
         let crypto = Crypto::new(&settings.security.encryption_key, db.clone())?;
+        let settings = Arc::new(settings);
         let webhooks = crate::webhooks::start(&settings.webhooks, db.clone(), url_guard.clone(), outbound.clone());
+        let a2p = A2pSupervisor::new(Arc::new(ServerA2pPorts {
+            db: db.clone(),
+            settings: settings.clone(),
+            http: http.clone(),
+            crypto: crypto.clone(),
+        }));
         Ok(Self {
             webhooks,
+            a2p,
             url_guard,
             outbound,
             http,
@@ -97,7 +109,7 @@ impl AppState {
             db,
             trusted_proxies: Arc::new(trusted_proxies),
             started_at: chrono::Utc::now(),
-            settings: Arc::new(settings),
+            settings,
         })
     }
 

@@ -1,6 +1,10 @@
 //! sea-orm entities only: one module per table, no queries with business meaning.
 #![forbid(unsafe_code)]
 
+pub mod a2p_brand;
+pub mod a2p_campaign;
+pub mod a2p_campaign_number;
+pub mod a2p_sandbox_registration;
 pub mod agent;
 pub mod api_key;
 pub mod feedback;
@@ -12,6 +16,9 @@ pub mod phone_number;
 pub mod platform_secret;
 pub mod sandbox_email;
 pub mod sandbox_number;
+pub mod sms_conversation;
+pub mod sms_message;
+pub mod sms_opt_out;
 pub mod telephony_credential;
 pub mod tool;
 pub mod user;

@@ -16,6 +16,12 @@ pub const WEBHOOK_ATTEMPT: &str = "ATT";
 pub const AGENT: &str = "AGT";
 pub const PHONE_NUMBER: &str = "TEL";
 pub const TOOL: &str = "TOOL";
+pub const SMS: &str = "SMS";
+pub const CONVERSATION: &str = "CNV";
+pub const OPT_OUT: &str = "OPT";
+pub const BRAND: &str = "BRN";
+/// A2P campaigns share the `CMP-` prefix with outbound campaigns (separate table).
+pub const A2P_CAMPAIGN: &str = "CMP";
 
 /// A fresh id: `FB-01JD…`.
 pub fn new_id(prefix: &str) -> String {

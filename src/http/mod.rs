@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod capabilities;
+pub mod compliance;
 pub mod debug;
 pub mod discovery;
 pub mod docs;
@@ -21,8 +22,10 @@ pub mod profile;
 pub mod providers;
 pub mod route_spec;
 pub mod routes;
+pub mod sms;
 pub mod telephony;
 pub mod tools;
+pub mod twilio_hooks;
 pub mod validation;
 pub mod webhook_deliveries;
 pub mod webhooks;
@@ -39,6 +42,8 @@ pub const BASE_PATH: &str = "/api/v1/public";
 /// discovery documents); static paths before parameterised ones so `/agents/quickstart`
 /// wins over `/agents/{id}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Carrier webhooks live outside the API base path and the API layer.
+    twilio_hooks::routes(cfg);
     let mut by_path: BTreeMap<String, Vec<&'static routes::RouteSpec>> = BTreeMap::new();
     for spec in routes::table() {
         let full = if spec.root {

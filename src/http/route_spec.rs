@@ -247,6 +247,8 @@ const SAFE_POSTS: &[&str] = &[
     "/agents/:id/preflight",
     "/agents/:id/simulate",
     "/telephony/numbers/search",
+    "/compliance/a2p/brands/validate",
+    "/compliance/a2p/campaigns/validate",
 ];
 
 pub(crate) fn schema_of<T: schemars::JsonSchema>() -> Value {

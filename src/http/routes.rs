@@ -4,11 +4,11 @@
 use std::sync::LazyLock;
 
 use actix_web::http::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{
-    accounts, agents, capabilities, debug, discovery, docs, feedback, health, llms, mcp, metrics as metrics_route,
-    openapi, profile, providers, telephony, tools, webhook_deliveries, webhooks,
+    accounts, agents, capabilities, compliance, debug, discovery, docs, feedback, health, llms, mcp,
+    metrics as metrics_route, openapi, profile, providers, sms, telephony, tools, webhook_deliveries, webhooks,
 };
 
 pub use super::route_spec::{Limit, PAGED, Param, Produces, RouteSpec};
@@ -36,6 +36,39 @@ const SEARCH_QUERY: &[Param] = &[
         description: "Most results to return",
     },
 ];
+
+fn brand_example() -> Value {
+    json!({
+        "brandType": "standard",
+        "companyName": "Acme Dental LLC",
+        "displayName": "Acme Dental",
+        "ein": "12-3456789",
+        "businessType": "Limited Liability Corporation",
+        "companyType": "private",
+        "vertical": "HEALTHCARE",
+        "website": "https://acme-dental.example.com",
+        "email": "compliance@acme-dental.example.com",
+        "phone": "+14155550100",
+        "address": { "street": "1 Market St", "city": "San Francisco", "state": "CA", "postalCode": "94105", "country": "US" },
+        "contact": { "firstName": "Ada", "lastName": "Lovelace", "email": "ada@acme-dental.example.com", "phone": "+14155550101", "title": "Owner", "jobPosition": "CEO" }
+    })
+}
+
+fn campaign_example() -> Value {
+    json!({
+        "brandId": "BRN-01JD0000000000000000000000",
+        "useCase": "CUSTOMER_CARE",
+        "description": "Appointment reminders and answers to patient questions for Acme Dental",
+        "messageFlow": "Patients opt in by ticking the SMS box on the booking form at acme-dental.example.com/book",
+        "messageSamples": [
+            "Hi Sam, this is Acme Dental: your cleaning is tomorrow at 3pm. Reply STOP to unsubscribe.",
+            "Acme Dental: thanks for your question, Dr. Lee will call you back today. Reply HELP for help."
+        ],
+        "hasEmbeddedLinks": false,
+        "hasEmbeddedPhone": false,
+        "helpMessage": "Acme Dental: call +14155550100 for help. Reply STOP to unsubscribe."
+    })
+}
 
 /// The table, built once.
 pub fn table() -> &'static [RouteSpec] {
@@ -522,6 +555,163 @@ fn build() -> Vec<RouteSpec> {
         .key(Some("webhooks:write"))
         .body::<webhook_deliveries::ReplayIn>()
         .example(|| json!({ "since": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z" })),
+        // -- compliance (A2P 10DLC) ---------------------------------------------------------
+        RouteSpec::new(
+            M::GET,
+            "/compliance/a2p/status",
+            "compliance",
+            "get_a2p_status",
+            "Get overall A2P compliance status with actionable blockingReasons[] and nextAction guidance",
+            |r| r.to(compliance::status::status),
+        )
+        .key(Some("compliance:read")),
+        RouteSpec::new(
+            M::GET,
+            "/compliance/a2p/config",
+            "compliance",
+            "get_a2p_config",
+            "Get available industry verticals, use cases, and brand types for registration",
+            |r| r.to(compliance::config),
+        )
+        .key(Some("compliance:read")),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/brands/validate",
+            "compliance",
+            "validate_a2p_brand",
+            "Dry-run validation for brand registration. Returns field-level errors and suggestions without submitting to Twilio/TCR",
+            |r| r.to(compliance::validate_brand),
+        )
+        .key(Some("compliance:read"))
+        .body::<compliance::wire::BrandCheck>()
+        .example(brand_example),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/brands",
+            "compliance",
+            "submit_a2p_brand",
+            "Submit brand registration (sole_proprietor or standard). Returns Application ID (BRN-xxx) immediately",
+            |r| r.to(compliance::create_brand),
+        )
+        .key(Some("compliance:write"))
+        .body::<compliance::wire::BrandIn>()
+        .example(brand_example),
+        RouteSpec::new(
+            M::GET,
+            "/compliance/a2p/brands/:id",
+            "compliance",
+            "get_a2p_brand",
+            "Get brand registration details by Application ID (BRN-xxx)",
+            |r| r.to(compliance::get_brand),
+        )
+        .key(Some("compliance:read")),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/brands/:id/refresh",
+            "compliance",
+            "refresh_a2p_brand",
+            "Poll Twilio for latest brand registration status",
+            |r| r.to(compliance::refresh_brand),
+        )
+        .key(Some("compliance:write"))
+        .example(|| json!({})),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns/validate",
+            "compliance",
+            "validate_a2p_campaign",
+            "Dry-run validation for campaign registration. Checks schema, brand approval status, and message samples",
+            |r| r.to(compliance::validate_campaign),
+        )
+        .key(Some("compliance:read"))
+        .body::<compliance::wire::CampaignCheck>()
+        .example(campaign_example),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns",
+            "compliance",
+            "submit_a2p_campaign",
+            "Submit A2P campaign (requires approved brand). Returns campaign ID (CMP-xxx)",
+            |r| r.to(compliance::create_campaign),
+        )
+        .key(Some("compliance:write"))
+        .body::<compliance::wire::CampaignIn>()
+        .example(campaign_example),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns/:id/refresh",
+            "compliance",
+            "refresh_a2p_campaign",
+            "Poll Twilio for latest campaign status",
+            |r| r.to(compliance::refresh_campaign),
+        )
+        .key(Some("compliance:write"))
+        .example(|| json!({})),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns/:id/phone-numbers",
+            "compliance",
+            "link_phone_to_campaign",
+            "Link a phone number to an approved campaign for A2P-compliant SMS sending",
+            |r| r.to(compliance::link_number),
+        )
+        .key(Some("compliance:write"))
+        .body::<compliance::wire::LinkIn>()
+        .example(|| json!({ "phoneNumber": "+14155550123" })),
+        // -- sms ---------------------------------------------------------------------------
+        RouteSpec::new(M::POST, "/sms", "sms", "send_sms_alias", "Send an SMS message (RESTful alias)", |r| {
+            r.to(sms::send)
+        })
+        .key(Some("telephony:write"))
+        .body::<sms::SmsIn>()
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" })),
+        RouteSpec::new(M::POST, "/sms/messages", "sms", "send_sms", "Send an SMS message", |r| {
+            r.to(sms::send)
+        })
+        .key(Some("telephony:write"))
+        .body::<sms::SmsIn>()
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" })),
+        RouteSpec::new(
+            M::POST,
+            "/sms/send",
+            "sms",
+            "send_sms_legacy",
+            "Send an SMS message (alias for POST /sms/messages)",
+            |r| r.to(sms::send),
+        )
+        .key(Some("telephony:write"))
+        .body::<sms::SmsIn>()
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" })),
+        RouteSpec::new(M::GET, "/sms/messages", "sms", "list_sms_messages", "List SMS messages", |r| {
+            r.to(sms::list)
+        })
+        .key(Some("telephony:read")),
+        RouteSpec::new(M::GET, "/sms/messages/:id", "sms", "get_sms_message", "Get SMS message by ID", |r| {
+            r.to(sms::get)
+        })
+        .key(Some("telephony:read")),
+        RouteSpec::new(
+            M::GET,
+            "/sms/conversations",
+            "sms",
+            "list_sms_conversations",
+            "List SMS conversations",
+            |r| r.to(sms::conversations),
+        )
+        .key(Some("telephony:read")),
+        RouteSpec::new(
+            M::GET,
+            "/sms/conversations/:id/messages",
+            "sms",
+            "get_sms_conversation_messages",
+            "Get SMS conversation messages",
+            |r| r.to(sms::conversation_messages),
+        )
+        .key(Some("telephony:read")),
+        RouteSpec::new(M::GET, "/sms/opt-outs", "sms", "list_sms_opt_outs", "List SMS opt-outs", |r| {
+            r.to(sms::opt_outs)
+        })
+        .key(Some("telephony:read")),
         RouteSpec::new(
             M::GET,
             "/_debug/schemas",

@@ -82,6 +82,39 @@ pub enum TelephonyError {
     Crypto(#[from] CryptoError),
 }
 
+/// An SMS to hand to the carrier.
+#[derive(Debug, Clone)]
+pub struct OutboundSms {
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    /// Where the carrier posts delivery status (`/twilio/sms-status`).
+    pub status_callback: String,
+}
+
+/// The carrier's acknowledgement of an SMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentSms {
+    pub sid: String,
+    pub status: String,
+    pub num_segments: i32,
+}
+
+/// Sandbox recipients that simulate delivery failures (like Twilio's magic test numbers).
+pub const SANDBOX_FAILED_RECIPIENT: &str = "+15005550006";
+pub const SANDBOX_UNDELIVERED_RECIPIENT: &str = "+15005550007";
+
+/// Segments of an SMS body: 160 GSM-7 characters (153 when split) or 70 UCS-2 (67).
+pub fn segments(body: &str) -> i32 {
+    let n = body.chars().count();
+    let gsm = body
+        .chars()
+        .all(|c| c.is_ascii() && !c.is_ascii_control() || c == '\n' || c == '\r');
+    let (single, multi) = if gsm { (160, 153) } else { (70, 67) };
+    let count = if n <= single { 1 } else { n.div_ceil(multi) };
+    i32::try_from(count).unwrap_or(i32::MAX)
+}
+
 #[async_trait]
 pub trait Telephony: Send + Sync {
     /// `twilio` or `sandbox` (stored on each number).
@@ -94,6 +127,8 @@ pub trait Telephony: Send + Sync {
     async fn list_owned(&self) -> Result<Vec<CarrierNumber>, TelephonyError>;
     async fn configure(&self, sid: &str, hooks: &Webhooks) -> Result<CarrierNumber, TelephonyError>;
     async fn release(&self, sid: &str) -> Result<(), TelephonyError>;
+    /// Sends an SMS; delivery status arrives later through the status callback.
+    async fn send_sms(&self, sms: &OutboundSms) -> Result<SentSms, TelephonyError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,11 +247,40 @@ impl Telephony for TwilioCarrier {
     async fn release(&self, sid: &str) -> Result<(), TelephonyError> {
         Ok(self.client.release_number(sid).await?)
     }
+
+    async fn send_sms(&self, sms: &OutboundSms) -> Result<SentSms, TelephonyError> {
+        let sent = self
+            .client
+            .send_message(&super::twilio::SendMessage {
+                to: sms.to.clone(),
+                from: Some(sms.from.clone()),
+                body: Some(sms.body.clone()),
+                status_callback: Some(sms.status_callback.clone()),
+                ..super::twilio::SendMessage::default()
+            })
+            .await?;
+        Ok(SentSms {
+            num_segments: sent
+                .num_segments
+                .as_deref()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| segments(&sms.body)),
+            sid: sent.sid,
+            status: if sent.status.is_empty() {
+                "queued".into()
+            } else {
+                sent.status
+            },
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Sandbox carrier
 // ---------------------------------------------------------------------------------------------
+
+/// Checks (50 ms apart) for the sender to have recorded a sandbox message's SID.
+const DELIVERY_WAIT_TRIES: u32 = 100;
 
 /// Area codes offered when a search names none.
 const SANDBOX_AREAS: &[&str] = &["415", "212", "312", "512", "206"];
@@ -228,6 +292,8 @@ const SANDBOX_LINES: std::ops::RangeInclusive<u32> = 100..=199;
 pub struct SandboxCarrier {
     db: DatabaseConnection,
     org_id: String,
+    /// Pause between simulated delivery steps.
+    delivery_step: Duration,
 }
 
 impl SandboxCarrier {
@@ -235,7 +301,46 @@ impl SandboxCarrier {
         Self {
             db,
             org_id: org_id.to_string(),
+            delivery_step: Duration::from_millis(200),
         }
+    }
+
+    #[must_use]
+    pub fn with_delivery_step(mut self, step: Duration) -> Self {
+        self.delivery_step = step;
+        self
+    }
+
+    /// Plays the network: `sent`, then `delivered` (or the failure of a magic recipient),
+    /// applied to the message as Twilio's status callbacks would be.
+    fn deliver(&self, sid: String, to: &str) {
+        let db = self.db.clone();
+        let step = self.delivery_step;
+        let outcome = match to {
+            SANDBOX_FAILED_RECIPIENT => ("failed", Some((30006, "Landline or unreachable carrier"))),
+            SANDBOX_UNDELIVERED_RECIPIENT => ("undelivered", Some((30003, "Unreachable destination handset"))),
+            _ => ("delivered", None),
+        };
+        actix_web::rt::spawn(async move {
+            actix_web::rt::time::sleep(step).await;
+            // The sender records the SID right after this call returns: wait for it.
+            for _ in 0..DELIVERY_WAIT_TRIES {
+                match store::sms::find_by_provider_sid(&db, &sid).await {
+                    Ok(Some(_)) => break,
+                    _ => actix_web::rt::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+            if outcome.0 != "failed"
+                && let Err(e) = store::sms::apply_status(&db, &sid, "sent", None, None).await
+            {
+                tracing::warn!(error = %e, sid, "sandbox delivery: recording `sent` failed");
+            }
+            actix_web::rt::time::sleep(step).await;
+            let (code, message) = outcome.1.map_or((None, None), |(c, m)| (Some(c), Some(m.to_string())));
+            if let Err(e) = store::sms::apply_status(&db, &sid, outcome.0, code, message).await {
+                tracing::warn!(error = %e, sid, "sandbox delivery: recording the outcome failed");
+            }
+        });
     }
 
     /// True for numbers of the sandbox inventory.
@@ -364,6 +469,20 @@ impl Telephony for SandboxCarrier {
         store::telephony::sandbox_release(&self.db, &self.org_id, sid).await?;
         Ok(())
     }
+
+    async fn send_sms(&self, sms: &OutboundSms) -> Result<SentSms, TelephonyError> {
+        let owned = self.find_owned(&sms.from).await?;
+        if owned.is_none() {
+            return Err(TelephonyError::Unavailable(sms.from.clone()));
+        }
+        let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+        self.deliver(sid.clone(), &sms.to);
+        Ok(SentSms {
+            sid,
+            status: "queued".into(),
+            num_segments: segments(&sms.body),
+        })
+    }
 }
 
 fn sandbox_number(row: thruai_entities::sandbox_number::Model) -> CarrierNumber {
@@ -396,10 +515,25 @@ pub enum Mode {
     Sandbox,
 }
 
+fn sandbox_carrier(state: &AppState, org_id: &str) -> SandboxCarrier {
+    SandboxCarrier::new(state.db.clone(), org_id)
+        .with_delivery_step(Duration::from_millis(state.settings.sms.sandbox_delivery_ms))
+}
+
 pub fn twilio_client(state: &AppState, account_sid: &str, auth_token: &str) -> TwilioClient {
-    let cfg = &state.settings.providers;
+    twilio_client_with(&state.http, &state.settings, account_sid, auth_token)
+}
+
+/// A Twilio client from its parts (for code that holds no `AppState`).
+pub fn twilio_client_with(
+    http: &reqwest::Client,
+    settings: &crate::config::Settings,
+    account_sid: &str,
+    auth_token: &str,
+) -> TwilioClient {
+    let cfg = &settings.providers;
     TwilioClient::new(
-        state.http.clone(),
+        http.clone(),
         TwilioConfig {
             api_base: cfg.twilio.api_base.clone(),
             timeout: Duration::from_millis(cfg.timeout_ms),
@@ -408,6 +542,7 @@ pub fn twilio_client(state: &AppState, account_sid: &str, auth_token: &str) -> T
         account_sid.to_string(),
         auth_token.to_string(),
     )
+    .with_v1_hosts(&cfg.twilio.messaging_base, &cfg.twilio.trusthub_base)
 }
 
 /// The organisation's Twilio client (BYOC first, then the platform account), if any.
@@ -436,7 +571,7 @@ pub async fn twilio_for(state: &AppState, org_id: &str) -> Result<Option<(Mode, 
 pub async fn carrier_for(state: &AppState, org_id: &str) -> Result<(Mode, Arc<dyn Telephony>), TelephonyError> {
     Ok(match twilio_for(state, org_id).await? {
         Some((mode, client)) => (mode, Arc::new(TwilioCarrier::new(client))),
-        None => (Mode::Sandbox, Arc::new(SandboxCarrier::new(state.db.clone(), org_id))),
+        None => (Mode::Sandbox, Arc::new(sandbox_carrier(state, org_id))),
     })
 }
 
@@ -449,7 +584,7 @@ pub async fn carrier_of(
     number: &thruai_entities::phone_number::Model,
 ) -> Result<Arc<dyn Telephony>, TelephonyError> {
     if number.provider == "sandbox" {
-        return Ok(Arc::new(SandboxCarrier::new(state.db.clone(), &number.org_id)));
+        return Ok(Arc::new(sandbox_carrier(state, &number.org_id)));
     }
     if let Some(creds) = store::telephony::credentials(&state.db, &number.org_id).await?
         && number

@@ -3,6 +3,8 @@
 //! auth; retries only where a repeat cannot duplicate an effect (see [`TwilioClient`]).
 #![forbid(unsafe_code)]
 
+pub mod a2p;
+
 use std::{
     error::Error as _,
     fmt,
@@ -490,6 +492,10 @@ pub struct TwilioClient {
     config: TwilioConfig,
     account_sid: String,
     auth_token: String,
+    /// Scheme and host of the Messaging v1 API (see [`a2p`]).
+    messaging_base: String,
+    /// Scheme and host of the TrustHub v1 API (see [`a2p`]).
+    trusthub_base: String,
 }
 
 impl fmt::Debug for TwilioClient {
@@ -510,7 +516,17 @@ impl TwilioClient {
             config: cfg,
             account_sid,
             auth_token,
+            messaging_base: a2p::DEFAULT_MESSAGING_BASE.to_owned(),
+            trusthub_base: a2p::DEFAULT_TRUSTHUB_BASE.to_owned(),
         }
+    }
+
+    /// Points the Messaging and TrustHub v1 APIs elsewhere (tests use a local fake).
+    #[must_use]
+    pub fn with_v1_hosts(mut self, messaging_base: &str, trusthub_base: &str) -> Self {
+        messaging_base.clone_into(&mut self.messaging_base);
+        trusthub_base.clone_into(&mut self.trusthub_base);
+        self
     }
 
     #[must_use]

@@ -1,6 +1,7 @@
 //! Database access: connecting, migrating, and one module of queries per aggregate.
 //! Every function reading tenant data takes the organisation id first.
 
+pub mod a2p;
 pub mod accounts;
 pub mod agents;
 pub mod api_keys;
@@ -10,6 +11,7 @@ pub mod outbox;
 pub mod phone_numbers;
 pub mod sandbox_emails;
 pub mod secrets;
+pub mod sms;
 pub mod telephony;
 pub mod tools;
 pub mod webhook_deliveries;

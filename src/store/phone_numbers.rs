@@ -32,6 +32,14 @@ pub async fn find_by_number(
         .await
 }
 
+/// The row of `e164`, whoever owns it (carrier webhooks name numbers, not organisations).
+pub async fn find_global(db: &impl ConnectionTrait, e164: &str) -> Result<Option<phone_number::Model>, DbErr> {
+    phone_number::Entity::find()
+        .filter(phone_number::Column::PhoneNumber.eq(e164))
+        .one(db)
+        .await
+}
+
 /// The organisation owning `e164`, whoever it is.
 pub async fn find_any_owner(db: &impl ConnectionTrait, e164: &str) -> Result<Option<String>, DbErr> {
     Ok(phone_number::Entity::find()

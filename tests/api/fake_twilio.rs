@@ -192,6 +192,8 @@ pub struct FakeState {
     pub opted_out: HashSet<(String, String)>,
     pub faults: Vec<Fault>,
     pub requests: Vec<RecordedRequest>,
+    /// TrustHub and Messaging v1 state (see `fake_twilio_a2p`).
+    pub a2p: crate::fake_twilio_a2p::A2pFake,
 }
 
 type Shared = Arc<Mutex<FakeState>>;
@@ -404,6 +406,12 @@ fn route(
     };
     if account.token != pass {
         return twilio_error(401, 20003, "Authenticate");
+    }
+    if path.starts_with("/v1/") {
+        if account.status != "active" {
+            return twilio_error(401, 20005, "Account not active");
+        }
+        return crate::fake_twilio_a2p::route(&mut s.a2p, &account.sid, method, path, query, form);
     }
     let Some(rest) = path.strip_prefix(ACCOUNTS_PREFIX) else {
         return not_found(path);

@@ -55,6 +55,12 @@ pub fn test_settings() -> Settings {
         plan.burst = 10_000;
     }
     s.rate_limit.provisioning_max = 1_000;
+    // A2P review and SMS delivery on a test timeline.
+    s.a2p.sandbox_brand_review_ms = 300;
+    s.a2p.sandbox_campaign_review_ms = 300;
+    s.a2p.poll_initial_ms = 50;
+    s.a2p.poll_max_ms = 200;
+    s.sms.sandbox_delivery_ms = 20;
     s
 }
 

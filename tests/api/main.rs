@@ -3,6 +3,7 @@
 // Test helpers outside `#[test]` functions may unwrap: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod a2p;
 mod accounts;
 mod agents;
 mod auth;
@@ -10,6 +11,7 @@ mod chaos_sink;
 mod discovery;
 mod email;
 mod fake_twilio;
+mod fake_twilio_a2p;
 mod feedback;
 mod helpers;
 mod http_layer;
@@ -20,6 +22,7 @@ mod providers;
 mod rate_limits;
 mod route_table;
 mod sink;
+mod sms;
 mod telephony;
 mod tools;
 mod twilio_client;

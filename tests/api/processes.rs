@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Reply, backends, unique};
 
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -25,7 +25,7 @@ impl Drop for Server {
 
 /// Where a group of processes keeps its data: a fresh PostgreSQL schema (with Redis when
 /// configured) or a fresh SQLite file.
-fn shared_env() -> Vec<(String, String)> {
+pub(crate) fn shared_env() -> Vec<(String, String)> {
     let (db, redis) = backends();
     let mut env = vec![("THRUAI__REDIS__KEY_PREFIX".to_string(), format!("{}:", unique("proc")))];
     match db {
@@ -46,7 +46,7 @@ fn shared_env() -> Vec<(String, String)> {
     env
 }
 
-fn start(shared: &[(String, String)], extra: &[(&str, &str)]) -> Server {
+pub(crate) fn start(shared: &[(String, String)], extra: &[(&str, &str)]) -> Server {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_thruai"));
     cmd.args(["serve", "--bind", "127.0.0.1:0"])
         .env_remove("DATABASE_URL")
@@ -73,15 +73,15 @@ fn start(shared: &[(String, String)], extra: &[(&str, &str)]) -> Server {
     Server { child, base }
 }
 
-async fn send(rb: reqwest::RequestBuilder) -> Reply {
+pub(crate) async fn send(rb: reqwest::RequestBuilder) -> Reply {
     Reply::from(rb.send().await.expect("request sent")).await
 }
 
-fn url(server: &Server, path: &str) -> String {
+pub(crate) fn url(server: &Server, path: &str) -> String {
     format!("{}/api/v1/public{path}", server.base)
 }
 
-async fn signup(client: &reqwest::Client, server: &Server) -> String {
+pub(crate) async fn signup(client: &reqwest::Client, server: &Server) -> String {
     let email = format!("{}@example.com", unique("p"));
     let r = send(
         client

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use thruai::http::routes::{self, Produces, RouteSpec};
 
 use crate::{
+    a2p::{campaign_body, wait_for},
     fake_twilio::FakeTwilio,
     helpers::{TestApp, spawn_app, spawn_with, unique},
 };
@@ -33,6 +34,29 @@ const ID_SOURCES: &[(&str, &str)] = &[("/telephony/numbers", "/telephony/numbers
 /// where needed.
 async fn body_for(app: &TestApp, spec: &RouteSpec, ids: &HashMap<String, String>) -> Value {
     match spec.path {
+        "/compliance/a2p/campaigns" => {
+            let brand = ids.get("/compliance/a2p/brands").cloned().unwrap_or_default();
+            wait_for(app, &format!("/compliance/a2p/brands/{brand}"), "approved").await;
+            campaign_body(&brand)
+        }
+        "/compliance/a2p/campaigns/:id/phone-numbers" => {
+            json!({ "phoneNumberId": ids.get("/telephony/numbers") })
+        }
+        "/sms" | "/sms/messages" | "/sms/send" => {
+            // A US long code sends once linked to an approved campaign.
+            let campaign = ids.get("/compliance/a2p/campaigns").cloned().unwrap_or_default();
+            wait_for(app, &format!("/compliance/a2p/campaigns/{campaign}"), "approved").await;
+            let number = ids.get("/telephony/numbers").cloned().unwrap_or_default();
+            app.post(
+                &format!("/compliance/a2p/campaigns/{campaign}/phone-numbers"),
+                &json!({ "phoneNumberId": number }),
+            )
+            .await;
+            let mut body = (spec.example.unwrap())();
+            body.as_object_mut().unwrap().remove("from");
+            body["phoneNumberId"] = json!(number);
+            body
+        }
         "/agents/:id/telephony" => json!({ "phoneNumberId": ids.get("/telephony/numbers") }),
         "/tools" => {
             let mut body = (spec.example.unwrap())();
@@ -75,9 +99,13 @@ async fn every_mutating_route_replays_with_the_same_key_and_refuses_a_different_
     let twilio = FakeTwilio::start().await;
     twilio.add_account("AC0123456789abcdef0123456789abcdef", "your_auth_token", "active");
     twilio.add_owned_number("AC0123456789abcdef0123456789abcdef", "+14155550123", None);
+    // A2P registrations at the fake Twilio are approved at once.
+    twilio.a2p_review(0, None);
     let base = twilio.base_url.clone();
     let app = spawn_with(move |s| {
-        s.providers.twilio.api_base = base;
+        s.providers.twilio.api_base = base.clone();
+        s.providers.twilio.messaging_base = base.clone();
+        s.providers.twilio.trusthub_base = base;
         s.security.url_allowlist = vec!["127.0.0.1/32".into()];
     })
     .await;

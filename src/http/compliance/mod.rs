@@ -1,0 +1,381 @@
+//! A2P 10DLC compliance: reference data, dry-run validation, brand and campaign
+//! registration (each driven by its `A2pActor`), refresh as an immediate poll, number
+//! linking and the overall status with next actions.
+
+pub mod reference;
+pub mod status;
+pub mod wire;
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use chrono::Utc;
+use serde_json::{Value, json};
+use thruai_actors::a2p::{
+    snapshot::A2pSnapshot,
+    state::{Effect, Event, Kind, Registration},
+};
+use thruai_entities::{a2p_brand, a2p_campaign};
+use wire::{BrandCheck, BrandIn, BrandOut, CampaignCheck, CampaignIn, CampaignOut, LinkIn, LinkedNumberOut};
+
+use super::{
+    envelope,
+    extract::{Body, Ctx},
+};
+use crate::{
+    domain::{ids, is_e164},
+    error::{ApiError, ApiResult, ErrorCode, FieldError},
+    providers::a2p::{ServerA2pPorts, record_change},
+    state::AppState,
+    store,
+};
+
+fn brand_not_found(id: &str) -> ApiError {
+    ApiError::new(ErrorCode::BrandNotFound, format!("A2P brand '{id}' not found"))
+}
+
+fn campaign_not_found(id: &str) -> ApiError {
+    ApiError::new(ErrorCode::CampaignNotFound, format!("A2P campaign '{id}' not found"))
+}
+
+fn next_action(status: &str, kind: Kind, id: &str) -> Option<String> {
+    let path = if kind == Kind::Brand { "brands" } else { "campaigns" };
+    match status {
+        "pending" | "in_review" => Some(format!(
+            "Under review: POST /compliance/a2p/{path}/{id}/refresh to check now"
+        )),
+        "approved" if kind == Kind::Brand => Some("Submit a campaign: POST /compliance/a2p/campaigns".into()),
+        "approved" => Some(format!(
+            "Link numbers: POST /compliance/a2p/campaigns/{id}/phone-numbers"
+        )),
+        "rejected" | "failed" => Some(format!(
+            "Fix the registration and submit a new one: POST /compliance/a2p/{path}"
+        )),
+        _ => None,
+    }
+}
+
+fn brand_out(b: a2p_brand::Model) -> BrandOut {
+    BrandOut {
+        next_action: next_action(&b.status, Kind::Brand, &b.id),
+        application_id: b.id.clone(),
+        company_name: b.data["companyName"].as_str().map(str::to_owned),
+        id: b.id,
+        brand_type: b.brand_type,
+        status: b.status,
+        substatus: b.substatus,
+        carrier_sid: b.carrier_sid,
+        rejection_reason: b.rejection_reason,
+        registration: b.data,
+        created_at: b.created_at,
+        updated_at: b.updated_at,
+        approved_at: b.approved_at,
+    }
+}
+
+async fn campaign_out(db: &impl sea_orm::ConnectionTrait, c: a2p_campaign::Model) -> ApiResult<CampaignOut> {
+    let numbers = store::a2p::campaign_numbers(db, &c.org_id, &c.id).await?;
+    let mut registration = c.data.clone();
+    if let Some(o) = registration.as_object_mut() {
+        o.remove("brandCarrierSid");
+    }
+    Ok(CampaignOut {
+        next_action: next_action(&c.status, Kind::Campaign, &c.id),
+        phone_numbers: numbers
+            .into_iter()
+            .map(|n| LinkedNumberOut {
+                phone_number_id: n.phone_number_id,
+                phone_number: n.phone_number,
+                linked_at: n.created_at,
+            })
+            .collect(),
+        id: c.id,
+        brand_id: c.brand_id,
+        use_case: c.use_case,
+        status: c.status,
+        substatus: c.substatus,
+        carrier_sid: c.carrier_sid,
+        rejection_reason: c.rejection_reason,
+        registration,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+        approved_at: c.approved_at,
+    })
+}
+
+/// The dry-run answer: `valid`, field errors with suggestions, nothing submitted.
+fn dry_run(errors: Vec<FieldError>, extra: Value) -> HttpResponse {
+    let suggestions: Vec<Value> = errors
+        .iter()
+        .filter_map(|e| {
+            e.suggestion
+                .as_ref()
+                .map(|s| json!({ "field": e.field, "suggestion": s }))
+        })
+        .collect();
+    let mut data = json!({
+        "valid": errors.is_empty(),
+        "errors": errors,
+        "suggestions": suggestions,
+        "submitted": false,
+    });
+    if let (Some(d), Some(x)) = (data.as_object_mut(), extra.as_object()) {
+        d.extend(x.clone());
+    }
+    envelope::ok(&data)
+}
+
+/// Applies `Submit` to a new registration: the row is written with its intent (and the
+/// `draft → pending` event) in the caller's transaction.
+fn submitted(id: &str, org: &str, kind: Kind, payload: Value, state: &AppState) -> ApiResult<(Registration, Effect)> {
+    let ports = ServerA2pPorts {
+        db: state.db.clone(),
+        settings: state.settings.clone(),
+        http: state.http.clone(),
+        crypto: state.crypto.clone(),
+    };
+    let backoff = thruai_actors::a2p::ports::A2pPorts::backoff(&ports);
+    let (reg, effects) = Registration::new(id, org, kind, payload)
+        .on(Event::Submit, &backoff)
+        .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
+    let first = effects
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::new(ErrorCode::InternalError, "no effect"))?;
+    Ok((reg, first))
+}
+
+pub async fn config(_ctx: Ctx) -> ApiResult<HttpResponse> {
+    Ok(envelope::ok(&reference::config()))
+}
+
+pub async fn validate_brand(ctx: Ctx, Body(BrandCheck(input)): Body<BrandCheck>) -> ApiResult<HttpResponse> {
+    let mut errors = input.problems();
+    let existing = store::a2p::brands(ctx.db(), ctx.org()).await?;
+    if let Some(b) = existing.iter().find(|b| b.status != "rejected" && b.status != "failed") {
+        errors.push(FieldError::new(
+            "brandType",
+            format!(
+                "this organization already has brand '{}' ({}); submitting would fail with BRAND_EXISTS",
+                b.id, b.status
+            ),
+        ));
+    }
+    Ok(dry_run(errors, json!({})))
+}
+
+pub async fn create_brand(ctx: Ctx, Body(input): Body<BrandIn>) -> ApiResult<HttpResponse> {
+    let existing = store::a2p::brands(ctx.db(), ctx.org()).await?;
+    if let Some(b) = existing.iter().find(|b| b.status != "rejected" && b.status != "failed") {
+        return Err(ApiError::new(
+            ErrorCode::BrandExists,
+            format!(
+                "This organization already has brand registration '{}' ({})",
+                b.id, b.status
+            ),
+        )
+        .with_details(json!({ "brandId": b.id, "status": b.status })));
+    }
+    let id = ids::new_id(ids::BRAND);
+    let payload = serde_json::to_value(&input).map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
+    let (reg, first) = submitted(&id, ctx.org(), Kind::Brand, payload.clone(), &ctx.state)?;
+    let now = Utc::now();
+    let txn = ctx.begin().await?;
+    let row = store::a2p::insert_brand(
+        &txn,
+        a2p_brand::Model {
+            id: id.clone(),
+            org_id: ctx.org().to_string(),
+            brand_type: input.brand_type.clone().unwrap_or_default(),
+            data: payload,
+            status: reg.phase.as_str().into(),
+            substatus: reg.substatus.clone(),
+            carrier_sid: None,
+            rejection_reason: None,
+            snapshot: A2pSnapshot::to_json(&reg),
+            created_at: now,
+            updated_at: now,
+            approved_at: None,
+        },
+    )
+    .await?;
+    if let Effect::Persist(Some(change)) = &first {
+        record_change(&txn, &reg, change).await?;
+    }
+    let res = ctx.commit(txn, StatusCode::CREATED, &brand_out(row)).await?;
+    ctx.state.a2p.send_recorded(reg);
+    Ok(res)
+}
+
+pub async fn get_brand(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    let row = store::a2p::find_brand(ctx.db(), ctx.org(), &id)
+        .await?
+        .ok_or_else(|| brand_not_found(&id))?;
+    Ok(envelope::ok(&brand_out(row)))
+}
+
+pub async fn refresh_brand(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    store::a2p::find_brand(ctx.db(), ctx.org(), &id)
+        .await?
+        .ok_or_else(|| brand_not_found(&id))?;
+    ctx.state.a2p.refresh(&id).await;
+    let row = store::a2p::find_brand(ctx.db(), ctx.org(), &id)
+        .await?
+        .ok_or_else(|| brand_not_found(&id))?;
+    let txn = ctx.begin().await?;
+    ctx.commit(txn, StatusCode::OK, &brand_out(row)).await
+}
+
+/// The brand a campaign names, which must be approved.
+async fn approved_brand(ctx: &Ctx, brand_id: &str) -> ApiResult<a2p_brand::Model> {
+    let brand = store::a2p::find_brand(ctx.db(), ctx.org(), brand_id)
+        .await?
+        .ok_or_else(|| brand_not_found(brand_id))?;
+    if brand.status != "approved" {
+        return Err(ApiError::new(
+            ErrorCode::BrandNotApproved,
+            format!(
+                "Brand '{brand_id}' is {}; campaigns need an approved brand",
+                brand.status
+            ),
+        )
+        .with_details(json!({
+            "brandId": brand.id, "status": brand.status, "substatus": brand.substatus,
+            "nextAction": next_action(&brand.status, Kind::Brand, &brand.id),
+        })));
+    }
+    Ok(brand)
+}
+
+pub async fn validate_campaign(ctx: Ctx, Body(CampaignCheck(input)): Body<CampaignCheck>) -> ApiResult<HttpResponse> {
+    let mut errors = input.problems();
+    let mut brand_status = Value::Null;
+    if let Some(brand_id) = &input.brand_id {
+        match approved_brand(&ctx, brand_id).await {
+            Ok(b) => {
+                brand_status = json!(b.status);
+                if b.brand_type == "sole_proprietor" && input.use_case.as_deref() != Some("SOLE_PROPRIETOR") {
+                    let mut e = FieldError::new(
+                        "useCase",
+                        "sole-proprietor brands register the SOLE_PROPRIETOR use case",
+                    );
+                    e.suggestion = Some("SOLE_PROPRIETOR".into());
+                    errors.push(e);
+                }
+            }
+            Err(e) => {
+                brand_status = e.details.as_ref().map_or(Value::Null, |d| d["status"].clone());
+                errors.push(FieldError::new("brandId", e.message));
+            }
+        }
+    }
+    Ok(dry_run(errors, json!({ "brandStatus": brand_status })))
+}
+
+pub async fn create_campaign(ctx: Ctx, Body(input): Body<CampaignIn>) -> ApiResult<HttpResponse> {
+    let brand_id = input.brand_id.clone().unwrap_or_default();
+    let brand = approved_brand(&ctx, &brand_id).await?;
+    let id = ids::new_id(ids::A2P_CAMPAIGN);
+    let mut payload = serde_json::to_value(&input).map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
+    payload["brandCarrierSid"] = json!(brand.carrier_sid);
+    let (reg, first) = submitted(&id, ctx.org(), Kind::Campaign, payload.clone(), &ctx.state)?;
+    let now = Utc::now();
+    let txn = ctx.begin().await?;
+    let row = store::a2p::insert_campaign(
+        &txn,
+        a2p_campaign::Model {
+            id: id.clone(),
+            org_id: ctx.org().to_string(),
+            brand_id,
+            use_case: input.use_case.clone().unwrap_or_default(),
+            data: payload,
+            status: reg.phase.as_str().into(),
+            substatus: reg.substatus.clone(),
+            carrier_sid: None,
+            rejection_reason: None,
+            snapshot: A2pSnapshot::to_json(&reg),
+            created_at: now,
+            updated_at: now,
+            approved_at: None,
+        },
+    )
+    .await?;
+    if let Effect::Persist(Some(change)) = &first {
+        record_change(&txn, &reg, change).await?;
+    }
+    let out = campaign_out(&txn, row).await?;
+    let res = ctx.commit(txn, StatusCode::CREATED, &out).await?;
+    ctx.state.a2p.send_recorded(reg);
+    Ok(res)
+}
+
+pub async fn refresh_campaign(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    store::a2p::find_campaign(ctx.db(), ctx.org(), &id)
+        .await?
+        .ok_or_else(|| campaign_not_found(&id))?;
+    ctx.state.a2p.refresh(&id).await;
+    let row = store::a2p::find_campaign(ctx.db(), ctx.org(), &id)
+        .await?
+        .ok_or_else(|| campaign_not_found(&id))?;
+    let txn = ctx.begin().await?;
+    let out = campaign_out(&txn, row).await?;
+    ctx.commit(txn, StatusCode::OK, &out).await
+}
+
+pub async fn link_number(ctx: Ctx, id: web::Path<String>, Body(input): Body<LinkIn>) -> ApiResult<HttpResponse> {
+    let campaign = store::a2p::find_campaign(ctx.db(), ctx.org(), &id)
+        .await?
+        .ok_or_else(|| campaign_not_found(&id))?;
+    let number = match (&input.phone_number_id, &input.phone_number) {
+        (Some(pid), _) => store::phone_numbers::find(ctx.db(), ctx.org(), pid)
+            .await?
+            .ok_or_else(|| ApiError::not_found("Phone number", pid))?,
+        (None, Some(e164)) => {
+            if !is_e164(e164) {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidNumber,
+                    format!("'{e164}' is not an E.164 phone number"),
+                ));
+            }
+            store::phone_numbers::find_by_number(ctx.db(), ctx.org(), e164)
+                .await?
+                .ok_or_else(|| ApiError::not_found("Phone number", e164))?
+        }
+        (None, None) => return Err(ApiError::field("phoneNumberId", "give phoneNumberId or phoneNumber")),
+    };
+    if campaign.status != "approved" {
+        return Err(ApiError::new(
+            ErrorCode::CampaignNotApproved,
+            format!(
+                "Campaign '{}' is {}; numbers can be linked once it is approved",
+                campaign.id, campaign.status
+            ),
+        )
+        .with_details(json!({
+            "campaignId": campaign.id, "status": campaign.status, "substatus": campaign.substatus,
+            "nextAction": next_action(&campaign.status, Kind::Campaign, &campaign.id),
+        })));
+    }
+    if number.provider == "twilio"
+        && let (Some(carrier_ref), Some(pn)) = (&campaign.carrier_sid, &number.provider_sid)
+    {
+        let ports = ServerA2pPorts {
+            db: ctx.state.db.clone(),
+            settings: ctx.state.settings.clone(),
+            http: ctx.state.http.clone(),
+            crypto: ctx.state.crypto.clone(),
+        };
+        if let Some(twilio) = ports
+            .twilio(ctx.org())
+            .await
+            .map_err(|e| ApiError::internal(ErrorCode::TelephonyError, e))?
+        {
+            twilio
+                .link_number(carrier_ref, pn)
+                .await
+                .map_err(|e| ApiError::internal(ErrorCode::TelephonyError, e))?;
+        }
+    }
+    let txn = ctx.begin().await?;
+    store::a2p::link_number(&txn, ctx.org(), &campaign.id, &number).await?;
+    let out = campaign_out(&txn, campaign).await?;
+    ctx.commit(txn, StatusCode::OK, &out).await
+}
