@@ -42,6 +42,8 @@ pub struct AppState {
     pub crypto: Crypto,
     /// The language model used when an agent's provider has no live client (the sandbox).
     pub llm: Arc<dyn LanguageModel>,
+    /// The live calls of this process.
+    pub calls: thruai_actors::CallRegistry,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -79,6 +81,7 @@ impl AppState {
             http,
             crypto,
             llm: Arc::new(SandboxLlm),
+            calls: thruai_actors::CallRegistry::default(),
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
             idempotency: Idempotency::new(

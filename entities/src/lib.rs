@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod api_key;
+pub mod call;
 pub mod feedback;
 pub mod idempotency_key;
 pub mod organization;

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_foundation;
 mod m20261128_000002_create_agents_tools_numbers;
+mod m20261128_000004_create_calls;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_foundation::Migration),
             Box::new(m20261128_000002_create_agents_tools_numbers::Migration),
+            Box::new(m20261128_000004_create_calls::Migration),
         ]
     }
 }

@@ -12,6 +12,7 @@ pub const EVENT: &str = "EVT";
 pub const AGENT: &str = "AGT";
 pub const PHONE_NUMBER: &str = "TEL";
 pub const TOOL: &str = "TOOL";
+pub const CALL: &str = "CALL";
 
 /// A fresh id: `FB-01JD…`.
 pub fn new_id(prefix: &str) -> String {

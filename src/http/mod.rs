@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod calls;
 pub mod debug;
 pub mod discovery;
 pub mod envelope;
@@ -16,6 +17,7 @@ pub mod providers;
 pub mod routes;
 pub mod telephony;
 pub mod tools;
+pub mod twilio;
 pub mod validation;
 
 use std::{collections::BTreeMap, rc::Rc};
@@ -29,6 +31,8 @@ pub const BASE_PATH: &str = "/api/v1/public";
 /// Registers every route of the table; static paths before parameterised ones so
 /// `/agents/quickstart` wins over `/agents/{id}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    // Carrier webhooks and the media stream: not part of the public API.
+    twilio::configure(cfg);
     let mut by_path: BTreeMap<String, Vec<&'static routes::RouteSpec>> = BTreeMap::new();
     for spec in routes::table() {
         by_path.entry(spec.actix_path()).or_default().push(spec);

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use actix_web::{Route, http::Method};
 use serde_json::{Value, json};
 
-use super::{accounts, agents, debug, discovery, feedback, health, profile, providers, telephony, tools};
+use super::{accounts, agents, calls, debug, discovery, feedback, health, profile, providers, telephony, tools};
 
 /// Which limiter a route passes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -504,6 +504,43 @@ fn build() -> Vec<RouteSpec> {
         .key(Some("telephony:write"))
         .body::<telephony::NumberPatch>()
         .example(|| json!({ "friendlyName": "Front desk line" })),
+        RouteSpec::new(M::GET, "/calls", "calls", "list_calls", "List call records", |r| {
+            r.to(calls::list)
+        })
+        .key(Some("calls:read")),
+        RouteSpec::new(M::GET, "/calls/:id", "calls", "get_call", "Get call by ID", |r| {
+            r.to(calls::get)
+        })
+        .key(Some("calls:read")),
+        RouteSpec::new(
+            M::GET,
+            "/calls/:id/transcript",
+            "calls",
+            "get_call_transcript",
+            "Get call transcript",
+            |r| r.to(calls::transcript),
+        )
+        .key(Some("calls:read")),
+        RouteSpec::new(
+            M::GET,
+            "/calls/:id/debug",
+            "calls",
+            "get_call_debug",
+            "Get call debug timeline and troubleshooting",
+            |r| r.to(calls::debug),
+        )
+        .key(Some("calls:read")),
+        RouteSpec::new(
+            M::POST,
+            "/calls/outbound",
+            "calls",
+            "make_call",
+            "Initiate outbound call",
+            |r| r.to(calls::outbound),
+        )
+        .key(Some("calls:write"))
+        .body::<calls::OutboundIn>()
+        .example(|| json!({ "agentId": "AGT-01JDEXAMPLE", "to": "+14155550100" })),
         RouteSpec::new(
             M::GET,
             "/_debug/schemas",

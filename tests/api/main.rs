@@ -6,6 +6,7 @@
 mod accounts;
 mod agents;
 mod auth;
+mod calls;
 mod email;
 mod fake_twilio;
 mod feedback;

@@ -34,6 +34,7 @@ const ID_SOURCES: &[(&str, &str)] = &[("/telephony/numbers", "/telephony/numbers
 async fn body_for(app: &TestApp, spec: &RouteSpec, ids: &HashMap<String, String>) -> Value {
     match spec.path {
         "/agents/:id/telephony" => json!({ "phoneNumberId": ids.get("/telephony/numbers") }),
+        "/calls/outbound" => json!({ "agentId": ids.get("/agents"), "to": "+14155550100" }),
         "/tools" => {
             let mut body = (spec.example.unwrap())();
             body["url"] = json!(format!("{}/tool", app.address));

@@ -1,0 +1,194 @@
+//! The ports a call needs, declared here and implemented by the application: language
+//! model, speech to text, text to speech, tools, telephony, the call store and the clock.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::call::{snapshot::CallSnapshotV1, state::DomainEvent};
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{provider}: {message}")]
+pub struct PortError {
+    pub provider: String,
+    pub message: String,
+}
+
+impl PortError {
+    pub fn new(provider: &str, message: impl Into<String>) -> Self {
+        Self {
+            provider: provider.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    User,
+    Assistant,
+    Tool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatTurn {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+impl ChatTurn {
+    pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    pub parameters: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct LlmRequest {
+    pub system_prompt: String,
+    pub first_message: Option<String>,
+    pub conversation: Vec<ChatTurn>,
+    pub tools: Vec<ToolDef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmToolCall {
+    pub name: String,
+    pub arguments: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmReply {
+    pub text: String,
+    pub tool_calls: Vec<LlmToolCall>,
+    pub end_call: bool,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[async_trait]
+pub trait LanguageModel: Send + Sync {
+    fn provider(&self) -> &str;
+    async fn respond(&self, req: &LlmRequest) -> Result<LlmReply, PortError>;
+}
+
+#[async_trait]
+pub trait SpeechToText: Send + Sync {
+    fn provider(&self) -> &str;
+    /// One utterance of 8 kHz μ-law to text.
+    async fn transcribe(&self, mulaw: &[u8]) -> Result<String, PortError>;
+}
+
+#[async_trait]
+pub trait TextToSpeech: Send + Sync {
+    fn provider(&self) -> &str;
+    /// Text to 8 kHz μ-law.
+    async fn synthesize(&self, text: &str) -> Result<Vec<u8>, PortError>;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    pub ok: bool,
+    /// The endpoint's answer, or the error text.
+    pub result: Value,
+    pub error: Option<String>,
+    pub status_code: Option<u16>,
+    pub elapsed_ms: u64,
+}
+
+#[async_trait]
+pub trait ToolInvoker: Send + Sync {
+    /// Calls the tool (signed HTTP, with the tool's own timeout).
+    async fn invoke(&self, call_id: &str, name: &str, arguments: Value) -> ToolOutcome;
+}
+
+#[async_trait]
+pub trait Telephony: Send + Sync {
+    /// Ends the live call at the carrier.
+    async fn hangup(&self, provider_call_sid: &str) -> Result<(), PortError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Another owner (a newer epoch) holds the call: this actor must stop.
+    #[error("the call is owned by a newer epoch")]
+    Fenced,
+    #[error("the store is unavailable")]
+    Unavailable,
+}
+
+#[async_trait]
+pub trait CallStore: Send + Sync {
+    /// Writes the snapshot and records `events` in the outbox, in one transaction, if the
+    /// stored epoch is still the snapshot's.
+    async fn checkpoint(&self, snapshot: &CallSnapshotV1, events: &[DomainEvent]) -> Result<(), StoreError>;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Every port a call uses.
+#[derive(Clone)]
+pub struct Ports {
+    pub llm: Arc<dyn LanguageModel>,
+    pub stt: Arc<dyn SpeechToText>,
+    pub tts: Arc<dyn TextToSpeech>,
+    pub tools: Arc<dyn ToolInvoker>,
+    pub telephony: Arc<dyn Telephony>,
+    pub store: Arc<dyn CallStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The sandbox STT: the tone decoder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ToneStt;
+
+#[async_trait]
+impl SpeechToText for ToneStt {
+    fn provider(&self) -> &str {
+        "sandbox"
+    }
+
+    async fn transcribe(&self, mulaw: &[u8]) -> Result<String, PortError> {
+        Ok(crate::audio::tone::decode(mulaw).trim().to_string())
+    }
+}
+
+/// The sandbox TTS: the tone encoder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ToneTts;
+
+#[async_trait]
+impl TextToSpeech for ToneTts {
+    fn provider(&self) -> &str {
+        "sandbox"
+    }
+
+    async fn synthesize(&self, text: &str) -> Result<Vec<u8>, PortError> {
+        Ok(crate::audio::tone::encode(text))
+    }
+}
