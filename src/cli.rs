@@ -1,4 +1,4 @@
-//! The command line: `thruai [serve] [--bind HOST:PORT]`, `thruai migrate`.
+//! The command line: `thruai [serve] [--bind HOST:PORT]`, `thruai migrate`, `thruai demo`.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,8 @@ pub enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Place a sandbox call end to end on embedded defaults and print its transcript.
+    Demo,
 }
 
 /// Runs the parsed command.
@@ -53,6 +55,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             app.run_until_stopped().await?;
         }
+        Command::Demo => crate::calls::demo::run(settings).await?,
         Command::Migrate => {
             let db = store::connect(&settings.database).await?;
             store::migrate(&db).await?;

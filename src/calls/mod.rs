@@ -2,6 +2,7 @@
 //! store), the call's setup from its agent, starting outbound and inbound calls, and the
 //! start-up recovery that closes calls a crash left open.
 
+pub mod demo;
 pub mod far_end;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
