@@ -1,4 +1,5 @@
-//! The command line: `thruai [serve] [--bind HOST:PORT]`, `thruai migrate`, `thruai mcp`.
+//! The command line: `thruai [serve] [--bind HOST:PORT]`, `thruai migrate`, `thruai mcp`,
+//! `thruai demo`.
 
 use std::path::PathBuf;
 
@@ -33,6 +34,8 @@ pub enum Command {
     /// MCP server over stdio, bridged to a running server's /mcp (THRUAI_API_KEY,
     /// THRUAI_BASE_URL, default http://127.0.0.1:8080). Logs go to stderr only.
     Mcp,
+    /// Place a sandbox call end to end on embedded defaults and print its transcript.
+    Demo,
 }
 
 /// Runs the parsed command.
@@ -57,6 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Mcp => crate::mcp_stdio::run().await?,
+        Command::Demo => crate::calls::demo::run(settings).await?,
         Command::Migrate => {
             let db = store::connect(&settings.database).await?;
             store::migrate(&db).await?;

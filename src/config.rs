@@ -28,6 +28,7 @@ pub struct Settings {
     pub providers: ProviderSettings,
     pub sms: SmsSettings,
     pub a2p: A2pSettings,
+    pub calls: CallSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
 }
@@ -233,6 +234,24 @@ impl WebhookSettings {
         }
         Ok(())
     }
+}
+
+/// Live calls (`[calls]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSettings {
+    /// Auth token the sandbox carrier signs its webhooks with (`X-Twilio-Signature`).
+    pub sandbox_auth_token: String,
+    /// With nobody speaking this long, the agent ends the call.
+    pub silence_timeout_ms: u64,
+    /// Silence that ends the caller's turn when the agent sets no `minSilenceMs`.
+    pub end_of_turn_silence_ms: u32,
+    /// Caller speech that interrupts the agent when the agent sets no `sensitivityMs`.
+    pub barge_in_ms: u32,
+    /// VAD threshold: frames quieter than this RMS (16-bit linear) are silence.
+    pub vad_threshold_rms: f32,
+    /// Longest a sandbox far end keeps a call open, in seconds.
+    pub sandbox_max_call_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -16,7 +16,7 @@ pub struct Application {
 impl Application {
     /// # Errors
     /// When the state cannot be built or the address cannot be bound.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .map_err(|e| anyhow::anyhow!("binding {}:{}: {e}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();
@@ -24,6 +24,10 @@ impl Application {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         };
+        // `public_base_url` on port 0 means "the port just bound" (tests, the demo).
+        if let Some(base) = settings.server.public_base_url.strip_suffix(":0") {
+            settings.server.public_base_url = format!("{base}:{port}");
+        }
         let state = AppState::connect(settings).await?;
         // Registrations still under way resume: in-doubt submissions are reconciled with
         // the carrier, and polling starts again.
@@ -34,6 +38,11 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("rehydrating A2P actors: {e}"))?;
         if resumed > 0 {
             tracing::info!(resumed, "A2P registrations rehydrated");
+        }
+        match crate::calls::recover(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(calls = n, "calls left open by a previous process closed as interrupted"),
+            Err(e) => tracing::error!(error = %e, "closing interrupted calls failed"),
         }
         spawn_maintenance(state.clone());
         let data = web::Data::new(state.clone());

@@ -46,6 +46,8 @@ pub struct AppState {
     pub llm: Arc<dyn LanguageModel>,
     /// The A2P registration actors of this node.
     pub a2p: A2pSupervisor,
+    /// The live calls of this process.
+    pub calls: thruai_actors::CallRegistry,
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// The webhook actors' registry.
     pub webhooks: thruai_actors::WebhookRegistryHandle,
@@ -95,6 +97,7 @@ impl AppState {
             http,
             crypto,
             llm: Arc::new(SandboxLlm),
+            calls: thruai_actors::CallRegistry::default(),
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
             idempotency: Idempotency::new(

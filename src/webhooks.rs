@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use thruai_actors::{
     WebhookConfig, WebhookRegistry, WebhookRegistryHandle,
-    ports::{
+    webhook::ports::{
         AttemptRecord, ClaimedDelivery, DeliveryStore, DispatchReport, OutgoingMessage, PortError, SendReport,
         WebhookSender,
     },

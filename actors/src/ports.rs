@@ -1,127 +1,194 @@
-//! Ports: what the actors need from the outside world (database, HTTP), declared here and
-//! implemented in the `thruai` server crate, so this crate never depends on it.
+//! The ports a call needs, declared here and implemented by the application: language
+//! model, speech to text, text to speech, tools, telephony, the call store and the clock.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::webhook::{
-    snapshot::EndpointSnapshot,
-    state::{AttemptStatus, DeliveryStatus, Outcome},
-};
+use crate::call::{snapshot::CallSnapshotV1, state::DomainEvent};
 
-/// A storage or transport failure, described for logs.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct PortError(pub String);
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("{provider}: {message}")]
+pub struct PortError {
+    pub provider: String,
+    pub message: String,
+}
 
 impl PortError {
-    pub fn new(e: impl std::fmt::Display) -> Self {
-        Self(e.to_string())
+    pub fn new(provider: &str, message: impl Into<String>) -> Self {
+        Self {
+            provider: provider.to_string(),
+            message: message.into(),
+        }
     }
 }
 
-/// One delivery leased to a webhook actor, with its pending attempt row already logged.
-#[derive(Debug, Clone)]
-pub struct ClaimedDelivery {
-    pub delivery_id: String,
-    /// The `webhook-id` header (stable across retries and replays).
-    pub msg_id: String,
-    pub event_type: String,
-    pub payload: String,
-    /// This attempt's number within the current round (1-based; drives the schedule).
-    pub round_attempt: u32,
-    /// This attempt's number across every round (the log's `attempt`).
-    pub attempt_number: u32,
-    pub claimed_at: DateTime<Utc>,
-    /// The attempt row (`pending`) written for this attempt.
-    pub attempt_id: String,
-    /// Fencing token: results are only recorded while the lease is still ours.
-    pub lease_token: String,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    User,
+    Assistant,
+    Tool,
 }
 
-/// The result of one attempt, to record with the delivery's new state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatTurn {
+    pub role: ChatRole,
+    pub content: String,
+}
+
+impl ChatTurn {
+    pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolDef {
+    pub name: String,
+    pub description: String,
+    pub parameters: Value,
+}
+
 #[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    pub webhook_id: String,
-    pub org_id: String,
-    pub event_id: String,
-    pub event_type: String,
-    pub attempt_number: u32,
-    pub started_at: DateTime<Utc>,
-    pub delivery_id: String,
-    pub attempt_id: String,
-    pub lease_token: String,
-    pub attempt_status: AttemptStatus,
-    pub delivery_status: DeliveryStatus,
-    pub http_status: Option<u16>,
-    pub response_time_ms: i64,
-    pub response_body: Option<String>,
+pub struct LlmRequest {
+    pub system_prompt: String,
+    pub first_message: Option<String>,
+    pub conversation: Vec<ChatTurn>,
+    pub tools: Vec<ToolDef>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmToolCall {
+    pub name: String,
+    pub arguments: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmReply {
+    pub text: String,
+    pub tool_calls: Vec<LlmToolCall>,
+    pub end_call: bool,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+#[async_trait]
+pub trait LanguageModel: Send + Sync {
+    fn provider(&self) -> &str;
+    async fn respond(&self, req: &LlmRequest) -> Result<LlmReply, PortError>;
+}
+
+#[async_trait]
+pub trait SpeechToText: Send + Sync {
+    fn provider(&self) -> &str;
+    /// One utterance of 8 kHz μ-law to text.
+    async fn transcribe(&self, mulaw: &[u8]) -> Result<String, PortError>;
+}
+
+#[async_trait]
+pub trait TextToSpeech: Send + Sync {
+    fn provider(&self) -> &str;
+    /// Text to 8 kHz μ-law.
+    async fn synthesize(&self, text: &str) -> Result<Vec<u8>, PortError>;
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutcome {
+    pub ok: bool,
+    /// The endpoint's answer, or the error text.
+    pub result: Value,
     pub error: Option<String>,
-    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub status_code: Option<u16>,
+    pub elapsed_ms: u64,
 }
 
-/// What one dispatcher pass did.
-#[derive(Debug, Clone, Default)]
-pub struct DispatchReport {
-    /// Outbox events stamped as dispatched.
-    pub events: u64,
-    /// Subscriptions that received at least one new delivery.
-    pub webhook_ids: Vec<String>,
-}
-
-/// The delivery store (outbox, deliveries, attempt log, subscriptions).
 #[async_trait]
-pub trait DeliveryStore: Send + Sync + 'static {
-    /// Every active subscription (started at boot).
-    async fn active_endpoints(&self) -> Result<Vec<EndpointSnapshot>, PortError>;
-    /// One subscription, if it exists (active or not).
-    async fn endpoint(&self, webhook_id: &str) -> Result<Option<EndpointSnapshot>, PortError>;
-    /// Moves up to `limit` undispatched outbox events into deliveries, exactly once per
-    /// (event, subscription).
-    async fn dispatch(&self, limit: u64, now: DateTime<Utc>) -> Result<DispatchReport, PortError>;
-    /// Subscriptions with deliveries due and not leased (the sweep that resumes queues).
-    async fn due_webhooks(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<String>, PortError>;
-    /// Leases up to `limit` due deliveries of `webhook_id` until `lease_until`, marks attempts
-    /// left in flight by an expired lease as interrupted, and logs a pending attempt for each.
-    async fn claim(
-        &self,
-        webhook_id: &str,
-        limit: u64,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Vec<ClaimedDelivery>, PortError>;
-    /// Records attempt results and the deliveries' new states in one transaction.
-    async fn record(&self, results: Vec<AttemptRecord>, now: DateTime<Utc>) -> Result<(), PortError>;
-    /// Persists the endpoint's failure clock.
-    async fn set_failing_since(&self, webhook_id: &str, since: Option<DateTime<Utc>>) -> Result<(), PortError>;
-    /// Disables the endpoint and cancels its pending deliveries; returns how many.
-    async fn disable(&self, webhook_id: &str, reason: &str, now: DateTime<Utc>) -> Result<u64, PortError>;
+pub trait ToolInvoker: Send + Sync {
+    /// Calls the tool (signed HTTP, with the tool's own timeout).
+    async fn invoke(&self, call_id: &str, name: &str, arguments: Value) -> ToolOutcome;
 }
 
-/// One signed HTTP attempt to make.
-#[derive(Debug, Clone)]
-pub struct OutgoingMessage {
-    pub url: String,
-    /// `whsec_…`; the sender signs with a fresh timestamp per attempt.
-    pub secret: String,
-    pub msg_id: String,
-    pub payload: String,
-    pub timeout: Duration,
-}
-
-/// What the sender observed.
-#[derive(Debug, Clone)]
-pub struct SendReport {
-    pub outcome: Outcome,
-    pub elapsed: Duration,
-    /// The start of the response body, truncated.
-    pub body: Option<String>,
-}
-
-/// Signs and sends one webhook request (through the SSRF guard, redirects not followed).
 #[async_trait]
-pub trait WebhookSender: Send + Sync + 'static {
-    async fn send(&self, msg: OutgoingMessage) -> SendReport;
+pub trait Telephony: Send + Sync {
+    /// Ends the live call at the carrier.
+    async fn hangup(&self, provider_call_sid: &str) -> Result<(), PortError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// Another owner (a newer epoch) holds the call: this actor must stop.
+    #[error("the call is owned by a newer epoch")]
+    Fenced,
+    #[error("the store is unavailable")]
+    Unavailable,
+}
+
+#[async_trait]
+pub trait CallStore: Send + Sync {
+    /// Writes the snapshot and records `events` in the outbox, in one transaction, if the
+    /// stored epoch is still the snapshot's.
+    async fn checkpoint(&self, snapshot: &CallSnapshotV1, events: &[DomainEvent]) -> Result<(), StoreError>;
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// Every port a call uses.
+#[derive(Clone)]
+pub struct Ports {
+    pub llm: Arc<dyn LanguageModel>,
+    pub stt: Arc<dyn SpeechToText>,
+    pub tts: Arc<dyn TextToSpeech>,
+    pub tools: Arc<dyn ToolInvoker>,
+    pub telephony: Arc<dyn Telephony>,
+    pub store: Arc<dyn CallStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The sandbox STT: the tone decoder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ToneStt;
+
+#[async_trait]
+impl SpeechToText for ToneStt {
+    fn provider(&self) -> &str {
+        "sandbox"
+    }
+
+    async fn transcribe(&self, mulaw: &[u8]) -> Result<String, PortError> {
+        Ok(crate::audio::tone::decode(mulaw).trim().to_string())
+    }
+}
+
+/// The sandbox TTS: the tone encoder.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ToneTts;
+
+#[async_trait]
+impl TextToSpeech for ToneTts {
+    fn provider(&self) -> &str {
+        "sandbox"
+    }
+
+    async fn synthesize(&self, text: &str) -> Result<Vec<u8>, PortError> {
+        Ok(crate::audio::tone::encode(text))
+    }
 }

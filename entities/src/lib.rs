@@ -7,6 +7,7 @@ pub mod a2p_campaign_number;
 pub mod a2p_sandbox_registration;
 pub mod agent;
 pub mod api_key;
+pub mod call;
 pub mod feedback;
 pub mod idempotency_key;
 pub mod organization;

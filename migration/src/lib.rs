@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_foundation;
 mod m20261128_000002_create_agents_tools_numbers;
 mod m20261128_000003_create_webhooks;
+mod m20261128_000004_create_calls;
 mod m20261201_000003_create_sms_a2p;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_create_agents_tools_numbers::Migration),
             Box::new(m20261128_000003_create_webhooks::Migration),
             Box::new(m20261201_000003_create_sms_a2p::Migration),
+            Box::new(m20261128_000004_create_calls::Migration),
         ]
     }
 }

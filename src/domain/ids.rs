@@ -22,6 +22,7 @@ pub const OPT_OUT: &str = "OPT";
 pub const BRAND: &str = "BRN";
 /// A2P campaigns share the `CMP-` prefix with outbound campaigns (separate table).
 pub const A2P_CAMPAIGN: &str = "CMP";
+pub const CALL: &str = "CALL";
 
 /// A fresh id: `FB-01JD…`.
 pub fn new_id(prefix: &str) -> String {

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod calls;
 pub mod capabilities;
 pub mod compliance;
 pub mod debug;
@@ -25,6 +26,7 @@ pub mod routes;
 pub mod sms;
 pub mod telephony;
 pub mod tools;
+pub mod twilio;
 pub mod twilio_hooks;
 pub mod validation;
 pub mod webhook_deliveries;
@@ -44,6 +46,8 @@ pub const BASE_PATH: &str = "/api/v1/public";
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Carrier webhooks live outside the API base path and the API layer.
     twilio_hooks::routes(cfg);
+    // Carrier webhooks and the media stream: not part of the public API.
+    twilio::configure(cfg);
     let mut by_path: BTreeMap<String, Vec<&'static routes::RouteSpec>> = BTreeMap::new();
     for spec in routes::table() {
         let full = if spec.root {

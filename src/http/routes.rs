@@ -7,7 +7,7 @@ use actix_web::http::Method;
 use serde_json::{Value, json};
 
 use super::{
-    accounts, agents, capabilities, compliance, debug, discovery, docs, feedback, health, llms, mcp,
+    accounts, agents, calls, capabilities, compliance, debug, discovery, docs, feedback, health, llms, mcp,
     metrics as metrics_route, openapi, profile, providers, sms, telephony, tools, webhook_deliveries, webhooks,
 };
 
@@ -712,6 +712,43 @@ fn build() -> Vec<RouteSpec> {
             r.to(sms::opt_outs)
         })
         .key(Some("telephony:read")),
+        RouteSpec::new(M::GET, "/calls", "calls", "list_calls", "List call records", |r| {
+            r.to(calls::list)
+        })
+        .key(Some("calls:read")),
+        RouteSpec::new(M::GET, "/calls/:id", "calls", "get_call", "Get call by ID", |r| {
+            r.to(calls::get)
+        })
+        .key(Some("calls:read")),
+        RouteSpec::new(
+            M::GET,
+            "/calls/:id/transcript",
+            "calls",
+            "get_call_transcript",
+            "Get call transcript",
+            |r| r.to(calls::transcript),
+        )
+        .key(Some("calls:read")),
+        RouteSpec::new(
+            M::GET,
+            "/calls/:id/debug",
+            "calls",
+            "get_call_debug",
+            "Get call debug timeline and troubleshooting",
+            |r| r.to(calls::debug),
+        )
+        .key(Some("calls:read")),
+        RouteSpec::new(
+            M::POST,
+            "/calls/outbound",
+            "calls",
+            "make_call",
+            "Initiate outbound call",
+            |r| r.to(calls::outbound),
+        )
+        .key(Some("calls:write"))
+        .body::<calls::OutboundIn>()
+        .example(|| json!({ "agentId": "AGT-01JDEXAMPLE", "to": "+14155550100" })),
         RouteSpec::new(
             M::GET,
             "/_debug/schemas",

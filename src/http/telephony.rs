@@ -70,7 +70,7 @@ fn not_configured() -> ApiError {
     )
 }
 
-fn invalid_number(field: &str, raw: &str) -> ApiError {
+pub(crate) fn invalid_number(field: &str, raw: &str) -> ApiError {
     ApiError::new(
         ErrorCode::InvalidNumber,
         format!("'{raw}' is not an E.164 phone number (e.g. +14155550123)"),

@@ -487,7 +487,6 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>
             return Err(ApiError::validation(problems));
         }
     }
-    let message_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
     let payload = json!({
         "type": "tool.call",
         "test": true,
@@ -498,11 +497,44 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>
         "agentId": null,
         "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     });
-    let body = serde_json::to_vec(&payload).map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
+    let d = deliver(&ctx.state, &row, &payload).await?;
+    let out = ToolTestOut {
+        success: d.error.is_none() && d.status_code.is_some_and(|s| (200..300).contains(&s)),
+        status_code: d.status_code,
+        response: d.response,
+        response_time: d.elapsed_ms,
+        error: d.error,
+        signed: d.signed,
+        request: json!({ "method": "POST", "url": row.url, "messageId": d.message_id, "body": payload }),
+    };
+    Ok(envelope::ok(&out))
+}
+
+/// The outcome of one signed tool call.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub message_id: String,
+    pub status_code: Option<u16>,
+    /// JSON when it parses, else text (first 64 KB).
+    pub response: Value,
+    pub elapsed_ms: u64,
+    /// Why the call failed (transport, timeout, non-2xx, redirect), if it did.
+    pub error: Option<String>,
+    pub signed: bool,
+}
+
+/// POSTs `payload` to the tool's URL through the SSRF guard, signed (Standard Webhooks)
+/// when the tool has a secret, with its headers and its timeout. Used by `POST
+/// /tools/:id/test` and by live calls.
+///
+/// # Errors
+/// Only when the tool's stored secret cannot be read; endpoint failures are in `error`.
+pub async fn deliver(state: &AppState, row: &tool::Model, payload: &Value) -> ApiResult<Delivery> {
+    let message_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
+    let body = serde_json::to_vec(payload).map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
     let secret = match &row.secret_ciphertext {
         Some(sealed) => {
-            let plain = ctx
-                .state
+            let plain = state
                 .crypto
                 .decrypt(sealed)
                 .await
@@ -512,30 +544,26 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>
         None => None,
     };
     let timeout = u64::try_from(row.timeout_secs.clamp(1, 30)).unwrap_or(10);
-    let request_info = json!({ "method": "POST", "url": row.url, "messageId": message_id, "body": payload });
-    let report = |status: Option<u16>, response: Value, elapsed: u64, error: Option<String>| ToolTestOut {
-        success: error.is_none() && status.is_some_and(|s| (200..300).contains(&s)),
+    let report = |status: Option<u16>, response: Value, elapsed: u64, error: Option<String>| Delivery {
+        message_id: message_id.clone(),
         status_code: status,
         response,
-        response_time: elapsed,
+        elapsed_ms: elapsed,
         error,
         signed: secret.is_some(),
-        request: request_info.clone(),
     };
-
-    let state = &ctx.state;
     let mut req = match state
         .url_guard
         .request(&state.outbound, reqwest::Method::POST, &row.url)
     {
         Ok(req) => req,
-        Err(e) => return Ok(envelope::ok(&report(None, Value::Null, 0, Some(e.to_string())))),
+        Err(e) => return Ok(report(None, Value::Null, 0, Some(e.to_string()))),
     };
     req = req
         .header("content-type", "application/json")
         .header("user-agent", USER_AGENT)
         .timeout(Duration::from_secs(timeout));
-    for (name, value) in headers_of(&row) {
+    for (name, value) in headers_of(row) {
         req = req.header(name, value);
     }
     if let Some(secret) = &secret {
@@ -581,5 +609,5 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>
             }
         }
     };
-    Ok(envelope::ok(&out))
+    Ok(out)
 }

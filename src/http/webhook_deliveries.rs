@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use thruai_actors::{
-    ports::{OutgoingMessage, WebhookSender},
+    webhook::ports::{OutgoingMessage, WebhookSender},
     webhook::state::Outcome,
 };
 use thruai_entities::{webhook, webhook_attempt};

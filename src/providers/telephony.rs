@@ -129,6 +129,23 @@ pub trait Telephony: Send + Sync {
     async fn release(&self, sid: &str) -> Result<(), TelephonyError>;
     /// Sends an SMS; delivery status arrives later through the status callback.
     async fn send_sms(&self, sms: &OutboundSms) -> Result<SentSms, TelephonyError>;
+    /// Places an outbound call; the carrier fetches TwiML from `req.url`. Returns its call id.
+    async fn place_call(&self, req: &PlaceCall) -> Result<String, TelephonyError>;
+    /// Ends a live call.
+    async fn hangup(&self, call_sid: &str) -> Result<(), TelephonyError>;
+}
+
+/// An outbound call to place.
+#[derive(Debug, Clone)]
+pub struct PlaceCall {
+    pub to: String,
+    pub from: String,
+    /// Where the carrier fetches TwiML (`/twilio/voice?callId=…`).
+    pub url: String,
+    /// Where it posts status callbacks (`/twilio/status?callId=…`).
+    pub status_callback: String,
+    /// The sandbox's scripted far end (ignored by real carriers).
+    pub sandbox_script: Option<serde_json::Value>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,6 +290,30 @@ impl Telephony for TwilioCarrier {
             },
         })
     }
+
+    async fn place_call(&self, req: &PlaceCall) -> Result<String, TelephonyError> {
+        let call = self
+            .client
+            .create_call(&super::twilio::CreateCall {
+                to: req.to.clone(),
+                from: req.from.clone(),
+                url: Some(req.url.clone()),
+                method: Some("POST".into()),
+                status_callback: Some(req.status_callback.clone()),
+                status_callback_method: Some("POST".into()),
+                status_callback_events: ["initiated", "ringing", "answered", "completed"]
+                    .map(String::from)
+                    .to_vec(),
+                ..super::twilio::CreateCall::default()
+            })
+            .await?;
+        Ok(call.sid)
+    }
+
+    async fn hangup(&self, call_sid: &str) -> Result<(), TelephonyError> {
+        self.client.update_call(call_sid, Some("completed"), None).await?;
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,6 +335,8 @@ pub struct SandboxCarrier {
     org_id: String,
     /// Pause between simulated delivery steps.
     delivery_step: Duration,
+    /// Set by [`SandboxCarrier::for_calls`]: what the far end of a sandbox call needs.
+    far_end: Option<crate::calls::far_end::FarEndEnv>,
 }
 
 impl SandboxCarrier {
@@ -302,6 +345,7 @@ impl SandboxCarrier {
             db,
             org_id: org_id.to_string(),
             delivery_step: Duration::from_millis(200),
+            far_end: None,
         }
     }
 
@@ -341,6 +385,12 @@ impl SandboxCarrier {
                 tracing::warn!(error = %e, sid, "sandbox delivery: recording the outcome failed");
             }
         });
+    }
+
+    /// A carrier that can place calls: it plays the far end itself.
+    pub fn for_calls(mut self, env: crate::calls::far_end::FarEndEnv) -> Self {
+        self.far_end = Some(env);
+        self
     }
 
     /// True for numbers of the sandbox inventory.
@@ -483,6 +533,23 @@ impl Telephony for SandboxCarrier {
             num_segments: segments(&sms.body),
         })
     }
+
+    /// Behaves as Twilio does: fetches the TwiML, opens the stream, plays the far end.
+    async fn place_call(&self, req: &PlaceCall) -> Result<String, TelephonyError> {
+        let env = self.far_end.clone().ok_or(TelephonyError::NotConfigured)?;
+        let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+        let far_end = crate::calls::far_end::FarEnd::outbound(env, &sid, req);
+        actix_web::rt::spawn(async move {
+            let report = far_end.run().await;
+            tracing::debug!(?report, "sandbox far end finished");
+        });
+        Ok(sid)
+    }
+
+    /// The far end sees the stream close, as a caller hears the line drop.
+    async fn hangup(&self, _call_sid: &str) -> Result<(), TelephonyError> {
+        Ok(())
+    }
 }
 
 fn sandbox_number(row: thruai_entities::sandbox_number::Model) -> CarrierNumber {
@@ -584,7 +651,9 @@ pub async fn carrier_of(
     number: &thruai_entities::phone_number::Model,
 ) -> Result<Arc<dyn Telephony>, TelephonyError> {
     if number.provider == "sandbox" {
-        return Ok(Arc::new(sandbox_carrier(state, &number.org_id)));
+        return Ok(Arc::new(
+            sandbox_carrier(state, &number.org_id).for_calls(crate::calls::far_end::FarEndEnv::from_state(state)),
+        ));
     }
     if let Some(creds) = store::telephony::credentials(&state.db, &number.org_id).await?
         && number

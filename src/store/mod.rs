@@ -5,6 +5,7 @@ pub mod a2p;
 pub mod accounts;
 pub mod agents;
 pub mod api_keys;
+pub mod calls;
 pub mod feedback;
 pub mod idempotency;
 pub mod outbox;

@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use serde_json::json;
 use thruai_actors::{
-    ports::{AttemptRecord, ClaimedDelivery, DispatchReport},
+    webhook::ports::{AttemptRecord, ClaimedDelivery, DispatchReport},
     webhook::state::{AttemptStatus, DeliveryStatus},
 };
 use thruai_entities::{outbox_event, webhook_attempt as attempt, webhook_delivery as delivery};

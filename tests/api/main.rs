@@ -7,6 +7,7 @@ mod a2p;
 mod accounts;
 mod agents;
 mod auth;
+mod calls;
 mod chaos_sink;
 mod discovery;
 mod email;

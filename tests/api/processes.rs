@@ -254,3 +254,104 @@ async fn a_crash_before_the_commit_leaves_nothing_and_the_retry_runs_once() {
     assert_eq!(replay.header("x-idempotent-replayed"), Some("true"));
     assert_eq!(feedback_total(&client, &restarted, &api_key).await, 1);
 }
+
+async fn call_events(shared: &[(String, String)], call_id: &str) -> Vec<String> {
+    use sea_orm::EntityTrait;
+    let mut settings = thruai::config::Settings::load(None).unwrap();
+    for (k, v) in shared {
+        match k.as_str() {
+            "THRUAI__DATABASE__URL" => settings.database.url.clone_from(v),
+            "THRUAI__DATABASE__SCHEMA" => settings.database.schema.clone_from(v),
+            _ => {}
+        }
+    }
+    let db = thruai::store::connect(&settings.database).await.unwrap();
+    thruai_entities::outbox_event::Entity::find()
+        .all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.payload["callId"] == call_id)
+        .map(|e| e.event_type)
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_crash_mid_call_closes_it_as_interrupted_exactly_once_with_its_transcript() {
+    let shared = shared_env();
+    let extra = [("THRUAI__SERVER__PUBLIC_BASE_URL", "http://127.0.0.1:0")];
+    let client = reqwest::Client::new();
+    let server = start(&shared, &extra);
+    let key = signup(&client, &server).await;
+    let post = |path: &str, body: Value| client.post(url(&server, path)).bearer_auth(&key).json(&body);
+    let n = send(post("/telephony/numbers/provision", json!({ "areaCode": "415" }))).await;
+    assert_eq!(n.status, 201, "{:?}", n.body);
+    let a = send(post(
+        "/agents",
+        json!({ "name": "Crashy", "firstMessage": "Hello, clinic." }),
+    ))
+    .await;
+    let agent_id = a.data()["id"].as_str().unwrap().to_string();
+    let script = json!([{ "waitForAgent": true }, { "say": "I need to move my appointment" },
+                        { "waitForAgent": true }, { "silenceMs": 60000 }]);
+    let c = send(post(
+        "/calls/outbound",
+        json!({ "agentId": agent_id, "to": "+14155550150", "metadata": { "sandboxScript": script } }),
+    ))
+    .await;
+    assert_eq!(c.status, 201, "{:?}", c.body);
+    let id = c.data()["callId"].as_str().unwrap().to_string();
+    let get = |server: &Server, key: &str| {
+        client
+            .get(url(server, &format!("/calls/{id}")))
+            .bearer_auth(key.to_string())
+    };
+    let mut live = None;
+    for _ in 0..200 {
+        let r = send(get(&server, &key)).await;
+        if r.data()["status"] == "in_progress" && r.data()["transcript"].as_array().is_some_and(|t| t.len() >= 3) {
+            live = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let live = live.expect("the call reached its second agent turn");
+    drop(server); // SIGKILL mid-call
+
+    let server = start(&shared, &extra);
+    let r = send(get(&server, &key)).await;
+    assert_eq!(r.data()["status"], "interrupted", "{:?}", r.body);
+    assert!(r.data()["endReason"].as_str().unwrap().contains("interrupted"));
+    let transcript = r.data()["transcript"].as_array().unwrap();
+    assert_eq!(transcript.len(), live.data()["transcript"].as_array().unwrap().len());
+    assert_eq!(transcript[1]["text"], "I need to move my appointment");
+    drop(server);
+    let server = start(&shared, &extra);
+    let r = send(get(&server, &key)).await;
+    assert_eq!(r.data()["status"], "interrupted");
+    let events = call_events(&shared, &id).await;
+    assert_eq!(events.iter().filter(|e| *e == "call.failed").count(), 1, "{events:?}");
+    assert_eq!(events.iter().filter(|e| *e == "transcript.ready").count(), 1);
+    drop(server);
+}
+
+#[test]
+fn the_demo_places_a_sandbox_call_end_to_end() {
+    let out = Command::new(env!("CARGO_BIN_EXE_thruai"))
+        .arg("demo")
+        .env("THRUAI__LOG__FILTER", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("call completed (agent_ended)"), "{stdout}");
+    assert!(stdout.contains("turn 1: end of caller turn"), "{stdout}");
+    assert!(
+        stdout.contains("caller Hi, I would like to book an appointment."),
+        "{stdout}"
+    );
+}

@@ -58,6 +58,7 @@ async fn body_for(app: &TestApp, spec: &RouteSpec, ids: &HashMap<String, String>
             body
         }
         "/agents/:id/telephony" => json!({ "phoneNumberId": ids.get("/telephony/numbers") }),
+        "/calls/outbound" => json!({ "agentId": ids.get("/agents"), "to": "+14155550100" }),
         "/tools" => {
             let mut body = (spec.example.unwrap())();
             body["url"] = json!(format!("{}/tool", app.address));

@@ -19,7 +19,7 @@ async fn webhook(app: &TestApp, path: &str, params: &[(&str, &str)], token: Opti
         .iter()
         .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
         .collect();
-    let url = format!("{}{path}", app.settings.server.public_base_url);
+    let url = format!("{}{path}", app.address);
     let token = token.unwrap_or(&app.settings.sms.sandbox_auth_token);
     let signature = compute_signature(token, &url, &params);
     app.send(

@@ -55,7 +55,7 @@ async fn with_nothing_configured_quickstart_gives_a_sandbox_number_and_preflight
     assert_eq!(number["provider"], "sandbox");
     assert!(number["phoneNumber"].as_str().unwrap().starts_with("+1212555"));
     assert_eq!(number["agentId"], agent_id.as_str());
-    assert_eq!(number["voiceWebhookUrl"], "http://127.0.0.1:0/twilio/voice");
+    assert_eq!(number["voiceWebhookUrl"], format!("{}/twilio/voice", app.address));
     assert_eq!(tool.status, 201);
     assert_eq!(attached.data()["enabledTools"][0], tool.data()["id"]);
     assert_eq!(numbers.data()["phoneNumbers"][0]["id"], number["id"]);
@@ -313,18 +313,33 @@ async fn byoc_numbers_are_searched_bought_imported_and_released_at_twilio() {
     let fake_number = fake.numbers().into_iter().find(|n| n.phone_number == to_buy);
     assert!(fake_number.is_none(), "released at Twilio");
     let buy = &fake.requests_to("POST", "/IncomingPhoneNumbers.json")[0];
-    assert_eq!(buy.param("VoiceUrl"), Some("http://127.0.0.1:0/twilio/voice"));
-    assert_eq!(buy.param("SmsUrl"), Some("http://127.0.0.1:0/twilio/sms"));
+    assert_eq!(
+        buy.param("VoiceUrl"),
+        Some(format!("{}/twilio/voice", app.address).as_str())
+    );
+    assert_eq!(
+        buy.param("SmsUrl"),
+        Some(format!("{}/twilio/sms", app.address).as_str())
+    );
     let ext = external.data()["numbers"].as_array().unwrap();
     let listed = ext.iter().find(|n| n["phoneNumber"] == owned).unwrap();
     assert_eq!(listed["imported"], false);
     assert_eq!(imported.status, 201, "{:?}", imported.body);
-    assert_eq!(imported.data()["voiceWebhookUrl"], "http://127.0.0.1:0/twilio/voice");
+    assert_eq!(
+        imported.data()["voiceWebhookUrl"],
+        format!("{}/twilio/voice", app.address)
+    );
     let update = &fake.requests_to("POST", &format!("/IncomingPhoneNumbers/{owned_sid}.json"))[0];
-    assert_eq!(update.param("VoiceUrl"), Some("http://127.0.0.1:0/twilio/voice"));
-    assert_eq!(update.param("SmsUrl"), Some("http://127.0.0.1:0/twilio/sms"));
+    assert_eq!(
+        update.param("VoiceUrl"),
+        Some(format!("{}/twilio/voice", app.address).as_str())
+    );
+    assert_eq!(
+        update.param("SmsUrl"),
+        Some(format!("{}/twilio/sms", app.address).as_str())
+    );
     let configured = fake.numbers().into_iter().find(|n| n.phone_number == owned).unwrap();
-    assert_eq!(configured.voice_url.as_deref(), Some("http://127.0.0.1:0/twilio/voice"));
+    assert_eq!(configured.voice_url, Some(format!("{}/twilio/voice", app.address)));
     assert_eq!(reimport.code(), "NUMBER_EXISTS");
     assert_eq!(missing.code(), "NOT_FOUND");
     assert_eq!(invalid.code(), "INVALID_NUMBER");

@@ -3,6 +3,7 @@
 //! pure state machine (`state.rs`) and records the results; `registry.rs` supervises it.
 
 pub mod messages;
+pub mod ports;
 pub mod registry;
 pub mod snapshot;
 pub mod state;
@@ -19,7 +20,7 @@ use self::{
     snapshot::{EndpointSnapshot, WebhookSnapshot, WebhookSnapshotV1},
     state::{Health, HealthChange, RetryPolicy, decide},
 };
-use crate::ports::{AttemptRecord, DeliveryStore, OutgoingMessage, PortError, WebhookSender};
+use ports::{AttemptRecord, DeliveryStore, OutgoingMessage, PortError, WebhookSender};
 
 /// Pause before retrying after the store failed (the database is down or busy).
 const STORE_RETRY_PAUSE: Duration = Duration::from_secs(1);

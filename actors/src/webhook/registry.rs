@@ -11,6 +11,7 @@ use std::{
 use actix::prelude::*;
 use chrono::Utc;
 
+use super::ports::{DeliveryStore, WebhookSender};
 use super::{
     WebhookActor, WebhookConfig,
     messages::{
@@ -18,7 +19,6 @@ use super::{
     },
     snapshot::{EndpointSnapshot, WebhookSnapshot},
 };
-use crate::ports::{DeliveryStore, WebhookSender};
 
 /// First pause before restarting a crashed actor; doubles with each recent crash.
 const RESTART_BACKOFF: Duration = Duration::from_millis(100);
@@ -315,7 +315,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        ports::{AttemptRecord, ClaimedDelivery, DispatchReport, OutgoingMessage, PortError, SendReport},
+        webhook::ports::{AttemptRecord, ClaimedDelivery, DispatchReport, OutgoingMessage, PortError, SendReport},
         webhook::state::{DeliveryStatus, Outcome, RetryPolicy},
     };
 

@@ -1,0 +1,146 @@
+//! Messages of the `CallActor`: from the media stream session, the carrier's status
+//! callbacks and the API in; `MediaOut` to the stream session; pipeline results (internal).
+
+use actix::{Message, Recipient};
+use serde_json::Value;
+
+use super::snapshot::CallSnapshotV1;
+use crate::ports::{LlmReply, ToolOutcome};
+
+/// To the media stream session: what to send to the carrier.
+#[derive(Debug, Clone, PartialEq, Eq, Message)]
+#[rtype(result = "()")]
+pub enum MediaOut {
+    /// μ-law audio to play.
+    Media(Vec<u8>),
+    /// A mark the carrier echoes once the audio before it has played.
+    Mark(String),
+    /// Drop all buffered audio (barge-in).
+    Clear,
+    /// The call is over: close the socket.
+    Close,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttachError {
+    #[error("the stream token does not match the call")]
+    BadToken,
+    #[error("the call already has a media stream")]
+    AlreadyAttached,
+    #[error("the call has ended")]
+    Ended,
+}
+
+/// The carrier opened the media stream (`start` received).
+#[derive(Debug, Message)]
+#[rtype(result = "Result<(), AttachError>")]
+pub struct AttachStream {
+    pub stream_sid: String,
+    pub provider_call_sid: Option<String>,
+    pub token: String,
+    pub sink: Recipient<MediaOut>,
+}
+
+/// One inbound `media` frame: μ-law bytes and its sequence number, when given.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct MediaIn {
+    pub sequence: Option<u64>,
+    pub payload: Vec<u8>,
+}
+
+/// An echoed `mark`.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct MarkIn {
+    pub name: String,
+}
+
+/// The stream ended (`stop`, or the socket closed).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct StreamStopped {
+    pub reason: String,
+}
+
+/// Something on the stream worth a line in the debug timeline (malformed frame, ...).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct StreamNote {
+    pub kind: String,
+    pub detail: Value,
+}
+
+/// A carrier status callback (`ringing`, `in-progress`, `completed`, `busy`, ...).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct CarrierStatus {
+    pub status: String,
+    pub provider_call_sid: Option<String>,
+}
+
+/// The carrier accepted the call (outbound).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Dialed {
+    pub provider_call_sid: String,
+}
+
+/// The carrier refused the call.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct DialFailed {
+    pub reason: String,
+}
+
+/// End the call now (API, shutdown).
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Hangup {
+    pub reason: String,
+}
+
+/// The current snapshot.
+#[derive(Debug, Message)]
+#[rtype(result = "CallSnapshotV1")]
+pub struct GetSnapshot;
+
+// --- internal: results of the pipeline's async steps, tagged with their generation -------
+
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Transcribed {
+    pub generation: u64,
+    pub text: Result<String, String>,
+    pub audio_ms: u64,
+    pub stt_ms: u64,
+    pub partial: bool,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Replied {
+    pub generation: u64,
+    pub reply: Result<LlmReply, String>,
+    pub llm_ms: u64,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct ToolDone {
+    pub generation: u64,
+    pub name: String,
+    pub arguments: Value,
+    pub outcome: ToolOutcome,
+}
+
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub(crate) struct Synthesized {
+    pub generation: u64,
+    pub text: String,
+    pub audio: Result<Vec<u8>, String>,
+    pub tts_ms: u64,
+    pub end_call: bool,
+    pub greeting: bool,
+}

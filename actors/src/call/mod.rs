@@ -1,0 +1,691 @@
+//! `CallActor`: one actor per live call. It owns the lifecycle (pure `state.rs`), the
+//! snapshot, and the traditional voice pipeline: VAD and turn detection on caller frames,
+//! STT → LLM (→ tools) → TTS as async steps tagged with a generation, barge-in, endCall.
+
+mod handle;
+pub mod messages;
+mod pipeline;
+pub mod snapshot;
+pub mod speaking;
+pub mod state;
+
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
+
+use actix::prelude::*;
+use serde_json::{Value, json};
+
+pub use self::handle::CallHandle;
+use self::{
+    messages::*,
+    snapshot::{CallSnapshotV1, Speaker, TimelineEntry, TranscriptEntry},
+    speaking::Utterance,
+    state::{CallStatus, DomainEvent, Effect, Event},
+};
+use crate::{
+    audio::vad::{self, TurnDetector, TurnEvent, TurnSettings},
+    ports::{ChatRole, ChatTurn, LlmRequest, Ports, StoreError, ToolDef},
+    registry::CallRegistry,
+};
+
+/// How often the silence timeout is checked.
+pub const SILENCE_CHECK: Duration = Duration::from_millis(200);
+/// Speech needed before a caller turn counts as started.
+pub const ONSET_MS: u32 = 60;
+/// Silent frames kept before speech so the utterance's first symbol is not cut.
+const PREROLL_FRAMES: usize = 3;
+/// Out-of-order or malformed frames noted in the timeline before only counting them.
+const MAX_NOTES: u32 = 20;
+
+/// Barge-in settings (`interruptionSettings`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BargeIn {
+    pub enabled: bool,
+    /// Caller speech needed, while the agent talks, before the agent yields.
+    pub sensitivity_ms: u32,
+    pub during_greeting: bool,
+}
+
+/// Everything a call needs to run, resolved from the agent by the application.
+#[derive(Debug, Clone)]
+pub struct CallSetup {
+    pub call_id: String,
+    pub org_id: String,
+    pub agent_id: String,
+    /// Required in the stream's `start.customParameters.token`.
+    pub stream_token: String,
+    pub system_prompt: String,
+    pub first_message: Option<String>,
+    pub tools: Vec<ToolDef>,
+    /// Silence that ends the caller's turn (`interruptionSettings.minSilenceMs`).
+    pub end_silence_ms: u32,
+    pub barge_in: BargeIn,
+    /// With nobody speaking this long, the agent ends the call.
+    pub silence_timeout: Duration,
+    pub vad_threshold_rms: f32,
+}
+
+#[derive(Debug, Default, Clone)]
+struct TurnMetrics {
+    caller_text: String,
+    stt_ms: u64,
+    llm_ms: u64,
+    tts_ms: u64,
+}
+
+pub struct CallActor {
+    setup: CallSetup,
+    ports: Ports,
+    registry: Option<CallRegistry>,
+    snap: CallSnapshotV1,
+    sink: Option<Recipient<MediaOut>>,
+    detector: TurnDetector,
+    utterance_audio: Vec<u8>,
+    preroll: VecDeque<Vec<u8>>,
+    generation: u64,
+    next_utterance: u64,
+    speaking: Vec<Utterance>,
+    barged: bool,
+    busy: bool,
+    pending_tools: usize,
+    greeted: bool,
+    /// Set when the caller hung up mid-sentence: the partial utterance is being transcribed.
+    ending: Option<String>,
+    last_activity: Instant,
+    onset_at: Option<Instant>,
+    turn_ended_at: Option<Instant>,
+    metrics: TurnMetrics,
+    last_seq: Option<u64>,
+    notes: u32,
+}
+
+impl CallActor {
+    pub fn new(setup: CallSetup, ports: Ports, snap: CallSnapshotV1, registry: Option<CallRegistry>) -> Self {
+        let detector = TurnDetector::new(TurnSettings {
+            onset_ms: ONSET_MS,
+            end_silence_ms: setup.end_silence_ms,
+        });
+        Self {
+            setup,
+            ports,
+            registry,
+            snap,
+            sink: None,
+            detector,
+            utterance_audio: Vec::new(),
+            preroll: VecDeque::new(),
+            generation: 0,
+            next_utterance: 0,
+            speaking: Vec::new(),
+            barged: false,
+            busy: false,
+            pending_tools: 0,
+            greeted: false,
+            ending: None,
+            last_activity: Instant::now(),
+            onset_at: None,
+            turn_ended_at: None,
+            metrics: TurnMetrics::default(),
+            last_seq: None,
+            notes: 0,
+        }
+    }
+
+    fn note(&mut self, kind: &str, detail: Value) {
+        self.snap.timeline.push(TimelineEntry {
+            at: self.ports.clock.now(),
+            kind: kind.to_string(),
+            detail,
+        });
+    }
+
+    fn since_answer_ms(&self) -> u64 {
+        self.snap.answered_at.map_or(0, |a| {
+            u64::try_from((self.ports.clock.now() - a).num_milliseconds()).unwrap_or(0)
+        })
+    }
+
+    /// Applies a lifecycle event and carries out its effects.
+    fn apply(&mut self, event: Event, ctx: &mut Context<Self>) {
+        let from = self.snap.status;
+        let (next, effects) = match from.on(event) {
+            Ok(t) => t,
+            Err(e) => {
+                self.note(
+                    "ignored_event",
+                    json!({ "event": event, "status": from, "error": e.to_string() }),
+                );
+                return;
+            }
+        };
+        let now = self.ports.clock.now();
+        self.snap.status = next;
+        if next == CallStatus::InProgress {
+            self.snap.answered_at = Some(now);
+            self.last_activity = Instant::now();
+        }
+        if next.is_terminal() {
+            self.snap.ended_at = Some(now);
+            if let Some(a) = self.snap.answered_at {
+                self.snap.usage.telephony_ms = u64::try_from((now - a).num_milliseconds()).unwrap_or(0);
+            }
+        }
+        self.note(
+            "state",
+            json!({ "from": from, "to": next, "event": event, "reason": self.snap.end_reason }),
+        );
+        let (mut persist, mut stop) = (false, false);
+        let mut events = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Persist => persist = true,
+                Effect::Emit(e) => events.push(e),
+                Effect::StartPipeline => {
+                    if self.sink.is_some() {
+                        self.greet(ctx);
+                    }
+                }
+                Effect::StopPipeline => self.stop_pipeline(),
+                Effect::Stop => stop = true,
+            }
+        }
+        if persist {
+            self.checkpoint(events, stop, ctx);
+        } else if stop {
+            ctx.stop();
+        }
+    }
+
+    /// Writes the snapshot (and events) before anything else is handled.
+    fn checkpoint(&mut self, events: Vec<DomainEvent>, stop: bool, ctx: &mut Context<Self>) {
+        let store = self.ports.store.clone();
+        let snap = self.snap.clone();
+        let fut = async move { store.checkpoint(&snap, &events).await };
+        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
+            match res {
+                Ok(()) => {}
+                Err(StoreError::Fenced) => {
+                    tracing::warn!(call = %act.setup.call_id, "call owned by a newer epoch; stopping");
+                    act.stop_pipeline();
+                    ctx.stop();
+                }
+                Err(e) => tracing::error!(call = %act.setup.call_id, error = %e, "call checkpoint failed"),
+            }
+            if stop {
+                ctx.stop();
+            }
+        }));
+    }
+
+    /// Ends a live call with `reason` (the state machine decides the status).
+    fn finish(&mut self, event: Event, reason: &str, ctx: &mut Context<Self>) {
+        if self.snap.status.is_terminal() {
+            return;
+        }
+        self.snap.end_reason = Some(reason.to_string());
+        self.apply(event, ctx);
+    }
+
+    /// The agent ends the call: hang up at the carrier too.
+    fn end_by_agent(&mut self, reason: &str, ctx: &mut Context<Self>) {
+        if let Some(sid) = self.snap.provider_call_sid.clone() {
+            let telephony = self.ports.telephony.clone();
+            let call_id = self.setup.call_id.clone();
+            actix::spawn(async move {
+                if let Err(e) = telephony.hangup(&sid).await {
+                    tracing::warn!(call = %call_id, error = %e, "carrier hang-up failed");
+                }
+            });
+        }
+        self.finish(Event::Completed, reason, ctx);
+    }
+
+    fn stop_pipeline(&mut self) {
+        self.generation += 1;
+        self.truncate_to_heard();
+        if let Some(sink) = self.sink.take() {
+            sink.do_send(MediaOut::Close);
+        }
+    }
+
+    /// Cuts every utterance still playing down to what was heard (transcript and context).
+    fn truncate_to_heard(&mut self) -> Vec<(String, String)> {
+        let mut cut = Vec::new();
+        let mut drop_turns = Vec::new();
+        for u in std::mem::take(&mut self.speaking) {
+            let heard = u.heard().to_string();
+            if let Some(line) = self.snap.transcript.get_mut(u.transcript_index) {
+                line.text.clone_from(&heard);
+                line.interrupted = true;
+            }
+            if heard.is_empty() {
+                drop_turns.push(u.conversation_index);
+            } else if let Some(turn) = self.snap.conversation.get_mut(u.conversation_index) {
+                turn.content.clone_from(&heard);
+            }
+            cut.push((u.text, heard));
+        }
+        drop_turns.sort_unstable();
+        for i in drop_turns.into_iter().rev() {
+            if i < self.snap.conversation.len() {
+                self.snap.conversation.remove(i);
+            }
+        }
+        self.snap.transcript.retain(|l| !(l.interrupted && l.text.is_empty()));
+        cut
+    }
+
+    fn greet(&mut self, ctx: &mut Context<Self>) {
+        if self.greeted {
+            return;
+        }
+        self.greeted = true;
+        self.busy = true;
+        match self.setup.first_message.clone() {
+            Some(text) => self.synthesize(text, true, false, ctx),
+            None => self.request_reply(ctx),
+        }
+    }
+
+    fn synthesize(&mut self, text: String, greeting: bool, end_call: bool, ctx: &mut Context<Self>) {
+        let generation = self.generation;
+        let tts = self.ports.tts.clone();
+        let addr = ctx.address();
+        actix::spawn(async move {
+            let started = Instant::now();
+            let audio = tts.synthesize(&text).await.map_err(|e| e.to_string());
+            addr.do_send(Synthesized {
+                generation,
+                text,
+                audio,
+                tts_ms: elapsed_ms(started),
+                end_call,
+                greeting,
+            });
+        });
+    }
+
+    fn request_reply(&mut self, ctx: &mut Context<Self>) {
+        let generation = self.generation;
+        let llm = self.ports.llm.clone();
+        let req = LlmRequest {
+            system_prompt: self.setup.system_prompt.clone(),
+            first_message: self.setup.first_message.clone(),
+            conversation: self.snap.conversation.clone(),
+            tools: self.setup.tools.clone(),
+        };
+        let addr = ctx.address();
+        actix::spawn(async move {
+            let started = Instant::now();
+            let reply = llm.respond(&req).await.map_err(|e| e.to_string());
+            addr.do_send(Replied {
+                generation,
+                reply,
+                llm_ms: elapsed_ms(started),
+            });
+        });
+    }
+
+    fn transcribe(&mut self, audio: Vec<u8>, partial: bool, ctx: &mut Context<Self>) {
+        let generation = self.generation;
+        let stt = self.ports.stt.clone();
+        let addr = ctx.address();
+        actix::spawn(async move {
+            let started = Instant::now();
+            let audio_ms = vad::ms_of(audio.len());
+            let text = stt.transcribe(&audio).await.map_err(|e| e.to_string());
+            addr.do_send(Transcribed {
+                generation,
+                text,
+                audio_ms,
+                stt_ms: elapsed_ms(started),
+                partial,
+            });
+        });
+    }
+
+    /// Sends an utterance as segments, each followed by its mark.
+    fn speak(&mut self, text: String, audio: &[u8], greeting: bool, end_call: bool) {
+        let Some(sink) = self.sink.clone() else {
+            return;
+        };
+        self.next_utterance += 1;
+        let id = self.next_utterance;
+        let ends = speaking::segment_ends(&text);
+        for (k, part) in speaking::split_audio(&text, &ends, audio).into_iter().enumerate() {
+            sink.do_send(MediaOut::Media(part.to_vec()));
+            sink.do_send(MediaOut::Mark(speaking::mark_name(id, k)));
+        }
+        if let Some(t) = self.turn_ended_at.take() {
+            let m = std::mem::take(&mut self.metrics);
+            self.note(
+                "turn",
+                json!({
+                    "callerText": m.caller_text, "agentText": text,
+                    "sttMs": m.stt_ms, "llmMs": m.llm_ms, "ttsMs": m.tts_ms,
+                    "endOfTurnToFirstAudioMs": elapsed_ms(t),
+                }),
+            );
+        } else if greeting {
+            self.note("greeting", json!({ "text": text }));
+        }
+        self.snap.usage.tts_characters += text.len() as u64;
+        self.snap.transcript.push(TranscriptEntry {
+            speaker: Speaker::Agent,
+            text: text.clone(),
+            at_ms: self.since_answer_ms(),
+            interrupted: false,
+            partial: false,
+        });
+        self.snap
+            .conversation
+            .push(ChatTurn::new(ChatRole::Assistant, text.clone()));
+        self.barged = false;
+        self.speaking.push(Utterance {
+            id,
+            segment_ends: ends,
+            text,
+            heard_segments: 0,
+            greeting,
+            end_call,
+            transcript_index: self.snap.transcript.len() - 1,
+            conversation_index: self.snap.conversation.len() - 1,
+        });
+    }
+
+    fn barge_in(&mut self) {
+        self.generation += 1;
+        self.busy = false;
+        self.pending_tools = 0;
+        if let Some(sink) = &self.sink {
+            sink.do_send(MediaOut::Clear);
+        }
+        let cut = self.truncate_to_heard();
+        self.barged = true;
+        let latency = self.onset_at.map(elapsed_ms);
+        for (said, heard) in cut {
+            self.note(
+                "interruption",
+                json!({ "said": said, "heard": heard, "speechOnsetToClearMs": latency }),
+            );
+        }
+    }
+
+    fn barge_in_allowed(&self) -> bool {
+        let b = self.setup.barge_in;
+        b.enabled && (b.during_greeting || self.speaking.iter().all(|u| !u.greeting))
+    }
+
+    fn on_frame(&mut self, payload: &[u8], ctx: &mut Context<Self>) {
+        let speech = vad::is_speech(payload, self.setup.vad_threshold_rms);
+        let frame_ms = u32::try_from(vad::ms_of(payload.len())).unwrap_or(u32::MAX);
+        if speech || self.detector.in_turn() || self.detector.speech_ms() > 0 {
+            if self.utterance_audio.is_empty() {
+                for f in self.preroll.drain(..) {
+                    self.utterance_audio.extend_from_slice(&f);
+                }
+            }
+            self.utterance_audio.extend_from_slice(payload);
+        } else {
+            self.preroll.push_back(payload.to_vec());
+            if self.preroll.len() > PREROLL_FRAMES {
+                self.preroll.pop_front();
+            }
+        }
+        if speech {
+            self.last_activity = Instant::now();
+        }
+        match self.detector.feed(speech, frame_ms) {
+            Some(TurnEvent::SpeechStarted) => {
+                let onset = Duration::from_millis(u64::from(ONSET_MS));
+                self.onset_at = Instant::now().checked_sub(onset);
+            }
+            Some(TurnEvent::TurnEnded { .. }) => self.on_turn_end(ctx),
+            None => {
+                if !self.detector.in_turn() && self.detector.speech_ms() == 0 {
+                    self.utterance_audio.clear();
+                }
+            }
+        }
+        if speech
+            && !self.speaking.is_empty()
+            && !self.barged
+            && self.detector.speech_ms() >= self.setup.barge_in.sensitivity_ms
+            && self.barge_in_allowed()
+        {
+            self.barge_in();
+        }
+    }
+
+    fn on_turn_end(&mut self, ctx: &mut Context<Self>) {
+        let audio = std::mem::take(&mut self.utterance_audio);
+        if !self.speaking.is_empty() && !self.barged {
+            self.note("ignored_speech", json!({ "audioMs": vad::ms_of(audio.len()) }));
+            return;
+        }
+        self.generation += 1;
+        self.busy = true;
+        self.pending_tools = 0;
+        self.turn_ended_at = Some(Instant::now());
+        self.metrics = TurnMetrics::default();
+        self.transcribe(audio, false, ctx);
+    }
+
+    fn check_silence(&mut self, ctx: &mut Context<Self>) {
+        if self.snap.status == CallStatus::InProgress
+            && self.greeted
+            && self.ending.is_none()
+            && self.speaking.is_empty()
+            && !self.busy
+            && !self.detector.in_turn()
+            && self.last_activity.elapsed() >= self.setup.silence_timeout
+        {
+            self.note(
+                "silence_timeout",
+                json!({ "afterMs": self.setup.silence_timeout.as_millis() as u64 }),
+            );
+            self.end_by_agent("silence_timeout", ctx);
+        }
+    }
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Actor for CallActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(1024);
+        ctx.run_interval(SILENCE_CHECK, |act, ctx| act.check_silence(ctx));
+    }
+
+    fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        if let Some(sink) = self.sink.take() {
+            sink.do_send(MediaOut::Close);
+        }
+        if let Some(registry) = &self.registry {
+            registry.remove(&self.setup.call_id);
+        }
+        Running::Stop
+    }
+}
+
+impl Handler<AttachStream> for CallActor {
+    type Result = Result<(), AttachError>;
+
+    fn handle(&mut self, msg: AttachStream, ctx: &mut Self::Context) -> Self::Result {
+        if self.snap.status.is_terminal() {
+            return Err(AttachError::Ended);
+        }
+        if msg.token != self.setup.stream_token {
+            return Err(AttachError::BadToken);
+        }
+        if self.sink.is_some() {
+            return Err(AttachError::AlreadyAttached);
+        }
+        self.sink = Some(msg.sink);
+        self.snap.stream_sid = Some(msg.stream_sid.clone());
+        if self.snap.provider_call_sid.is_none() {
+            self.snap.provider_call_sid = msg.provider_call_sid;
+        }
+        self.note("stream", json!({ "event": "start", "streamSid": msg.stream_sid }));
+        if self.snap.status == CallStatus::InProgress {
+            self.greet(ctx);
+        } else {
+            self.apply(Event::Answered, ctx);
+        }
+        Ok(())
+    }
+}
+
+impl Handler<MediaIn> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: MediaIn, ctx: &mut Self::Context) {
+        if self.snap.status != CallStatus::InProgress || self.ending.is_some() {
+            return;
+        }
+        if let (Some(seq), Some(last)) = (msg.sequence, self.last_seq)
+            && seq <= last
+        {
+            self.notes += 1;
+            if self.notes <= MAX_NOTES {
+                self.note("out_of_order_frame", json!({ "sequenceNumber": seq, "after": last }));
+            }
+            return;
+        }
+        if msg.sequence.is_some() {
+            self.last_seq = msg.sequence;
+        }
+        self.on_frame(&msg.payload, ctx);
+    }
+}
+
+impl Handler<MarkIn> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: MarkIn, ctx: &mut Self::Context) {
+        let Some((id, segment)) = speaking::parse_mark(&msg.name) else {
+            return;
+        };
+        let Some(pos) = self.speaking.iter().position(|u| u.id == id) else {
+            return;
+        };
+        let u = &mut self.speaking[pos];
+        u.heard_segments = u.heard_segments.max(segment + 1);
+        if !u.finished() {
+            return;
+        }
+        let done = self.speaking.remove(pos);
+        self.last_activity = Instant::now();
+        if done.end_call && self.speaking.is_empty() {
+            self.end_by_agent("agent_ended", ctx);
+        }
+    }
+}
+
+impl Handler<StreamStopped> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: StreamStopped, ctx: &mut Self::Context) {
+        self.note("stream", json!({ "event": "stop", "reason": msg.reason }));
+        self.sink = None;
+        match self.snap.status {
+            CallStatus::InProgress if self.ending.is_none() => {
+                let audio = std::mem::take(&mut self.utterance_audio);
+                self.truncate_to_heard();
+                if self.detector.in_turn() || !audio.is_empty() {
+                    // The caller hung up mid-sentence: keep what they said.
+                    self.ending = Some("caller_hangup".into());
+                    self.generation += 1;
+                    self.transcribe(audio, true, ctx);
+                } else {
+                    self.finish(Event::Completed, "caller_hangup", ctx);
+                }
+            }
+            CallStatus::InProgress => {}
+            _ => self.finish(Event::Canceled, "stream_stopped", ctx),
+        }
+    }
+}
+
+impl Handler<StreamNote> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: StreamNote, _: &mut Self::Context) {
+        self.notes += 1;
+        if self.notes <= MAX_NOTES {
+            self.note(&msg.kind, msg.detail);
+        }
+    }
+}
+
+impl Handler<CarrierStatus> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CarrierStatus, ctx: &mut Self::Context) {
+        if self.snap.provider_call_sid.is_none() {
+            self.snap.provider_call_sid = msg.provider_call_sid;
+        }
+        self.note("carrier_status", json!({ "status": msg.status }));
+        let Some(event) = CallStatus::carrier_event(&msg.status) else {
+            return;
+        };
+        match (self.snap.status, event) {
+            (CallStatus::InProgress, Event::Answered) => {}
+            (CallStatus::InProgress, Event::Completed) if self.ending.is_some() => {}
+            (CallStatus::InProgress, Event::Completed) => self.finish(event, "caller_hangup", ctx),
+            (_, e) => {
+                if self.snap.end_reason.is_none() && !matches!(e, Event::Ringing | Event::Answered) {
+                    self.snap.end_reason = Some(msg.status.clone());
+                }
+                self.apply(e, ctx);
+            }
+        }
+    }
+}
+
+impl Handler<Dialed> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Dialed, ctx: &mut Self::Context) {
+        self.snap.provider_call_sid = Some(msg.provider_call_sid.clone());
+        self.note("dialed", json!({ "providerCallSid": msg.provider_call_sid }));
+        self.checkpoint(Vec::new(), false, ctx);
+    }
+}
+
+impl Handler<DialFailed> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: DialFailed, ctx: &mut Self::Context) {
+        self.note(
+            "provider_error",
+            json!({ "component": "telephony", "error": msg.reason }),
+        );
+        self.finish(Event::Failed, &msg.reason, ctx);
+    }
+}
+
+impl Handler<Hangup> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Hangup, ctx: &mut Self::Context) {
+        match self.snap.status {
+            CallStatus::InProgress => self.end_by_agent(&msg.reason, ctx),
+            _ => self.finish(Event::Canceled, &msg.reason, ctx),
+        }
+    }
+}
+
+impl Handler<GetSnapshot> for CallActor {
+    type Result = MessageResult<GetSnapshot>;
+
+    fn handle(&mut self, _: GetSnapshot, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.snap.clone())
+    }
+}

@@ -1,0 +1,161 @@
+//! The pipeline's async results back in the actor: transcript → reply (→ tools) → speech.
+//! Each carries the generation it was started in; a stale one (after a barge-in or a
+//! newer turn) is dropped.
+
+use actix::prelude::*;
+use serde_json::{Value, json};
+
+use super::{
+    CallActor,
+    messages::{Replied, Synthesized, ToolDone, Transcribed},
+    snapshot::{Speaker, TranscriptEntry},
+    state::Event,
+};
+use crate::ports::{ChatRole, ChatTurn};
+
+impl Handler<Transcribed> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Transcribed, ctx: &mut Self::Context) {
+        if msg.generation != self.generation || self.snap.status.is_terminal() {
+            return;
+        }
+        self.snap.usage.stt_ms += msg.audio_ms;
+        self.metrics.stt_ms = msg.stt_ms;
+        match msg.text {
+            Err(e) => {
+                self.busy = false;
+                self.note("provider_error", json!({ "component": "stt", "error": e }));
+            }
+            Ok(text) if text.is_empty() => {
+                self.busy = false;
+                self.note("unintelligible", json!({ "audioMs": msg.audio_ms }));
+            }
+            Ok(text) => {
+                self.snap.transcript.push(TranscriptEntry {
+                    speaker: Speaker::Caller,
+                    text: text.clone(),
+                    at_ms: self.since_answer_ms().saturating_sub(msg.audio_ms),
+                    interrupted: false,
+                    partial: msg.partial,
+                });
+                self.snap.conversation.push(ChatTurn::new(ChatRole::User, text.clone()));
+                self.metrics.caller_text = text;
+                if !msg.partial {
+                    self.request_reply(ctx);
+                }
+            }
+        }
+        if let Some(reason) = self.ending.take() {
+            self.finish(Event::Completed, &reason, ctx);
+        } else {
+            self.checkpoint(Vec::new(), false, ctx);
+        }
+    }
+}
+
+impl Handler<Replied> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Replied, ctx: &mut Self::Context) {
+        if msg.generation != self.generation || self.snap.status.is_terminal() {
+            return;
+        }
+        self.metrics.llm_ms += msg.llm_ms;
+        let reply = match msg.reply {
+            Ok(r) => r,
+            Err(e) => {
+                self.busy = false;
+                self.note("provider_error", json!({ "component": "llm", "error": e }));
+                return;
+            }
+        };
+        self.snap.usage.llm_requests += 1;
+        self.snap.usage.llm_input_tokens += reply.input_tokens;
+        self.snap.usage.llm_output_tokens += reply.output_tokens;
+        let greeting = !self.snap.conversation.iter().any(|t| t.role == ChatRole::User);
+        if !reply.text.is_empty() {
+            let end_call = reply.end_call && reply.tool_calls.is_empty();
+            self.synthesize(reply.text.clone(), greeting, end_call, ctx);
+        } else if reply.tool_calls.is_empty() {
+            self.busy = false;
+            if reply.end_call {
+                self.end_by_agent("agent_ended", ctx);
+            }
+        }
+        self.pending_tools = reply.tool_calls.len();
+        for call in reply.tool_calls {
+            self.snap.usage.tool_calls += 1;
+            let tools = self.ports.tools.clone();
+            let addr = ctx.address();
+            let generation = self.generation;
+            let call_id = self.setup.call_id.clone();
+            actix::spawn(async move {
+                let outcome = tools.invoke(&call_id, &call.name, call.arguments.clone()).await;
+                addr.do_send(ToolDone {
+                    generation,
+                    name: call.name,
+                    arguments: call.arguments,
+                    outcome,
+                });
+            });
+        }
+    }
+}
+
+impl Handler<ToolDone> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ToolDone, ctx: &mut Self::Context) {
+        let o = &msg.outcome;
+        self.note(
+            "tool_call",
+            json!({
+                "name": msg.name, "arguments": msg.arguments, "success": o.ok,
+                "statusCode": o.status_code, "elapsedMs": o.elapsed_ms, "error": o.error,
+                "response": o.result, "stale": msg.generation != self.generation,
+            }),
+        );
+        if msg.generation != self.generation || self.snap.status.is_terminal() {
+            return;
+        }
+        let content = match &o.error {
+            Some(e) => format!("the tool {} failed: {e}", msg.name),
+            None => match &o.result {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        };
+        self.snap.conversation.push(ChatTurn::new(ChatRole::Tool, content));
+        self.pending_tools = self.pending_tools.saturating_sub(1);
+        if self.pending_tools == 0 {
+            self.request_reply(ctx);
+        }
+    }
+}
+
+impl Handler<Synthesized> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Synthesized, ctx: &mut Self::Context) {
+        if msg.generation != self.generation || self.snap.status.is_terminal() {
+            return;
+        }
+        self.metrics.tts_ms += msg.tts_ms;
+        if self.pending_tools == 0 {
+            self.busy = false;
+        }
+        match msg.audio {
+            Err(e) => {
+                self.note("provider_error", json!({ "component": "tts", "error": e }));
+                if msg.end_call {
+                    self.end_by_agent("agent_ended", ctx);
+                }
+            }
+            Ok(audio) => {
+                self.speak(msg.text, &audio, msg.greeting, msg.end_call);
+                self.checkpoint(Vec::new(), false, ctx);
+            }
+        }
+    }
+}

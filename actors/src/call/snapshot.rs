@@ -1,0 +1,142 @@
+//! The call's persisted snapshot (versioned, serde tag `v`): lifecycle, transcript, debug
+//! timeline, usage and the LLM context. Written on every transition and every turn.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::state::CallStatus;
+use crate::ports::ChatTurn;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "v")]
+pub enum CallSnapshot {
+    #[serde(rename = "1")]
+    V1(CallSnapshotV1),
+}
+
+impl CallSnapshot {
+    /// The current version (old versions are upgraded here when there are some).
+    pub fn into_current(self) -> CallSnapshotV1 {
+        match self {
+            Self::V1(s) => s,
+        }
+    }
+}
+
+/// Who said a transcript line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Speaker {
+    Agent,
+    Caller,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptEntry {
+    pub speaker: Speaker,
+    pub text: String,
+    /// Milliseconds since the call was answered.
+    pub at_ms: u64,
+    /// The agent was cut off: `text` is what the caller heard.
+    pub interrupted: bool,
+    /// The caller hung up mid-sentence: `text` is the part heard before.
+    pub partial: bool,
+}
+
+/// One line of the debug timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    /// `state`, `turn`, `interruption`, `tool_call`, `provider_error`, `stream`, ...
+    pub kind: String,
+    pub detail: Value,
+}
+
+/// Usage per component, from which cost is priced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Connected time.
+    pub telephony_ms: u64,
+    /// Caller audio transcribed.
+    pub stt_ms: u64,
+    pub llm_requests: u64,
+    pub llm_input_tokens: u64,
+    pub llm_output_tokens: u64,
+    pub tts_characters: u64,
+    pub tool_calls: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallSnapshotV1 {
+    pub call_id: String,
+    pub org_id: String,
+    pub agent_id: String,
+    pub status: CallStatus,
+    /// Ownership epoch (fencing token) of the node that wrote this snapshot.
+    pub epoch: i64,
+    pub provider_call_sid: Option<String>,
+    pub stream_sid: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub end_reason: Option<String>,
+    pub transcript: Vec<TranscriptEntry>,
+    pub timeline: Vec<TimelineEntry>,
+    pub usage: Usage,
+    /// The LLM context (what the caller actually heard of the agent's turns).
+    pub conversation: Vec<ChatTurn>,
+}
+
+impl CallSnapshotV1 {
+    pub fn new(call_id: &str, org_id: &str, agent_id: &str, status: CallStatus, epoch: i64) -> Self {
+        Self {
+            call_id: call_id.to_string(),
+            org_id: org_id.to_string(),
+            agent_id: agent_id.to_string(),
+            status,
+            epoch,
+            provider_call_sid: None,
+            stream_sid: None,
+            answered_at: None,
+            ended_at: None,
+            end_reason: None,
+            transcript: Vec::new(),
+            timeline: Vec::new(),
+            usage: Usage::default(),
+            conversation: Vec::new(),
+        }
+    }
+
+    /// Seconds between answer and end (or now, for a live call).
+    pub fn duration_secs(&self, now: DateTime<Utc>) -> i64 {
+        match self.answered_at {
+            Some(a) => (self.ended_at.unwrap_or(now) - a).num_seconds().max(0),
+            None => 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_snapshot_is_tagged_with_its_version_and_round_trips() {
+        let snap = CallSnapshot::V1(CallSnapshotV1::new("CALL-1", "ORG-1", "AGT-1", CallStatus::Queued, 1));
+        let json = serde_json::to_value(&snap).unwrap();
+        assert_eq!(json["v"], "1");
+        assert_eq!(json["status"], "queued");
+        let back: CallSnapshot = serde_json::from_value(json).unwrap();
+        assert_eq!(back, snap);
+    }
+
+    #[test]
+    fn a_snapshot_missing_a_field_is_refused_not_defaulted() {
+        let json = serde_json::json!({ "v": "1", "callId": "CALL-1" });
+        assert!(serde_json::from_value::<CallSnapshot>(json).is_err());
+    }
+}

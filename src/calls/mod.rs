@@ -1,0 +1,367 @@
+//! Live calls, application side: the ports the `CallActor` needs (LLM, tools, carrier,
+//! store), the call's setup from its agent, starting outbound and inbound calls, and the
+//! start-up recovery that closes calls a crash left open.
+
+pub mod demo;
+pub mod far_end;
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde_json::{Value, json};
+use thruai_actors::{
+    CallHandle, CallSetup,
+    audio::tone,
+    call::{
+        BargeIn,
+        snapshot::{CallSnapshot, CallSnapshotV1},
+        state::{CallStatus, DomainEvent},
+    },
+    ports::{self, ChatRole, LlmReply, LlmRequest, LlmToolCall, PortError, Ports, StoreError, ToolDef, ToolOutcome},
+};
+use thruai_entities::{agent, call, tool};
+
+use crate::{
+    http::agents::config::InterruptionSettings,
+    providers::{
+        llm::{self, Prompt, Role, ToolSpec, Turn},
+        telephony::{self as tel, PlaceCall},
+    },
+    state::AppState,
+    store,
+};
+
+/// The live-call model adapter over the platform's `LanguageModel`.
+struct LlmAdapter(Arc<dyn llm::LanguageModel>);
+
+#[async_trait]
+impl ports::LanguageModel for LlmAdapter {
+    fn provider(&self) -> &str {
+        self.0.provider()
+    }
+
+    async fn respond(&self, req: &LlmRequest) -> Result<LlmReply, PortError> {
+        let conversation: Vec<Turn> = req
+            .conversation
+            .iter()
+            .map(|t| Turn {
+                role: match t.role {
+                    ChatRole::User => Role::User,
+                    ChatRole::Assistant => Role::Assistant,
+                    ChatRole::Tool => Role::Tool,
+                },
+                content: t.content.clone(),
+            })
+            .collect();
+        let tools: Vec<ToolSpec> = req
+            .tools
+            .iter()
+            .map(|t| ToolSpec {
+                name: t.name.clone(),
+                description: t.description.clone(),
+                parameters: t.parameters.clone(),
+            })
+            .collect();
+        let prompt = Prompt {
+            model: "default",
+            system_prompt: &req.system_prompt,
+            first_message: req.first_message.as_deref(),
+            conversation: &conversation,
+            tools: &tools,
+        };
+        let reply = self
+            .0
+            .respond(&prompt)
+            .await
+            .map_err(|e| PortError::new(self.0.provider(), e.to_string()))?;
+        // Token counts are estimated (4 characters a token) where the provider gives none.
+        let input_chars: usize =
+            req.system_prompt.len() + req.conversation.iter().map(|t| t.content.len()).sum::<usize>();
+        Ok(LlmReply {
+            output_tokens: (reply.text.len() as u64).div_ceil(4),
+            input_tokens: (input_chars as u64).div_ceil(4),
+            text: reply.text,
+            tool_calls: reply
+                .tool_calls
+                .into_iter()
+                .map(|c| LlmToolCall {
+                    name: c.name,
+                    arguments: c.arguments,
+                })
+                .collect(),
+            end_call: reply.end_call,
+        })
+    }
+}
+
+/// Custom tools over signed HTTP (`http::tools::deliver`), each with its own timeout.
+struct HttpTools {
+    state: AppState,
+    agent_id: String,
+    tools: Vec<tool::Model>,
+}
+
+#[async_trait]
+impl ports::ToolInvoker for HttpTools {
+    async fn invoke(&self, call_id: &str, name: &str, arguments: Value) -> ToolOutcome {
+        let Some(row) = self.tools.iter().find(|t| t.name == name) else {
+            return ToolOutcome {
+                ok: false,
+                result: Value::Null,
+                error: Some(format!("no tool named {name}")),
+                status_code: None,
+                elapsed_ms: 0,
+            };
+        };
+        let payload = json!({
+            "type": "tool.call", "test": false, "toolId": row.id, "tool": row.name,
+            "arguments": arguments, "callId": call_id, "agentId": self.agent_id,
+            "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        match crate::http::tools::deliver(&self.state, row, &payload).await {
+            Ok(d) => ToolOutcome {
+                ok: d.error.is_none(),
+                result: d.response,
+                error: d.error,
+                status_code: d.status_code,
+                elapsed_ms: d.elapsed_ms,
+            },
+            Err(e) => ToolOutcome {
+                ok: false,
+                result: Value::Null,
+                error: Some(e.to_string()),
+                status_code: None,
+                elapsed_ms: 0,
+            },
+        }
+    }
+}
+
+/// Hang-ups through the call's carrier.
+struct CarrierHangup(Arc<dyn tel::Telephony>);
+
+#[async_trait]
+impl ports::Telephony for CarrierHangup {
+    async fn hangup(&self, provider_call_sid: &str) -> Result<(), PortError> {
+        self.0
+            .hangup(provider_call_sid)
+            .await
+            .map_err(|e| PortError::new(self.0.provider(), e.to_string()))
+    }
+}
+
+/// Snapshots and outbox events in the database, fenced by the owner epoch.
+struct DbStore(sea_orm::DatabaseConnection);
+
+#[async_trait]
+impl ports::CallStore for DbStore {
+    async fn checkpoint(&self, snapshot: &CallSnapshotV1, events: &[DomainEvent]) -> Result<(), StoreError> {
+        store::calls::checkpoint(&self.0, snapshot, events)
+            .await
+            .map_err(|e| match e {
+                store::calls::CheckpointError::Fenced => StoreError::Fenced,
+                store::calls::CheckpointError::Db(e) => {
+                    tracing::error!(error = %e, "call checkpoint failed");
+                    StoreError::Unavailable
+                }
+            })
+    }
+}
+
+/// `{{name}}` placeholders filled from the agent's and the call's variables.
+pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = template.to_string();
+    for (k, v) in vars {
+        out = out.replace(&format!("{{{{{k}}}}}"), v);
+    }
+    out
+}
+
+fn variables_of(agent: &agent::Model, call: &call::Model) -> BTreeMap<String, String> {
+    let mut vars: BTreeMap<String, String> = serde_json::from_value(agent.variables.clone()).unwrap_or_default();
+    let call_vars: BTreeMap<String, String> = serde_json::from_value(call.variables.clone()).unwrap_or_default();
+    vars.extend(call_vars);
+    vars
+}
+
+/// The agent's enabled tools.
+async fn tools_of(state: &AppState, agent: &agent::Model) -> Result<Vec<tool::Model>, sea_orm::DbErr> {
+    let refs: Vec<String> = serde_json::from_value(agent.enabled_tools.clone()).unwrap_or_default();
+    if refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    store::tools::find_refs(&state.db, &agent.org_id, &refs).await
+}
+
+/// Starts the call's actor from its row (status taken from the stored snapshot).
+///
+/// # Errors
+/// When the agent or its tools cannot be read.
+pub async fn start_actor(
+    state: &AppState,
+    row: &call::Model,
+    carrier: Arc<dyn tel::Telephony>,
+) -> anyhow::Result<CallHandle> {
+    let agent = store::agents::find(&state.db, &row.org_id, &row.agent_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("agent {} is gone", row.agent_id))?;
+    let tools = tools_of(state, &agent).await?;
+    let vars = variables_of(&agent, row);
+    let cfg = &state.settings.calls;
+    let interruption: InterruptionSettings = agent
+        .interruption_settings
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or(InterruptionSettings {
+            enabled: None,
+            sensitivity_ms: None,
+            min_silence_ms: None,
+            barge_in_during_greeting: None,
+            barge_in_confidence: None,
+            echo_confidence: None,
+            false_interruption_timeout_ms: None,
+        });
+    let setup = CallSetup {
+        call_id: row.id.clone(),
+        org_id: row.org_id.clone(),
+        agent_id: row.agent_id.clone(),
+        stream_token: row.stream_token.clone(),
+        system_prompt: fill(agent.system_prompt.as_deref().unwrap_or_default(), &vars),
+        first_message: agent.first_message.as_deref().map(|m| fill(m, &vars)),
+        tools: tools
+            .iter()
+            .map(|t| ToolDef {
+                name: t.name.clone(),
+                description: t.description.clone().unwrap_or_default(),
+                parameters: t.parameters.clone().unwrap_or_else(|| json!({"type": "object"})),
+            })
+            .collect(),
+        end_silence_ms: interruption.min_silence_ms.unwrap_or(cfg.end_of_turn_silence_ms),
+        barge_in: BargeIn {
+            enabled: interruption.enabled.unwrap_or(true),
+            sensitivity_ms: interruption.sensitivity_ms.unwrap_or(cfg.barge_in_ms),
+            during_greeting: interruption.barge_in_during_greeting.unwrap_or(true),
+        },
+        silence_timeout: Duration::from_millis(cfg.silence_timeout_ms),
+        vad_threshold_rms: cfg.vad_threshold_rms,
+    };
+    let ports = Ports {
+        llm: Arc::new(LlmAdapter(state.llm.clone())),
+        stt: Arc::new(ports::ToneStt),
+        tts: Arc::new(ports::ToneTts),
+        tools: Arc::new(HttpTools {
+            state: state.clone(),
+            agent_id: agent.id.clone(),
+            tools,
+        }),
+        telephony: Arc::new(CarrierHangup(carrier)),
+        store: Arc::new(DbStore(state.db.clone())),
+        clock: Arc::new(ports::SystemClock),
+    };
+    let snap = store::calls::snapshot_of(row).unwrap_or_else(|| {
+        CallSnapshotV1::new(&row.id, &row.org_id, &row.agent_id, CallStatus::Queued, row.owner_epoch)
+    });
+    Ok(state.calls.start(setup, ports, snap))
+}
+
+/// A new call row (queued, epoch 1) with its initial snapshot.
+#[allow(clippy::too_many_arguments)]
+pub fn new_call(
+    org_id: &str,
+    agent_id: &str,
+    direction: &str,
+    from: &str,
+    to: &str,
+    number: Option<&thruai_entities::phone_number::Model>,
+    variables: Value,
+    metadata: Value,
+) -> call::Model {
+    let id = crate::domain::ids::new_id(crate::domain::ids::CALL);
+    let now = Utc::now();
+    let snap = CallSnapshotV1::new(&id, org_id, agent_id, CallStatus::Queued, 1);
+    call::Model {
+        session_id: format!("SES-{}", uuid::Uuid::new_v4().simple()),
+        stream_token: uuid::Uuid::new_v4().simple().to_string(),
+        org_id: org_id.into(),
+        agent_id: agent_id.into(),
+        direction: direction.into(),
+        status: CallStatus::Queued.as_str().into(),
+        from_number: from.into(),
+        to_number: to.into(),
+        phone_number_id: number.map(|n| n.id.clone()),
+        provider: number.map_or_else(|| "sandbox".into(), |n| n.provider.clone()),
+        provider_call_sid: None,
+        end_reason: None,
+        variables,
+        metadata,
+        owner_epoch: 1,
+        duration_secs: 0,
+        snapshot: serde_json::to_value(CallSnapshot::V1(snap)).unwrap_or(Value::Null),
+        answered_at: None,
+        ended_at: None,
+        created_at: now,
+        updated_at: now,
+        id,
+    }
+}
+
+/// `{public_base_url}{path}?callId=…`.
+pub fn callback_url(state: &AppState, path: &str, call_id: &str) -> String {
+    format!(
+        "{}{path}?callId={call_id}",
+        state.settings.server.public_base_url.trim_end_matches('/')
+    )
+}
+
+/// Starts the actor and asks the carrier to dial (the row is already committed: the
+/// intent is recorded before the effect).
+pub async fn dial(state: AppState, row: call::Model, carrier: Arc<dyn tel::Telephony>) {
+    let handle = match start_actor(&state, &row, carrier.clone()).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(call = %row.id, error = %e, "starting the call failed");
+            return;
+        }
+    };
+    let req = PlaceCall {
+        to: row.to_number.clone(),
+        from: row.from_number.clone(),
+        url: callback_url(&state, "/twilio/voice", &row.id),
+        status_callback: callback_url(&state, "/twilio/status", &row.id),
+        sandbox_script: row.metadata.get("sandboxScript").cloned(),
+    };
+    match carrier.place_call(&req).await {
+        Ok(sid) => {
+            if let Err(e) = store::calls::set_provider_sid(&state.db, &row.id, &sid).await {
+                tracing::warn!(call = %row.id, error = %e, "recording the carrier's call id failed");
+            }
+            handle.dialed(sid);
+        }
+        Err(e) => handle.dial_failed(format!("the carrier refused the call: {e}")),
+    }
+}
+
+/// Closes every call a previous process left open as `interrupted` (exactly once each:
+/// the close is fenced by the owner epoch). A live call cannot survive the process that
+/// held its media stream.
+///
+/// # Errors
+/// When the database is unreachable.
+pub async fn recover(state: &AppState) -> anyhow::Result<usize> {
+    let mut closed = 0;
+    for row in store::calls::open_calls(&state.db).await? {
+        if state.calls.get(&row.id).is_some() {
+            continue;
+        }
+        if store::calls::close_interrupted(&state.db, &row).await? {
+            closed += 1;
+        }
+    }
+    Ok(closed)
+}
+
+/// Audio length of a sentence in the sandbox voice, in ms (for the demo's pacing notes).
+pub fn sandbox_speech_ms(text: &str) -> u64 {
+    tone::duration_ms(text)
+}

@@ -1,0 +1,180 @@
+//! The Media Streams WebSocket session (one per call): parses Twilio's JSON frames,
+//! forwards them to the call's actor through its handle, and writes the actor's `media`,
+//! `mark` and `clear` back. Malformed or early frames are noted, never fatal.
+
+use actix::{Actor, ActorContext, AsyncContext, Handler, StreamHandler, WrapFuture, fut::ActorFutureExt};
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web_actors::ws;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use thruai_actors::{
+    CallHandle,
+    call::messages::{AttachStream, MediaIn, MediaOut},
+};
+
+use crate::state::AppState;
+
+pub async fn start(
+    req: HttpRequest,
+    stream: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    ws::start(
+        MediaSession {
+            state: state.get_ref().clone(),
+            call: None,
+            stream_sid: None,
+            stopped: false,
+        },
+        &req,
+        stream,
+    )
+}
+
+pub struct MediaSession {
+    state: AppState,
+    call: Option<CallHandle>,
+    stream_sid: Option<String>,
+    stopped: bool,
+}
+
+/// `sequenceNumber` and friends are strings holding integers; accept numbers too.
+fn int_of(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+impl MediaSession {
+    fn on_start(&mut self, v: &Value, ctx: &mut ws::WebsocketContext<Self>) {
+        let start = &v["start"];
+        let params = &start["customParameters"];
+        let (Some(call_id), Some(token)) = (params["callId"].as_str(), params["token"].as_str()) else {
+            tracing::warn!("media stream without callId/token");
+            ctx.close(Some(ws::CloseCode::Policy.into()));
+            ctx.stop();
+            return;
+        };
+        let Some(handle) = self.state.calls.get(call_id) else {
+            tracing::warn!(call = call_id, "media stream for a call that is not live");
+            ctx.close(Some(ws::CloseCode::Policy.into()));
+            ctx.stop();
+            return;
+        };
+        let stream_sid = start["streamSid"]
+            .as_str()
+            .or_else(|| v["streamSid"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        self.stream_sid = Some(stream_sid.clone());
+        let msg = AttachStream {
+            stream_sid,
+            provider_call_sid: start["callSid"].as_str().map(str::to_string),
+            token: token.to_string(),
+            sink: ctx.address().recipient(),
+        };
+        let h = handle.clone();
+        ctx.wait(
+            async move { h.attach(msg).await }
+                .into_actor(self)
+                .map(move |res, act, ctx| match res {
+                    Ok(()) => act.call = Some(handle),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "media stream refused");
+                        ctx.close(Some(ws::CloseCode::Policy.into()));
+                        ctx.stop();
+                    }
+                }),
+        );
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let v: Value = match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some(call) = &self.call {
+                    call.stream_note("malformed_message", json!({ "error": e.to_string() }));
+                }
+                return;
+            }
+        };
+        match (v["event"].as_str(), &self.call) {
+            (Some("connected"), _) => {}
+            (Some("start"), None) => self.on_start(&v, ctx),
+            (Some("start"), Some(call)) => call.stream_note("duplicate_start", Value::Null),
+            (Some("media"), Some(call)) => {
+                let payload = v["media"]["payload"].as_str().unwrap_or_default();
+                match base64::engine::general_purpose::STANDARD.decode(payload) {
+                    Ok(bytes) if !bytes.is_empty() => call.media(MediaIn {
+                        sequence: int_of(&v["sequenceNumber"]),
+                        payload: bytes,
+                    }),
+                    _ => call.stream_note("malformed_media", json!({ "sequenceNumber": v["sequenceNumber"] })),
+                }
+            }
+            (Some("mark"), Some(call)) => {
+                if let Some(name) = v["mark"]["name"].as_str() {
+                    call.mark(name.to_string());
+                }
+            }
+            (Some("stop"), Some(call)) => {
+                self.stopped = true;
+                call.stream_stopped("stop");
+                ctx.stop();
+            }
+            (Some("dtmf"), Some(call)) => call.stream_note("dtmf", v["dtmf"].clone()),
+            (Some(event), Some(call)) => call.stream_note("unknown_event", json!({ "event": event })),
+            (_, None) => tracing::debug!("media stream frame before start; ignored"),
+            (None, Some(call)) => call.stream_note("malformed_message", json!({ "error": "no event" })),
+        }
+    }
+}
+
+impl Actor for MediaSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        if let (Some(call), false) = (&self.call, self.stopped) {
+            call.stream_stopped("socket_closed");
+        }
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for MediaSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        match msg {
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(ws::Message::Ping(p)) => ctx.pong(&p),
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "media stream protocol error");
+                ctx.stop();
+            }
+        }
+    }
+}
+
+impl Handler<MediaOut> for MediaSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: MediaOut, ctx: &mut Self::Context) {
+        let sid = self.stream_sid.clone().unwrap_or_default();
+        let frame = match msg {
+            MediaOut::Media(bytes) => json!({
+                "event": "media", "streamSid": sid,
+                "media": { "payload": base64::engine::general_purpose::STANDARD.encode(bytes) },
+            }),
+            MediaOut::Mark(name) => json!({ "event": "mark", "streamSid": sid, "mark": { "name": name } }),
+            MediaOut::Clear => json!({ "event": "clear", "streamSid": sid }),
+            MediaOut::Close => {
+                self.stopped = true;
+                ctx.close(Some(ws::CloseCode::Normal.into()));
+                ctx.stop();
+                return;
+            }
+        };
+        ctx.text(frame.to_string());
+    }
+}

@@ -1,0 +1,197 @@
+//! Carrier webhooks, outside the public API: `/twilio/voice` (answer an inbound or outbound
+//! call with `<Connect><Stream>`), `/twilio/status` (status callbacks drive the call's
+//! state machine), both verified with `X-Twilio-Signature`, and the `/twilio/media-stream`
+//! WebSocket (`media.rs`).
+
+pub mod media;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use thruai_actors::call::state::CallStatus;
+
+use crate::{
+    calls,
+    providers::{telephony as tel, twilio},
+    state::AppState,
+    store,
+};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/twilio/voice", web::post().to(voice))
+        .route("/twilio/status", web::post().to(status))
+        .route("/twilio/media-stream", web::get().to(media::start));
+}
+
+fn xml(body: &str) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/xml").body(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>{body}</Response>"
+    ))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn refuse(why: &str) -> HttpResponse {
+    tracing::warn!(reason = why, "carrier webhook refused");
+    HttpResponse::Forbidden().body(why.to_string())
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// The URL the carrier requested, rebuilt from configuration (never from `Host`).
+fn public_url(state: &AppState, req: &HttpRequest) -> String {
+    let base = state.settings.server.public_base_url.trim_end_matches('/');
+    let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    format!("{base}{pq}")
+}
+
+/// The auth token the carrier of `provider` signs with, for the organisation.
+async fn token_for(state: &AppState, org_id: &str, provider: &str) -> Option<String> {
+    if provider == "sandbox" {
+        return Some(state.settings.calls.sandbox_auth_token.clone());
+    }
+    if let Ok(Some(creds)) = store::telephony::credentials(&state.db, org_id).await {
+        return state.crypto.decrypt(&creds.auth_token_ciphertext).await.ok();
+    }
+    let platform = &state.settings.providers.twilio;
+    platform.configured().then(|| platform.auth_token.clone())
+}
+
+fn verified(state: &AppState, req: &HttpRequest, params: &[(String, String)], token: &str) -> bool {
+    let header = req
+        .headers()
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    !header.is_empty() && twilio::validate_signature(token, &public_url(state, req), params, header)
+}
+
+fn stream_twiml(state: &AppState, row: &thruai_entities::call::Model) -> HttpResponse {
+    let base = state.settings.server.public_base_url.trim_end_matches('/');
+    let ws = if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else {
+        format!("ws://{}", base.trim_start_matches("http://"))
+    };
+    xml(&format!(
+        "<Connect><Stream url=\"{}/twilio/media-stream\"><Parameter name=\"callId\" value=\"{}\"/><Parameter name=\"token\" value=\"{}\"/><Parameter name=\"agentId\" value=\"{}\"/></Stream></Connect>",
+        escape(&ws),
+        escape(&row.id),
+        escape(&row.stream_token),
+        escape(&row.agent_id)
+    ))
+}
+
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn call_id_of(req: &HttpRequest) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "callId")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Answers a call: outbound (`?callId=`) or inbound (to one of our numbers).
+pub async fn voice(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let params = parse_form(&body);
+    if let Some(call_id) = call_id_of(&req) {
+        let Ok(Some(row)) = store::calls::find_any(&state.db, &call_id).await else {
+            return refuse("unknown call");
+        };
+        let Some(token) = token_for(&state, &row.org_id, &row.provider).await else {
+            return refuse("no carrier credentials for the call");
+        };
+        if !verified(&state, &req, &params, &token) {
+            return refuse("invalid X-Twilio-Signature");
+        }
+        let live = state.calls.get(&row.id).is_some();
+        if !live || CallStatus::parse(&row.status).is_none_or(CallStatus::is_terminal) {
+            return xml("<Hangup/>");
+        }
+        return stream_twiml(&state, &row);
+    }
+    inbound(&req, &params, &state).await
+}
+
+async fn inbound(req: &HttpRequest, params: &[(String, String)], state: &AppState) -> HttpResponse {
+    let (Some(to), Some(from)) = (param(params, "To"), param(params, "From")) else {
+        return refuse("To and From are required");
+    };
+    let Ok(Some(org_id)) = store::phone_numbers::find_any_owner(&state.db, to).await else {
+        return refuse("not one of our numbers");
+    };
+    let Ok(Some(number)) = store::phone_numbers::find_by_number(&state.db, &org_id, to).await else {
+        return refuse("not one of our numbers");
+    };
+    let Some(token) = token_for(state, &org_id, &number.provider).await else {
+        return refuse("no carrier credentials for the number");
+    };
+    if !verified(state, req, params, &token) {
+        return refuse("invalid X-Twilio-Signature");
+    }
+    let Some(agent_id) = number.agent_id.clone() else {
+        return xml("<Say>This number is not connected to an agent yet. Goodbye.</Say><Hangup/>");
+    };
+    let mut row = calls::new_call(
+        &org_id,
+        &agent_id,
+        "inbound",
+        from,
+        to,
+        Some(&number),
+        serde_json::json!({}),
+        serde_json::json!({}),
+    );
+    row.provider_call_sid = param(params, "CallSid").map(str::to_string);
+    let row = match store::calls::insert(&state.db, row).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "recording an inbound call failed");
+            return HttpResponse::InternalServerError().finish();
+        }
+    };
+    let carrier = match tel::carrier_of(state, &number).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "no carrier for the number");
+            return xml("<Hangup/>");
+        }
+    };
+    match calls::start_actor(state, &row, carrier).await {
+        Ok(_) => stream_twiml(state, &row),
+        Err(e) => {
+            tracing::error!(error = %e, "starting an inbound call failed");
+            xml("<Hangup/>")
+        }
+    }
+}
+
+/// Status callbacks: `ringing`, `in-progress`, `completed`, `busy`, `no-answer`, ...
+pub async fn status(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+    let params = parse_form(&body);
+    let row = match call_id_of(&req) {
+        Some(id) => store::calls::find_any(&state.db, &id).await.ok().flatten(),
+        None => None,
+    };
+    let Some(row) = row else {
+        return refuse("unknown call");
+    };
+    let Some(token) = token_for(&state, &row.org_id, &row.provider).await else {
+        return refuse("no carrier credentials for the call");
+    };
+    if !verified(&state, &req, &params, &token) {
+        return refuse("invalid X-Twilio-Signature");
+    }
+    if let (Some(handle), Some(status)) = (state.calls.get(&row.id), param(&params, "CallStatus")) {
+        handle.carrier_status(status, param(&params, "CallSid").map(str::to_string));
+    }
+    HttpResponse::NoContent().finish()
+}

@@ -1,0 +1,228 @@
+//! Call queries, scoped to the organisation — except the ones the live-call machinery needs
+//! by call id (`checkpoint`, `find_any`) and start-up recovery (`open_calls`, `close_as`).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    TransactionTrait, prelude::*, sea_query::Expr,
+};
+use serde_json::{Value, json};
+use thruai_actors::call::{
+    snapshot::{CallSnapshot, CallSnapshotV1},
+    state::{CallStatus, DomainEvent},
+};
+use thruai_entities::call;
+
+use crate::store::outbox;
+
+fn scoped(org_id: &str) -> Select<call::Entity> {
+    call::Entity::find().filter(call::Column::OrgId.eq(org_id))
+}
+
+pub async fn insert(db: &impl ConnectionTrait, row: call::Model) -> Result<call::Model, DbErr> {
+    row.into_active_model().reset_all().insert(db).await
+}
+
+pub async fn find(db: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<Option<call::Model>, DbErr> {
+    scoped(org_id).filter(call::Column::Id.eq(id)).one(db).await
+}
+
+/// By id alone: for carrier webhooks, which prove who they are by signature.
+pub async fn find_any(db: &impl ConnectionTrait, id: &str) -> Result<Option<call::Model>, DbErr> {
+    call::Entity::find_by_id(id).one(db).await
+}
+
+#[derive(Debug, Default)]
+pub struct Filter {
+    pub agent_id: Option<String>,
+    pub status: Option<String>,
+    pub direction: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    f: &Filter,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<call::Model>, u64), DbErr> {
+    let mut q = scoped(org_id);
+    if let Some(v) = &f.agent_id {
+        q = q.filter(call::Column::AgentId.eq(v.as_str()));
+    }
+    if let Some(v) = &f.status {
+        q = q.filter(call::Column::Status.eq(v.as_str()));
+    }
+    if let Some(v) = &f.direction {
+        q = q.filter(call::Column::Direction.eq(v.as_str()));
+    }
+    if let Some(v) = f.from {
+        q = q.filter(call::Column::CreatedAt.gte(v));
+    }
+    if let Some(v) = f.to {
+        q = q.filter(call::Column::CreatedAt.lte(v));
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_desc(call::Column::CreatedAt)
+        .order_by_desc(call::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// The snapshot stored with a call.
+pub fn snapshot_of(row: &call::Model) -> Option<CallSnapshotV1> {
+    serde_json::from_value::<CallSnapshot>(row.snapshot.clone())
+        .ok()
+        .map(CallSnapshot::into_current)
+}
+
+fn event_payload(row: &call::Model, snap: &CallSnapshotV1, event: DomainEvent) -> Value {
+    let mut p = json!({
+        "callId": row.id,
+        "agentId": row.agent_id,
+        "direction": row.direction,
+        "from": row.from_number,
+        "to": row.to_number,
+        "status": snap.status.as_str(),
+    });
+    match event {
+        DomainEvent::CallStarted => p["startedAt"] = json!(snap.answered_at),
+        DomainEvent::CallCompleted | DomainEvent::CallFailed => {
+            p["endReason"] = json!(snap.end_reason);
+            p["endedAt"] = json!(snap.ended_at);
+            p["durationSeconds"] = json!(snap.duration_secs(Utc::now()));
+        }
+        DomainEvent::TranscriptReady => p["transcript"] = json!(snap.transcript),
+    }
+    p
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("fenced: the call is owned by a newer epoch")]
+    Fenced,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Writes the snapshot and its lifecycle columns, fenced by the owner epoch, and records
+/// `events` in the outbox in the same transaction.
+pub async fn checkpoint(
+    db: &DatabaseConnection,
+    snap: &CallSnapshotV1,
+    events: &[DomainEvent],
+) -> Result<(), CheckpointError> {
+    let txn = db.begin().await?;
+    let now = Utc::now();
+    let snapshot = serde_json::to_value(CallSnapshot::V1(snap.clone())).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let res = call::Entity::update_many()
+        .col_expr(call::Column::Status, Expr::value(snap.status.as_str()))
+        .col_expr(
+            call::Column::ProviderCallSid,
+            Expr::value(snap.provider_call_sid.clone()),
+        )
+        .col_expr(call::Column::EndReason, Expr::value(snap.end_reason.clone()))
+        .col_expr(call::Column::AnsweredAt, Expr::value(snap.answered_at))
+        .col_expr(call::Column::EndedAt, Expr::value(snap.ended_at))
+        .col_expr(
+            call::Column::DurationSecs,
+            Expr::value(i32::try_from(snap.duration_secs(now)).unwrap_or(i32::MAX)),
+        )
+        .col_expr(call::Column::Snapshot, Expr::value(snapshot))
+        .col_expr(call::Column::UpdatedAt, Expr::value(now))
+        .filter(call::Column::Id.eq(snap.call_id.as_str()))
+        .filter(call::Column::OwnerEpoch.eq(snap.epoch))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(CheckpointError::Fenced);
+    }
+    if !events.is_empty() {
+        let row = call::Entity::find_by_id(snap.call_id.as_str())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DbErr::RecordNotFound(snap.call_id.clone()))?;
+        for &event in events {
+            outbox::record(&txn, &row.org_id, event.name(), event_payload(&row, snap, event)).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Calls left in a non-terminal state (by a crash): the registry closes them at start-up.
+pub async fn open_calls(db: &impl ConnectionTrait) -> Result<Vec<call::Model>, DbErr> {
+    call::Entity::find()
+        .filter(call::Column::Status.is_in([
+            CallStatus::Queued.as_str(),
+            CallStatus::Ringing.as_str(),
+            CallStatus::InProgress.as_str(),
+        ]))
+        .all(db)
+        .await
+}
+
+/// Takes ownership of an open call (epoch + 1) and closes it through the state machine
+/// (`Crashed` → `interrupted`), with its events, in one transaction. Returns false when
+/// another node got there first (the epoch moved), so each call is closed exactly once.
+pub async fn close_interrupted(db: &DatabaseConnection, row: &call::Model) -> Result<bool, DbErr> {
+    let Some(mut snap) = snapshot_of(row) else {
+        return Ok(false);
+    };
+    let Ok((status, effects)) = snap.status.on(thruai_actors::call::state::Event::Crashed) else {
+        return Ok(false);
+    };
+    let txn = db.begin().await?;
+    let claimed = call::Entity::update_many()
+        .col_expr(call::Column::OwnerEpoch, Expr::value(row.owner_epoch + 1))
+        .filter(call::Column::Id.eq(row.id.as_str()))
+        .filter(call::Column::OwnerEpoch.eq(row.owner_epoch))
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        return Ok(false);
+    }
+    let now = Utc::now();
+    snap.epoch = row.owner_epoch + 1;
+    snap.status = status;
+    snap.end_reason = Some("interrupted: the server stopped during the call".into());
+    snap.ended_at = Some(now);
+    if let Some(a) = snap.answered_at {
+        // Connected time up to the last checkpoint.
+        snap.usage.telephony_ms = u64::try_from((row.updated_at - a).num_milliseconds()).unwrap_or(0);
+    }
+    snap.timeline.push(thruai_actors::call::snapshot::TimelineEntry {
+        at: now,
+        kind: "state".into(),
+        detail: json!({ "to": status, "event": "crashed", "reason": snap.end_reason }),
+    });
+    txn.commit().await?;
+    let events: Vec<DomainEvent> = effects
+        .iter()
+        .filter_map(|e| match e {
+            thruai_actors::call::state::Effect::Emit(ev) => Some(*ev),
+            _ => None,
+        })
+        .collect();
+    match checkpoint(db, &snap, &events).await {
+        Ok(()) => Ok(true),
+        Err(CheckpointError::Fenced) => Ok(false),
+        Err(CheckpointError::Db(e)) => Err(e),
+    }
+}
+
+/// The provider call id once known (outbound dial answered by the carrier).
+pub async fn set_provider_sid(db: &impl ConnectionTrait, id: &str, sid: &str) -> Result<(), DbErr> {
+    call::Entity::update_many()
+        .col_expr(call::Column::ProviderCallSid, Expr::value(sid))
+        .filter(call::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,487 @@
+//! Live calls end to end: the sandbox carrier plays the far end over the real
+//! `/twilio/voice` → `/twilio/media-stream` path, with the tone codec for speech.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use thruai::calls::far_end::{FarEnd, FarEndEnv, Step};
+
+use crate::{
+    fake_twilio::FakeTwilio,
+    helpers::{TestApp, spawn_with},
+    sink::Sink,
+};
+
+async fn app() -> TestApp {
+    spawn_with(|s| {
+        s.security.url_allowlist = vec!["127.0.0.1/32".into()];
+        s.calls.silence_timeout_ms = 8000;
+    })
+    .await
+}
+
+/// A sandbox number and a traditional agent (greeting `first`, `extra` merged in).
+async fn agent(app: &TestApp, first: &str, extra: Value) -> String {
+    let n = app
+        .post("/telephony/numbers/provision", &json!({ "areaCode": "415" }))
+        .await;
+    assert_eq!(n.status, 201, "{:?}", n.body);
+    let mut body = json!({ "name": "Front desk", "firstMessage": first, "pipelineMode": "traditional",
+                           "systemPrompt": "You answer the phone for a clinic." });
+    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    let a = app.post("/agents", &body).await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    a.data()["id"].as_str().unwrap().to_string()
+}
+
+async fn call(app: &TestApp, agent_id: &str, script: Value) -> String {
+    let r = app
+        .post(
+            "/calls/outbound",
+            &json!({ "agentId": agent_id, "to": "+14155550199", "metadata": { "sandboxScript": script } }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.data()["status"], "queued");
+    assert!(r.data()["sessionId"].is_string());
+    r.data()["callId"].as_str().unwrap().to_string()
+}
+
+/// Polls until the call is terminal; returns `GET /calls/:id`.
+async fn finished(app: &TestApp, id: &str) -> Value {
+    for _ in 0..300 {
+        let r = app.get(&format!("/calls/{id}")).await;
+        let status = r.data()["status"].as_str().unwrap_or("").to_string();
+        if !["queued", "ringing", "in_progress"].contains(&status.as_str()) {
+            return r.data().clone();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("call {id} did not finish");
+}
+
+fn lines(call: &Value, speaker: &str) -> Vec<Value> {
+    call["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["speaker"] == speaker)
+        .cloned()
+        .collect()
+}
+
+async fn outbox(app: &TestApp, call_id: &str) -> Vec<String> {
+    use sea_orm::{EntityTrait, QueryOrder};
+    use thruai_entities::outbox_event;
+    outbox_event::Entity::find()
+        .order_by_asc(outbox_event::Column::CreatedAt)
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.payload["callId"] == call_id)
+        .map(|e| e.event_type)
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_sandbox_call_runs_end_to_end_greeting_turns_and_agent_hangup() {
+    let app = app().await;
+    let agent = agent(&app, "Thanks for calling!", json!({})).await;
+    let id = call(
+        &app,
+        &agent,
+        json!([{ "waitForAgent": true }, { "say": "What are your hours?" }, { "waitForAgent": true },
+               { "say": "Thanks, goodbye." }, { "waitForAgent": true }, { "silenceMs": 3000 }]),
+    )
+    .await;
+    let c = finished(&app, &id).await;
+    assert_eq!(c["status"], "completed", "{c}");
+    assert_eq!(c["endReason"], "agent_ended");
+    let agent_lines = lines(&c, "agent");
+    let caller_lines = lines(&c, "caller");
+    assert_eq!(agent_lines[0]["text"], "Thanks for calling!");
+    assert_eq!(caller_lines[0]["text"], "What are your hours?");
+    assert_eq!(caller_lines[1]["text"], "Thanks, goodbye.");
+    assert!(
+        agent_lines.last().unwrap()["text"]
+            .as_str()
+            .unwrap()
+            .contains("Goodbye")
+    );
+    assert!(c["usage"]["sttMs"].as_u64().unwrap() > 1000);
+    assert!(c["usage"]["ttsCharacters"].as_u64().unwrap() > 20);
+    assert!(c["usage"]["llmRequests"].as_u64().unwrap() >= 2);
+    assert!(c["duration"].as_i64().unwrap() >= 3);
+
+    let debug = app.get(&format!("/calls/{id}/debug")).await;
+    let turns = debug.data()["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 2, "{}", debug.data());
+    assert!(turns[0]["endOfTurnToFirstAudioMs"].as_u64().unwrap() < 500);
+    let transcript = app.get(&format!("/calls/{id}/transcript")).await;
+    assert!(
+        transcript.data()["text"]
+            .as_str()
+            .unwrap()
+            .contains("caller: What are your hours?")
+    );
+    assert_eq!(
+        outbox(&app, &id).await,
+        vec!["call.started", "call.completed", "transcript.ready"]
+    );
+    let list = app
+        .get(&format!("/calls?agentId={agent}&status=completed&direction=outbound"))
+        .await;
+    assert_eq!(list.data()["calls"][0]["id"], id.as_str());
+}
+
+#[actix_web::test]
+async fn barge_in_clears_the_agent_and_keeps_only_what_was_heard() {
+    let app = app().await;
+    let greeting = "Welcome to the clinic. We are open every day from eight until six, and on weekends we open later.";
+    let agent = agent(
+        &app,
+        greeting,
+        json!({ "interruptionSettings": { "sensitivityMs": 200 } }),
+    )
+    .await;
+    let id = call(
+        &app,
+        &agent,
+        json!([{ "interrupt": "Sorry, wait", "afterMs": 1500 }, { "waitForAgent": true }, { "say": "goodbye" },
+               { "waitForAgent": true }, { "silenceMs": 2000 }]),
+    )
+    .await;
+    let c = finished(&app, &id).await;
+    let first = &lines(&c, "agent")[0];
+    assert_eq!(first["interrupted"], true, "{c}");
+    let heard = first["text"].as_str().unwrap();
+    assert!(
+        !heard.is_empty() && heard.len() < greeting.len() && greeting.starts_with(heard),
+        "{heard}"
+    );
+    assert_eq!(lines(&c, "caller")[0]["text"], "Sorry, wait");
+    let debug = app.get(&format!("/calls/{id}/debug")).await;
+    let interruption = &debug.data()["interruptions"][0];
+    assert_eq!(interruption["heard"], heard);
+    assert!(
+        interruption["speechOnsetToClearMs"].as_u64().unwrap() < 400,
+        "{interruption}"
+    );
+}
+
+#[actix_web::test]
+async fn greeting_barge_in_can_be_disabled() {
+    let app = app().await;
+    let greeting = "Welcome to the clinic, all our lines are open today.";
+    let agent = agent(
+        &app,
+        greeting,
+        json!({ "interruptionSettings": { "bargeInDuringGreeting": false } }),
+    )
+    .await;
+    let id = call(
+        &app,
+        &agent,
+        json!([{ "interrupt": "hello?", "afterMs": 500 }, { "waitForAgent": true }, { "say": "goodbye" },
+               { "waitForAgent": true }, { "silenceMs": 2000 }]),
+    )
+    .await;
+    let c = finished(&app, &id).await;
+    let first = &lines(&c, "agent")[0];
+    assert_eq!(first["text"], greeting, "{c}");
+    assert_eq!(first["interrupted"], false);
+}
+
+#[actix_web::test]
+async fn tools_are_called_mid_call_and_a_slow_tool_times_out() {
+    let app = app().await;
+    let sink = Sink::start().await;
+    let mut tool_ids = Vec::new();
+    for (name, path, timeout) in [("check_order", "/ok", 5), ("slow_lookup", "/slow", 1)] {
+        let t = app
+            .post(
+                "/tools",
+                &json!({ "name": name, "url": format!("{}{path}", sink.base_url), "timeout": timeout,
+                         "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }),
+            )
+            .await;
+        assert_eq!(t.status, 201, "{:?}", t.body);
+        tool_ids.push(t.data()["id"].as_str().unwrap().to_string());
+    }
+    let agent = agent(&app, "Hello!", json!({ "enabledTools": tool_ids })).await;
+    let id = call(
+        &app,
+        &agent,
+        json!([{ "waitForAgent": true }, { "say": "please check order 42" }, { "waitForAgent": true },
+               { "say": "and the slow lookup" }, { "waitForAgent": true }, { "silenceMs": 1000 },
+               { "hangup": true }]),
+    )
+    .await;
+    let c = finished(&app, &id).await;
+    let debug = app.get(&format!("/calls/{id}/debug")).await;
+    let tools = debug.data()["toolCalls"].as_array().unwrap().clone();
+    assert_eq!(tools.len(), 2, "{}", debug.data());
+    assert_eq!(tools[0]["name"], "check_order");
+    assert_eq!(tools[0]["success"], true);
+    assert_eq!(tools[1]["name"], "slow_lookup");
+    assert_eq!(tools[1]["success"], false);
+    assert!(
+        tools[1]["error"].as_str().unwrap().contains("timed out"),
+        "{}",
+        tools[1]
+    );
+    let agent_text: Vec<String> = lines(&c, "agent")
+        .iter()
+        .map(|l| l["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(agent_text.iter().any(|t| t.contains("shipped")), "{agent_text:?}");
+    assert!(agent_text.iter().any(|t| t.contains("timed out")), "{agent_text:?}");
+    let signed = sink
+        .requests()
+        .iter()
+        .filter(|r| r.header("webhook-signature").is_some())
+        .count();
+    assert!(signed >= 2);
+    assert_eq!(c["usage"]["toolCalls"], 2);
+}
+
+#[actix_web::test]
+async fn a_caller_hanging_up_mid_sentence_keeps_the_part_said() {
+    let app = app().await;
+    let agent = agent(&app, "Hello!", json!({})).await;
+    let said = "I would like to cancel my appointment for tomorrow";
+    let id = call(
+        &app,
+        &agent,
+        json!([{ "waitForAgent": true }, { "say": said, "hangup": true }]),
+    )
+    .await;
+    let c = finished(&app, &id).await;
+    assert_eq!(c["status"], "completed");
+    assert_eq!(c["endReason"], "caller_hangup");
+    let last = lines(&c, "caller").pop().expect("a caller line");
+    assert_eq!(last["partial"], true);
+    let text = last["text"].as_str().unwrap();
+    assert!(
+        text.len() > 5 && said.starts_with(text.trim_end_matches('\u{FFFD}')),
+        "{text}"
+    );
+    assert_eq!(
+        outbox(&app, &id).await,
+        vec!["call.started", "call.completed", "transcript.ready"]
+    );
+}
+
+#[actix_web::test]
+async fn malformed_and_out_of_order_frames_are_noted_and_survived() {
+    let app = app().await;
+    let agent = agent(&app, "Hi.", json!({})).await;
+    let stale = json!({"event": "media", "sequenceNumber": "1", "streamSid": "MZx",
+                       "media": {"payload": "//////////8="}})
+    .to_string();
+    let id = call(
+        &app,
+        &agent,
+        json!([{ "waitForAgent": true }, { "raw": "{not json" }, { "raw": stale },
+               { "raw": "{\"event\":\"media\",\"media\":{\"payload\":\"***\"}}" },
+               { "say": "goodbye" }, { "waitForAgent": true }, { "silenceMs": 2000 }]),
+    )
+    .await;
+    let c = finished(&app, &id).await;
+    assert_eq!(c["status"], "completed", "{c}");
+    assert_eq!(lines(&c, "caller")[0]["text"], "goodbye");
+    let debug = app.get(&format!("/calls/{id}/debug")).await;
+    let kinds: Vec<&str> = debug.data()["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["malformed_message", "out_of_order_frame", "malformed_media"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+}
+
+#[actix_web::test]
+async fn silence_ends_the_call() {
+    let app = spawn_with(|s| s.calls.silence_timeout_ms = 1500).await;
+    let agent = agent(&app, "Hello?", json!({})).await;
+    let id = call(&app, &agent, json!([{ "waitForAgent": true }, { "silenceMs": 20000 }])).await;
+    let c = finished(&app, &id).await;
+    assert_eq!(c["endReason"], "silence_timeout", "{c}");
+    assert_eq!(c["status"], "completed");
+}
+
+#[actix_web::test]
+async fn outbound_calls_check_agent_number_and_destination() {
+    let app = app().await;
+    let r = app
+        .post(
+            "/calls/outbound",
+            &json!({ "agentId": "AGT-nope", "to": "+14155550100" }),
+        )
+        .await;
+    assert_eq!(r.code(), "INVALID_AGENT");
+    let a = app.post("/agents", &json!({ "name": "No number" })).await;
+    let agent_id = a.data()["id"].as_str().unwrap();
+    let r = app
+        .post("/calls/outbound", &json!({ "agentId": agent_id, "to": "+14155550100" }))
+        .await;
+    assert_eq!(r.code(), "NO_ACTIVE_NUMBERS", "{:?}", r.body);
+    let r = app
+        .post("/calls/outbound", &json!({ "agentId": agent_id, "to": "0800 123" }))
+        .await;
+    assert_eq!(r.code(), "INVALID_NUMBER");
+    let other = app.other_org().await;
+    assert_eq!(other.get("/calls/CALL-unknown").await.status, 404);
+}
+
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "fake_twilio_auth_token";
+
+async fn twilio_app() -> (FakeTwilio, TestApp) {
+    let twilio = FakeTwilio::start().await;
+    twilio.add_account(ACCOUNT, TOKEN, "active");
+    twilio.add_owned_number(ACCOUNT, "+14155550123", None);
+    let base = twilio.base_url.clone();
+    let app = spawn_with(move |s| {
+        s.providers.twilio.api_base = base;
+        s.providers.twilio.account_sid = ACCOUNT.into();
+        s.providers.twilio.auth_token = TOKEN.into();
+    })
+    .await;
+    (twilio, app)
+}
+
+fn env(app: &TestApp, token: &str) -> FarEndEnv {
+    FarEndEnv {
+        http: app.client.clone(),
+        auth_token: token.into(),
+        account_sid: ACCOUNT.into(),
+        max_call: Duration::from_secs(60),
+    }
+}
+
+#[actix_web::test]
+async fn an_outbound_twilio_call_is_placed_and_answered_with_signed_webhooks() {
+    let (twilio, app) = twilio_app().await;
+    let n = app
+        .post("/telephony/numbers/import", &json!({ "phoneNumber": "+14155550123" }))
+        .await;
+    assert_eq!(n.status, 201, "{:?}", n.body);
+    let a = app
+        .post("/agents", &json!({ "name": "Caller", "firstMessage": "Hi there." }))
+        .await;
+    let agent_id = a.data()["id"].as_str().unwrap().to_string();
+    let r = app
+        .post("/calls/outbound", &json!({ "agentId": agent_id, "to": "+14155550177" }))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.data()["callId"].as_str().unwrap().to_string();
+    let mut placed = None;
+    for _ in 0..50 {
+        if let Some(c) = twilio.calls().into_iter().next() {
+            placed = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let placed = placed.expect("Twilio was asked to place the call");
+    assert_eq!(placed.from, "+14155550123");
+    let url = placed.url.clone().unwrap();
+    assert!(url.ends_with(&format!("/twilio/voice?callId={id}")), "{url}");
+    let status_url = placed.status_callback.clone().unwrap();
+
+    // A request not signed with the account's token is refused.
+    let forged = app
+        .client
+        .post(&url)
+        .header("X-Twilio-Signature", "bm9wZQ==")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("CallSid={}", placed.sid))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    // Twilio's part, signed with the account's token.
+    let req = thruai::providers::telephony::PlaceCall {
+        to: placed.to.clone(),
+        from: placed.from.clone(),
+        url,
+        status_callback: status_url,
+        sandbox_script: Some(
+            json!([{ "waitForAgent": true }, { "say": "goodbye" }, { "waitForAgent": true },
+                                    { "silenceMs": 2000 }]),
+        ),
+    };
+    let report = FarEnd::outbound(env(&app, TOKEN), &placed.sid, &req).run().await;
+    assert!(report.error.is_none(), "{report:?}");
+    assert_eq!(
+        report.heard.first().map(String::as_str),
+        Some("Hi there."),
+        "{report:?}"
+    );
+    assert!(report.closed_by_platform);
+    let c = finished(&app, &id).await;
+    assert_eq!(c["status"], "completed");
+    assert_eq!(c["providerCallSid"], placed.sid.as_str());
+    // The agent's hang-up reached Twilio.
+    let hangups = twilio.requests_to("POST", &format!("/Calls/{}.json", placed.sid));
+    assert!(
+        hangups.iter().any(|r| r.param("Status") == Some("completed")),
+        "{hangups:?}"
+    );
+}
+
+#[actix_web::test]
+async fn an_inbound_twilio_call_reaches_the_numbers_agent() {
+    let (_twilio, app) = twilio_app().await;
+    let n = app
+        .post("/telephony/numbers/import", &json!({ "phoneNumber": "+14155550123" }))
+        .await;
+    let number_id = n.data()["id"].as_str().unwrap().to_string();
+    let a = app
+        .post(
+            "/agents",
+            &json!({ "name": "Reception", "firstMessage": "Reception, hello." }),
+        )
+        .await;
+    let agent_id = a.data()["id"].as_str().unwrap().to_string();
+    let r = app
+        .post(
+            &format!("/agents/{agent_id}/telephony"),
+            &json!({ "phoneNumberId": number_id }),
+        )
+        .await;
+    assert!(r.status.is_success(), "{:?}", r.body);
+    let voice = format!("{}/twilio/voice", app.address);
+
+    let wrong = FarEnd::inbound(
+        env(&app, "not_the_token"),
+        &voice,
+        "+12125550100",
+        "+14155550123",
+        vec![],
+    )
+    .run()
+    .await;
+    assert!(wrong.error.as_deref().unwrap_or("").contains("403"), "{wrong:?}");
+
+    let script = vec![Step::wait(), Step::say("goodbye"), Step::wait(), Step::hangup()];
+    let report = FarEnd::inbound(env(&app, TOKEN), &voice, "+12125550100", "+14155550123", script)
+        .run()
+        .await;
+    assert!(report.error.is_none(), "{report:?}");
+    assert_eq!(report.heard.first().map(String::as_str), Some("Reception, hello."));
+    let list = app.get("/calls?direction=inbound").await;
+    let c = &list.data()["calls"][0];
+    assert_eq!(c["agentId"], agent_id.as_str());
+    assert_eq!(c["from"], "+12125550100");
+    let id = c["id"].as_str().unwrap().to_string();
+    let c = finished(&app, &id).await;
+    assert_eq!(lines(&c, "caller")[0]["text"], "goodbye");
+}
