@@ -86,28 +86,37 @@ pub struct DbDeliveryStore {
     pub db: DatabaseConnection,
 }
 
+/// Runs database work as a task of the Tokio runtime rather than of the actor's local set:
+/// if the runtime shuts down mid-query, the task and its pooled connection are dropped inside
+/// the runtime, as sqlx requires (a connection dropped outside it panics).
+async fn on_runtime<T: Send + 'static>(
+    fut: impl std::future::Future<Output = Result<T, sea_orm::DbErr>> + Send + 'static,
+) -> Result<T, PortError> {
+    tokio::spawn(fut).await.map_err(PortError::new)?.map_err(PortError::new)
+}
+
 #[async_trait]
 impl DeliveryStore for DbDeliveryStore {
     async fn active_endpoints(&self) -> Result<Vec<EndpointSnapshot>, PortError> {
-        let rows = webhooks::all_active(&self.db).await.map_err(PortError::new)?;
+        let db = self.db.clone();
+        let rows = on_runtime(async move { webhooks::all_active(&db).await }).await?;
         Ok(rows.into_iter().map(endpoint_of).collect())
     }
 
     async fn endpoint(&self, webhook_id: &str) -> Result<Option<EndpointSnapshot>, PortError> {
-        let row = webhooks::find_any(&self.db, webhook_id).await.map_err(PortError::new)?;
+        let (db, id) = (self.db.clone(), webhook_id.to_string());
+        let row = on_runtime(async move { webhooks::find_any(&db, &id).await }).await?;
         Ok(row.map(endpoint_of))
     }
 
     async fn dispatch(&self, limit: u64, now: DateTime<Utc>) -> Result<DispatchReport, PortError> {
-        webhook_deliveries::dispatch(&self.db, limit, now)
-            .await
-            .map_err(PortError::new)
+        let db = self.db.clone();
+        on_runtime(async move { webhook_deliveries::dispatch(&db, limit, now).await }).await
     }
 
     async fn due_webhooks(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<String>, PortError> {
-        webhook_deliveries::due_webhooks(&self.db, now, limit)
-            .await
-            .map_err(PortError::new)
+        let db = self.db.clone();
+        on_runtime(async move { webhook_deliveries::due_webhooks(&db, now, limit).await }).await
     }
 
     async fn claim(
@@ -117,27 +126,23 @@ impl DeliveryStore for DbDeliveryStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<ClaimedDelivery>, PortError> {
-        webhook_deliveries::claim(&self.db, webhook_id, limit, now, lease_until)
-            .await
-            .map_err(PortError::new)
+        let (db, id) = (self.db.clone(), webhook_id.to_string());
+        on_runtime(async move { webhook_deliveries::claim(&db, &id, limit, now, lease_until).await }).await
     }
 
     async fn record(&self, results: Vec<AttemptRecord>, now: DateTime<Utc>) -> Result<(), PortError> {
-        webhook_deliveries::record(&self.db, results, now)
-            .await
-            .map_err(PortError::new)
+        let db = self.db.clone();
+        on_runtime(async move { webhook_deliveries::record(&db, results, now).await }).await
     }
 
     async fn set_failing_since(&self, webhook_id: &str, since: Option<DateTime<Utc>>) -> Result<(), PortError> {
-        webhooks::set_failing_since(&self.db, webhook_id, since)
-            .await
-            .map_err(PortError::new)
+        let (db, id) = (self.db.clone(), webhook_id.to_string());
+        on_runtime(async move { webhooks::set_failing_since(&db, &id, since).await }).await
     }
 
     async fn disable(&self, webhook_id: &str, reason: &str, now: DateTime<Utc>) -> Result<u64, PortError> {
-        webhook_deliveries::disable(&self.db, webhook_id, reason, now)
-            .await
-            .map_err(PortError::new)
+        let (db, id, reason) = (self.db.clone(), webhook_id.to_string(), reason.to_string());
+        on_runtime(async move { webhook_deliveries::disable(&db, &id, &reason, now).await }).await
     }
 }
 
