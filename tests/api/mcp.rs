@@ -238,3 +238,27 @@ async fn a_tool_needs_the_scope_its_route_needs() {
     );
     assert_eq!(allowed["isError"], false);
 }
+
+#[actix_web::test]
+async fn http_client_runs_quickstart_then_make_call_then_get_call_in_sandbox_mode() {
+    let app = spawn_app().await;
+
+    let created = call(&app, "quickstart", json!({ "name": "MCP caller", "areaCode": "415" })).await;
+    let agent_id = created["structuredContent"]["agent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let placed = call(&app, "make_call", json!({ "agentId": agent_id, "to": "+14155550199" })).await;
+    let call_id = placed["structuredContent"]["callId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let fetched = call(&app, "get_call", json!({ "id": call_id })).await;
+
+    assert_eq!(created["isError"], false, "{created}");
+    assert_eq!(placed["isError"], false, "{placed}");
+    assert!(call_id.starts_with("CALL-"), "{placed}");
+    assert_eq!(fetched["isError"], false, "{fetched}");
+    assert_eq!(fetched["structuredContent"]["id"], call_id.as_str());
+    assert_eq!(fetched["structuredContent"]["agentId"], agent_id.as_str());
+}
