@@ -149,7 +149,7 @@ async fn resources_are_listed_and_read_through_the_api() {
 }
 
 #[actix_web::test]
-async fn stdio_client_lists_tools_and_runs_quickstart_then_get_agent() {
+async fn stdio_client_lists_tools_and_runs_quickstart_get_agent_make_call_and_get_call() {
     let app = spawn_app().await;
     let mut child = Command::new(env!("CARGO_BIN_EXE_thruai"))
         .arg("mcp")
@@ -178,14 +178,17 @@ async fn stdio_client_lists_tools_and_runs_quickstart_then_get_agent() {
         let created = ask(json!({ "jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": { "name": "quickstart", "arguments": { "name": "Stdio agent" } } })).unwrap();
         let id = created["result"]["structuredContent"]["agent"]["id"].as_str().unwrap().to_string();
         let fetched = ask(json!({ "jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": { "name": "get_agent", "arguments": { "id": id } } })).unwrap();
+        let placed = ask(json!({ "jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": { "name": "make_call", "arguments": { "agentId": id, "to": "+14155550199" } } })).unwrap();
+        let call_id = placed["result"]["structuredContent"]["callId"].as_str().unwrap_or_default().to_string();
+        let call = ask(json!({ "jsonrpc": "2.0", "id": 6, "method": "tools/call", "params": { "name": "get_call", "arguments": { "id": call_id } } })).unwrap();
         drop(stdin);
-        (init, tools, created, fetched)
+        (init, tools, created, fetched, (call_id, call))
     })
     .await
     .unwrap();
     let status = child.wait().unwrap();
 
-    let (init, tools, created, fetched) = answers;
+    let (init, tools, created, fetched, (call_id, call)) = answers;
     assert_eq!(init["result"]["protocolVersion"], "2025-03-26");
     assert!(
         tools["result"]["tools"]
@@ -196,6 +199,9 @@ async fn stdio_client_lists_tools_and_runs_quickstart_then_get_agent() {
     );
     assert_eq!(created["result"]["isError"], false);
     assert_eq!(fetched["result"]["structuredContent"]["name"], "Stdio agent");
+    assert!(call_id.starts_with("CALL-"), "make_call over stdio returned no call id");
+    assert_eq!(call["result"]["isError"], false, "{call}");
+    assert_eq!(call["result"]["structuredContent"]["id"], call_id.as_str());
     assert!(status.success());
 }
 
