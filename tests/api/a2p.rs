@@ -255,14 +255,24 @@ async fn every_compliance_error_code_is_answered_where_it_belongs() {
     assert_eq!(refresh_missing.code(), "CAMPAIGN_NOT_FOUND");
     assert_eq!(link_missing.code(), "CAMPAIGN_NOT_FOUND");
 
-    // A campaign still under review cannot take numbers.
-    sea_orm::ConnectionTrait::execute_unprepared(
-        &app.state.db,
-        &format!("UPDATE a2p_brands SET status = 'approved', carrier_sid = 'BNsandbox' WHERE id = '{brand_id}'"),
-    )
-    .await
-    .unwrap();
-    let campaign = app.post("/compliance/a2p/campaigns", &campaign_body(&brand_id)).await;
+    // A campaign still under review cannot take numbers. The brand's actor may still write
+    // its own status, so force the approval until a campaign is accepted.
+    let mut campaign = None;
+    for _ in 0..40 {
+        sea_orm::ConnectionTrait::execute_unprepared(
+            &app.state.db,
+            &format!("UPDATE a2p_brands SET status = 'approved', carrier_sid = 'BNsandbox' WHERE id = '{brand_id}'"),
+        )
+        .await
+        .unwrap();
+        let r = app.post("/compliance/a2p/campaigns", &campaign_body(&brand_id)).await;
+        if r.status.is_success() {
+            campaign = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let campaign = campaign.expect("a campaign on the approved brand");
     let campaign_id = campaign.data()["id"].as_str().unwrap().to_string();
     let link = app
         .post(
