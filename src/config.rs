@@ -467,9 +467,12 @@ pub fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
 }
 
 /// A list of humantime durations (`["5s", "5m"]`).
+/// A list of humantime durations, as a TOML list or a comma-separated string ("5ms,10ms").
 fn durations<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<std::time::Duration>, D::Error> {
-    let list: Vec<humantime_serde::Serde<std::time::Duration>> = Vec::deserialize(d)?;
-    Ok(list.into_iter().map(humantime_serde::Serde::into_inner).collect())
+    string_or_list(d)?
+        .iter()
+        .map(|s| humantime::parse_duration(s).map_err(|e| serde::de::Error::custom(format!("'{s}': {e}"))))
+        .collect()
 }
 
 /// Accepts a TOML list or a comma-separated string (the environment's form).

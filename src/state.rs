@@ -82,7 +82,13 @@ impl AppState {
             .build()?;
         let crypto = Crypto::new(&settings.security.encryption_key, db.clone())?;
         let settings = Arc::new(settings);
-        let webhooks = crate::webhooks::start(&settings.webhooks, db.clone(), url_guard.clone(), outbound.clone());
+        let webhooks = crate::webhooks::start(
+            &settings.webhooks,
+            db.clone(),
+            crypto.clone(),
+            url_guard.clone(),
+            outbound.clone(),
+        );
         let a2p = A2pSupervisor::new(Arc::new(ServerA2pPorts {
             db: db.clone(),
             settings: settings.clone(),

@@ -21,6 +21,7 @@ use thruai_entities::webhook;
 
 use crate::{
     config::WebhookSettings,
+    crypto::{Crypto, CryptoError},
     net::{
         signing::{self, WebhookSecret},
         ssrf::{SsrfError, UrlGuard},
@@ -58,10 +59,11 @@ pub fn config_from(s: &WebhookSettings) -> WebhookConfig {
 pub fn start(
     settings: &WebhookSettings,
     db: DatabaseConnection,
+    crypto: Crypto,
     guard: UrlGuard,
     http: reqwest::Client,
 ) -> WebhookRegistryHandle {
-    let store = Arc::new(DbDeliveryStore { db });
+    let store = Arc::new(DbDeliveryStore { db, crypto });
     let sender = Arc::new(HttpSender {
         guard,
         http,
@@ -70,13 +72,39 @@ pub fn start(
     WebhookRegistry::new(store, sender, config_from(settings)).launch()
 }
 
-fn endpoint_of(row: webhook::Model) -> EndpointSnapshot {
+/// A subscription's signing secret as stored: AES-256-GCM sealed (see [`Crypto`]).
+///
+/// # Errors
+/// When the key is unavailable.
+pub async fn seal_secret(crypto: &Crypto, secret: &str) -> Result<String, CryptoError> {
+    crypto.encrypt(secret).await
+}
+
+/// The signing secret of a stored subscription. Rows written before secrets were sealed
+/// hold the `whsec_` text itself and are read as they are.
+///
+/// # Errors
+/// When the sealed text was encrypted with another key or is corrupt.
+pub async fn open_secret(crypto: &Crypto, stored: &str) -> Result<String, CryptoError> {
+    if stored.starts_with(signing::SECRET_PREFIX) {
+        return Ok(stored.to_string());
+    }
+    crypto.decrypt(stored).await
+}
+
+/// The actor's view of a subscription. A secret that cannot be opened is passed on empty:
+/// every attempt then fails as "unusable secret" in the delivery log instead of silently.
+async fn endpoint_of(crypto: &Crypto, row: webhook::Model) -> EndpointSnapshot {
+    let secret = open_secret(crypto, &row.secret).await.unwrap_or_else(|e| {
+        tracing::error!(webhook_id = %row.id, error = %e, "webhook secret cannot be decrypted");
+        String::new()
+    });
     EndpointSnapshot {
         active: row.is_active && row.deleted_at.is_none(),
         webhook_id: row.id,
         org_id: row.org_id,
         url: row.url,
-        secret: row.secret,
+        secret,
         failing_since: row.failing_since,
     }
 }
@@ -84,6 +112,7 @@ fn endpoint_of(row: webhook::Model) -> EndpointSnapshot {
 /// The delivery store port over sea-orm.
 pub struct DbDeliveryStore {
     pub db: DatabaseConnection,
+    pub crypto: Crypto,
 }
 
 /// Runs database work as a task of the Tokio runtime rather than of the actor's local set:
@@ -100,13 +129,20 @@ impl DeliveryStore for DbDeliveryStore {
     async fn active_endpoints(&self) -> Result<Vec<EndpointSnapshot>, PortError> {
         let db = self.db.clone();
         let rows = on_runtime(async move { webhooks::all_active(&db).await }).await?;
-        Ok(rows.into_iter().map(endpoint_of).collect())
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(endpoint_of(&self.crypto, row).await);
+        }
+        Ok(out)
     }
 
     async fn endpoint(&self, webhook_id: &str) -> Result<Option<EndpointSnapshot>, PortError> {
         let (db, id) = (self.db.clone(), webhook_id.to_string());
         let row = on_runtime(async move { webhooks::find_any(&db, &id).await }).await?;
-        Ok(row.map(endpoint_of))
+        Ok(match row {
+            Some(row) => Some(endpoint_of(&self.crypto, row).await),
+            None => None,
+        })
     }
 
     async fn dispatch(&self, limit: u64, now: DateTime<Utc>) -> Result<DispatchReport, PortError> {

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     domain::ids,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorCode},
     store::{self, outbox::EVENT_TYPES, webhook_deliveries::ReplaySelection},
     webhooks::HttpSender,
 };
@@ -174,7 +174,9 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<WebhookTest
     let report = sender
         .send(OutgoingMessage {
             url: sub.url,
-            secret: sub.secret,
+            secret: crate::webhooks::open_secret(&ctx.state.crypto, &sub.secret)
+                .await
+                .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?,
             msg_id: msg_id.clone(),
             payload,
             timeout: Duration::from_millis(settings.timeout_ms),

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     domain::ids,
-    error::{ApiError, ApiResult, FieldError},
+    error::{ApiError, ApiResult, ErrorCode, FieldError},
     net::signing::WebhookSecret,
     store::{self, outbox::EVENT_TYPES},
 };
@@ -184,12 +184,20 @@ fn dedup(events: Vec<String>) -> Value {
     json!(out)
 }
 
+/// Secrets are kept AES-256-GCM sealed; the plain text is shown once, in the create answer.
+async fn seal(ctx: &Ctx, secret: &str) -> ApiResult<String> {
+    crate::webhooks::seal_secret(&ctx.state.crypto, secret)
+        .await
+        .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))
+}
+
 pub async fn create(ctx: Ctx, Body(input): Body<WebhookIn>) -> ApiResult<HttpResponse> {
     let url = check_url(&ctx, &input.url)?;
     let secret = match input.secret {
         Some(s) => s,
         None => WebhookSecret::generate().1,
     };
+    let sealed = seal(&ctx, &secret).await?;
     let now = Utc::now();
     let txn = ctx.begin().await?;
     let row = store::webhooks::insert(
@@ -199,7 +207,7 @@ pub async fn create(ctx: Ctx, Body(input): Body<WebhookIn>) -> ApiResult<HttpRes
             org_id: ctx.org().to_string(),
             url,
             events: dedup(input.events),
-            secret: secret.clone(),
+            secret: sealed,
             description: input.description.filter(|d| !d.is_empty()),
             is_active: input.is_active.or(input.enabled).unwrap_or(true),
             disabled_reason: None,
@@ -245,6 +253,10 @@ pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
 
 pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<WebhookPatch>) -> ApiResult<HttpResponse> {
     let url = patch.url.as_deref().map(|u| check_url(&ctx, u)).transpose()?;
+    let sealed = match &patch.secret {
+        Some(secret) => Some(seal(&ctx, secret).await?),
+        None => None,
+    };
     let txn = ctx.begin().await?;
     let row = store::webhooks::find(&txn, ctx.org(), &id)
         .await?
@@ -258,7 +270,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<WebhookPa
     if let Some(events) = patch.events {
         active.events = Set(dedup(events));
     }
-    if let Some(secret) = patch.secret {
+    if let Some(secret) = sealed {
         active.secret = Set(secret);
     }
     if let Some(description) = patch.description {

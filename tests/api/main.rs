@@ -28,4 +28,5 @@ mod telephony;
 mod tools;
 mod twilio_client;
 mod webhooks;
+mod webhooks_crash;
 mod webhooks_restart;

@@ -255,8 +255,8 @@ async fn a_crash_before_the_commit_leaves_nothing_and_the_retry_runs_once() {
     assert_eq!(feedback_total(&client, &restarted, &api_key).await, 1);
 }
 
-async fn call_events(shared: &[(String, String)], call_id: &str) -> Vec<String> {
-    use sea_orm::EntityTrait;
+/// A connection to the database a group of processes shares.
+pub(crate) async fn connect(shared: &[(String, String)]) -> sea_orm::DatabaseConnection {
     let mut settings = thruai::config::Settings::load(None).unwrap();
     for (k, v) in shared {
         match k.as_str() {
@@ -265,7 +265,12 @@ async fn call_events(shared: &[(String, String)], call_id: &str) -> Vec<String> 
             _ => {}
         }
     }
-    let db = thruai::store::connect(&settings.database).await.unwrap();
+    thruai::store::connect(&settings.database).await.unwrap()
+}
+
+async fn call_events(shared: &[(String, String)], call_id: &str) -> Vec<String> {
+    use sea_orm::EntityTrait;
+    let db = connect(shared).await;
     thruai_entities::outbox_event::Entity::find()
         .all(&db)
         .await

@@ -262,6 +262,47 @@ async fn an_event_is_delivered_signed_and_logged() {
     assert_eq!(rows[0].event_id, ids[0]);
 }
 
+/// Secrets are sealed at rest; a rotated secret signs the next delivery.
+#[actix_web::test]
+async fn secrets_are_encrypted_at_rest_and_rotation_takes_effect() {
+    use sea_orm::EntityTrait;
+    let app = spawn_with(fast).await;
+    let sink = ChaosSink::start().await;
+    let hook = subscribe(&app, &sink, &["call.completed"]).await;
+    let org = org_id(&app).await;
+    let stored = |id: String| {
+        let db = app.state.db.clone();
+        async move {
+            thruai_entities::webhook::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+                .secret
+        }
+    };
+
+    let first = hook.secret.clone().unwrap();
+    let at_rest = stored(hook.id.clone()).await;
+    let (_, rotated) = thruai::net::signing::WebhookSecret::generate();
+    let r = app
+        .patch(&format!("/webhooks/{}", hook.id), &json!({ "secret": rotated }))
+        .await;
+    let rotated_at_rest = stored(hook.id.clone()).await;
+    sink.set_secret(&rotated);
+    emit(&app, &org, "call.completed", 1).await;
+    let seen = sink.wait_for(Duration::from_secs(10), |s| !s.is_empty()).await;
+
+    assert!(
+        at_rest.starts_with("v1:") && !at_rest.contains(&first[6..]),
+        "{at_rest}"
+    );
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.data().get("secret").is_none_or(Value::is_null), "never shown again");
+    assert!(rotated_at_rest.starts_with("v1:") && rotated_at_rest != at_rest);
+    assert!(seen[0].signature_valid, "signed with the rotated secret");
+}
+
 #[actix_web::test]
 async fn failures_are_retried_with_the_same_webhook_id_until_success() {
     let app = spawn_with(fast).await;
@@ -480,11 +521,11 @@ async fn deleting_a_webhook_cancels_its_pending_deliveries() {
     assert!(deleted.data()["warnings"][0].as_str().unwrap().contains('3'));
 }
 
-/// W1 scaled: events to a sink failing 30 % of attempts (500, reset, lost ack), four
+/// W1: 10,000 events to a sink failing 30 % of attempts (500, reset, lost ack), four
 /// attempts each; then a replay of the exhausted ones.
 #[actix_web::test]
 async fn a_chaos_run_loses_nothing_and_replay_delivers_the_rest() {
-    const EVENTS: usize = 1500;
+    const EVENTS: usize = 10_000;
     let app = spawn_with(|s| {
         fast(s);
         s.webhooks.retry_schedule = vec![Duration::from_millis(2); 3];
