@@ -252,6 +252,9 @@ pub struct CallSettings {
     pub vad_threshold_rms: f32,
     /// Longest a sandbox far end keeps a call open, in seconds.
     pub sandbox_max_call_secs: u64,
+    /// Restarts of a crashing call actor allowed per window before the call is failed.
+    pub max_restarts: u32,
+    pub restart_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

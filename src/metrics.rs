@@ -54,6 +54,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
         "Webhook delivery attempts, by outcome",
     ),
+    (
+        "thruai_media_frame_delay_seconds",
+        "histogram",
+        "Media Streams frames handled by call actors: arrival on the socket to the end of handling",
+    ),
 ];
 
 /// Upper bounds of the latency histogram buckets, in seconds.
@@ -165,6 +170,7 @@ pub fn render() -> String {
                         let _ = writeln!(out, "{name} 0");
                     }
                 }
+                _ if *name == "thruai_media_frame_delay_seconds" => render_media(&mut out, name),
                 _ => {
                     for ((n, labels), h) in r.histograms.range((*name, String::new())..) {
                         if n != name {
@@ -182,6 +188,21 @@ pub fn render() -> String {
         }
         out
     })
+}
+
+/// The call actors' lock-free frame statistics (`thruai_actors::call::stats`).
+fn render_media(out: &mut String, name: &str) {
+    use thruai_actors::call::stats::{DELAY_BOUNDS_US, MEDIA};
+    let snap = MEDIA.snapshot();
+    let mut cumulative = 0;
+    for (bound, n) in DELAY_BOUNDS_US.iter().zip(&snap.buckets) {
+        cumulative += n;
+        let le = *bound as f64 / 1e6;
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", snap.frames);
+    let _ = writeln!(out, "{name}_sum {}", snap.sum_us as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {}", snap.frames);
 }
 
 #[cfg(test)]

@@ -103,7 +103,10 @@ impl AppState {
             http,
             crypto,
             llm: Arc::new(SandboxLlm),
-            calls: thruai_actors::CallRegistry::default(),
+            calls: thruai_actors::CallRegistry::new(thruai_actors::registry::RestartPolicy {
+                max_restarts: settings.calls.max_restarts,
+                window: std::time::Duration::from_secs(settings.calls.restart_window_secs),
+            }),
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
             idempotency: Idempotency::new(

@@ -1,49 +1,165 @@
-//! `CallRegistry`: call id → the live call's handle, shared by every HTTP worker. A map
-//! behind a mutex (lookups are a hash probe; no actor hop on the media path). Start-up
-//! recovery of calls left open by a crash is the application's (it owns the store).
+//! `CallRegistry`: call id → the live call's handle, shared by every HTTP worker, and the
+//! calls' supervisor. A map behind a mutex (lookups are a hash probe; no actor hop on the
+//! media path). Each actor runs as its own task, watched: when it panics, the registry
+//! restarts it from its last written snapshot and re-attaches its media stream behind the
+//! same handle; an actor that crashes more than `max_restarts` times within `window` is
+//! not restarted again — the call is closed as `failed` (`crash_loop`), its stream closed
+//! and the carrier leg hung up. Start-up recovery of calls left open by a dead process is
+//! the application's (it owns the store).
 
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
 };
 
-use actix::Actor;
+use actix::{Addr, AsyncContext, Context};
+use serde_json::json;
 
 use crate::{
-    call::{CallActor, CallHandle, CallSetup, snapshot::CallSnapshotV1},
+    call::{
+        CallActor, CallHandle, CallSetup,
+        messages::{AttachStream, MediaOut},
+        snapshot::{CallSnapshotV1, TimelineEntry},
+        state::{Effect, Event},
+    },
     ports::Ports,
 };
 
+/// The restart bound of crashed call actors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    pub max_restarts: u32,
+    pub window: Duration,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            max_restarts: 3,
+            window: Duration::from_secs(60),
+        }
+    }
+}
+
+struct Entry {
+    handle: CallHandle,
+    setup: CallSetup,
+    ports: Ports,
+    crashes: Vec<Instant>,
+}
+
 #[derive(Clone, Default)]
 pub struct CallRegistry {
-    calls: Arc<Mutex<HashMap<String, CallHandle>>>,
+    calls: Arc<Mutex<HashMap<String, Entry>>>,
+    policy: RestartPolicy,
 }
 
 impl CallRegistry {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, CallHandle>> {
+    pub fn new(policy: RestartPolicy) -> Self {
+        Self {
+            calls: Arc::default(),
+            policy,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Starts the call's actor on the current arbiter and registers it.
     pub fn start(&self, setup: CallSetup, ports: Ports, snapshot: CallSnapshotV1) -> CallHandle {
-        let id = setup.call_id.clone();
-        let addr = CallActor::new(setup, ports, snapshot, Some(self.clone())).start();
-        let handle = CallHandle::new(addr);
-        self.lock().insert(id, handle.clone());
+        let handle = CallHandle::new(self.launch(setup.clone(), ports.clone(), snapshot));
+        self.lock().insert(
+            setup.call_id.clone(),
+            Entry {
+                handle: handle.clone(),
+                setup,
+                ports,
+                crashes: Vec::new(),
+            },
+        );
         handle
     }
 
-    /// The live call, if any (a handle whose actor died is reaped).
-    pub fn get(&self, call_id: &str) -> Option<CallHandle> {
-        let mut calls = self.lock();
-        match calls.get(call_id) {
-            Some(h) if h.is_alive() => Some(h.clone()),
-            Some(_) => {
-                calls.remove(call_id);
-                None
+    /// Runs the actor as its own task and watches it: a panic ends the task with an error
+    /// instead of taking the arbiter down, and is reported to [`CallRegistry::crashed`].
+    fn launch(&self, setup: CallSetup, ports: Ports, snapshot: CallSnapshotV1) -> Addr<CallActor> {
+        let call_id = setup.call_id.clone();
+        let ctx = Context::new();
+        let addr = ctx.address();
+        let actor = ctx.into_future(CallActor::new(setup, ports, snapshot, Some(self.clone())));
+        let task = actix::spawn(actor);
+        let registry = self.clone();
+        actix::spawn(async move {
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                registry.crashed(&call_id).await;
             }
-            None => None,
+        });
+        addr
+    }
+
+    async fn crashed(&self, call_id: &str) {
+        let (handle, setup, ports, crashes) = {
+            let mut calls = self.lock();
+            let Some(entry) = calls.get_mut(call_id) else {
+                return;
+            };
+            let now = Instant::now();
+            entry.crashes.retain(|t| now.duration_since(*t) < self.policy.window);
+            entry.crashes.push(now);
+            (
+                entry.handle.clone(),
+                entry.setup.clone(),
+                entry.ports.clone(),
+                entry.crashes.len(),
+            )
+        };
+        let last = ports.store.load(call_id).await.ok().flatten();
+        let restarts_left = crashes <= self.policy.max_restarts as usize;
+        match last {
+            Some(snap) if snap.status.is_terminal() => {
+                self.remove(call_id);
+                handle.close_stream();
+            }
+            Some(mut snap) if restarts_left => {
+                tracing::warn!(call = %call_id, crashes, "call actor crashed; restarting it from its last snapshot");
+                snap.timeline.push(TimelineEntry {
+                    at: ports.clock.now(),
+                    kind: "actor_restarted".into(),
+                    detail: json!({ "crashes": crashes, "windowSecs": self.policy.window.as_secs() }),
+                });
+                let stream_sid = snap.stream_sid.clone().unwrap_or_default();
+                handle.replace(self.launch(setup.clone(), ports, snap));
+                if let Some(sink) = handle.stream_sink() {
+                    let attach = AttachStream {
+                        stream_sid,
+                        provider_call_sid: None,
+                        token: setup.stream_token,
+                        sink,
+                    };
+                    if let Err(e) = handle.attach_again(attach).await {
+                        tracing::warn!(call = %call_id, error = %e, "re-attaching the media stream failed");
+                    }
+                }
+            }
+            last => {
+                tracing::error!(call = %call_id, crashes, "call actor keeps crashing; closing the call as failed");
+                self.remove(call_id);
+                handle.close_stream();
+                if let Some(snap) = last {
+                    fail(&ports, snap, crashes, self.policy.window).await;
+                }
+            }
         }
+    }
+
+    /// The live call, if any. A call stays registered until its actor stops on purpose or
+    /// its supervision gives up; frames sent while it restarts are dropped.
+    pub fn get(&self, call_id: &str) -> Option<CallHandle> {
+        self.lock().get(call_id).map(|e| e.handle.clone())
     }
 
     pub fn remove(&self, call_id: &str) {
@@ -62,5 +178,299 @@ impl CallRegistry {
     /// Ids of the live calls.
     pub fn ids(&self) -> Vec<String> {
         self.lock().keys().cloned().collect()
+    }
+}
+
+/// Closes a crash-looping call as `failed` with its transcript so far, and hangs up.
+async fn fail(ports: &Ports, mut snap: CallSnapshotV1, crashes: usize, window: Duration) {
+    let Ok((next, effects)) = snap.status.on(Event::Failed) else {
+        return;
+    };
+    let now = ports.clock.now();
+    snap.status = next;
+    snap.ended_at = Some(now);
+    snap.end_reason = Some("crash_loop".into());
+    if let Some(a) = snap.answered_at {
+        snap.usage.telephony_ms = u64::try_from((now - a).num_milliseconds()).unwrap_or(0);
+    }
+    snap.timeline.push(TimelineEntry {
+        at: now,
+        kind: "crash_loop".into(),
+        detail: json!({ "crashes": crashes, "windowSecs": window.as_secs() }),
+    });
+    let events: Vec<_> = effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Emit(d) => Some(d),
+            _ => None,
+        })
+        .collect();
+    if let Err(e) = ports.store.checkpoint(&snap, &events).await {
+        tracing::error!(call = %snap.call_id, error = %e, "closing a crash-looping call failed");
+    }
+    if let Some(sid) = &snap.provider_call_sid
+        && let Err(e) = ports.telephony.hangup(sid).await
+    {
+        tracing::warn!(call = %snap.call_id, error = %e, "carrier hang-up failed");
+    }
+}
+
+impl CallHandle {
+    fn close_stream(&self) {
+        if let Some(sink) = self.stream_sink() {
+            sink.do_send(MediaOut::Close);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use actix::{Actor, Handler};
+    use async_trait::async_trait;
+    use chrono::Utc;
+
+    use super::*;
+    use crate::{
+        call::{
+            BargeIn,
+            snapshot::{Speaker, TranscriptEntry},
+            state::{CallStatus, DomainEvent},
+        },
+        ports::{
+            self, CallStore, LanguageModel, LlmReply, LlmRequest, PortError, StoreError, SystemClock, Telephony,
+            ToolInvoker, ToolOutcome,
+        },
+    };
+
+    /// Keeps the last snapshot; panics on the next `panics` checkpoints of a live call.
+    #[derive(Default)]
+    struct FlakyStore {
+        panics: AtomicU32,
+        last: Mutex<Option<CallSnapshotV1>>,
+        events: Mutex<Vec<DomainEvent>>,
+    }
+
+    #[async_trait]
+    impl CallStore for FlakyStore {
+        async fn checkpoint(&self, snapshot: &CallSnapshotV1, events: &[DomainEvent]) -> Result<(), StoreError> {
+            if !snapshot.status.is_terminal()
+                && self
+                    .panics
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                panic!("injected crash while writing the snapshot");
+            }
+            *self.last.lock().unwrap() = Some(snapshot.clone());
+            self.events.lock().unwrap().extend_from_slice(events);
+            Ok(())
+        }
+
+        async fn load(&self, _: &str) -> Result<Option<CallSnapshotV1>, StoreError> {
+            Ok(self.last.lock().unwrap().clone())
+        }
+    }
+
+    struct Silent;
+
+    #[async_trait]
+    impl LanguageModel for Silent {
+        fn provider(&self) -> &str {
+            "test"
+        }
+        async fn respond(&self, _: &LlmRequest) -> Result<LlmReply, PortError> {
+            Err(PortError::new("test", "not used"))
+        }
+    }
+
+    #[async_trait]
+    impl ToolInvoker for Silent {
+        async fn invoke(&self, _: &str, _: &str, _: serde_json::Value) -> ToolOutcome {
+            unreachable!("no tools in these tests")
+        }
+    }
+
+    #[derive(Default)]
+    struct Hangups(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl Telephony for Hangups {
+        async fn hangup(&self, sid: &str) -> Result<(), PortError> {
+            self.0.lock().unwrap().push(sid.to_string());
+            Ok(())
+        }
+    }
+
+    /// The media stream's side: what the call sent.
+    struct Sink(Arc<Mutex<Vec<MediaOut>>>);
+
+    impl Actor for Sink {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<MediaOut> for Sink {
+        type Result = ();
+        fn handle(&mut self, msg: MediaOut, _: &mut Self::Context) {
+            self.0.lock().unwrap().push(msg);
+        }
+    }
+
+    struct Fixture {
+        registry: CallRegistry,
+        store: Arc<FlakyStore>,
+        hangups: Arc<Hangups>,
+        sent: Arc<Mutex<Vec<MediaOut>>>,
+        handle: CallHandle,
+    }
+
+    async fn live_call(policy: RestartPolicy, panics: u32) -> Fixture {
+        let mut snap = CallSnapshotV1::new("CALL-1", "ORG-1", "AGT-1", CallStatus::InProgress, 1);
+        snap.answered_at = Some(Utc::now());
+        snap.provider_call_sid = Some("CA1".into());
+        snap.transcript.push(TranscriptEntry {
+            speaker: Speaker::Agent,
+            text: "Hello".into(),
+            at_ms: 0,
+            interrupted: false,
+            partial: false,
+        });
+        let store = Arc::new(FlakyStore::default());
+        *store.last.lock().unwrap() = Some(snap.clone());
+        let hangups = Arc::new(Hangups::default());
+        let ports = Ports {
+            llm: Arc::new(Silent),
+            stt: Arc::new(ports::ToneStt),
+            tts: Arc::new(ports::ToneTts),
+            tools: Arc::new(Silent),
+            telephony: hangups.clone(),
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        let setup = CallSetup {
+            call_id: "CALL-1".into(),
+            org_id: "ORG-1".into(),
+            agent_id: "AGT-1".into(),
+            stream_token: "tok".into(),
+            system_prompt: String::new(),
+            first_message: None,
+            tools: Vec::new(),
+            end_silence_ms: 500,
+            barge_in: BargeIn {
+                enabled: true,
+                sensitivity_ms: 200,
+                during_greeting: true,
+            },
+            silence_timeout: Duration::from_secs(60),
+            vad_threshold_rms: 500.0,
+        };
+        let registry = CallRegistry::new(policy);
+        let handle = registry.start(setup, ports, snap);
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let sink = Sink(sent.clone()).start();
+        let attach = AttachStream {
+            stream_sid: "MZ1".into(),
+            provider_call_sid: None,
+            token: "tok".into(),
+            sink: sink.recipient(),
+        };
+        handle.attach(attach).await.unwrap();
+        store.panics.store(panics, Ordering::SeqCst);
+        Fixture {
+            registry,
+            store,
+            hangups,
+            sent,
+            handle,
+        }
+    }
+
+    async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if cond() {
+                return;
+            }
+            actix_rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("timed out waiting for {what}");
+    }
+
+    #[actix_rt::test]
+    async fn a_crashed_call_actor_restarts_from_its_snapshot_with_its_stream() {
+        let f = live_call(RestartPolicy::default(), 1).await;
+
+        f.handle.dialed("CA1".into()); // its checkpoint panics
+        until("the restart", || {
+            f.store
+                .last
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_some_and(|s| s.timeline.is_empty())
+                && f.handle.is_alive()
+        })
+        .await;
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+        let live = f.handle.snapshot().await.expect("the restarted actor answers");
+        f.handle.hangup("done");
+        until("the hang-up", || f.sent.lock().unwrap().contains(&MediaOut::Close)).await;
+        until("the final snapshot", || {
+            f.store
+                .last
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_some_and(|s| s.status == CallStatus::Completed)
+        })
+        .await;
+
+        assert!(
+            live.timeline.iter().any(|t| t.kind == "actor_restarted"),
+            "{:?}",
+            live.timeline
+        );
+        assert_eq!(live.status, CallStatus::InProgress);
+        assert_eq!(live.transcript.len(), 1, "the transcript so far is kept");
+        assert!(f.registry.get("CALL-1").is_none(), "gone once it ended");
+        assert_eq!(*f.hangups.0.lock().unwrap(), vec!["CA1".to_string()]);
+    }
+
+    #[actix_rt::test]
+    async fn a_crash_looping_call_is_failed_after_the_restart_bound() {
+        let policy = RestartPolicy {
+            max_restarts: 2,
+            window: Duration::from_secs(60),
+        };
+        let f = live_call(policy, u32::MAX).await;
+
+        for _ in 0..3 {
+            until("a live actor", || f.handle.is_alive()).await;
+            f.handle.dialed("CA1".into());
+            actix_rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        until("the call to be failed", || {
+            f.store
+                .last
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_some_and(|s| s.status.is_terminal())
+        })
+        .await;
+        let last = f.store.last.lock().unwrap().clone().unwrap();
+
+        assert_eq!(last.status, CallStatus::Failed);
+        assert_eq!(last.end_reason.as_deref(), Some("crash_loop"));
+        assert_eq!(last.transcript.len(), 1);
+        assert!(last.timeline.iter().any(|t| t.kind == "crash_loop"));
+        assert_eq!(
+            *f.store.events.lock().unwrap(),
+            vec![DomainEvent::CallFailed, DomainEvent::TranscriptReady]
+        );
+        assert!(f.sent.lock().unwrap().contains(&MediaOut::Close), "stream closed");
+        assert_eq!(*f.hangups.0.lock().unwrap(), vec!["CA1".to_string()]);
+        assert!(f.registry.get("CALL-1").is_none());
+        assert!(!f.handle.is_alive());
     }
 }

@@ -167,6 +167,13 @@ impl ports::CallStore for DbStore {
                 }
             })
     }
+
+    async fn load(&self, call_id: &str) -> Result<Option<CallSnapshotV1>, StoreError> {
+        let row = store::calls::find_any(&self.0, call_id)
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        Ok(row.as_ref().and_then(store::calls::snapshot_of))
+    }
 }
 
 /// `{{name}}` placeholders filled from the agent's and the call's variables.

@@ -1,9 +1,12 @@
 //! `GET /metrics`: the Prometheus text exposition of [`crate::metrics`], unauthenticated
 //! like any scrape target (bind it to a private interface or filter it at the proxy).
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 
-pub async fn metrics() -> HttpResponse {
+use crate::state::AppState;
+
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    crate::metrics::gauge_set("thruai_live_calls", &[], state.calls.len() as f64);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(crate::metrics::render())

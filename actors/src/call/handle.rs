@@ -1,77 +1,123 @@
 //! `CallHandle`: the typed handle in front of a `CallActor` (the HTTP and WebSocket code
-//! never see the actor's address).
+//! never see the actor's address). The address behind it is swapped when the registry
+//! restarts a crashed actor, so the media stream keeps talking to the call.
 
-use actix::Addr;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use actix::{Addr, Recipient};
 use serde_json::Value;
 
 use super::{CallActor, messages::*, snapshot::CallSnapshotV1};
 
+struct Inner {
+    addr: RwLock<Addr<CallActor>>,
+    /// The attached media stream, kept to re-attach it to a restarted actor.
+    sink: Mutex<Option<Recipient<MediaOut>>>,
+}
+
 /// The typed handle the HTTP and WebSocket code uses.
 #[derive(Clone)]
 pub struct CallHandle {
-    addr: Addr<CallActor>,
+    inner: Arc<Inner>,
 }
 
 impl CallHandle {
     pub fn new(addr: Addr<CallActor>) -> Self {
-        Self { addr }
+        Self {
+            inner: Arc::new(Inner {
+                addr: RwLock::new(addr),
+                sink: Mutex::new(None),
+            }),
+        }
+    }
+
+    fn do_send<M>(&self, msg: M)
+    where
+        M: actix::Message + Send + 'static,
+        M::Result: Send,
+        CallActor: actix::Handler<M>,
+    {
+        self.inner
+            .addr
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .do_send(msg);
+    }
+
+    fn addr(&self) -> Addr<CallActor> {
+        self.inner.addr.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub(crate) fn replace(&self, addr: Addr<CallActor>) {
+        *self.inner.addr.write().unwrap_or_else(PoisonError::into_inner) = addr;
+    }
+
+    pub(crate) fn stream_sink(&self) -> Option<Recipient<MediaOut>> {
+        self.inner.sink.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn is_alive(&self) -> bool {
-        self.addr.connected()
+        self.addr().connected()
     }
 
     /// # Errors
     /// `AttachError`, or `Ended` when the actor is gone.
     pub async fn attach(&self, msg: AttachStream) -> Result<(), AttachError> {
-        self.addr.send(msg).await.map_err(|_| AttachError::Ended)?
+        let sink = msg.sink.clone();
+        self.attach_again(msg).await?;
+        *self.inner.sink.lock().unwrap_or_else(PoisonError::into_inner) = Some(sink);
+        Ok(())
+    }
+
+    pub(crate) async fn attach_again(&self, msg: AttachStream) -> Result<(), AttachError> {
+        self.addr().send(msg).await.map_err(|_| AttachError::Ended)?
     }
 
     /// Forwards a caller frame; dropped if the call is gone.
     pub fn media(&self, msg: MediaIn) {
-        self.addr.do_send(msg);
+        self.do_send(msg);
     }
 
     pub fn mark(&self, name: String) {
-        self.addr.do_send(MarkIn { name });
+        self.do_send(MarkIn { name });
     }
 
     pub fn stream_stopped(&self, reason: &str) {
-        self.addr.do_send(StreamStopped {
+        self.do_send(StreamStopped {
             reason: reason.to_string(),
         });
     }
 
     pub fn stream_note(&self, kind: &str, detail: Value) {
-        self.addr.do_send(StreamNote {
+        self.do_send(StreamNote {
             kind: kind.to_string(),
             detail,
         });
     }
 
     pub fn carrier_status(&self, status: &str, provider_call_sid: Option<String>) {
-        self.addr.do_send(CarrierStatus {
+        self.do_send(CarrierStatus {
             status: status.to_string(),
             provider_call_sid,
         });
     }
 
     pub fn dialed(&self, provider_call_sid: String) {
-        self.addr.do_send(Dialed { provider_call_sid });
+        self.do_send(Dialed { provider_call_sid });
     }
 
     pub fn dial_failed(&self, reason: String) {
-        self.addr.do_send(DialFailed { reason });
+        self.do_send(DialFailed { reason });
     }
 
     pub fn hangup(&self, reason: &str) {
-        self.addr.do_send(Hangup {
+        self.do_send(Hangup {
             reason: reason.to_string(),
         });
     }
 
     /// The live snapshot, if the actor still runs.
     pub async fn snapshot(&self) -> Option<CallSnapshotV1> {
-        self.addr.send(GetSnapshot).await.ok()
+        self.addr().send(GetSnapshot).await.ok()
     }
 }

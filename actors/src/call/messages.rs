@@ -47,6 +47,8 @@ pub struct AttachStream {
 pub struct MediaIn {
     pub sequence: Option<u64>,
     pub payload: Vec<u8>,
+    /// When the frame arrived on the socket (the frame-handling delay starts here).
+    pub received_at: std::time::Instant,
 }
 
 /// An echoed `mark`.

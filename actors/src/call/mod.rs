@@ -8,6 +8,7 @@ mod pipeline;
 pub mod snapshot;
 pub mod speaking;
 pub mod state;
+pub mod stats;
 
 use std::{
     collections::VecDeque,
@@ -107,6 +108,8 @@ impl CallActor {
             onset_ms: ONSET_MS,
             end_silence_ms: setup.end_silence_ms,
         });
+        // A call restarted from its snapshot has been greeted already.
+        let greeted = !snap.transcript.is_empty();
         Self {
             setup,
             ports,
@@ -122,7 +125,7 @@ impl CallActor {
             barged: false,
             busy: false,
             pending_tools: 0,
-            greeted: false,
+            greeted,
             ending: None,
             last_activity: Instant::now(),
             onset_at: None,
@@ -459,6 +462,25 @@ impl CallActor {
         }
     }
 
+    fn on_media(&mut self, msg: &MediaIn, ctx: &mut Context<Self>) {
+        if self.snap.status != CallStatus::InProgress || self.ending.is_some() {
+            return;
+        }
+        if let (Some(seq), Some(last)) = (msg.sequence, self.last_seq)
+            && seq <= last
+        {
+            self.notes += 1;
+            if self.notes <= MAX_NOTES {
+                self.note("out_of_order_frame", json!({ "sequenceNumber": seq, "after": last }));
+            }
+            return;
+        }
+        if msg.sequence.is_some() {
+            self.last_seq = msg.sequence;
+        }
+        self.on_frame(&msg.payload, ctx);
+    }
+
     fn on_turn_end(&mut self, ctx: &mut Context<Self>) {
         let audio = std::mem::take(&mut self.utterance_audio);
         if !self.speaking.is_empty() && !self.barged {
@@ -504,6 +526,10 @@ impl Actor for CallActor {
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
+        if std::thread::panicking() {
+            // Dropped by a panic: the registry restarts the call (stream and entry kept).
+            return Running::Stop;
+        }
         if let Some(sink) = self.sink.take() {
             sink.do_send(MediaOut::Close);
         }
@@ -546,22 +572,8 @@ impl Handler<MediaIn> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: MediaIn, ctx: &mut Self::Context) {
-        if self.snap.status != CallStatus::InProgress || self.ending.is_some() {
-            return;
-        }
-        if let (Some(seq), Some(last)) = (msg.sequence, self.last_seq)
-            && seq <= last
-        {
-            self.notes += 1;
-            if self.notes <= MAX_NOTES {
-                self.note("out_of_order_frame", json!({ "sequenceNumber": seq, "after": last }));
-            }
-            return;
-        }
-        if msg.sequence.is_some() {
-            self.last_seq = msg.sequence;
-        }
-        self.on_frame(&msg.payload, ctx);
+        self.on_media(&msg, ctx);
+        stats::MEDIA.record(msg.received_at.elapsed());
     }
 }
 

@@ -87,6 +87,7 @@ impl MediaSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        let received_at = std::time::Instant::now();
         let v: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
@@ -106,6 +107,7 @@ impl MediaSession {
                     Ok(bytes) if !bytes.is_empty() => call.media(MediaIn {
                         sequence: int_of(&v["sequenceNumber"]),
                         payload: bytes,
+                        received_at,
                     }),
                     _ => call.stream_note("malformed_media", json!({ "sequenceNumber": v["sequenceNumber"] })),
                 }
