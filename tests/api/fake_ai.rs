@@ -432,6 +432,7 @@ async fn openai_tts(req: HttpRequest, body: web::Json<Value>, shared: web::Data<
     HttpResponse::Ok().content_type("application/octet-stream").body(pcm)
 }
 
+#[allow(clippy::result_large_err)]
 /// Deepgram's `/v1/listen`: binary audio in, `Results` out, `Metadata` and close after
 /// `CloseStream`.
 async fn deepgram(stream: tokio::net::TcpStream, shared: Arc<Shared>) {

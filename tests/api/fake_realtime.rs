@@ -126,6 +126,7 @@ struct State {
     active: Option<Arc<AtomicBool>>,
 }
 
+#[allow(clippy::result_large_err)]
 async fn session(stream: tokio::net::TcpStream, generation: Generation, recorded: Arc<Mutex<Recorded>>) {
     let problems = Arc::new(Mutex::new(Vec::new()));
     let p2 = problems.clone();
@@ -225,10 +226,8 @@ async fn session(stream: tokio::net::TcpStream, generation: Generation, recorded
                     st.respond(Move::Say("Hello from the realtime model.".into()));
                 }
             }
-            "conversation.item.create" => {
-                if ev["item"]["type"] == "function_call_output" {
-                    last_tool_output = ev["item"]["output"].as_str().map(str::to_string);
-                }
+            "conversation.item.create" if ev["item"]["type"] == "function_call_output" => {
+                last_tool_output = ev["item"]["output"].as_str().map(str::to_string);
             }
             "response.cancel" => match st.active.take() {
                 Some(flag) => flag.store(true, Ordering::SeqCst),

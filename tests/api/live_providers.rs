@@ -104,11 +104,12 @@ async fn s2s_call_over_realtime(generation: Generation) {
     )
     .await;
     let c = finished(&app, &id).await;
-    let rec = fake.recorded.lock().unwrap();
-    assert!(rec.rejected.is_empty(), "{:?}", rec.rejected);
-    assert_eq!(rec.query, "model=gpt-realtime");
-    assert!(rec.appended_bytes > 8000, "caller audio is forwarded");
-    drop(rec);
+    {
+        let rec = fake.recorded.lock().unwrap();
+        assert!(rec.rejected.is_empty(), "{:?}", rec.rejected);
+        assert_eq!(rec.query, "model=gpt-realtime");
+        assert!(rec.appended_bytes > 8000, "caller audio is forwarded");
+    }
     assert_eq!(c["status"], "completed", "{c}");
     assert_eq!(c["endReason"], "agent_ended", "{c}");
 
