@@ -462,3 +462,27 @@ pub async fn recover(state: &AppState) -> anyhow::Result<usize> {
 pub fn sandbox_speech_ms(text: &str) -> u64 {
     tone::duration_ms(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turn_detection_follows_the_agents_s2s_settings() {
+        let semantic: S2sTurnDetection = serde_json::from_value(json!({ "type": "semantic_vad", "eagerness": "high" }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let td = turn_detection(Some(&semantic), 500);
+        assert_eq!(td["type"], "semantic_vad");
+        assert_eq!(td["eagerness"], "high");
+        assert_eq!(td["interrupt_response"], false);
+        let server: S2sTurnDetection =
+            serde_json::from_value(json!({ "type": "server_vad", "threshold": 0.3, "prefixPaddingMs": 200 }))
+                .unwrap_or_else(|e| panic!("{e}"));
+        let td = turn_detection(Some(&server), 650);
+        assert_eq!(td["type"], "server_vad");
+        assert_eq!(td["threshold"], 0.3);
+        assert_eq!(td["prefix_padding_ms"], 200);
+        assert_eq!(td["silence_duration_ms"], 650);
+        assert_eq!(turn_detection(None, 500)["type"], "server_vad");
+    }
+}

@@ -206,7 +206,7 @@ impl CallActor {
             "interruption",
             json!({
                 "said": p.text, "heard": heard, "audioEndMs": audio_end_ms,
-                "sentMs": p.marks.sent_ms(), "speechOnsetToClearMs": 0,
+                "sentMs": p.marks.sent_ms(),
             }),
         );
     }
