@@ -221,6 +221,9 @@ impl CallActor {
         if s.cut.contains(&item_id) || audio.is_empty() {
             return;
         }
+        // Audio flowing means a response is being generated (the server may have created
+        // it on its own at the end of the caller's turn).
+        s.responding = true;
         if s.playing.as_ref().is_none_or(|p| p.item_id != item_id) {
             // A new agent item (the previous one, if any, was complete).
             self.next_utterance += 1;
@@ -335,7 +338,7 @@ impl Handler<S2sConnected> for CallActor {
         let addr = ctx.address();
         actix::spawn(async move {
             while let Some(event) = events.recv().await {
-                if addr.try_send(S2sIn(event)).is_err() && !addr.connected() {
+                if addr.send(S2sIn(event)).await.is_err() {
                     break;
                 }
             }
@@ -357,7 +360,6 @@ impl Handler<S2sIn> for CallActor {
             }
             S2sEvent::SpeechStopped => {
                 self.turn_ended_at = Some(Instant::now());
-                self.busy = true;
             }
             S2sEvent::Audio { item_id, audio } => self.s2s_audio(item_id, audio),
             S2sEvent::AudioDone { item_id } => {
