@@ -531,3 +531,36 @@ async fn tts_clients_synthesize_and_report_status_garbage_and_timeouts() {
         assert!(err.contains(expect), "{fault:?}: {err}");
     }
 }
+
+#[actix_web::test]
+async fn a_realtime_session_that_fails_ends_the_call_with_a_provider_error() {
+    // A beta-only server spoken to in GA (it closes the socket), then nothing listening.
+    let beta = FakeRealtime::start(Generation::Beta).await;
+    for base in [beta.base_url.clone(), "http://127.0.0.1:9/v1".to_string()] {
+        let app = spawn_with(move |s| {
+            s.security.url_allowlist = vec!["127.0.0.1/32".into()];
+            s.providers.openai.api_key = KEY.into();
+            s.providers.openai.base_url = base;
+            s.providers.openai.realtime_dialect = "ga".into();
+        })
+        .await;
+        let id = place(
+            &app,
+            json!({ "name": "Realtime desk", "pipelineMode": "s2s", "s2sProvider": "openai-realtime",
+                    "firstMessage": "Hello!" }),
+            json!([{ "silenceMs": 3000 }, { "hangup": true }]),
+        )
+        .await;
+        let c = finished(&app, &id).await;
+        assert_eq!(c["status"], "completed", "{c}");
+        assert_eq!(c["endReason"], "provider_error", "{c}");
+        let debug = app.get(&format!("/calls/{id}/debug")).await;
+        let errors = debug.data()["providerErrors"].as_array().unwrap().clone();
+        assert!(
+            !errors.is_empty() && errors[0]["component"] == "s2s",
+            "{}",
+            debug.data()
+        );
+    }
+    assert!(!beta.recorded.lock().unwrap().rejected.is_empty());
+}
