@@ -172,6 +172,13 @@ pub struct A2pSettings {
 pub struct ApiProviderSettings {
     pub api_key: String,
     pub base_url: String,
+    /// OpenAI only: the Realtime API's event-name generation, `ga` or `beta`.
+    #[serde(default = "default_dialect")]
+    pub realtime_dialect: String,
+}
+
+fn default_dialect() -> String {
+    "ga".into()
 }
 
 impl ApiProviderSettings {

@@ -38,6 +38,13 @@ pub enum ChatRole {
 pub struct ChatTurn {
     pub role: ChatRole,
     pub content: String,
+    /// On an assistant turn: the tools the model called (provider APIs need them before the
+    /// results).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<LlmToolCall>,
+    /// On a tool turn: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatTurn {
@@ -45,6 +52,24 @@ impl ChatTurn {
         Self {
             role,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// The assistant asked for `calls` (recorded before their results).
+    pub fn tool_calls(calls: Vec<LlmToolCall>) -> Self {
+        Self {
+            tool_calls: calls,
+            ..Self::new(ChatRole::Assistant, "")
+        }
+    }
+
+    /// The result of tool call `id`.
+    pub fn tool_result(id: &str, content: impl Into<String>) -> Self {
+        Self {
+            tool_call_id: Some(id.to_string()),
+            ..Self::new(ChatRole::Tool, content)
         }
     }
 }
@@ -64,8 +89,11 @@ pub struct LlmRequest {
     pub tools: Vec<ToolDef>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmToolCall {
+    /// The provider's call id (`call_…`, `toolu_…`), or one made up for the sandbox.
+    #[serde(default)]
+    pub id: String,
     pub name: String,
     pub arguments: Value,
 }
@@ -154,10 +182,111 @@ impl Clock for SystemClock {
     }
 }
 
+/// The session settings of a speech-to-speech (realtime) call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct S2sSettings {
+    pub model: Option<String>,
+    pub voice: Option<String>,
+    pub instructions: String,
+    pub tools: Vec<ToolDef>,
+    /// The session's `turn_detection` object (`server_vad` / `semantic_vad` and settings).
+    pub turn_detection: Value,
+    pub temperature: Option<f64>,
+    pub max_output_tokens: Option<u32>,
+    /// `near_field`, `far_field` or none.
+    pub noise_reduction: Option<String>,
+    /// Transcribe the caller's audio (for the transcript).
+    pub transcribe_input: bool,
+}
+
+/// To a realtime session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum S2sCommand {
+    /// Caller audio, 8 kHz μ-law.
+    Audio(Vec<u8>),
+    /// Say exactly this (the greeting).
+    Say(String),
+    /// Answer now (no greeting configured: the model opens).
+    Respond,
+    /// Cancel the response in progress.
+    Cancel,
+    /// Cut an assistant item to what the caller heard.
+    Truncate {
+        item_id: String,
+        audio_end_ms: u64,
+    },
+    /// A tool's result, then a new response.
+    ToolResult {
+        call_id: String,
+        output: String,
+    },
+    Close,
+}
+
+/// From a realtime session.
+#[derive(Debug, Clone, PartialEq)]
+pub enum S2sEvent {
+    /// The session's VAD heard the caller start (the barge-in trigger).
+    SpeechStarted,
+    SpeechStopped,
+    /// Agent audio (8 kHz μ-law) of assistant item `item_id`.
+    Audio {
+        item_id: String,
+        audio: Vec<u8>,
+    },
+    /// The item's audio is complete.
+    AudioDone {
+        item_id: String,
+    },
+    /// The agent's words, as they are generated / complete.
+    TranscriptDelta {
+        item_id: String,
+        text: String,
+    },
+    TranscriptDone {
+        item_id: String,
+        text: String,
+    },
+    /// What the caller said.
+    CallerTranscript {
+        text: String,
+    },
+    ToolCall {
+        call_id: String,
+        name: String,
+        arguments: Value,
+    },
+    ResponseDone {
+        status: String,
+        input_tokens: u64,
+        output_tokens: u64,
+    },
+    /// A provider error; the session may carry on.
+    Error(String),
+    /// The session is over.
+    Closed(String),
+}
+
+/// A live realtime session: commands in, events out.
+#[derive(Debug)]
+pub struct S2sSession {
+    pub commands: tokio::sync::mpsc::UnboundedSender<S2sCommand>,
+    pub events: tokio::sync::mpsc::UnboundedReceiver<S2sEvent>,
+}
+
+#[async_trait]
+pub trait SpeechToSpeech: Send + Sync {
+    fn provider(&self) -> &str;
+    /// Opens a session configured with `settings`.
+    async fn connect(&self, settings: &S2sSettings) -> Result<S2sSession, PortError>;
+}
+
 /// Every port a call uses.
 #[derive(Clone)]
 pub struct Ports {
     pub llm: Arc<dyn LanguageModel>,
+    /// Used by `s2s` calls only.
+    pub s2s: Arc<dyn SpeechToSpeech>,
     pub stt: Arc<dyn SpeechToText>,
     pub tts: Arc<dyn TextToSpeech>,
     pub tools: Arc<dyn ToolInvoker>,

@@ -286,6 +286,16 @@ mod tests {
     }
 
     #[async_trait]
+    impl ports::SpeechToSpeech for Silent {
+        fn provider(&self) -> &str {
+            "test"
+        }
+        async fn connect(&self, _: &ports::S2sSettings) -> Result<ports::S2sSession, PortError> {
+            Err(PortError::new("test", "these calls use the traditional pipeline"))
+        }
+    }
+
+    #[async_trait]
     impl ToolInvoker for Silent {
         async fn invoke(&self, _: &str, _: &str, _: serde_json::Value) -> ToolOutcome {
             unreachable!("no tools in these tests")
@@ -341,6 +351,7 @@ mod tests {
         let hangups = Arc::new(Hangups::default());
         let ports = Ports {
             llm: Arc::new(Silent),
+            s2s: Arc::new(Silent),
             stt: Arc::new(ports::ToneStt),
             tts: Arc::new(ports::ToneTts),
             tools: Arc::new(Silent),
@@ -364,6 +375,7 @@ mod tests {
             },
             silence_timeout: Duration::from_secs(60),
             vad_threshold_rms: 500.0,
+            s2s: None,
         };
         let registry = CallRegistry::new(policy);
         let handle = registry.start(setup, ports, snap);

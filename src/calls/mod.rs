@@ -18,22 +18,29 @@ use thruai_actors::{
         snapshot::{CallSnapshot, CallSnapshotV1},
         state::{CallStatus, DomainEvent},
     },
-    ports::{self, ChatRole, LlmReply, LlmRequest, LlmToolCall, PortError, Ports, StoreError, ToolDef, ToolOutcome},
+    ports::{
+        self, ChatRole, LlmReply, LlmRequest, LlmToolCall, PortError, Ports, S2sSettings, StoreError, ToolDef,
+        ToolOutcome,
+    },
 };
 use thruai_entities::{agent, call, tool};
 
 use crate::{
-    http::agents::config::InterruptionSettings,
+    http::agents::config::{
+        Eagerness, InterruptionSettings, NoiseReduction, S2sConfig, S2sTurnDetection, TurnDetectionType,
+    },
     providers::{
+        live,
         llm::{self, Prompt, Role, ToolSpec, Turn},
+        realtime::SandboxRealtime,
         telephony::{self as tel, PlaceCall},
     },
     state::AppState,
     store,
 };
 
-/// The live-call model adapter over the platform's `LanguageModel`.
-struct LlmAdapter(Arc<dyn llm::LanguageModel>);
+/// The live-call model adapter over the platform's `LanguageModel` (and its model id).
+pub struct LlmAdapter(pub Arc<dyn llm::LanguageModel>, pub String);
 
 #[async_trait]
 impl ports::LanguageModel for LlmAdapter {
@@ -52,6 +59,16 @@ impl ports::LanguageModel for LlmAdapter {
                     ChatRole::Tool => Role::Tool,
                 },
                 content: t.content.clone(),
+                tool_calls: t
+                    .tool_calls
+                    .iter()
+                    .map(|c| llm::ToolCall {
+                        id: c.id.clone(),
+                        name: c.name.clone(),
+                        arguments: c.arguments.clone(),
+                    })
+                    .collect(),
+                tool_call_id: t.tool_call_id.clone(),
             })
             .collect();
         let tools: Vec<ToolSpec> = req
@@ -64,7 +81,7 @@ impl ports::LanguageModel for LlmAdapter {
             })
             .collect();
         let prompt = Prompt {
-            model: "default",
+            model: &self.1,
             system_prompt: &req.system_prompt,
             first_message: req.first_message.as_deref(),
             conversation: &conversation,
@@ -78,14 +95,19 @@ impl ports::LanguageModel for LlmAdapter {
         // Token counts are estimated (4 characters a token) where the provider gives none.
         let input_chars: usize =
             req.system_prompt.len() + req.conversation.iter().map(|t| t.content.len()).sum::<usize>();
-        Ok(LlmReply {
-            output_tokens: (reply.text.len() as u64).div_ceil(4),
+        let usage = reply.usage.unwrap_or(llm::Usage {
             input_tokens: (input_chars as u64).div_ceil(4),
+            output_tokens: (reply.text.len() as u64).div_ceil(4),
+        });
+        Ok(LlmReply {
+            output_tokens: usage.output_tokens,
+            input_tokens: usage.input_tokens,
             text: reply.text,
             tool_calls: reply
                 .tool_calls
                 .into_iter()
                 .map(|c| LlmToolCall {
+                    id: c.id,
                     name: c.name,
                     arguments: c.arguments,
                 })
@@ -252,11 +274,33 @@ pub async fn start_actor(
         },
         silence_timeout: Duration::from_millis(cfg.silence_timeout_ms),
         vad_threshold_rms: cfg.vad_threshold_rms,
+        s2s: None,
     };
+    let mut setup = setup;
+    if agent.pipeline_mode == "s2s" {
+        setup.s2s = Some(s2s_settings(&agent, &setup));
+    }
+    let live = live::clients_for(&agent, &state.settings, &state.http);
+    let sandbox_llm: Arc<dyn ports::LanguageModel> = Arc::new(LlmAdapter(state.llm.clone(), "sandbox-llm".into()));
+    let llm: Arc<dyn ports::LanguageModel> = match live.llm {
+        Some((client, model)) => Arc::new(LlmAdapter(client, model)),
+        None => sandbox_llm.clone(),
+    };
+    let stt = live.stt.unwrap_or_else(|| Arc::new(ports::ToneStt));
+    let tts = live.tts.unwrap_or_else(|| Arc::new(ports::ToneTts));
+    let s2s = live.s2s.unwrap_or_else(|| {
+        Arc::new(SandboxRealtime {
+            llm: sandbox_llm,
+            stt: Arc::new(ports::ToneStt),
+            tts: Arc::new(ports::ToneTts),
+            vad_threshold_rms: cfg.vad_threshold_rms,
+        })
+    });
     let ports = Ports {
-        llm: Arc::new(LlmAdapter(state.llm.clone())),
-        stt: Arc::new(ports::ToneStt),
-        tts: Arc::new(ports::ToneTts),
+        llm,
+        s2s,
+        stt,
+        tts,
         tools: Arc::new(HttpTools {
             state: state.clone(),
             agent_id: agent.id.clone(),
@@ -269,7 +313,60 @@ pub async fn start_actor(
     let snap = store::calls::snapshot_of(row).unwrap_or_else(|| {
         CallSnapshotV1::new(&row.id, &row.org_id, &row.agent_id, CallStatus::Queued, row.owner_epoch)
     });
-    Ok(state.calls.start(setup, ports, snap))
+    let handle = state.calls.start(setup, ports, snap);
+    for note in live.notes {
+        handle.stream_note("provider_fallback", note);
+    }
+    Ok(handle)
+}
+
+/// The realtime session's settings from the agent (`s2sConfig`, `s2sTurnDetection`, voice
+/// and model) and the call's prompt and tools.
+fn s2s_settings(agent: &agent::Model, setup: &CallSetup) -> S2sSettings {
+    let config: S2sConfig = serde_json::from_value(agent.s2s_config.clone()).unwrap_or_default();
+    let td: Option<S2sTurnDetection> = agent
+        .s2s_turn_detection
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok());
+    S2sSettings {
+        model: agent.s2s_model.clone(),
+        voice: agent.s2s_voice.clone(),
+        instructions: setup.system_prompt.clone(),
+        tools: setup.tools.clone(),
+        turn_detection: turn_detection(td.as_ref(), setup.end_silence_ms),
+        temperature: config.temperature,
+        max_output_tokens: config.max_response_output_tokens,
+        noise_reduction: config.noise_reduction.map(|n| match n {
+            NoiseReduction::NearField => "near_field".to_string(),
+            NoiseReduction::FarField => "far_field".to_string(),
+        }),
+        transcribe_input: config.input_audio_transcription.unwrap_or(true),
+    }
+}
+
+/// The session's `turn_detection` from `s2sTurnDetection`. Responses are created by the
+/// server at the end of a turn; interrupting them is left to the call (it needs the marks
+/// to truncate to what was heard, and honours `bargeInDuringGreeting`).
+pub fn turn_detection(td: Option<&S2sTurnDetection>, default_silence_ms: u32) -> Value {
+    let semantic = td.and_then(|t| t.kind) == Some(TurnDetectionType::SemanticVad);
+    if semantic {
+        let eagerness = match td.and_then(|t| t.eagerness) {
+            Some(Eagerness::Low) => "low",
+            Some(Eagerness::Medium) => "medium",
+            Some(Eagerness::High) => "high",
+            None => "auto",
+        };
+        return json!({ "type": "semantic_vad", "eagerness": eagerness,
+                       "create_response": true, "interrupt_response": false });
+    }
+    json!({
+        "type": "server_vad",
+        "threshold": td.and_then(|t| t.threshold).unwrap_or(0.5),
+        "prefix_padding_ms": td.and_then(|t| t.prefix_padding_ms).unwrap_or(300),
+        "silence_duration_ms": td.and_then(|t| t.silence_duration_ms).unwrap_or(default_silence_ms),
+        "create_response": true,
+        "interrupt_response": false,
+    })
 }
 
 /// A new call row (queued, epoch 1) with its initial snapshot.
@@ -371,4 +468,28 @@ pub async fn recover(state: &AppState) -> anyhow::Result<usize> {
 /// Audio length of a sentence in the sandbox voice, in ms (for the demo's pacing notes).
 pub fn sandbox_speech_ms(text: &str) -> u64 {
     tone::duration_ms(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turn_detection_follows_the_agents_s2s_settings() {
+        let semantic: S2sTurnDetection = serde_json::from_value(json!({ "type": "semantic_vad", "eagerness": "high" }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let td = turn_detection(Some(&semantic), 500);
+        assert_eq!(td["type"], "semantic_vad");
+        assert_eq!(td["eagerness"], "high");
+        assert_eq!(td["interrupt_response"], false);
+        let server: S2sTurnDetection =
+            serde_json::from_value(json!({ "type": "server_vad", "threshold": 0.3, "prefixPaddingMs": 200 }))
+                .unwrap_or_else(|e| panic!("{e}"));
+        let td = turn_detection(Some(&server), 650);
+        assert_eq!(td["type"], "server_vad");
+        assert_eq!(td["threshold"], 0.3);
+        assert_eq!(td["prefix_padding_ms"], 200);
+        assert_eq!(td["silence_duration_ms"], 650);
+        assert_eq!(turn_detection(None, 500)["type"], "server_vad");
+    }
 }

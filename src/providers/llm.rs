@@ -18,21 +18,30 @@ pub enum Role {
 pub struct Turn {
     pub role: Role,
     pub content: String,
+    /// Assistant turns: the tools the model called.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Tool turns: the call answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl Turn {
-    pub fn user(content: impl Into<String>) -> Self {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
         Self {
-            role: Role::User,
+            role,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
         }
     }
 
+    pub fn user(content: impl Into<String>) -> Self {
+        Self::new(Role::User, content)
+    }
+
     pub fn assistant(content: impl Into<String>) -> Self {
-        Self {
-            role: Role::Assistant,
-            content: content.into(),
-        }
+        Self::new(Role::Assistant, content)
     }
 }
 
@@ -53,9 +62,12 @@ pub struct Prompt<'a> {
     pub tools: &'a [ToolSpec],
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolCall {
+    /// The provider's call id (empty from the sandbox).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     pub name: String,
     pub arguments: Value,
 }
@@ -67,12 +79,33 @@ pub struct Reply {
     pub text: String,
     pub tool_calls: Vec<ToolCall>,
     pub end_call: bool,
+    /// Tokens the provider reported (none from the sandbox).
+    #[serde(skip)]
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
     #[error("language model unavailable: {0}")]
     Unavailable(String),
+    /// The provider answered with an error status.
+    #[error("{provider} answered {status}: {message}")]
+    Status {
+        provider: &'static str,
+        status: u16,
+        message: String,
+    },
+    /// The provider's answer could not be understood.
+    #[error("{provider} sent a malformed response: {message}")]
+    Malformed { provider: &'static str, message: String },
+    #[error("{provider} timed out")]
+    Timeout { provider: &'static str },
 }
 
 #[async_trait]
@@ -134,6 +167,7 @@ impl SandboxLlm {
             text: text.to_string(),
             tool_calls: Vec::new(),
             end_call,
+            usage: None,
         };
         let Some(last) = prompt.conversation.iter().rev().find(|t| t.role != Role::Assistant) else {
             return say(prompt.first_message.unwrap_or(DEFAULT_GREETING), false);
@@ -185,10 +219,12 @@ impl SandboxLlm {
             return Reply {
                 text: "Let me check that for you.".into(),
                 tool_calls: vec![ToolCall {
+                    id: String::new(),
                     name: tool.name.clone(),
                     arguments: sample_arguments(&tool.parameters),
                 }],
                 end_call: false,
+                usage: None,
             };
         }
         if mentions(text, INTERRUPT) {

@@ -2,7 +2,12 @@
 
 pub mod a2p;
 pub mod catalog;
+pub mod chat;
 pub mod email;
+pub mod live;
 pub mod llm;
+pub mod realtime;
+pub mod speech;
 pub mod telephony;
 pub mod twilio;
+pub mod ws;

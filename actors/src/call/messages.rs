@@ -131,6 +131,7 @@ pub(crate) struct Replied {
 #[rtype(result = "()")]
 pub(crate) struct ToolDone {
     pub generation: u64,
+    pub call_id: String,
     pub name: String,
     pub arguments: Value,
     pub outcome: ToolOutcome,

@@ -1,10 +1,12 @@
 //! `CallActor`: one actor per live call. It owns the lifecycle (pure `state.rs`), the
 //! snapshot, and the traditional voice pipeline: VAD and turn detection on caller frames,
 //! STT → LLM (→ tools) → TTS as async steps tagged with a generation, barge-in, endCall.
+//! The `s2s` pipeline (a realtime session instead of STT/LLM/TTS) lives in `s2s.rs`.
 
 mod handle;
 pub mod messages;
 mod pipeline;
+pub mod s2s;
 pub mod snapshot;
 pub mod speaking;
 pub mod state;
@@ -27,7 +29,7 @@ use self::{
 };
 use crate::{
     audio::vad::{self, TurnDetector, TurnEvent, TurnSettings},
-    ports::{ChatRole, ChatTurn, LlmRequest, Ports, StoreError, ToolDef},
+    ports::{ChatRole, ChatTurn, LlmRequest, Ports, S2sSettings, StoreError, ToolDef},
     registry::CallRegistry,
 };
 
@@ -66,6 +68,8 @@ pub struct CallSetup {
     /// With nobody speaking this long, the agent ends the call.
     pub silence_timeout: Duration,
     pub vad_threshold_rms: f32,
+    /// Set for `s2s` agents: the realtime session replaces STT → LLM → TTS.
+    pub s2s: Option<S2sSettings>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -100,6 +104,7 @@ pub struct CallActor {
     metrics: TurnMetrics,
     last_seq: Option<u64>,
     notes: u32,
+    s2s: Option<s2s::S2s>,
 }
 
 impl CallActor {
@@ -133,6 +138,7 @@ impl CallActor {
             metrics: TurnMetrics::default(),
             last_seq: None,
             notes: 0,
+            s2s: None,
         }
     }
 
@@ -247,6 +253,7 @@ impl CallActor {
 
     fn stop_pipeline(&mut self) {
         self.generation += 1;
+        self.s2s_close();
         self.truncate_to_heard();
         if let Some(sink) = self.sink.take() {
             sink.do_send(MediaOut::Close);
@@ -285,6 +292,10 @@ impl CallActor {
             return;
         }
         self.greeted = true;
+        if self.is_s2s() {
+            self.s2s_start(ctx);
+            return;
+        }
         self.busy = true;
         match self.setup.first_message.clone() {
             Some(text) => self.synthesize(text, true, false, ctx),
@@ -478,6 +489,10 @@ impl CallActor {
         if msg.sequence.is_some() {
             self.last_seq = msg.sequence;
         }
+        if self.is_s2s() {
+            self.s2s_frame(&msg.payload);
+            return;
+        }
         self.on_frame(&msg.payload, ctx);
     }
 
@@ -581,6 +596,10 @@ impl Handler<MarkIn> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: MarkIn, ctx: &mut Self::Context) {
+        if self.is_s2s() {
+            self.s2s_mark(&msg.name, ctx);
+            return;
+        }
         let Some((id, segment)) = speaking::parse_mark(&msg.name) else {
             return;
         };

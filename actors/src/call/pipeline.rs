@@ -84,7 +84,22 @@ impl Handler<Replied> for CallActor {
             }
         }
         self.pending_tools = reply.tool_calls.len();
-        for call in reply.tool_calls {
+        let calls: Vec<_> = reply
+            .tool_calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut c)| {
+                if c.id.is_empty() {
+                    c.id = format!("call_{}_{i}", self.snap.usage.tool_calls + 1);
+                }
+                c
+            })
+            .collect();
+        if !calls.is_empty() {
+            // Recorded before the results: provider APIs pair each result with its call.
+            self.snap.conversation.push(ChatTurn::tool_calls(calls.clone()));
+        }
+        for call in calls {
             self.snap.usage.tool_calls += 1;
             let tools = self.ports.tools.clone();
             let addr = ctx.address();
@@ -94,6 +109,7 @@ impl Handler<Replied> for CallActor {
                 let outcome = tools.invoke(&call_id, &call.name, call.arguments.clone()).await;
                 addr.do_send(ToolDone {
                     generation,
+                    call_id: call.id,
                     name: call.name,
                     arguments: call.arguments,
                     outcome,
@@ -126,7 +142,9 @@ impl Handler<ToolDone> for CallActor {
                 other => other.to_string(),
             },
         };
-        self.snap.conversation.push(ChatTurn::new(ChatRole::Tool, content));
+        self.snap
+            .conversation
+            .push(ChatTurn::tool_result(&msg.call_id, content));
         self.pending_tools = self.pending_tools.saturating_sub(1);
         if self.pending_tools == 0 {
             self.request_reply(ctx);

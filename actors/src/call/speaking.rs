@@ -73,6 +73,63 @@ impl Utterance {
     }
 }
 
+/// Streamed agent audio (the s2s pipeline): each chunk sent is followed by a mark, and the
+/// marks echoed back tell how many milliseconds the caller actually heard.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AudioMarks {
+    /// Audio sent up to each mark, in ms.
+    pub ends_ms: Vec<u64>,
+    /// Marks echoed (chunks played).
+    pub heard: usize,
+    sent_bytes: usize,
+}
+
+impl AudioMarks {
+    /// Records a chunk of `bytes` of 8 kHz μ-law; returns its segment number for the mark.
+    pub fn push(&mut self, bytes: usize) -> usize {
+        self.sent_bytes += bytes;
+        self.ends_ms.push(self.sent_bytes as u64 / 8);
+        self.ends_ms.len() - 1
+    }
+
+    pub fn echoed(&mut self, segment: usize) {
+        self.heard = self.heard.max((segment + 1).min(self.ends_ms.len()));
+    }
+
+    /// Audio the caller heard: up to the last echoed mark.
+    pub fn heard_ms(&self) -> u64 {
+        match self.heard {
+            0 => 0,
+            n => self.ends_ms[n - 1],
+        }
+    }
+
+    pub fn sent_ms(&self) -> u64 {
+        self.ends_ms.last().copied().unwrap_or(0)
+    }
+
+    pub fn all_heard(&self) -> bool {
+        self.heard >= self.ends_ms.len()
+    }
+}
+
+/// The words of `text` heard in `heard_ms` of its `total_ms` of audio: the proportional
+/// prefix, cut back to a word boundary.
+pub fn heard_prefix(text: &str, heard_ms: u64, total_ms: u64) -> &str {
+    if total_ms == 0 || heard_ms >= total_ms {
+        return if heard_ms == 0 && total_ms == 0 { "" } else { text };
+    }
+    let cut = usize::try_from(text.len() as u64 * heard_ms / total_ms).unwrap_or(0);
+    let mut end = cut.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if end < text.len() && !text[end..].starts_with(' ') {
+        end = text[..end].rfind(' ').unwrap_or(0);
+    }
+    text[..end].trim_end()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +176,23 @@ mod tests {
         u.heard_segments = u.segment_ends.len();
         assert!(u.finished());
         assert_eq!(u.heard(), u.text);
+    }
+
+    #[test]
+    fn streamed_audio_marks_count_what_was_heard() {
+        let mut m = AudioMarks::default();
+        assert_eq!(m.push(1600), 0);
+        assert_eq!(m.push(800), 1);
+        assert_eq!(m.sent_ms(), 300);
+        assert_eq!(m.heard_ms(), 0);
+        m.echoed(0);
+        assert_eq!(m.heard_ms(), 200);
+        assert!(!m.all_heard());
+        m.echoed(7);
+        assert!(m.all_heard());
+        assert_eq!(m.heard_ms(), 300);
+        assert_eq!(heard_prefix("one two three four", 500, 1000), "one two");
+        assert_eq!(heard_prefix("one two", 0, 1000), "");
+        assert_eq!(heard_prefix("one two", 1000, 1000), "one two");
     }
 }

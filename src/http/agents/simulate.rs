@@ -210,10 +210,10 @@ pub async fn simulate(ctx: Ctx, id: web::Path<String>, Body(input): Body<Simulat
             conversation.push(Turn::assistant(reply.text.clone()));
             for call in &reply.tool_calls {
                 actions.push(format!("called_tool:{}", call.name));
-                conversation.push(Turn {
-                    role: Role::Tool,
-                    content: format!("{{\"tool\":\"{}\",\"result\":\"simulated\"}}", call.name),
-                });
+                conversation.push(Turn::new(
+                    Role::Tool,
+                    format!("{{\"tool\":\"{}\",\"result\":\"simulated\"}}", call.name),
+                ));
             }
             let ended = reply.end_call;
             replies.push(reply);
