@@ -255,6 +255,11 @@ pub struct CallSettings {
     pub end_of_turn_silence_ms: u32,
     /// Caller speech that interrupts the agent when the agent sets no `sensitivityMs`.
     pub barge_in_ms: u32,
+    /// Caller speech over the agent that stops its audio at once (`clear`).
+    pub barge_in_pause_ms: u32,
+    /// Silence after such a pause, without a confirmed interruption, before the agent
+    /// resumes (when the agent sets no `falseInterruptionTimeoutMs`).
+    pub false_interruption_ms: u32,
     /// VAD threshold: frames quieter than this RMS (16-bit linear) are silence.
     pub vad_threshold_rms: f32,
     /// Longest a sandbox far end keeps a call open, in seconds.

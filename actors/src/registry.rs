@@ -370,7 +370,9 @@ mod tests {
             end_silence_ms: 500,
             barge_in: BargeIn {
                 enabled: true,
+                pause_ms: 40,
                 sensitivity_ms: 200,
+                resume_after_ms: 300,
                 during_greeting: true,
             },
             silence_timeout: Duration::from_secs(60),

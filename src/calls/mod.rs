@@ -269,7 +269,11 @@ pub async fn start_actor(
         end_silence_ms: interruption.min_silence_ms.unwrap_or(cfg.end_of_turn_silence_ms),
         barge_in: BargeIn {
             enabled: interruption.enabled.unwrap_or(true),
+            pause_ms: cfg.barge_in_pause_ms,
             sensitivity_ms: interruption.sensitivity_ms.unwrap_or(cfg.barge_in_ms),
+            resume_after_ms: interruption
+                .false_interruption_timeout_ms
+                .unwrap_or(cfg.false_interruption_ms),
             during_greeting: interruption.barge_in_during_greeting.unwrap_or(true),
         },
         silence_timeout: Duration::from_millis(cfg.silence_timeout_ms),

@@ -172,6 +172,39 @@ async fn barge_in_clears_the_agent_and_keeps_only_what_was_heard() {
     );
 }
 
+/// Two-stage barge-in: a short sound over the agent stops its audio at once, and — not
+/// being an interruption — the agent resumes what the caller had not heard.
+#[actix_web::test]
+async fn a_false_interruption_pauses_the_agent_then_resumes_it() {
+    let app = app().await;
+    let greeting = "Welcome to the clinic. We are open every day from eight until six, and on weekends we open later.";
+    let agent = agent(
+        &app,
+        greeting,
+        json!({ "interruptionSettings": { "sensitivityMs": 300 } }),
+    )
+    .await;
+    let id = call(
+        &app,
+        &agent,
+        json!([{ "interrupt": "hm", "afterMs": 800 }, { "waitForAgent": true }, { "say": "goodbye" },
+               { "waitForAgent": true }, { "silenceMs": 2000 }]),
+    )
+    .await;
+    let c = finished(&app, &id).await;
+    let first = &lines(&c, "agent")[0];
+    let debug = app.get(&format!("/calls/{id}/debug")).await;
+    let timeline = debug.data()["timeline"].as_array().unwrap().clone();
+    let resumed: Vec<&Value> = timeline.iter().filter(|t| t["kind"] == "false_interruption").collect();
+
+    assert_eq!(first["text"], greeting, "{c}");
+    assert_eq!(first["interrupted"], false);
+    assert_eq!(resumed.len(), 1, "{timeline:?}");
+    assert!(resumed[0]["detail"]["speechMs"].as_u64().unwrap() < 300);
+    assert!(resumed[0]["detail"]["resumedAudioMs"].as_u64().unwrap() > 0);
+    assert_eq!(debug.data()["interruptions"].as_array().map(Vec::len), Some(0));
+}
+
 #[actix_web::test]
 async fn greeting_barge_in_can_be_disabled() {
     let app = app().await;

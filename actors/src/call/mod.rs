@@ -46,9 +46,24 @@ const MAX_NOTES: u32 = 20;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BargeIn {
     pub enabled: bool,
-    /// Caller speech needed, while the agent talks, before the agent yields.
+    /// Caller speech that stops the agent's audio at once (a `clear`), before it is known
+    /// to be a real interruption.
+    pub pause_ms: u32,
+    /// Caller speech needed, while the agent talks, before the agent yields for good.
     pub sensitivity_ms: u32,
+    /// Silence after a pause that was not confirmed: the speech was noise or a backchannel
+    /// and the agent resumes what it had not yet played.
+    pub resume_after_ms: u32,
     pub during_greeting: bool,
+}
+
+/// The agent's audio is held: the caller started talking over it.
+#[derive(Debug, Clone, Copy)]
+struct Paused {
+    /// Caller speech heard when the audio was cleared.
+    speech_ms: u32,
+    /// Silence since, while not confirmed.
+    silence_ms: u32,
 }
 
 /// Everything a call needs to run, resolved from the agent by the application.
@@ -93,13 +108,13 @@ pub struct CallActor {
     next_utterance: u64,
     speaking: Vec<Utterance>,
     barged: bool,
+    paused: Option<Paused>,
     busy: bool,
     pending_tools: usize,
     greeted: bool,
     /// Set when the caller hung up mid-sentence: the partial utterance is being transcribed.
     ending: Option<String>,
     last_activity: Instant,
-    onset_at: Option<Instant>,
     turn_ended_at: Option<Instant>,
     metrics: TurnMetrics,
     last_seq: Option<u64>,
@@ -128,12 +143,12 @@ impl CallActor {
             next_utterance: 0,
             speaking: Vec::new(),
             barged: false,
+            paused: None,
             busy: false,
             pending_tools: 0,
             greeted,
             ending: None,
             last_activity: Instant::now(),
-            onset_at: None,
             turn_ended_at: None,
             metrics: TurnMetrics::default(),
             last_seq: None,
@@ -360,18 +375,14 @@ impl CallActor {
         });
     }
 
-    /// Sends an utterance as segments, each followed by its mark.
-    fn speak(&mut self, text: String, audio: &[u8], greeting: bool, end_call: bool) {
+    /// Sends an utterance as segments, each followed by its mark (held while paused).
+    fn speak(&mut self, text: String, audio: Vec<u8>, greeting: bool, end_call: bool) {
         let Some(sink) = self.sink.clone() else {
             return;
         };
         self.next_utterance += 1;
         let id = self.next_utterance;
         let ends = speaking::segment_ends(&text);
-        for (k, part) in speaking::split_audio(&text, &ends, audio).into_iter().enumerate() {
-            sink.do_send(MediaOut::Media(part.to_vec()));
-            sink.do_send(MediaOut::Mark(speaking::mark_name(id, k)));
-        }
         if let Some(t) = self.turn_ended_at.take() {
             let m = std::mem::take(&mut self.metrics);
             self.note(
@@ -397,32 +408,77 @@ impl CallActor {
             .conversation
             .push(ChatTurn::new(ChatRole::Assistant, text.clone()));
         self.barged = false;
-        self.speaking.push(Utterance {
+        let utterance = Utterance {
             id,
             segment_ends: ends,
             text,
+            audio,
             heard_segments: 0,
             greeting,
             end_call,
             transcript_index: self.snap.transcript.len() - 1,
             conversation_index: self.snap.conversation.len() - 1,
+        };
+        if self.paused.is_none() {
+            play(&sink, &utterance, 0);
+        }
+        self.speaking.push(utterance);
+    }
+
+    /// The caller started talking over the agent: its audio stops now (`clear`), whether
+    /// or not this turns out to be an interruption.
+    fn pause(&mut self, speech_ms: u32) {
+        if let Some(sink) = &self.sink {
+            sink.do_send(MediaOut::Clear);
+        }
+        // The carrier echoes the flushed audio's marks: under new ids they count for nothing.
+        for u in &mut self.speaking {
+            self.next_utterance += 1;
+            u.id = self.next_utterance;
+        }
+        self.paused = Some(Paused {
+            speech_ms,
+            silence_ms: 0,
         });
     }
 
+    /// A pause that was not an interruption: play what the caller has not heard yet.
+    fn resume(&mut self) {
+        let Some(p) = self.paused.take() else {
+            return;
+        };
+        let mut resent = 0;
+        if let Some(sink) = &self.sink {
+            for u in &self.speaking {
+                resent += play(sink, u, u.heard_segments);
+            }
+        }
+        self.note(
+            "false_interruption",
+            json!({ "speechMs": p.speech_ms, "resumedAudioMs": vad::ms_of(resent) }),
+        );
+    }
+
+    /// The interruption is confirmed: the agent yields and keeps only what was heard.
     fn barge_in(&mut self) {
         self.generation += 1;
         self.busy = false;
         self.pending_tools = 0;
-        if let Some(sink) = &self.sink {
-            sink.do_send(MediaOut::Clear);
-        }
+        let cleared_after = match self.paused.take() {
+            Some(p) => p.speech_ms,
+            None => {
+                if let Some(sink) = &self.sink {
+                    sink.do_send(MediaOut::Clear);
+                }
+                self.detector.speech_ms()
+            }
+        };
         let cut = self.truncate_to_heard();
         self.barged = true;
-        let latency = self.onset_at.map(elapsed_ms);
         for (said, heard) in cut {
             self.note(
                 "interruption",
-                json!({ "said": said, "heard": heard, "speechOnsetToClearMs": latency }),
+                json!({ "said": said, "heard": heard, "speechOnsetToClearMs": cleared_after }),
             );
         }
     }
@@ -452,10 +508,7 @@ impl CallActor {
             self.last_activity = Instant::now();
         }
         match self.detector.feed(speech, frame_ms) {
-            Some(TurnEvent::SpeechStarted) => {
-                let onset = Duration::from_millis(u64::from(ONSET_MS));
-                self.onset_at = Instant::now().checked_sub(onset);
-            }
+            Some(TurnEvent::SpeechStarted) => {}
             Some(TurnEvent::TurnEnded { .. }) => self.on_turn_end(ctx),
             None => {
                 if !self.detector.in_turn() && self.detector.speech_ms() == 0 {
@@ -463,13 +516,22 @@ impl CallActor {
                 }
             }
         }
-        if speech
-            && !self.speaking.is_empty()
-            && !self.barged
-            && self.detector.speech_ms() >= self.setup.barge_in.sensitivity_ms
-            && self.barge_in_allowed()
-        {
-            self.barge_in();
+        let b = self.setup.barge_in;
+        if speech && !self.speaking.is_empty() && !self.barged && self.barge_in_allowed() {
+            let run = self.detector.speech_ms();
+            match &mut self.paused {
+                None if run >= b.pause_ms => self.pause(run),
+                Some(p) => p.silence_ms = 0,
+                None => {}
+            }
+            if run >= b.sensitivity_ms {
+                self.barge_in();
+            }
+        } else if let Some(p) = &mut self.paused {
+            p.silence_ms += frame_ms;
+            if p.silence_ms >= b.resume_after_ms {
+                self.resume();
+            }
         }
     }
 
@@ -526,6 +588,21 @@ impl CallActor {
             self.end_by_agent("silence_timeout", ctx);
         }
     }
+}
+
+/// Sends `u`'s segments from `from` on, each followed by its mark; the bytes sent.
+fn play(sink: &Recipient<MediaOut>, u: &Utterance, from: usize) -> usize {
+    let mut sent = 0;
+    for (k, part) in speaking::split_audio(&u.text, &u.segment_ends, &u.audio)
+        .into_iter()
+        .enumerate()
+        .skip(from)
+    {
+        sent += part.len();
+        sink.do_send(MediaOut::Media(part.to_vec()));
+        sink.do_send(MediaOut::Mark(speaking::mark_name(u.id, k)));
+    }
+    sent
 }
 
 fn elapsed_ms(since: Instant) -> u64 {

@@ -171,7 +171,7 @@ impl Handler<Synthesized> for CallActor {
                 }
             }
             Ok(audio) => {
-                self.speak(msg.text, &audio, msg.greeting, msg.end_call);
+                self.speak(msg.text, audio, msg.greeting, msg.end_call);
                 self.checkpoint(Vec::new(), false, ctx);
             }
         }

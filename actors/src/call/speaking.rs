@@ -8,6 +8,8 @@ const SEGMENT_BYTES: usize = 12;
 pub struct Utterance {
     pub id: u64,
     pub text: String,
+    /// Its audio, kept while it plays (to resume after a pause).
+    pub audio: Vec<u8>,
     /// Byte offset in `text` where each segment ends.
     pub segment_ends: Vec<usize>,
     /// Segments whose mark came back (played).
@@ -164,6 +166,7 @@ mod tests {
             id: 1,
             segment_ends: segment_ends(&text),
             text,
+            audio: Vec::new(),
             heard_segments: 0,
             greeting: false,
             end_call: false,
