@@ -15,6 +15,9 @@
 //! speech onset → `clear` (barge-in), end of speech → first agent audio, and its own timer
 //! lateness (so an overloaded generator cannot pass for a fast server).
 
+// A benchmark harness: a failed setup step should stop it at once, loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::{
     collections::VecDeque,
     io::{BufRead, BufReader},
