@@ -109,6 +109,11 @@ pub struct CallActor {
     speaking: Vec<Utterance>,
     barged: bool,
     paused: Option<Paused>,
+    /// A snapshot write is in flight; `dirty`: the snapshot changed since it started.
+    writing: bool,
+    dirty: bool,
+    unsaved_events: Vec<DomainEvent>,
+    stop_when_saved: bool,
     busy: bool,
     pending_tools: usize,
     greeted: bool,
@@ -144,6 +149,10 @@ impl CallActor {
             speaking: Vec::new(),
             barged: false,
             paused: None,
+            writing: false,
+            dirty: false,
+            unsaved_events: Vec::new(),
+            stop_when_saved: false,
             busy: false,
             pending_tools: 0,
             greeted,
@@ -222,22 +231,41 @@ impl CallActor {
         }
     }
 
-    /// Writes the snapshot (and events) before anything else is handled.
+    /// Writes the snapshot (and `events`) behind the media path: one write at a time, each
+    /// with the latest snapshot and every event recorded since the last, in order — so a
+    /// slow database delays durability, never the caller's frames. `stop` stops the actor
+    /// once everything up to now is written.
     fn checkpoint(&mut self, events: Vec<DomainEvent>, stop: bool, ctx: &mut Context<Self>) {
+        self.unsaved_events.extend(events);
+        self.stop_when_saved |= stop;
+        self.dirty = true;
+        if !self.writing {
+            self.write(ctx);
+        }
+    }
+
+    fn write(&mut self, ctx: &mut Context<Self>) {
+        self.writing = true;
+        self.dirty = false;
         let store = self.ports.store.clone();
         let snap = self.snap.clone();
+        let events = std::mem::take(&mut self.unsaved_events);
         let fut = async move { store.checkpoint(&snap, &events).await };
-        ctx.wait(fut.into_actor(self).map(move |res, act, ctx| {
+        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
+            act.writing = false;
             match res {
                 Ok(()) => {}
                 Err(StoreError::Fenced) => {
                     tracing::warn!(call = %act.setup.call_id, "call owned by a newer epoch; stopping");
                     act.stop_pipeline();
                     ctx.stop();
+                    return;
                 }
                 Err(e) => tracing::error!(call = %act.setup.call_id, error = %e, "call checkpoint failed"),
             }
-            if stop {
+            if act.dirty {
+                act.write(ctx);
+            } else if act.stop_when_saved {
                 ctx.stop();
             }
         }));
