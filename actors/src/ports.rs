@@ -306,7 +306,11 @@ impl SpeechToText for ToneStt {
     }
 
     async fn transcribe(&self, mulaw: &[u8]) -> Result<String, PortError> {
-        Ok(crate::audio::tone::decode(mulaw).trim().to_string())
+        // CPU work (Goertzel filters) off the arbiter that carries the calls' media.
+        let audio = mulaw.to_vec();
+        tokio::task::spawn_blocking(move || crate::audio::tone::decode(&audio).trim().to_string())
+            .await
+            .map_err(|e| PortError::new("sandbox", e.to_string()))
     }
 }
 
@@ -321,6 +325,9 @@ impl TextToSpeech for ToneTts {
     }
 
     async fn synthesize(&self, text: &str) -> Result<Vec<u8>, PortError> {
-        Ok(crate::audio::tone::encode(text))
+        let text = text.to_string();
+        tokio::task::spawn_blocking(move || crate::audio::tone::encode(&text))
+            .await
+            .map_err(|e| PortError::new("sandbox", e.to_string()))
     }
 }

@@ -23,6 +23,8 @@ pub async fn start(
         MediaSession {
             state: state.get_ref().clone(),
             call: None,
+            attaching: false,
+            early: Vec::new(),
             stream_sid: None,
             stopped: false,
         },
@@ -31,9 +33,16 @@ pub async fn start(
     )
 }
 
+/// Frames kept while the stream attaches to its call (about 5 s of audio).
+const MAX_EARLY_FRAMES: usize = 250;
+
 pub struct MediaSession {
     state: AppState,
     call: Option<CallHandle>,
+    /// `start` was received and the call is being attached: frames wait in `early`
+    /// (the socket keeps delivering while the attach is answered).
+    attaching: bool,
+    early: Vec<MediaIn>,
     stream_sid: Option<String>,
     stopped: bool,
 }
@@ -89,11 +98,18 @@ impl MediaSession {
             sink: ctx.address().recipient(),
         };
         let h = handle.clone();
+        self.attaching = true;
         ctx.wait(
             async move { h.attach(msg).await }
                 .into_actor(self)
                 .map(move |res, act, ctx| match res {
-                    Ok(()) => act.call = Some(handle),
+                    Ok(()) => {
+                        act.attaching = false;
+                        for frame in act.early.drain(..) {
+                            handle.media(frame);
+                        }
+                        act.call = Some(handle);
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "media stream refused");
                         ctx.close(Some(ws::CloseCode::Policy.into()));
@@ -106,19 +122,31 @@ impl MediaSession {
     /// The hot path, 50 times a second per call: a `media` frame parsed into borrowed
     /// fields (no `Value` tree). `None` when `text` is anything else.
     fn on_media(&mut self, text: &str, received_at: std::time::Instant) -> Option<()> {
-        let call = self.call.as_ref()?;
+        if self.call.is_none() && !self.attaching {
+            return None;
+        }
         let frame: MediaFrame<'_> = serde_json::from_str(text).ok()?;
         if frame.event != "media" {
             return None;
         }
         let sequence = frame.sequence.as_deref().and_then(|s| s.parse().ok());
         match base64::engine::general_purpose::STANDARD.decode(frame.media.payload.as_bytes()) {
-            Ok(bytes) if !bytes.is_empty() => call.media(MediaIn {
-                sequence,
-                payload: bytes,
-                received_at,
-            }),
-            _ => call.stream_note("malformed_media", json!({ "sequenceNumber": sequence })),
+            Ok(bytes) if !bytes.is_empty() => {
+                let msg = MediaIn {
+                    sequence,
+                    payload: bytes,
+                    received_at,
+                };
+                match &self.call {
+                    Some(call) => call.media(msg),
+                    None if self.early.len() < MAX_EARLY_FRAMES => self.early.push(msg),
+                    None => {}
+                }
+            }
+            _ => match &self.call {
+                Some(call) => call.stream_note("malformed_media", json!({ "sequenceNumber": sequence })),
+                None => tracing::debug!("malformed media frame while attaching"),
+            },
         }
         Some(())
     }
