@@ -231,8 +231,8 @@ impl From<campaign::Model> for CampaignOut {
     }
 }
 
-async fn check_agent(ctx: &Ctx, agent_id: &str) -> ApiResult<()> {
-    store::agents::find(ctx.db(), ctx.org(), agent_id)
+async fn check_agent(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, agent_id: &str) -> ApiResult<()> {
+    store::agents::find(db, ctx.org(), agent_id)
         .await?
         .filter(|a| a.status != "inactive")
         .ok_or_else(|| {
@@ -245,9 +245,15 @@ async fn check_agent(ctx: &Ctx, agent_id: &str) -> ApiResult<()> {
 }
 
 /// Every number must be an active number of the organisation.
-async fn check_numbers(ctx: &Ctx, agent_id: &str, from: Option<&str>, pool: &[String]) -> ApiResult<()> {
+async fn check_numbers(
+    ctx: &Ctx,
+    db: &impl sea_orm::ConnectionTrait,
+    agent_id: &str,
+    from: Option<&str>,
+    pool: &[String],
+) -> ApiResult<()> {
     for n in from.into_iter().chain(pool.iter().map(String::as_str)) {
-        calls::from_number(ctx.db(), ctx.org(), agent_id, Some(n))
+        calls::from_number(db, ctx.org(), agent_id, Some(n))
             .await
             .map_err(super::calls::from_number_error)?;
     }
@@ -255,9 +261,9 @@ async fn check_numbers(ctx: &Ctx, agent_id: &str, from: Option<&str>, pool: &[St
 }
 
 pub async fn create(ctx: Ctx, Body(input): Body<CampaignIn>) -> ApiResult<HttpResponse> {
-    check_agent(&ctx, &input.agent_id).await?;
+    check_agent(&ctx, ctx.db(), &input.agent_id).await?;
     let pool = input.number_pool.clone().unwrap_or_default();
-    check_numbers(&ctx, &input.agent_id, input.from_number.as_deref(), &pool).await?;
+    check_numbers(&ctx, ctx.db(), &input.agent_id, input.from_number.as_deref(), &pool).await?;
     let now = Utc::now();
     let row = campaign::Model {
         id: ids::new_id(ids::CAMPAIGN),
@@ -316,14 +322,19 @@ fn conflict(e: &cstate::IllegalTransition, id: &str) -> ApiError {
 
 /// Applies a lifecycle command to the row (in the caller's transaction); starting checks
 /// that the campaign can dial (an active agent and a number).
-async fn command(ctx: &Ctx, row: &mut campaign::Model, cmd: Command) -> ApiResult<()> {
+async fn command(
+    ctx: &Ctx,
+    db: &impl sea_orm::ConnectionTrait,
+    row: &mut campaign::Model,
+    cmd: Command,
+) -> ApiResult<()> {
     let from = CampaignStatus::parse(&row.status).unwrap_or(CampaignStatus::Draft);
     let to = cstate::transition(from, cmd).map_err(|e| conflict(&e, &row.id))?;
     if cmd == Command::Start {
-        check_agent(ctx, &row.agent_id).await?;
+        check_agent(ctx, db, &row.agent_id).await?;
         let pool = pool_of(row);
         let first = pool.first().map(String::as_str).or(row.from_number.as_deref());
-        calls::from_number(ctx.db(), ctx.org(), &row.agent_id, first)
+        calls::from_number(db, ctx.org(), &row.agent_id, first)
             .await
             .map_err(super::calls::from_number_error)?;
         if row.started_at.is_none() {
@@ -338,13 +349,13 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignP
     let txn = ctx.begin().await?;
     let mut row = load(&ctx, &txn, &id).await?;
     if let Some(agent) = &patch.agent_id {
-        check_agent(&ctx, agent).await?;
+        check_agent(&ctx, &txn, agent).await?;
         row.agent_id.clone_from(agent);
     }
     if patch.from_number.is_some() || patch.number_pool.is_some() {
         let pool = patch.number_pool.clone().unwrap_or_else(|| pool_of(&row));
         let from = patch.from_number.clone().or_else(|| row.from_number.clone());
-        check_numbers(&ctx, &row.agent_id, from.as_deref(), &pool).await?;
+        check_numbers(&ctx, &txn, &row.agent_id, from.as_deref(), &pool).await?;
         row.from_number = from;
         row.number_pool = json!(pool);
     }
@@ -383,7 +394,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignP
                 ),
             )
         })?;
-        command(&ctx, &mut row, cmd).await?;
+        command(&ctx, &txn, &mut row, cmd).await?;
         wake = true;
     }
     row.updated_at = Utc::now();
@@ -400,7 +411,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignP
 pub async fn start(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let txn = ctx.begin().await?;
     let mut row = load(&ctx, &txn, &id).await?;
-    command(&ctx, &mut row, Command::Start).await?;
+    command(&ctx, &txn, &mut row, Command::Start).await?;
     row.updated_at = Utc::now();
     let row = cs::save(&txn, row).await?;
     let res = ctx.commit(txn, StatusCode::OK, &CampaignOut::from(row.clone())).await?;
@@ -411,7 +422,7 @@ pub async fn start(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
 pub async fn pause(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let txn = ctx.begin().await?;
     let mut row = load(&ctx, &txn, &id).await?;
-    command(&ctx, &mut row, Command::Pause).await?;
+    command(&ctx, &txn, &mut row, Command::Pause).await?;
     row.updated_at = Utc::now();
     let row = cs::save(&txn, row).await?;
     let res = ctx.commit(txn, StatusCode::OK, &CampaignOut::from(row.clone())).await?;
