@@ -520,3 +520,24 @@ async fn outside_the_calling_window_nothing_is_dialled_and_the_debug_view_says_w
         .unwrap();
     assert!(calls.is_empty());
 }
+
+#[actix_web::test]
+async fn large_lists_are_accepted_in_pages() {
+    let app = app(100).await;
+    let agent = agent(&app).await;
+    let id = campaign(&app, json!({ "name": "Big", "agentId": agent })).await;
+    for page in 0..3 {
+        let contacts: Vec<Value> = (0..2500)
+            .map(|i| json!({ "phoneNumber": format!("+1718{:07}", page * 2500 + i), "name": "Pat", "customData": { "n": i } }))
+            .collect();
+        let r = app
+            .post(&format!("/campaigns/{id}/contacts"), &json!({ "contacts": contacts }))
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        assert_eq!(r.data()["added"], 2500);
+    }
+    let s = stats(&app, &id).await;
+    assert_eq!(s["stats"]["total"], 7500);
+    let last = app.get(&format!("/campaigns/{id}/contacts?page=75&pageSize=100")).await;
+    assert_eq!(last.data()["contacts"][99]["phoneNumber"], "+17180007499");
+}
