@@ -29,6 +29,9 @@ use crate::{
     store::{self, campaigns as cs},
 };
 
+/// How often a dial task checks whether its call ended (in-memory, no I/O).
+const CALL_END_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// A calling window as stored and served: `{timezone, startTime, endTime, days}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -180,13 +183,14 @@ impl ServerCampaignPorts {
     /// request under the intent key, and the acknowledgement.
     fn spawn_dial(&self, state: AppState, row: call::Model, carrier: Arc<dyn tel::Telephony>, key: String) {
         let dialing = self.dialing.clone();
+        let campaign_id = row.metadata["campaignId"].as_str().unwrap_or_default().to_string();
         let failpoint = self.settings.testing.failpoint.clone();
         actix_web::rt::spawn(async move {
             let db = state.db.clone();
             let call_id = row.id.clone();
             let res = calls::dial_with(&state, row, carrier, Some(&key)).await;
             match res {
-                Ok(sid) => {
+                Ok((sid, handle)) => {
                     if failpoint == "campaign_abort_after_place" {
                         tracing::error!(failpoint, "aborting at failpoint");
                         std::process::abort();
@@ -195,6 +199,17 @@ impl ServerCampaignPorts {
                     if let Err(e) = tokio::spawn(async move { cs::dial_placed(&db, &key2, &sid, false).await }).await {
                         tracing::warn!(intent = %key, error = %e, "recording a dial acknowledgement failed");
                     }
+                    dialing
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&key);
+                    // The call's actor persists its final status before it stops: wake the
+                    // campaign then, so the slot is refilled without waiting for a tick.
+                    while handle.is_alive() {
+                        tokio::time::sleep(CALL_END_POLL).await;
+                    }
+                    state.campaigns.wake(&campaign_id);
+                    return;
                 }
                 Err(_) => {
                     let (db, key2) = (db.clone(), key.clone());

@@ -322,8 +322,9 @@ pub async fn dial(state: AppState, row: call::Model, carrier: Arc<dyn tel::Telep
 
 /// The one dialling path (`POST /calls/outbound` and campaigns): starts the call's actor,
 /// asks the carrier to place the call — under `intent_key`, which also rides in the status
-/// callback URL — and records the carrier's call id. Returns that id, or why there is none
-/// (`Err(true)` when the carrier refused, so no call exists there).
+/// callback URL — and records the carrier's call id. Returns that id with the call's
+/// handle, or why there is none (`Err(true)` when the carrier refused, so no call exists
+/// there).
 ///
 /// # Errors
 /// `Err(false)` when the actor could not start (nothing was sent), `Err(true)` when the
@@ -333,7 +334,7 @@ pub async fn dial_with(
     row: call::Model,
     carrier: Arc<dyn tel::Telephony>,
     intent_key: Option<&str>,
-) -> Result<String, bool> {
+) -> Result<(String, CallHandle), bool> {
     let handle = match start_actor(state, &row, carrier.clone()).await {
         Ok(h) => h,
         Err(e) => {
@@ -360,7 +361,7 @@ pub async fn dial_with(
                 tracing::warn!(call = %row.id, error = %e, "recording the carrier's call id failed");
             }
             handle.dialed(sid.clone());
-            Ok(sid)
+            Ok((sid, handle))
         }
         Err(e) => {
             handle.dial_failed(format!("the carrier refused the call: {e}"));

@@ -301,6 +301,14 @@ pub async fn list(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
     Ok(envelope::list("campaigns", &items, page.info(total)))
 }
 
+/// Locks the campaign row (first statement of `txn`) and reads it.
+async fn load_locked(ctx: &Ctx, txn: &impl sea_orm::ConnectionTrait, id: &str) -> ApiResult<campaign::Model> {
+    if !cs::lock(txn, ctx.org(), id).await? {
+        return Err(ApiError::not_found("Campaign", id));
+    }
+    load(ctx, txn, id).await
+}
+
 async fn load(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, id: &str) -> ApiResult<campaign::Model> {
     cs::find(db, ctx.org(), id)
         .await?
@@ -347,7 +355,7 @@ async fn command(
 
 pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignPatch>) -> ApiResult<HttpResponse> {
     let txn = ctx.begin().await?;
-    let mut row = load(&ctx, &txn, &id).await?;
+    let mut row = load_locked(&ctx, &txn, &id).await?;
     if let Some(agent) = &patch.agent_id {
         check_agent(&ctx, &txn, agent).await?;
         row.agent_id.clone_from(agent);
@@ -410,7 +418,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignP
 
 pub async fn start(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let txn = ctx.begin().await?;
-    let mut row = load(&ctx, &txn, &id).await?;
+    let mut row = load_locked(&ctx, &txn, &id).await?;
     command(&ctx, &txn, &mut row, Command::Start).await?;
     row.updated_at = Utc::now();
     let row = cs::save(&txn, row).await?;
@@ -421,7 +429,7 @@ pub async fn start(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
 
 pub async fn pause(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let txn = ctx.begin().await?;
-    let mut row = load(&ctx, &txn, &id).await?;
+    let mut row = load_locked(&ctx, &txn, &id).await?;
     command(&ctx, &txn, &mut row, Command::Pause).await?;
     row.updated_at = Utc::now();
     let row = cs::save(&txn, row).await?;
@@ -432,7 +440,7 @@ pub async fn pause(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
 
 pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let txn = ctx.begin().await?;
-    let row = load(&ctx, &txn, &id).await?;
+    let row = load_locked(&ctx, &txn, &id).await?;
     let open = cs::count_open_dials(&txn, &row.id).await?;
     // Stop first: the epoch bump fences the actor out, then the rows go.
     ctx.state.campaigns.stop(&row.id);
@@ -535,7 +543,7 @@ pub async fn add_contacts(ctx: Ctx, id: web::Path<String>, Body(input): Body<Con
         ));
     }
     let txn = ctx.begin().await?;
-    let row = load(&ctx, &txn, &id).await?;
+    let row = load_locked(&ctx, &txn, &id).await?;
     if row.status == "completed" {
         return Err(ApiError::new(
             ErrorCode::ResourceConflict,

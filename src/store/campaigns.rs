@@ -668,3 +668,17 @@ pub async fn fail_open_call(db: &impl ConnectionTrait, call_id: &str, reason: &s
         .await?;
     Ok(())
 }
+
+/// Takes the campaign row's write lock first thing in a transaction (a no-op update): on
+/// SQLite a transaction that reads before it writes fails when another connection wrote
+/// meanwhile, and on PostgreSQL concurrent changes of one campaign queue up here. False
+/// when the organisation has no such campaign.
+pub async fn lock(db: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<bool, DbErr> {
+    let res = campaign::Entity::update_many()
+        .col_expr(campaign::Column::OwnerEpoch, Expr::col(campaign::Column::OwnerEpoch))
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
