@@ -433,7 +433,7 @@ impl Actor for CampaignActor {
             self.cfg.clone(),
             self.shared.clone(),
         ));
-        ctx.spawn(async move { task.await }.into_actor(self).map(|res, act, ctx| {
+        ctx.spawn(task.into_actor(self).map(|res, act, ctx| {
             let exit = match res {
                 Ok(exit) => exit,
                 Err(e) => Exit::Failed(format!("the campaign loop panicked: {e}")),
