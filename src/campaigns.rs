@@ -573,7 +573,7 @@ impl CampaignPorts for ServerCampaignPorts {
         .await
     }
 
-    async fn dial(&self, campaign_id: &str, epoch: i64, contact: &DueContact) -> Result<String, PortError> {
+    async fn dial(&self, campaign_id: &str, epoch: i64, contact: &DueContact) -> Result<Option<String>, PortError> {
         let state = self.app()?.clone();
         let row = self.campaign(campaign_id).await?;
         let attempt = contact.attempts + 1;
@@ -633,12 +633,27 @@ impl CampaignPorts for ServerCampaignPorts {
             contact.id.clone(),
             call_row.clone(),
         );
+        let id2 = id.clone();
         // The intent: contact in progress, the call row and the dial, in one fenced transaction.
         let moved = on_runtime(
             async move {
                 cs::fenced(&db, &id, epoch, lease, move |txn| {
                     Box::pin(async move {
-                        if !cs::move_contact(txn, &cid, ContactStatus::Queued, ContactStatus::InProgress, None, None)
+                        // The campaign row is locked by the fence: a pause committed before
+                        // this point is seen here, and one after it waits for this intent.
+                        let running = campaign::Entity::find_by_id(id2.as_str())
+                            .one(txn)
+                            .await?
+                            .is_some_and(|c| c.status == CampaignStatus::Running.as_str());
+                        if !running
+                            || !cs::move_contact(
+                                txn,
+                                &cid,
+                                ContactStatus::Queued,
+                                ContactStatus::InProgress,
+                                None,
+                                None,
+                            )
                             .await?
                         {
                             return Ok(false);
@@ -654,15 +669,12 @@ impl CampaignPorts for ServerCampaignPorts {
         )
         .await?;
         if !moved {
-            return Err(PortError::Unavailable(format!(
-                "contact {} was no longer queued",
-                contact.id
-            )));
+            return Ok(None);
         }
         self.failpoint("campaign_abort_after_intent");
         self.dialing().insert(key.clone());
         self.spawn_dial(state, call_row, carrier, key.clone());
-        Ok(key)
+        Ok(Some(key))
     }
 
     async fn remaining(&self, campaign_id: &str, now: DateTime<Utc>) -> Result<Remaining, PortError> {

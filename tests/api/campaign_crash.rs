@@ -113,7 +113,7 @@ async fn a_campaign_killed_at_random_points_calls_every_contact_exactly_once() {
     // 4. The last process finishes the campaign.
     server = start(&shared, &extra(""));
     let mut status = String::new();
-    for _ in 0..900 {
+    for _ in 0..1800 {
         status = get(&client, &server, &key, &format!("/campaigns/{id}")).await["status"]
             .as_str()
             .unwrap_or_default()

@@ -382,7 +382,10 @@ async fn tick(
             );
             continue;
         }
-        let key = ports.dial(id, epoch, contact).await?;
+        let Some(key) = ports.dial(id, epoch, contact).await? else {
+            // Paused (or the contact moved) since this tick began: dial nothing more.
+            break;
+        };
         dialled += 1;
         let mut live = shared.live();
         live.dials_started += 1;

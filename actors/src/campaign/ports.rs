@@ -134,9 +134,10 @@ pub trait CampaignPorts: Send + Sync {
         contact_id: &str,
         until: DateTime<Utc>,
     ) -> Result<(), PortError>;
-    /// Records the dial intent (fenced) and starts the call in the background; returns the
-    /// intent key.
-    async fn dial(&self, campaign_id: &str, epoch: i64, contact: &DueContact) -> Result<String, PortError>;
+    /// Records the dial intent (fenced, and only while the campaign is still running and
+    /// the contact still queued) and starts the call in the background; returns the intent
+    /// key, or `None` when nothing was dialled.
+    async fn dial(&self, campaign_id: &str, epoch: i64, contact: &DueContact) -> Result<Option<String>, PortError>;
     async fn remaining(&self, campaign_id: &str, now: DateTime<Utc>) -> Result<Remaining, PortError>;
     /// `running → completed` (fenced); false when it was not running any more.
     async fn complete(&self, campaign_id: &str, epoch: i64) -> Result<bool, PortError>;
