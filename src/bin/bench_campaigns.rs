@@ -123,6 +123,10 @@ async fn main() -> anyhow::Result<()> {
         }
     });
     let result = run(base, pid, contacts, page, cap, secs).await;
+    let carrier = match &result {
+        Ok(()) => carrier_concurrency(&url, &schema, cap).await,
+        Err(_) => Ok(()),
+    };
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
@@ -134,7 +138,7 @@ async fn main() -> anyhow::Result<()> {
             "PostgreSQL"
         }
     );
-    result
+    result.and(carrier)
 }
 
 async fn run(base: String, pid: u32, contacts: u64, page: u64, cap: u64, secs: u64) -> anyhow::Result<()> {
@@ -256,6 +260,65 @@ async fn run(base: String, pid: u32, contacts: u64, page: u64, cap: u64, secs: u
     println!("memory: server RSS {rss_boot:.1} MB after boot, max {rss_max:.1} MB during the run");
     if max_in_flight > cap {
         bail!("the cap was exceeded: {max_in_flight} > {cap}");
+    }
+    Ok(())
+}
+
+/// Concurrency at the carrier: each sandbox call from its creation to the end of its call
+/// record; time-weighted mean over the steady state (first and last 2 s left out) and max.
+async fn carrier_concurrency(url: &str, schema: &str, cap: u64) -> anyhow::Result<()> {
+    use sea_orm::EntityTrait;
+    let db = thruai::store::connect(&thruai::config::DatabaseSettings {
+        url: url.to_string(),
+        schema: schema.to_string(),
+        max_connections: 2,
+        migrate_on_start: false,
+    })
+    .await?;
+    let placed = thruai_entities::sandbox_call::Entity::find().all(&db).await?;
+    let ends: std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> = thruai_entities::call::Entity::find()
+        .all(&db)
+        .await?
+        .into_iter()
+        .filter_map(|c| Some((c.provider_call_sid?, c.ended_at?)))
+        .collect();
+    let mut edges: Vec<(chrono::DateTime<chrono::Utc>, i64)> = Vec::new();
+    for p in &placed {
+        if let Some(end) = ends.get(&p.sid) {
+            edges.push((p.created_at, 1));
+            edges.push((*end, -1));
+        }
+    }
+    edges.sort_by_key(|(t, d)| (*t, *d));
+    let (Some(first), Some(last)) = (edges.first().map(|e| e.0), edges.last().map(|e| e.0)) else {
+        bail!("no call reached the carrier");
+    };
+    let (from, to) = (
+        first + chrono::Duration::seconds(2),
+        last - chrono::Duration::seconds(2),
+    );
+    let (mut open, mut most, mut weighted, mut prev) = (0i64, 0i64, 0f64, from);
+    for (t, d) in edges {
+        if t > from && t < to {
+            weighted += open as f64 * (t - prev).num_microseconds().unwrap_or(0) as f64;
+            prev = t;
+        } else if t >= to && prev < to {
+            weighted += open as f64 * (to - prev).num_microseconds().unwrap_or(0) as f64;
+            prev = to;
+        }
+        open += d;
+        most = most.max(open);
+    }
+    let span = (to - from).num_microseconds().unwrap_or(1).max(1) as f64;
+    let mean = weighted / span;
+    println!(
+        "carrier: {} calls placed; concurrency at the carrier (call created -> call ended): max {most}, time-weighted mean {mean:.2} over {:.1} s ({:.2}% of the cap {cap})",
+        placed.len(),
+        span / 1e6,
+        mean / cap as f64 * 100.0
+    );
+    if most > i64::try_from(cap).unwrap_or(i64::MAX) {
+        bail!("the carrier saw {most} calls at once, above the cap {cap}");
     }
     Ok(())
 }
