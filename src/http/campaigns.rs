@@ -563,7 +563,9 @@ pub async fn add_contacts(ctx: Ctx, id: web::Path<String>, Body(input): Body<Con
     let opted_out = cs::opted_out(&txn, ctx.org(), &numbers).await?;
     let mut seen: HashSet<&str> = HashSet::with_capacity(input.contacts.len());
     let mut errors = Vec::new();
-    let mut rows = Vec::with_capacity(input.contacts.len());
+    let mut added = 0;
+    // Rows go to the database a batch at a time: the request is never held twice over.
+    let mut rows = Vec::with_capacity(cs::INSERT_BATCH);
     let mut position = cs::next_position(&txn, &row.id).await?;
     let now = Utc::now();
     for (index, c) in input.contacts.iter().enumerate() {
@@ -602,13 +604,18 @@ pub async fn add_contacts(ctx: Ctx, id: web::Path<String>, Body(input): Body<Con
             updated_at: now,
         });
         position += 1;
+        if rows.len() == cs::INSERT_BATCH {
+            added += rows.len();
+            cs::insert_contacts(&txn, std::mem::take(&mut rows)).await?;
+        }
     }
+    added += rows.len();
+    cs::insert_contacts(&txn, rows).await?;
     let out = ContactsAdded {
-        added: rows.len(),
+        added,
         failed: errors.len(),
         errors,
     };
-    cs::insert_contacts(&txn, rows).await?;
     let status = if out.added > 0 {
         StatusCode::CREATED
     } else {

@@ -169,13 +169,18 @@ async fn run(id: String, ports: Arc<dyn CampaignPorts>, cfg: CampaignConfig, sha
     };
     shared.live().epoch = epoch;
     let mut first = true;
+    let mut last_reconcile = Instant::now();
     loop {
         if shared.stop.load(Ordering::SeqCst) {
             let _ = ports.release(&id, epoch).await;
             return Exit::Stopped;
         }
         shared.pending.store(0, Ordering::SeqCst);
-        match tick(&id, epoch, &ports, &cfg, &shared, first).await {
+        let reconcile = first || last_reconcile.elapsed() >= cfg.in_doubt_after / 2;
+        if reconcile {
+            last_reconcile = Instant::now();
+        }
+        match tick(&id, epoch, &ports, &cfg, &shared, first, reconcile).await {
             Ok(None) => {}
             Ok(Some(exit)) => {
                 if matches!(exit, Exit::Idle | Exit::Completed) {
@@ -199,6 +204,7 @@ async fn tick(
     cfg: &CampaignConfig,
     shared: &Arc<Shared>,
     first: bool,
+    reconcile: bool,
 ) -> Result<Option<Exit>, PortError> {
     let now = Utc::now();
     let Some(view) = ports.renew(id, epoch).await? else {
@@ -257,7 +263,12 @@ async fn tick(
     } else {
         now - chrono::Duration::from_std(cfg.in_doubt_after).unwrap_or_default()
     };
-    for intent in ports.in_doubt(id, older_than).await? {
+    let in_doubt = if reconcile {
+        ports.in_doubt(id, older_than).await?
+    } else {
+        Vec::new()
+    };
+    for intent in in_doubt {
         let r = ports.reconcile(id, epoch, &intent).await?;
         let mut live = shared.live();
         match r {
@@ -299,6 +310,78 @@ async fn tick(
             return Ok(if open == 0 { Some(Exit::Idle) } else { None });
         }
     }
+    let campaign_open = view.window.as_ref().is_none_or(|w| w.is_open(now));
+    let cap_room = u64::from(view.max_concurrent).saturating_sub(open);
+    let org_room = if cap_room > 0 {
+        ports.org_headroom(&view.org_id).await?
+    } else {
+        0
+    };
+    let room = cap_room.min(org_room);
+    {
+        let mut live = shared.live();
+        live.window_open = Some(campaign_open);
+        live.next_window_opening = view.window.as_ref().and_then(|w| w.next_open(now)).filter(|t| *t > now);
+        if cap_room > 0 {
+            live.org_headroom = Some(org_room);
+        }
+    }
+    // The next due contacts, pulled in a batch no larger than the free capacity.
+    let due = if room > 0 {
+        ports.due_contacts(id, now, room, !campaign_open).await?
+    } else {
+        Vec::new()
+    };
+    if !due.is_empty() {
+        let numbers: Vec<String> = due.iter().map(|c| c.phone_number.clone()).collect();
+        let blocked = ports.suppressed(&view.org_id, &numbers).await?;
+        let mut dialled = 0u64;
+        for contact in &due {
+            if blocked.contains(&contact.phone_number) {
+                ports.suppress(id, epoch, &contact.id).await?;
+                let mut live = shared.live();
+                live.suppressed += 1;
+                live.note(&contact.id, "suppressed", "opted out / do not call".into());
+                continue;
+            }
+            let own_window = match (&view.window, contact.timezone.as_deref().and_then(window::parse_tz)) {
+                (Some(w), Some(tz)) => Some(w.in_zone(tz)),
+                (Some(w), None) => Some(w.clone()),
+                (None, _) => None,
+            };
+            if let Some(w) = own_window
+                && !w.is_open(now)
+            {
+                let until = w.next_open(now).unwrap_or(now + chrono::Duration::days(1));
+                ports.defer(id, epoch, &contact.id, until).await?;
+                let mut live = shared.live();
+                live.deferred += 1;
+                live.note(
+                    &contact.id,
+                    "queued",
+                    format!("outside its calling window: deferred to {}", until.to_rfc3339()),
+                );
+                continue;
+            }
+            let Some(key) = ports.dial(id, epoch, contact).await? else {
+                // Paused (or the contact moved) since this tick began: dial nothing more.
+                break;
+            };
+            dialled += 1;
+            let mut live = shared.live();
+            live.dials_started += 1;
+            live.note(
+                &contact.id,
+                "in_progress",
+                format!("dial intent {key} recorded (attempt {})", contact.attempts + 1),
+            );
+        }
+        let mut live = shared.live();
+        live.in_flight = open + dialled;
+        live.not_dialing_because = None;
+        return Ok(None);
+    }
+    // Nothing dialled: is anything left, and why is it not dialled?
     let remaining = ports.remaining(id, now).await?;
     if remaining.queued == 0 && remaining.in_progress == 0 && remaining.open_dials == 0 {
         if ports.complete(id, epoch).await? {
@@ -308,96 +391,33 @@ async fn tick(
         }
         return Ok(Some(Exit::Completed));
     }
-    let campaign_open = view.window.as_ref().is_none_or(|w| w.is_open(now));
-    {
-        let mut live = shared.live();
-        live.window_open = Some(campaign_open);
-        live.next_window_opening = view.window.as_ref().and_then(|w| w.next_open(now)).filter(|t| *t > now);
-        live.next_due_at = remaining.next_due.filter(|t| *t > now);
-    }
-    let cap_room = u64::from(view.max_concurrent).saturating_sub(open);
-    let org_room = ports.org_headroom(&view.org_id).await?;
-    shared.live().org_headroom = Some(org_room);
-    let room = cap_room.min(org_room);
     let reason = if remaining.due == 0 {
-        Some(match remaining.next_due {
+        match remaining.next_due {
             Some(t) if remaining.queued > 0 => format!(
                 "{} queued contact(s) wait for a retry delay or their calling window; the next is due at {}",
                 remaining.queued,
                 t.to_rfc3339()
             ),
             _ => format!("waiting for {} call(s) in flight to end", remaining.open_dials),
-        })
+        }
     } else if cap_room == 0 {
-        Some(format!("at maxConcurrentCalls ({} in flight)", open))
+        format!("at maxConcurrentCalls ({open} in flight)")
     } else if org_room == 0 {
-        Some("at the organisation's concurrent call limit".into())
+        "at the organisation's concurrent call limit".into()
     } else if !campaign_open {
-        Some(format!(
+        format!(
             "outside the calling window (opens at {})",
             view.window
                 .as_ref()
                 .and_then(|w| w.next_open(now))
                 .map_or_else(|| "never: no calling days".into(), |t| t.to_rfc3339())
-        ))
+        )
     } else {
-        None
+        "no contact could be dialled this tick".into()
     };
-    if room == 0 || remaining.due == 0 {
-        shared.live().not_dialing_because = reason;
-        return Ok(None);
-    }
-    let due = ports.due_contacts(id, now, room, !campaign_open).await?;
-    if due.is_empty() {
-        shared.live().not_dialing_because = reason;
-        return Ok(None);
-    }
-    let numbers: Vec<String> = due.iter().map(|c| c.phone_number.clone()).collect();
-    let blocked = ports.suppressed(&view.org_id, &numbers).await?;
-    let mut dialled = 0u64;
-    for contact in &due {
-        if blocked.contains(&contact.phone_number) {
-            ports.suppress(id, epoch, &contact.id).await?;
-            let mut live = shared.live();
-            live.suppressed += 1;
-            live.note(&contact.id, "suppressed", "opted out / do not call".into());
-            continue;
-        }
-        let own_window = match (&view.window, contact.timezone.as_deref().and_then(window::parse_tz)) {
-            (Some(w), Some(tz)) => Some(w.in_zone(tz)),
-            (Some(w), None) => Some(w.clone()),
-            (None, _) => None,
-        };
-        if let Some(w) = own_window
-            && !w.is_open(now)
-        {
-            let until = w.next_open(now).unwrap_or(now + chrono::Duration::days(1));
-            ports.defer(id, epoch, &contact.id, until).await?;
-            let mut live = shared.live();
-            live.deferred += 1;
-            live.note(
-                &contact.id,
-                "queued",
-                format!("outside its calling window: deferred to {}", until.to_rfc3339()),
-            );
-            continue;
-        }
-        let Some(key) = ports.dial(id, epoch, contact).await? else {
-            // Paused (or the contact moved) since this tick began: dial nothing more.
-            break;
-        };
-        dialled += 1;
-        let mut live = shared.live();
-        live.dials_started += 1;
-        live.note(
-            &contact.id,
-            "in_progress",
-            format!("dial intent {key} recorded (attempt {})", contact.attempts + 1),
-        );
-    }
     let mut live = shared.live();
-    live.in_flight = open + dialled;
-    live.not_dialing_because = None;
+    live.next_due_at = remaining.next_due.filter(|t| *t > now);
+    live.not_dialing_because = Some(reason);
     Ok(None)
 }
 
