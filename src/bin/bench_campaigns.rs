@@ -1,10 +1,10 @@
 //! Campaign benchmark against the real `thruai` binary (spawned next to this one): a
 //! 100,000-contact campaign with short sandbox calls. Measures how fast contacts are
-//! accepted (pages of 10,000), how closely the dialling holds `maxConcurrentCalls` (open
+//! accepted (pages of 5,000 by default), how closely the dialling holds `maxConcurrentCalls` (open
 //! dial intents sampled every 50 ms from `/_debug/campaigns/:id`), and the server's RSS
 //! for the whole run.
 //! Usage: `bench_campaigns [DATABASE_URL]` (default: a fresh SQLite file) with env
-//! BENCH_CONTACTS (100000), BENCH_PAGE (10000), BENCH_CAP (50), BENCH_CALL_MS (200),
+//! BENCH_CONTACTS (100000), BENCH_PAGE (5000), BENCH_CAP (50), BENCH_CALL_MS (200),
 //! BENCH_SECS (60: how long to dial; 0 = until the campaign completes).
 
 use std::{
@@ -67,7 +67,7 @@ impl Api {
 #[allow(clippy::too_many_lines)]
 async fn main() -> anyhow::Result<()> {
     let contacts = env_num("BENCH_CONTACTS", 100_000);
-    let page = env_num("BENCH_PAGE", 10_000);
+    let page = env_num("BENCH_PAGE", 5_000);
     let cap = env_num("BENCH_CAP", 50);
     let call_ms = env_num("BENCH_CALL_MS", 200);
     let secs = env_num("BENCH_SECS", 60);

@@ -478,7 +478,7 @@ pub struct ContactIn {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ContactsIn {
-    /// 1 to `campaigns.max_contacts_per_request` (default 10,000) contacts; send larger
+    /// 1 to `campaigns.max_contacts_per_request` (default 5,000) contacts; send larger
     /// lists in several requests.
     pub contacts: Vec<ContactIn>,
 }
