@@ -29,6 +29,7 @@ pub struct Settings {
     pub sms: SmsSettings,
     pub a2p: A2pSettings,
     pub calls: CallSettings,
+    pub campaigns: CampaignSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
 }
@@ -269,6 +270,20 @@ pub struct CallSettings {
     pub restart_window_secs: u64,
 }
 
+/// Outbound campaigns (`[campaigns]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignSettings {
+    pub tick_ms: u64,
+    pub lease_ms: u64,
+    pub in_doubt_after_ms: u64,
+    pub max_restarts: u32,
+    pub restart_window_secs: u64,
+    pub org_max_concurrent_calls: u32,
+    pub max_contacts_per_request: usize,
+    pub sandbox_call_ms: u64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
@@ -420,12 +435,29 @@ impl Settings {
         if self.a2p.poll_initial_ms == 0 || self.a2p.poll_max_ms < self.a2p.poll_initial_ms {
             return Err("a2p.poll_initial_ms / poll_max_ms: must be positive, max at least initial".into());
         }
+        let c = &self.campaigns;
+        if c.tick_ms == 0 || c.lease_ms <= c.tick_ms || c.in_doubt_after_ms == 0 || c.restart_window_secs == 0 {
+            return Err(
+                "campaigns.tick_ms / lease_ms / in_doubt_after_ms / restart_window_secs: must be positive, lease_ms above tick_ms"
+                    .into(),
+            );
+        }
+        if c.org_max_concurrent_calls == 0 || !(1..=100_000).contains(&c.max_contacts_per_request) {
+            return Err(
+                "campaigns.org_max_concurrent_calls / max_contacts_per_request: must be positive (at most 100000 contacts)"
+                    .into(),
+            );
+        }
         if self.providers.timeout_ms == 0 {
             return Err("providers.timeout_ms: must be positive".into());
         }
         if !matches!(
             self.testing.failpoint.as_str(),
-            "" | "abort_before_commit" | "abort_after_commit" | "a2p_abort_after_submit"
+            "" | "abort_before_commit"
+                | "abort_after_commit"
+                | "a2p_abort_after_submit"
+                | "campaign_abort_after_intent"
+                | "campaign_abort_after_place"
         ) {
             return Err(format!(
                 "testing.failpoint: unknown failpoint `{}`",

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod calls;
+pub mod campaigns;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
-use thruai_actors::A2pSupervisor;
+use thruai_actors::{A2pSupervisor, CampaignSupervisor};
 
 use crate::{
     auth::Authenticator,
@@ -51,6 +51,8 @@ pub struct AppState {
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// The webhook actors' registry.
     pub webhooks: thruai_actors::WebhookRegistryHandle,
+    /// The outbound campaign actors of this node.
+    pub campaigns: CampaignSupervisor,
 }
 
 impl AppState {
@@ -95,7 +97,19 @@ impl AppState {
             http: http.clone(),
             crypto: crypto.clone(),
         }));
-        Ok(Self {
+        let cell = Arc::new(std::sync::OnceLock::new());
+        let campaigns = CampaignSupervisor::new(
+            Arc::new(crate::campaigns::ServerCampaignPorts {
+                state: cell.clone(),
+                db: db.clone(),
+                settings: settings.clone(),
+                node: uuid::Uuid::new_v4().simple().to_string(),
+                dialing: Arc::default(),
+            }),
+            crate::campaigns::config_of(&settings),
+        );
+        let state = Self {
+            campaigns,
             webhooks,
             a2p,
             url_guard,
@@ -122,7 +136,10 @@ impl AppState {
             trusted_proxies: Arc::new(trusted_proxies),
             started_at: chrono::Utc::now(),
             settings,
-        })
+        };
+        // The campaign ports dial through the application (calls, carriers).
+        let _ = cell.set(state.clone());
+        Ok(state)
     }
 
     /// True while the e-mail provider is the sandbox.

@@ -8,6 +8,7 @@ mod m20261128_000002_create_agents_tools_numbers;
 mod m20261128_000003_create_webhooks;
 mod m20261128_000004_create_calls;
 mod m20261201_000003_create_sms_a2p;
+mod m20261202_000001_create_campaigns;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_create_webhooks::Migration),
             Box::new(m20261201_000003_create_sms_a2p::Migration),
             Box::new(m20261128_000004_create_calls::Migration),
+            Box::new(m20261202_000001_create_campaigns::Migration),
         ]
     }
 }

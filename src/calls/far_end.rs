@@ -224,6 +224,12 @@ impl FarEnd {
         }
     }
 
+    /// A callee who does not pick up: `ringing`, then `busy`, `no-answer` or `failed`.
+    pub async fn unanswered(mut self, outcome: &str) {
+        self.status("ringing").await;
+        self.status(outcome).await;
+    }
+
     /// Runs the call to its end.
     pub async fn run(mut self) -> Report {
         let mut report = Report {

@@ -425,29 +425,104 @@ pub fn callback_url(state: &AppState, path: &str, call_id: &str) -> String {
 /// Starts the actor and asks the carrier to dial (the row is already committed: the
 /// intent is recorded before the effect).
 pub async fn dial(state: AppState, row: call::Model, carrier: Arc<dyn tel::Telephony>) {
-    let handle = match start_actor(&state, &row, carrier.clone()).await {
+    let _ = dial_with(&state, row, carrier, None).await;
+}
+
+/// The one dialling path (`POST /calls/outbound` and campaigns): starts the call's actor,
+/// asks the carrier to place the call — under `intent_key`, which also rides in the status
+/// callback URL — and records the carrier's call id. Returns that id with the call's
+/// handle, or why there is none (`Err(true)` when the carrier refused, so no call exists
+/// there).
+///
+/// # Errors
+/// `Err(false)` when the actor could not start (nothing was sent), `Err(true)` when the
+/// carrier refused the call.
+pub async fn dial_with(
+    state: &AppState,
+    row: call::Model,
+    carrier: Arc<dyn tel::Telephony>,
+    intent_key: Option<&str>,
+) -> Result<(String, CallHandle), bool> {
+    let handle = match start_actor(state, &row, carrier.clone()).await {
         Ok(h) => h,
         Err(e) => {
             tracing::error!(call = %row.id, error = %e, "starting the call failed");
-            return;
+            return Err(false);
         }
     };
+    let mut status_callback = callback_url(state, "/twilio/status", &row.id);
+    if let Some(key) = intent_key {
+        status_callback.push_str("&intent=");
+        status_callback.extend(url::form_urlencoded::byte_serialize(key.as_bytes()));
+    }
     let req = PlaceCall {
         to: row.to_number.clone(),
         from: row.from_number.clone(),
-        url: callback_url(&state, "/twilio/voice", &row.id),
-        status_callback: callback_url(&state, "/twilio/status", &row.id),
+        url: callback_url(state, "/twilio/voice", &row.id),
+        status_callback,
         sandbox_script: row.metadata.get("sandboxScript").cloned(),
+        intent_key: intent_key.map(str::to_string),
     };
     match carrier.place_call(&req).await {
         Ok(sid) => {
             if let Err(e) = store::calls::set_provider_sid(&state.db, &row.id, &sid).await {
                 tracing::warn!(call = %row.id, error = %e, "recording the carrier's call id failed");
             }
-            handle.dialed(sid);
+            handle.dialed(sid.clone());
+            Ok((sid, handle))
         }
-        Err(e) => handle.dial_failed(format!("the carrier refused the call: {e}")),
+        Err(e) => {
+            handle.dial_failed(format!("the carrier refused the call: {e}"));
+            Err(true)
+        }
     }
+}
+
+/// Why an outbound call cannot be placed from the caller's numbers.
+#[derive(Debug, thiserror::Error)]
+pub enum FromNumberError {
+    #[error("'{0}' is not an active number of yours")]
+    NotYours(String),
+    #[error("No active phone number to call from — provision one with POST /telephony/numbers/provision")]
+    NoneActive,
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+/// The number an outbound call of `agent_id` is placed from: `from` when given (an active
+/// number of the organisation), else the agent's first active number, else any active one.
+///
+/// # Errors
+/// [`FromNumberError`].
+pub async fn from_number(
+    db: &impl sea_orm::ConnectionTrait,
+    org_id: &str,
+    agent_id: &str,
+    from: Option<&str>,
+) -> Result<thruai_entities::phone_number::Model, FromNumberError> {
+    if let Some(from) = from {
+        return store::phone_numbers::find_by_number(db, org_id, from)
+            .await?
+            .filter(|n| n.status == "active")
+            .ok_or_else(|| FromNumberError::NotYours(from.to_string()));
+    }
+    let mine = store::phone_numbers::for_agent(db, org_id, agent_id).await?;
+    let any = store::phone_numbers::list(
+        db,
+        org_id,
+        &store::phone_numbers::Filter {
+            agent_id: None,
+            provider: None,
+        },
+        0,
+        100,
+    )
+    .await?
+    .0;
+    mine.into_iter()
+        .chain(any)
+        .find(|n| n.status == "active")
+        .ok_or(FromNumberError::NoneActive)
 }
 
 /// Closes every call a previous process left open as `interrupted` (exactly once each:

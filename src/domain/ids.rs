@@ -23,6 +23,9 @@ pub const BRAND: &str = "BRN";
 /// A2P campaigns share the `CMP-` prefix with outbound campaigns (separate table).
 pub const A2P_CAMPAIGN: &str = "CMP";
 pub const CALL: &str = "CALL";
+/// Outbound campaigns (`campaigns` table).
+pub const CAMPAIGN: &str = "CMP";
+pub const CONTACT: &str = "CON";
 
 /// A fresh id: `FB-01JD…`.
 pub fn new_id(prefix: &str) -> String {

@@ -56,13 +56,22 @@ impl Validate for OutboundIn {
     }
 }
 
-fn telephony_error(e: TelephonyError) -> ApiError {
+pub fn telephony_error(e: TelephonyError) -> ApiError {
     match e {
         TelephonyError::NotConfigured => ApiError::new(
             ErrorCode::TelephonyNotConfigured,
             "The number's carrier is not configured — set PUT /telephony/credentials",
         ),
         other => ApiError::internal(ErrorCode::InternalError, other),
+    }
+}
+
+/// The API error for a number that cannot place the call.
+pub fn from_number_error(e: calls::FromNumberError) -> ApiError {
+    match e {
+        calls::FromNumberError::NotYours(_) => ApiError::new(ErrorCode::InvalidNumber, e.to_string()),
+        calls::FromNumberError::NoneActive => ApiError::new(ErrorCode::NoActiveNumbers, e.to_string()),
+        calls::FromNumberError::Db(e) => e.into(),
     }
 }
 
@@ -79,46 +88,14 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
                 format!("Agent '{}' not found or not active", input.agent_id),
             )
         })?;
-    let number = match &input.from {
-        Some(from) => {
-            if !is_e164(from) {
-                return Err(super::telephony::invalid_number("from", from));
-            }
-            store::phone_numbers::find_by_number(ctx.db(), ctx.org(), from)
-                .await?
-                .filter(|n| n.status == "active")
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::InvalidNumber,
-                        format!("'{from}' is not an active number of yours"),
-                    )
-                })?
-        }
-        None => {
-            let mine = store::phone_numbers::for_agent(ctx.db(), ctx.org(), &agent.id).await?;
-            let any = store::phone_numbers::list(
-                ctx.db(),
-                ctx.org(),
-                &store::phone_numbers::Filter {
-                    agent_id: None,
-                    provider: None,
-                },
-                0,
-                100,
-            )
-            .await?
-            .0;
-            mine.into_iter()
-                .chain(any)
-                .find(|n| n.status == "active")
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::NoActiveNumbers,
-                        "No active phone number to call from — provision one with POST /telephony/numbers/provision",
-                    )
-                })?
-        }
-    };
+    if let Some(from) = &input.from
+        && !is_e164(from)
+    {
+        return Err(super::telephony::invalid_number("from", from));
+    }
+    let number = calls::from_number(ctx.db(), ctx.org(), &agent.id, input.from.as_deref())
+        .await
+        .map_err(from_number_error)?;
     let carrier = tel::carrier_of(&ctx.state, &number).await.map_err(telephony_error)?;
     let row = calls::new_call(
         ctx.org(),

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod agents;
 pub mod calls;
+pub mod campaigns;
 pub mod capabilities;
 pub mod compliance;
 pub mod debug;

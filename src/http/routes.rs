@@ -7,7 +7,7 @@ use actix_web::http::Method;
 use serde_json::{Value, json};
 
 use super::{
-    accounts, agents, calls, capabilities, compliance, debug, discovery, docs, feedback, health, llms, mcp,
+    accounts, agents, calls, campaigns, capabilities, compliance, debug, discovery, docs, feedback, health, llms, mcp,
     metrics as metrics_route, openapi, profile, providers, sms, telephony, tools, webhook_deliveries, webhooks,
 };
 
@@ -749,6 +749,120 @@ fn build() -> Vec<RouteSpec> {
         .key(Some("calls:write"))
         .body::<calls::OutboundIn>()
         .example(|| json!({ "agentId": "AGT-01JDEXAMPLE", "to": "+14155550100" })),
+        // -- campaigns ---------------------------------------------------------------------
+        RouteSpec::new(M::GET, "/campaigns", "campaigns", "list_campaigns", "List campaigns", |r| {
+            r.to(campaigns::list)
+        })
+        .key(Some("campaigns:read"))
+        .query(&[Param { name: "status", ty: "string", description: "draft, running, paused or completed" }])
+        .returns_list::<campaigns::CampaignOut>("campaigns"),
+        RouteSpec::new(M::GET, "/campaigns/:id", "campaigns", "get_campaign", "Get campaign by ID", |r| {
+            r.to(campaigns::get)
+        })
+        .key(Some("campaigns:read"))
+        .returns::<campaigns::CampaignOut>(),
+        RouteSpec::new(M::POST, "/campaigns", "campaigns", "create_campaign", "Create campaign", |r| {
+            r.to(campaigns::create)
+        })
+        .key(Some("campaigns:write"))
+        .body::<campaigns::CampaignIn>()
+        .example(|| json!({
+            "name": "Spring check-up reminders",
+            "description": "Remind patients to book their spring check-up",
+            "agentId": "AGT-01JDEXAMPLE",
+            "maxConcurrentCalls": 5,
+            "callingWindow": { "timezone": "America/New_York", "startTime": "09:00", "endTime": "18:00", "days": ["mon", "tue", "wed", "thu", "fri"] },
+            "retryPolicy": { "maxAttempts": 3, "delaySecs": 3600, "retryOn": ["no_answer", "busy"] },
+            "metadata": { "team": "front-desk" }
+        }))
+        .returns::<campaigns::CampaignOut>(),
+        RouteSpec::new(M::PATCH, "/campaigns/:id", "campaigns", "update_campaign", "Update campaign", |r| {
+            r.to(campaigns::update)
+        })
+        .key(Some("campaigns:write"))
+        .body::<campaigns::CampaignPatch>()
+        .example(|| json!({ "maxConcurrentCalls": 10, "description": "Spring check-up reminders (wave 2)" }))
+        .returns::<campaigns::CampaignOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/campaigns/:id/contacts",
+            "campaigns",
+            "add_campaign_contacts",
+            "Add contacts to campaign",
+            |r| r.to(campaigns::add_contacts),
+        )
+        .key(Some("campaigns:write"))
+        .body::<campaigns::ContactsIn>()
+        .example(|| json!({ "contacts": [
+            { "phoneNumber": "+14155552671", "name": "Sam Lee", "customData": { "firstName": "Sam", "appointment": "Tuesday 3pm" } },
+            { "phoneNumber": "+14155552672", "name": "Ada Byron", "customData": { "firstName": "Ada", "timezone": "America/Los_Angeles" } }
+        ] }))
+        .returns::<campaigns::ContactsAdded>(),
+        RouteSpec::new(
+            M::POST,
+            "/campaigns/:id/start",
+            "campaigns",
+            "start_campaign",
+            "Start campaign",
+            |r| r.to(campaigns::start),
+        )
+        .key(Some("campaigns:write"))
+        .example(|| json!({}))
+        .returns::<campaigns::CampaignOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/campaigns/:id/pause",
+            "campaigns",
+            "pause_campaign",
+            "Pause campaign",
+            |r| r.to(campaigns::pause),
+        )
+        .key(Some("campaigns:write"))
+        .example(|| json!({}))
+        .returns::<campaigns::CampaignOut>(),
+        RouteSpec::new(M::DELETE, "/campaigns/:id", "campaigns", "delete_campaign", "Delete campaign", |r| {
+            r.to(campaigns::delete)
+        })
+        .key(Some("campaigns:write")),
+        RouteSpec::new(
+            M::GET,
+            "/campaigns/:id/contacts",
+            "campaigns",
+            "list_campaign_contacts",
+            "List campaign contacts",
+            |r| r.to(campaigns::list_contacts),
+        )
+        .key(Some("campaigns:read"))
+        .query(&[Param { name: "status", ty: "string", description: "queued, in_progress, completed, failed or suppressed" }]),
+        RouteSpec::new(
+            M::GET,
+            "/campaigns/:id/stats",
+            "campaigns",
+            "get_campaign_stats",
+            "Get campaign statistics with real-time progress, success rate, and contact status breakdown",
+            |r| r.to(campaigns::stats),
+        )
+        .key(Some("campaigns:read")),
+        RouteSpec::new(
+            M::GET,
+            "/campaigns/:id/progress",
+            "campaigns",
+            "get_campaign_progress",
+            "Campaign progress in the flat 1.2.0 shape for older clients: { total, pending, inProgress, completed, failed, suppressed, percentComplete, successRate }",
+            |r| r.to(campaigns::progress),
+        )
+        .key(Some("campaigns:read"))
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/_debug/campaigns/:id",
+            "debug",
+            "get_campaign_debug",
+            "The campaign actor's live state: mailbox, in-flight dials, lease, next window opening, last transitions, and why it is not dialling",
+            |r| r.to(campaigns::debug),
+        )
+        .key(Some("campaigns:read"))
+        .extension(),
         RouteSpec::new(
             M::GET,
             "/_debug/schemas",

@@ -133,6 +133,19 @@ pub trait Telephony: Send + Sync {
     async fn place_call(&self, req: &PlaceCall) -> Result<String, TelephonyError>;
     /// Ends a live call.
     async fn hangup(&self, call_sid: &str) -> Result<(), TelephonyError>;
+    /// The call placed for a dial intent, if the carrier has one (reconciling a dial whose
+    /// acknowledgement a crash lost).
+    async fn find_call(&self, lookup: &CallLookup) -> Result<Option<String>, TelephonyError>;
+}
+
+/// What identifies a dial at the carrier.
+#[derive(Debug, Clone)]
+pub struct CallLookup {
+    pub intent_key: String,
+    pub to: String,
+    pub from: String,
+    /// The intent was recorded at this time: an older call is another attempt's.
+    pub since: chrono::DateTime<chrono::Utc>,
 }
 
 /// An outbound call to place.
@@ -146,6 +159,8 @@ pub struct PlaceCall {
     pub status_callback: String,
     /// The sandbox's scripted far end (ignored by real carriers).
     pub sandbox_script: Option<serde_json::Value>,
+    /// The campaign dial intent this call carries out (in the status callback URL too).
+    pub intent_key: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,6 +328,23 @@ impl Telephony for TwilioCarrier {
     async fn hangup(&self, call_sid: &str) -> Result<(), TelephonyError> {
         self.client.update_call(call_sid, Some("completed"), None).await?;
         Ok(())
+    }
+
+    /// Twilio keeps no caller-side key: the intent's call is the one from `from` to `to`
+    /// created since the intent was recorded (one intent per contact attempt).
+    async fn find_call(&self, lookup: &CallLookup) -> Result<Option<String>, TelephonyError> {
+        let since = lookup.since - chrono::Duration::seconds(1);
+        let day = since.format("%Y-%m-%d").to_string();
+        let calls = self.client.list_calls_to(&lookup.to, &lookup.from, Some(&day)).await?;
+        Ok(calls
+            .into_iter()
+            .find(|c| {
+                c.date_created
+                    .as_deref()
+                    .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+                    .is_none_or(|d| d >= since)
+            })
+            .map(|c| c.sid))
     }
 }
 
@@ -534,21 +566,67 @@ impl Telephony for SandboxCarrier {
         })
     }
 
-    /// Behaves as Twilio does: fetches the TwiML, opens the stream, plays the far end.
+    /// Behaves as Twilio does: records the call in its own log, then fetches the TwiML,
+    /// opens the stream and plays the far end — or, for the magic callee numbers of
+    /// [`sandbox_outcome`], rings and reports `busy` / `no-answer` / `failed`.
     async fn place_call(&self, req: &PlaceCall) -> Result<String, TelephonyError> {
         let env = self.far_end.clone().ok_or(TelephonyError::NotConfigured)?;
         let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+        let earlier = store::campaigns::sandbox_calls_to(&self.db, &self.org_id, &req.to).await?;
+        let outcome = sandbox_outcome(&req.to, earlier);
+        store::campaigns::sandbox_record_call(
+            &self.db,
+            thruai_entities::sandbox_call::Model {
+                sid: sid.clone(),
+                org_id: self.org_id.clone(),
+                intent_key: req.intent_key.clone(),
+                from_number: req.from.clone(),
+                to_number: req.to.clone(),
+                outcome: outcome.into(),
+                created_at: chrono::Utc::now(),
+            },
+        )
+        .await?;
         let far_end = crate::calls::far_end::FarEnd::outbound(env, &sid, req);
         actix_web::rt::spawn(async move {
-            let report = far_end.run().await;
-            tracing::debug!(?report, "sandbox far end finished");
+            if outcome == "answered" {
+                let report = far_end.run().await;
+                tracing::debug!(?report, "sandbox far end finished");
+            } else {
+                far_end.unanswered(outcome).await;
+            }
         });
         Ok(sid)
+    }
+
+    async fn find_call(&self, lookup: &CallLookup) -> Result<Option<String>, TelephonyError> {
+        Ok(
+            store::campaigns::sandbox_call_by_intent(&self.db, &self.org_id, &lookup.intent_key)
+                .await?
+                .map(|c| c.sid),
+        )
     }
 
     /// The far end sees the stream close, as a caller hears the line drop.
     async fn hangup(&self, _call_sid: &str) -> Result<(), TelephonyError> {
         Ok(())
+    }
+}
+
+/// How the sandbox far end answers a callee, by its number (`+1 NPA 555 0NXX`, like the
+/// 555-01XX inventory, never a real phone): `02XX` busy, `03XX` no answer the first time
+/// it is called (answered afterwards, to exercise retries), `04XX` failed; every other
+/// number answers. `earlier` is how many calls the carrier already placed to it.
+pub fn sandbox_outcome(to: &str, earlier: u64) -> &'static str {
+    let line = to
+        .strip_prefix("+1")
+        .filter(|r| r.len() == 10 && &r[3..6] == "555")
+        .map(|r| &r[6..8]);
+    match line {
+        Some("02") => "busy",
+        Some("03") if earlier == 0 => "no-answer",
+        Some("04") => "failed",
+        _ => "answered",
     }
 }
 
@@ -695,6 +773,18 @@ mod tests {
         assert!(!SandboxCarrier::in_inventory("+14155550200"));
         assert!(!SandboxCarrier::in_inventory("+14155551234"));
         assert!(!SandboxCarrier::in_inventory("+441234567890"));
+    }
+
+    #[test]
+    fn sandbox_callees_answer_by_number() {
+        assert_eq!(sandbox_outcome("+14155550123", 0), "answered");
+        assert_eq!(sandbox_outcome("+14155550200", 0), "busy");
+        assert_eq!(sandbox_outcome("+14155550299", 3), "busy");
+        assert_eq!(sandbox_outcome("+14155550300", 0), "no-answer");
+        assert_eq!(sandbox_outcome("+14155550300", 1), "answered");
+        assert_eq!(sandbox_outcome("+14155550450", 0), "failed");
+        assert_eq!(sandbox_outcome("+14155550250", 0), "busy");
+        assert_eq!(sandbox_outcome("+14152220200", 0), "answered");
     }
 
     #[test]

@@ -450,6 +450,7 @@ async fn an_outbound_twilio_call_is_placed_and_answered_with_signed_webhooks() {
             json!([{ "waitForAgent": true }, { "say": "goodbye" }, { "waitForAgent": true },
                                     { "silenceMs": 2000 }]),
         ),
+        intent_key: None,
     };
     let report = FarEnd::outbound(env(&app, TOKEN), &placed.sid, &req).run().await;
     assert!(report.error.is_none(), "{report:?}");

@@ -8,6 +8,8 @@ mod accounts;
 mod agents;
 mod auth;
 mod calls;
+mod campaign_crash;
+mod campaigns;
 mod chaos_sink;
 mod discovery;
 mod email;

@@ -68,8 +68,15 @@ pub(crate) fn start(shared: &[(String, String)], extra: &[(&str, &str)]) -> Serv
             break rest.split_whitespace().next().unwrap().trim_matches('"').to_string();
         }
     };
-    // Keep draining stderr so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    // Keep draining stderr so the child never blocks on a full pipe; errors show in the
+    // test's output.
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if line.contains("ERROR") {
+                eprintln!("server: {line}");
+            }
+        }
+    });
     Server { child, base }
 }
 

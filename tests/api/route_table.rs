@@ -59,6 +59,11 @@ async fn body_for(app: &TestApp, spec: &RouteSpec, ids: &HashMap<String, String>
         }
         "/agents/:id/telephony" => json!({ "phoneNumberId": ids.get("/telephony/numbers") }),
         "/calls/outbound" => json!({ "agentId": ids.get("/agents"), "to": "+14155550100" }),
+        "/campaigns" => {
+            let mut body = (spec.example.unwrap())();
+            body["agentId"] = json!(ids.get("/agents"));
+            body
+        }
         "/tools" => {
             let mut body = (spec.example.unwrap())();
             body["url"] = json!(format!("{}/tool", app.address));

@@ -1,0 +1,730 @@
+//! `CampaignActor`: one per running campaign on the node that holds its lease. It ticks
+//! (or wakes on a message), renews its lease, settles finished calls through the retry
+//! policy, reconciles in-doubt dial intents with the carrier, and dials the next due
+//! contacts up to the concurrency cap, inside each contact's calling window. The loop runs
+//! as a task the actor watches; `CampaignSupervisor` restarts a crashed one a bounded
+//! number of times per window and rehydrates campaigns after a restart.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use actix::prelude::*;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use super::{
+    ports::{CampaignPorts, PortError, Reconciled, Settle},
+    state::{CampaignStatus, Decision, after_call},
+    window,
+};
+
+/// Timing and bounds of the campaign actors.
+#[derive(Debug, Clone)]
+pub struct CampaignConfig {
+    /// Pause between ticks when nothing wakes the actor.
+    pub tick: Duration,
+    /// An intent unacknowledged this long (and not being dialled here) is in doubt.
+    pub in_doubt_after: Duration,
+    /// Restarts allowed per `restart_window` before the supervisor gives up.
+    pub max_restarts: u32,
+    pub restart_window: Duration,
+    /// How often the supervisor looks for running campaigns without an actor.
+    pub sweep: Duration,
+}
+
+impl Default for CampaignConfig {
+    fn default() -> Self {
+        Self {
+            tick: Duration::from_millis(200),
+            in_doubt_after: Duration::from_secs(5),
+            max_restarts: 5,
+            restart_window: Duration::from_secs(60),
+            sweep: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One step of a contact, as shown by `/_debug/campaigns/:id`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitionNote {
+    pub at: DateTime<Utc>,
+    pub contact_id: String,
+    pub to: &'static str,
+    pub detail: String,
+}
+
+/// The actor's live state (what it does and why it does not dial).
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveView {
+    pub campaign_id: String,
+    pub alive: bool,
+    pub epoch: i64,
+    pub status: Option<CampaignStatus>,
+    pub ticks: u64,
+    pub last_tick_at: Option<DateTime<Utc>>,
+    pub in_flight: u64,
+    pub max_concurrent: u32,
+    pub org_headroom: Option<u64>,
+    pub dials_started: u64,
+    pub settled: u64,
+    pub suppressed: u64,
+    pub deferred: u64,
+    pub reconciled_found: u64,
+    pub reconciled_redialled: u64,
+    pub window_open: Option<bool>,
+    pub next_window_opening: Option<DateTime<Utc>>,
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// Why no call is being started right now (`None` while dialling).
+    pub not_dialing_because: Option<String>,
+    pub last_transitions: VecDeque<TransitionNote>,
+    pub last_error: Option<String>,
+    pub restarts: u32,
+    pub exit: Option<String>,
+    /// Messages received by the actor and not yet handled by its loop.
+    pub mailbox_pending: u64,
+    pub messages_received: u64,
+}
+
+const KEEP_TRANSITIONS: usize = 20;
+
+impl LiveView {
+    fn note(&mut self, contact_id: &str, to: &'static str, detail: String) {
+        if self.last_transitions.len() == KEEP_TRANSITIONS {
+            self.last_transitions.pop_front();
+        }
+        self.last_transitions.push_back(TransitionNote {
+            at: Utc::now(),
+            contact_id: contact_id.to_string(),
+            to,
+            detail,
+        });
+    }
+}
+
+/// Why a loop ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Exit {
+    Completed,
+    /// Paused (or draft) with nothing in flight: passivated.
+    Idle,
+    Fenced,
+    Deleted,
+    NotOwner,
+    Stopped,
+    Failed(String),
+}
+
+impl Exit {
+    fn describe(&self) -> String {
+        match self {
+            Self::Completed => "completed".into(),
+            Self::Idle => "paused with no call in flight: passivated".into(),
+            Self::Fenced => "fenced: another owner took the lease".into(),
+            Self::Deleted => "the campaign was deleted".into(),
+            Self::NotOwner => "another owner holds a live lease".into(),
+            Self::Stopped => "stopped".into(),
+            Self::Failed(e) => format!("failed: {e}"),
+        }
+    }
+}
+
+struct Shared {
+    live: Mutex<LiveView>,
+    wake: Notify,
+    stop: AtomicBool,
+    pending: AtomicU64,
+}
+
+impl Shared {
+    fn live(&self) -> std::sync::MutexGuard<'_, LiveView> {
+        self.live.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn fail(e: PortError) -> Exit {
+    match e {
+        PortError::Fenced => Exit::Fenced,
+        PortError::Unavailable(m) => Exit::Failed(m),
+    }
+}
+
+/// Events settled per tick.
+const SETTLE_BATCH: u64 = 500;
+
+async fn run(id: String, ports: Arc<dyn CampaignPorts>, cfg: CampaignConfig, shared: Arc<Shared>) -> Exit {
+    let epoch = match ports.claim(&id).await {
+        Ok(Some(e)) => e,
+        Ok(None) => return Exit::NotOwner,
+        Err(e) => return fail(e),
+    };
+    shared.live().epoch = epoch;
+    let mut first = true;
+    let mut last_reconcile = Instant::now();
+    loop {
+        if shared.stop.load(Ordering::SeqCst) {
+            let _ = ports.release(&id, epoch).await;
+            return Exit::Stopped;
+        }
+        shared.pending.store(0, Ordering::SeqCst);
+        let reconcile = first || last_reconcile.elapsed() >= cfg.in_doubt_after / 2;
+        if reconcile {
+            last_reconcile = Instant::now();
+        }
+        match tick(&id, epoch, &ports, &cfg, &shared, first, reconcile).await {
+            Ok(None) => {}
+            Ok(Some(exit)) => {
+                if matches!(exit, Exit::Idle | Exit::Completed) {
+                    let view = serde_json::to_value(&*shared.live()).unwrap_or(Value::Null);
+                    let _ = ports.snapshot(&id, epoch, &view).await;
+                    let _ = ports.release(&id, epoch).await;
+                }
+                return exit;
+            }
+            Err(e) => return fail(e),
+        }
+        first = false;
+        let _ = tokio::time::timeout(cfg.tick, shared.wake.notified()).await;
+    }
+}
+
+async fn tick(
+    id: &str,
+    epoch: i64,
+    ports: &Arc<dyn CampaignPorts>,
+    cfg: &CampaignConfig,
+    shared: &Arc<Shared>,
+    first: bool,
+    reconcile: bool,
+) -> Result<Option<Exit>, PortError> {
+    let now = Utc::now();
+    let Some(view) = ports.renew(id, epoch).await? else {
+        return Ok(Some(Exit::Deleted));
+    };
+    {
+        let mut live = shared.live();
+        live.ticks += 1;
+        live.last_tick_at = Some(now);
+        live.status = Some(view.status);
+        live.max_concurrent = view.max_concurrent;
+    }
+    // 1. Outcomes of finished calls.
+    loop {
+        let finished = ports.finished(id, SETTLE_BATCH).await?;
+        if finished.is_empty() {
+            break;
+        }
+        let settles: Vec<Settle> = finished
+            .iter()
+            .map(|f| {
+                let decision = after_call(f.outcome, f.attempt, &view.retry);
+                let retry_at = match decision {
+                    Decision::Retry { delay_secs } => {
+                        Some(now + chrono::Duration::seconds(i64::try_from(delay_secs).unwrap_or(i64::MAX / 2)))
+                    }
+                    _ => None,
+                };
+                Settle {
+                    intent_key: f.intent_key.clone(),
+                    contact_id: f.contact_id.clone(),
+                    outcome: f.outcome,
+                    decision,
+                    retry_at,
+                }
+            })
+            .collect();
+        ports.settle(id, epoch, &settles).await?;
+        let mut live = shared.live();
+        live.settled += settles.len() as u64;
+        for s in &settles {
+            let to = match s.decision {
+                Decision::Complete => "completed",
+                Decision::Retry { .. } => "queued",
+                Decision::Fail => "failed",
+            };
+            live.note(&s.contact_id, to, format!("call ended: {}", s.outcome.as_str()));
+        }
+        if (finished.len() as u64) < SETTLE_BATCH {
+            break;
+        }
+    }
+    // 2. In-doubt intents (after a crash: the carrier is asked, never redialled blind).
+    let older_than = if first {
+        now
+    } else {
+        now - chrono::Duration::from_std(cfg.in_doubt_after).unwrap_or_default()
+    };
+    let in_doubt = if reconcile {
+        ports.in_doubt(id, older_than).await?
+    } else {
+        Vec::new()
+    };
+    for intent in in_doubt {
+        let r = ports.reconcile(id, epoch, &intent).await?;
+        let mut live = shared.live();
+        match r {
+            Reconciled::Found(sid) => {
+                live.reconciled_found += 1;
+                live.note(
+                    &intent.contact_id,
+                    "in_progress",
+                    format!("in-doubt dial found at the carrier ({sid})"),
+                );
+            }
+            Reconciled::Redialled => {
+                live.reconciled_redialled += 1;
+                live.note(
+                    &intent.contact_id,
+                    "in_progress",
+                    "in-doubt dial unknown to the carrier: dialled under the same key".into(),
+                );
+            }
+            Reconciled::InFlightHere => {}
+        }
+    }
+    // 3. Dialling.
+    let open = ports.open_dials(id).await?;
+    shared.live().in_flight = open;
+    match view.status {
+        CampaignStatus::Running => {}
+        CampaignStatus::Completed => return Ok(Some(Exit::Completed)),
+        CampaignStatus::Draft | CampaignStatus::Paused => {
+            shared.live().not_dialing_because = Some(format!(
+                "the campaign is {}{}",
+                view.status.as_str(),
+                if open > 0 {
+                    format!("; waiting for {open} call(s) in flight to end")
+                } else {
+                    String::new()
+                }
+            ));
+            return Ok(if open == 0 { Some(Exit::Idle) } else { None });
+        }
+    }
+    let campaign_open = view.window.as_ref().is_none_or(|w| w.is_open(now));
+    let cap_room = u64::from(view.max_concurrent).saturating_sub(open);
+    let org_room = if cap_room > 0 {
+        ports.org_headroom(&view.org_id).await?
+    } else {
+        0
+    };
+    let room = cap_room.min(org_room);
+    {
+        let mut live = shared.live();
+        live.window_open = Some(campaign_open);
+        live.next_window_opening = view.window.as_ref().and_then(|w| w.next_open(now)).filter(|t| *t > now);
+        if cap_room > 0 {
+            live.org_headroom = Some(org_room);
+        }
+    }
+    // The next due contacts, pulled in a batch no larger than the free capacity.
+    let due = if room > 0 {
+        ports.due_contacts(id, now, room, !campaign_open).await?
+    } else {
+        Vec::new()
+    };
+    if !due.is_empty() {
+        let numbers: Vec<String> = due.iter().map(|c| c.phone_number.clone()).collect();
+        let blocked = ports.suppressed(&view.org_id, &numbers).await?;
+        let mut dialled = 0u64;
+        for contact in &due {
+            if blocked.contains(&contact.phone_number) {
+                ports.suppress(id, epoch, &contact.id).await?;
+                let mut live = shared.live();
+                live.suppressed += 1;
+                live.note(&contact.id, "suppressed", "opted out / do not call".into());
+                continue;
+            }
+            let own_window = match (&view.window, contact.timezone.as_deref().and_then(window::parse_tz)) {
+                (Some(w), Some(tz)) => Some(w.in_zone(tz)),
+                (Some(w), None) => Some(w.clone()),
+                (None, _) => None,
+            };
+            if let Some(w) = own_window
+                && !w.is_open(now)
+            {
+                let until = w.next_open(now).unwrap_or(now + chrono::Duration::days(1));
+                ports.defer(id, epoch, &contact.id, until).await?;
+                let mut live = shared.live();
+                live.deferred += 1;
+                live.note(
+                    &contact.id,
+                    "queued",
+                    format!("outside its calling window: deferred to {}", until.to_rfc3339()),
+                );
+                continue;
+            }
+            let Some(key) = ports.dial(id, epoch, contact).await? else {
+                // Paused (or the contact moved) since this tick began: dial nothing more.
+                break;
+            };
+            dialled += 1;
+            let mut live = shared.live();
+            live.dials_started += 1;
+            live.note(
+                &contact.id,
+                "in_progress",
+                format!("dial intent {key} recorded (attempt {})", contact.attempts + 1),
+            );
+        }
+        let mut live = shared.live();
+        live.in_flight = open + dialled;
+        live.not_dialing_because = None;
+        return Ok(None);
+    }
+    // Nothing dialled: is anything left, and why is it not dialled?
+    let remaining = ports.remaining(id, now).await?;
+    if remaining.queued == 0 && remaining.in_progress == 0 && remaining.open_dials == 0 {
+        if ports.complete(id, epoch).await? {
+            shared
+                .live()
+                .note("", "completed", "no contact left: campaign completed".into());
+        }
+        return Ok(Some(Exit::Completed));
+    }
+    let reason = if remaining.due == 0 {
+        match remaining.next_due {
+            Some(t) if remaining.queued > 0 => format!(
+                "{} queued contact(s) wait for a retry delay or their calling window; the next is due at {}",
+                remaining.queued,
+                t.to_rfc3339()
+            ),
+            _ => format!("waiting for {} call(s) in flight to end", remaining.open_dials),
+        }
+    } else if cap_room == 0 {
+        format!("at maxConcurrentCalls ({open} in flight)")
+    } else if org_room == 0 {
+        "at the organisation's concurrent call limit".into()
+    } else if !campaign_open {
+        format!(
+            "outside the calling window (opens at {})",
+            view.window
+                .as_ref()
+                .and_then(|w| w.next_open(now))
+                .map_or_else(|| "never: no calling days".into(), |t| t.to_rfc3339())
+        )
+    } else {
+        "no contact could be dialled this tick".into()
+    };
+    let mut live = shared.live();
+    live.next_due_at = remaining.next_due.filter(|t| *t > now);
+    live.not_dialing_because = Some(reason);
+    Ok(None)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The actor
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Wake;
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StopNow;
+
+#[derive(Message)]
+#[rtype(result = "LiveView")]
+struct Inspect;
+
+pub struct CampaignActor {
+    id: String,
+    ports: Arc<dyn CampaignPorts>,
+    cfg: CampaignConfig,
+    shared: Arc<Shared>,
+    supervisor: CampaignSupervisor,
+    generation: u64,
+}
+
+impl Actor for CampaignActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let task = actix::spawn(run(
+            self.id.clone(),
+            self.ports.clone(),
+            self.cfg.clone(),
+            self.shared.clone(),
+        ));
+        ctx.spawn(task.into_actor(self).map(|res, act, ctx| {
+            let exit = match res {
+                Ok(exit) => exit,
+                Err(e) => Exit::Failed(format!("the campaign loop panicked: {e}")),
+            };
+            {
+                let mut live = act.shared.live();
+                live.alive = false;
+                live.exit = Some(exit.describe());
+                if let Exit::Failed(e) = &exit {
+                    live.last_error = Some(e.clone());
+                }
+            }
+            act.supervisor.exited(&act.id, act.generation, &exit);
+            ctx.stop();
+        }));
+    }
+}
+
+impl Handler<Wake> for CampaignActor {
+    type Result = ();
+    fn handle(&mut self, _: Wake, _: &mut Context<Self>) {
+        self.shared.pending.fetch_add(1, Ordering::SeqCst);
+        self.shared.live().messages_received += 1;
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Handler<StopNow> for CampaignActor {
+    type Result = ();
+    fn handle(&mut self, _: StopNow, _: &mut Context<Self>) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.wake.notify_one();
+    }
+}
+
+impl Handler<Inspect> for CampaignActor {
+    type Result = MessageResult<Inspect>;
+    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
+        let mut live = self.shared.live().clone();
+        live.mailbox_pending = self.shared.pending.load(Ordering::SeqCst);
+        MessageResult(live)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The supervisor
+// ---------------------------------------------------------------------------------------------
+
+struct Entry {
+    addr: Addr<CampaignActor>,
+    generation: u64,
+}
+
+#[derive(Default)]
+struct Book {
+    actors: HashMap<String, Entry>,
+    crashes: HashMap<String, Vec<Instant>>,
+    /// Campaigns the supervisor gave up on (restart bound exceeded), with the last error.
+    given_up: HashMap<String, String>,
+    last: HashMap<String, LiveView>,
+    generation: u64,
+}
+
+/// Starts, finds, wakes, restarts and rehydrates the campaign actors of this node.
+#[derive(Clone)]
+pub struct CampaignSupervisor {
+    ports: Arc<dyn CampaignPorts>,
+    cfg: CampaignConfig,
+    book: Arc<Mutex<Book>>,
+    arbiter: ArbiterHandle,
+}
+
+impl CampaignSupervisor {
+    /// Actors run on the current arbiter.
+    pub fn new(ports: Arc<dyn CampaignPorts>, cfg: CampaignConfig) -> Self {
+        Self {
+            ports,
+            cfg,
+            book: Arc::default(),
+            arbiter: Arbiter::current(),
+        }
+    }
+
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Starts the campaign's actor unless it runs (an explicit start also lifts a
+    /// previous give-up).
+    pub fn ensure(&self, campaign_id: &str) {
+        self.book().given_up.remove(campaign_id);
+        self.spawn(campaign_id, 0);
+    }
+
+    fn spawn(&self, campaign_id: &str, restarts: u32) {
+        let mut book = self.book();
+        if let Some(e) = book.actors.get(campaign_id)
+            && e.addr.connected()
+        {
+            e.addr.do_send(Wake);
+            return;
+        }
+        if book.given_up.contains_key(campaign_id) {
+            return;
+        }
+        book.generation += 1;
+        let generation = book.generation;
+        let shared = Arc::new(Shared {
+            live: Mutex::new(LiveView {
+                campaign_id: campaign_id.to_string(),
+                alive: true,
+                restarts,
+                ..LiveView::default()
+            }),
+            wake: Notify::new(),
+            stop: AtomicBool::new(false),
+            pending: AtomicU64::new(0),
+        });
+        let (id, ports, cfg, me) = (
+            campaign_id.to_string(),
+            self.ports.clone(),
+            self.cfg.clone(),
+            self.clone(),
+        );
+        let addr = CampaignActor::start_in_arbiter(&self.arbiter, move |_| CampaignActor {
+            id,
+            ports,
+            cfg,
+            shared,
+            supervisor: me,
+            generation,
+        });
+        book.actors.insert(campaign_id.to_string(), Entry { addr, generation });
+    }
+
+    /// Wakes the actor (contacts added, settings changed) if it runs here.
+    pub fn wake(&self, campaign_id: &str) {
+        if let Some(e) = self.book().actors.get(campaign_id) {
+            e.addr.do_send(Wake);
+        }
+    }
+
+    /// Stops the actor (delete): it releases its lease and ends.
+    pub fn stop(&self, campaign_id: &str) {
+        if let Some(e) = self.book().actors.remove(campaign_id) {
+            e.addr.do_send(StopNow);
+        }
+    }
+
+    pub fn is_running(&self, campaign_id: &str) -> bool {
+        self.book().actors.get(campaign_id).is_some_and(|e| e.addr.connected())
+    }
+
+    pub fn running(&self) -> usize {
+        self.book().actors.len()
+    }
+
+    /// The live view of a running actor, or the last one of an ended actor of this process.
+    pub async fn inspect(&self, campaign_id: &str) -> Option<LiveView> {
+        let addr = self.book().actors.get(campaign_id).map(|e| e.addr.clone());
+        if let Some(addr) = addr
+            && let Ok(view) = addr.send(Inspect).await
+        {
+            return Some(view);
+        }
+        let book = self.book();
+        book.last.get(campaign_id).cloned().map(|mut v| {
+            if let Some(e) = book.given_up.get(campaign_id) {
+                v.exit = Some(format!("supervisor gave up after repeated failures: {e}"));
+            }
+            v
+        })
+    }
+
+    /// Why the supervisor stopped restarting a campaign, if it did.
+    pub fn given_up(&self, campaign_id: &str) -> Option<String> {
+        self.book().given_up.get(campaign_id).cloned()
+    }
+
+    fn exited(&self, campaign_id: &str, generation: u64, exit: &Exit) {
+        let restarts = {
+            let mut book = self.book();
+            if book.actors.get(campaign_id).is_some_and(|e| e.generation == generation) {
+                book.actors.remove(campaign_id);
+            }
+            let Exit::Failed(err) = exit else {
+                return;
+            };
+            let now = Instant::now();
+            let window = self.cfg.restart_window;
+            let crashes = book.crashes.entry(campaign_id.to_string()).or_default();
+            crashes.retain(|t| now.duration_since(*t) < window);
+            crashes.push(now);
+            let n = u32::try_from(crashes.len()).unwrap_or(u32::MAX);
+            if n > self.cfg.max_restarts {
+                tracing::error!(campaign = campaign_id, error = %err, restarts = n - 1, "campaign actor keeps failing: supervisor gives up");
+                book.given_up.insert(campaign_id.to_string(), err.clone());
+                return;
+            }
+            n
+        };
+        tracing::warn!(campaign = campaign_id, error = ?exit, restarts, "campaign actor failed: restarting");
+        let me = self.clone();
+        let id = campaign_id.to_string();
+        let backoff = Duration::from_millis(100).saturating_mul(1 << restarts.min(6));
+        actix::spawn(async move {
+            tokio::time::sleep(backoff).await;
+            me.spawn(&id, restarts);
+        });
+    }
+
+    /// Records the last live view of an actor that ended (for `inspect`).
+    fn remember(&self, view: LiveView) {
+        self.book().last.insert(view.campaign_id.clone(), view);
+    }
+
+    /// Starts an actor for each id (campaigns running, or paused with calls in flight).
+    pub fn rehydrate(&self, campaign_ids: &[String]) -> usize {
+        let mut started = 0;
+        for id in campaign_ids {
+            if !self.is_running(id) && !self.book().given_up.contains_key(id) {
+                self.spawn(id, 0);
+                started += 1;
+            }
+        }
+        started
+    }
+
+    /// Every `sweep`: asks `list` for campaigns that should have an actor and starts the
+    /// missing ones (leases of a dead owner expire and are taken over here).
+    pub fn start_sweep<F, Fut>(&self, list: F)
+    where
+        F: Fn() -> Fut + 'static,
+        Fut: std::future::Future<Output = Vec<String>> + 'static,
+    {
+        let me = self.clone();
+        let every = self.cfg.sweep;
+        actix::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let ids = list().await;
+                me.rehydrate(&ids);
+            }
+        });
+    }
+
+    pub fn config(&self) -> &CampaignConfig {
+        &self.cfg
+    }
+
+    pub fn ports(&self) -> Arc<dyn CampaignPorts> {
+        self.ports.clone()
+    }
+}
+
+impl CampaignActor {
+    fn final_view(&self) -> LiveView {
+        self.shared.live().clone()
+    }
+}
+
+impl Drop for CampaignActor {
+    fn drop(&mut self) {
+        self.supervisor.remember(self.final_view());
+    }
+}
+
+/// The live view as JSON (for the snapshot column).
+pub fn view_json(v: &LiveView) -> Value {
+    serde_json::to_value(v).unwrap_or_else(|_| json!({}))
+}

@@ -1,0 +1,148 @@
+//! What the campaign actor needs from the server: the owner lease, the contact queue, the
+//! dial intents and their reconciliation with the carrier, and the suppression lists. Every
+//! method that writes takes the owner epoch and fails with [`PortError::Fenced`] when the
+//! lease moved to a newer owner.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{
+    state::{CampaignStatus, Decision, Outcome, RetryPolicy},
+    window::CallingWindow,
+};
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PortError {
+    /// Another owner holds a newer epoch: stop writing.
+    #[error("fenced: the campaign is owned by a newer epoch")]
+    Fenced,
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// The campaign as the actor sees it on each tick.
+#[derive(Debug, Clone)]
+pub struct CampaignView {
+    pub org_id: String,
+    pub status: CampaignStatus,
+    pub max_concurrent: u32,
+    pub window: Option<CallingWindow>,
+    pub retry: RetryPolicy,
+}
+
+/// A contact whose turn it is.
+#[derive(Debug, Clone)]
+pub struct DueContact {
+    pub id: String,
+    pub phone_number: String,
+    pub timezone: Option<String>,
+    pub attempts: u32,
+}
+
+/// A dial whose call has ended.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub intent_key: String,
+    pub contact_id: String,
+    pub attempt: u32,
+    pub outcome: Outcome,
+}
+
+/// The decision for a finished dial.
+#[derive(Debug, Clone)]
+pub struct Settle {
+    pub intent_key: String,
+    pub contact_id: String,
+    pub outcome: Outcome,
+    pub decision: Decision,
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// A dial intent recorded but never acknowledged by the carrier.
+#[derive(Debug, Clone)]
+pub struct InDoubt {
+    pub intent_key: String,
+    pub contact_id: String,
+    pub call_id: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What reconciling an in-doubt intent found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reconciled {
+    /// The carrier has the call: its id was recorded, nothing was redialled.
+    Found(String),
+    /// The carrier never got it: dialled again under the same key.
+    Redialled,
+    /// Being dialled by this process right now: left alone.
+    InFlightHere,
+}
+
+/// Counts that decide whether the campaign is done.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Remaining {
+    /// Queued contacts (due or not).
+    pub queued: u64,
+    /// Queued contacts due now.
+    pub due: u64,
+    pub in_progress: u64,
+    /// Dial intents not yet settled.
+    pub open_dials: u64,
+    /// The earliest `next_attempt_at` of a waiting contact.
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait CampaignPorts: Send + Sync {
+    /// Takes the owner lease (epoch + 1) when it is free or expired; `None` when another
+    /// owner holds a live lease or the campaign is gone.
+    async fn claim(&self, campaign_id: &str) -> Result<Option<i64>, PortError>;
+    /// Extends the lease and reads the campaign; `None` when it was deleted.
+    async fn renew(&self, campaign_id: &str, epoch: i64) -> Result<Option<CampaignView>, PortError>;
+    /// Gives the lease up (a paused or completed campaign's actor passivates).
+    async fn release(&self, campaign_id: &str, epoch: i64) -> Result<(), PortError>;
+    /// Dials whose call reached a final status and are not settled yet.
+    async fn finished(&self, campaign_id: &str, limit: u64) -> Result<Vec<Finished>, PortError>;
+    /// Applies the decisions (contact status, retry schedule, intent done), in one transaction.
+    async fn settle(&self, campaign_id: &str, epoch: i64, settles: &[Settle]) -> Result<(), PortError>;
+    /// Unsettled dials of the campaign.
+    async fn open_dials(&self, campaign_id: &str) -> Result<u64, PortError>;
+    /// How many more calls the organisation may have open now.
+    async fn org_headroom(&self, org_id: &str) -> Result<u64, PortError>;
+    /// Intents recorded at least `older_than` ago that the carrier never acknowledged.
+    async fn in_doubt(&self, campaign_id: &str, older_than: DateTime<Utc>) -> Result<Vec<InDoubt>, PortError>;
+    /// Asks the carrier about an in-doubt intent; records the call it had, or dials again
+    /// with the same key.
+    async fn reconcile(&self, campaign_id: &str, epoch: i64, intent: &InDoubt) -> Result<Reconciled, PortError>;
+    /// Up to `limit` queued contacts due at `now`, in queue order (only those with their
+    /// own time zone when `with_timezone_only`).
+    async fn due_contacts(
+        &self,
+        campaign_id: &str,
+        now: DateTime<Utc>,
+        limit: u64,
+        with_timezone_only: bool,
+    ) -> Result<Vec<DueContact>, PortError>;
+    /// Which of `numbers` must not be called (opt-outs, do-not-call).
+    async fn suppressed(&self, org_id: &str, numbers: &[String]) -> Result<Vec<String>, PortError>;
+    async fn suppress(&self, campaign_id: &str, epoch: i64, contact_id: &str) -> Result<(), PortError>;
+    /// Leaves a contact queued until `until` (its calling window opens).
+    async fn defer(
+        &self,
+        campaign_id: &str,
+        epoch: i64,
+        contact_id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), PortError>;
+    /// Records the dial intent (fenced, and only while the campaign is still running and
+    /// the contact still queued) and starts the call in the background; returns the intent
+    /// key, or `None` when nothing was dialled.
+    async fn dial(&self, campaign_id: &str, epoch: i64, contact: &DueContact) -> Result<Option<String>, PortError>;
+    async fn remaining(&self, campaign_id: &str, now: DateTime<Utc>) -> Result<Remaining, PortError>;
+    /// `running → completed` (fenced); false when it was not running any more.
+    async fn complete(&self, campaign_id: &str, epoch: i64) -> Result<bool, PortError>;
+    /// Writes the actor's live view as the campaign's snapshot (fenced).
+    async fn snapshot(&self, campaign_id: &str, epoch: i64, view: &serde_json::Value) -> Result<(), PortError>;
+    /// Crash-test hook: may abort the process at a named point.
+    fn failpoint(&self, _name: &str) {}
+}

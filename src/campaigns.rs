@@ -1,0 +1,761 @@
+//! Outbound campaigns, application side: the `CampaignPorts` the actors dial through (the
+//! store, fenced by the owner epoch; the live-call machinery of `calls::dial_with`; the
+//! carrier's lookup of in-doubt intents), and the conversions between stored JSON and the
+//! actor's calling window and retry policy.
+
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::{Arc, Mutex, OnceLock},
+};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{DatabaseConnection, DbErr};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use thruai_actors::campaign::{
+    actor::CampaignConfig,
+    ports::{CampaignPorts, CampaignView, DueContact, Finished, InDoubt, PortError, Reconciled, Remaining, Settle},
+    state::{CampaignStatus, ContactStatus, Decision, Outcome, RetryPolicy},
+    window::{self, CallingWindow},
+};
+use thruai_entities::{call, campaign, campaign_dial};
+
+use crate::{
+    calls,
+    config::Settings,
+    providers::telephony::{self as tel, CallLookup},
+    state::AppState,
+    store::{self, campaigns as cs},
+};
+
+/// How often a dial task checks whether its call ended (in-memory, no I/O).
+const CALL_END_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// A calling window as stored and served: `{timezone, startTime, endTime, days}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WindowJson {
+    /// IANA time zone, e.g. `America/New_York` (a contact's `customData.timezone` overrides it).
+    pub timezone: String,
+    /// Local `HH:MM` (24 h) from which calls may start.
+    pub start_time: String,
+    /// Local `HH:MM` after which no call starts; later than `startTime`.
+    pub end_time: String,
+    /// Days calls may start: `mon` … `sun`; default Monday to Friday.
+    #[serde(default = "weekdays")]
+    pub days: Vec<String>,
+}
+
+fn weekdays() -> Vec<String> {
+    ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec()
+}
+
+impl WindowJson {
+    /// The window, or which field is wrong.
+    ///
+    /// # Errors
+    /// `(field, message)` for a bad zone, time or day.
+    pub fn parse(&self) -> Result<CallingWindow, (&'static str, String)> {
+        let tz = window::parse_tz(&self.timezone).ok_or_else(|| {
+            (
+                "callingWindow.timezone",
+                format!("'{}' is not an IANA time zone (e.g. America/New_York)", self.timezone),
+            )
+        })?;
+        let start = window::parse_hhmm(&self.start_time)
+            .ok_or_else(|| ("callingWindow.startTime", "must be HH:MM (24 h)".to_string()))?;
+        let end = window::parse_hhmm(&self.end_time)
+            .ok_or_else(|| ("callingWindow.endTime", "must be HH:MM (24 h)".to_string()))?;
+        if end <= start {
+            return Err(("callingWindow.endTime", "must be later than startTime".into()));
+        }
+        if self.days.is_empty() || self.days.len() > 7 {
+            return Err(("callingWindow.days", "must list 1 to 7 days (mon … sun)".into()));
+        }
+        let mut days = Vec::new();
+        for d in &self.days {
+            let day = window::parse_day(d)
+                .ok_or_else(|| ("callingWindow.days", format!("'{d}' is not a day (mon … sun)")))?;
+            if !days.contains(&day) {
+                days.push(day);
+            }
+        }
+        Ok(CallingWindow { tz, start, end, days })
+    }
+}
+
+/// The stored window of a campaign row.
+pub fn window_of(row: &campaign::Model) -> Option<CallingWindow> {
+    row.calling_window
+        .clone()
+        .and_then(|v| serde_json::from_value::<WindowJson>(v).ok())
+        .and_then(|w| w.parse().ok())
+}
+
+pub fn retry_of(row: &campaign::Model) -> RetryPolicy {
+    serde_json::from_value(row.retry_policy.clone()).unwrap_or_default()
+}
+
+pub fn pool_of(row: &campaign::Model) -> Vec<String> {
+    serde_json::from_value(row.number_pool.clone()).unwrap_or_default()
+}
+
+/// Prompt variables of a contact's call: its `customData` (strings as they are, other
+/// values as JSON) and `name`.
+pub fn variables_of(name: Option<&str>, custom: &Value) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    if let Some(obj) = custom.as_object() {
+        for (k, v) in obj {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            vars.insert(k.clone(), text);
+        }
+    }
+    if let Some(n) = name {
+        vars.entry("name".into()).or_insert_with(|| n.to_string());
+    }
+    vars
+}
+
+pub fn config_of(s: &Settings) -> CampaignConfig {
+    let c = &s.campaigns;
+    CampaignConfig {
+        tick: std::time::Duration::from_millis(c.tick_ms),
+        in_doubt_after: std::time::Duration::from_millis(c.in_doubt_after_ms),
+        max_restarts: c.max_restarts,
+        restart_window: std::time::Duration::from_secs(c.restart_window_secs),
+        sweep: std::time::Duration::from_millis(c.lease_ms / 2),
+    }
+}
+
+/// The ports of this node's campaign actors.
+pub struct ServerCampaignPorts {
+    pub state: Arc<OnceLock<AppState>>,
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    /// This process, as recorded in the leases it holds.
+    pub node: String,
+    /// Intent keys this process is dialling right now (never reconciled meanwhile).
+    pub dialing: Arc<Mutex<HashSet<String>>>,
+}
+
+fn db_err(e: DbErr) -> PortError {
+    PortError::Unavailable(format!("database: {e}"))
+}
+
+fn fence_err(e: cs::FenceError) -> PortError {
+    match e {
+        cs::FenceError::Fenced => PortError::Fenced,
+        cs::FenceError::Db(e) => db_err(e),
+    }
+}
+
+/// Database work runs as a task of the Tokio runtime (see `webhooks::on_runtime`).
+async fn on_runtime<T: Send + 'static, E: Send + 'static>(
+    fut: impl std::future::Future<Output = Result<T, E>> + Send + 'static,
+    map: fn(E) -> PortError,
+) -> Result<T, PortError> {
+    tokio::spawn(fut)
+        .await
+        .map_err(|e| PortError::Unavailable(e.to_string()))?
+        .map_err(map)
+}
+
+impl ServerCampaignPorts {
+    fn lease(&self) -> Duration {
+        Duration::milliseconds(i64::try_from(self.settings.campaigns.lease_ms).unwrap_or(10_000))
+    }
+
+    fn app(&self) -> Result<&AppState, PortError> {
+        self.state
+            .get()
+            .ok_or_else(|| PortError::Unavailable("the application is still starting".into()))
+    }
+
+    fn dialing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.dialing.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs the carrier part of a dial in the background: the call's actor, the carrier
+    /// request under the intent key, and the acknowledgement.
+    fn spawn_dial(&self, state: AppState, row: call::Model, carrier: Arc<dyn tel::Telephony>, key: String) {
+        let dialing = self.dialing.clone();
+        let campaign_id = row.metadata["campaignId"].as_str().unwrap_or_default().to_string();
+        let failpoint = self.settings.testing.failpoint.clone();
+        actix_web::rt::spawn(async move {
+            let db = state.db.clone();
+            let call_id = row.id.clone();
+            let res = calls::dial_with(&state, row, carrier, Some(&key)).await;
+            match res {
+                Ok((sid, handle)) => {
+                    if failpoint == "campaign_abort_after_place" {
+                        tracing::error!(failpoint, "aborting at failpoint");
+                        std::process::abort();
+                    }
+                    let (db, key2) = (db.clone(), key.clone());
+                    if let Err(e) = tokio::spawn(async move { cs::dial_placed(&db, &key2, &sid, false).await }).await {
+                        tracing::warn!(intent = %key, error = %e, "recording a dial acknowledgement failed");
+                    }
+                    dialing
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&key);
+                    // The call's actor persists its final status before it stops: wake the
+                    // campaign then, so the slot is refilled without waiting for a tick.
+                    while handle.is_alive() {
+                        tokio::time::sleep(CALL_END_POLL).await;
+                    }
+                    state.campaigns.wake(&campaign_id);
+                    return;
+                }
+                Err(_) => {
+                    let (db, key2) = (db.clone(), key.clone());
+                    let _ = tokio::spawn(async move {
+                        cs::dial_refused(&db, &key2).await?;
+                        cs::fail_open_call(&db, &call_id, "the call could not be placed").await
+                    })
+                    .await;
+                }
+            }
+            dialing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&key);
+        });
+    }
+
+    /// The number and carrier a campaign dials from (its pool in turn, else its number,
+    /// else the agent's).
+    async fn origin(
+        &self,
+        state: &AppState,
+        row: &campaign::Model,
+        turn: u64,
+    ) -> Result<(thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>), PortError> {
+        let pool = pool_of(row);
+        let from = if pool.is_empty() {
+            row.from_number.clone()
+        } else {
+            pool.get(usize::try_from(turn).unwrap_or(0) % pool.len()).cloned()
+        };
+        let (db, org, agent) = (self.db.clone(), row.org_id.clone(), row.agent_id.clone());
+        let number = on_runtime(
+            async move { calls::from_number(&db, &org, &agent, from.as_deref()).await },
+            |e| PortError::Unavailable(e.to_string()),
+        )
+        .await?;
+        let carrier = tel::carrier_of(state, &number)
+            .await
+            .map_err(|e| PortError::Unavailable(format!("carrier: {e}")))?;
+        Ok((number, carrier))
+    }
+
+    async fn campaign(&self, id: &str) -> Result<campaign::Model, PortError> {
+        let (db, id2) = (self.db.clone(), id.to_string());
+        on_runtime(async move { campaign::Entity::find_by_id(id2).one(&db).await }, db_err)
+            .await?
+            .ok_or(PortError::Fenced)
+    }
+}
+
+use sea_orm::EntityTrait;
+
+#[async_trait]
+impl CampaignPorts for ServerCampaignPorts {
+    async fn claim(&self, campaign_id: &str) -> Result<Option<i64>, PortError> {
+        let (db, id, node, lease) = (
+            self.db.clone(),
+            campaign_id.to_string(),
+            self.node.clone(),
+            self.lease(),
+        );
+        let single = self.settings.is_sqlite();
+        on_runtime(async move { cs::claim(&db, &id, &node, lease, single).await }, db_err).await
+    }
+
+    async fn renew(&self, campaign_id: &str, epoch: i64) -> Result<Option<CampaignView>, PortError> {
+        let (db, id, lease) = (self.db.clone(), campaign_id.to_string(), self.lease());
+        let row = on_runtime(async move { cs::renew(&db, &id, epoch, lease).await }, fence_err).await?;
+        Ok(row.map(|r| CampaignView {
+            org_id: r.org_id.clone(),
+            status: CampaignStatus::parse(&r.status).unwrap_or(CampaignStatus::Paused),
+            max_concurrent: u32::try_from(r.max_concurrent_calls).unwrap_or(1),
+            window: window_of(&r),
+            retry: retry_of(&r),
+        }))
+    }
+
+    async fn release(&self, campaign_id: &str, epoch: i64) -> Result<(), PortError> {
+        let (db, id) = (self.db.clone(), campaign_id.to_string());
+        on_runtime(async move { cs::release(&db, &id, epoch).await }, db_err).await
+    }
+
+    async fn finished(&self, campaign_id: &str, limit: u64) -> Result<Vec<Finished>, PortError> {
+        let (db, id) = (self.db.clone(), campaign_id.to_string());
+        on_runtime(
+            async move {
+                let open: Vec<campaign_dial::Model> = cs::open_dials(&db, &id)
+                    .await?
+                    .into_iter()
+                    .filter(|d| d.status == cs::DIAL_PLACED || d.status == cs::DIAL_REFUSED)
+                    .collect();
+                let ids: Vec<String> = open.iter().map(|d| d.call_id.clone()).collect();
+                let statuses = cs::call_statuses(&db, &ids).await?;
+                Ok::<_, DbErr>(
+                    open.into_iter()
+                        .filter_map(|d| {
+                            let outcome = Outcome::of_call_status(statuses.get(&d.call_id)?)?;
+                            Some(Finished {
+                                intent_key: d.intent_key,
+                                contact_id: d.contact_id,
+                                attempt: u32::try_from(d.attempt).unwrap_or(1),
+                                outcome,
+                            })
+                        })
+                        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                        .collect(),
+                )
+            },
+            db_err,
+        )
+        .await
+    }
+
+    async fn settle(&self, campaign_id: &str, epoch: i64, settles: &[Settle]) -> Result<(), PortError> {
+        let (db, id, lease, settles) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
+        on_runtime(
+            async move {
+                cs::fenced(&db, &id, epoch, lease, move |txn| {
+                    Box::pin(async move {
+                        for s in &settles {
+                            let to = match s.decision {
+                                Decision::Complete => ContactStatus::Completed,
+                                Decision::Retry { .. } => ContactStatus::Queued,
+                                Decision::Fail => ContactStatus::Failed,
+                            };
+                            cs::move_contact(
+                                txn,
+                                &s.contact_id,
+                                ContactStatus::InProgress,
+                                to,
+                                s.retry_at,
+                                Some(s.outcome.as_str()),
+                            )
+                            .await?;
+                            cs::dial_done(txn, &s.intent_key, s.outcome.as_str()).await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await
+            },
+            fence_err,
+        )
+        .await
+    }
+
+    async fn open_dials(&self, campaign_id: &str) -> Result<u64, PortError> {
+        let (db, id) = (self.db.clone(), campaign_id.to_string());
+        on_runtime(async move { cs::count_open_dials(&db, &id).await }, db_err).await
+    }
+
+    async fn org_headroom(&self, org_id: &str) -> Result<u64, PortError> {
+        let (db, org) = (self.db.clone(), org_id.to_string());
+        let open = on_runtime(async move { cs::org_open_calls(&db, &org).await }, db_err).await?;
+        Ok(u64::from(self.settings.campaigns.org_max_concurrent_calls).saturating_sub(open))
+    }
+
+    async fn in_doubt(&self, campaign_id: &str, older_than: DateTime<Utc>) -> Result<Vec<InDoubt>, PortError> {
+        let (db, id) = (self.db.clone(), campaign_id.to_string());
+        let rows = on_runtime(async move { cs::in_doubt(&db, &id, older_than).await }, db_err).await?;
+        let here = self.dialing().clone();
+        Ok(rows
+            .into_iter()
+            .filter(|d| !here.contains(&d.intent_key))
+            .map(|d| InDoubt {
+                intent_key: d.intent_key,
+                contact_id: d.contact_id,
+                call_id: d.call_id,
+                created_at: d.created_at,
+            })
+            .collect())
+    }
+
+    async fn reconcile(&self, campaign_id: &str, epoch: i64, intent: &InDoubt) -> Result<Reconciled, PortError> {
+        if self.dialing().contains(&intent.intent_key) {
+            return Ok(Reconciled::InFlightHere);
+        }
+        let state = self.app()?.clone();
+        let (db, call_id) = (self.db.clone(), intent.call_id.clone());
+        let old = on_runtime(async move { store::calls::find_any(&db, &call_id).await }, db_err)
+            .await?
+            .ok_or_else(|| {
+                PortError::Unavailable(format!(
+                    "call {} of intent {} is gone",
+                    intent.call_id, intent.intent_key
+                ))
+            })?;
+        let (db, org, from) = (self.db.clone(), old.org_id.clone(), old.from_number.clone());
+        let number = on_runtime(
+            async move { store::phone_numbers::find_by_number(&db, &org, &from).await },
+            db_err,
+        )
+        .await?
+        .ok_or_else(|| PortError::Unavailable(format!("number {} is gone", old.from_number)))?;
+        let carrier = tel::carrier_of(&state, &number)
+            .await
+            .map_err(|e| PortError::Unavailable(format!("carrier: {e}")))?;
+        let lookup = CallLookup {
+            intent_key: intent.intent_key.clone(),
+            to: old.to_number.clone(),
+            from: old.from_number.clone(),
+            since: intent.created_at,
+        };
+        let found = carrier
+            .find_call(&lookup)
+            .await
+            .map_err(|e| PortError::Unavailable(format!("carrier lookup: {e}")))?;
+        // The call row a crash left open is closed (interrupted) either way.
+        if state.calls.get(&old.id).is_none() && Outcome::of_call_status(&old.status).is_none() {
+            let (db, row) = (self.db.clone(), old.clone());
+            on_runtime(async move { store::calls::close_interrupted(&db, &row).await }, db_err).await?;
+        }
+        if let Some(sid) = found {
+            let (db, id, key, lease, call_id, sid2) = (
+                self.db.clone(),
+                campaign_id.to_string(),
+                intent.intent_key.clone(),
+                self.lease(),
+                old.id.clone(),
+                sid.clone(),
+            );
+            on_runtime(
+                async move {
+                    cs::fenced(&db, &id, epoch, lease, move |txn| {
+                        Box::pin(async move {
+                            cs::dial_placed(txn, &key, &sid2, true).await?;
+                            store::calls::set_provider_sid(txn, &call_id, &sid2).await
+                        })
+                    })
+                    .await
+                },
+                fence_err,
+            )
+            .await?;
+            return Ok(Reconciled::Found(sid));
+        }
+        // Unknown to the carrier: dial again, under the same key, with a fresh call row.
+        let row = calls::new_call(
+            &old.org_id,
+            &old.agent_id,
+            "outbound",
+            &old.from_number,
+            &old.to_number,
+            Some(&number),
+            old.variables.clone(),
+            old.metadata.clone(),
+        );
+        let (db, id, key, lease, row2) = (
+            self.db.clone(),
+            campaign_id.to_string(),
+            intent.intent_key.clone(),
+            self.lease(),
+            row.clone(),
+        );
+        self.dialing().insert(intent.intent_key.clone());
+        let res = on_runtime(
+            async move {
+                cs::fenced(&db, &id, epoch, lease, move |txn| {
+                    Box::pin(async move {
+                        let call_id = row2.id.clone();
+                        store::calls::insert(txn, row2).await?;
+                        cs::redial_with(txn, &key, &call_id).await
+                    })
+                })
+                .await
+            },
+            fence_err,
+        )
+        .await;
+        if let Err(e) = res {
+            self.dialing().remove(&intent.intent_key);
+            return Err(e);
+        }
+        self.spawn_dial(state, row, carrier, intent.intent_key.clone());
+        Ok(Reconciled::Redialled)
+    }
+
+    async fn due_contacts(
+        &self,
+        campaign_id: &str,
+        now: DateTime<Utc>,
+        limit: u64,
+        with_timezone_only: bool,
+    ) -> Result<Vec<DueContact>, PortError> {
+        let (db, id) = (self.db.clone(), campaign_id.to_string());
+        let rows = on_runtime(
+            async move { cs::due_contacts(&db, &id, now, limit, with_timezone_only).await },
+            db_err,
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|c| DueContact {
+                id: c.id,
+                phone_number: c.phone_number,
+                timezone: c.timezone,
+                attempts: u32::try_from(c.attempts).unwrap_or(0),
+            })
+            .collect())
+    }
+
+    async fn suppressed(&self, org_id: &str, numbers: &[String]) -> Result<Vec<String>, PortError> {
+        let (db, org, numbers) = (self.db.clone(), org_id.to_string(), numbers.to_vec());
+        let set = on_runtime(async move { cs::opted_out(&db, &org, &numbers).await }, db_err).await?;
+        Ok(set.into_iter().collect())
+    }
+
+    async fn suppress(&self, campaign_id: &str, epoch: i64, contact_id: &str) -> Result<(), PortError> {
+        let (db, id, lease, cid) = (
+            self.db.clone(),
+            campaign_id.to_string(),
+            self.lease(),
+            contact_id.to_string(),
+        );
+        on_runtime(
+            async move {
+                cs::fenced(&db, &id, epoch, lease, move |txn| {
+                    Box::pin(async move {
+                        cs::move_contact(
+                            txn,
+                            &cid,
+                            ContactStatus::Queued,
+                            ContactStatus::Suppressed,
+                            None,
+                            Some("opted_out"),
+                        )
+                        .await
+                        .map(|_| ())
+                    })
+                })
+                .await
+            },
+            fence_err,
+        )
+        .await
+    }
+
+    async fn defer(
+        &self,
+        campaign_id: &str,
+        epoch: i64,
+        contact_id: &str,
+        until: DateTime<Utc>,
+    ) -> Result<(), PortError> {
+        let (db, id, lease, cid) = (
+            self.db.clone(),
+            campaign_id.to_string(),
+            self.lease(),
+            contact_id.to_string(),
+        );
+        on_runtime(
+            async move {
+                cs::fenced(&db, &id, epoch, lease, move |txn| {
+                    Box::pin(async move { cs::defer(txn, &cid, until).await })
+                })
+                .await
+            },
+            fence_err,
+        )
+        .await
+    }
+
+    async fn dial(&self, campaign_id: &str, epoch: i64, contact: &DueContact) -> Result<Option<String>, PortError> {
+        let state = self.app()?.clone();
+        let row = self.campaign(campaign_id).await?;
+        let attempt = contact.attempts + 1;
+        let key = format!("{}:{attempt}", contact.id);
+        let (db, cid) = (self.db.clone(), contact.id.clone());
+        let full = on_runtime(
+            async move {
+                thruai_entities::campaign_contact::Entity::find_by_id(cid)
+                    .one(&db)
+                    .await
+            },
+            db_err,
+        )
+        .await?
+        .ok_or(PortError::Fenced)?;
+        let turn = u64::try_from(full.position).unwrap_or(0) + u64::from(contact.attempts);
+        let (number, carrier) = self.origin(&state, &row, turn).await?;
+        let mut metadata = json!({
+            "campaignId": row.id, "contactId": contact.id, "intentKey": key, "attempt": attempt,
+        });
+        if let Some(script) = row.metadata.get("sandboxScript") {
+            metadata["sandboxScript"] = script.clone();
+        } else if self.settings.campaigns.sandbox_call_ms > 0 {
+            metadata["sandboxScript"] =
+                json!([{ "silenceMs": self.settings.campaigns.sandbox_call_ms }, { "hangup": true }]);
+        }
+        let call_row = calls::new_call(
+            &row.org_id,
+            &row.agent_id,
+            "outbound",
+            &number.phone_number,
+            &contact.phone_number,
+            Some(&number),
+            json!(variables_of(full.name.as_deref(), &full.custom_data)),
+            metadata,
+        );
+        let now = Utc::now();
+        let intent = campaign_dial::Model {
+            intent_key: key.clone(),
+            campaign_id: row.id.clone(),
+            contact_id: contact.id.clone(),
+            org_id: row.org_id.clone(),
+            attempt: i32::try_from(attempt).unwrap_or(i32::MAX),
+            call_id: call_row.id.clone(),
+            epoch,
+            status: cs::DIAL_PENDING.into(),
+            provider_call_sid: None,
+            outcome: None,
+            reconciled: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let (db, id, lease, cid, row2) = (
+            self.db.clone(),
+            campaign_id.to_string(),
+            self.lease(),
+            contact.id.clone(),
+            call_row.clone(),
+        );
+        let id2 = id.clone();
+        // The intent: contact in progress, the call row and the dial, in one fenced transaction.
+        let moved = on_runtime(
+            async move {
+                cs::fenced(&db, &id, epoch, lease, move |txn| {
+                    Box::pin(async move {
+                        // The campaign row is locked by the fence: a pause committed before
+                        // this point is seen here, and one after it waits for this intent.
+                        let running = campaign::Entity::find_by_id(id2.as_str())
+                            .one(txn)
+                            .await?
+                            .is_some_and(|c| c.status == CampaignStatus::Running.as_str());
+                        if !running
+                            || !cs::move_contact(
+                                txn,
+                                &cid,
+                                ContactStatus::Queued,
+                                ContactStatus::InProgress,
+                                None,
+                                None,
+                            )
+                            .await?
+                        {
+                            return Ok(false);
+                        }
+                        store::calls::insert(txn, row2).await?;
+                        cs::insert_dial(txn, intent).await?;
+                        Ok(true)
+                    })
+                })
+                .await
+            },
+            fence_err,
+        )
+        .await?;
+        if !moved {
+            return Ok(None);
+        }
+        self.failpoint("campaign_abort_after_intent");
+        self.dialing().insert(key.clone());
+        self.spawn_dial(state, call_row, carrier, key.clone());
+        Ok(Some(key))
+    }
+
+    async fn remaining(&self, campaign_id: &str, now: DateTime<Utc>) -> Result<Remaining, PortError> {
+        let (db, id) = (self.db.clone(), campaign_id.to_string());
+        on_runtime(
+            async move {
+                let (queued, due, in_progress, next_due) = cs::remaining(&db, &id, now).await?;
+                let open_dials = cs::count_open_dials(&db, &id).await?;
+                Ok::<_, DbErr>(Remaining {
+                    queued,
+                    due,
+                    in_progress,
+                    open_dials,
+                    next_due,
+                })
+            },
+            db_err,
+        )
+        .await
+    }
+
+    async fn complete(&self, campaign_id: &str, epoch: i64) -> Result<bool, PortError> {
+        let (db, id, lease) = (self.db.clone(), campaign_id.to_string(), self.lease());
+        on_runtime(
+            async move {
+                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
+                    Box::pin(async move { cs::complete(txn, &id).await })
+                })
+                .await
+            },
+            fence_err,
+        )
+        .await
+    }
+
+    async fn snapshot(&self, campaign_id: &str, epoch: i64, view: &Value) -> Result<(), PortError> {
+        let (db, id, lease, view) = (self.db.clone(), campaign_id.to_string(), self.lease(), view.clone());
+        on_runtime(
+            async move {
+                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
+                    Box::pin(async move { cs::write_snapshot(txn, &id, view).await })
+                })
+                .await
+            },
+            fence_err,
+        )
+        .await
+    }
+
+    fn failpoint(&self, name: &str) {
+        if self.settings.testing.failpoint == name {
+            tracing::error!(failpoint = name, "aborting at failpoint");
+            std::process::abort();
+        }
+    }
+}
+
+/// Starts the supervisor's sweep and the actors of campaigns left running (after a crash:
+/// in-doubt intents are reconciled with the carrier on their first tick).
+pub fn rehydrate(state: &AppState) -> usize {
+    let db = state.db.clone();
+    state.campaigns.start_sweep(move || {
+        let db = db.clone();
+        async move {
+            tokio::spawn(async move { cs::active_ids(&db).await })
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default()
+        }
+    });
+    state.campaigns.rehydrate(&[])
+}
+
+/// The campaigns to resume at start-up.
+///
+/// # Errors
+/// When the database is unreachable.
+pub async fn resume(state: &AppState) -> anyhow::Result<usize> {
+    let ids = cs::active_ids(&state.db).await?;
+    let n = state.campaigns.rehydrate(&ids);
+    rehydrate(state);
+    Ok(n)
+}

@@ -1,0 +1,684 @@
+//! Campaign queries: CRUD scoped to the organisation, contacts in multi-row batches, and
+//! the actor's queue, intent and lease operations. Every write of the actor goes through
+//! [`fence`] in the same transaction: it extends the lease only while the caller's epoch is
+//! still the campaign's, so an actor that lost its lease cannot change anything.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    prelude::*,
+    sea_query::{Expr, ExprTrait, Func},
+};
+use thruai_actors::campaign::state::{ContactStatus, Counts};
+use thruai_entities::{call, campaign, campaign_contact as contact, campaign_dial as dial, sandbox_call, sms_opt_out};
+
+/// Rows per multi-row INSERT (15 columns: well under SQLite's and Postgres' parameter limits).
+pub const INSERT_BATCH: usize = 1000;
+/// Values per `IN (…)` list.
+const IN_BATCH: usize = 900;
+
+/// Dial intent statuses.
+pub const DIAL_PENDING: &str = "pending";
+pub const DIAL_PLACED: &str = "placed";
+pub const DIAL_REFUSED: &str = "refused";
+pub const DIAL_DONE: &str = "done";
+
+const OPEN_CALL: [&str; 3] = ["queued", "ringing", "in_progress"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum FenceError {
+    #[error("fenced: the campaign is owned by a newer epoch")]
+    Fenced,
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+// -------------------------------------------------------------------------------------------
+// CRUD
+// -------------------------------------------------------------------------------------------
+
+pub async fn insert(db: &impl ConnectionTrait, row: campaign::Model) -> Result<campaign::Model, DbErr> {
+    row.into_active_model().reset_all().insert(db).await
+}
+
+pub async fn save(db: &impl ConnectionTrait, row: campaign::Model) -> Result<campaign::Model, DbErr> {
+    row.into_active_model().reset_all().update(db).await
+}
+
+pub async fn find(db: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<Option<campaign::Model>, DbErr> {
+    campaign::Entity::find()
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .filter(campaign::Column::Id.eq(id))
+        .one(db)
+        .await
+}
+
+pub async fn list(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    status: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<campaign::Model>, u64), DbErr> {
+    let mut q = campaign::Entity::find().filter(campaign::Column::OrgId.eq(org_id));
+    if let Some(s) = status {
+        q = q.filter(campaign::Column::Status.eq(s));
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_desc(campaign::Column::CreatedAt)
+        .order_by_desc(campaign::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Fences the running actor out (epoch + 1) and deletes the campaign with its contacts
+/// and intents. Calls already placed run to their end as ordinary calls.
+pub async fn delete(db: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<(), DbErr> {
+    campaign::Entity::update_many()
+        .col_expr(
+            campaign::Column::OwnerEpoch,
+            Expr::col(campaign::Column::OwnerEpoch).add(1),
+        )
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .exec(db)
+        .await?;
+    dial::Entity::delete_many()
+        .filter(dial::Column::CampaignId.eq(id))
+        .exec(db)
+        .await?;
+    contact::Entity::delete_many()
+        .filter(contact::Column::CampaignId.eq(id))
+        .exec(db)
+        .await?;
+    campaign::Entity::delete_many()
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, FromQueryResult)]
+struct StatusCount {
+    status: String,
+    n: i64,
+}
+
+/// Contacts per status.
+pub async fn counts(db: &impl ConnectionTrait, campaign_id: &str) -> Result<Counts, DbErr> {
+    let rows = contact::Entity::find()
+        .select_only()
+        .column(contact::Column::Status)
+        .column_as(Expr::expr(Func::count(Expr::col(contact::Column::Id))), "n")
+        .filter(contact::Column::CampaignId.eq(campaign_id))
+        .group_by(contact::Column::Status)
+        .into_model::<StatusCount>()
+        .all(db)
+        .await?;
+    let mut c = Counts::default();
+    for r in rows {
+        if let Some(s) = ContactStatus::parse(&r.status) {
+            c.add(s, u64::try_from(r.n).unwrap_or(0));
+        }
+    }
+    Ok(c)
+}
+
+/// Campaigns that should have an actor: running, or paused with dials still open.
+pub async fn active_ids(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr> {
+    let running: Vec<String> = campaign::Entity::find()
+        .select_only()
+        .column(campaign::Column::Id)
+        .filter(campaign::Column::Status.eq("running"))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let with_open: Vec<String> = dial::Entity::find()
+        .select_only()
+        .column(dial::Column::CampaignId)
+        .filter(dial::Column::Status.ne(DIAL_DONE))
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut seen: HashSet<String> = HashSet::new();
+    Ok(running
+        .into_iter()
+        .chain(with_open)
+        .filter(|id| seen.insert(id.clone()))
+        .collect())
+}
+
+// -------------------------------------------------------------------------------------------
+// Contacts
+// -------------------------------------------------------------------------------------------
+
+/// Which of `numbers` the campaign already has.
+pub async fn existing_numbers(
+    db: &impl ConnectionTrait,
+    campaign_id: &str,
+    numbers: &[String],
+) -> Result<HashSet<String>, DbErr> {
+    let mut out = HashSet::new();
+    for chunk in numbers.chunks(IN_BATCH) {
+        let found: Vec<String> = contact::Entity::find()
+            .select_only()
+            .column(contact::Column::PhoneNumber)
+            .filter(contact::Column::CampaignId.eq(campaign_id))
+            .filter(contact::Column::PhoneNumber.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Which of `numbers` opted out of the organisation (STOP to any of its numbers): they are
+/// the do-not-call list of campaigns.
+pub async fn opted_out(db: &impl ConnectionTrait, org_id: &str, numbers: &[String]) -> Result<HashSet<String>, DbErr> {
+    let mut out = HashSet::new();
+    for chunk in numbers.chunks(IN_BATCH) {
+        let found: Vec<String> = sms_opt_out::Entity::find()
+            .select_only()
+            .column(sms_opt_out::Column::ContactNumber)
+            .filter(sms_opt_out::Column::OrgId.eq(org_id))
+            .filter(sms_opt_out::Column::ContactNumber.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// The next free queue position.
+pub async fn next_position(db: &impl ConnectionTrait, campaign_id: &str) -> Result<i64, DbErr> {
+    let max: Option<Option<i64>> = contact::Entity::find()
+        .select_only()
+        .column_as(Expr::expr(Func::max(Expr::col(contact::Column::Position))), "m")
+        .filter(contact::Column::CampaignId.eq(campaign_id))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(max.flatten().map_or(0, |m| m + 1))
+}
+
+/// Multi-row inserts of [`INSERT_BATCH`] rows.
+pub async fn insert_contacts(db: &impl ConnectionTrait, rows: Vec<contact::Model>) -> Result<(), DbErr> {
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let batch: Vec<contact::ActiveModel> = rows
+            .by_ref()
+            .take(INSERT_BATCH)
+            .map(|r| r.into_active_model().reset_all())
+            .collect();
+        contact::Entity::insert_many(batch).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+pub async fn list_contacts(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    campaign_id: &str,
+    status: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<contact::Model>, u64), DbErr> {
+    let mut q = contact::Entity::find()
+        .filter(contact::Column::OrgId.eq(org_id))
+        .filter(contact::Column::CampaignId.eq(campaign_id));
+    if let Some(s) = status {
+        q = q.filter(contact::Column::Status.eq(s));
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_asc(contact::Column::Position)
+        .order_by_asc(contact::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// The dial intents of these contacts, by contact id, oldest first.
+pub async fn dials_of(
+    db: &impl ConnectionTrait,
+    contact_ids: &[String],
+) -> Result<HashMap<String, Vec<dial::Model>>, DbErr> {
+    let mut out: HashMap<String, Vec<dial::Model>> = HashMap::new();
+    for chunk in contact_ids.chunks(IN_BATCH) {
+        let rows = dial::Entity::find()
+            .filter(dial::Column::ContactId.is_in(chunk.iter().map(String::as_str)))
+            .order_by_asc(dial::Column::Attempt)
+            .all(db)
+            .await?;
+        for r in rows {
+            out.entry(r.contact_id.clone()).or_default().push(r);
+        }
+    }
+    Ok(out)
+}
+
+// -------------------------------------------------------------------------------------------
+// The actor's lease
+// -------------------------------------------------------------------------------------------
+
+/// Takes the lease (epoch + 1) when it is free, expired, this node's, or (`single_node`,
+/// SQLite) held by a process that no longer runs.
+pub async fn claim(
+    db: &DatabaseConnection,
+    id: &str,
+    node: &str,
+    lease: Duration,
+    single_node: bool,
+) -> Result<Option<i64>, DbErr> {
+    let now = Utc::now();
+    let mut free = Condition::any()
+        .add(campaign::Column::LeaseUntil.is_null())
+        .add(campaign::Column::LeaseUntil.lt(now))
+        .add(campaign::Column::OwnerNode.eq(node));
+    if single_node {
+        free = free.add(campaign::Column::OwnerNode.ne(node));
+    }
+    let res = campaign::Entity::update_many()
+        .col_expr(
+            campaign::Column::OwnerEpoch,
+            Expr::col(campaign::Column::OwnerEpoch).add(1),
+        )
+        .col_expr(campaign::Column::OwnerNode, Expr::value(node))
+        .col_expr(campaign::Column::LeaseUntil, Expr::value(now + lease))
+        .filter(campaign::Column::Id.eq(id))
+        .filter(free)
+        .exec(db)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(None);
+    }
+    Ok(campaign::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|c| c.owner_node.as_deref() == Some(node))
+        .map(|c| c.owner_epoch))
+}
+
+/// Extends the lease while `epoch` is the campaign's; everything else the actor writes is
+/// in the same transaction as this.
+pub async fn fence(db: &impl ConnectionTrait, id: &str, epoch: i64, lease: Duration) -> Result<(), FenceError> {
+    let res = campaign::Entity::update_many()
+        .col_expr(campaign::Column::LeaseUntil, Expr::value(Utc::now() + lease))
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::OwnerEpoch.eq(epoch))
+        .exec(db)
+        .await?;
+    if res.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(FenceError::Fenced)
+    }
+}
+
+/// Renews the lease and reads the campaign (`None`: deleted).
+pub async fn renew(
+    db: &DatabaseConnection,
+    id: &str,
+    epoch: i64,
+    lease: Duration,
+) -> Result<Option<campaign::Model>, FenceError> {
+    match fence(db, id, epoch, lease).await {
+        Ok(()) => Ok(campaign::Entity::find_by_id(id).one(db).await?),
+        Err(FenceError::Fenced) => {
+            if campaign::Entity::find_by_id(id).one(db).await?.is_none() {
+                Ok(None)
+            } else {
+                Err(FenceError::Fenced)
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn release(db: &DatabaseConnection, id: &str, epoch: i64) -> Result<(), DbErr> {
+    campaign::Entity::update_many()
+        .col_expr(campaign::Column::LeaseUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::OwnerEpoch.eq(epoch))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+// -------------------------------------------------------------------------------------------
+// The actor's queue and intents
+// -------------------------------------------------------------------------------------------
+
+/// Dials of the campaign not yet settled.
+pub async fn open_dials(db: &impl ConnectionTrait, campaign_id: &str) -> Result<Vec<dial::Model>, DbErr> {
+    dial::Entity::find()
+        .filter(dial::Column::CampaignId.eq(campaign_id))
+        .filter(dial::Column::Status.ne(DIAL_DONE))
+        .all(db)
+        .await
+}
+
+pub async fn count_open_dials(db: &impl ConnectionTrait, campaign_id: &str) -> Result<u64, DbErr> {
+    dial::Entity::find()
+        .filter(dial::Column::CampaignId.eq(campaign_id))
+        .filter(dial::Column::Status.ne(DIAL_DONE))
+        .count(db)
+        .await
+}
+
+/// Status of each call by id.
+pub async fn call_statuses(db: &impl ConnectionTrait, call_ids: &[String]) -> Result<HashMap<String, String>, DbErr> {
+    let mut out = HashMap::new();
+    for chunk in call_ids.chunks(IN_BATCH) {
+        let rows: Vec<(String, String)> = call::Entity::find()
+            .select_only()
+            .column(call::Column::Id)
+            .column(call::Column::Status)
+            .filter(call::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Open calls of the organisation (every direction).
+pub async fn org_open_calls(db: &impl ConnectionTrait, org_id: &str) -> Result<u64, DbErr> {
+    call::Entity::find()
+        .filter(call::Column::Status.is_in(OPEN_CALL))
+        .filter(call::Column::OrgId.eq(org_id))
+        .count(db)
+        .await
+}
+
+pub async fn due_contacts(
+    db: &impl ConnectionTrait,
+    campaign_id: &str,
+    now: DateTime<Utc>,
+    limit: u64,
+    with_timezone_only: bool,
+) -> Result<Vec<contact::Model>, DbErr> {
+    let mut q = contact::Entity::find()
+        .filter(contact::Column::CampaignId.eq(campaign_id))
+        .filter(contact::Column::Status.eq(ContactStatus::Queued.as_str()))
+        .filter(
+            Condition::any()
+                .add(contact::Column::NextAttemptAt.is_null())
+                .add(contact::Column::NextAttemptAt.lte(now)),
+        );
+    if with_timezone_only {
+        q = q.filter(contact::Column::Timezone.is_not_null());
+    }
+    q.order_by_asc(contact::Column::Position)
+        .order_by_asc(contact::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Queued (all and due), in progress, and the next due time of a waiting contact.
+pub async fn remaining(
+    db: &impl ConnectionTrait,
+    campaign_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(u64, u64, u64, Option<DateTime<Utc>>), DbErr> {
+    let base = || contact::Entity::find().filter(contact::Column::CampaignId.eq(campaign_id));
+    let queued = base()
+        .filter(contact::Column::Status.eq(ContactStatus::Queued.as_str()))
+        .count(db)
+        .await?;
+    let in_progress = base()
+        .filter(contact::Column::Status.eq(ContactStatus::InProgress.as_str()))
+        .count(db)
+        .await?;
+    let due = if queued == 0 {
+        0
+    } else {
+        base()
+            .filter(contact::Column::Status.eq(ContactStatus::Queued.as_str()))
+            .filter(
+                Condition::any()
+                    .add(contact::Column::NextAttemptAt.is_null())
+                    .add(contact::Column::NextAttemptAt.lte(now)),
+            )
+            .limit(1)
+            .count(db)
+            .await?
+    };
+    let next: Option<Option<DateTime<Utc>>> = if queued > 0 && due == 0 {
+        base()
+            .select_only()
+            .column_as(Expr::expr(Func::min(Expr::col(contact::Column::NextAttemptAt))), "m")
+            .filter(contact::Column::Status.eq(ContactStatus::Queued.as_str()))
+            .into_tuple()
+            .one(db)
+            .await?
+    } else {
+        None
+    };
+    Ok((queued, due, in_progress, next.flatten()))
+}
+
+/// Moves a contact (fenced, in `txn`) if it is still in `from`.
+pub async fn move_contact(
+    db: &impl ConnectionTrait,
+    contact_id: &str,
+    from: ContactStatus,
+    to: ContactStatus,
+    next_attempt_at: Option<DateTime<Utc>>,
+    last_outcome: Option<&str>,
+) -> Result<bool, DbErr> {
+    let mut q = contact::Entity::update_many()
+        .col_expr(contact::Column::Status, Expr::value(to.as_str()))
+        .col_expr(contact::Column::NextAttemptAt, Expr::value(next_attempt_at))
+        .col_expr(contact::Column::UpdatedAt, Expr::value(Utc::now()));
+    if let Some(o) = last_outcome {
+        q = q.col_expr(contact::Column::LastOutcome, Expr::value(o));
+    }
+    if from == ContactStatus::Queued && to == ContactStatus::InProgress {
+        q = q.col_expr(contact::Column::Attempts, Expr::col(contact::Column::Attempts).add(1));
+    }
+    let res = q
+        .filter(contact::Column::Id.eq(contact_id))
+        .filter(contact::Column::Status.eq(from.as_str()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn defer(db: &impl ConnectionTrait, contact_id: &str, until: DateTime<Utc>) -> Result<(), DbErr> {
+    contact::Entity::update_many()
+        .col_expr(contact::Column::NextAttemptAt, Expr::value(until))
+        .col_expr(contact::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(contact::Column::Id.eq(contact_id))
+        .filter(contact::Column::Status.eq(ContactStatus::Queued.as_str()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_dial(db: &impl ConnectionTrait, row: dial::Model) -> Result<(), DbErr> {
+    dial::Entity::insert(row.into_active_model().reset_all())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Records the carrier's acknowledgement of a pending intent.
+pub async fn dial_placed(db: &impl ConnectionTrait, key: &str, sid: &str, reconciled: bool) -> Result<bool, DbErr> {
+    let res = dial::Entity::update_many()
+        .col_expr(dial::Column::Status, Expr::value(DIAL_PLACED))
+        .col_expr(dial::Column::ProviderCallSid, Expr::value(sid))
+        .col_expr(dial::Column::Reconciled, Expr::value(reconciled))
+        .col_expr(dial::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(dial::Column::IntentKey.eq(key))
+        .filter(dial::Column::Status.eq(DIAL_PENDING))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// The carrier refused the call (no call exists there).
+pub async fn dial_refused(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    dial::Entity::update_many()
+        .col_expr(dial::Column::Status, Expr::value(DIAL_REFUSED))
+        .col_expr(dial::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(dial::Column::IntentKey.eq(key))
+        .filter(dial::Column::Status.eq(DIAL_PENDING))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Points an in-doubt intent at a fresh call row (its first call row was closed as
+/// interrupted by the restart) before it is dialled again under the same key.
+pub async fn redial_with(db: &impl ConnectionTrait, key: &str, call_id: &str) -> Result<(), DbErr> {
+    dial::Entity::update_many()
+        .col_expr(dial::Column::CallId, Expr::value(call_id))
+        .col_expr(dial::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(dial::Column::IntentKey.eq(key))
+        .filter(dial::Column::Status.eq(DIAL_PENDING))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn dial_done(db: &impl ConnectionTrait, key: &str, outcome: &str) -> Result<(), DbErr> {
+    dial::Entity::update_many()
+        .col_expr(dial::Column::Status, Expr::value(DIAL_DONE))
+        .col_expr(dial::Column::Outcome, Expr::value(outcome))
+        .col_expr(dial::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(dial::Column::IntentKey.eq(key))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn in_doubt(
+    db: &impl ConnectionTrait,
+    campaign_id: &str,
+    older_than: DateTime<Utc>,
+) -> Result<Vec<dial::Model>, DbErr> {
+    dial::Entity::find()
+        .filter(dial::Column::CampaignId.eq(campaign_id))
+        .filter(dial::Column::Status.eq(DIAL_PENDING))
+        .filter(dial::Column::UpdatedAt.lte(older_than))
+        .all(db)
+        .await
+}
+
+pub async fn complete(db: &impl ConnectionTrait, id: &str) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let res = campaign::Entity::update_many()
+        .col_expr(campaign::Column::Status, Expr::value("completed"))
+        .col_expr(campaign::Column::CompletedAt, Expr::value(now))
+        .col_expr(campaign::Column::UpdatedAt, Expr::value(now))
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+pub async fn write_snapshot(db: &impl ConnectionTrait, id: &str, view: serde_json::Value) -> Result<(), DbErr> {
+    campaign::Entity::update_many()
+        .col_expr(campaign::Column::Snapshot, Expr::value(view))
+        .filter(campaign::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+// -------------------------------------------------------------------------------------------
+// The sandbox carrier's call log
+// -------------------------------------------------------------------------------------------
+
+pub async fn sandbox_record_call(db: &impl ConnectionTrait, row: sandbox_call::Model) -> Result<(), DbErr> {
+    sandbox_call::Entity::insert(row.into_active_model().reset_all())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn sandbox_call_by_intent(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    intent_key: &str,
+) -> Result<Option<sandbox_call::Model>, DbErr> {
+    sandbox_call::Entity::find()
+        .filter(sandbox_call::Column::OrgId.eq(org_id))
+        .filter(sandbox_call::Column::IntentKey.eq(intent_key))
+        .one(db)
+        .await
+}
+
+/// Calls the sandbox carrier already placed to `to` for the organisation.
+pub async fn sandbox_calls_to(db: &impl ConnectionTrait, org_id: &str, to: &str) -> Result<u64, DbErr> {
+    sandbox_call::Entity::find()
+        .filter(sandbox_call::Column::OrgId.eq(org_id))
+        .filter(sandbox_call::Column::ToNumber.eq(to))
+        .count(db)
+        .await
+}
+
+/// Runs `f` in a transaction that first checks (and extends) the lease.
+///
+/// # Errors
+/// [`FenceError::Fenced`] when the epoch moved; nothing is written then.
+pub async fn fenced<T, F>(db: &DatabaseConnection, id: &str, epoch: i64, lease: Duration, f: F) -> Result<T, FenceError>
+where
+    F: for<'c> FnOnce(
+            &'c sea_orm::DatabaseTransaction,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, DbErr>> + Send + 'c>>
+        + Send,
+    T: Send,
+{
+    let txn = db.begin().await?;
+    fence(&txn, id, epoch, lease).await?;
+    let out = f(&txn).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+/// Closes a call row that never reached the carrier (its actor could not start).
+pub async fn fail_open_call(db: &impl ConnectionTrait, call_id: &str, reason: &str) -> Result<(), DbErr> {
+    let now = Utc::now();
+    call::Entity::update_many()
+        .col_expr(call::Column::Status, Expr::value("failed"))
+        .col_expr(call::Column::EndReason, Expr::value(reason))
+        .col_expr(call::Column::EndedAt, Expr::value(now))
+        .col_expr(call::Column::UpdatedAt, Expr::value(now))
+        .filter(call::Column::Id.eq(call_id))
+        .filter(call::Column::Status.is_in(OPEN_CALL))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Takes the campaign row's write lock first thing in a transaction (a no-op update): on
+/// SQLite a transaction that reads before it writes fails when another connection wrote
+/// meanwhile, and on PostgreSQL concurrent changes of one campaign queue up here. False
+/// when the organisation has no such campaign.
+pub async fn lock(db: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<bool, DbErr> {
+    let res = campaign::Entity::update_many()
+        .col_expr(campaign::Column::OwnerEpoch, Expr::col(campaign::Column::OwnerEpoch))
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::OrgId.eq(org_id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}

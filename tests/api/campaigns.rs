@@ -1,0 +1,548 @@
+//! Outbound campaigns end to end on the sandbox carrier: CRUD and lifecycle, contacts with
+//! per-row reasons, dialling through the live-call machinery with retries, suppression,
+//! the concurrency cap checked at the carrier's own call log, pause/resume mid-dial,
+//! calling windows, stats views and the debug view.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::{DateTime, Datelike, Utc};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use thruai_entities::{call, campaign, sandbox_call};
+
+use crate::helpers::{TestApp, spawn_with};
+
+async fn app(sandbox_call_ms: u64) -> TestApp {
+    spawn_with(move |s| {
+        s.campaigns.tick_ms = 40;
+        s.campaigns.in_doubt_after_ms = 2000;
+        s.campaigns.sandbox_call_ms = sandbox_call_ms;
+        s.calls.silence_timeout_ms = 8000;
+    })
+    .await
+}
+
+/// A sandbox number and an agent whose greeting uses `{{firstName}}`.
+async fn agent(app: &TestApp) -> String {
+    let n = app
+        .post("/telephony/numbers/provision", &json!({ "areaCode": "415" }))
+        .await;
+    assert_eq!(n.status, 201, "{:?}", n.body);
+    let a = app
+        .post(
+            "/agents",
+            &json!({ "name": "Reminders", "pipelineMode": "traditional",
+                     "firstMessage": "Hi {{firstName}}",
+                     "systemPrompt": "You remind {{firstName}} of an appointment." }),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    a.data()["id"].as_str().unwrap().to_string()
+}
+
+async fn campaign(app: &TestApp, body: Value) -> String {
+    let r = app.post("/campaigns", &body).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.data()["status"], "draft");
+    r.data()["id"].as_str().unwrap().to_string()
+}
+
+async fn stats(app: &TestApp, id: &str) -> Value {
+    let r = app.get(&format!("/campaigns/{id}/stats")).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.data().clone()
+}
+
+async fn wait_status(app: &TestApp, id: &str, status: &str, secs: u64) -> Value {
+    for _ in 0..secs * 10 {
+        let r = app.get(&format!("/campaigns/{id}")).await;
+        if r.data()["status"] == status {
+            return r.data().clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let dbg = app.get(&format!("/_debug/campaigns/{id}")).await;
+    panic!("campaign {id} never reached {status}: {:#}", dbg.body);
+}
+
+async fn sandbox_calls(app: &TestApp) -> Vec<sandbox_call::Model> {
+    sandbox_call::Entity::find().all(&app.state.db).await.unwrap()
+}
+
+async fn org_of(app: &TestApp, campaign_id: &str) -> String {
+    campaign::Entity::find_by_id(campaign_id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .org_id
+}
+
+/// The most calls open at once at the carrier: each sandbox call from its creation to the
+/// end of its call record.
+async fn max_overlap(app: &TestApp) -> usize {
+    let placed = sandbox_calls(app).await;
+    let calls: HashMap<String, call::Model> = call::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|c| Some((c.provider_call_sid.clone()?, c)))
+        .collect();
+    let mut edges: Vec<(DateTime<Utc>, i32)> = Vec::new();
+    for p in &placed {
+        let end = calls
+            .get(&p.sid)
+            .and_then(|c| c.ended_at)
+            .expect("every placed call ended");
+        edges.push((p.created_at, 1));
+        edges.push((end, -1));
+    }
+    // Ends before starts at the same instant.
+    edges.sort_by_key(|(t, d)| (*t, *d));
+    let (mut open, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        open += d;
+        most = most.max(open);
+    }
+    usize::try_from(most).unwrap()
+}
+
+#[actix_web::test]
+async fn campaigns_are_created_validated_listed_updated_and_deleted() {
+    let app = app(100).await;
+    let agent = agent(&app).await;
+
+    // Validation: field errors in the envelope, unknown agent, bad number.
+    let bad = app
+        .post(
+            "/campaigns",
+            &json!({ "name": "", "agentId": agent, "maxConcurrentCalls": 0,
+                     "callingWindow": { "timezone": "Mars/Base", "startTime": "9:00", "endTime": "08:00" },
+                     "retryPolicy": { "maxAttempts": 11, "retryOn": ["completed"] } }),
+        )
+        .await;
+    assert_eq!(bad.code(), "VALIDATION_ERROR", "{:?}", bad.body);
+    let fields: Vec<&str> = bad.body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    for f in [
+        "name",
+        "maxConcurrentCalls",
+        "callingWindow.timezone",
+        "retryPolicy.maxAttempts",
+        "retryPolicy.retryOn",
+    ] {
+        assert!(fields.contains(&f), "{f} missing from {fields:?}");
+    }
+    let typo = app.post("/campaigns", &json!({ "name": "x", "agentID": agent })).await;
+    assert_eq!(typo.code(), "VALIDATION_ERROR");
+    let no_agent = app
+        .post("/campaigns", &json!({ "name": "x", "agentId": "AGT-nope" }))
+        .await;
+    assert_eq!(no_agent.code(), "INVALID_AGENT");
+    let not_mine = app
+        .post(
+            "/campaigns",
+            &json!({ "name": "x", "agentId": agent, "fromNumber": "+19995550123" }),
+        )
+        .await;
+    assert_eq!(not_mine.code(), "INVALID_NUMBER");
+
+    let id = campaign(
+        &app,
+        json!({ "name": "Reminders", "agentId": agent, "maxConcurrentCalls": 2,
+                "callingWindow": { "timezone": "Europe/Paris", "startTime": "09:00", "endTime": "18:00" },
+                "retryPolicy": { "maxAttempts": 3, "delaySecs": 60, "retryOn": ["busy"] },
+                "metadata": { "team": "a" } }),
+    )
+    .await;
+    assert!(id.starts_with("CMP-"));
+    let got = app.get(&format!("/campaigns/{id}")).await;
+    assert_eq!(
+        got.data()["callingWindow"]["days"],
+        json!(["mon", "tue", "wed", "thu", "fri"])
+    );
+    assert_eq!(
+        got.data()["retryPolicy"],
+        json!({ "maxAttempts": 3, "delaySecs": 60, "retryOn": ["busy"] })
+    );
+    assert_eq!(got.data()["stats"]["total"], 0);
+    let list = app.get("/campaigns?status=draft").await;
+    assert_eq!(list.data()["pagination"]["total"], 1);
+    assert_eq!(list.data()["campaigns"][0]["id"], json!(id));
+    assert_eq!(app.get("/campaigns?status=bogus").await.code(), "VALIDATION_ERROR");
+
+    // Lifecycle: a draft cannot be paused, nor set to completed.
+    let pause = app.post(&format!("/campaigns/{id}/pause"), &json!({})).await;
+    assert_eq!(pause.code(), "RESOURCE_CONFLICT", "{:?}", pause.body);
+    let done = app
+        .patch(&format!("/campaigns/{id}"), &json!({ "status": "completed" }))
+        .await;
+    assert_eq!(done.code(), "RESOURCE_CONFLICT");
+    let p = app
+        .patch(
+            &format!("/campaigns/{id}"),
+            &json!({ "maxConcurrentCalls": 4, "name": "Renamed" }),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{:?}", p.body);
+    assert_eq!(p.data()["maxConcurrentCalls"], 4);
+    assert_eq!(p.data()["name"], "Renamed");
+
+    // Another organisation sees nothing.
+    let other = app.other_org().await;
+    assert_eq!(other.get(&format!("/campaigns/{id}")).await.code(), "NOT_FOUND");
+    assert_eq!(other.get(&format!("/campaigns/{id}/stats")).await.code(), "NOT_FOUND");
+    assert_eq!(other.get(&format!("/_debug/campaigns/{id}")).await.code(), "NOT_FOUND");
+    assert_eq!(other.delete(&format!("/campaigns/{id}")).await.code(), "NOT_FOUND");
+
+    // Running via PATCH {status}, then deleted: stopped first.
+    let add = app
+        .post(
+            &format!("/campaigns/{id}/contacts"),
+            &json!({ "contacts": [{ "phoneNumber": "+14155552001" }] }),
+        )
+        .await;
+    assert_eq!(add.status, 201);
+    let run = app
+        .patch(&format!("/campaigns/{id}"), &json!({ "status": "running" }))
+        .await;
+    assert_eq!(run.status, 200, "{:?}", run.body);
+    assert_eq!(run.data()["status"], "running");
+    let del = app.delete(&format!("/campaigns/{id}")).await;
+    assert_eq!(del.status, 200, "{:?}", del.body);
+    assert!(del.data()["warnings"][0].as_str().unwrap().contains("stopped"));
+    assert_eq!(app.get(&format!("/campaigns/{id}")).await.code(), "NOT_FOUND");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!app.state.campaigns.is_running(&id));
+}
+
+#[actix_web::test]
+async fn contacts_are_accepted_or_rejected_row_by_row() {
+    let app = app(100).await;
+    let agent = agent(&app).await;
+    let id = campaign(&app, json!({ "name": "C", "agentId": agent })).await;
+    let org = org_of(&app, &id).await;
+    thruai::store::sms::opt_out(&app.state.db, &org, "+14155550100", "+14155553000", "STOP")
+        .await
+        .unwrap();
+    let r = app
+        .post(
+            &format!("/campaigns/{id}/contacts"),
+            &json!({ "contacts": [
+                { "phoneNumber": "+14155553001", "name": "A", "customData": { "firstName": "Ann", "timezone": "America/Chicago" } },
+                { "phoneNumber": "4155553002" },
+                { "phoneNumber": "+14155553001" },
+                { "phoneNumber": "+14155553000" },
+                { "phoneNumber": "+14155553003", "customData": { "timezone": "Nowhere/City" } },
+                { "phoneNumber": "+14155553004", "customData": "not an object" },
+                { "phoneNumber": "+14155553005" }
+            ] }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.data()["added"], 2);
+    assert_eq!(r.data()["failed"], 5);
+    let reasons: Vec<(u64, String)> = r.data()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["index"].as_u64().unwrap(), e["reason"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(
+        reasons[0].0 == 1 && reasons[0].1.starts_with("invalid number"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].0 == 2 && reasons[1].1.starts_with("duplicate"));
+    assert!(reasons[2].0 == 3 && reasons[2].1.starts_with("opted out"));
+    assert!(reasons[3].0 == 4 && reasons[3].1.starts_with("invalid timezone"));
+    assert!(reasons[4].0 == 5 && reasons[4].1.starts_with("invalid customData"));
+    // Already in the campaign: duplicate on a later page too.
+    let again = app
+        .post(
+            &format!("/campaigns/{id}/contacts"),
+            &json!({ "contacts": [{ "phoneNumber": "+14155553005" }] }),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.data()["added"], 0);
+    assert!(
+        again.data()["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("duplicate")
+    );
+    // Empty and oversized pages are refused whole.
+    let empty = app
+        .post(&format!("/campaigns/{id}/contacts"), &json!({ "contacts": [] }))
+        .await;
+    assert_eq!(empty.code(), "VALIDATION_ERROR");
+    let max = app.state.settings.campaigns.max_contacts_per_request;
+    let too_many: Vec<Value> = (0..=max)
+        .map(|i| json!({ "phoneNumber": format!("+1212{i:07}") }))
+        .collect();
+    let big = app
+        .post(&format!("/campaigns/{id}/contacts"), &json!({ "contacts": too_many }))
+        .await;
+    assert_eq!(big.code(), "VALIDATION_ERROR");
+    assert!(
+        big.body["error"]["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pages")
+    );
+
+    let list = app.get(&format!("/campaigns/{id}/contacts?status=queued")).await;
+    assert_eq!(list.data()["pagination"]["total"], 2);
+    let first = &list.data()["contacts"][0];
+    assert_eq!(first["phoneNumber"], "+14155553001");
+    assert_eq!(first["timezone"], "America/Chicago");
+    assert_eq!(first["attempts"], 0);
+    assert_eq!(first["calls"], json!([]));
+    assert_eq!(
+        app.get(&format!("/campaigns/{id}/contacts?status=nope")).await.code(),
+        "VALIDATION_ERROR"
+    );
+    let s = stats(&app, &id).await;
+    assert_eq!(s["stats"]["total"], 2);
+    assert_eq!(s["stats"]["queued"], 2);
+}
+
+#[actix_web::test]
+async fn a_campaign_dials_each_contact_retries_by_policy_and_keeps_to_its_cap() {
+    let app = app(150).await;
+    let agent = agent(&app).await;
+    let id = campaign(
+        &app,
+        json!({ "name": "Wave", "agentId": agent, "maxConcurrentCalls": 3,
+                "retryPolicy": { "maxAttempts": 2, "delaySecs": 0, "retryOn": ["no_answer", "busy"] } }),
+    )
+    .await;
+    let mut contacts: Vec<Value> = (0..10)
+        .map(|i| json!({ "phoneNumber": format!("+1212555{:04}", 1000 + i), "customData": { "firstName": format!("P{i}") } }))
+        .collect();
+    // Busy every time; no answer the first time only; failed (not retried: not in retryOn).
+    contacts.push(json!({ "phoneNumber": "+12125550200" }));
+    contacts.push(json!({ "phoneNumber": "+12125550300" }));
+    contacts.push(json!({ "phoneNumber": "+12125550400" }));
+    contacts.push(json!({ "phoneNumber": "+12125559999" }));
+    let r = app
+        .post(&format!("/campaigns/{id}/contacts"), &json!({ "contacts": contacts }))
+        .await;
+    assert_eq!(r.data()["added"], 14, "{:?}", r.body);
+    // Opted out after being added: suppressed when its turn comes, never dialled.
+    let org = org_of(&app, &id).await;
+    thruai::store::sms::opt_out(&app.state.db, &org, "+14155550100", "+12125559999", "STOP")
+        .await
+        .unwrap();
+
+    let started = app.post(&format!("/campaigns/{id}/start"), &json!({})).await;
+    assert_eq!(started.status, 200, "{:?}", started.body);
+    assert_eq!(started.data()["status"], "running");
+    wait_status(&app, &id, "completed", 60).await;
+
+    let s = stats(&app, &id).await;
+    assert_eq!(
+        s["stats"],
+        json!({ "total": 14, "queued": 0, "inProgress": 0, "completed": 11, "failed": 2, "suppressed": 1 })
+    );
+    assert_eq!(s["percentComplete"], 100.0);
+    assert_eq!(s["successRate"], 84.62);
+    let flat = app.get(&format!("/campaigns/{id}/progress")).await;
+    assert_eq!(flat.data()["pending"], 0);
+    assert_eq!(flat.data()["completed"], 11);
+    assert_eq!(flat.data()["successRate"], 84.62);
+    assert!(flat.data().get("stats").is_none());
+
+    // At the carrier: one call per answered contact, two for the retried ones, none for
+    // the suppressed one.
+    let placed = sandbox_calls(&app).await;
+    let mut per: HashMap<String, usize> = HashMap::new();
+    for p in &placed {
+        *per.entry(p.to_number.clone()).or_default() += 1;
+        assert!(p.intent_key.is_some());
+    }
+    for i in 0..10 {
+        assert_eq!(per.get(&format!("+1212555{:04}", 1000 + i)), Some(&1));
+    }
+    assert_eq!(per.get("+12125550200"), Some(&2));
+    assert_eq!(per.get("+12125550300"), Some(&2));
+    assert_eq!(per.get("+12125550400"), Some(&1));
+    assert_eq!(per.get("+12125559999"), None);
+    assert_eq!(placed.len(), 15);
+    let most = max_overlap(&app).await;
+    assert!(most <= 3, "{most} calls were open at once with a cap of 3");
+    assert!(most >= 2, "the campaign never dialled in parallel ({most})");
+
+    // Contacts carry their attempts and calls; the agent's variables came from customData.
+    let busy = app.get(&format!("/campaigns/{id}/contacts?status=failed")).await;
+    let rows = busy.data()["contacts"].as_array().unwrap();
+    let b = rows.iter().find(|c| c["phoneNumber"] == "+12125550200").unwrap();
+    assert_eq!(b["attempts"], 2);
+    assert_eq!(b["lastOutcome"], "busy");
+    assert_eq!(b["calls"].as_array().unwrap().len(), 2);
+    assert_eq!(b["callIds"].as_array().unwrap().len(), 2);
+    let done = app
+        .get(&format!("/campaigns/{id}/contacts?status=completed&pageSize=100"))
+        .await;
+    let p0 = done.data()["contacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["phoneNumber"] == "+12125551000")
+        .unwrap()
+        .clone();
+    let call_id = p0["callIds"][0].as_str().unwrap();
+    let c = app.get(&format!("/calls/{call_id}")).await;
+    assert_eq!(c.data()["status"], "completed", "{:?}", c.body);
+    let row = call::Entity::find_by_id(call_id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.variables["firstName"], "P0");
+    assert_eq!(row.metadata["campaignId"], json!(id));
+    let suppressed = app.get(&format!("/campaigns/{id}/contacts?status=suppressed")).await;
+    assert_eq!(suppressed.data()["contacts"][0]["phoneNumber"], "+12125559999");
+
+    // Completed: no more starts, no more contacts.
+    assert_eq!(
+        app.post(&format!("/campaigns/{id}/start"), &json!({})).await.code(),
+        "RESOURCE_CONFLICT"
+    );
+    let dbg = app.get(&format!("/_debug/campaigns/{id}")).await;
+    assert_eq!(dbg.status, 200);
+    assert!(dbg.data()["diagnosis"].as_str().unwrap().starts_with("Completed"));
+    assert!(dbg.data()["actor"]["dialsStarted"].as_u64().unwrap() >= 14);
+}
+
+#[actix_web::test]
+async fn pausing_mid_dial_lets_calls_in_flight_finish_and_dials_nothing_new_until_resumed() {
+    let app = app(600).await;
+    let agent = agent(&app).await;
+    let id = campaign(&app, json!({ "name": "P", "agentId": agent, "maxConcurrentCalls": 2 })).await;
+    let contacts: Vec<Value> = (0..8)
+        .map(|i| json!({ "phoneNumber": format!("+1312555{:04}", 2000 + i) }))
+        .collect();
+    app.post(&format!("/campaigns/{id}/contacts"), &json!({ "contacts": contacts }))
+        .await;
+    app.post(&format!("/campaigns/{id}/start"), &json!({})).await;
+    // Wait for the first dials.
+    for _ in 0..100 {
+        if !sandbox_calls(&app).await.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let paused = app.post(&format!("/campaigns/{id}/pause"), &json!({})).await;
+    assert_eq!(paused.data()["status"], "paused");
+    // Intents recorded before the pause committed are dialled; none after it.
+    let at_pause = thruai_entities::campaign_dial::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .len();
+    assert!((1..=2).contains(&at_pause), "{at_pause}");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The calls in flight ended; nothing new was dialled.
+    assert_eq!(sandbox_calls(&app).await.len(), at_pause);
+    let s = stats(&app, &id).await;
+    assert_eq!(s["stats"]["inProgress"], 0, "{s}");
+    assert_eq!(s["stats"]["completed"], json!(at_pause));
+    let dbg = app.get(&format!("/_debug/campaigns/{id}")).await;
+    assert!(
+        dbg.data()["diagnosis"].as_str().unwrap().starts_with("Paused"),
+        "{:?}",
+        dbg.body
+    );
+    // Pausing again changes nothing; resuming dials the rest.
+    assert_eq!(
+        app.post(&format!("/campaigns/{id}/pause"), &json!({})).await.status,
+        200
+    );
+    let resumed = app.post(&format!("/campaigns/{id}/start"), &json!({})).await;
+    assert_eq!(resumed.data()["status"], "running");
+    wait_status(&app, &id, "completed", 60).await;
+    assert_eq!(sandbox_calls(&app).await.len(), 8);
+    assert_eq!(stats(&app, &id).await["stats"]["completed"], 8);
+}
+
+#[actix_web::test]
+async fn outside_the_calling_window_nothing_is_dialled_and_the_debug_view_says_why() {
+    let app = app(100).await;
+    let agent = agent(&app).await;
+    // Open every day but today (UTC), all day long.
+    let today = Utc::now().weekday();
+    let days: Vec<String> = [
+        chrono::Weekday::Mon,
+        chrono::Weekday::Tue,
+        chrono::Weekday::Wed,
+        chrono::Weekday::Thu,
+        chrono::Weekday::Fri,
+        chrono::Weekday::Sat,
+        chrono::Weekday::Sun,
+    ]
+    .into_iter()
+    .filter(|d| *d != today)
+    .map(|d| d.to_string().to_lowercase())
+    .collect();
+    let id = campaign(
+        &app,
+        json!({ "name": "W", "agentId": agent,
+                "callingWindow": { "timezone": "UTC", "startTime": "00:00", "endTime": "23:59", "days": days } }),
+    )
+    .await;
+    app.post(
+        &format!("/campaigns/{id}/contacts"),
+        &json!({ "contacts": [{ "phoneNumber": "+14155554001" }, { "phoneNumber": "+14155554002" }] }),
+    )
+    .await;
+    app.post(&format!("/campaigns/{id}/start"), &json!({})).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(sandbox_calls(&app).await.is_empty());
+    let dbg = app.get(&format!("/_debug/campaigns/{id}")).await;
+    let d = dbg.data();
+    assert_eq!(d["status"], "running");
+    assert!(d["diagnosis"].as_str().unwrap().contains("calling window"), "{d:#}");
+    assert_eq!(d["window"]["openNow"], false);
+    let next: DateTime<Utc> = d["window"]["nextOpening"].as_str().unwrap().parse().unwrap();
+    assert!(next > Utc::now() && next <= Utc::now() + chrono::Duration::days(1));
+    assert_eq!(d["lease"]["heldByThisNode"], true);
+    assert!(d["actor"]["ticks"].as_u64().unwrap() > 1);
+    assert_eq!(stats(&app, &id).await["stats"]["queued"], 2);
+    // Paused: the actor passivates and says so.
+    app.post(&format!("/campaigns/{id}/pause"), &json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!app.state.campaigns.is_running(&id));
+    let calls = sandbox_call::Entity::find()
+        .filter(sandbox_call::Column::ToNumber.eq("+14155554001"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(calls.is_empty());
+}
+
+#[actix_web::test]
+async fn large_lists_are_accepted_in_pages() {
+    let app = app(100).await;
+    let agent = agent(&app).await;
+    let id = campaign(&app, json!({ "name": "Big", "agentId": agent })).await;
+    for page in 0..3 {
+        let contacts: Vec<Value> = (0..2500)
+            .map(|i| json!({ "phoneNumber": format!("+1718{:07}", page * 2500 + i), "name": "Pat", "customData": { "n": i } }))
+            .collect();
+        let r = app
+            .post(&format!("/campaigns/{id}/contacts"), &json!({ "contacts": contacts }))
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        assert_eq!(r.data()["added"], 2500);
+    }
+    let s = stats(&app, &id).await;
+    assert_eq!(s["stats"]["total"], 7500);
+    let last = app.get(&format!("/campaigns/{id}/contacts?page=75&pageSize=100")).await;
+    assert_eq!(last.data()["contacts"][99]["phoneNumber"], "+17180007499");
+}
