@@ -9,8 +9,9 @@
 //!
 //! Environment: `BENCH_CALLS` (1000), `BENCH_SECS` per call (60), `BENCH_RAMP_SECS` (10),
 //! `BENCH_WORKERS` server HTTP workers (2), `BENCH_PIPELINE` (`traditional` or `s2s`),
-//! `BENCH_SERVER` (the `thruai` binary beside this one). The server runs on its embedded defaults (SQLite in a temporary directory, sandbox
-//! speech), measured from outside: frame-handling delay and frames handled from its
+//! `BENCH_DATABASE_URL` (PostgreSQL, a fresh schema; SQLite in a temporary file otherwise),
+//! `BENCH_SERVER` (the `thruai` binary beside this one). The server runs on its defaults
+//! otherwise (sandbox speech), measured from outside: frame-handling delay and frames handled from its
 //! `/metrics`, CPU and RSS from `/proc`. The generator measures what a caller experiences:
 //! speech onset → `clear` (barge-in), end of speech → first agent audio, and its own timer
 //! lateness (so an overloaded generator cannot pass for a fast server).
@@ -112,15 +113,18 @@ fn start_server(workers: u64) -> Server {
     let dir = std::env::temp_dir().join(format!("thruai-bench-calls-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let base = format!("http://127.0.0.1:{port}");
+    // PostgreSQL (a fresh schema) with BENCH_DATABASE_URL, else SQLite in a temporary file.
+    let (db_url, schema) = match std::env::var("BENCH_DATABASE_URL") {
+        Ok(url) => (url, format!("bench_calls_{}", uuid::Uuid::new_v4().simple())),
+        Err(_) => (format!("sqlite://{}/thruai.db?mode=rwc", dir.display()), String::new()),
+    };
     let mut child = Command::new(exe)
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env_remove("DATABASE_URL")
         .env_remove("REDIS_URL")
         .env("RUST_LOG", "warn,thruai=info")
-        .env(
-            "THRUAI__DATABASE__URL",
-            format!("sqlite://{}/thruai.db?mode=rwc", dir.display()),
-        )
+        .env("THRUAI__DATABASE__URL", db_url)
+        .env("THRUAI__DATABASE__SCHEMA", schema)
         .env("THRUAI__SERVER__WORKERS", workers.to_string())
         .env("THRUAI__SERVER__PUBLIC_BASE_URL", &base)
         .env("THRUAI__EMAIL__PROVIDER", "sandbox")
