@@ -42,10 +42,10 @@ impl Default for RestartPolicy {
     }
 }
 
+/// What the registry keeps per call. The call's setup and ports live in its watcher task,
+/// not here: ports may reach back to the application state that owns this registry.
 struct Entry {
     handle: CallHandle,
-    setup: CallSetup,
-    ports: Ports,
     crashes: Vec<Instant>,
 }
 
@@ -69,13 +69,12 @@ impl CallRegistry {
 
     /// Starts the call's actor on the current arbiter and registers it.
     pub fn start(&self, setup: CallSetup, ports: Ports, snapshot: CallSnapshotV1) -> CallHandle {
-        let handle = CallHandle::new(self.launch(setup.clone(), ports.clone(), snapshot));
+        let call_id = setup.call_id.clone();
+        let handle = CallHandle::new(self.launch(setup, ports, snapshot));
         self.lock().insert(
-            setup.call_id.clone(),
+            call_id,
             Entry {
                 handle: handle.clone(),
-                setup,
-                ports,
                 crashes: Vec::new(),
             },
         );
@@ -85,24 +84,24 @@ impl CallRegistry {
     /// Runs the actor as its own task and watches it: a panic ends the task with an error
     /// instead of taking the arbiter down, and is reported to [`CallRegistry::crashed`].
     fn launch(&self, setup: CallSetup, ports: Ports, snapshot: CallSnapshotV1) -> Addr<CallActor> {
-        let call_id = setup.call_id.clone();
         let ctx = Context::new();
         let addr = ctx.address();
-        let actor = ctx.into_future(CallActor::new(setup, ports, snapshot, Some(self.clone())));
-        let task = actix::spawn(actor);
+        let actor = CallActor::new(setup.clone(), ports.clone(), snapshot, Some(self.clone()));
+        let task = actix::spawn(ctx.into_future(actor));
         let registry = self.clone();
         actix::spawn(async move {
             if let Err(e) = task.await
                 && e.is_panic()
             {
-                registry.crashed(&call_id).await;
+                registry.crashed(setup, ports).await;
             }
         });
         addr
     }
 
-    async fn crashed(&self, call_id: &str) {
-        let (handle, setup, ports, crashes) = {
+    async fn crashed(&self, setup: CallSetup, ports: Ports) {
+        let call_id = &setup.call_id.clone();
+        let (handle, crashes) = {
             let mut calls = self.lock();
             let Some(entry) = calls.get_mut(call_id) else {
                 return;
@@ -110,12 +109,7 @@ impl CallRegistry {
             let now = Instant::now();
             entry.crashes.retain(|t| now.duration_since(*t) < self.policy.window);
             entry.crashes.push(now);
-            (
-                entry.handle.clone(),
-                entry.setup.clone(),
-                entry.ports.clone(),
-                entry.crashes.len(),
-            )
+            (entry.handle.clone(), entry.crashes.len())
         };
         let last = ports.store.load(call_id).await.ok().flatten();
         let restarts_left = crashes <= self.policy.max_restarts as usize;
@@ -132,12 +126,13 @@ impl CallRegistry {
                     detail: json!({ "crashes": crashes, "windowSecs": self.policy.window.as_secs() }),
                 });
                 let stream_sid = snap.stream_sid.clone().unwrap_or_default();
-                handle.replace(self.launch(setup.clone(), ports, snap));
+                let token = setup.stream_token.clone();
+                handle.replace(self.launch(setup, ports, snap));
                 if let Some(sink) = handle.stream_sink() {
                     let attach = AttachStream {
                         stream_sid,
                         provider_call_sid: None,
-                        token: setup.stream_token,
+                        token,
                         sink,
                     };
                     if let Err(e) = handle.attach_again(attach).await {

@@ -575,8 +575,16 @@ fn main() {
         for t in tasks {
             let _ = t.await;
         }
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let (_, frames_after_run) = media_metrics(&http, &server.base).await;
+        // Frames still queued in actor mailboxes are late, not lost: wait until the count settles.
+        let mut frames_after_run = media_metrics(&http, &server.base).await.1;
+        for _ in 0..60 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = media_metrics(&http, &server.base).await.1;
+            if now == frames_after_run {
+                break;
+            }
+            frames_after_run = now;
+        }
 
         let hz = 100.0; // USER_HZ
         let cpu = (ticks_b - ticks_a) as f64 / hz / steady_secs * 100.0;
