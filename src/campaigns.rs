@@ -5,7 +5,7 @@
 
 use std::{
     collections::{BTreeMap, HashSet},
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex},
 };
 
 use async_trait::async_trait;
@@ -131,9 +131,24 @@ pub fn config_of(s: &Settings) -> CampaignConfig {
     }
 }
 
+/// The application, as the campaign ports reach it: set once the state is built, cleared
+/// by [`AppState::release`].
+#[derive(Clone, Default)]
+pub struct AppCell(Arc<Mutex<Option<AppState>>>);
+
+impl AppCell {
+    pub fn set(&self, state: Option<AppState>) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = state;
+    }
+
+    fn get(&self) -> Option<AppState> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
 /// The ports of this node's campaign actors.
 pub struct ServerCampaignPorts {
-    pub state: Arc<OnceLock<AppState>>,
+    pub state: AppCell,
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
     /// This process, as recorded in the leases it holds.
@@ -169,10 +184,10 @@ impl ServerCampaignPorts {
         Duration::milliseconds(i64::try_from(self.settings.campaigns.lease_ms).unwrap_or(10_000))
     }
 
-    fn app(&self) -> Result<&AppState, PortError> {
+    fn app(&self) -> Result<AppState, PortError> {
         self.state
             .get()
-            .ok_or_else(|| PortError::Unavailable("the application is still starting".into()))
+            .ok_or_else(|| PortError::Unavailable("the application is not running".into()))
     }
 
     fn dialing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
@@ -388,7 +403,7 @@ impl CampaignPorts for ServerCampaignPorts {
         if self.dialing().contains(&intent.intent_key) {
             return Ok(Reconciled::InFlightHere);
         }
-        let state = self.app()?.clone();
+        let state = self.app()?;
         let (db, call_id) = (self.db.clone(), intent.call_id.clone());
         let old = on_runtime(async move { store::calls::find_any(&db, &call_id).await }, db_err)
             .await?
@@ -574,7 +589,7 @@ impl CampaignPorts for ServerCampaignPorts {
     }
 
     async fn dial(&self, campaign_id: &str, epoch: i64, contact: &DueContact) -> Result<Option<String>, PortError> {
-        let state = self.app()?.clone();
+        let state = self.app()?;
         let row = self.campaign(campaign_id).await?;
         let attempt = contact.attempts + 1;
         let key = format!("{}:{attempt}", contact.id);

@@ -53,9 +53,19 @@ pub struct AppState {
     pub webhooks: thruai_actors::WebhookRegistryHandle,
     /// The outbound campaign actors of this node.
     pub campaigns: CampaignSupervisor,
+    /// The campaign ports' handle on this state (they dial through the application). It is
+    /// a cycle — state → campaigns → ports → state — that [`AppState::release`] breaks.
+    app_cell: crate::campaigns::AppCell,
 }
 
 impl AppState {
+    /// Lets go of the state's references to itself, so that it (its database pools, its
+    /// actors' ports) can be freed once every other clone is gone: at shutdown, and when a
+    /// test's server ends.
+    pub fn release(&self) {
+        self.app_cell.set(None);
+    }
+
     /// Connects the database (migrating when configured), Redis and the providers.
     ///
     /// # Errors
@@ -97,7 +107,7 @@ impl AppState {
             http: http.clone(),
             crypto: crypto.clone(),
         }));
-        let cell = Arc::new(std::sync::OnceLock::new());
+        let cell = crate::campaigns::AppCell::default();
         let campaigns = CampaignSupervisor::new(
             Arc::new(crate::campaigns::ServerCampaignPorts {
                 state: cell.clone(),
@@ -110,6 +120,7 @@ impl AppState {
         );
         let state = Self {
             campaigns,
+            app_cell: cell.clone(),
             webhooks,
             a2p,
             url_guard,
@@ -138,7 +149,7 @@ impl AppState {
             settings,
         };
         // The campaign ports dial through the application (calls, carriers).
-        let _ = cell.set(state.clone());
+        cell.set(Some(state.clone()));
         Ok(state)
     }
 

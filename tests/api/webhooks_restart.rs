@@ -42,12 +42,9 @@ async fn a_restart_mid_run_loses_no_delivery_and_leaves_none_unfinished() {
     }
     let sink = ChaosSink::start().await;
     sink.script(|_| Reply::Slow(Duration::from_millis(30), 200));
-    let (first, handle) = boot(settings.clone(), String::new()).await;
+    let (mut first, handle) = boot(settings.clone(), String::new()).await;
     let (key, _) = first.signup().await;
-    let first = TestApp {
-        api_key: key.clone(),
-        ..first
-    };
+    first.api_key.clone_from(&key);
     let hook = subscribe(&first, &sink, &["call.completed"]).await;
     let org = org_id(&first).await;
 
