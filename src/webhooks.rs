@@ -72,15 +72,8 @@ pub fn start(
     WebhookRegistry::new(store, sender, config_from(settings)).launch()
 }
 
-/// A subscription's signing secret as stored: AES-256-GCM sealed (see [`Crypto`]).
-///
-/// # Errors
-/// When the key is unavailable.
-pub async fn seal_secret(crypto: &Crypto, secret: &str) -> Result<String, CryptoError> {
-    crypto.encrypt(secret).await
-}
-
-/// The signing secret of a stored subscription. Rows written before secrets were sealed
+/// The signing secret of a stored subscription (sealed with [`Crypto::encrypt`] when
+/// saved). Rows written before secrets were sealed
 /// hold the `whsec_` text itself and are read as they are.
 ///
 /// # Errors

@@ -186,7 +186,9 @@ fn dedup(events: Vec<String>) -> Value {
 
 /// Secrets are kept AES-256-GCM sealed; the plain text is shown once, in the create answer.
 async fn seal(ctx: &Ctx, secret: &str) -> ApiResult<String> {
-    crate::webhooks::seal_secret(&ctx.state.crypto, secret)
+    ctx.state
+        .crypto
+        .encrypt(secret)
         .await
         .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))
 }

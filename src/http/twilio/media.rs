@@ -122,7 +122,8 @@ impl MediaSession {
     /// The hot path, 50 times a second per call: a `media` frame parsed into borrowed
     /// fields (no `Value` tree). `None` when `text` is anything else.
     fn on_media(&mut self, text: &str, received_at: std::time::Instant) -> Option<()> {
-        if self.call.is_none() && !self.attaching {
+        // Cheap pre-check so marks, start and stop are parsed once, by the general path.
+        if (self.call.is_none() && !self.attaching) || !text.contains(r#""event":"media""#) {
             return None;
         }
         let frame: MediaFrame<'_> = serde_json::from_str(text).ok()?;
