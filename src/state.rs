@@ -46,6 +46,8 @@ pub struct AppState {
     pub llm: Arc<dyn LanguageModel>,
     /// The A2P registration actors of this node.
     pub a2p: A2pSupervisor,
+    /// Writes the live calls' snapshots, many per transaction.
+    pub checkpoints: crate::calls::CheckpointWriter,
     /// The live calls of this process.
     pub calls: thruai_actors::CallRegistry,
     pub started_at: chrono::DateTime<chrono::Utc>,
@@ -128,6 +130,7 @@ impl AppState {
             http,
             crypto,
             llm: Arc::new(SandboxLlm),
+            checkpoints: crate::calls::CheckpointWriter::start(db.clone()),
             calls: thruai_actors::CallRegistry::new(thruai_actors::registry::RestartPolicy {
                 max_restarts: settings.calls.max_restarts,
                 window: std::time::Duration::from_secs(settings.calls.restart_window_secs),

@@ -162,7 +162,7 @@ pub enum StoreError {
 pub trait CallStore: Send + Sync {
     /// Writes the snapshot and records `events` in the outbox, in one transaction, if the
     /// stored epoch is still the snapshot's.
-    async fn checkpoint(&self, snapshot: &CallSnapshotV1, events: &[DomainEvent]) -> Result<(), StoreError>;
+    async fn checkpoint(&self, snapshot: CallSnapshotV1, events: Vec<DomainEvent>) -> Result<(), StoreError>;
 
     /// The last snapshot written for the call (a crashed actor restarts from it).
     async fn load(&self, call_id: &str) -> Result<Option<CallSnapshotV1>, StoreError>;

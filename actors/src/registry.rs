@@ -200,7 +200,7 @@ async fn fail(ports: &Ports, mut snap: CallSnapshotV1, crashes: usize, window: D
             _ => None,
         })
         .collect();
-    if let Err(e) = ports.store.checkpoint(&snap, &events).await {
+    if let Err(e) = ports.store.checkpoint(snap.clone(), events).await {
         tracing::error!(call = %snap.call_id, error = %e, "closing a crash-looping call failed");
     }
     if let Some(sid) = &snap.provider_call_sid
@@ -249,7 +249,7 @@ mod tests {
 
     #[async_trait]
     impl CallStore for FlakyStore {
-        async fn checkpoint(&self, snapshot: &CallSnapshotV1, events: &[DomainEvent]) -> Result<(), StoreError> {
+        async fn checkpoint(&self, snapshot: CallSnapshotV1, events: Vec<DomainEvent>) -> Result<(), StoreError> {
             if !snapshot.status.is_terminal()
                 && self
                     .panics
@@ -258,8 +258,8 @@ mod tests {
             {
                 panic!("injected crash while writing the snapshot");
             }
-            *self.last.lock().unwrap() = Some(snapshot.clone());
-            self.events.lock().unwrap().extend_from_slice(events);
+            *self.last.lock().unwrap() = Some(snapshot);
+            self.events.lock().unwrap().extend(events);
             Ok(())
         }
 

@@ -61,6 +61,8 @@ struct Samples {
     lateness_ms: Vec<f64>,
     clears_unmatched: u64,
     errors: Vec<String>,
+    /// Per call: its id and the media frames the caller sent.
+    frames_per_call: Vec<(String, u64)>,
 }
 
 #[derive(Default)]
@@ -270,8 +272,55 @@ async fn provision(http: &reqwest::Client, base: &str) -> (String, String) {
 }
 
 enum Play {
-    Audio(Vec<u8>),
+    /// Agent audio still to play, in bytes (8 kHz μ-law: 8 bytes a millisecond).
+    Audio(usize),
     Mark(String),
+}
+
+/// The callers' utterances as base64 `media` payloads of 20 ms, encoded once.
+fn utterance_frames() -> Vec<Vec<String>> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    UTTERANCES
+        .iter()
+        .map(|text| {
+            tone::encode(text)
+                .chunks(FRAME_BYTES)
+                .map(|frame| {
+                    let mut f = frame.to_vec();
+                    f.resize(FRAME_BYTES, mulaw::SILENCE);
+                    b64.encode(&f)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A message from the server, with the `media` payload left encoded.
+#[derive(serde::Deserialize)]
+struct ServerMessage<'a> {
+    #[serde(borrow)]
+    event: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    media: Option<ServerMedia<'a>>,
+    #[serde(default)]
+    mark: Option<ServerMark>,
+}
+
+#[derive(serde::Deserialize)]
+struct ServerMedia<'a> {
+    #[serde(borrow)]
+    payload: std::borrow::Cow<'a, str>,
+}
+
+#[derive(serde::Deserialize)]
+struct ServerMark {
+    name: String,
+}
+
+/// Decoded length of a base64 string.
+fn decoded_len(b64: &str) -> usize {
+    let pad = b64.bytes().rev().take_while(|&b| b == b'=').count();
+    (b64.len() / 4 * 3).saturating_sub(pad)
 }
 
 /// One caller: answers like Twilio, then talks over the agent and asks questions until
@@ -284,6 +333,7 @@ async fn caller(
     duration: Duration,
     samples: Arc<Mutex<Samples>>,
     totals: Arc<Totals>,
+    speech: Arc<Vec<Vec<String>>>,
 ) -> Result<(), String> {
     let call_sid = format!("CA{}", uuid::Uuid::new_v4().simple());
     let voice_url = format!("{base}/twilio/voice");
@@ -316,6 +366,8 @@ async fn caller(
         .await
         .map_err(|e| format!("voice body: {e}"))?;
     let (stream_url, parameters) = far_end::parse_stream(&twiml).ok_or_else(|| format!("no stream: {twiml}"))?;
+    let call_id = parameters["callId"].as_str().unwrap_or_default().to_string();
+    let mut frames_sent: u64 = 0;
     let mut request = stream_url.as_str().into_client_request().map_err(|e| e.to_string())?;
     let sig = twilio::compute_signature(AUTH_TOKEN, &stream_url, &[]);
     request
@@ -348,7 +400,8 @@ async fn caller(
 
     let silence_b64 = b64.encode([mulaw::SILENCE; FRAME_BYTES]);
     let mut utterance = index;
-    let mut outgoing: VecDeque<String> = VecDeque::new();
+    // The utterance being said and its next frame.
+    let mut saying: Option<(usize, usize)> = None;
     let mut playback: VecDeque<Play> = VecDeque::new();
     let mut agent_playing_since: Option<Instant> = None;
     let mut agent_quiet_since = Instant::now();
@@ -366,17 +419,17 @@ async fn caller(
                 let now = Instant::now();
                 match msg {
                     Some(Ok(Message::Text(text))) => {
-                        let Ok(v) = serde_json::from_str::<Value>(&text) else { continue };
-                        match v["event"].as_str() {
-                            Some("media") => {
+                        let Ok(m) = serde_json::from_str::<ServerMessage<'_>>(&text) else { continue };
+                        match m.event.as_ref() {
+                            "media" => {
                                 if let Some(at) = speech_ended.take() {
                                     local.first_audio_ms.push(ms(now - at));
                                 }
-                                let bytes = b64.decode(v["media"]["payload"].as_str().unwrap_or_default()).unwrap_or_default();
-                                playback.push_back(Play::Audio(bytes));
+                                let len = m.media.map_or(0, |p| decoded_len(&p.payload));
+                                playback.push_back(Play::Audio(len));
                             }
-                            Some("mark") => playback.push_back(Play::Mark(v["mark"]["name"].as_str().unwrap_or_default().into())),
-                            Some("clear") => {
+                            "mark" => playback.push_back(Play::Mark(m.mark.map(|k| k.name).unwrap_or_default())),
+                            "clear" => {
                                 match speech_started.take() {
                                     Some(at) => local.barge_in_ms.push(ms(now - at)),
                                     None => local.clears_unmatched += 1,
@@ -410,12 +463,12 @@ async fn caller(
         let mut played = false;
         while budget > 0 {
             match playback.front_mut() {
-                Some(Play::Audio(bytes)) => {
-                    let n = budget.min(bytes.len());
-                    bytes.drain(..n);
+                Some(Play::Audio(left)) => {
+                    let n = budget.min(*left);
+                    *left -= n;
                     budget -= n;
                     played = true;
-                    if bytes.is_empty() {
+                    if *left == 0 {
                         playback.pop_front();
                     }
                 }
@@ -435,17 +488,12 @@ async fn caller(
             agent_playing_since = None;
         }
         // The caller: barge in once the agent has talked a while, or ask when it is quiet.
-        if outgoing.is_empty() && speech_started.is_none() && speech_ended.is_none() {
+        if saying.is_none() && speech_started.is_none() && speech_ended.is_none() {
             let barge = agent_playing_since.is_some_and(|t| now - t >= INTERRUPT_AFTER);
             let ask = !played && now - agent_quiet_since >= ASK_AFTER_QUIET;
             if barge || ask {
                 utterance += 1;
-                let audio = tone::encode(UTTERANCES[utterance % UTTERANCES.len()]);
-                for frame in audio.chunks(FRAME_BYTES) {
-                    let mut f = frame.to_vec();
-                    f.resize(FRAME_BYTES, mulaw::SILENCE);
-                    outgoing.push_back(b64.encode(&f));
-                }
+                saying = Some((utterance % speech.len(), 0));
                 if barge {
                     speech_started = Some(now);
                 }
@@ -453,16 +501,23 @@ async fn caller(
         }
         chunk += 1;
         seq += 1;
-        let payload = outgoing.pop_front();
-        let speaking = payload.is_some();
+        let payload = saying.map_or(silence_b64.as_str(), |(u, k)| speech[u][k].as_str());
         let frame = format!(
-            r#"{{"event":"media","sequenceNumber":"{seq}","streamSid":"{stream_sid}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{}","payload":"{}"}}}}"#,
+            r#"{{"event":"media","sequenceNumber":"{seq}","streamSid":"{stream_sid}","media":{{"track":"inbound","chunk":"{chunk}","timestamp":"{}","payload":"{payload}"}}}}"#,
             chunk * 20,
-            payload.as_deref().unwrap_or(&silence_b64)
         );
         tx.send(send(frame)).await.map_err(|e| e.to_string())?;
         totals.frames_sent.fetch_add(1, Ordering::Relaxed);
-        if speaking && outgoing.is_empty() {
+        frames_sent += 1;
+        let said_all = match &mut saying {
+            Some((u, k)) => {
+                *k += 1;
+                *k == speech[*u].len()
+            }
+            None => false,
+        };
+        if said_all {
+            saying = None;
             speech_ended = Some(Instant::now());
             // An interruption the agent never cleared (it had stopped already) is no sample.
             speech_started = None;
@@ -476,17 +531,65 @@ async fn caller(
                           "stop": {"accountSid": ACCOUNT_SID, "callSid": call_sid}});
         let _ = tx.send(send(stop.to_string())).await;
         let _ = tx.close().await;
+        // Like Twilio, read on until the server closes too: a socket closed with unread
+        // data in it is reset, and the reset discards what the server had not read yet.
+        let drain = async {
+            while let Some(Ok(m)) = rx.next().await {
+                if m.is_close() {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
     }
     let mut s = samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     s.barge_in_ms.append(&mut local.barge_in_ms);
     s.first_audio_ms.append(&mut local.first_audio_ms);
     s.lateness_ms.append(&mut local.lateness_ms);
     s.clears_unmatched += local.clears_unmatched;
+    s.frames_per_call.push((call_id, frames_sent));
     Ok(())
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// The calls whose actor noted fewer frames than their caller sent, with the end of their
+/// timeline: where lost frames went.
+async fn report_lost_frames(http: &reqwest::Client, base: &str, key: &str, calls: &[(String, u64)]) {
+    let mut shown = 0;
+    for (id, sent) in calls {
+        let debug: Value = match http
+            .get(format!("{base}/api/v1/public/calls/{id}/debug"))
+            .bearer_auth(key)
+            .send()
+            .await
+        {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => continue,
+        };
+        let timeline = debug["data"]["timeline"].as_array().cloned().unwrap_or_default();
+        let received: u64 = timeline
+            .iter()
+            .filter(|e| e["kind"] == "stream")
+            .filter_map(|e| e["detail"]["framesReceived"].as_u64())
+            .sum();
+        if received >= *sent {
+            continue;
+        }
+        println!("call {id}: {sent} frames sent, {received} received by its actor");
+        let kinds: Vec<String> = timeline
+            .iter()
+            .filter(|e| e["kind"] != "turn" && e["kind"] != "interruption" && e["kind"] != "false_interruption")
+            .map(|e| format!("{} {}", e["kind"].as_str().unwrap_or("?"), e["detail"]))
+            .collect();
+        println!("  {}", kinds.join("\n  "));
+        shown += 1;
+        if shown == 5 {
+            break;
+        }
+    }
 }
 
 fn main() {
@@ -506,7 +609,7 @@ fn main() {
             .pool_max_idle_per_host(64)
             .build()
             .expect("client");
-        let (_key, number) = provision(&http, &server.base).await;
+        let (key, number) = provision(&http, &server.base).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let (rss_idle, _) = proc_usage(pid);
         let samples = Arc::new(Mutex::new(Samples::default()));
@@ -517,15 +620,16 @@ fn main() {
             rss_idle as f64 / 1024.0
         );
 
+        let speech = Arc::new(utterance_frames());
         let run_started = Instant::now();
         let mut tasks = Vec::with_capacity(calls);
         for i in 0..calls {
             let at = Duration::from_secs_f64(ramp as f64 * i as f64 / calls as f64);
             let (http, base, to) = (http.clone(), server.base.clone(), number.clone());
-            let (samples, totals) = (samples.clone(), totals.clone());
+            let (samples, totals, speech) = (samples.clone(), totals.clone(), speech.clone());
             tasks.push(tokio::task::spawn_local(async move {
                 tokio::time::sleep(at).await;
-                let r = caller(http, base, to, i, Duration::from_secs(secs), samples.clone(), totals).await;
+                let r = caller(http, base, to, i, Duration::from_secs(secs), samples.clone(), totals, speech).await;
                 if let Err(e) = r {
                     samples
                         .lock()
@@ -542,6 +646,7 @@ fn main() {
         tokio::time::sleep(steady_from).await;
         let (buckets_a, count_a) = media_metrics(&http, &server.base).await;
         let (_, ticks_a) = proc_usage(pid);
+        let (_, gen_ticks_a) = proc_usage(std::process::id());
         let at_a = Instant::now();
         let mut rss = Vec::new();
         while run_started.elapsed() < steady_to {
@@ -557,6 +662,7 @@ fn main() {
         }
         let (buckets_b, count_b) = media_metrics(&http, &server.base).await;
         let (_, ticks_b) = proc_usage(pid);
+        let (_, gen_ticks_b) = proc_usage(std::process::id());
         let steady_secs = at_a.elapsed().as_secs_f64();
         let live = {
             let text = http
@@ -588,6 +694,7 @@ fn main() {
 
         let hz = 100.0; // USER_HZ
         let cpu = (ticks_b - ticks_a) as f64 / hz / steady_secs * 100.0;
+        let gen_cpu = (gen_ticks_b - gen_ticks_a) as f64 / hz / steady_secs * 100.0;
         let frames = count_b - count_a;
         let sent = totals.frames_sent.load(Ordering::Relaxed);
         let handled = frames_after_run - frames_before_run;
@@ -609,7 +716,7 @@ fn main() {
             sent.saturating_sub(handled)
         );
         println!(
-            "steady window {steady_secs:.0} s: {frames} frames ({:.0}/s), server CPU {cpu:.0} % of one core",
+            "steady window {steady_secs:.0} s: {frames} frames ({:.0}/s), server CPU {cpu:.0} % of one core, generator {gen_cpu:.0} %",
             frames as f64 / steady_secs
         );
         println!(
@@ -634,5 +741,8 @@ fn main() {
         );
         println!("{}", summary("generator timer lateness", &mut s.lateness_ms));
         println!("clears without a pending interruption: {}", s.clears_unmatched);
+        if sent > handled {
+            report_lost_frames(&http, &server.base, &key, &s.frames_per_call).await;
+        }
     });
 }

@@ -2,8 +2,11 @@
 //! store), the call's setup from its agent, starting outbound and inbound calls, and the
 //! start-up recovery that closes calls a crash left open.
 
+mod checkpoints;
 pub mod demo;
 pub mod far_end;
+
+pub use checkpoints::CheckpointWriter;
 
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -173,25 +176,21 @@ impl ports::Telephony for CarrierHangup {
     }
 }
 
-/// Snapshots and outbox events in the database, fenced by the owner epoch.
-struct DbStore(sea_orm::DatabaseConnection);
+/// Snapshots and outbox events in the database (through the group-commit writer), fenced
+/// by the owner epoch.
+struct DbStore {
+    db: sea_orm::DatabaseConnection,
+    writer: CheckpointWriter,
+}
 
 #[async_trait]
 impl ports::CallStore for DbStore {
-    async fn checkpoint(&self, snapshot: &CallSnapshotV1, events: &[DomainEvent]) -> Result<(), StoreError> {
-        store::calls::checkpoint(&self.0, snapshot, events)
-            .await
-            .map_err(|e| match e {
-                store::calls::CheckpointError::Fenced => StoreError::Fenced,
-                store::calls::CheckpointError::Db(e) => {
-                    tracing::error!(error = %e, "call checkpoint failed");
-                    StoreError::Unavailable
-                }
-            })
+    async fn checkpoint(&self, snapshot: CallSnapshotV1, events: Vec<DomainEvent>) -> Result<(), StoreError> {
+        self.writer.checkpoint(snapshot, events).await
     }
 
     async fn load(&self, call_id: &str) -> Result<Option<CallSnapshotV1>, StoreError> {
-        let row = store::calls::find_any(&self.0, call_id)
+        let row = store::calls::find_any(&self.db, call_id)
             .await
             .map_err(|_| StoreError::Unavailable)?;
         Ok(row.as_ref().and_then(store::calls::snapshot_of))
@@ -311,7 +310,10 @@ pub async fn start_actor(
             tools,
         }),
         telephony: Arc::new(CarrierHangup(carrier)),
-        store: Arc::new(DbStore(state.db.clone())),
+        store: Arc::new(DbStore {
+            db: state.db.clone(),
+            writer: state.checkpoints.clone(),
+        }),
         clock: Arc::new(ports::SystemClock),
     };
     let snap = store::calls::snapshot_of(row).unwrap_or_else(|| {

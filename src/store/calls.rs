@@ -103,22 +103,28 @@ fn event_payload(row: &call::Model, snap: &CallSnapshotV1, event: DomainEvent) -
     p
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum CheckpointError {
-    #[error("fenced: the call is owned by a newer epoch")]
-    Fenced,
-    #[error(transparent)]
-    Db(#[from] DbErr),
+/// Writes each snapshot and its lifecycle columns, fenced by the owner epoch, with its
+/// `events` recorded in the outbox — all in one transaction (a group commit: one lock and
+/// one commit for every call that changed meanwhile). Per snapshot: `false` when a newer
+/// epoch owns the call (nothing of it is written).
+pub async fn checkpoint_many(
+    db: &DatabaseConnection,
+    batch: &[(CallSnapshotV1, Vec<DomainEvent>)],
+) -> Result<Vec<bool>, DbErr> {
+    let txn = db.begin().await?;
+    let mut written = Vec::with_capacity(batch.len());
+    for (snap, events) in batch {
+        written.push(checkpoint_in(&txn, snap, events).await?);
+    }
+    txn.commit().await?;
+    Ok(written)
 }
 
-/// Writes the snapshot and its lifecycle columns, fenced by the owner epoch, and records
-/// `events` in the outbox in the same transaction.
-pub async fn checkpoint(
-    db: &DatabaseConnection,
+async fn checkpoint_in(
+    txn: &impl ConnectionTrait,
     snap: &CallSnapshotV1,
     events: &[DomainEvent],
-) -> Result<(), CheckpointError> {
-    let txn = db.begin().await?;
+) -> Result<bool, DbErr> {
     let now = Utc::now();
     let snapshot = serde_json::to_value(CallSnapshot::V1(snap.clone())).map_err(|e| DbErr::Custom(e.to_string()))?;
     let res = call::Entity::update_many()
@@ -138,22 +144,21 @@ pub async fn checkpoint(
         .col_expr(call::Column::UpdatedAt, Expr::value(now))
         .filter(call::Column::Id.eq(snap.call_id.as_str()))
         .filter(call::Column::OwnerEpoch.eq(snap.epoch))
-        .exec(&txn)
+        .exec(txn)
         .await?;
     if res.rows_affected != 1 {
-        return Err(CheckpointError::Fenced);
+        return Ok(false);
     }
     if !events.is_empty() {
         let row = call::Entity::find_by_id(snap.call_id.as_str())
-            .one(&txn)
+            .one(txn)
             .await?
             .ok_or_else(|| DbErr::RecordNotFound(snap.call_id.clone()))?;
         for &event in events {
-            outbox::record(&txn, &row.org_id, event.name(), event_payload(&row, snap, event)).await?;
+            outbox::record(txn, &row.org_id, event.name(), event_payload(&row, snap, event)).await?;
         }
     }
-    txn.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Calls left in a non-terminal state (by a crash): the registry closes them at start-up.
@@ -202,7 +207,6 @@ pub async fn close_interrupted(db: &DatabaseConnection, row: &call::Model) -> Re
         kind: "state".into(),
         detail: json!({ "to": status, "event": "crashed", "reason": snap.end_reason }),
     });
-    txn.commit().await?;
     let events: Vec<DomainEvent> = effects
         .iter()
         .filter_map(|e| match e {
@@ -210,11 +214,9 @@ pub async fn close_interrupted(db: &DatabaseConnection, row: &call::Model) -> Re
             _ => None,
         })
         .collect();
-    match checkpoint(db, &snap, &events).await {
-        Ok(()) => Ok(true),
-        Err(CheckpointError::Fenced) => Ok(false),
-        Err(CheckpointError::Db(e)) => Err(e),
-    }
+    let written = checkpoint_in(&txn, &snap, &events).await?;
+    txn.commit().await?;
+    Ok(written)
 }
 
 /// The provider call id once known (outbound dial answered by the carrier).

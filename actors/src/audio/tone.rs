@@ -4,6 +4,8 @@
 //! with Goertzel filters; because A and B alternate, a lost or cut frame costs at most the
 //! byte it falls in, and the decoder resynchronises on the next A symbol. ~12.5 chars/s.
 
+use std::sync::LazyLock;
+
 use super::mulaw;
 
 pub const SAMPLE_RATE: f32 = 8000.0;
@@ -40,11 +42,10 @@ pub fn duration_ms(text: &str) -> u64 {
     text.len() as u64 * 2 * 40
 }
 
-/// Text to linear samples.
-pub fn encode_pcm(text: &str) -> Vec<i16> {
-    let mut out = Vec::with_capacity(text.len() * 2 * SYMBOL_SAMPLES);
-    for byte in text.bytes() {
-        for symbol in [
+/// The symbols of `text`, two per byte.
+fn symbols(text: &str) -> impl Iterator<Item = Symbol> + '_ {
+    text.bytes().flat_map(|byte| {
+        [
             Symbol {
                 high_nibble: true,
                 nibble: byte >> 4,
@@ -53,21 +54,53 @@ pub fn encode_pcm(text: &str) -> Vec<i16> {
                 high_nibble: false,
                 nibble: byte & 0x0F,
             },
-        ] {
-            let (f1, f2) = symbol.tones();
-            for n in 0..SYMBOL_SAMPLES {
+        ]
+    })
+}
+
+/// Index of a symbol in the tables below: set A's 16 nibbles, then set B's.
+fn table_index(symbol: Symbol) -> usize {
+    usize::from(!symbol.high_nibble) * 16 + usize::from(symbol.nibble)
+}
+
+/// Every symbol's samples, synthesised once (encoding is a copy per symbol).
+static SYMBOL_PCM: LazyLock<Vec<[i16; SYMBOL_SAMPLES]>> = LazyLock::new(|| {
+    (0..32u8)
+        .map(|i| {
+            let (f1, f2) = Symbol {
+                high_nibble: i < 16,
+                nibble: i % 16,
+            }
+            .tones();
+            std::array::from_fn(|n| {
                 let t = n as f32 / SAMPLE_RATE;
                 let v = AMPLITUDE * ((std::f32::consts::TAU * f1 * t).sin() + (std::f32::consts::TAU * f2 * t).sin());
-                out.push(v as i16);
-            }
-        }
+                v as i16
+            })
+        })
+        .collect()
+});
+
+/// The same, μ-law encoded.
+static SYMBOL_MULAW: LazyLock<Vec<[u8; SYMBOL_SAMPLES]>> =
+    LazyLock::new(|| SYMBOL_PCM.iter().map(|pcm| pcm.map(mulaw::encode_sample)).collect());
+
+/// Text to linear samples.
+pub fn encode_pcm(text: &str) -> Vec<i16> {
+    let mut out = Vec::with_capacity(text.len() * 2 * SYMBOL_SAMPLES);
+    for symbol in symbols(text) {
+        out.extend_from_slice(&SYMBOL_PCM[table_index(symbol)]);
     }
     out
 }
 
 /// Text to μ-law bytes (8 kHz mono), ready for `media` frames.
 pub fn encode(text: &str) -> Vec<u8> {
-    mulaw::encode(&encode_pcm(text))
+    let mut out = Vec::with_capacity(text.len() * 2 * SYMBOL_SAMPLES);
+    for symbol in symbols(text) {
+        out.extend_from_slice(&SYMBOL_MULAW[table_index(symbol)]);
+    }
+    out
 }
 
 /// Decodes a whole utterance of μ-law audio.
@@ -77,23 +110,46 @@ pub fn decode(mulaw_bytes: &[u8]) -> String {
     d.finish()
 }
 
-fn goertzel(block: &[f32], freq: f32) -> f32 {
-    let coeff = 2.0 * (std::f32::consts::TAU * freq / SAMPLE_RATE).cos();
-    let (mut s1, mut s2) = (0.0f32, 0.0f32);
+/// The twelve tones, low group first.
+const FILTERS: usize = LOW.len() + HIGH.len();
+
+/// Each tone's Goertzel coefficient, `2·cos(2πf/fs)`.
+static COEFFS: LazyLock<[f32; FILTERS]> = LazyLock::new(|| {
+    std::array::from_fn(|k| {
+        let freq = if k < LOW.len() { LOW[k] } else { HIGH[k - LOW.len()] };
+        2.0 * (std::f32::consts::TAU * freq / SAMPLE_RATE).cos()
+    })
+});
+
+/// Goertzel power of every tone over `block`, all filters in one pass over the samples.
+fn powers(block: &[f32]) -> [f32; FILTERS] {
+    let coeff = &*COEFFS;
+    let (mut s1, mut s2) = ([0.0f32; FILTERS], [0.0f32; FILTERS]);
     for &x in block {
-        let s = x + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s;
+        for k in 0..FILTERS {
+            let s = x + coeff[k] * s1[k] - s2[k];
+            s2[k] = s1[k];
+            s1[k] = s;
+        }
     }
-    s1 * s1 + s2 * s2 - coeff * s1 * s2
+    std::array::from_fn(|k| s1[k] * s1[k] + s2[k] * s2[k] - coeff[k] * s1[k] * s2[k])
 }
 
 /// Index of the strongest filter if it dominates the runner-up.
 fn dominant(powers: &[f32]) -> Option<usize> {
-    let mut order: Vec<usize> = (0..powers.len()).collect();
-    order.sort_by(|&a, &b| powers[b].total_cmp(&powers[a]));
-    let (best, second) = (order[0], order[1]);
-    (powers[best] >= DOMINANCE * powers[second]).then_some(best)
+    let mut best = 0;
+    for (i, p) in powers.iter().enumerate().skip(1) {
+        if p.total_cmp(&powers[best]).is_gt() {
+            best = i;
+        }
+    }
+    let second = powers
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != best)
+        .map(|(_, &p)| p)
+        .max_by(f32::total_cmp)?;
+    (powers[best] >= DOMINANCE * second).then_some(best)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,8 +165,8 @@ fn classify(block: &[f32]) -> Block {
     if rms < SILENCE_RMS {
         return Block::Silence;
     }
-    let low: Vec<f32> = LOW.iter().map(|&f| goertzel(block, f)).collect();
-    let high: Vec<f32> = HIGH.iter().map(|&f| goertzel(block, f)).collect();
+    let all = powers(block);
+    let (low, high) = all.split_at(LOW.len());
     let (Some(l), Some(h)) = (dominant(&low), dominant(&high)) else {
         return Block::Unknown;
     };
@@ -202,6 +258,29 @@ mod tests {
     #[test]
     fn text_survives_the_mulaw_round_trip() {
         assert_eq!(decode(&encode(TEXT)), TEXT);
+    }
+
+    #[test]
+    fn encoding_copies_exactly_what_direct_synthesis_gives() {
+        let direct: Vec<i16> = symbols("Az~")
+            .flat_map(|symbol| {
+                let (f1, f2) = symbol.tones();
+                (0..SYMBOL_SAMPLES).map(move |n| {
+                    let t = n as f32 / SAMPLE_RATE;
+                    (AMPLITUDE * ((std::f32::consts::TAU * f1 * t).sin() + (std::f32::consts::TAU * f2 * t).sin()))
+                        as i16
+                })
+            })
+            .collect();
+        assert_eq!(encode_pcm("Az~"), direct);
+        assert_eq!(encode("Az~"), mulaw::encode(&direct));
+    }
+
+    #[test]
+    fn dominance_needs_a_clear_winner() {
+        assert_eq!(dominant(&[1.0, 9.0, 2.0]), Some(1));
+        assert_eq!(dominant(&[1.0, 9.0, 3.0]), None);
+        assert_eq!(dominant(&[5.0, 5.0]), None);
     }
 
     #[test]

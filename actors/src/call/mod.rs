@@ -123,6 +123,8 @@ pub struct CallActor {
     turn_ended_at: Option<Instant>,
     metrics: TurnMetrics,
     last_seq: Option<u64>,
+    /// Media frames received from the stream (noted when it stops).
+    frames: u64,
     notes: u32,
     s2s: Option<s2s::S2s>,
 }
@@ -161,6 +163,7 @@ impl CallActor {
             turn_ended_at: None,
             metrics: TurnMetrics::default(),
             last_seq: None,
+            frames: 0,
             notes: 0,
             s2s: None,
         }
@@ -250,7 +253,7 @@ impl CallActor {
         let store = self.ports.store.clone();
         let snap = self.snap.clone();
         let events = std::mem::take(&mut self.unsaved_events);
-        let fut = async move { store.checkpoint(&snap, &events).await };
+        let fut = async move { store.checkpoint(snap, events).await };
         ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
             act.writing = false;
             match res {
@@ -692,6 +695,7 @@ impl Handler<MediaIn> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: MediaIn, ctx: &mut Self::Context) {
+        self.frames += 1;
         self.on_media(&msg, ctx);
         stats::MEDIA.record(msg.received_at.elapsed());
     }
@@ -728,7 +732,10 @@ impl Handler<StreamStopped> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: StreamStopped, ctx: &mut Self::Context) {
-        self.note("stream", json!({ "event": "stop", "reason": msg.reason }));
+        self.note(
+            "stream",
+            json!({ "event": "stop", "reason": msg.reason, "framesReceived": self.frames }),
+        );
         self.sink = None;
         match self.snap.status {
             CallStatus::InProgress if self.ending.is_none() => {

@@ -231,14 +231,16 @@ impl Handler<MediaOut> for MediaSession {
     type Result = ();
 
     fn handle(&mut self, msg: MediaOut, ctx: &mut Self::Context) {
-        let sid = self.stream_sid.clone().unwrap_or_default();
+        // The stream sid is ours ("MZ…"), the mark names the call actor's: written as JSON
+        // strings either way. Audio is formatted straight into the frame (no JSON tree).
+        let sid = Value::from(self.stream_sid.as_deref().unwrap_or_default());
         let frame = match msg {
-            MediaOut::Media(bytes) => json!({
-                "event": "media", "streamSid": sid,
-                "media": { "payload": base64::engine::general_purpose::STANDARD.encode(bytes) },
-            }),
-            MediaOut::Mark(name) => json!({ "event": "mark", "streamSid": sid, "mark": { "name": name } }),
-            MediaOut::Clear => json!({ "event": "clear", "streamSid": sid }),
+            MediaOut::Media(bytes) => format!(
+                r#"{{"event":"media","streamSid":{sid},"media":{{"payload":"{}"}}}}"#,
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            ),
+            MediaOut::Mark(name) => json!({ "event": "mark", "streamSid": sid, "mark": { "name": name } }).to_string(),
+            MediaOut::Clear => json!({ "event": "clear", "streamSid": sid }).to_string(),
             MediaOut::Close => {
                 self.stopped = true;
                 ctx.close(Some(ws::CloseCode::Normal.into()));
@@ -246,6 +248,6 @@ impl Handler<MediaOut> for MediaSession {
                 return;
             }
         };
-        ctx.text(frame.to_string());
+        ctx.text(frame);
     }
 }
