@@ -555,6 +555,47 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// What a call holds by its end (transcript, conversation turns, timeline), as JSON bytes:
+/// the part of a long call's memory that is its content rather than overhead.
+async fn report_content(http: &reqwest::Client, base: &str, key: &str, calls: &[(String, u64)]) {
+    let mut sizes = Vec::new();
+    for (id, _) in calls.iter().take(20) {
+        let Ok(r) = http
+            .get(format!("{base}/api/v1/public/calls/{id}/debug"))
+            .bearer_auth(key)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        let v: Value = r.json().await.unwrap_or_default();
+        let timeline = v["data"]["timeline"].to_string().len();
+        let Ok(r) = http
+            .get(format!("{base}/api/v1/public/calls/{id}/transcript"))
+            .bearer_auth(key)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        let t: Value = r.json().await.unwrap_or_default();
+        let lines = t["data"]["transcript"].as_array().map_or(0, Vec::len);
+        sizes.push((lines, t["data"]["transcript"].to_string().len(), timeline));
+    }
+    if let Some(&(lines, transcript, timeline)) = sizes.first() {
+        let n = sizes.len();
+        let avg = |f: fn(&(usize, usize, usize)) -> usize| sizes.iter().map(f).sum::<usize>() / n;
+        println!(
+            "content per call at its end ({n} calls): {} transcript lines, transcript {:.1} KB, timeline {:.1} KB as JSON (first call: {lines}, {:.1} KB, {:.1} KB)",
+            avg(|s| s.0),
+            avg(|s| s.1) as f64 / 1024.0,
+            avg(|s| s.2) as f64 / 1024.0,
+            transcript as f64 / 1024.0,
+            timeline as f64 / 1024.0
+        );
+    }
+}
+
 /// The calls whose actor noted fewer frames than their caller sent, with the end of their
 /// timeline: where lost frames went.
 async fn report_lost_frames(http: &reqwest::Client, base: &str, key: &str, calls: &[(String, u64)]) {
@@ -744,5 +785,6 @@ fn main() {
         if sent > handled {
             report_lost_frames(&http, &server.base, &key, &s.frames_per_call).await;
         }
+        report_content(&http, &server.base, &key, &s.frames_per_call).await;
     });
 }

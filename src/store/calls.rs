@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 use thruai_actors::call::{
-    snapshot::{CallSnapshot, CallSnapshotV1},
+    snapshot::{CallSnapshot, CallSnapshotRef, CallSnapshotV1},
     state::{CallStatus, DomainEvent},
 };
 use thruai_entities::call;
@@ -126,7 +126,7 @@ async fn checkpoint_in(
     events: &[DomainEvent],
 ) -> Result<bool, DbErr> {
     let now = Utc::now();
-    let snapshot = serde_json::to_value(CallSnapshot::V1(snap.clone())).map_err(|e| DbErr::Custom(e.to_string()))?;
+    let snapshot = serde_json::to_value(CallSnapshotRef::V1(snap)).map_err(|e| DbErr::Custom(e.to_string()))?;
     let res = call::Entity::update_many()
         .col_expr(call::Column::Status, Expr::value(snap.status.as_str()))
         .col_expr(

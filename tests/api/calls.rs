@@ -519,3 +519,49 @@ async fn an_inbound_twilio_call_reaches_the_numbers_agent() {
     let c = finished(&app, &id).await;
     assert_eq!(lines(&c, "caller")[0]["text"], "goodbye");
 }
+
+#[actix_web::test]
+async fn snapshots_are_group_committed_each_fenced_by_its_own_epoch() {
+    use thruai::store;
+    use thruai_actors::{call::snapshot::TranscriptEntry, ports::StoreError};
+    let app = app().await;
+    let agent = agent(&app, "Hello.", json!({})).await;
+    let (a, b) = (
+        call(&app, &agent, json!([{ "waitForAgent": true }])).await,
+        call(&app, &agent, json!([{ "waitForAgent": true }])).await,
+    );
+    finished(&app, &a).await;
+    finished(&app, &b).await;
+    let snap = |id: String| {
+        let db = app.state.db.clone();
+        async move {
+            let row = store::calls::find_any(&db, &id).await.unwrap().unwrap();
+            store::calls::snapshot_of(&row).unwrap()
+        }
+    };
+    let (snap_a, mut stale_b) = (snap(a.clone()).await, snap(b.clone()).await);
+    stale_b.epoch -= 1;
+    stale_b.end_reason = Some("written by a stale owner".into());
+    // Sixty writes of call A at once (they share transactions) and one fenced write of B.
+    let writes = (0..60).map(|i| {
+        let mut s = snap_a.clone();
+        s.transcript.push(TranscriptEntry {
+            speaker: thruai_actors::call::snapshot::Speaker::Caller,
+            text: format!("line {i}"),
+            at_ms: i,
+            interrupted: false,
+            partial: false,
+        });
+        app.state.checkpoints.checkpoint(s, Vec::new())
+    });
+    let (results, fenced) = futures_util::join!(
+        futures_util::future::join_all(writes),
+        app.state.checkpoints.checkpoint(stale_b, Vec::new())
+    );
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(fenced, Err(StoreError::Fenced));
+    let after_a = snap(a).await;
+    assert_eq!(after_a.transcript.len(), snap_a.transcript.len() + 1);
+    assert!(after_a.transcript.last().unwrap().text.starts_with("line "));
+    assert_ne!(snap(b).await.end_reason.as_deref(), Some("written by a stale owner"));
+}

@@ -15,6 +15,15 @@ pub enum CallSnapshot {
     V1(CallSnapshotV1),
 }
 
+/// The current snapshot, borrowed, serialised exactly as [`CallSnapshot`] (no copy of the
+/// call's transcript and timeline to write it).
+#[derive(Debug, Serialize)]
+#[serde(tag = "v")]
+pub enum CallSnapshotRef<'a> {
+    #[serde(rename = "1")]
+    V1(&'a CallSnapshotV1),
+}
+
 impl CallSnapshot {
     /// The current version (old versions are upgraded here when there are some).
     pub fn into_current(self) -> CallSnapshotV1 {
@@ -130,8 +139,10 @@ mod tests {
         let json = serde_json::to_value(&snap).unwrap();
         assert_eq!(json["v"], "1");
         assert_eq!(json["status"], "queued");
-        let back: CallSnapshot = serde_json::from_value(json).unwrap();
+        let back: CallSnapshot = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(back, snap);
+        let CallSnapshot::V1(current) = &snap;
+        assert_eq!(serde_json::to_value(CallSnapshotRef::V1(current)).unwrap(), json);
     }
 
     #[test]
