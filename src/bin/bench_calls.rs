@@ -65,11 +65,12 @@ struct Samples {
     frames_per_call: Vec<(String, u64)>,
 }
 
-#[derive(Default)]
+/// What every caller shares: counters and the utterances' frames.
 struct Totals {
     frames_sent: AtomicU64,
     connected: AtomicU64,
     closed_by_server: AtomicU64,
+    speech: Vec<Vec<String>>,
 }
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {
@@ -333,8 +334,8 @@ async fn caller(
     duration: Duration,
     samples: Arc<Mutex<Samples>>,
     totals: Arc<Totals>,
-    speech: Arc<Vec<Vec<String>>>,
 ) -> Result<(), String> {
+    let speech = &totals.speech;
     let call_sid = format!("CA{}", uuid::Uuid::new_v4().simple());
     let voice_url = format!("{base}/twilio/voice");
     let params: Vec<(String, String)> = [
@@ -654,23 +655,27 @@ fn main() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let (rss_idle, _) = proc_usage(pid);
         let samples = Arc::new(Mutex::new(Samples::default()));
-        let totals = Arc::new(Totals::default());
+        let totals = Arc::new(Totals {
+            frames_sent: AtomicU64::new(0),
+            connected: AtomicU64::new(0),
+            closed_by_server: AtomicU64::new(0),
+            speech: utterance_frames(),
+        });
         let (_, frames_before_run) = media_metrics(&http, &server.base).await;
         println!(
             "server pid {pid}: idle RSS {:.1} MB; starting {calls} calls of {secs} s over {ramp} s",
             rss_idle as f64 / 1024.0
         );
 
-        let speech = Arc::new(utterance_frames());
         let run_started = Instant::now();
         let mut tasks = Vec::with_capacity(calls);
         for i in 0..calls {
             let at = Duration::from_secs_f64(ramp as f64 * i as f64 / calls as f64);
             let (http, base, to) = (http.clone(), server.base.clone(), number.clone());
-            let (samples, totals, speech) = (samples.clone(), totals.clone(), speech.clone());
+            let (samples, totals) = (samples.clone(), totals.clone());
             tasks.push(tokio::task::spawn_local(async move {
                 tokio::time::sleep(at).await;
-                let r = caller(http, base, to, i, Duration::from_secs(secs), samples.clone(), totals, speech).await;
+                let r = caller(http, base, to, i, Duration::from_secs(secs), samples.clone(), totals).await;
                 if let Err(e) = r {
                     samples
                         .lock()
@@ -742,49 +747,52 @@ fn main() {
         let rss_peak = rss.iter().copied().max().unwrap_or(0);
         let rss_first = rss.first().copied().unwrap_or(0);
         let rss_last = rss.last().copied().unwrap_or(0);
-        let mut s = samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        println!();
-        println!(
-            "calls: {calls} started, {} streams connected, {} closed by the server, {} errors{}",
-            totals.connected.load(Ordering::Relaxed),
-            totals.closed_by_server.load(Ordering::Relaxed),
-            s.errors.len(),
-            s.errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
-        );
-        println!("live calls at the end of the steady window: {live}");
-        println!(
-            "frames: {sent} sent, {handled} handled by call actors, {} dropped",
-            sent.saturating_sub(handled)
-        );
-        println!(
-            "steady window {steady_secs:.0} s: {frames} frames ({:.0}/s), server CPU {cpu:.0} % of one core, generator {gen_cpu:.0} %",
-            frames as f64 / steady_secs
-        );
-        println!(
-            "frame-handling delay (server): p50 {}, p99 {}, p99.9 {}",
-            bucket_quantile(&buckets_a, &buckets_b, frames, 0.5),
-            bucket_quantile(&buckets_a, &buckets_b, frames, 0.99),
-            bucket_quantile(&buckets_a, &buckets_b, frames, 0.999)
-        );
-        println!(
-            "server RSS: idle {:.1} MB, steady {:.1} → {:.1} MB (peak {:.1}); per live call {:.0} KB",
-            rss_idle as f64 / 1024.0,
-            rss_first as f64 / 1024.0,
-            rss_last as f64 / 1024.0,
-            rss_peak as f64 / 1024.0,
-            (rss_peak.saturating_sub(rss_idle)) as f64 / calls as f64
-        );
-        println!("\n| measure (ms) | samples | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|");
-        println!("{}", summary("speech onset → clear (barge-in)", &mut s.barge_in_ms));
-        println!(
-            "{}",
-            summary("end of speech → first agent audio", &mut s.first_audio_ms)
-        );
-        println!("{}", summary("generator timer lateness", &mut s.lateness_ms));
-        println!("clears without a pending interruption: {}", s.clears_unmatched);
+        let per_call = {
+            let mut s = samples.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            println!();
+            println!(
+                "calls: {calls} started, {} streams connected, {} closed by the server, {} errors{}",
+                totals.connected.load(Ordering::Relaxed),
+                totals.closed_by_server.load(Ordering::Relaxed),
+                s.errors.len(),
+                s.errors.first().map(|e| format!(" (first: {e})")).unwrap_or_default()
+            );
+            println!("live calls at the end of the steady window: {live}");
+            println!(
+                "frames: {sent} sent, {handled} handled by call actors, {} dropped",
+                sent.saturating_sub(handled)
+            );
+            println!(
+                "steady window {steady_secs:.0} s: {frames} frames ({:.0}/s), server CPU {cpu:.0} % of one core, generator {gen_cpu:.0} %",
+                frames as f64 / steady_secs
+            );
+            println!(
+                "frame-handling delay (server): p50 {}, p99 {}, p99.9 {}",
+                bucket_quantile(&buckets_a, &buckets_b, frames, 0.5),
+                bucket_quantile(&buckets_a, &buckets_b, frames, 0.99),
+                bucket_quantile(&buckets_a, &buckets_b, frames, 0.999)
+            );
+            println!(
+                "server RSS: idle {:.1} MB, steady {:.1} → {:.1} MB (peak {:.1}); per live call {:.0} KB",
+                rss_idle as f64 / 1024.0,
+                rss_first as f64 / 1024.0,
+                rss_last as f64 / 1024.0,
+                rss_peak as f64 / 1024.0,
+                (rss_peak.saturating_sub(rss_idle)) as f64 / calls as f64
+            );
+            println!("\n| measure (ms) | samples | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|---:|");
+            println!("{}", summary("speech onset → clear (barge-in)", &mut s.barge_in_ms));
+            println!(
+                "{}",
+                summary("end of speech → first agent audio", &mut s.first_audio_ms)
+            );
+            println!("{}", summary("generator timer lateness", &mut s.lateness_ms));
+            println!("clears without a pending interruption: {}", s.clears_unmatched);
+            std::mem::take(&mut s.frames_per_call)
+        };
         if sent > handled {
-            report_lost_frames(&http, &server.base, &key, &s.frames_per_call).await;
+            report_lost_frames(&http, &server.base, &key, &per_call).await;
         }
-        report_content(&http, &server.base, &key, &s.frames_per_call).await;
+        report_content(&http, &server.base, &key, &per_call).await;
     });
 }

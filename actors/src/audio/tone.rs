@@ -167,7 +167,7 @@ fn classify(block: &[f32]) -> Block {
     }
     let all = powers(block);
     let (low, high) = all.split_at(LOW.len());
-    let (Some(l), Some(h)) = (dominant(&low), dominant(&high)) else {
+    let (Some(l), Some(h)) = (dominant(low), dominant(high)) else {
         return Block::Unknown;
     };
     // A clean tone pair puts about half of N·energy into its two filters.

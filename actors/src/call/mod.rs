@@ -37,8 +37,8 @@ use crate::{
 pub const SILENCE_CHECK: Duration = Duration::from_millis(200);
 /// Speech needed before a caller turn counts as started.
 pub const ONSET_MS: u32 = 60;
-/// Silent frames kept before speech so the utterance's first symbol is not cut.
-const PREROLL_FRAMES: usize = 3;
+/// Silence kept before speech (three frames) so the utterance's first symbol is not cut.
+const PREROLL_BYTES: usize = 3 * crate::audio::FRAME_BYTES;
 /// Out-of-order or malformed frames noted in the timeline before only counting them.
 const MAX_NOTES: u32 = 20;
 
@@ -103,7 +103,8 @@ pub struct CallActor {
     sink: Option<Recipient<MediaOut>>,
     detector: TurnDetector,
     utterance_audio: Vec<u8>,
-    preroll: VecDeque<Vec<u8>>,
+    /// The last `PREROLL_BYTES` of silence, a ring (no allocation per frame).
+    preroll: VecDeque<u8>,
     generation: u64,
     next_utterance: u64,
     speaking: Vec<Utterance>,
@@ -145,7 +146,7 @@ impl CallActor {
             sink: None,
             detector,
             utterance_audio: Vec::new(),
-            preroll: VecDeque::new(),
+            preroll: VecDeque::with_capacity(PREROLL_BYTES + crate::audio::FRAME_BYTES),
             generation: 0,
             next_utterance: 0,
             speaking: Vec::new(),
@@ -524,16 +525,13 @@ impl CallActor {
         let frame_ms = u32::try_from(vad::ms_of(payload.len())).unwrap_or(u32::MAX);
         if speech || self.detector.in_turn() || self.detector.speech_ms() > 0 {
             if self.utterance_audio.is_empty() {
-                for f in self.preroll.drain(..) {
-                    self.utterance_audio.extend_from_slice(&f);
-                }
+                self.utterance_audio.extend(self.preroll.drain(..));
             }
             self.utterance_audio.extend_from_slice(payload);
         } else {
-            self.preroll.push_back(payload.to_vec());
-            if self.preroll.len() > PREROLL_FRAMES {
-                self.preroll.pop_front();
-            }
+            self.preroll.extend(payload);
+            let excess = self.preroll.len().saturating_sub(PREROLL_BYTES);
+            self.preroll.drain(..excess);
         }
         if speech {
             self.last_activity = Instant::now();
