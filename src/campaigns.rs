@@ -40,7 +40,8 @@ pub struct WindowJson {
     pub timezone: String,
     /// Local `HH:MM` (24 h) from which calls may start.
     pub start_time: String,
-    /// Local `HH:MM` after which no call starts; later than `startTime`.
+    /// Local `HH:MM` from which no call starts; earlier than `startTime` when the window
+    /// crosses midnight (`22:00`–`02:00` closes at 02:00 the next day).
     pub end_time: String,
     /// Days calls may start: `mon` … `sun`; default Monday to Friday.
     #[serde(default = "weekdays")]
@@ -67,8 +68,11 @@ impl WindowJson {
             .ok_or_else(|| ("callingWindow.startTime", "must be HH:MM (24 h)".to_string()))?;
         let end = window::parse_hhmm(&self.end_time)
             .ok_or_else(|| ("callingWindow.endTime", "must be HH:MM (24 h)".to_string()))?;
-        if end <= start {
-            return Err(("callingWindow.endTime", "must be later than startTime".into()));
+        if end == start {
+            return Err((
+                "callingWindow.endTime",
+                "must differ from startTime (an earlier endTime ends the window the next day)".into(),
+            ));
         }
         if self.days.is_empty() || self.days.len() > 7 {
             return Err(("callingWindow.days", "must list 1 to 7 days (mon … sun)".into()));

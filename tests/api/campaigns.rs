@@ -151,6 +151,27 @@ async fn campaigns_are_created_validated_listed_updated_and_deleted() {
         )
         .await;
     assert_eq!(not_mine.code(), "INVALID_NUMBER");
+    // A window may cross midnight (it ends the next day); an empty one is refused.
+    let empty = app
+        .post(
+            "/campaigns",
+            &json!({ "name": "x", "agentId": agent,
+                     "callingWindow": { "timezone": "UTC", "startTime": "09:00", "endTime": "09:00" } }),
+        )
+        .await;
+    assert_eq!(empty.code(), "VALIDATION_ERROR");
+    assert_eq!(empty.body["error"]["details"][0]["field"], "callingWindow.endTime");
+    let night = app
+        .post(
+            "/campaigns",
+            &json!({ "name": "Night", "agentId": agent,
+                     "callingWindow": { "timezone": "Europe/Paris", "startTime": "22:00", "endTime": "02:00" } }),
+        )
+        .await;
+    assert_eq!(night.status, 201, "{:?}", night.body);
+    assert_eq!(night.data()["callingWindow"]["endTime"], "02:00");
+    let night_id = night.data()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.delete(&format!("/campaigns/{night_id}")).await.status, 200);
 
     let id = campaign(
         &app,
