@@ -261,13 +261,15 @@ async fn contacts_are_accepted_or_rejected_row_by_row() {
                 { "phoneNumber": "+14155553000" },
                 { "phoneNumber": "+14155553003", "customData": { "timezone": "Nowhere/City" } },
                 { "phoneNumber": "+14155553004", "customData": "not an object" },
-                { "phoneNumber": "+14155553005" }
+                { "phoneNumber": "+14155553005" },
+                { "phoneNumber": "+14155553006", "name": "A\u{0}B" },
+                { "phoneNumber": "+14155553007", "customData": { "note": "x\u{0}" } }
             ] }),
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.data()["added"], 2);
-    assert_eq!(r.data()["failed"], 5);
+    assert_eq!(r.data()["failed"], 7);
     let reasons: Vec<(u64, String)> = r.data()["errors"]
         .as_array()
         .unwrap()
@@ -282,6 +284,11 @@ async fn contacts_are_accepted_or_rejected_row_by_row() {
     assert!(reasons[2].0 == 3 && reasons[2].1.starts_with("opted out"));
     assert!(reasons[3].0 == 4 && reasons[3].1.starts_with("invalid timezone"));
     assert!(reasons[4].0 == 5 && reasons[4].1.starts_with("invalid customData"));
+    assert!(
+        reasons[5].0 == 7 && reasons[5].1.starts_with("invalid name"),
+        "{reasons:?}"
+    );
+    assert!(reasons[6].0 == 8 && reasons[6].1.starts_with("invalid customData"));
     // Already in the campaign: duplicate on a later page too.
     let again = app
         .post(
