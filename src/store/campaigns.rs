@@ -642,11 +642,57 @@ pub async fn defer(db: &impl ConnectionTrait, contact_id: &str, until: DateTime<
     Ok(())
 }
 
-pub async fn insert_dial(db: &impl ConnectionTrait, row: dial::Model) -> Result<(), DbErr> {
-    dial::Entity::insert(row.into_active_model().reset_all())
+/// Records dial intents (in the caller's fenced transaction, which holds the campaign
+/// row's lock): while the campaign is running, and up to its `max_concurrent_calls` open
+/// dials, each contact still queued moves to `in_progress` and gets its call row and dial
+/// intent; the others are left out. Returns the intent keys recorded.
+pub async fn record_intents(
+    db: &impl ConnectionTrait,
+    campaign_id: &str,
+    rows: Vec<(call::Model, dial::Model)>,
+) -> Result<Vec<String>, DbErr> {
+    // The campaign row is locked by the fence: a pause or a lower cap committed before this
+    // point is seen here, and one after it waits for these intents.
+    let Some(row) = campaign::Entity::find_by_id(campaign_id)
+        .one(db)
+        .await?
+        .filter(|c| c.status == "running")
+    else {
+        return Ok(Vec::new());
+    };
+    let open = count_open_dials(db, campaign_id).await?;
+    let room = u64::try_from(row.max_concurrent_calls)
+        .unwrap_or(0)
+        .saturating_sub(open);
+    let mut calls = Vec::with_capacity(rows.len());
+    let mut dials = Vec::with_capacity(rows.len());
+    for (call_row, intent) in rows {
+        if dials.len() as u64 >= room {
+            break;
+        }
+        if move_contact(
+            db,
+            &intent.contact_id,
+            ContactStatus::Queued,
+            ContactStatus::InProgress,
+            None,
+            None,
+        )
+        .await?
+        {
+            calls.push(call_row.into_active_model().reset_all());
+            dials.push(intent);
+        }
+    }
+    if dials.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys = dials.iter().map(|d| d.intent_key.clone()).collect();
+    call::Entity::insert_many(calls).exec_without_returning(db).await?;
+    dial::Entity::insert_many(dials.into_iter().map(|d| d.into_active_model().reset_all()))
         .exec_without_returning(db)
         .await?;
-    Ok(())
+    Ok(keys)
 }
 
 /// Records the carrier's acknowledgement of a pending intent.
