@@ -186,7 +186,12 @@ async fn run(id: String, ports: Arc<dyn CampaignPorts>, cfg: CampaignConfig, sha
         // Anything but a call's end (contacts added, settings changed, started, paused)
         // makes the tick read the campaign again.
         let renew = shared.changed.swap(false, Ordering::SeqCst);
-        match tick(&id, epoch, &ports, &cfg, &shared, first, reconcile, renew, &mut cached).await {
+        let pass = Pass {
+            first,
+            reconcile,
+            renew,
+        };
+        match tick(&id, epoch, &ports, &cfg, &shared, pass, &mut cached).await {
             Ok(None) => {}
             Ok(Some(exit)) => {
                 if matches!(exit, Exit::Idle | Exit::Completed) {
@@ -255,17 +260,31 @@ async fn apply_settles(
     Ok(())
 }
 
+/// What one pass of the loop must do besides settling and dialling.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    /// The first tick after the lease was claimed: every unacknowledged intent is in doubt.
+    first: bool,
+    /// Look for in-doubt intents.
+    reconcile: bool,
+    /// Read the campaign again (it changed).
+    renew: bool,
+}
+
 async fn tick(
     id: &str,
     epoch: i64,
     ports: &Arc<dyn CampaignPorts>,
     cfg: &CampaignConfig,
     shared: &Arc<Shared>,
-    first: bool,
-    reconcile: bool,
-    renew: bool,
+    pass: Pass,
     cached: &mut Option<(Instant, CampaignView)>,
 ) -> Result<Option<Exit>, PortError> {
+    let Pass {
+        first,
+        reconcile,
+        renew,
+    } = pass;
     let now = Utc::now();
     // The campaign is read (and the lease renewed) on every timed tick and after any change
     // through the API; a refill after a call ended reuses the last read. Nothing is lost by
