@@ -4,7 +4,7 @@
 //! actor's calling window and retry policy.
 
 use std::{
-    collections::{BTreeMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 
@@ -40,7 +40,8 @@ pub struct WindowJson {
     pub timezone: String,
     /// Local `HH:MM` (24 h) from which calls may start.
     pub start_time: String,
-    /// Local `HH:MM` after which no call starts; later than `startTime`.
+    /// Local `HH:MM` from which no call starts; earlier than `startTime` when the window
+    /// crosses midnight (`22:00`–`02:00` closes at 02:00 the next day).
     pub end_time: String,
     /// Days calls may start: `mon` … `sun`; default Monday to Friday.
     #[serde(default = "weekdays")]
@@ -67,8 +68,11 @@ impl WindowJson {
             .ok_or_else(|| ("callingWindow.startTime", "must be HH:MM (24 h)".to_string()))?;
         let end = window::parse_hhmm(&self.end_time)
             .ok_or_else(|| ("callingWindow.endTime", "must be HH:MM (24 h)".to_string()))?;
-        if end <= start {
-            return Err(("callingWindow.endTime", "must be later than startTime".into()));
+        if end == start {
+            return Err((
+                "callingWindow.endTime",
+                "must differ from startTime (an earlier endTime ends the window the next day)".into(),
+            ));
         }
         if self.days.is_empty() || self.days.len() > 7 {
             return Err(("callingWindow.days", "must list 1 to 7 days (mon … sun)".into()));
@@ -144,6 +148,40 @@ impl AppCell {
     fn get(&self) -> Option<AppState> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
+}
+
+/// The number a campaign's `turn`-th call is placed from: its pool in turn, else its
+/// number (`None`: the agent's).
+fn origin_number(row: &campaign::Model, turn: u64) -> Option<String> {
+    let pool = pool_of(row);
+    if pool.is_empty() {
+        row.from_number.clone()
+    } else {
+        pool.get(usize::try_from(turn).unwrap_or(0) % pool.len()).cloned()
+    }
+}
+
+/// The decisions on finished dials: each contact moves on (completed, queued again for a
+/// retry, failed) and its dial is done (in the caller's fenced transaction).
+async fn apply_settles(txn: &impl sea_orm::ConnectionTrait, settles: &[Settle]) -> Result<(), DbErr> {
+    for s in settles {
+        let to = match s.decision {
+            Decision::Complete => ContactStatus::Completed,
+            Decision::Retry { .. } => ContactStatus::Queued,
+            Decision::Fail => ContactStatus::Failed,
+        };
+        cs::move_contact(
+            txn,
+            &s.contact_id,
+            ContactStatus::InProgress,
+            to,
+            s.retry_at,
+            Some(s.outcome.as_str()),
+        )
+        .await?;
+        cs::dial_done(txn, &s.intent_key, s.outcome.as_str()).await?;
+    }
+    Ok(())
 }
 
 /// The ports of this node's campaign actors.
@@ -223,7 +261,7 @@ impl ServerCampaignPorts {
                     while handle.is_alive() {
                         tokio::time::sleep(CALL_END_POLL).await;
                     }
-                    state.campaigns.wake(&campaign_id);
+                    state.campaigns.call_ended(&campaign_id);
                     return;
                 }
                 Err(_) => {
@@ -242,20 +280,14 @@ impl ServerCampaignPorts {
         });
     }
 
-    /// The number and carrier a campaign dials from (its pool in turn, else its number,
-    /// else the agent's).
+    /// The number and carrier a campaign dials from: `from` (see [`origin_number`]), else
+    /// the agent's number.
     async fn origin(
         &self,
         state: &AppState,
         row: &campaign::Model,
-        turn: u64,
+        from: Option<String>,
     ) -> Result<(thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>), PortError> {
-        let pool = pool_of(row);
-        let from = if pool.is_empty() {
-            row.from_number.clone()
-        } else {
-            pool.get(usize::try_from(turn).unwrap_or(0) % pool.len()).cloned()
-        };
         let (db, org, agent) = (self.db.clone(), row.org_id.clone(), row.agent_id.clone());
         let number = on_runtime(
             async move { calls::from_number(&db, &org, &agent, from.as_deref()).await },
@@ -310,7 +342,9 @@ impl CampaignPorts for ServerCampaignPorts {
 
     async fn finished(&self, campaign_id: &str, limit: u64) -> Result<Vec<Finished>, PortError> {
         let (db, id) = (self.db.clone(), campaign_id.to_string());
-        on_runtime(
+        let max_call = Duration::seconds(i64::try_from(self.settings.campaigns.max_call_secs).unwrap_or(i64::MAX / 2));
+        let now = Utc::now();
+        let (mut done, overdue) = on_runtime(
             async move {
                 let open: Vec<campaign_dial::Model> = cs::open_dials(&db, &id)
                     .await?
@@ -319,24 +353,52 @@ impl CampaignPorts for ServerCampaignPorts {
                     .collect();
                 let ids: Vec<String> = open.iter().map(|d| d.call_id.clone()).collect();
                 let statuses = cs::call_statuses(&db, &ids).await?;
-                Ok::<_, DbErr>(
-                    open.into_iter()
-                        .filter_map(|d| {
-                            let outcome = Outcome::of_call_status(statuses.get(&d.call_id)?)?;
-                            Some(Finished {
-                                intent_key: d.intent_key,
-                                contact_id: d.contact_id,
-                                attempt: u32::try_from(d.attempt).unwrap_or(1),
-                                outcome,
-                            })
-                        })
-                        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-                        .collect(),
-                )
+                let mut done = Vec::new();
+                let mut overdue = Vec::new();
+                for d in open {
+                    match statuses.get(&d.call_id).and_then(|s| Outcome::of_call_status(s)) {
+                        Some(outcome) => done.push(Finished {
+                            intent_key: d.intent_key,
+                            contact_id: d.contact_id,
+                            attempt: u32::try_from(d.attempt).unwrap_or(1),
+                            outcome,
+                        }),
+                        // Placed (acknowledged by the carrier: `updated_at`), still open,
+                        // and older than any call may last.
+                        None if d.status == cs::DIAL_PLACED && now - d.updated_at > max_call => overdue.push(d),
+                        None => {}
+                    }
+                }
+                Ok::<_, DbErr>((done, overdue))
             },
             db_err,
         )
-        .await
+        .await?;
+        // A call the carrier never ended: hung up and ended as failed, so its contact moves
+        // on and the campaign can complete.
+        for d in overdue {
+            let reason = format!(
+                "overdue: still open {} s after the carrier placed it (campaigns.max_call_secs)",
+                self.settings.campaigns.max_call_secs
+            );
+            let handle = self.state.get().and_then(|s| s.calls.get(&d.call_id));
+            if let Some(handle) = handle {
+                handle.overdue(reason.clone());
+            }
+            // The call's actor records the same; without one (or if it is stuck) the row is
+            // closed here.
+            let (db, call_id) = (self.db.clone(), d.call_id.clone());
+            on_runtime(async move { cs::fail_open_call(&db, &call_id, &reason).await }, db_err).await?;
+            tracing::warn!(campaign = campaign_id, intent = %d.intent_key, call = %d.call_id, "campaign call overdue: ended as failed");
+            done.push(Finished {
+                intent_key: d.intent_key,
+                contact_id: d.contact_id,
+                attempt: u32::try_from(d.attempt).unwrap_or(1),
+                outcome: Outcome::Failed,
+            });
+        }
+        done.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(done)
     }
 
     async fn settle(&self, campaign_id: &str, epoch: i64, settles: &[Settle]) -> Result<(), PortError> {
@@ -344,26 +406,7 @@ impl CampaignPorts for ServerCampaignPorts {
         on_runtime(
             async move {
                 cs::fenced(&db, &id, epoch, lease, move |txn| {
-                    Box::pin(async move {
-                        for s in &settles {
-                            let to = match s.decision {
-                                Decision::Complete => ContactStatus::Completed,
-                                Decision::Retry { .. } => ContactStatus::Queued,
-                                Decision::Fail => ContactStatus::Failed,
-                            };
-                            cs::move_contact(
-                                txn,
-                                &s.contact_id,
-                                ContactStatus::InProgress,
-                                to,
-                                s.retry_at,
-                                Some(s.outcome.as_str()),
-                            )
-                            .await?;
-                            cs::dial_done(txn, &s.intent_key, s.outcome.as_str()).await?;
-                        }
-                        Ok(())
-                    })
+                    Box::pin(async move { apply_settles(txn, &settles).await })
                 })
                 .await
             },
@@ -523,6 +566,9 @@ impl CampaignPorts for ServerCampaignPorts {
                 phone_number: c.phone_number,
                 timezone: c.timezone,
                 attempts: u32::try_from(c.attempts).unwrap_or(0),
+                position: c.position,
+                name: c.name,
+                custom_data: c.custom_data,
             })
             .collect())
     }
@@ -588,94 +634,83 @@ impl CampaignPorts for ServerCampaignPorts {
         .await
     }
 
-    async fn dial(&self, campaign_id: &str, epoch: i64, contact: &DueContact) -> Result<Option<String>, PortError> {
+    async fn dial(
+        &self,
+        campaign_id: &str,
+        epoch: i64,
+        settles: &[Settle],
+        contacts: &[DueContact],
+    ) -> Result<Vec<(String, String)>, PortError> {
+        if contacts.is_empty() {
+            self.settle(campaign_id, epoch, settles).await?;
+            return Ok(Vec::new());
+        }
         let state = self.app()?;
         let row = self.campaign(campaign_id).await?;
-        let attempt = contact.attempts + 1;
-        let key = format!("{}:{attempt}", contact.id);
-        let (db, cid) = (self.db.clone(), contact.id.clone());
-        let full = on_runtime(
-            async move {
-                thruai_entities::campaign_contact::Entity::find_by_id(cid)
-                    .one(&db)
-                    .await
-            },
-            db_err,
-        )
-        .await?
-        .ok_or(PortError::Fenced)?;
-        let turn = u64::try_from(full.position).unwrap_or(0) + u64::from(contact.attempts);
-        let (number, carrier) = self.origin(&state, &row, turn).await?;
-        let mut metadata = json!({
-            "campaignId": row.id, "contactId": contact.id, "intentKey": key, "attempt": attempt,
-        });
-        if let Some(script) = row.metadata.get("sandboxScript") {
-            metadata["sandboxScript"] = script.clone();
-        } else if self.settings.campaigns.sandbox_call_ms > 0 {
-            metadata["sandboxScript"] =
-                json!([{ "silenceMs": self.settings.campaigns.sandbox_call_ms }, { "hangup": true }]);
-        }
-        let call_row = calls::new_call(
-            &row.org_id,
-            &row.agent_id,
-            "outbound",
-            &number.phone_number,
-            &contact.phone_number,
-            Some(&number),
-            json!(variables_of(full.name.as_deref(), &full.custom_data)),
-            metadata,
-        );
+        // The number (and carrier) of each call: the pool in turn, looked up once per number.
+        let mut origins: HashMap<Option<String>, (thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>)> =
+            HashMap::new();
+        let mut planned = Vec::with_capacity(contacts.len());
         let now = Utc::now();
-        let intent = campaign_dial::Model {
-            intent_key: key.clone(),
-            campaign_id: row.id.clone(),
-            contact_id: contact.id.clone(),
-            org_id: row.org_id.clone(),
-            attempt: i32::try_from(attempt).unwrap_or(i32::MAX),
-            call_id: call_row.id.clone(),
-            epoch,
-            status: cs::DIAL_PENDING.into(),
-            provider_call_sid: None,
-            outcome: None,
-            reconciled: false,
-            created_at: now,
-            updated_at: now,
-        };
-        let (db, id, lease, cid, row2) = (
-            self.db.clone(),
-            campaign_id.to_string(),
-            self.lease(),
-            contact.id.clone(),
-            call_row.clone(),
-        );
-        let id2 = id.clone();
-        // The intent: contact in progress, the call row and the dial, in one fenced transaction.
-        let moved = on_runtime(
+        for contact in contacts {
+            let turn = u64::try_from(contact.position).unwrap_or(0) + u64::from(contact.attempts);
+            let from = origin_number(&row, turn);
+            if !origins.contains_key(&from) {
+                let origin = self.origin(&state, &row, from.clone()).await?;
+                origins.insert(from.clone(), origin);
+            }
+            let Some((number, carrier)) = origins.get(&from) else {
+                continue;
+            };
+            let attempt = contact.attempts + 1;
+            let key = format!("{}:{attempt}", contact.id);
+            let mut metadata = json!({
+                "campaignId": row.id, "contactId": contact.id, "intentKey": key, "attempt": attempt,
+            });
+            if let Some(script) = row.metadata.get("sandboxScript") {
+                metadata["sandboxScript"] = script.clone();
+            } else if self.settings.campaigns.sandbox_call_ms > 0 {
+                metadata["sandboxScript"] =
+                    json!([{ "silenceMs": self.settings.campaigns.sandbox_call_ms }, { "hangup": true }]);
+            }
+            let call_row = calls::new_call(
+                &row.org_id,
+                &row.agent_id,
+                "outbound",
+                &number.phone_number,
+                &contact.phone_number,
+                Some(number),
+                json!(variables_of(contact.name.as_deref(), &contact.custom_data)),
+                metadata,
+            );
+            let intent = campaign_dial::Model {
+                intent_key: key.clone(),
+                campaign_id: row.id.clone(),
+                contact_id: contact.id.clone(),
+                org_id: row.org_id.clone(),
+                attempt: i32::try_from(attempt).unwrap_or(i32::MAX),
+                call_id: call_row.id.clone(),
+                epoch,
+                status: cs::DIAL_PENDING.into(),
+                provider_call_sid: None,
+                outcome: None,
+                reconciled: false,
+                created_at: now,
+                updated_at: now,
+            };
+            planned.push((call_row, intent, carrier.clone()));
+        }
+        let (db, id, lease, settles) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
+        let rows: Vec<(call::Model, campaign_dial::Model)> =
+            planned.iter().map(|(c, d, _)| (c.clone(), d.clone())).collect();
+        // The settles and the intents of the tick (contacts in progress, the call rows and
+        // the dials) in one fenced transaction.
+        let recorded: Vec<String> = on_runtime(
             async move {
-                cs::fenced(&db, &id, epoch, lease, move |txn| {
+                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
                     Box::pin(async move {
-                        // The campaign row is locked by the fence: a pause committed before
-                        // this point is seen here, and one after it waits for this intent.
-                        let running = campaign::Entity::find_by_id(id2.as_str())
-                            .one(txn)
-                            .await?
-                            .is_some_and(|c| c.status == CampaignStatus::Running.as_str());
-                        if !running
-                            || !cs::move_contact(
-                                txn,
-                                &cid,
-                                ContactStatus::Queued,
-                                ContactStatus::InProgress,
-                                None,
-                                None,
-                            )
-                            .await?
-                        {
-                            return Ok(false);
-                        }
-                        store::calls::insert(txn, row2).await?;
-                        cs::insert_dial(txn, intent).await?;
-                        Ok(true)
+                        apply_settles(txn, &settles).await?;
+                        cs::record_intents(txn, &id, rows).await
                     })
                 })
                 .await
@@ -683,13 +718,21 @@ impl CampaignPorts for ServerCampaignPorts {
             fence_err,
         )
         .await?;
-        if !moved {
-            return Ok(None);
+        if recorded.is_empty() {
+            return Ok(Vec::new());
         }
         self.failpoint("campaign_abort_after_intent");
-        self.dialing().insert(key.clone());
-        self.spawn_dial(state, call_row, carrier, key.clone());
-        Ok(Some(key))
+        let recorded: HashSet<String> = recorded.into_iter().collect();
+        let mut out = Vec::with_capacity(recorded.len());
+        for (call_row, intent, carrier) in planned {
+            if !recorded.contains(&intent.intent_key) {
+                continue;
+            }
+            self.dialing().insert(intent.intent_key.clone());
+            self.spawn_dial(state.clone(), call_row, carrier, intent.intent_key.clone());
+            out.push((intent.contact_id, intent.intent_key));
+        }
+        Ok(out)
     }
 
     async fn remaining(&self, campaign_id: &str, now: DateTime<Utc>) -> Result<Remaining, PortError> {

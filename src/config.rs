@@ -282,6 +282,7 @@ pub struct CampaignSettings {
     pub org_max_concurrent_calls: u32,
     pub max_contacts_per_request: usize,
     pub sandbox_call_ms: u64,
+    pub max_call_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -441,6 +442,9 @@ impl Settings {
                 "campaigns.tick_ms / lease_ms / in_doubt_after_ms / restart_window_secs: must be positive, lease_ms above tick_ms"
                     .into(),
             );
+        }
+        if c.max_call_secs == 0 {
+            return Err("campaigns.max_call_secs: must be positive".into());
         }
         if c.org_max_concurrent_calls == 0 || !(1..=100_000).contains(&c.max_contacts_per_request) {
             return Err(

@@ -11,10 +11,8 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use thruai_actors::campaign::state::{
-    self as cstate, CampaignStatus, Command, ContactStatus, Counts, Outcome, RetryPolicy,
-};
-use thruai_entities::{campaign, campaign_contact};
+use thruai_actors::campaign::state::{self as cstate, CampaignStatus, Command, Counts, Outcome, RetryPolicy};
+use thruai_entities::campaign;
 
 use super::{
     envelope,
@@ -512,12 +510,20 @@ fn row_problem(c: &ContactIn) -> Option<String> {
     if c.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Some("invalid name: at most 200 characters".into());
     }
+    // PostgreSQL text cannot hold NUL: refused here on every database alike.
+    if c.name.as_ref().is_some_and(|n| n.contains('\0')) {
+        return Some("invalid name: must not contain NUL characters".into());
+    }
     if let Some(d) = &c.custom_data {
         if !d.is_object() {
             return Some("invalid customData: must be an object".into());
         }
-        if d.to_string().len() > 4096 {
+        let text = d.to_string();
+        if text.len() > 4096 {
             return Some("invalid customData: at most 4096 bytes serialized".into());
+        }
+        if text.contains("\\u0000") {
+            return Some("invalid customData: must not contain NUL characters".into());
         }
         if let Some(tz) = d.get("timezone")
             && tz
@@ -587,30 +593,23 @@ pub async fn add_contacts(ctx: Ctx, id: web::Path<String>, Body(input): Body<Con
             continue;
         }
         let custom = c.custom_data.clone().unwrap_or_else(|| json!({}));
-        rows.push(campaign_contact::Model {
+        rows.push(cs::NewContact {
             id: ids::new_id(ids::CONTACT),
-            campaign_id: row.id.clone(),
-            org_id: row.org_id.clone(),
             position,
             phone_number: c.phone_number.clone(),
             name: c.name.clone(),
             timezone: custom.get("timezone").and_then(Value::as_str).map(str::to_string),
             custom_data: custom,
-            status: ContactStatus::Queued.as_str().into(),
-            attempts: 0,
-            next_attempt_at: None,
-            last_outcome: None,
-            created_at: now,
-            updated_at: now,
         });
         position += 1;
         if rows.len() == cs::INSERT_BATCH {
             added += rows.len();
-            cs::insert_contacts(&txn, std::mem::take(&mut rows)).await?;
+            cs::insert_contacts(&txn, &row.id, &row.org_id, now, &rows).await?;
+            rows.clear();
         }
     }
     added += rows.len();
-    cs::insert_contacts(&txn, rows).await?;
+    cs::insert_contacts(&txn, &row.id, &row.org_id, now, &rows).await?;
     let out = ContactsAdded {
         added,
         failed: errors.len(),

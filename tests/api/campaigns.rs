@@ -151,6 +151,27 @@ async fn campaigns_are_created_validated_listed_updated_and_deleted() {
         )
         .await;
     assert_eq!(not_mine.code(), "INVALID_NUMBER");
+    // A window may cross midnight (it ends the next day); an empty one is refused.
+    let empty = app
+        .post(
+            "/campaigns",
+            &json!({ "name": "x", "agentId": agent,
+                     "callingWindow": { "timezone": "UTC", "startTime": "09:00", "endTime": "09:00" } }),
+        )
+        .await;
+    assert_eq!(empty.code(), "VALIDATION_ERROR");
+    assert_eq!(empty.body["error"]["details"][0]["field"], "callingWindow.endTime");
+    let night = app
+        .post(
+            "/campaigns",
+            &json!({ "name": "Night", "agentId": agent,
+                     "callingWindow": { "timezone": "Europe/Paris", "startTime": "22:00", "endTime": "02:00" } }),
+        )
+        .await;
+    assert_eq!(night.status, 201, "{:?}", night.body);
+    assert_eq!(night.data()["callingWindow"]["endTime"], "02:00");
+    let night_id = night.data()["id"].as_str().unwrap().to_string();
+    assert_eq!(app.delete(&format!("/campaigns/{night_id}")).await.status, 200);
 
     let id = campaign(
         &app,
@@ -240,13 +261,15 @@ async fn contacts_are_accepted_or_rejected_row_by_row() {
                 { "phoneNumber": "+14155553000" },
                 { "phoneNumber": "+14155553003", "customData": { "timezone": "Nowhere/City" } },
                 { "phoneNumber": "+14155553004", "customData": "not an object" },
-                { "phoneNumber": "+14155553005" }
+                { "phoneNumber": "+14155553005" },
+                { "phoneNumber": "+14155553006", "name": "A\u{0}B" },
+                { "phoneNumber": "+14155553007", "customData": { "note": "x\u{0}" } }
             ] }),
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
     assert_eq!(r.data()["added"], 2);
-    assert_eq!(r.data()["failed"], 5);
+    assert_eq!(r.data()["failed"], 7);
     let reasons: Vec<(u64, String)> = r.data()["errors"]
         .as_array()
         .unwrap()
@@ -261,6 +284,11 @@ async fn contacts_are_accepted_or_rejected_row_by_row() {
     assert!(reasons[2].0 == 3 && reasons[2].1.starts_with("opted out"));
     assert!(reasons[3].0 == 4 && reasons[3].1.starts_with("invalid timezone"));
     assert!(reasons[4].0 == 5 && reasons[4].1.starts_with("invalid customData"));
+    assert!(
+        reasons[5].0 == 7 && reasons[5].1.starts_with("invalid name"),
+        "{reasons:?}"
+    );
+    assert!(reasons[6].0 == 8 && reasons[6].1.starts_with("invalid customData"));
     // Already in the campaign: duplicate on a later page too.
     let again = app
         .post(
@@ -545,4 +573,277 @@ async fn large_lists_are_accepted_in_pages() {
     assert_eq!(s["stats"]["total"], 7500);
     let last = app.get(&format!("/campaigns/{id}/contacts?page=75&pageSize=100")).await;
     assert_eq!(last.data()["contacts"][99]["phoneNumber"], "+17180007499");
+}
+
+#[actix_web::test]
+async fn a_call_the_carrier_never_ends_is_settled_as_failed_after_max_call_secs() {
+    let app = spawn_with(|s| {
+        s.campaigns.tick_ms = 40;
+        s.campaigns.in_doubt_after_ms = 2000;
+        s.campaigns.max_call_secs = 1;
+        s.calls.silence_timeout_ms = 120_000;
+    })
+    .await;
+    let agent = agent(&app).await;
+    // The callee stays on the line in silence for a minute: only the limit can end it.
+    let id = campaign(
+        &app,
+        json!({ "name": "Overdue", "agentId": agent, "maxConcurrentCalls": 2,
+                "metadata": { "sandboxScript": [{ "silenceMs": 60000 }, { "hangup": true }] } }),
+    )
+    .await;
+    let r = app
+        .post(
+            &format!("/campaigns/{id}/contacts"),
+            &json!({ "contacts": [{ "phoneNumber": "+14155554001" }, { "phoneNumber": "+14155554002" }] }),
+        )
+        .await;
+    assert_eq!(r.data()["added"], 2);
+    let started = std::time::Instant::now();
+    app.post(&format!("/campaigns/{id}/start"), &json!({})).await;
+    wait_status(&app, &id, "completed", 30).await;
+    assert!(started.elapsed() < Duration::from_secs(30));
+    let s = stats(&app, &id).await;
+    assert_eq!(s["stats"]["failed"], 2, "{s}");
+    assert_eq!(s["stats"]["inProgress"], 0);
+    let list = app.get(&format!("/campaigns/{id}/contacts")).await;
+    for c in list.data()["contacts"].as_array().unwrap() {
+        assert_eq!(c["status"], "failed", "{c}");
+        assert_eq!(c["lastOutcome"], "failed");
+        assert_eq!(c["calls"][0]["status"], "done");
+        assert_eq!(c["calls"][0]["outcome"], "failed");
+        // The call itself ended as failed, saying why.
+        let call_id = c["callIds"][0].as_str().unwrap();
+        let mut call = Value::Null;
+        for _ in 0..50 {
+            call = app.get(&format!("/calls/{call_id}")).await.data().clone();
+            if call["status"] == "failed" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(call["status"], "failed", "{call:#}");
+        assert!(
+            call["endReason"].as_str().unwrap_or_default().contains("max_call_secs"),
+            "{call:#}"
+        );
+    }
+    // Both calls reached the carrier exactly once; the actor hung them up.
+    assert_eq!(sandbox_calls(&app).await.len(), 2);
+    for _ in 0..50 {
+        if app.state.calls.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(app.state.calls.is_empty(), "the overdue calls' actors ended");
+}
+
+const TWILIO_ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TWILIO_TOKEN: &str = "fake_twilio_auth_token";
+const TWILIO_NUMBER: &str = "+14155550123";
+
+/// The state a crash leaves behind: the contact in progress, its call row open and its
+/// dial intent recorded but never acknowledged by the carrier.
+async fn in_doubt_intent(app: &TestApp, campaign_id: &str, contact_id: &str, to: &str) -> String {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    let db = &app.state.db;
+    let row = campaign::Entity::find_by_id(campaign_id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let number = thruai::store::phone_numbers::find_by_number(db, &row.org_id, TWILIO_NUMBER)
+        .await
+        .unwrap()
+        .unwrap();
+    let key = format!("{contact_id}:1");
+    let call_row = thruai::calls::new_call(
+        &row.org_id,
+        &row.agent_id,
+        "outbound",
+        TWILIO_NUMBER,
+        to,
+        Some(&number),
+        json!({}),
+        json!({ "campaignId": campaign_id, "contactId": contact_id, "intentKey": key, "attempt": 1 }),
+    );
+    let call_id = call_row.id.clone();
+    thruai::store::calls::insert(db, call_row).await.unwrap();
+    let mut contact = thruai_entities::campaign_contact::Entity::find_by_id(contact_id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    contact.status = "in_progress".into();
+    contact.attempts = 1;
+    contact.into_active_model().reset_all().update(db).await.unwrap();
+    let now = Utc::now();
+    thruai_entities::campaign_dial::Model {
+        intent_key: key.clone(),
+        campaign_id: campaign_id.into(),
+        contact_id: contact_id.into(),
+        org_id: row.org_id.clone(),
+        attempt: 1,
+        call_id,
+        epoch: row.owner_epoch,
+        status: "pending".into(),
+        provider_call_sid: None,
+        outcome: None,
+        reconciled: false,
+        created_at: now,
+        updated_at: now,
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(db)
+    .await
+    .unwrap();
+    key
+}
+
+async fn dial_of(app: &TestApp, key: &str) -> thruai_entities::campaign_dial::Model {
+    thruai_entities::campaign_dial::Entity::find_by_id(key)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn in_doubt_twilio_dials_are_reconciled_with_twilios_call_log() {
+    use crate::fake_twilio::FakeTwilio;
+    let twilio = FakeTwilio::start().await;
+    twilio.add_account(TWILIO_ACCOUNT, TWILIO_TOKEN, "active");
+    twilio.add_owned_number(TWILIO_ACCOUNT, TWILIO_NUMBER, None);
+    let base = twilio.base_url.clone();
+    let app = spawn_with(move |s| {
+        s.campaigns.tick_ms = 40;
+        s.campaigns.in_doubt_after_ms = 2000;
+        s.providers.twilio.api_base = base;
+        s.providers.twilio.account_sid = TWILIO_ACCOUNT.into();
+        s.providers.twilio.auth_token = TWILIO_TOKEN.into();
+    })
+    .await;
+    let n = app
+        .post("/telephony/numbers/import", &json!({ "phoneNumber": TWILIO_NUMBER }))
+        .await;
+    assert_eq!(n.status, 201, "{:?}", n.body);
+    let a = app
+        .post(
+            "/agents",
+            &json!({ "name": "Caller", "pipelineMode": "traditional", "firstMessage": "Hi." }),
+        )
+        .await;
+    let agent = a.data()["id"].as_str().unwrap().to_string();
+    let id = campaign(
+        &app,
+        json!({ "name": "Twilio", "agentId": agent, "fromNumber": TWILIO_NUMBER, "maxConcurrentCalls": 5 }),
+    )
+    .await;
+    let (placed_to, lost_to) = ("+14155550177", "+14155550178");
+    let r = app
+        .post(
+            &format!("/campaigns/{id}/contacts"),
+            &json!({ "contacts": [{ "phoneNumber": placed_to }, { "phoneNumber": lost_to }] }),
+        )
+        .await;
+    assert_eq!(r.data()["added"], 2);
+    let contacts = app.get(&format!("/campaigns/{id}/contacts")).await;
+    let contact_of = |to: &str| {
+        contacts.data()["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["phoneNumber"] == to)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (placed_contact, lost_contact) = (contact_of(placed_to), contact_of(lost_to));
+    // An older call to the second callee (another attempt, an hour ago) must not count.
+    let http = reqwest::Client::new();
+    let create = |to: &'static str| {
+        http.post(format!(
+            "{}/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Calls.json",
+            twilio.base_url
+        ))
+        .basic_auth(TWILIO_ACCOUNT, Some(TWILIO_TOKEN))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([("To", to), ("From", TWILIO_NUMBER), ("Url", "http://127.0.0.1:9/twiml")])
+                .finish(),
+        )
+        .send()
+    };
+    let old: Value = create(lost_to).await.unwrap().json().await.unwrap();
+    twilio
+        .state
+        .lock()
+        .unwrap()
+        .calls
+        .iter_mut()
+        .filter(|c| c.sid == old["sid"].as_str().unwrap())
+        .for_each(|c| c.created -= 3600);
+    // A crash after the carrier placed the first call, before its acknowledgement was
+    // recorded; and one before the carrier was asked for the second.
+    let placed_key = in_doubt_intent(&app, &id, &placed_contact, placed_to).await;
+    let at_twilio: Value = create(placed_to).await.unwrap().json().await.unwrap();
+    let lost_key = in_doubt_intent(&app, &id, &lost_contact, lost_to).await;
+    twilio.clear_requests();
+
+    // The resumed actor asks Twilio before dialling anything.
+    app.post(&format!("/campaigns/{id}/start"), &json!({})).await;
+    let mut found = dial_of(&app, &placed_key).await;
+    let mut redialled = dial_of(&app, &lost_key).await;
+    for _ in 0..100 {
+        if found.status != "pending" && redialled.status != "pending" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        found = dial_of(&app, &placed_key).await;
+        redialled = dial_of(&app, &lost_key).await;
+    }
+    // Found in Twilio's log: its sid recorded, nothing dialled again.
+    assert!(found.reconciled, "{found:?}");
+    assert_eq!(found.provider_call_sid.as_deref(), at_twilio["sid"].as_str());
+    // Unknown to Twilio (the older call is another attempt's): dialled again under the
+    // same key, once.
+    assert!(!redialled.reconciled, "{redialled:?}");
+    assert!(matches!(redialled.status.as_str(), "placed" | "done"), "{redialled:?}");
+    let lookups = twilio.requests_to("GET", "/Calls.json");
+    assert!(
+        lookups.iter().any(|r| r.param("To") == Some(lost_to))
+            && lookups.iter().any(|r| r.param("To") == Some(placed_to)),
+        "{lookups:?}"
+    );
+    let creates = twilio.requests_to("POST", "/Calls.json");
+    assert_eq!(creates.len(), 1, "{creates:?}");
+    assert_eq!(creates[0].param("To"), Some(lost_to));
+    let calls_to = |to: &str| twilio.calls().into_iter().filter(|c| c.to == to).count();
+    assert_eq!(calls_to(placed_to), 1);
+    assert_eq!(calls_to(lost_to), 2);
+    let new_sid = twilio
+        .calls()
+        .into_iter()
+        .filter(|c| c.to == lost_to && c.sid != old["sid"].as_str().unwrap())
+        .map(|c| c.sid)
+        .next();
+    assert_eq!(redialled.provider_call_sid, new_sid);
+    // The found call's first row was closed by the crash: the contact's outcome is
+    // `interrupted` (its phone rang; never redialled).
+    let mut contact = Value::Null;
+    for _ in 0..50 {
+        let list = app.get(&format!("/campaigns/{id}/contacts?status=failed")).await;
+        if let Some(c) = list.data()["contacts"].as_array().and_then(|l| l.first()) {
+            contact = c.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(contact["id"], placed_contact.as_str(), "{contact:#}");
+    assert_eq!(contact["lastOutcome"], "interrupted");
+    assert_eq!(contact["attempts"], 1);
 }

@@ -110,6 +110,11 @@ impl CallHandle {
         self.do_send(DialFailed { reason });
     }
 
+    /// The call outlived the longest call allowed: hung up at the carrier, ended as failed.
+    pub fn overdue(&self, reason: String) {
+        self.do_send(Overdue { reason });
+    }
+
     pub fn hangup(&self, reason: &str) {
         self.do_send(Hangup {
             reason: reason.to_string(),

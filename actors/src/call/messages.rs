@@ -95,6 +95,14 @@ pub struct DialFailed {
     pub reason: String,
 }
 
+/// The call outlived the longest call allowed (its carrier never reported an end): hang
+/// up at the carrier and end it as failed.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Overdue {
+    pub reason: String,
+}
+
 /// End the call now (API, shutdown).
 #[derive(Debug, Message)]
 #[rtype(result = "()")]

@@ -812,6 +812,27 @@ impl Handler<DialFailed> for CallActor {
     }
 }
 
+impl Handler<Overdue> for CallActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Overdue, ctx: &mut Self::Context) {
+        if self.snap.status.is_terminal() {
+            return;
+        }
+        if let Some(sid) = self.snap.provider_call_sid.clone() {
+            let telephony = self.ports.telephony.clone();
+            let call_id = self.setup.call_id.clone();
+            actix::spawn(async move {
+                if let Err(e) = telephony.hangup(&sid).await {
+                    tracing::warn!(call = %call_id, error = %e, "carrier hang-up of an overdue call failed");
+                }
+            });
+        }
+        self.note("overdue", json!({ "reason": msg.reason }));
+        self.finish(Event::Failed, &msg.reason, ctx);
+    }
+}
+
 impl Handler<Hangup> for CallActor {
     type Result = ();
 

@@ -21,8 +21,8 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::{
-    ports::{CampaignPorts, PortError, Reconciled, Settle},
-    state::{CampaignStatus, Decision, after_call},
+    ports::{CampaignPorts, CampaignView, Finished, PortError, Reconciled, Settle},
+    state::{CampaignStatus, Decision, RetryPolicy, after_call},
     window,
 };
 
@@ -143,6 +143,8 @@ struct Shared {
     wake: Notify,
     stop: AtomicBool,
     pending: AtomicU64,
+    /// Woken by a change of the campaign (not just a call's end): read it again.
+    changed: AtomicBool,
 }
 
 impl Shared {
@@ -170,6 +172,7 @@ async fn run(id: String, ports: Arc<dyn CampaignPorts>, cfg: CampaignConfig, sha
     shared.live().epoch = epoch;
     let mut first = true;
     let mut last_reconcile = Instant::now();
+    let mut cached: Option<(Instant, CampaignView)> = None;
     loop {
         if shared.stop.load(Ordering::SeqCst) {
             let _ = ports.release(&id, epoch).await;
@@ -180,7 +183,15 @@ async fn run(id: String, ports: Arc<dyn CampaignPorts>, cfg: CampaignConfig, sha
         if reconcile {
             last_reconcile = Instant::now();
         }
-        match tick(&id, epoch, &ports, &cfg, &shared, first, reconcile).await {
+        // Anything but a call's end (contacts added, settings changed, started, paused)
+        // makes the tick read the campaign again.
+        let renew = shared.changed.swap(false, Ordering::SeqCst);
+        let pass = Pass {
+            first,
+            reconcile,
+            renew,
+        };
+        match tick(&id, epoch, &ports, &cfg, &shared, pass, &mut cached).await {
             Ok(None) => {}
             Ok(Some(exit)) => {
                 if matches!(exit, Exit::Idle | Exit::Completed) {
@@ -197,18 +208,97 @@ async fn run(id: String, ports: Arc<dyn CampaignPorts>, cfg: CampaignConfig, sha
     }
 }
 
+/// The retry policy's decision for each finished dial.
+fn decide(finished: &[Finished], retry: &RetryPolicy, now: DateTime<Utc>) -> Vec<Settle> {
+    finished
+        .iter()
+        .map(|f| {
+            let decision = after_call(f.outcome, f.attempt, retry);
+            let retry_at = match decision {
+                Decision::Retry { delay_secs } => {
+                    Some(now + chrono::Duration::seconds(i64::try_from(delay_secs).unwrap_or(i64::MAX / 2)))
+                }
+                _ => None,
+            };
+            Settle {
+                intent_key: f.intent_key.clone(),
+                contact_id: f.contact_id.clone(),
+                outcome: f.outcome,
+                decision,
+                retry_at,
+            }
+        })
+        .collect()
+}
+
+fn note_settled(shared: &Shared, settles: &[Settle]) {
+    let mut live = shared.live();
+    live.settled += settles.len() as u64;
+    for s in settles {
+        let to = match s.decision {
+            Decision::Complete => "completed",
+            Decision::Retry { .. } => "queued",
+            Decision::Fail => "failed",
+        };
+        live.note(&s.contact_id, to, format!("call ended: {}", s.outcome.as_str()));
+    }
+}
+
+/// Applies settles on their own (when no intent is recorded with them).
+async fn apply_settles(
+    id: &str,
+    epoch: i64,
+    ports: &Arc<dyn CampaignPorts>,
+    shared: &Shared,
+    settles: &[Settle],
+) -> Result<(), PortError> {
+    if settles.is_empty() {
+        return Ok(());
+    }
+    ports.settle(id, epoch, settles).await?;
+    note_settled(shared, settles);
+    Ok(())
+}
+
+/// What one pass of the loop must do besides settling and dialling.
+#[derive(Debug, Clone, Copy)]
+struct Pass {
+    /// The first tick after the lease was claimed: every unacknowledged intent is in doubt.
+    first: bool,
+    /// Look for in-doubt intents.
+    reconcile: bool,
+    /// Read the campaign again (it changed).
+    renew: bool,
+}
+
 async fn tick(
     id: &str,
     epoch: i64,
     ports: &Arc<dyn CampaignPorts>,
     cfg: &CampaignConfig,
     shared: &Arc<Shared>,
-    first: bool,
-    reconcile: bool,
+    pass: Pass,
+    cached: &mut Option<(Instant, CampaignView)>,
 ) -> Result<Option<Exit>, PortError> {
+    let Pass {
+        first,
+        reconcile,
+        renew,
+    } = pass;
     let now = Utc::now();
-    let Some(view) = ports.renew(id, epoch).await? else {
-        return Ok(Some(Exit::Deleted));
+    // The campaign is read (and the lease renewed) on every timed tick and after any change
+    // through the API; a refill after a call ended reuses the last read. Nothing is lost by
+    // that: each write is fenced, and the intents' transaction checks the status and the
+    // cap again under the campaign row's lock.
+    let view = match cached.as_ref() {
+        Some((at, v)) if !renew && at.elapsed() < cfg.tick => v.clone(),
+        _ => {
+            let Some(v) = ports.renew(id, epoch).await? else {
+                return Ok(Some(Exit::Deleted));
+            };
+            *cached = Some((Instant::now(), v.clone()));
+            v
+        }
     };
     {
         let mut live = shared.live();
@@ -217,45 +307,21 @@ async fn tick(
         live.status = Some(view.status);
         live.max_concurrent = view.max_concurrent;
     }
-    // 1. Outcomes of finished calls.
+    // 1. Outcomes of finished calls. The last batch is applied in the same transaction as
+    //    the intents that refill their slots (below), or on its own when nothing is dialled.
+    let mut settles: Vec<Settle> = Vec::new();
     loop {
         let finished = ports.finished(id, SETTLE_BATCH).await?;
         if finished.is_empty() {
             break;
         }
-        let settles: Vec<Settle> = finished
-            .iter()
-            .map(|f| {
-                let decision = after_call(f.outcome, f.attempt, &view.retry);
-                let retry_at = match decision {
-                    Decision::Retry { delay_secs } => {
-                        Some(now + chrono::Duration::seconds(i64::try_from(delay_secs).unwrap_or(i64::MAX / 2)))
-                    }
-                    _ => None,
-                };
-                Settle {
-                    intent_key: f.intent_key.clone(),
-                    contact_id: f.contact_id.clone(),
-                    outcome: f.outcome,
-                    decision,
-                    retry_at,
-                }
-            })
-            .collect();
-        ports.settle(id, epoch, &settles).await?;
-        let mut live = shared.live();
-        live.settled += settles.len() as u64;
-        for s in &settles {
-            let to = match s.decision {
-                Decision::Complete => "completed",
-                Decision::Retry { .. } => "queued",
-                Decision::Fail => "failed",
-            };
-            live.note(&s.contact_id, to, format!("call ended: {}", s.outcome.as_str()));
-        }
+        let batch = decide(&finished, &view.retry, now);
         if (finished.len() as u64) < SETTLE_BATCH {
+            settles = batch;
             break;
         }
+        ports.settle(id, epoch, &batch).await?;
+        note_settled(shared, &batch);
     }
     // 2. In-doubt intents (after a crash: the carrier is asked, never redialled blind).
     let older_than = if first {
@@ -291,9 +357,12 @@ async fn tick(
             Reconciled::InFlightHere => {}
         }
     }
-    // 3. Dialling.
-    let open = ports.open_dials(id).await?;
+    // 3. Dialling. The dials being settled free their slots.
+    let open = ports.open_dials(id).await?.saturating_sub(settles.len() as u64);
     shared.live().in_flight = open;
+    if view.status != CampaignStatus::Running {
+        apply_settles(id, epoch, ports, shared, &settles).await?;
+    }
     match view.status {
         CampaignStatus::Running => {}
         CampaignStatus::Completed => return Ok(Some(Exit::Completed)),
@@ -335,8 +404,8 @@ async fn tick(
     if !due.is_empty() {
         let numbers: Vec<String> = due.iter().map(|c| c.phone_number.clone()).collect();
         let blocked = ports.suppressed(&view.org_id, &numbers).await?;
-        let mut dialled = 0u64;
-        for contact in &due {
+        let mut dialable = Vec::with_capacity(due.len());
+        for contact in due {
             if blocked.contains(&contact.phone_number) {
                 ports.suppress(id, epoch, &contact.id).await?;
                 let mut live = shared.live();
@@ -363,18 +432,25 @@ async fn tick(
                 );
                 continue;
             }
-            let Some(key) = ports.dial(id, epoch, contact).await? else {
-                // Paused (or the contact moved) since this tick began: dial nothing more.
-                break;
-            };
-            dialled += 1;
+            dialable.push(contact);
+        }
+        // The settles and every intent of the tick in one transaction (no intent when the
+        // campaign was paused since the tick began).
+        let keys = ports.dial(id, epoch, &settles, &dialable).await?;
+        note_settled(shared, &settles);
+        let dialled = keys.len() as u64;
+        {
+            let attempts: HashMap<&str, u32> = dialable.iter().map(|c| (c.id.as_str(), c.attempts)).collect();
             let mut live = shared.live();
-            live.dials_started += 1;
-            live.note(
-                &contact.id,
-                "in_progress",
-                format!("dial intent {key} recorded (attempt {})", contact.attempts + 1),
-            );
+            live.dials_started += dialled;
+            for (contact_id, key) in &keys {
+                let attempt = attempts.get(contact_id.as_str()).copied().unwrap_or(0) + 1;
+                live.note(
+                    contact_id,
+                    "in_progress",
+                    format!("dial intent {key} recorded (attempt {attempt})"),
+                );
+            }
         }
         let mut live = shared.live();
         live.in_flight = open + dialled;
@@ -382,6 +458,7 @@ async fn tick(
         return Ok(None);
     }
     // Nothing dialled: is anything left, and why is it not dialled?
+    apply_settles(id, epoch, ports, shared, &settles).await?;
     let remaining = ports.remaining(id, now).await?;
     if remaining.queued == 0 && remaining.in_progress == 0 && remaining.open_dials == 0 {
         if ports.complete(id, epoch).await? {
@@ -425,9 +502,12 @@ async fn tick(
 // The actor
 // ---------------------------------------------------------------------------------------------
 
+/// `changed`: the campaign changed (re-read it); else one of its calls ended (refill).
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Wake;
+struct Wake {
+    changed: bool,
+}
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -477,7 +557,10 @@ impl Actor for CampaignActor {
 
 impl Handler<Wake> for CampaignActor {
     type Result = ();
-    fn handle(&mut self, _: Wake, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Wake, _: &mut Context<Self>) {
+        if msg.changed {
+            self.shared.changed.store(true, Ordering::SeqCst);
+        }
         self.shared.pending.fetch_add(1, Ordering::SeqCst);
         self.shared.live().messages_received += 1;
         self.shared.wake.notify_one();
@@ -556,7 +639,7 @@ impl CampaignSupervisor {
         if let Some(e) = book.actors.get(campaign_id)
             && e.addr.connected()
         {
-            e.addr.do_send(Wake);
+            e.addr.do_send(Wake { changed: true });
             return;
         }
         if book.given_up.contains_key(campaign_id) {
@@ -574,6 +657,7 @@ impl CampaignSupervisor {
             wake: Notify::new(),
             stop: AtomicBool::new(false),
             pending: AtomicU64::new(0),
+            changed: AtomicBool::new(false),
         });
         let (id, ports, cfg, me) = (
             campaign_id.to_string(),
@@ -595,7 +679,15 @@ impl CampaignSupervisor {
     /// Wakes the actor (contacts added, settings changed) if it runs here.
     pub fn wake(&self, campaign_id: &str) {
         if let Some(e) = self.book().actors.get(campaign_id) {
-            e.addr.do_send(Wake);
+            e.addr.do_send(Wake { changed: true });
+        }
+    }
+
+    /// One of the campaign's calls ended: the actor settles it and refills the slot at once
+    /// (without reading the campaign again when it did so within the last tick).
+    pub fn call_ended(&self, campaign_id: &str) {
+        if let Some(e) = self.book().actors.get(campaign_id) {
+            e.addr.do_send(Wake { changed: false });
         }
     }
 

@@ -30,13 +30,17 @@ pub struct CampaignView {
     pub retry: RetryPolicy,
 }
 
-/// A contact whose turn it is.
+/// A contact whose turn it is (with what its call needs: no second read to dial it).
 #[derive(Debug, Clone)]
 pub struct DueContact {
     pub id: String,
     pub phone_number: String,
     pub timezone: Option<String>,
     pub attempts: u32,
+    /// Its place in the queue (numbers of a pool are used in turn by position).
+    pub position: i64,
+    pub name: Option<String>,
+    pub custom_data: serde_json::Value,
 }
 
 /// A dial whose call has ended.
@@ -101,7 +105,8 @@ pub trait CampaignPorts: Send + Sync {
     async fn renew(&self, campaign_id: &str, epoch: i64) -> Result<Option<CampaignView>, PortError>;
     /// Gives the lease up (a paused or completed campaign's actor passivates).
     async fn release(&self, campaign_id: &str, epoch: i64) -> Result<(), PortError>;
-    /// Dials whose call reached a final status and are not settled yet.
+    /// Dials not settled yet whose call reached a final status, or stayed open longer than
+    /// the longest call allowed (those are hung up and end as `failed`).
     async fn finished(&self, campaign_id: &str, limit: u64) -> Result<Vec<Finished>, PortError>;
     /// Applies the decisions (contact status, retry schedule, intent done), in one transaction.
     async fn settle(&self, campaign_id: &str, epoch: i64, settles: &[Settle]) -> Result<(), PortError>;
@@ -134,10 +139,19 @@ pub trait CampaignPorts: Send + Sync {
         contact_id: &str,
         until: DateTime<Utc>,
     ) -> Result<(), PortError>;
-    /// Records the dial intent (fenced, and only while the campaign is still running and
-    /// the contact still queued) and starts the call in the background; returns the intent
-    /// key, or `None` when nothing was dialled.
-    async fn dial(&self, campaign_id: &str, epoch: i64, contact: &DueContact) -> Result<Option<String>, PortError>;
+    /// Applies `settles` and records the dial intents of `contacts`, in one fenced
+    /// transaction: the slots of the calls that ended are refilled at once, and the open
+    /// intents never exceed `maxConcurrentCalls` as it stands at that moment (a contact no
+    /// longer queued is left out; no intent at all once the campaign is not running). Then
+    /// starts the calls in the background; returns `(contact id, intent key)` of each
+    /// contact dialled, in order.
+    async fn dial(
+        &self,
+        campaign_id: &str,
+        epoch: i64,
+        settles: &[Settle],
+        contacts: &[DueContact],
+    ) -> Result<Vec<(String, String)>, PortError>;
     async fn remaining(&self, campaign_id: &str, now: DateTime<Utc>) -> Result<Remaining, PortError>;
     /// `running → completed` (fenced); false when it was not running any more.
     async fn complete(&self, campaign_id: &str, epoch: i64) -> Result<bool, PortError>;
