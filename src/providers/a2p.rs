@@ -37,6 +37,9 @@ fn twilio_port_error(e: TwilioError) -> PortError {
     }
 }
 
+/// Attempts of an A2P snapshot write that SQLite refused as locked.
+const PERSIST_ATTEMPTS: u32 = 5;
+
 fn db_error(e: sea_orm::DbErr) -> PortError {
     PortError::transient(format!("database: {e}"))
 }
@@ -414,6 +417,16 @@ pub struct ServerA2pPorts {
 }
 
 impl ServerA2pPorts {
+    /// The registration's row and its status change, in one transaction.
+    async fn persist_once(&self, reg: &Registration, change: Option<&StatusChange>) -> Result<(), sea_orm::DbErr> {
+        let txn = self.db.begin().await?;
+        store::a2p::save_registration(&txn, reg).await?;
+        if let Some(c) = change {
+            record_change(&txn, reg, c).await?;
+        }
+        txn.commit().await
+    }
+
     /// The organisation's Twilio client (BYOC, then the platform account), if any.
     ///
     /// # Errors
@@ -502,12 +515,19 @@ impl A2pPorts for ServerA2pPorts {
     }
 
     async fn persist(&self, reg: &Registration, change: Option<&StatusChange>) -> Result<(), PortError> {
-        let txn = self.db.begin().await.map_err(db_error)?;
-        store::a2p::save_registration(&txn, reg).await.map_err(db_error)?;
-        if let Some(c) = change {
-            record_change(&txn, reg, c).await.map_err(db_error)?;
+        // The write reads its row first: on SQLite a concurrent writer makes that upgrade
+        // fail at once with "database is locked" (no busy wait, to avoid a deadlock), so the
+        // transaction is simply run again, a few times, before the actor backs off.
+        let mut attempt = 0;
+        loop {
+            match self.persist_once(reg, change).await {
+                Err(e) if attempt < PERSIST_ATTEMPTS && store::is_busy(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+                }
+                result => return result.map_err(db_error),
+            }
         }
-        txn.commit().await.map_err(db_error)
     }
 
     async fn load_active(&self) -> Result<Vec<Registration>, PortError> {

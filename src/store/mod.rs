@@ -136,3 +136,20 @@ mod tests {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
     }
 }
+
+/// SQLite refused the write because another connection holds the lock (`SQLITE_BUSY`):
+/// immediately, without a busy wait, when a transaction that read first tries to write.
+/// Running the transaction again is the remedy.
+pub fn is_busy(e: &sea_orm::DbErr) -> bool {
+    e.to_string().contains("database is locked")
+}
+
+#[cfg(test)]
+mod busy_tests {
+    #[test]
+    fn only_the_lock_error_counts_as_busy() {
+        let locked = sea_orm::DbErr::Custom("error returned from database: (code: 5) database is locked".into());
+        assert!(super::is_busy(&locked));
+        assert!(!super::is_busy(&sea_orm::DbErr::RecordNotFound("x".into())));
+    }
+}
