@@ -20,7 +20,7 @@ use crate::{
     call::{
         CallActor, CallHandle, CallSetup,
         messages::{AttachStream, MediaOut},
-        snapshot::{CallSnapshotV1, TimelineEntry},
+        snapshot::CallSnapshotV1,
         state::{Effect, Event},
     },
     ports::Ports,
@@ -120,11 +120,11 @@ impl CallRegistry {
             }
             Some(mut snap) if restarts_left => {
                 tracing::warn!(call = %call_id, crashes, "call actor crashed; restarting it from its last snapshot");
-                snap.timeline.push(TimelineEntry {
-                    at: ports.clock.now(),
-                    kind: "actor_restarted".into(),
-                    detail: json!({ "crashes": crashes, "windowSecs": self.policy.window.as_secs() }),
-                });
+                snap.note(
+                    ports.clock.now(),
+                    "actor_restarted",
+                    json!({ "crashes": crashes, "windowSecs": self.policy.window.as_secs() }),
+                );
                 let stream_sid = snap.stream_sid.clone().unwrap_or_default();
                 let token = setup.stream_token.clone();
                 handle.replace(self.launch(setup, ports, snap));
@@ -188,11 +188,11 @@ async fn fail(ports: &Ports, mut snap: CallSnapshotV1, crashes: usize, window: D
     if let Some(a) = snap.answered_at {
         snap.usage.telephony_ms = u64::try_from((now - a).num_milliseconds()).unwrap_or(0);
     }
-    snap.timeline.push(TimelineEntry {
-        at: now,
-        kind: "crash_loop".into(),
-        detail: json!({ "crashes": crashes, "windowSecs": window.as_secs() }),
-    });
+    snap.note(
+        now,
+        "crash_loop",
+        json!({ "crashes": crashes, "windowSecs": window.as_secs() }),
+    );
     let events: Vec<_> = effects
         .into_iter()
         .filter_map(|e| match e {
@@ -239,11 +239,13 @@ mod tests {
         },
     };
 
-    /// Keeps the last snapshot; panics on the next `panics` checkpoints of a live call.
+    /// Keeps the last snapshot and, like the real store, the timeline beside it; panics on
+    /// the next `panics` checkpoints of a live call.
     #[derive(Default)]
     struct FlakyStore {
         panics: AtomicU32,
         last: Mutex<Option<CallSnapshotV1>>,
+        timeline: Mutex<Vec<crate::call::snapshot::TimelineEntry>>,
         events: Mutex<Vec<DomainEvent>>,
     }
 
@@ -258,6 +260,8 @@ mod tests {
             {
                 panic!("injected crash while writing the snapshot");
             }
+            let mut snapshot = snapshot;
+            self.timeline.lock().unwrap().append(&mut snapshot.timeline);
             *self.last.lock().unwrap() = Some(snapshot);
             self.events.lock().unwrap().extend(events);
             Ok(())
@@ -410,18 +414,17 @@ mod tests {
         let f = live_call(RestartPolicy::default(), 1).await;
 
         f.handle.dialed("CA1".into()); // its checkpoint panics
-        until("the restart", || {
-            f.store
-                .last
-                .lock()
-                .unwrap()
-                .as_ref()
-                .is_some_and(|s| s.timeline.is_empty())
-                && f.handle.is_alive()
-        })
-        .await;
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-        let live = f.handle.snapshot().await.expect("the restarted actor answers");
+        let mut restarted = None;
+        for _ in 0..200 {
+            match f.handle.snapshot().await {
+                Some(s) if s.timeline.iter().any(|t| t.kind == "actor_restarted") => {
+                    restarted = Some(s);
+                    break;
+                }
+                _ => actix_rt::time::sleep(Duration::from_millis(10)).await,
+            }
+        }
+        let live = restarted.expect("the actor restarts from its snapshot");
         f.handle.hangup("done");
         until("the hang-up", || f.sent.lock().unwrap().contains(&MediaOut::Close)).await;
         until("the final snapshot", || {
@@ -434,11 +437,10 @@ mod tests {
         })
         .await;
 
-        assert!(
-            live.timeline.iter().any(|t| t.kind == "actor_restarted"),
-            "{:?}",
-            live.timeline
-        );
+        let timeline = f.store.timeline.lock().unwrap().clone();
+        assert!(timeline.iter().any(|t| t.kind == "actor_restarted"), "{timeline:?}");
+        let seqs: Vec<u64> = timeline.iter().map(|t| t.seq).collect();
+        assert!(seqs.windows(2).all(|w| w[1] > w[0]), "numbered in order: {seqs:?}");
         assert_eq!(live.status, CallStatus::InProgress);
         assert_eq!(live.transcript.len(), 1, "the transcript so far is kept");
         assert!(f.registry.get("CALL-1").is_none(), "gone once it ended");
@@ -472,7 +474,7 @@ mod tests {
         assert_eq!(last.status, CallStatus::Failed);
         assert_eq!(last.end_reason.as_deref(), Some("crash_loop"));
         assert_eq!(last.transcript.len(), 1);
-        assert!(last.timeline.iter().any(|t| t.kind == "crash_loop"));
+        assert!(f.store.timeline.lock().unwrap().iter().any(|t| t.kind == "crash_loop"));
         assert_eq!(
             *f.store.events.lock().unwrap(),
             vec![DomainEvent::CallFailed, DomainEvent::TranscriptReady]

@@ -8,6 +8,7 @@ pub mod a2p_sandbox_registration;
 pub mod agent;
 pub mod api_key;
 pub mod call;
+pub mod call_timeline;
 pub mod campaign;
 pub mod campaign_contact;
 pub mod campaign_dial;

@@ -241,21 +241,17 @@ pub async fn transcript(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpRespon
 }
 
 pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let (row, snap) = load(&ctx, &id).await?;
-    let of_kind = |k: &str| -> Vec<&Value> {
-        snap.timeline
-            .iter()
-            .filter(|e| e.kind == k)
-            .map(|e| &e.detail)
-            .collect()
-    };
+    // The snapshot first, then the rows (see `store::calls::timeline`).
+    let (row, mut snap) = load(&ctx, &id).await?;
+    let timeline = store::calls::timeline(ctx.db(), &row.id, std::mem::take(&mut snap.timeline)).await?;
+    let of_kind = |k: &str| -> Vec<&Value> { timeline.iter().filter(|e| e.kind == k).map(|e| &e.detail).collect() };
     let latencies: Vec<u64> = of_kind("turn")
         .iter()
         .filter_map(|d| d["endOfTurnToFirstAudioMs"].as_u64())
         .collect();
     Ok(envelope::ok(&json!({
         "callId": row.id, "status": snap.status.as_str(), "endReason": snap.end_reason,
-        "epoch": snap.epoch, "timeline": snap.timeline,
+        "epoch": snap.epoch, "timeline": timeline,
         "turns": of_kind("turn"), "interruptions": of_kind("interruption"),
         "toolCalls": of_kind("tool_call"), "providerErrors": of_kind("provider_error"),
         "latency": { "endOfTurnToFirstAudioMs": latencies },

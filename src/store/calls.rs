@@ -3,15 +3,18 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
+    ActiveValue::Set,
     ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    TransactionTrait, prelude::*, sea_query::Expr,
+    TransactionTrait,
+    prelude::*,
+    sea_query::{Expr, OnConflict},
 };
 use serde_json::{Value, json};
 use thruai_actors::call::{
-    snapshot::{CallSnapshot, CallSnapshotRef, CallSnapshotV1},
+    snapshot::{CallSnapshot, CallSnapshotRef, CallSnapshotV1, TimelineEntry},
     state::{CallStatus, DomainEvent},
 };
-use thruai_entities::call;
+use thruai_entities::{call, call_timeline};
 
 use crate::store::outbox;
 
@@ -149,6 +152,7 @@ async fn checkpoint_in(
     if res.rows_affected != 1 {
         return Ok(false);
     }
+    append_timeline(txn, snap).await?;
     if !events.is_empty() {
         let row = call::Entity::find_by_id(snap.call_id.as_str())
             .one(txn)
@@ -159,6 +163,57 @@ async fn checkpoint_in(
         }
     }
     Ok(true)
+}
+
+/// The snapshot's unwritten timeline entries, as rows. An entry already there (a write
+/// that committed but whose answer was lost, then retried) is left as it is.
+async fn append_timeline(txn: &impl ConnectionTrait, snap: &CallSnapshotV1) -> Result<(), DbErr> {
+    if snap.timeline.is_empty() {
+        return Ok(());
+    }
+    let rows = snap.timeline.iter().map(|e| call_timeline::ActiveModel {
+        call_id: Set(snap.call_id.clone()),
+        seq: Set(i64::try_from(e.seq).unwrap_or(i64::MAX)),
+        at: Set(e.at),
+        kind: Set(e.kind.clone()),
+        detail: Set(e.detail.clone()),
+    });
+    call_timeline::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([call_timeline::Column::CallId, call_timeline::Column::Seq])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// A call's whole timeline: the written rows, then `unwritten` (the live actor's entries
+/// not yet written, or a snapshot's from before the timeline had its own table). Read
+/// the live snapshot *before* calling this: an entry written meanwhile is then in both,
+/// and kept once.
+pub async fn timeline(
+    db: &impl ConnectionTrait,
+    call_id: &str,
+    unwritten: Vec<TimelineEntry>,
+) -> Result<Vec<TimelineEntry>, DbErr> {
+    let mut all: Vec<TimelineEntry> = call_timeline::Entity::find()
+        .filter(call_timeline::Column::CallId.eq(call_id))
+        .order_by_asc(call_timeline::Column::Seq)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| TimelineEntry {
+            seq: u64::try_from(r.seq).unwrap_or(0),
+            at: r.at,
+            kind: r.kind,
+            detail: r.detail,
+        })
+        .collect();
+    let last = all.last().map_or(0, |e| e.seq);
+    all.extend(unwritten.into_iter().filter(|e| e.seq > last));
+    Ok(all)
 }
 
 /// Calls left in a non-terminal state (by a crash): the registry closes them at start-up.
@@ -202,11 +257,8 @@ pub async fn close_interrupted(db: &DatabaseConnection, row: &call::Model) -> Re
         // Connected time up to the last checkpoint.
         snap.usage.telephony_ms = u64::try_from((row.updated_at - a).num_milliseconds()).unwrap_or(0);
     }
-    snap.timeline.push(thruai_actors::call::snapshot::TimelineEntry {
-        at: now,
-        kind: "state".into(),
-        detail: json!({ "to": status, "event": "crashed", "reason": snap.end_reason }),
-    });
+    let detail = json!({ "to": status, "event": "crashed", "reason": snap.end_reason });
+    snap.note(now, "state", detail);
     let events: Vec<DomainEvent> = effects
         .iter()
         .filter_map(|e| match e {

@@ -565,3 +565,64 @@ async fn snapshots_are_group_committed_each_fenced_by_its_own_epoch() {
     assert!(after_a.transcript.last().unwrap().text.starts_with("line "));
     assert_ne!(snap(b).await.end_reason.as_deref(), Some("written by a stale owner"));
 }
+
+#[actix_web::test]
+async fn the_timeline_is_appended_beside_the_snapshot_once_and_never_by_a_stale_owner() {
+    use thruai::store;
+    use thruai_actors::ports::StoreError;
+    let app = app().await;
+    let agent = agent(&app, "Hello.", json!({})).await;
+    let (a, b) = (
+        call(&app, &agent, json!([{ "waitForAgent": true }])).await,
+        call(&app, &agent, json!([{ "waitForAgent": true }])).await,
+    );
+    finished(&app, &a).await;
+    finished(&app, &b).await;
+    let timeline = |id: String| {
+        let app = &app;
+        async move {
+            let debug = app.get(&format!("/calls/{id}/debug")).await;
+            debug.data()["timeline"].as_array().unwrap().clone()
+        }
+    };
+    let row = |id: String| {
+        let db = app.state.db.clone();
+        async move { store::calls::find_any(&db, &id).await.unwrap().unwrap() }
+    };
+    let before = timeline(a.clone()).await;
+    let seqs: Vec<u64> = before.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, (1..=before.len() as u64).collect::<Vec<_>>(), "{before:?}");
+    assert!(before.iter().any(|e| e["kind"] == "state"));
+    let stored = row(a.clone()).await;
+    assert!(
+        stored.snapshot.get("timeline").is_none(),
+        "not in the snapshot: {}",
+        stored.snapshot
+    );
+    assert_eq!(stored.snapshot["timelineSeq"], before.len());
+
+    // Two new entries, written twice (a retry after a lost answer): stored once.
+    let mut snap_a = store::calls::snapshot_of(&stored).unwrap();
+    snap_a.note(chrono::Utc::now(), "probe", json!({ "n": 1 }));
+    snap_a.note(chrono::Utc::now(), "probe", json!({ "n": 2 }));
+    app.state
+        .checkpoints
+        .checkpoint(snap_a.clone(), Vec::new())
+        .await
+        .unwrap();
+    app.state.checkpoints.checkpoint(snap_a, Vec::new()).await.unwrap();
+    let after = timeline(a).await;
+    assert_eq!(after.len(), before.len() + 2);
+    assert_eq!(after[before.len() + 1]["detail"]["n"], 2);
+
+    // A stale owner's entries are not written.
+    let b_before = timeline(b.clone()).await;
+    let mut stale_b = store::calls::snapshot_of(&row(b.clone()).await).unwrap();
+    stale_b.epoch -= 1;
+    stale_b.note(chrono::Utc::now(), "stale", json!({}));
+    assert_eq!(
+        app.state.checkpoints.checkpoint(stale_b, Vec::new()).await,
+        Err(StoreError::Fenced)
+    );
+    assert_eq!(timeline(b).await, b_before);
+}

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 pub use self::handle::CallHandle;
 use self::{
     messages::*,
-    snapshot::{CallSnapshotV1, Speaker, TimelineEntry, TranscriptEntry},
+    snapshot::{CallSnapshotV1, Speaker, TranscriptEntry},
     speaking::Utterance,
     state::{CallStatus, DomainEvent, Effect, Event},
 };
@@ -171,11 +171,8 @@ impl CallActor {
     }
 
     fn note(&mut self, kind: &str, detail: Value) {
-        self.snap.timeline.push(TimelineEntry {
-            at: self.ports.clock.now(),
-            kind: kind.to_string(),
-            detail,
-        });
+        let at = self.ports.clock.now();
+        self.snap.note(at, kind, detail);
     }
 
     fn since_answer_ms(&self) -> u64 {
@@ -253,12 +250,16 @@ impl CallActor {
         self.dirty = false;
         let store = self.ports.store.clone();
         let snap = self.snap.clone();
+        // The timeline entries in this write: dropped from memory once it is committed.
+        let noted = snap.timeline.len();
         let events = std::mem::take(&mut self.unsaved_events);
         let fut = async move { store.checkpoint(snap, events).await };
-        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.writing = false;
             match res {
-                Ok(()) => {}
+                Ok(()) => {
+                    act.snap.timeline.drain(..noted);
+                }
                 Err(StoreError::Fenced) => {
                     tracing::warn!(call = %act.setup.call_id, "call owned by a newer epoch; stopping");
                     act.stop_pipeline();

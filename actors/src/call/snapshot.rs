@@ -1,5 +1,8 @@
-//! The call's persisted snapshot (versioned, serde tag `v`): lifecycle, transcript, debug
-//! timeline, usage and the LLM context. Written on every transition and every turn.
+//! The call's persisted snapshot (versioned, serde tag `v`): lifecycle, transcript, usage
+//! and the LLM context. Written on every transition and every turn. The debug timeline is
+//! not part of it: its entries are appended to their own table by the same write, and the
+//! snapshot holds only those not yet written — so a long call's memory and each write stay
+//! the size of what changed, not of everything that happened.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -25,10 +28,20 @@ pub enum CallSnapshotRef<'a> {
 }
 
 impl CallSnapshot {
-    /// The current version (old versions are upgraded here when there are some).
+    /// The current version (old versions are upgraded here when there are some). A
+    /// snapshot written before the timeline had its own table keeps its entries here:
+    /// they are numbered, and count as not yet written.
     pub fn into_current(self) -> CallSnapshotV1 {
         match self {
-            Self::V1(s) => s,
+            Self::V1(mut s) => {
+                if s.timeline_seq == 0 && !s.timeline.is_empty() {
+                    for (n, e) in (1..).zip(s.timeline.iter_mut()) {
+                        e.seq = n;
+                    }
+                    s.timeline_seq = s.timeline.len() as u64;
+                }
+                s
+            }
         }
     }
 }
@@ -58,6 +71,10 @@ pub struct TranscriptEntry {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEntry {
+    /// Its number in the call's timeline, from 1 (0 in snapshots written before the
+    /// timeline had its own table).
+    #[serde(default)]
+    pub seq: u64,
     pub at: DateTime<Utc>,
     /// `state`, `turn`, `interruption`, `tool_call`, `provider_error`, `stream`, ...
     pub kind: String,
@@ -94,7 +111,14 @@ pub struct CallSnapshotV1 {
     pub ended_at: Option<DateTime<Utc>>,
     pub end_reason: Option<String>,
     pub transcript: Vec<TranscriptEntry>,
+    /// Timeline entries not yet written (the written ones are rows of their own table).
+    /// Never serialised: a snapshot stored before that change still has its whole
+    /// timeline here, and is read as such.
+    #[serde(default, skip_serializing)]
     pub timeline: Vec<TimelineEntry>,
+    /// Timeline entries numbered so far (the last `seq`).
+    #[serde(default)]
+    pub timeline_seq: u64,
     pub usage: Usage,
     /// The LLM context (what the caller actually heard of the agent's turns).
     pub conversation: Vec<ChatTurn>,
@@ -115,9 +139,21 @@ impl CallSnapshotV1 {
             end_reason: None,
             transcript: Vec::new(),
             timeline: Vec::new(),
+            timeline_seq: 0,
             usage: Usage::default(),
             conversation: Vec::new(),
         }
+    }
+
+    /// Adds a line to the timeline, numbered after the last one.
+    pub fn note(&mut self, at: DateTime<Utc>, kind: &str, detail: Value) {
+        self.timeline_seq += 1;
+        self.timeline.push(TimelineEntry {
+            seq: self.timeline_seq,
+            at,
+            kind: kind.to_string(),
+            detail,
+        });
     }
 
     /// Seconds between answer and end (or now, for a live call).
@@ -143,6 +179,29 @@ mod tests {
         assert_eq!(back, snap);
         let CallSnapshot::V1(current) = &snap;
         assert_eq!(serde_json::to_value(CallSnapshotRef::V1(current)).unwrap(), json);
+    }
+
+    #[test]
+    fn a_timeline_stored_inside_an_older_snapshot_is_numbered_and_left_to_be_written() {
+        let mut old = serde_json::to_value(CallSnapshot::V1(CallSnapshotV1::new(
+            "CALL-1",
+            "ORG-1",
+            "AGT-1",
+            CallStatus::InProgress,
+            1,
+        )))
+        .unwrap();
+        old.as_object_mut().unwrap().remove("timelineSeq");
+        old["timeline"] = serde_json::json!([
+            { "at": "2026-11-28T10:00:00Z", "kind": "state", "detail": {} },
+            { "at": "2026-11-28T10:00:01Z", "kind": "turn", "detail": {} },
+        ]);
+        let mut snap = serde_json::from_value::<CallSnapshot>(old).unwrap().into_current();
+        assert_eq!(snap.timeline.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2]);
+        snap.note(Utc::now(), "state", Value::Null);
+        assert_eq!((snap.timeline_seq, snap.timeline[2].seq), (3, 3));
+        let stored = serde_json::to_value(CallSnapshotRef::V1(&snap)).unwrap();
+        assert!(stored.get("timeline").is_none(), "written as rows, not in the snapshot");
     }
 
     #[test]
