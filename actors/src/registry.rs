@@ -246,6 +246,7 @@ mod tests {
         panics: AtomicU32,
         last: Mutex<Option<CallSnapshotV1>>,
         timeline: Mutex<Vec<crate::call::snapshot::TimelineEntry>>,
+        transcript: Mutex<Vec<TranscriptEntry>>,
         events: Mutex<Vec<DomainEvent>>,
     }
 
@@ -262,6 +263,13 @@ mod tests {
             }
             let mut snapshot = snapshot;
             self.timeline.lock().unwrap().append(&mut snapshot.timeline);
+            let mut lines = self.transcript.lock().unwrap();
+            for line in std::mem::take(&mut snapshot.transcript) {
+                match lines.iter_mut().find(|l| l.seq == line.seq) {
+                    Some(old) => *old = line,
+                    None => lines.push(line),
+                }
+            }
             *self.last.lock().unwrap() = Some(snapshot);
             self.events.lock().unwrap().extend(events);
             Ok(())
@@ -338,14 +346,10 @@ mod tests {
         let mut snap = CallSnapshotV1::new("CALL-1", "ORG-1", "AGT-1", CallStatus::InProgress, 1);
         snap.answered_at = Some(Utc::now());
         snap.provider_call_sid = Some("CA1".into());
-        snap.transcript.push(TranscriptEntry {
-            speaker: Speaker::Agent,
-            text: "Hello".into(),
-            at_ms: 0,
-            interrupted: false,
-            partial: false,
-        });
+        // Greeted already: its line is written (a row), the snapshot only counts it.
+        snap.say(Speaker::Agent, "Hello".into(), 0, false);
         let store = Arc::new(FlakyStore::default());
+        store.transcript.lock().unwrap().append(&mut snap.transcript);
         *store.last.lock().unwrap() = Some(snap.clone());
         let hangups = Arc::new(Hangups::default());
         let ports = Ports {
@@ -442,7 +446,12 @@ mod tests {
         let seqs: Vec<u64> = timeline.iter().map(|t| t.seq).collect();
         assert!(seqs.windows(2).all(|w| w[1] > w[0]), "numbered in order: {seqs:?}");
         assert_eq!(live.status, CallStatus::InProgress);
-        assert_eq!(live.transcript.len(), 1, "the transcript so far is kept");
+        assert_eq!(live.transcript_seq, 1, "restarted as greeted, its line numbering kept");
+        assert_eq!(
+            f.store.transcript.lock().unwrap().len(),
+            1,
+            "the transcript so far is kept"
+        );
         assert!(f.registry.get("CALL-1").is_none(), "gone once it ended");
         assert_eq!(*f.hangups.0.lock().unwrap(), vec!["CA1".to_string()]);
     }
@@ -473,7 +482,7 @@ mod tests {
 
         assert_eq!(last.status, CallStatus::Failed);
         assert_eq!(last.end_reason.as_deref(), Some("crash_loop"));
-        assert_eq!(last.transcript.len(), 1);
+        assert_eq!(f.store.transcript.lock().unwrap().len(), 1);
         assert!(f.store.timeline.lock().unwrap().iter().any(|t| t.kind == "crash_loop"));
         assert_eq!(
             *f.store.events.lock().unwrap(),

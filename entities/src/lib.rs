@@ -9,6 +9,7 @@ pub mod agent;
 pub mod api_key;
 pub mod call;
 pub mod call_timeline;
+pub mod call_transcript;
 pub mod campaign;
 pub mod campaign_contact;
 pub mod campaign_dial;

@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use thruai_actors::call::{
-    snapshot::{CallSnapshotV1, Usage},
+    snapshot::{CallSnapshotV1, TranscriptEntry, Usage},
     state::{ALL_STATUSES, CallStatus},
 };
 use thruai_entities::call;
@@ -209,19 +209,25 @@ async fn load(ctx: &Ctx, id: &str) -> ApiResult<(call::Model, CallSnapshotV1)> {
     Ok((row, snap))
 }
 
+/// The call with its whole transcript (the live snapshot read first, then the rows).
+async fn load_with_transcript(ctx: &Ctx, id: &str) -> ApiResult<(call::Model, CallSnapshotV1, Vec<TranscriptEntry>)> {
+    let (row, mut snap) = load(ctx, id).await?;
+    let lines = store::calls::transcript(ctx.db(), &row.id, std::mem::take(&mut snap.transcript)).await?;
+    Ok((row, snap, lines))
+}
+
 pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let (row, snap) = load(&ctx, &id).await?;
+    let (row, snap, lines) = load_with_transcript(&ctx, &id).await?;
     let mut out = summary(&row, Some(&snap));
-    out["transcript"] = json!(snap.transcript);
+    out["transcript"] = json!(lines);
     out["usage"] = json!(snap.usage);
     out["cost"] = cost_of(&row.provider, &snap.usage);
     Ok(envelope::ok(&out))
 }
 
 pub async fn transcript(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let (row, snap) = load(&ctx, &id).await?;
-    let text: Vec<String> = snap
-        .transcript
+    let (row, snap, lines) = load_with_transcript(&ctx, &id).await?;
+    let text: Vec<String> = lines
         .iter()
         .map(|l| {
             format!(
@@ -236,7 +242,7 @@ pub async fn transcript(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpRespon
         .collect();
     Ok(envelope::ok(&json!({
         "callId": row.id, "status": snap.status.as_str(),
-        "transcript": snap.transcript, "text": text.join("\n"),
+        "transcript": lines, "text": text.join("\n"),
     })))
 }
 

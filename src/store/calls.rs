@@ -11,10 +11,10 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 use thruai_actors::call::{
-    snapshot::{CallSnapshot, CallSnapshotRef, CallSnapshotV1, TimelineEntry},
+    snapshot::{CallSnapshot, CallSnapshotRef, CallSnapshotV1, Speaker, TimelineEntry, TranscriptEntry},
     state::{CallStatus, DomainEvent},
 };
-use thruai_entities::{call, call_timeline};
+use thruai_entities::{call, call_timeline, call_transcript};
 
 use crate::store::outbox;
 
@@ -85,7 +85,12 @@ pub fn snapshot_of(row: &call::Model) -> Option<CallSnapshotV1> {
         .map(CallSnapshot::into_current)
 }
 
-fn event_payload(row: &call::Model, snap: &CallSnapshotV1, event: DomainEvent) -> Value {
+fn event_payload(
+    row: &call::Model,
+    snap: &CallSnapshotV1,
+    transcript: &[TranscriptEntry],
+    event: DomainEvent,
+) -> Value {
     let mut p = json!({
         "callId": row.id,
         "agentId": row.agent_id,
@@ -101,7 +106,7 @@ fn event_payload(row: &call::Model, snap: &CallSnapshotV1, event: DomainEvent) -
             p["endedAt"] = json!(snap.ended_at);
             p["durationSeconds"] = json!(snap.duration_secs(Utc::now()));
         }
-        DomainEvent::TranscriptReady => p["transcript"] = json!(snap.transcript),
+        DomainEvent::TranscriptReady => p["transcript"] = json!(transcript),
     }
     p
 }
@@ -152,17 +157,99 @@ async fn checkpoint_in(
     if res.rows_affected != 1 {
         return Ok(false);
     }
+    write_transcript(txn, snap).await?;
     append_timeline(txn, snap).await?;
     if !events.is_empty() {
         let row = call::Entity::find_by_id(snap.call_id.as_str())
             .one(txn)
             .await?
             .ok_or_else(|| DbErr::RecordNotFound(snap.call_id.clone()))?;
+        let whole = if events.contains(&DomainEvent::TranscriptReady) {
+            transcript(txn, &snap.call_id, Vec::new()).await?
+        } else {
+            Vec::new()
+        };
         for &event in events {
-            outbox::record(txn, &row.org_id, event.name(), event_payload(&row, snap, event)).await?;
+            let payload = event_payload(&row, snap, &whole, event);
+            outbox::record(txn, &row.org_id, event.name(), payload).await?;
         }
     }
     Ok(true)
+}
+
+/// The snapshot's transcript lines, as rows: new ones inserted, those still changing (an
+/// agent line cut to what was heard) updated.
+async fn write_transcript(txn: &impl ConnectionTrait, snap: &CallSnapshotV1) -> Result<(), DbErr> {
+    if snap.transcript.is_empty() {
+        return Ok(());
+    }
+    let rows = snap.transcript.iter().map(|l| call_transcript::ActiveModel {
+        call_id: Set(snap.call_id.clone()),
+        seq: Set(i64::try_from(l.seq).unwrap_or(i64::MAX)),
+        speaker: Set(speaker_name(l.speaker).to_string()),
+        text: Set(l.text.clone()),
+        at_ms: Set(i64::try_from(l.at_ms).unwrap_or(i64::MAX)),
+        interrupted: Set(l.interrupted),
+        partial: Set(l.partial),
+    });
+    call_transcript::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([call_transcript::Column::CallId, call_transcript::Column::Seq])
+                .update_columns([
+                    call_transcript::Column::Text,
+                    call_transcript::Column::Interrupted,
+                    call_transcript::Column::Partial,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+fn speaker_name(s: Speaker) -> &'static str {
+    match s {
+        Speaker::Agent => "agent",
+        Speaker::Caller => "caller",
+    }
+}
+
+/// A call's whole transcript as the caller heard it: the written rows, overlaid with
+/// `live` (the live actor's lines not yet written or still changing, or an older
+/// snapshot's). Agent lines cut before a word was heard are left out. Read the live
+/// snapshot *before* calling this, as for [`timeline`].
+pub async fn transcript(
+    db: &impl ConnectionTrait,
+    call_id: &str,
+    live: Vec<TranscriptEntry>,
+) -> Result<Vec<TranscriptEntry>, DbErr> {
+    let mut lines: std::collections::BTreeMap<u64, TranscriptEntry> = call_transcript::Entity::find()
+        .filter(call_transcript::Column::CallId.eq(call_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let seq = u64::try_from(r.seq).unwrap_or(0);
+            let line = TranscriptEntry {
+                seq,
+                speaker: if r.speaker == "agent" {
+                    Speaker::Agent
+                } else {
+                    Speaker::Caller
+                },
+                text: r.text,
+                at_ms: u64::try_from(r.at_ms).unwrap_or(0),
+                interrupted: r.interrupted,
+                partial: r.partial,
+            };
+            (seq, line)
+        })
+        .collect();
+    lines.extend(live.into_iter().map(|l| (l.seq, l)));
+    Ok(lines
+        .into_values()
+        .filter(|l| !(l.interrupted && l.text.is_empty()))
+        .collect())
 }
 
 /// The snapshot's unwritten timeline entries, as rows. An entry already there (a write

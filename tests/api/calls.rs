@@ -523,7 +523,7 @@ async fn an_inbound_twilio_call_reaches_the_numbers_agent() {
 #[actix_web::test]
 async fn snapshots_are_group_committed_each_fenced_by_its_own_epoch() {
     use thruai::store;
-    use thruai_actors::{call::snapshot::TranscriptEntry, ports::StoreError};
+    use thruai_actors::{call::snapshot::Speaker, ports::StoreError};
     let app = app().await;
     let agent = agent(&app, "Hello.", json!({})).await;
     let (a, b) = (
@@ -545,13 +545,7 @@ async fn snapshots_are_group_committed_each_fenced_by_its_own_epoch() {
     // Sixty writes of call A at once (they share transactions) and one fenced write of B.
     let writes = (0..60).map(|i| {
         let mut s = snap_a.clone();
-        s.transcript.push(TranscriptEntry {
-            speaker: thruai_actors::call::snapshot::Speaker::Caller,
-            text: format!("line {i}"),
-            at_ms: i,
-            interrupted: false,
-            partial: false,
-        });
+        s.say(Speaker::Caller, format!("line {i}"), i, false);
         app.state.checkpoints.checkpoint(s, Vec::new())
     });
     let (results, fenced) = futures_util::join!(
@@ -560,9 +554,15 @@ async fn snapshots_are_group_committed_each_fenced_by_its_own_epoch() {
     );
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(fenced, Err(StoreError::Fenced));
-    let after_a = snap(a).await;
-    assert_eq!(after_a.transcript.len(), snap_a.transcript.len() + 1);
-    assert!(after_a.transcript.last().unwrap().text.starts_with("line "));
+    let lines = |id: String| {
+        let db = app.state.db.clone();
+        async move { store::calls::transcript(&db, &id, Vec::new()).await.unwrap() }
+    };
+    let after = lines(a.clone()).await;
+    // Every write numbered its line alike (the same snapshot): one line, the last write's.
+    assert_eq!(after.len() as u64, snap_a.transcript_seq + 1, "{after:?}");
+    assert!(after.last().unwrap().text.starts_with("line "));
+    assert_eq!(snap(a).await.transcript_seq, snap_a.transcript_seq + 1);
     assert_ne!(snap(b).await.end_reason.as_deref(), Some("written by a stale owner"));
 }
 

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 pub use self::handle::CallHandle;
 use self::{
     messages::*,
-    snapshot::{CallSnapshotV1, Speaker, TranscriptEntry},
+    snapshot::{CallSnapshotV1, Speaker},
     speaking::Utterance,
     state::{CallStatus, DomainEvent, Effect, Event},
 };
@@ -137,7 +137,7 @@ impl CallActor {
             end_silence_ms: setup.end_silence_ms,
         });
         // A call restarted from its snapshot has been greeted already.
-        let greeted = !snap.transcript.is_empty();
+        let greeted = snap.has_spoken();
         Self {
             setup,
             ports,
@@ -250,8 +250,16 @@ impl CallActor {
         self.dirty = false;
         let store = self.ports.store.clone();
         let snap = self.snap.clone();
-        // The timeline entries in this write: dropped from memory once it is committed.
+        // What this write makes durable is dropped from memory once it is committed: the
+        // timeline entries in it, and the transcript lines that can no longer change.
         let noted = snap.timeline.len();
+        let playing = self.lines_playing();
+        let settled: Vec<u64> = snap
+            .transcript
+            .iter()
+            .map(|l| l.seq)
+            .filter(|seq| !playing.contains(seq))
+            .collect();
         let events = std::mem::take(&mut self.unsaved_events);
         let fut = async move { store.checkpoint(snap, events).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
@@ -259,6 +267,7 @@ impl CallActor {
             match res {
                 Ok(()) => {
                     act.snap.timeline.drain(..noted);
+                    act.snap.transcript.retain(|l| !settled.contains(&l.seq));
                 }
                 Err(StoreError::Fenced) => {
                     tracing::warn!(call = %act.setup.call_id, "call owned by a newer epoch; stopping");
@@ -274,6 +283,13 @@ impl CallActor {
                 ctx.stop();
             }
         }));
+    }
+
+    /// The transcript lines of the agent's audio still playing: cut to what the caller
+    /// heard if they barge in, so kept in memory until they are done.
+    fn lines_playing(&self) -> Vec<u64> {
+        let s2s = self.s2s.as_ref().and_then(s2s::S2s::line_playing);
+        self.speaking.iter().map(|u| u.transcript_seq).chain(s2s).collect()
     }
 
     /// Ends a live call with `reason` (the state machine decides the status).
@@ -314,7 +330,7 @@ impl CallActor {
         let mut drop_turns = Vec::new();
         for u in std::mem::take(&mut self.speaking) {
             let heard = u.heard().to_string();
-            if let Some(line) = self.snap.transcript.get_mut(u.transcript_index) {
+            if let Some(line) = self.snap.line_mut(u.transcript_seq) {
                 line.text.clone_from(&heard);
                 line.interrupted = true;
             }
@@ -331,7 +347,6 @@ impl CallActor {
                 self.snap.conversation.remove(i);
             }
         }
-        self.snap.transcript.retain(|l| !(l.interrupted && l.text.is_empty()));
         cut
     }
 
@@ -430,13 +445,8 @@ impl CallActor {
             self.note("greeting", json!({ "text": text }));
         }
         self.snap.usage.tts_characters += text.len() as u64;
-        self.snap.transcript.push(TranscriptEntry {
-            speaker: Speaker::Agent,
-            text: text.clone(),
-            at_ms: self.since_answer_ms(),
-            interrupted: false,
-            partial: false,
-        });
+        let at_ms = self.since_answer_ms();
+        let transcript_seq = self.snap.say(Speaker::Agent, text.clone(), at_ms, false);
         self.snap
             .conversation
             .push(ChatTurn::new(ChatRole::Assistant, text.clone()));
@@ -449,7 +459,7 @@ impl CallActor {
             heard_segments: 0,
             greeting,
             end_call,
-            transcript_index: self.snap.transcript.len() - 1,
+            transcript_seq,
             conversation_index: self.snap.conversation.len() - 1,
         };
         if self.paused.is_none() {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::{
     CallActor,
     messages::{Replied, Synthesized, ToolDone, Transcribed},
-    snapshot::{Speaker, TranscriptEntry},
+    snapshot::Speaker,
     state::Event,
 };
 use crate::ports::{ChatRole, ChatTurn};
@@ -32,13 +32,8 @@ impl Handler<Transcribed> for CallActor {
                 self.note("unintelligible", json!({ "audioMs": msg.audio_ms }));
             }
             Ok(text) => {
-                self.snap.transcript.push(TranscriptEntry {
-                    speaker: Speaker::Caller,
-                    text: text.clone(),
-                    at_ms: self.since_answer_ms().saturating_sub(msg.audio_ms),
-                    interrupted: false,
-                    partial: msg.partial,
-                });
+                let at_ms = self.since_answer_ms().saturating_sub(msg.audio_ms);
+                self.snap.say(Speaker::Caller, text.clone(), at_ms, msg.partial);
                 self.snap.conversation.push(ChatTurn::new(ChatRole::User, text.clone()));
                 self.metrics.caller_text = text;
                 if !msg.partial {

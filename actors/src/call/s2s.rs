@@ -17,7 +17,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::{
     CallActor, elapsed_ms,
     messages::MediaOut,
-    snapshot::{Speaker, TranscriptEntry},
+    snapshot::Speaker,
     speaking::{self, AudioMarks},
 };
 use crate::{
@@ -40,12 +40,19 @@ struct Playing {
     item_id: String,
     marks: AudioMarks,
     text: String,
-    transcript_index: usize,
+    transcript_seq: u64,
     greeting: bool,
     audio_done: bool,
     transcript_done: bool,
     /// End of the caller's turn → first agent audio.
     first_audio_ms: Option<u64>,
+}
+
+impl S2s {
+    /// The transcript line of the agent's item being played, if any.
+    pub(super) fn line_playing(&self) -> Option<u64> {
+        self.playing.as_ref().map(|p| p.transcript_seq)
+    }
 }
 
 /// The s2s session state of a call.
@@ -192,11 +199,10 @@ impl CallActor {
         }
         s.responding = false;
         let heard = speaking::heard_prefix(&p.text, audio_end_ms, p.marks.sent_ms()).to_string();
-        if let Some(line) = self.snap.transcript.get_mut(p.transcript_index) {
+        if let Some(line) = self.snap.line_mut(p.transcript_seq) {
             line.text.clone_from(&heard);
             line.interrupted = true;
         }
-        self.snap.transcript.retain(|l| !(l.interrupted && l.text.is_empty()));
         if !heard.is_empty() {
             self.snap
                 .conversation
@@ -229,15 +235,8 @@ impl CallActor {
             self.next_utterance += 1;
             let greeting = std::mem::take(&mut s.greeting_next);
             let first_audio_ms = self.turn_ended_at.take().map(elapsed_ms);
-            self.snap.transcript.push(TranscriptEntry {
-                speaker: Speaker::Agent,
-                text: String::new(),
-                at_ms: self.snap.answered_at.map_or(0, |a| {
-                    u64::try_from((self.ports.clock.now() - a).num_milliseconds()).unwrap_or(0)
-                }),
-                interrupted: false,
-                partial: false,
-            });
+            let at_ms = self.since_answer_ms();
+            let transcript_seq = self.snap.say(Speaker::Agent, String::new(), at_ms, false);
             let Some(s) = self.s2s.as_mut() else {
                 return;
             };
@@ -246,7 +245,7 @@ impl CallActor {
                 item_id,
                 marks: AudioMarks::default(),
                 text: String::new(),
-                transcript_index: self.snap.transcript.len() - 1,
+                transcript_seq,
                 greeting,
                 audio_done: false,
                 transcript_done: false,
@@ -278,9 +277,8 @@ impl CallActor {
         } else {
             p.text.push_str(text);
         }
-        let (index, text, greeting, first_audio_ms) =
-            (p.transcript_index, p.text.clone(), p.greeting, p.first_audio_ms);
-        if let Some(line) = self.snap.transcript.get_mut(index) {
+        let (seq, text, greeting, first_audio_ms) = (p.transcript_seq, p.text.clone(), p.greeting, p.first_audio_ms);
+        if let Some(line) = self.snap.line_mut(seq) {
             line.text.clone_from(&text);
         }
         if !done {
@@ -383,16 +381,8 @@ impl Handler<S2sIn> for CallActor {
                 if text.is_empty() {
                     return;
                 }
-                let at_ms = self.snap.answered_at.map_or(0, |a| {
-                    u64::try_from((self.ports.clock.now() - a).num_milliseconds()).unwrap_or(0)
-                });
-                self.snap.transcript.push(TranscriptEntry {
-                    speaker: Speaker::Caller,
-                    text: text.clone(),
-                    at_ms,
-                    interrupted: false,
-                    partial: false,
-                });
+                let at_ms = self.since_answer_ms();
+                self.snap.say(Speaker::Caller, text.clone(), at_ms, false);
                 self.snap.conversation.push(ChatTurn::new(ChatRole::User, text.clone()));
                 self.metrics.caller_text = text;
                 self.checkpoint(Vec::new(), false, ctx);

@@ -1,8 +1,9 @@
-//! The call's persisted snapshot (versioned, serde tag `v`): lifecycle, transcript, usage
-//! and the LLM context. Written on every transition and every turn. The debug timeline is
-//! not part of it: its entries are appended to their own table by the same write, and the
-//! snapshot holds only those not yet written — so a long call's memory and each write stay
-//! the size of what changed, not of everything that happened.
+//! The call's persisted snapshot (versioned, serde tag `v`): lifecycle, usage and the LLM
+//! context. Written on every transition and every turn. The transcript and the debug
+//! timeline are not part of it: their lines are written to their own tables by the same
+//! write, and the snapshot holds only the lines not yet written (or, for the transcript,
+//! still changing) — so a long call's memory and each write stay the size of what changed,
+//! not of everything that was said.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -29,11 +30,17 @@ pub enum CallSnapshotRef<'a> {
 
 impl CallSnapshot {
     /// The current version (old versions are upgraded here when there are some). A
-    /// snapshot written before the timeline had its own table keeps its entries here:
-    /// they are numbered, and count as not yet written.
+    /// snapshot written before the transcript and timeline had their own tables keeps
+    /// their lines here: they are numbered, and count as not yet written.
     pub fn into_current(self) -> CallSnapshotV1 {
         match self {
             Self::V1(mut s) => {
+                if s.transcript_seq == 0 && !s.transcript.is_empty() {
+                    for (n, l) in (1..).zip(s.transcript.iter_mut()) {
+                        l.seq = n;
+                    }
+                    s.transcript_seq = s.transcript.len() as u64;
+                }
                 if s.timeline_seq == 0 && !s.timeline.is_empty() {
                     for (n, e) in (1..).zip(s.timeline.iter_mut()) {
                         e.seq = n;
@@ -57,6 +64,10 @@ pub enum Speaker {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TranscriptEntry {
+    /// Its number in the call's transcript, from 1 (0 in snapshots written before the
+    /// transcript had its own table).
+    #[serde(default)]
+    pub seq: u64,
     pub speaker: Speaker,
     pub text: String,
     /// Milliseconds since the call was answered.
@@ -110,7 +121,14 @@ pub struct CallSnapshotV1 {
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
     pub end_reason: Option<String>,
+    /// Transcript lines not yet written, or still changing (the agent's line while it is
+    /// played: cut to what was heard on a barge-in). The others are rows of their own
+    /// table. Never serialised, like `timeline`.
+    #[serde(default, skip_serializing)]
     pub transcript: Vec<TranscriptEntry>,
+    /// Transcript lines numbered so far (the last `seq`).
+    #[serde(default)]
+    pub transcript_seq: u64,
     /// Timeline entries not yet written (the written ones are rows of their own table).
     /// Never serialised: a snapshot stored before that change still has its whole
     /// timeline here, and is read as such.
@@ -138,11 +156,36 @@ impl CallSnapshotV1 {
             ended_at: None,
             end_reason: None,
             transcript: Vec::new(),
+            transcript_seq: 0,
             timeline: Vec::new(),
             timeline_seq: 0,
             usage: Usage::default(),
             conversation: Vec::new(),
         }
+    }
+
+    /// Adds a transcript line, numbered after the last one; returns its number.
+    pub fn say(&mut self, speaker: Speaker, text: String, at_ms: u64, partial: bool) -> u64 {
+        self.transcript_seq += 1;
+        self.transcript.push(TranscriptEntry {
+            seq: self.transcript_seq,
+            speaker,
+            text,
+            at_ms,
+            interrupted: false,
+            partial,
+        });
+        self.transcript_seq
+    }
+
+    /// The transcript line numbered `seq`, while it is in memory.
+    pub fn line_mut(&mut self, seq: u64) -> Option<&mut TranscriptEntry> {
+        self.transcript.iter_mut().find(|l| l.seq == seq)
+    }
+
+    /// Whether anything was said yet.
+    pub fn has_spoken(&self) -> bool {
+        self.transcript_seq > 0 || !self.transcript.is_empty()
     }
 
     /// Adds a line to the timeline, numbered after the last one.

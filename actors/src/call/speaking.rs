@@ -16,8 +16,8 @@ pub struct Utterance {
     pub heard_segments: usize,
     pub greeting: bool,
     pub end_call: bool,
-    /// Index of its transcript line and of its conversation turn.
-    pub transcript_index: usize,
+    /// Its transcript line (`seq`) and the index of its conversation turn.
+    pub transcript_seq: u64,
     pub conversation_index: usize,
 }
 
@@ -170,7 +170,7 @@ mod tests {
             heard_segments: 0,
             greeting: false,
             end_call: false,
-            transcript_index: 0,
+            transcript_seq: 1,
             conversation_index: 0,
         };
         assert_eq!(u.heard(), "");
