@@ -57,6 +57,16 @@ impl ChatTurn {
         }
     }
 
+    /// Its size as context: the text and the tool calls' arguments.
+    pub fn chars(&self) -> usize {
+        self.content.len()
+            + self
+                .tool_calls
+                .iter()
+                .map(|c| c.name.len() + c.arguments.to_string().len())
+                .sum::<usize>()
+    }
+
     /// The assistant asked for `calls` (recorded before their results).
     pub fn tool_calls(calls: Vec<LlmToolCall>) -> Self {
         Self {

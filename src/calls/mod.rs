@@ -277,6 +277,7 @@ pub async fn start_actor(
         },
         silence_timeout: Duration::from_millis(cfg.silence_timeout_ms),
         vad_threshold_rms: cfg.vad_threshold_rms,
+        context_max_chars: cfg.llm_context_max_chars,
         s2s: None,
     };
     let mut setup = setup;

@@ -83,6 +83,9 @@ pub struct CallSetup {
     /// With nobody speaking this long, the agent ends the call.
     pub silence_timeout: Duration,
     pub vad_threshold_rms: f32,
+    /// Most characters of conversation kept as the LLM's context (0: no limit): older
+    /// turns are dropped first, so a long call's context — and memory — stays bounded.
+    pub context_max_chars: usize,
     /// Set for `s2s` agents: the realtime session replaces STT → LLM → TTS.
     pub s2s: Option<S2sSettings>,
 }
@@ -248,6 +251,7 @@ impl CallActor {
     fn write(&mut self, ctx: &mut Context<Self>) {
         self.writing = true;
         self.dirty = false;
+        self.trim_context();
         let store = self.ports.store.clone();
         let snap = self.snap.clone();
         // What this write makes durable is dropped from memory once it is committed: the
@@ -283,6 +287,23 @@ impl CallActor {
                 ctx.stop();
             }
         }));
+    }
+
+    /// Drops the oldest conversation turns beyond the context budget — never a turn of
+    /// audio still playing (it may be cut to what was heard), never the last user turn, and
+    /// never a tool result without the call it answers.
+    fn trim_context(&mut self) {
+        let playing = self.speaking.iter().map(|u| u.conversation_index).min();
+        let cut = speaking::context_cut(&self.snap.conversation, self.setup.context_max_chars, playing);
+        if cut == 0 {
+            return;
+        }
+        self.snap.conversation.drain(..cut);
+        for u in &mut self.speaking {
+            u.conversation_index -= cut;
+        }
+        let chars: usize = self.snap.conversation.iter().map(ChatTurn::chars).sum();
+        self.note("context_trimmed", json!({ "turnsDropped": cut, "chars": chars }));
     }
 
     /// The transcript lines of the agent's audio still playing: cut to what the caller

@@ -1,5 +1,8 @@
 //! What the agent is saying: each utterance is cut into segments at word boundaries, each
-//! followed by a mark, so the echoed marks tell how much the caller actually heard. Pure.
+//! followed by a mark, so the echoed marks tell how much the caller actually heard; and how
+//! much of the conversation the LLM is given. Pure.
+
+use crate::ports::{ChatRole, ChatTurn};
 
 /// Segments end at the first word boundary after this many bytes.
 const SEGMENT_BYTES: usize = 12;
@@ -115,6 +118,24 @@ impl AudioMarks {
     }
 }
 
+/// How many of the oldest `turns` to drop to fit the context in `budget` characters (0: no
+/// limit): never the last user turn or anything after it, nothing from `keep_from` on (a
+/// turn still playing), and never a tool result without the call it answers.
+pub fn context_cut(turns: &[ChatTurn], budget: usize, keep_from: Option<usize>) -> usize {
+    let mut total: usize = turns.iter().map(ChatTurn::chars).sum();
+    if budget == 0 || total <= budget {
+        return 0;
+    }
+    let last_user = turns.iter().rposition(|t| t.role == ChatRole::User).unwrap_or(0);
+    let limit = keep_from.map_or(last_user, |k| k.min(last_user));
+    let mut cut = 0;
+    while cut < limit && (total > budget || turns[cut].role == ChatRole::Tool) {
+        total -= turns[cut].chars();
+        cut += 1;
+    }
+    cut
+}
+
 /// The words of `text` heard in `heard_ms` of its `total_ms` of audio: the proportional
 /// prefix, cut back to a word boundary.
 pub fn heard_prefix(text: &str, heard_ms: u64, total_ms: u64) -> &str {
@@ -135,6 +156,7 @@ pub fn heard_prefix(text: &str, heard_ms: u64, total_ms: u64) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::LlmToolCall;
 
     #[test]
     fn segments_end_after_words_and_cover_the_text() {
@@ -179,6 +201,32 @@ mod tests {
         u.heard_segments = u.segment_ends.len();
         assert!(u.finished());
         assert_eq!(u.heard(), u.text);
+    }
+
+    #[test]
+    fn the_context_is_cut_oldest_first_keeping_the_last_question_and_tool_pairs() {
+        let say = |role, n: usize| ChatTurn::new(role, "x".repeat(n));
+        let turns = vec![
+            say(ChatRole::Assistant, 100),
+            say(ChatRole::User, 100),
+            ChatTurn::tool_calls(vec![LlmToolCall {
+                id: "c1".into(),
+                name: "look".into(),
+                arguments: serde_json::json!({}),
+            }]),
+            ChatTurn::tool_result("c1", "x".repeat(100)),
+            say(ChatRole::Assistant, 100),
+            say(ChatRole::User, 100),
+        ];
+        assert_eq!(context_cut(&turns, 0, None), 0, "no limit");
+        assert_eq!(context_cut(&turns, 10_000, None), 0, "within the budget");
+        assert_eq!(context_cut(&turns, 450, None), 1);
+        // Cutting the tool call drops its result too.
+        assert_eq!(context_cut(&turns, 300, None), 4);
+        // Never the last user turn, whatever the budget.
+        assert_eq!(context_cut(&turns, 1, None), 5);
+        // Nor a turn still playing.
+        assert_eq!(context_cut(&turns, 1, Some(1)), 1);
     }
 
     #[test]
