@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use actix::{Addr, AsyncContext, Context};
+use actix::{Addr, ArbiterHandle, Context};
 use serde_json::json;
 
 use crate::{
@@ -70,7 +70,7 @@ impl CallRegistry {
     /// Starts the call's actor on the current arbiter and registers it.
     pub fn start(&self, setup: CallSetup, ports: Ports, snapshot: CallSnapshotV1) -> CallHandle {
         let call_id = setup.call_id.clone();
-        let handle = CallHandle::new(self.launch(setup, ports, snapshot));
+        let handle = CallHandle::new(self.launch(None, setup, ports, snapshot));
         self.lock().insert(
             call_id,
             Entry {
@@ -81,22 +81,53 @@ impl CallRegistry {
         handle
     }
 
-    /// Runs the actor as its own task and watches it: a panic ends the task with an error
-    /// instead of taking the arbiter down, and is reported to [`CallRegistry::crashed`].
-    fn launch(&self, setup: CallSetup, ports: Ports, snapshot: CallSnapshotV1) -> Addr<CallActor> {
-        let ctx = Context::new();
-        let addr = ctx.address();
-        let actor = CallActor::new(setup.clone(), ports.clone(), snapshot, Some(self.clone()));
-        let task = actix::spawn(ctx.into_future(actor));
+    /// Runs the actor as its own task — on `home`, else on the current arbiter — and
+    /// watches it: a panic ends the task with an error instead of taking the arbiter down,
+    /// and is reported to [`CallRegistry::crashed`].
+    fn launch(
+        &self,
+        home: Option<&ArbiterHandle>,
+        setup: CallSetup,
+        ports: Ports,
+        snapshot: CallSnapshotV1,
+    ) -> Addr<CallActor> {
+        let (tx, rx) = actix::dev::channel::channel(16);
         let registry = self.clone();
-        actix::spawn(async move {
-            if let Err(e) = task.await
-                && e.is_panic()
-            {
-                registry.crashed(setup, ports).await;
+        let run = move || {
+            let ctx = Context::with_receiver(rx);
+            let actor = CallActor::new(setup.clone(), ports.clone(), snapshot, Some(registry.clone()));
+            let task = actix::spawn(ctx.into_future(actor));
+            actix::spawn(async move {
+                if let Err(e) = task.await
+                    && e.is_panic()
+                {
+                    registry.crashed(setup, ports).await;
+                }
+            });
+        };
+        match home {
+            Some(arbiter) => {
+                arbiter.spawn_fn(run);
             }
-        });
-        addr
+            None => run(),
+        }
+        Addr::new(tx)
+    }
+
+    /// Moves a live call's actor to `home` (the arbiter of its media stream, so that the
+    /// 50 frames a second never cross threads): a new actor there takes over from
+    /// `snapshot` behind the same handle. Only for an actor with nothing in flight.
+    pub(crate) fn relocate(
+        &self,
+        home: &ArbiterHandle,
+        setup: CallSetup,
+        ports: Ports,
+        snapshot: CallSnapshotV1,
+    ) -> Option<Addr<CallActor>> {
+        let handle = self.get(&setup.call_id)?;
+        let addr = self.launch(Some(home), setup, ports, snapshot);
+        handle.replace(addr.clone());
+        Some(addr)
     }
 
     async fn crashed(&self, setup: CallSetup, ports: Ports) {
@@ -127,13 +158,14 @@ impl CallRegistry {
                 );
                 let stream_sid = snap.stream_sid.clone().unwrap_or_default();
                 let token = setup.stream_token.clone();
-                handle.replace(self.launch(setup, ports, snap));
+                handle.replace(self.launch(None, setup, ports, snap));
                 if let Some(sink) = handle.stream_sink() {
                     let attach = AttachStream {
                         stream_sid,
                         provider_call_sid: None,
                         token,
                         sink,
+                        home: None,
                     };
                     if let Err(e) = handle.attach_again(attach).await {
                         tracing::warn!(call = %call_id, error = %e, "re-attaching the media stream failed");
@@ -230,6 +262,7 @@ mod tests {
     use crate::{
         call::{
             BargeIn,
+            messages::Home,
             snapshot::{Speaker, TranscriptEntry},
             state::{CallStatus, DomainEvent},
         },
@@ -247,6 +280,8 @@ mod tests {
         last: Mutex<Option<CallSnapshotV1>>,
         timeline: Mutex<Vec<crate::call::snapshot::TimelineEntry>>,
         transcript: Mutex<Vec<TranscriptEntry>>,
+        /// The thread of each write (the actor's: its futures run on its arbiter).
+        threads: Mutex<Vec<std::thread::ThreadId>>,
         events: Mutex<Vec<DomainEvent>>,
     }
 
@@ -262,6 +297,7 @@ mod tests {
                 panic!("injected crash while writing the snapshot");
             }
             let mut snapshot = snapshot;
+            self.threads.lock().unwrap().push(std::thread::current().id());
             self.timeline.lock().unwrap().append(&mut snapshot.timeline);
             let mut lines = self.transcript.lock().unwrap();
             for line in std::mem::take(&mut snapshot.transcript) {
@@ -343,6 +379,11 @@ mod tests {
     }
 
     async fn live_call(policy: RestartPolicy, panics: u32) -> Fixture {
+        live_call_at(policy, panics, None).await
+    }
+
+    /// A live, greeted call whose stream attaches from `home` (`None`: where it runs).
+    async fn live_call_at(policy: RestartPolicy, panics: u32, home: Option<Home>) -> Fixture {
         let mut snap = CallSnapshotV1::new("CALL-1", "ORG-1", "AGT-1", CallStatus::InProgress, 1);
         snap.answered_at = Some(Utc::now());
         snap.provider_call_sid = Some("CA1".into());
@@ -392,6 +433,7 @@ mod tests {
             provider_call_sid: None,
             token: "tok".into(),
             sink: sink.recipient(),
+            home,
         };
         handle.attach(attach).await.unwrap();
         store.panics.store(panics, Ordering::SeqCst);
@@ -455,6 +497,48 @@ mod tests {
         );
         assert!(f.registry.get("CALL-1").is_none(), "gone once it ended");
         assert_eq!(*f.hangups.0.lock().unwrap(), vec!["CA1".to_string()]);
+    }
+
+    #[actix_rt::test]
+    async fn a_stream_attaching_from_another_arbiter_takes_the_call_there() {
+        let arbiter = actix::Arbiter::new();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        arbiter.spawn_fn(move || {
+            let _ = tx.send(std::thread::current().id());
+        });
+        let home = Home {
+            arbiter: arbiter.handle(),
+            thread: rx.await.unwrap(),
+        };
+        assert_ne!(home.thread, std::thread::current().id());
+        let f = live_call_at(RestartPolicy::default(), 0, Some(home.clone())).await;
+
+        assert!(f.handle.is_alive());
+        assert!(f.registry.get("CALL-1").is_some());
+        f.handle.mark("u0s0".into());
+        f.handle.hangup("done");
+        until("the hang-up", || f.sent.lock().unwrap().contains(&MediaOut::Close)).await;
+        until("the final snapshot", || {
+            f.store
+                .last
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_some_and(|s| s.status == CallStatus::Completed)
+        })
+        .await;
+        let threads = f.store.threads.lock().unwrap().clone();
+        assert_eq!(threads.last(), Some(&home.thread), "written from the stream's arbiter");
+        assert!(f.registry.get("CALL-1").is_none(), "the moved call ends once");
+        let timeline = f.store.timeline.lock().unwrap().clone();
+        let states = timeline.iter().filter(|t| t.kind == "state").count();
+        assert_eq!(states, 1, "one transition, by the new actor: {timeline:?}");
+        assert_eq!(
+            timeline.iter().filter(|t| t.kind == "stream").count(),
+            1,
+            "attached once"
+        );
+        arbiter.stop();
     }
 
     #[actix_rt::test]

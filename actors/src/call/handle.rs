@@ -64,7 +64,14 @@ impl CallHandle {
     /// `AttachError`, or `Ended` when the actor is gone.
     pub async fn attach(&self, msg: AttachStream) -> Result<(), AttachError> {
         let sink = msg.sink.clone();
-        self.attach_again(msg).await?;
+        let again = AttachStream {
+            home: None,
+            ..msg.clone()
+        };
+        match self.attach_again(msg).await {
+            Err(AttachError::Moved) => self.attach_again(again).await?,
+            other => other?,
+        }
         *self.inner.sink.lock().unwrap_or_else(PoisonError::into_inner) = Some(sink);
         Ok(())
     }

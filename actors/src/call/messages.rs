@@ -29,16 +29,39 @@ pub enum AttachError {
     AlreadyAttached,
     #[error("the call has ended")]
     Ended,
+    /// The call's actor moved to the stream's thread: attach again (the handle does).
+    #[error("the call moved to its stream's thread")]
+    Moved,
+}
+
+/// Where a media stream's session runs. The call's actor moves there when the stream
+/// attaches, so that its frames never cross threads.
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub arbiter: actix::ArbiterHandle,
+    pub thread: std::thread::ThreadId,
+}
+
+impl Home {
+    /// The current arbiter and thread.
+    pub fn current() -> Self {
+        Self {
+            arbiter: actix::Arbiter::current(),
+            thread: std::thread::current().id(),
+        }
+    }
 }
 
 /// The carrier opened the media stream (`start` received).
-#[derive(Debug, Message)]
+#[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<(), AttachError>")]
 pub struct AttachStream {
     pub stream_sid: String,
     pub provider_call_sid: Option<String>,
     pub token: String,
     pub sink: Recipient<MediaOut>,
+    /// The session's arbiter, where the call's actor should run (`None`: stay).
+    pub home: Option<Home>,
 }
 
 /// One inbound `media` frame: μ-law bytes and its sequence number, when given.

@@ -39,6 +39,8 @@ pub const SILENCE_CHECK: Duration = Duration::from_millis(200);
 pub const ONSET_MS: u32 = 60;
 /// Silence kept before speech (three frames) so the utterance's first symbol is not cut.
 const PREROLL_BYTES: usize = 3 * crate::audio::FRAME_BYTES;
+/// How long an actor that moved keeps passing on messages sent before the move.
+const MOVED_GRACE: Duration = Duration::from_secs(10);
 /// Out-of-order or malformed frames noted in the timeline before only counting them.
 const MAX_NOTES: u32 = 20;
 
@@ -131,6 +133,8 @@ pub struct CallActor {
     frames: u64,
     notes: u32,
     s2s: Option<s2s::S2s>,
+    /// The call moved to its media stream's arbiter: this actor only passes messages on.
+    moved_to: Option<Addr<CallActor>>,
 }
 
 impl CallActor {
@@ -170,6 +174,7 @@ impl CallActor {
             frames: 0,
             notes: 0,
             s2s: None,
+            moved_to: None,
         }
     }
 
@@ -304,6 +309,21 @@ impl CallActor {
         }
         let chars: usize = self.snap.conversation.iter().map(ChatTurn::chars).sum();
         self.note("context_trimmed", json!({ "turnsDropped": cut, "chars": chars }));
+    }
+
+    /// Nothing in flight that a new actor could not take over from the snapshot: no
+    /// pipeline step, no audio, no unwritten change beyond the snapshot itself (a write
+    /// already on its way is harmless: the new actor's first write repeats it, and the
+    /// rows it adds are idempotent).
+    fn at_rest(&self) -> bool {
+        !self.busy
+            && !self.dirty
+            && !self.stop_when_saved
+            && self.unsaved_events.is_empty()
+            && self.speaking.is_empty()
+            && self.pending_tools == 0
+            && self.s2s.is_none()
+            && self.ending.is_none()
     }
 
     /// The transcript lines of the agent's audio still playing: cut to what the caller
@@ -634,7 +654,8 @@ impl CallActor {
     }
 
     fn check_silence(&mut self, ctx: &mut Context<Self>) {
-        if self.snap.status == CallStatus::InProgress
+        if self.moved_to.is_none()
+            && self.snap.status == CallStatus::InProgress
             && self.greeted
             && self.ending.is_none()
             && self.speaking.is_empty()
@@ -679,8 +700,9 @@ impl Actor for CallActor {
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
-        if std::thread::panicking() {
+        if std::thread::panicking() || self.moved_to.is_some() {
             // Dropped by a panic: the registry restarts the call (stream and entry kept).
+            // Moved: the call lives on in its new actor.
             return Running::Stop;
         }
         if let Some(sink) = self.sink.take() {
@@ -706,6 +728,18 @@ impl Handler<AttachStream> for CallActor {
         if self.sink.is_some() {
             return Err(AttachError::AlreadyAttached);
         }
+        if let Some(home) = &msg.home
+            && home.thread != std::thread::current().id()
+            && self.at_rest()
+            && let Some(registry) = &self.registry
+            && let Some(addr) =
+                registry.relocate(&home.arbiter, self.setup.clone(), self.ports.clone(), self.snap.clone())
+        {
+            // Messages already on their way here are passed on until this actor stops.
+            self.moved_to = Some(addr);
+            ctx.run_later(MOVED_GRACE, |_, ctx| ctx.stop());
+            return Err(AttachError::Moved);
+        }
         self.sink = Some(msg.sink);
         self.snap.stream_sid = Some(msg.stream_sid.clone());
         if self.snap.provider_call_sid.is_none() {
@@ -725,6 +759,10 @@ impl Handler<MediaIn> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: MediaIn, ctx: &mut Self::Context) {
+        if let Some(to) = &self.moved_to {
+            to.do_send(msg);
+            return;
+        }
         self.frames += 1;
         self.on_media(&msg, ctx);
         stats::MEDIA.record(msg.received_at.elapsed());
@@ -735,6 +773,10 @@ impl Handler<MarkIn> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: MarkIn, ctx: &mut Self::Context) {
+        if let Some(to) = &self.moved_to {
+            to.do_send(msg);
+            return;
+        }
         if self.is_s2s() {
             self.s2s_mark(&msg.name, ctx);
             return;
@@ -762,6 +804,10 @@ impl Handler<StreamStopped> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: StreamStopped, ctx: &mut Self::Context) {
+        if let Some(to) = &self.moved_to {
+            to.do_send(msg);
+            return;
+        }
         self.note(
             "stream",
             json!({ "event": "stop", "reason": msg.reason, "framesReceived": self.frames }),
@@ -790,6 +836,10 @@ impl Handler<StreamNote> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: StreamNote, _: &mut Self::Context) {
+        if let Some(to) = &self.moved_to {
+            to.do_send(msg);
+            return;
+        }
         self.notes += 1;
         if self.notes <= MAX_NOTES {
             self.note(&msg.kind, msg.detail);
@@ -801,6 +851,10 @@ impl Handler<CarrierStatus> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: CarrierStatus, ctx: &mut Self::Context) {
+        if let Some(to) = &self.moved_to {
+            to.do_send(msg);
+            return;
+        }
         if self.snap.provider_call_sid.is_none() {
             self.snap.provider_call_sid = msg.provider_call_sid;
         }
@@ -826,6 +880,10 @@ impl Handler<Dialed> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: Dialed, ctx: &mut Self::Context) {
+        if let Some(to) = &self.moved_to {
+            to.do_send(msg);
+            return;
+        }
         self.snap.provider_call_sid = Some(msg.provider_call_sid.clone());
         self.note("dialed", json!({ "providerCallSid": msg.provider_call_sid }));
         self.checkpoint(Vec::new(), false, ctx);
@@ -836,6 +894,10 @@ impl Handler<DialFailed> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: DialFailed, ctx: &mut Self::Context) {
+        if let Some(to) = &self.moved_to {
+            to.do_send(msg);
+            return;
+        }
         self.note(
             "provider_error",
             json!({ "component": "telephony", "error": msg.reason }),
@@ -848,6 +910,10 @@ impl Handler<Overdue> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: Overdue, ctx: &mut Self::Context) {
+        if let Some(to) = &self.moved_to {
+            to.do_send(msg);
+            return;
+        }
         if self.snap.status.is_terminal() {
             return;
         }
@@ -869,6 +935,10 @@ impl Handler<Hangup> for CallActor {
     type Result = ();
 
     fn handle(&mut self, msg: Hangup, ctx: &mut Self::Context) {
+        if let Some(to) = &self.moved_to {
+            to.do_send(msg);
+            return;
+        }
         match self.snap.status {
             CallStatus::InProgress => self.end_by_agent(&msg.reason, ctx),
             _ => self.finish(Event::Canceled, &msg.reason, ctx),

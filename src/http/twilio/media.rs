@@ -9,7 +9,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use thruai_actors::{
     CallHandle,
-    call::messages::{AttachStream, MediaIn, MediaOut},
+    call::messages::{AttachStream, Home, MediaIn, MediaOut},
 };
 
 use crate::state::AppState;
@@ -96,6 +96,8 @@ impl MediaSession {
             provider_call_sid: start["callSid"].as_str().map(str::to_string),
             token: token.to_string(),
             sink: ctx.address().recipient(),
+            // The call's actor moves to this session's arbiter: frames stay on one thread.
+            home: Some(Home::current()),
         };
         let h = handle.clone();
         self.attaching = true;
