@@ -163,7 +163,11 @@ fn origin_number(row: &campaign::Model, turn: u64) -> Option<String> {
 
 /// The decisions on finished dials: each contact moves on (completed, queued again for a
 /// retry, failed) and its dial is done (in the caller's fenced transaction).
-async fn apply_settles(txn: &impl sea_orm::ConnectionTrait, settles: &[Settle]) -> Result<(), DbErr> {
+async fn apply_settles(
+    txn: &impl sea_orm::ConnectionTrait,
+    campaign_id: &str,
+    settles: &[Settle],
+) -> Result<(), DbErr> {
     for s in settles {
         let to = match s.decision {
             Decision::Complete => ContactStatus::Completed,
@@ -172,6 +176,7 @@ async fn apply_settles(txn: &impl sea_orm::ConnectionTrait, settles: &[Settle]) 
         };
         cs::move_contact(
             txn,
+            campaign_id,
             &s.contact_id,
             ContactStatus::InProgress,
             to,
@@ -193,6 +198,21 @@ pub struct ServerCampaignPorts {
     pub node: String,
     /// Intent keys this process is dialling right now (never reconciled meanwhile).
     pub dialing: Arc<Mutex<HashSet<String>>>,
+    /// Each campaign as its actor last read it, with the numbers and carriers it dials
+    /// from (see [`Dialling`]).
+    pub read: Arc<Mutex<HashMap<String, Dialling>>>,
+}
+
+/// What a campaign's dials need besides its contacts: its row as of the actor's last
+/// `renew` (on every timed tick, and at once after any change through the API), and the
+/// number and carrier of each origin it dialled from since. A refill after a call ended
+/// uses these instead of reading the campaign and its numbers again (three queries per
+/// dialling tick); the intents' transaction still checks the status and the cap under the
+/// campaign row's lock.
+#[derive(Clone)]
+pub struct Dialling {
+    row: campaign::Model,
+    origins: HashMap<Option<String>, (thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>)>,
 }
 
 fn db_err(e: DbErr) -> PortError {
@@ -300,11 +320,50 @@ impl ServerCampaignPorts {
         Ok((number, carrier))
     }
 
+    /// The campaign as last read by `renew`, else read now.
     async fn campaign(&self, id: &str) -> Result<campaign::Model, PortError> {
+        if let Some(d) = self.read().get(id) {
+            return Ok(d.row.clone());
+        }
         let (db, id2) = (self.db.clone(), id.to_string());
-        on_runtime(async move { campaign::Entity::find_by_id(id2).one(&db).await }, db_err)
+        let row = on_runtime(async move { campaign::Entity::find_by_id(id2).one(&db).await }, db_err)
             .await?
-            .ok_or(PortError::Fenced)
+            .ok_or(PortError::Fenced)?;
+        self.remember(row.clone());
+        Ok(row)
+    }
+
+    fn read(&self) -> std::sync::MutexGuard<'_, HashMap<String, Dialling>> {
+        self.read.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps the campaign's row (its origins are looked up again: the numbers may have
+    /// changed with it).
+    fn remember(&self, row: campaign::Model) {
+        self.read().insert(
+            row.id.clone(),
+            Dialling {
+                row,
+                origins: HashMap::new(),
+            },
+        );
+    }
+
+    /// The number and carrier of `from` for the campaign, looked up once per `renew`.
+    async fn origin_of(
+        &self,
+        state: &AppState,
+        row: &campaign::Model,
+        from: Option<String>,
+    ) -> Result<(thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>), PortError> {
+        if let Some(o) = self.read().get(&row.id).and_then(|d| d.origins.get(&from)) {
+            return Ok(o.clone());
+        }
+        let origin = self.origin(state, row, from.clone()).await?;
+        if let Some(d) = self.read().get_mut(&row.id) {
+            d.origins.insert(from, origin.clone());
+        }
+        Ok(origin)
     }
 }
 
@@ -313,6 +372,8 @@ use sea_orm::EntityTrait;
 #[async_trait]
 impl CampaignPorts for ServerCampaignPorts {
     async fn claim(&self, campaign_id: &str) -> Result<Option<i64>, PortError> {
+        self.read().remove(campaign_id);
+        refresh_queue_statistics(self.db.clone());
         let (db, id, node, lease) = (
             self.db.clone(),
             campaign_id.to_string(),
@@ -325,7 +386,19 @@ impl CampaignPorts for ServerCampaignPorts {
 
     async fn renew(&self, campaign_id: &str, epoch: i64) -> Result<Option<CampaignView>, PortError> {
         let (db, id, lease) = (self.db.clone(), campaign_id.to_string(), self.lease());
-        let row = on_runtime(async move { cs::renew(&db, &id, epoch, lease).await }, fence_err).await?;
+        let row = match on_runtime(async move { cs::renew(&db, &id, epoch, lease).await }, fence_err).await {
+            Ok(row) => row,
+            Err(e) => {
+                self.read().remove(campaign_id);
+                return Err(e);
+            }
+        };
+        match &row {
+            Some(r) => self.remember(r.clone()),
+            None => {
+                self.read().remove(campaign_id);
+            }
+        }
         Ok(row.map(|r| CampaignView {
             org_id: r.org_id.clone(),
             status: CampaignStatus::parse(&r.status).unwrap_or(CampaignStatus::Paused),
@@ -336,6 +409,7 @@ impl CampaignPorts for ServerCampaignPorts {
     }
 
     async fn release(&self, campaign_id: &str, epoch: i64) -> Result<(), PortError> {
+        self.read().remove(campaign_id);
         let (db, id) = (self.db.clone(), campaign_id.to_string());
         on_runtime(async move { cs::release(&db, &id, epoch).await }, db_err).await
     }
@@ -405,8 +479,8 @@ impl CampaignPorts for ServerCampaignPorts {
         let (db, id, lease, settles) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
         on_runtime(
             async move {
-                cs::fenced(&db, &id, epoch, lease, move |txn| {
-                    Box::pin(async move { apply_settles(txn, &settles).await })
+                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
+                    Box::pin(async move { apply_settles(txn, &id, &settles).await })
                 })
                 .await
             },
@@ -588,10 +662,11 @@ impl CampaignPorts for ServerCampaignPorts {
         );
         on_runtime(
             async move {
-                cs::fenced(&db, &id, epoch, lease, move |txn| {
+                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
                     Box::pin(async move {
                         cs::move_contact(
                             txn,
+                            &id,
                             &cid,
                             ContactStatus::Queued,
                             ContactStatus::Suppressed,
@@ -656,7 +731,7 @@ impl CampaignPorts for ServerCampaignPorts {
             let turn = u64::try_from(contact.position).unwrap_or(0) + u64::from(contact.attempts);
             let from = origin_number(&row, turn);
             if !origins.contains_key(&from) {
-                let origin = self.origin(&state, &row, from.clone()).await?;
+                let origin = self.origin_of(&state, &row, from.clone()).await?;
                 origins.insert(from.clone(), origin);
             }
             let Some((number, carrier)) = origins.get(&from) else {
@@ -709,7 +784,7 @@ impl CampaignPorts for ServerCampaignPorts {
             async move {
                 cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
                     Box::pin(async move {
-                        apply_settles(txn, &settles).await?;
+                        apply_settles(txn, &id, &settles).await?;
                         cs::record_intents(txn, &id, rows).await
                     })
                 })
@@ -788,6 +863,17 @@ impl CampaignPorts for ServerCampaignPorts {
             std::process::abort();
         }
     }
+}
+
+/// Refreshes the planner's statistics of the contacts queue in the background when a bulk
+/// load left them stale (PostgreSQL; see [`cs::refresh_queue_statistics`]): when a
+/// campaign's actor starts, and when contacts are added to a running campaign.
+pub fn refresh_queue_statistics(db: DatabaseConnection) {
+    tokio::spawn(async move {
+        if let Err(e) = cs::refresh_queue_statistics(&db).await {
+            tracing::warn!(error = %e, "refreshing the contacts' statistics failed");
+        }
+    });
 }
 
 /// Starts the supervisor's sweep and the actors of campaigns left running (after a crash:

@@ -10,6 +10,7 @@ pub mod api_key;
 pub mod call;
 pub mod campaign;
 pub mod campaign_contact;
+pub mod campaign_contact_count;
 pub mod campaign_dial;
 pub mod feedback;
 pub mod idempotency_key;

@@ -459,6 +459,17 @@ async fn tick(
     }
     // Nothing dialled: is anything left, and why is it not dialled?
     apply_settles(id, epoch, ports, shared, &settles).await?;
+    if open > 0 && (cap_room == 0 || org_room == 0) {
+        // At a limit with calls of its own in flight: the campaign cannot be complete, and
+        // the limit is the reason. Nothing is counted (the queue can be 100,000 contacts
+        // long, and a campaign at its cap passes here on every tick and call end).
+        shared.live().not_dialing_because = Some(if cap_room == 0 {
+            format!("at maxConcurrentCalls ({open} in flight)")
+        } else {
+            "at the organisation's concurrent call limit".into()
+        });
+        return Ok(None);
+    }
     let remaining = ports.remaining(id, now).await?;
     if remaining.queued == 0 && remaining.in_progress == 0 && remaining.open_dials == 0 {
         if ports.complete(id, epoch).await? {
