@@ -177,7 +177,9 @@ async fn a_campaign_killed_at_random_points_calls_every_contact_exactly_once() {
     let campaign_id = id.as_str();
     assert_eq!(
         thruai::store::campaigns::counts(&db, campaign_id).await.unwrap(),
-        thruai::store::campaigns::count_contacts(&db, campaign_id).await.unwrap()
+        thruai::store::campaigns::count_contacts(&db, campaign_id)
+            .await
+            .unwrap()
     );
     drop(server);
 }
