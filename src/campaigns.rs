@@ -29,8 +29,10 @@ use crate::{
     store::{self, campaigns as cs},
 };
 
-/// How often a dial task checks whether its call ended (in-memory, no I/O).
-const CALL_END_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+/// How often a dial task checks whether its call's actor is gone, besides being woken by
+/// the call's end (in-memory, no I/O): only for an actor that stopped without leaving the
+/// registry.
+const CALL_END_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A calling window as stored and served: `{timezone, startTime, endTime, days}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -162,19 +164,21 @@ fn origin_number(row: &campaign::Model, turn: u64) -> Option<String> {
 }
 
 /// The decisions on finished dials: each contact moves on (completed, queued again for a
-/// retry, failed) and its dial is done (in the caller's fenced transaction).
+/// retry, failed) and its dial is done (in the caller's fenced transaction); the moves are
+/// counted once per status they went to.
 async fn apply_settles(
     txn: &impl sea_orm::ConnectionTrait,
     campaign_id: &str,
     settles: &[Settle],
 ) -> Result<(), DbErr> {
+    let mut moved: HashMap<ContactStatus, i64> = HashMap::new();
     for s in settles {
         let to = match s.decision {
             Decision::Complete => ContactStatus::Completed,
             Decision::Retry { .. } => ContactStatus::Queued,
             Decision::Fail => ContactStatus::Failed,
         };
-        cs::move_contact(
+        if cs::move_uncounted(
             txn,
             campaign_id,
             &s.contact_id,
@@ -183,8 +187,14 @@ async fn apply_settles(
             s.retry_at,
             Some(s.outcome.as_str()),
         )
-        .await?;
+        .await?
+        {
+            *moved.entry(to).or_default() += 1;
+        }
         cs::dial_done(txn, &s.intent_key, s.outcome.as_str()).await?;
+    }
+    for (to, n) in moved {
+        cs::count_moved(txn, campaign_id, Some(ContactStatus::InProgress), to, n).await?;
     }
     Ok(())
 }
@@ -276,10 +286,15 @@ impl ServerCampaignPorts {
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .remove(&key);
-                    // The call's actor persists its final status before it stops: wake the
-                    // campaign then, so the slot is refilled without waiting for a tick.
+                    // The call's actor persists its final status before it stops and leaves
+                    // the registry: wake the campaign then, so the slot is refilled without
+                    // waiting for a tick.
+                    let ended = handle.ended();
+                    tokio::pin!(ended);
                     while handle.is_alive() {
-                        tokio::time::sleep(CALL_END_POLL).await;
+                        if tokio::time::timeout(CALL_END_POLL, &mut ended).await.is_ok() {
+                            break;
+                        }
                     }
                     state.campaigns.call_ended(&campaign_id);
                     return;
@@ -414,14 +429,15 @@ impl CampaignPorts for ServerCampaignPorts {
         on_runtime(async move { cs::release(&db, &id, epoch).await }, db_err).await
     }
 
-    async fn finished(&self, campaign_id: &str, limit: u64) -> Result<Vec<Finished>, PortError> {
+    async fn finished(&self, campaign_id: &str, limit: u64) -> Result<(Vec<Finished>, u64), PortError> {
         let (db, id) = (self.db.clone(), campaign_id.to_string());
         let max_call = Duration::seconds(i64::try_from(self.settings.campaigns.max_call_secs).unwrap_or(i64::MAX / 2));
         let now = Utc::now();
-        let (mut done, overdue) = on_runtime(
+        let (mut done, overdue, unsettled) = on_runtime(
             async move {
-                let open: Vec<campaign_dial::Model> = cs::open_dials(&db, &id)
-                    .await?
+                let open = cs::open_dials(&db, &id).await?;
+                let unsettled = open.len() as u64;
+                let open: Vec<campaign_dial::Model> = open
                     .into_iter()
                     .filter(|d| d.status == cs::DIAL_PLACED || d.status == cs::DIAL_REFUSED)
                     .collect();
@@ -443,7 +459,7 @@ impl CampaignPorts for ServerCampaignPorts {
                         None => {}
                     }
                 }
-                Ok::<_, DbErr>((done, overdue))
+                Ok::<_, DbErr>((done, overdue, unsettled))
             },
             db_err,
         )
@@ -472,7 +488,7 @@ impl CampaignPorts for ServerCampaignPorts {
             });
         }
         done.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Ok(done)
+        Ok((done, unsettled))
     }
 
     async fn settle(&self, campaign_id: &str, epoch: i64, settles: &[Settle]) -> Result<(), PortError> {
@@ -487,11 +503,6 @@ impl CampaignPorts for ServerCampaignPorts {
             fence_err,
         )
         .await
-    }
-
-    async fn open_dials(&self, campaign_id: &str) -> Result<u64, PortError> {
-        let (db, id) = (self.db.clone(), campaign_id.to_string());
-        on_runtime(async move { cs::count_open_dials(&db, &id).await }, db_err).await
     }
 
     async fn org_headroom(&self, org_id: &str) -> Result<u64, PortError> {
@@ -643,14 +654,9 @@ impl CampaignPorts for ServerCampaignPorts {
                 position: c.position,
                 name: c.name,
                 custom_data: c.custom_data,
+                opted_out: c.opted_out != 0,
             })
             .collect())
-    }
-
-    async fn suppressed(&self, org_id: &str, numbers: &[String]) -> Result<Vec<String>, PortError> {
-        let (db, org, numbers) = (self.db.clone(), org_id.to_string(), numbers.to_vec());
-        let set = on_runtime(async move { cs::opted_out(&db, &org, &numbers).await }, db_err).await?;
-        Ok(set.into_iter().collect())
     }
 
     async fn suppress(&self, campaign_id: &str, epoch: i64, contact_id: &str) -> Result<(), PortError> {

@@ -310,8 +310,10 @@ async fn tick(
     // 1. Outcomes of finished calls. The last batch is applied in the same transaction as
     //    the intents that refill their slots (below), or on its own when nothing is dialled.
     let mut settles: Vec<Settle> = Vec::new();
+    let mut unsettled;
     loop {
-        let finished = ports.finished(id, SETTLE_BATCH).await?;
+        let (finished, open_dials) = ports.finished(id, SETTLE_BATCH).await?;
+        unsettled = open_dials;
         if finished.is_empty() {
             break;
         }
@@ -357,8 +359,8 @@ async fn tick(
             Reconciled::InFlightHere => {}
         }
     }
-    // 3. Dialling. The dials being settled free their slots.
-    let open = ports.open_dials(id).await?.saturating_sub(settles.len() as u64);
+    // 3. Dialling. The dials being settled free their slots (reconciling changed no count).
+    let open = unsettled.saturating_sub(settles.len() as u64);
     shared.live().in_flight = open;
     if view.status != CampaignStatus::Running {
         apply_settles(id, epoch, ports, shared, &settles).await?;
@@ -402,11 +404,9 @@ async fn tick(
         Vec::new()
     };
     if !due.is_empty() {
-        let numbers: Vec<String> = due.iter().map(|c| c.phone_number.clone()).collect();
-        let blocked = ports.suppressed(&view.org_id, &numbers).await?;
         let mut dialable = Vec::with_capacity(due.len());
         for contact in due {
-            if blocked.contains(&contact.phone_number) {
+            if contact.opted_out {
                 ports.suppress(id, epoch, &contact.id).await?;
                 let mut live = shared.live();
                 live.suppressed += 1;
