@@ -29,8 +29,10 @@ use crate::{
     store::{self, campaigns as cs},
 };
 
-/// How often a dial task checks whether its call ended (in-memory, no I/O).
-const CALL_END_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+/// How often a dial task checks whether its call's actor is gone, besides being woken by
+/// the call's end (in-memory, no I/O): only for an actor that stopped without leaving the
+/// registry.
+const CALL_END_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A calling window as stored and served: `{timezone, startTime, endTime, days}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -162,24 +164,37 @@ fn origin_number(row: &campaign::Model, turn: u64) -> Option<String> {
 }
 
 /// The decisions on finished dials: each contact moves on (completed, queued again for a
-/// retry, failed) and its dial is done (in the caller's fenced transaction).
-async fn apply_settles(txn: &impl sea_orm::ConnectionTrait, settles: &[Settle]) -> Result<(), DbErr> {
+/// retry, failed) and its dial is done (in the caller's fenced transaction); the moves are
+/// counted once per status they went to.
+async fn apply_settles(
+    txn: &impl sea_orm::ConnectionTrait,
+    campaign_id: &str,
+    settles: &[Settle],
+) -> Result<(), DbErr> {
+    let mut moved: HashMap<ContactStatus, i64> = HashMap::new();
     for s in settles {
         let to = match s.decision {
             Decision::Complete => ContactStatus::Completed,
             Decision::Retry { .. } => ContactStatus::Queued,
             Decision::Fail => ContactStatus::Failed,
         };
-        cs::move_contact(
+        if cs::move_uncounted(
             txn,
+            campaign_id,
             &s.contact_id,
             ContactStatus::InProgress,
             to,
             s.retry_at,
             Some(s.outcome.as_str()),
         )
-        .await?;
+        .await?
+        {
+            *moved.entry(to).or_default() += 1;
+        }
         cs::dial_done(txn, &s.intent_key, s.outcome.as_str()).await?;
+    }
+    for (to, n) in moved {
+        cs::count_moved(txn, campaign_id, Some(ContactStatus::InProgress), to, n).await?;
     }
     Ok(())
 }
@@ -193,6 +208,21 @@ pub struct ServerCampaignPorts {
     pub node: String,
     /// Intent keys this process is dialling right now (never reconciled meanwhile).
     pub dialing: Arc<Mutex<HashSet<String>>>,
+    /// Each campaign as its actor last read it, with the numbers and carriers it dials
+    /// from (see [`Dialling`]).
+    pub read: Arc<Mutex<HashMap<String, Dialling>>>,
+}
+
+/// What a campaign's dials need besides its contacts: its row as of the actor's last
+/// `renew` (on every timed tick, and at once after any change through the API), and the
+/// number and carrier of each origin it dialled from since. A refill after a call ended
+/// uses these instead of reading the campaign and its numbers again (three queries per
+/// dialling tick); the intents' transaction still checks the status and the cap under the
+/// campaign row's lock.
+#[derive(Clone)]
+pub struct Dialling {
+    row: campaign::Model,
+    origins: HashMap<Option<String>, (thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>)>,
 }
 
 fn db_err(e: DbErr) -> PortError {
@@ -256,10 +286,15 @@ impl ServerCampaignPorts {
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .remove(&key);
-                    // The call's actor persists its final status before it stops: wake the
-                    // campaign then, so the slot is refilled without waiting for a tick.
+                    // The call's actor persists its final status before it stops and leaves
+                    // the registry: wake the campaign then, so the slot is refilled without
+                    // waiting for a tick.
+                    let ended = handle.ended();
+                    tokio::pin!(ended);
                     while handle.is_alive() {
-                        tokio::time::sleep(CALL_END_POLL).await;
+                        if tokio::time::timeout(CALL_END_POLL, &mut ended).await.is_ok() {
+                            break;
+                        }
                     }
                     state.campaigns.call_ended(&campaign_id);
                     return;
@@ -300,11 +335,50 @@ impl ServerCampaignPorts {
         Ok((number, carrier))
     }
 
+    /// The campaign as last read by `renew`, else read now.
     async fn campaign(&self, id: &str) -> Result<campaign::Model, PortError> {
+        if let Some(d) = self.read().get(id) {
+            return Ok(d.row.clone());
+        }
         let (db, id2) = (self.db.clone(), id.to_string());
-        on_runtime(async move { campaign::Entity::find_by_id(id2).one(&db).await }, db_err)
+        let row = on_runtime(async move { campaign::Entity::find_by_id(id2).one(&db).await }, db_err)
             .await?
-            .ok_or(PortError::Fenced)
+            .ok_or(PortError::Fenced)?;
+        self.remember(row.clone());
+        Ok(row)
+    }
+
+    fn read(&self) -> std::sync::MutexGuard<'_, HashMap<String, Dialling>> {
+        self.read.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps the campaign's row (its origins are looked up again: the numbers may have
+    /// changed with it).
+    fn remember(&self, row: campaign::Model) {
+        self.read().insert(
+            row.id.clone(),
+            Dialling {
+                row,
+                origins: HashMap::new(),
+            },
+        );
+    }
+
+    /// The number and carrier of `from` for the campaign, looked up once per `renew`.
+    async fn origin_of(
+        &self,
+        state: &AppState,
+        row: &campaign::Model,
+        from: Option<String>,
+    ) -> Result<(thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>), PortError> {
+        if let Some(o) = self.read().get(&row.id).and_then(|d| d.origins.get(&from)) {
+            return Ok(o.clone());
+        }
+        let origin = self.origin(state, row, from.clone()).await?;
+        if let Some(d) = self.read().get_mut(&row.id) {
+            d.origins.insert(from, origin.clone());
+        }
+        Ok(origin)
     }
 }
 
@@ -313,6 +387,8 @@ use sea_orm::EntityTrait;
 #[async_trait]
 impl CampaignPorts for ServerCampaignPorts {
     async fn claim(&self, campaign_id: &str) -> Result<Option<i64>, PortError> {
+        self.read().remove(campaign_id);
+        refresh_queue_statistics(self.db.clone());
         let (db, id, node, lease) = (
             self.db.clone(),
             campaign_id.to_string(),
@@ -325,7 +401,19 @@ impl CampaignPorts for ServerCampaignPorts {
 
     async fn renew(&self, campaign_id: &str, epoch: i64) -> Result<Option<CampaignView>, PortError> {
         let (db, id, lease) = (self.db.clone(), campaign_id.to_string(), self.lease());
-        let row = on_runtime(async move { cs::renew(&db, &id, epoch, lease).await }, fence_err).await?;
+        let row = match on_runtime(async move { cs::renew(&db, &id, epoch, lease).await }, fence_err).await {
+            Ok(row) => row,
+            Err(e) => {
+                self.read().remove(campaign_id);
+                return Err(e);
+            }
+        };
+        match &row {
+            Some(r) => self.remember(r.clone()),
+            None => {
+                self.read().remove(campaign_id);
+            }
+        }
         Ok(row.map(|r| CampaignView {
             org_id: r.org_id.clone(),
             status: CampaignStatus::parse(&r.status).unwrap_or(CampaignStatus::Paused),
@@ -336,18 +424,20 @@ impl CampaignPorts for ServerCampaignPorts {
     }
 
     async fn release(&self, campaign_id: &str, epoch: i64) -> Result<(), PortError> {
+        self.read().remove(campaign_id);
         let (db, id) = (self.db.clone(), campaign_id.to_string());
         on_runtime(async move { cs::release(&db, &id, epoch).await }, db_err).await
     }
 
-    async fn finished(&self, campaign_id: &str, limit: u64) -> Result<Vec<Finished>, PortError> {
+    async fn finished(&self, campaign_id: &str, limit: u64) -> Result<(Vec<Finished>, u64), PortError> {
         let (db, id) = (self.db.clone(), campaign_id.to_string());
         let max_call = Duration::seconds(i64::try_from(self.settings.campaigns.max_call_secs).unwrap_or(i64::MAX / 2));
         let now = Utc::now();
-        let (mut done, overdue) = on_runtime(
+        let (mut done, overdue, unsettled) = on_runtime(
             async move {
-                let open: Vec<campaign_dial::Model> = cs::open_dials(&db, &id)
-                    .await?
+                let open = cs::open_dials(&db, &id).await?;
+                let unsettled = open.len() as u64;
+                let open: Vec<campaign_dial::Model> = open
                     .into_iter()
                     .filter(|d| d.status == cs::DIAL_PLACED || d.status == cs::DIAL_REFUSED)
                     .collect();
@@ -369,7 +459,7 @@ impl CampaignPorts for ServerCampaignPorts {
                         None => {}
                     }
                 }
-                Ok::<_, DbErr>((done, overdue))
+                Ok::<_, DbErr>((done, overdue, unsettled))
             },
             db_err,
         )
@@ -398,26 +488,21 @@ impl CampaignPorts for ServerCampaignPorts {
             });
         }
         done.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        Ok(done)
+        Ok((done, unsettled))
     }
 
     async fn settle(&self, campaign_id: &str, epoch: i64, settles: &[Settle]) -> Result<(), PortError> {
         let (db, id, lease, settles) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
         on_runtime(
             async move {
-                cs::fenced(&db, &id, epoch, lease, move |txn| {
-                    Box::pin(async move { apply_settles(txn, &settles).await })
+                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
+                    Box::pin(async move { apply_settles(txn, &id, &settles).await })
                 })
                 .await
             },
             fence_err,
         )
         .await
-    }
-
-    async fn open_dials(&self, campaign_id: &str) -> Result<u64, PortError> {
-        let (db, id) = (self.db.clone(), campaign_id.to_string());
-        on_runtime(async move { cs::count_open_dials(&db, &id).await }, db_err).await
     }
 
     async fn org_headroom(&self, org_id: &str) -> Result<u64, PortError> {
@@ -569,14 +654,9 @@ impl CampaignPorts for ServerCampaignPorts {
                 position: c.position,
                 name: c.name,
                 custom_data: c.custom_data,
+                opted_out: c.opted_out != 0,
             })
             .collect())
-    }
-
-    async fn suppressed(&self, org_id: &str, numbers: &[String]) -> Result<Vec<String>, PortError> {
-        let (db, org, numbers) = (self.db.clone(), org_id.to_string(), numbers.to_vec());
-        let set = on_runtime(async move { cs::opted_out(&db, &org, &numbers).await }, db_err).await?;
-        Ok(set.into_iter().collect())
     }
 
     async fn suppress(&self, campaign_id: &str, epoch: i64, contact_id: &str) -> Result<(), PortError> {
@@ -588,10 +668,11 @@ impl CampaignPorts for ServerCampaignPorts {
         );
         on_runtime(
             async move {
-                cs::fenced(&db, &id, epoch, lease, move |txn| {
+                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
                     Box::pin(async move {
                         cs::move_contact(
                             txn,
+                            &id,
                             &cid,
                             ContactStatus::Queued,
                             ContactStatus::Suppressed,
@@ -656,7 +737,7 @@ impl CampaignPorts for ServerCampaignPorts {
             let turn = u64::try_from(contact.position).unwrap_or(0) + u64::from(contact.attempts);
             let from = origin_number(&row, turn);
             if !origins.contains_key(&from) {
-                let origin = self.origin(&state, &row, from.clone()).await?;
+                let origin = self.origin_of(&state, &row, from.clone()).await?;
                 origins.insert(from.clone(), origin);
             }
             let Some((number, carrier)) = origins.get(&from) else {
@@ -709,7 +790,7 @@ impl CampaignPorts for ServerCampaignPorts {
             async move {
                 cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
                     Box::pin(async move {
-                        apply_settles(txn, &settles).await?;
+                        apply_settles(txn, &id, &settles).await?;
                         cs::record_intents(txn, &id, rows).await
                     })
                 })
@@ -788,6 +869,17 @@ impl CampaignPorts for ServerCampaignPorts {
             std::process::abort();
         }
     }
+}
+
+/// Refreshes the planner's statistics of the contacts queue in the background when a bulk
+/// load left them stale (PostgreSQL; see [`cs::refresh_queue_statistics`]): when a
+/// campaign's actor starts, and when contacts are added to a running campaign.
+pub fn refresh_queue_statistics(db: DatabaseConnection) {
+    tokio::spawn(async move {
+        if let Err(e) = cs::refresh_queue_statistics(&db).await {
+            tracing::warn!(error = %e, "refreshing the contacts' statistics failed");
+        }
+    });
 }
 
 /// Starts the supervisor's sweep and the actors of campaigns left running (after a crash:

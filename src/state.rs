@@ -117,6 +117,7 @@ impl AppState {
                 settings: settings.clone(),
                 node: uuid::Uuid::new_v4().simple().to_string(),
                 dialing: Arc::default(),
+                read: Arc::default(),
             }),
             crate::campaigns::config_of(&settings),
         );

@@ -189,8 +189,12 @@ impl CallRegistry {
         self.lock().get(call_id).map(|e| e.handle.clone())
     }
 
+    /// Unregisters the call; whoever waits on its [`CallHandle::ended`] is woken.
     pub fn remove(&self, call_id: &str) {
-        self.lock().remove(call_id);
+        let entry = self.lock().remove(call_id);
+        if let Some(e) = entry {
+            e.handle.mark_ended();
+        }
     }
 
     /// Live calls.

@@ -12,6 +12,7 @@ pub mod call_timeline;
 pub mod call_transcript;
 pub mod campaign;
 pub mod campaign_contact;
+pub mod campaign_contact_count;
 pub mod campaign_dial;
 pub mod feedback;
 pub mod idempotency_key;

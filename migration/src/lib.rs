@@ -9,7 +9,8 @@ mod m20261128_000003_create_webhooks;
 mod m20261128_000004_create_calls;
 mod m20261201_000003_create_sms_a2p;
 mod m20261202_000001_create_campaigns;
-mod m20261203_000001_create_call_lines;
+mod m20261203_000001_create_campaign_contact_counts;
+mod m20261203_000002_create_call_lines;
 
 pub struct Migrator;
 
@@ -23,7 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000003_create_sms_a2p::Migration),
             Box::new(m20261128_000004_create_calls::Migration),
             Box::new(m20261202_000001_create_campaigns::Migration),
-            Box::new(m20261203_000001_create_call_lines::Migration),
+            Box::new(m20261203_000001_create_campaign_contact_counts::Migration),
+            Box::new(m20261203_000002_create_call_lines::Migration),
         ]
     }
 }

@@ -311,6 +311,7 @@ async fn carrier_concurrency(url: &str, schema: &str, cap: u64) -> anyhow::Resul
     }
     let span = (to - from).num_microseconds().unwrap_or(1).max(1) as f64;
     let mean = weighted / span;
+    gap_breakdown(&db, &placed, (from, to)).await?;
     println!(
         "carrier: {} calls placed; concurrency at the carrier (call created -> call ended): max {most}, time-weighted mean {mean:.2} over {:.1} s ({:.2}% of the cap {cap})",
         placed.len(),
@@ -320,5 +321,64 @@ async fn carrier_concurrency(url: &str, schema: &str, cap: u64) -> anyhow::Resul
     if most > i64::try_from(cap).unwrap_or(i64::MAX) {
         bail!("the carrier saw {most} calls at once, above the cap {cap}");
     }
+    Ok(())
+}
+
+/// Where the time between a call's end and its slot's next call at the carrier goes, per
+/// dial in the steady state: call ended -> its dial settled (`campaign_dials.updated_at` of a
+/// done dial; the call's final status is saved at its `updated_at`), and intent recorded (`campaign_dials.created_at`) -> call created at the carrier.
+async fn gap_breakdown(
+    db: &sea_orm::DatabaseConnection,
+    placed: &[thruai_entities::sandbox_call::Model],
+    (from, to): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+) -> anyhow::Result<()> {
+    use sea_orm::EntityTrait;
+    let dials = thruai_entities::campaign_dial::Entity::find().all(db).await?;
+    let calls: std::collections::HashMap<String, thruai_entities::call::Model> = thruai_entities::call::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let at_carrier: std::collections::HashMap<&str, chrono::DateTime<chrono::Utc>> = placed
+        .iter()
+        .filter_map(|p| Some((p.intent_key.as_deref()?, p.created_at)))
+        .collect();
+    let ms = |d: chrono::Duration| d.num_microseconds().unwrap_or(0) as f64 / 1000.0;
+    let (mut saved, mut settle, mut dial) = (Vec::new(), Vec::new(), Vec::new());
+    for d in &dials {
+        if d.created_at < from || d.created_at > to {
+            continue;
+        }
+        if let Some(t) = at_carrier.get(d.intent_key.as_str()) {
+            dial.push(ms(*t - d.created_at));
+        }
+        if d.status == "done"
+            && let Some(call) = calls.get(&d.call_id)
+            && let Some(end) = call.ended_at
+        {
+            saved.push(ms(call.updated_at - end));
+            settle.push(ms(d.updated_at - call.updated_at));
+        }
+    }
+    let describe = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+                .copied()
+                .unwrap_or(0.0)
+        };
+        format!(
+            "mean {:.1} ms, p50 {:.1}, p95 {:.1}, max {:.1} ({} dials)",
+            v.iter().sum::<f64>() / v.len().max(1) as f64,
+            at(0.5),
+            at(0.95),
+            at(1.0),
+            v.len()
+        )
+    };
+    println!("gap: call ended -> its final status saved: {}", describe(&mut saved));
+    println!("gap: final status saved -> dial settled: {}", describe(&mut settle));
+    println!("gap: intent recorded -> call at the carrier: {}", describe(&mut dial));
     Ok(())
 }

@@ -173,5 +173,13 @@ async fn a_campaign_killed_at_random_points_calls_every_contact_exactly_once() {
     assert!(dials.iter().any(|d| d.reconciled), "no in-doubt intent was reconciled");
     assert!(dials.iter().all(|d| d.status == "done"));
     assert_eq!(dials.len(), CONTACTS);
+    // The per-status counts kept through every abort equal the contacts' own statuses.
+    let campaign_id = id.as_str();
+    assert_eq!(
+        thruai::store::campaigns::counts(&db, campaign_id).await.unwrap(),
+        thruai::store::campaigns::count_contacts(&db, campaign_id)
+            .await
+            .unwrap()
+    );
     drop(server);
 }

@@ -378,6 +378,13 @@ async fn a_campaign_dials_each_contact_retries_by_policy_and_keeps_to_its_cap() 
         s["stats"],
         json!({ "total": 14, "queued": 0, "inProgress": 0, "completed": 11, "failed": 2, "suppressed": 1 })
     );
+    // The stats come from the counts kept with each move; they equal the contacts' own.
+    assert_eq!(
+        thruai::store::campaigns::counts(&app.state.db, &id).await.unwrap(),
+        thruai::store::campaigns::count_contacts(&app.state.db, &id)
+            .await
+            .unwrap()
+    );
     assert_eq!(s["percentComplete"], 100.0);
     assert_eq!(s["successRate"], 84.62);
     let flat = app.get(&format!("/campaigns/{id}/progress")).await;

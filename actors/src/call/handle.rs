@@ -13,6 +13,8 @@ struct Inner {
     addr: RwLock<Addr<CallActor>>,
     /// The attached media stream, kept to re-attach it to a restarted actor.
     sink: Mutex<Option<Recipient<MediaOut>>>,
+    /// Turns true when the call leaves the registry for good (see [`CallHandle::ended`]).
+    ended: tokio::sync::watch::Sender<bool>,
 }
 
 /// The typed handle the HTTP and WebSocket code uses.
@@ -27,6 +29,7 @@ impl CallHandle {
             inner: Arc::new(Inner {
                 addr: RwLock::new(addr),
                 sink: Mutex::new(None),
+                ended: tokio::sync::watch::channel(false).0,
             }),
         }
     }
@@ -58,6 +61,19 @@ impl CallHandle {
 
     pub fn is_alive(&self) -> bool {
         self.addr().connected()
+    }
+
+    /// Resolves once the call left the registry for good: its actor stopped on purpose
+    /// (after writing its final status) or its supervision gave up. Whoever waits for a
+    /// call's end (a campaign refilling the slot) learns it at once, without polling.
+    pub async fn ended(&self) {
+        let mut ended = self.inner.ended.subscribe();
+        // The sender lives as long as this handle: the wait ends only with `true`.
+        let _ = ended.wait_for(|e| *e).await;
+    }
+
+    pub(crate) fn mark_ended(&self) {
+        self.inner.ended.send_replace(true);
     }
 
     /// # Errors

@@ -310,8 +310,10 @@ async fn tick(
     // 1. Outcomes of finished calls. The last batch is applied in the same transaction as
     //    the intents that refill their slots (below), or on its own when nothing is dialled.
     let mut settles: Vec<Settle> = Vec::new();
+    let mut unsettled;
     loop {
-        let finished = ports.finished(id, SETTLE_BATCH).await?;
+        let (finished, open_dials) = ports.finished(id, SETTLE_BATCH).await?;
+        unsettled = open_dials;
         if finished.is_empty() {
             break;
         }
@@ -357,8 +359,8 @@ async fn tick(
             Reconciled::InFlightHere => {}
         }
     }
-    // 3. Dialling. The dials being settled free their slots.
-    let open = ports.open_dials(id).await?.saturating_sub(settles.len() as u64);
+    // 3. Dialling. The dials being settled free their slots (reconciling changed no count).
+    let open = unsettled.saturating_sub(settles.len() as u64);
     shared.live().in_flight = open;
     if view.status != CampaignStatus::Running {
         apply_settles(id, epoch, ports, shared, &settles).await?;
@@ -402,11 +404,9 @@ async fn tick(
         Vec::new()
     };
     if !due.is_empty() {
-        let numbers: Vec<String> = due.iter().map(|c| c.phone_number.clone()).collect();
-        let blocked = ports.suppressed(&view.org_id, &numbers).await?;
         let mut dialable = Vec::with_capacity(due.len());
         for contact in due {
-            if blocked.contains(&contact.phone_number) {
+            if contact.opted_out {
                 ports.suppress(id, epoch, &contact.id).await?;
                 let mut live = shared.live();
                 live.suppressed += 1;
@@ -459,6 +459,17 @@ async fn tick(
     }
     // Nothing dialled: is anything left, and why is it not dialled?
     apply_settles(id, epoch, ports, shared, &settles).await?;
+    if open > 0 && (cap_room == 0 || org_room == 0) {
+        // At a limit with calls of its own in flight: the campaign cannot be complete, and
+        // the limit is the reason. Nothing is counted (the queue can be 100,000 contacts
+        // long, and a campaign at its cap passes here on every tick and call end).
+        shared.live().not_dialing_because = Some(if cap_room == 0 {
+            format!("at maxConcurrentCalls ({open} in flight)")
+        } else {
+            "at the organisation's concurrent call limit".into()
+        });
+        return Ok(None);
+    }
     let remaining = ports.remaining(id, now).await?;
     if remaining.queued == 0 && remaining.in_progress == 0 && remaining.open_dials == 0 {
         if ports.complete(id, epoch).await? {

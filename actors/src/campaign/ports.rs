@@ -41,6 +41,9 @@ pub struct DueContact {
     pub position: i64,
     pub name: Option<String>,
     pub custom_data: serde_json::Value,
+    /// On the organisation's do-not-call list (opted out) when it was read: suppressed,
+    /// never dialled.
+    pub opted_out: bool,
 }
 
 /// A dial whose call has ended.
@@ -106,12 +109,11 @@ pub trait CampaignPorts: Send + Sync {
     /// Gives the lease up (a paused or completed campaign's actor passivates).
     async fn release(&self, campaign_id: &str, epoch: i64) -> Result<(), PortError>;
     /// Dials not settled yet whose call reached a final status, or stayed open longer than
-    /// the longest call allowed (those are hung up and end as `failed`).
-    async fn finished(&self, campaign_id: &str, limit: u64) -> Result<Vec<Finished>, PortError>;
+    /// the longest call allowed (those are hung up and end as `failed`); and how many dials
+    /// are not settled in all (those finished included), read with them.
+    async fn finished(&self, campaign_id: &str, limit: u64) -> Result<(Vec<Finished>, u64), PortError>;
     /// Applies the decisions (contact status, retry schedule, intent done), in one transaction.
     async fn settle(&self, campaign_id: &str, epoch: i64, settles: &[Settle]) -> Result<(), PortError>;
-    /// Unsettled dials of the campaign.
-    async fn open_dials(&self, campaign_id: &str) -> Result<u64, PortError>;
     /// How many more calls the organisation may have open now.
     async fn org_headroom(&self, org_id: &str) -> Result<u64, PortError>;
     /// Intents recorded at least `older_than` ago that the carrier never acknowledged.
@@ -120,7 +122,7 @@ pub trait CampaignPorts: Send + Sync {
     /// with the same key.
     async fn reconcile(&self, campaign_id: &str, epoch: i64, intent: &InDoubt) -> Result<Reconciled, PortError>;
     /// Up to `limit` queued contacts due at `now`, in queue order (only those with their
-    /// own time zone when `with_timezone_only`).
+    /// own time zone when `with_timezone_only`), each with whether it opted out.
     async fn due_contacts(
         &self,
         campaign_id: &str,
@@ -128,8 +130,6 @@ pub trait CampaignPorts: Send + Sync {
         limit: u64,
         with_timezone_only: bool,
     ) -> Result<Vec<DueContact>, PortError>;
-    /// Which of `numbers` must not be called (opt-outs, do-not-call).
-    async fn suppressed(&self, org_id: &str, numbers: &[String]) -> Result<Vec<String>, PortError>;
     async fn suppress(&self, campaign_id: &str, epoch: i64, contact_id: &str) -> Result<(), PortError>;
     /// Leaves a contact queued until `until` (its calling window opens).
     async fn defer(
