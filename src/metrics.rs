@@ -8,6 +8,8 @@ use std::{
     sync::{LazyLock, Mutex},
 };
 
+use thruai_actors::call::stats::{BARGE_IN, DELAY_BOUNDS_US, MEDIA, MediaStats};
+
 /// Every metric this server exposes, with its type and help, so that a scrape shows
 /// them all (at zero) before anything fed them.
 pub const FAMILIES: &[(&str, &str, &str)] = &[
@@ -58,6 +60,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "thruai_media_frame_delay_seconds",
         "histogram",
         "Media Streams frames handled by call actors: arrival on the socket to the end of handling",
+    ),
+    (
+        "thruai_barge_in_clear_seconds",
+        "histogram",
+        "Barge-in: arrival of the caller's first speech frame over the agent to the clear sent",
     ),
 ];
 
@@ -170,7 +177,8 @@ pub fn render() -> String {
                         let _ = writeln!(out, "{name} 0");
                     }
                 }
-                _ if *name == "thruai_media_frame_delay_seconds" => render_media(&mut out, name),
+                _ if *name == "thruai_media_frame_delay_seconds" => render_media(&mut out, name, &MEDIA),
+                _ if *name == "thruai_barge_in_clear_seconds" => render_media(&mut out, name, &BARGE_IN),
                 _ => {
                     for ((n, labels), h) in r.histograms.range((*name, String::new())..) {
                         if n != name {
@@ -190,10 +198,9 @@ pub fn render() -> String {
     })
 }
 
-/// The call actors' lock-free frame statistics (`thruai_actors::call::stats`).
-fn render_media(out: &mut String, name: &str) {
-    use thruai_actors::call::stats::{DELAY_BOUNDS_US, MEDIA};
-    let snap = MEDIA.snapshot();
+/// The call actors' lock-free statistics (`thruai_actors::call::stats`).
+fn render_media(out: &mut String, name: &str, stats: &MediaStats) {
+    let snap = stats.snapshot();
     let mut cumulative = 0;
     for (bound, n) in DELAY_BOUNDS_US.iter().zip(&snap.buckets) {
         cumulative += n;

@@ -170,6 +170,9 @@ async fn barge_in_clears_the_agent_and_keeps_only_what_was_heard() {
         interruption["speechOnsetToClearMs"].as_u64().unwrap() < 400,
         "{interruption}"
     );
+    // Timed from the first speech frame's arrival, for /metrics (process-wide).
+    let clears = thruai_actors::call::stats::BARGE_IN.snapshot();
+    assert!(clears.frames >= 1 && clears.max_us < 5_000_000, "{clears:?}");
 }
 
 /// Two-stage barge-in: a short sound over the agent stops its audio at once, and — not

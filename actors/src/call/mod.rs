@@ -131,6 +131,8 @@ pub struct CallActor {
     last_seq: Option<u64>,
     /// Media frames received from the stream (noted when it stops).
     frames: u64,
+    /// Arrival of the first frame of the caller's current speech (barge-in latency).
+    speech_onset: Option<Instant>,
     notes: u32,
     s2s: Option<s2s::S2s>,
     /// The call moved to its media stream's arbiter: this actor only passes messages on.
@@ -172,6 +174,7 @@ impl CallActor {
             metrics: TurnMetrics::default(),
             last_seq: None,
             frames: 0,
+            speech_onset: None,
             notes: 0,
             s2s: None,
             moved_to: None,
@@ -512,9 +515,7 @@ impl CallActor {
     /// The caller started talking over the agent: its audio stops now (`clear`), whether
     /// or not this turns out to be an interruption.
     fn pause(&mut self, speech_ms: u32) {
-        if let Some(sink) = &self.sink {
-            sink.do_send(MediaOut::Clear);
-        }
+        self.clear();
         // The carrier echoes the flushed audio's marks: under new ids they count for nothing.
         for u in &mut self.speaking {
             self.next_utterance += 1;
@@ -551,9 +552,7 @@ impl CallActor {
         let cleared_after = match self.paused.take() {
             Some(p) => p.speech_ms,
             None => {
-                if let Some(sink) = &self.sink {
-                    sink.do_send(MediaOut::Clear);
-                }
+                self.clear();
                 self.detector.speech_ms()
             }
         };
@@ -567,13 +566,26 @@ impl CallActor {
         }
     }
 
+    /// Stops the agent's audio at the carrier (`clear`), timed from the caller's onset.
+    fn clear(&mut self) {
+        if let Some(sink) = &self.sink {
+            sink.do_send(MediaOut::Clear);
+            if let Some(onset) = self.speech_onset {
+                stats::BARGE_IN.record(onset.elapsed());
+            }
+        }
+    }
+
     fn barge_in_allowed(&self) -> bool {
         let b = self.setup.barge_in;
         b.enabled && (b.during_greeting || self.speaking.iter().all(|u| !u.greeting))
     }
 
-    fn on_frame(&mut self, payload: &[u8], ctx: &mut Context<Self>) {
+    fn on_frame(&mut self, payload: &[u8], received_at: Instant, ctx: &mut Context<Self>) {
         let speech = vad::is_speech(payload, self.setup.vad_threshold_rms);
+        if speech && self.detector.speech_ms() == 0 {
+            self.speech_onset = Some(received_at);
+        }
         let frame_ms = u32::try_from(vad::ms_of(payload.len())).unwrap_or(u32::MAX);
         if speech || self.detector.in_turn() || self.detector.speech_ms() > 0 {
             if self.utterance_audio.is_empty() {
@@ -636,7 +648,7 @@ impl CallActor {
             self.s2s_frame(&msg.payload);
             return;
         }
-        self.on_frame(&msg.payload, ctx);
+        self.on_frame(&msg.payload, msg.received_at, ctx);
     }
 
     fn on_turn_end(&mut self, ctx: &mut Context<Self>) {

@@ -22,6 +22,10 @@ pub struct MediaStats {
 /// The process's media statistics.
 pub static MEDIA: MediaStats = MediaStats::new();
 
+/// Barge-in, as the server sees it: the arrival of the caller's first speech frame over the
+/// agent to the `clear` handed to the stream (one sample per `clear`).
+pub static BARGE_IN: MediaStats = MediaStats::new();
+
 /// A copy of the statistics at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MediaSnapshot {
