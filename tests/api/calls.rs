@@ -523,18 +523,24 @@ async fn an_inbound_twilio_call_reaches_the_numbers_agent() {
     assert_eq!(lines(&c, "caller")[0]["text"], "goodbye");
 }
 
+/// Two short calls of one agent, ended: snapshots and lines to write over.
+async fn two_finished_calls(app: &TestApp) -> (String, String) {
+    let agent = agent(app, "Hello.", json!({})).await;
+    let (a, b) = (
+        call(app, &agent, json!([{ "waitForAgent": true }])).await,
+        call(app, &agent, json!([{ "waitForAgent": true }])).await,
+    );
+    finished(app, &a).await;
+    finished(app, &b).await;
+    (a, b)
+}
+
 #[actix_web::test]
 async fn snapshots_are_group_committed_each_fenced_by_its_own_epoch() {
     use thruai::store;
     use thruai_actors::{call::snapshot::Speaker, ports::StoreError};
     let app = app().await;
-    let agent = agent(&app, "Hello.", json!({})).await;
-    let (a, b) = (
-        call(&app, &agent, json!([{ "waitForAgent": true }])).await,
-        call(&app, &agent, json!([{ "waitForAgent": true }])).await,
-    );
-    finished(&app, &a).await;
-    finished(&app, &b).await;
+    let (a, b) = two_finished_calls(&app).await;
     let snap = |id: String| {
         let db = app.state.db.clone();
         async move {
@@ -574,13 +580,7 @@ async fn the_timeline_is_appended_beside_the_snapshot_once_and_never_by_a_stale_
     use thruai::store;
     use thruai_actors::ports::StoreError;
     let app = app().await;
-    let agent = agent(&app, "Hello.", json!({})).await;
-    let (a, b) = (
-        call(&app, &agent, json!([{ "waitForAgent": true }])).await,
-        call(&app, &agent, json!([{ "waitForAgent": true }])).await,
-    );
-    finished(&app, &a).await;
-    finished(&app, &b).await;
+    let (a, b) = two_finished_calls(&app).await;
     let timeline = |id: String| {
         let app = &app;
         async move {

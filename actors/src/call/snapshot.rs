@@ -183,9 +183,9 @@ impl CallSnapshotV1 {
         self.transcript.iter_mut().find(|l| l.seq == seq)
     }
 
-    /// Whether anything was said yet.
+    /// Whether anything was said yet (written or not: every line is numbered).
     pub fn has_spoken(&self) -> bool {
-        self.transcript_seq > 0 || !self.transcript.is_empty()
+        self.transcript_seq > 0
     }
 
     /// Adds a line to the timeline, numbered after the last one.
