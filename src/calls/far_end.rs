@@ -57,6 +57,10 @@ pub struct Step {
     /// Wait until the agent has spoken and gone quiet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub wait_for_agent: bool,
+    /// With `waitForAgent`: how long the agent must be quiet for its turn to count as over
+    /// (ms; 700 by default). Longer where the agent pauses mid-turn, e.g. for a tool call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_ms: Option<u64>,
     /// Wait until the agent is speaking, then `afterMs` later say this over it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupt: Option<String>,
@@ -450,7 +454,8 @@ impl FarEnd {
             } else if let Some(ms) = current.silence_ms {
                 now.duration_since(step_started) >= Duration::from_millis(ms)
             } else if current.wait_for_agent {
-                let quiet_long = agent_quiet_since.is_some_and(|q| now.duration_since(q) >= AGENT_DONE_QUIET);
+                let done_quiet = current.quiet_ms.map_or(AGENT_DONE_QUIET, Duration::from_millis);
+                let quiet_long = agent_quiet_since.is_some_and(|q| now.duration_since(q) >= done_quiet);
                 (agent_spoke_since_step && quiet_long && playback.is_empty())
                     || now.duration_since(step_started) >= WAIT_FOR_AGENT_MAX
             } else if current.hangup {

@@ -251,7 +251,7 @@ async fn tools_are_called_mid_call_and_a_slow_tool_times_out() {
     let id = call(
         &app,
         &agent,
-        json!([{ "waitForAgent": true }, { "say": "please check order 42" }, { "waitForAgent": true },
+        json!([{ "waitForAgent": true }, { "say": "please check order 42" }, { "waitForAgent": true, "quietMs": 3000 },
                { "say": "and the slow lookup" }, { "waitForAgent": true }, { "silenceMs": 1000 },
                { "hangup": true }]),
     )

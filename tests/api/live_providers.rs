@@ -99,7 +99,7 @@ async fn s2s_call_over_realtime(generation: Generation) {
                 "systemPrompt": "You answer the phone for a clinic.", "enabledTools": [tool_id],
                 "s2sTurnDetection": { "type": "server_vad", "threshold": 0.6, "silenceDurationMs": 400 } }),
         json!([{ "interrupt": "Sorry, wait", "afterMs": 1500 }, { "waitForAgent": true },
-               { "say": "please check order 42" }, { "waitForAgent": true },
+               { "say": "please check order 42" }, { "waitForAgent": true, "quietMs": 3000 },
                { "say": "goodbye" }, { "waitForAgent": true }, { "silenceMs": 2000 }]),
     )
     .await;
@@ -270,7 +270,7 @@ async fn traditional_call(llm: &str, tts: &str) {
                 "llmConfig": { "provider": llm },
                 "sttConfig": { "provider": "deepgram", "model": "nova-3", "language": "en" },
                 "voiceConfig": { "provider": tts, "voiceId": voice } }),
-        json!([{ "waitForAgent": true }, { "say": "please check order 42" }, { "waitForAgent": true },
+        json!([{ "waitForAgent": true }, { "say": "please check order 42" }, { "waitForAgent": true, "quietMs": 3000 },
                { "say": "goodbye" }, { "waitForAgent": true }, { "silenceMs": 2000 }]),
     )
     .await;
