@@ -659,6 +659,8 @@ pub async fn list_contacts(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> Api
                 .remove(&c.id)
                 .unwrap_or_default()
                 .into_iter()
+                // An intent armed ahead is no call (yet).
+                .filter(|d| d.status != cs::DIAL_ARMED)
                 .map(|d| {
                     json!({
                         "attempt": d.attempt, "callId": d.call_id, "intentKey": d.intent_key,
@@ -725,6 +727,7 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let row = load(&ctx, ctx.db(), &id).await?;
     let counts = cs::counts(ctx.db(), &row.id).await?;
     let open = cs::open_dials(ctx.db(), &row.id).await?;
+    let armed = cs::armed_dials(ctx.db(), &row.id).await?;
     let live = ctx.state.campaigns.inspect(&row.id).await;
     let running_here = ctx.state.campaigns.is_running(&row.id);
     let now = Utc::now();
@@ -770,6 +773,10 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
             "nextOpening": next_opening,
         },
         "inFlightDials": in_flight,
+        "armedDials": armed
+            .iter()
+            .map(|d| json!({ "intentKey": d.intent_key, "contactId": d.contact_id, "ageMs": (now - d.created_at).num_milliseconds() }))
+            .collect::<Vec<_>>(),
         "stats": stats_view(&row.id, &counts),
         "actor": live,
         "storedSnapshot": row.snapshot,
