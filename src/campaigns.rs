@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use thruai_actors::campaign::{
     actor::CampaignConfig,
     ports::{
-        Ahead, ArmedIntent, CampaignPorts, CampaignView, DueContact, Finished, InDoubt, PortError, Reconciled, Remaining,
-        Settle,
+        Ahead, ArmedIntent, CampaignPorts, CampaignView, DueContact, Finished, InDoubt, PortError, Reconciled,
+        Remaining, Settle,
     },
     state::{CampaignStatus, ContactStatus, Decision, Outcome, RetryPolicy},
     window::{self, CallingWindow},
@@ -688,7 +688,11 @@ impl CampaignPorts for ServerCampaignPorts {
                 if before.is_some_and(|b| !same_dialling(&b, r)) {
                     let n = self.release_armed(campaign_id, epoch, None).await?;
                     if n > 0 {
-                        tracing::info!(campaign = campaign_id, released = n, "campaign settings changed: intents armed ahead put back in the queue");
+                        tracing::info!(
+                            campaign = campaign_id,
+                            released = n,
+                            "campaign settings changed: intents armed ahead put back in the queue"
+                        );
                     }
                 }
             }

@@ -411,6 +411,9 @@ async fn gap_breakdown(
     println!("gap: call ended -> next call at the carrier: {}", describe(&mut refill));
     println!("gap: call ended -> its final status saved: {}", describe(&mut saved));
     println!("gap: final status saved -> dial settled: {}", describe(&mut settle));
-    println!("gap: intent started (call row) -> call at the carrier: {}", describe(&mut dial));
+    println!(
+        "gap: intent started (call row) -> call at the carrier: {}",
+        describe(&mut dial)
+    );
     Ok(())
 }

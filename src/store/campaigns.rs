@@ -1023,7 +1023,11 @@ INSERT INTO "calls" ({cols}) SELECT {placeholders} FROM fired"#,
         );
         values.extend([now.into(), key.into(), campaign_id.into(), epoch.into()]);
         let res = db
-            .execute_raw(Statement::from_sql_and_values(sea_orm::DbBackend::Postgres, sql, values))
+            .execute_raw(Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                sql,
+                values,
+            ))
             .await?;
         return Ok(res.rows_affected() == 1);
     }

@@ -531,7 +531,11 @@ async fn armed_and_in_flight(app: &TestApp, id: &str) -> (usize, usize) {
 async fn intents_armed_ahead_are_no_calls_and_go_back_to_the_queue_when_the_window_changes() {
     let app = app(800).await;
     let agent = agent(&app).await;
-    let id = campaign(&app, json!({ "name": "Ahead", "agentId": agent, "maxConcurrentCalls": 2 })).await;
+    let id = campaign(
+        &app,
+        json!({ "name": "Ahead", "agentId": agent, "maxConcurrentCalls": 2 }),
+    )
+    .await;
     let contacts: Vec<Value> = (0..12)
         .map(|i| json!({ "phoneNumber": format!("+1312555{:04}", 3000 + i) }))
         .collect();
@@ -602,7 +606,11 @@ async fn intents_armed_ahead_are_no_calls_and_go_back_to_the_queue_when_the_wind
     assert_eq!(armed_left, 0, "intents armed ahead were put back");
     let placed = sandbox_calls(&app).await.len();
     tokio::time::sleep(Duration::from_millis(2000)).await;
-    assert_eq!(sandbox_calls(&app).await.len(), placed, "nothing starts outside the window");
+    assert_eq!(
+        sandbox_calls(&app).await.len(),
+        placed,
+        "nothing starts outside the window"
+    );
     let s = stats(&app, &id).await;
     assert_eq!(s["stats"]["inProgress"], 0, "{s}");
     assert_eq!(s["stats"]["queued"], json!(12 - placed), "{s}");

@@ -416,7 +416,12 @@ async fn tick(
         .iter()
         .filter_map(|a| {
             let w = a.window.as_ref()?;
-            (!w.is_open(now)).then(|| (a.intent_key.clone(), Some(w.next_open(now).unwrap_or(now + chrono::Duration::days(1)))))
+            (!w.is_open(now)).then(|| {
+                (
+                    a.intent_key.clone(),
+                    Some(w.next_open(now).unwrap_or(now + chrono::Duration::days(1))),
+                )
+            })
         })
         .collect();
     if !closed.is_empty() {
@@ -561,7 +566,11 @@ fn note_released(shared: &Shared, released: u64, why: &str) {
     if released > 0 {
         let mut live = shared.live();
         live.released += released;
-        live.note("", "queued", format!("{released} intent(s) armed ahead put back in the queue: {why}"));
+        live.note(
+            "",
+            "queued",
+            format!("{released} intent(s) armed ahead put back in the queue: {why}"),
+        );
     }
 }
 
