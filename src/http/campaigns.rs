@@ -752,8 +752,19 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
             .and_then(|l| l.not_dialing_because.clone())
             .unwrap_or_else(|| "Dialling".into()),
     };
-    let in_flight: Vec<Value> = open
-        .iter()
+    // Calls in flight: started dials whose call is still open (a `pending` one whatever its
+    // call says: the carrier may have it). A dial whose call ended waits to be settled; its
+    // slot may already hold the next call.
+    let call_ids: Vec<String> = open.iter().map(|d| d.call_id.clone()).collect();
+    let call_status = cs::call_statuses(ctx.db(), &call_ids).await?;
+    let (in_flight, ended): (Vec<_>, Vec<_>) = open.iter().partition(|d| {
+        d.status == cs::DIAL_PENDING
+            || call_status
+                .get(&d.call_id)
+                .is_none_or(|s| cstate::Outcome::of_call_status(s).is_none())
+    });
+    let in_flight: Vec<Value> = in_flight
+        .into_iter()
         .map(|d| {
             json!({
                 "intentKey": d.intent_key, "contactId": d.contact_id, "callId": d.call_id,
@@ -761,6 +772,10 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
                 "ageMs": (now - d.created_at).num_milliseconds(),
             })
         })
+        .collect();
+    let ended: Vec<Value> = ended
+        .into_iter()
+        .map(|d| json!({ "intentKey": d.intent_key, "contactId": d.contact_id, "callId": d.call_id }))
         .collect();
     Ok(envelope::ok(&json!({
         "campaignId": row.id,
@@ -773,6 +788,7 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
             "nextOpening": next_opening,
         },
         "inFlightDials": in_flight,
+        "endedDialsToSettle": ended,
         "armedDials": armed
             .iter()
             .map(|d| json!({ "intentKey": d.intent_key, "contactId": d.contact_id, "ageMs": (now - d.created_at).num_milliseconds() }))
