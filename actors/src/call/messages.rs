@@ -177,4 +177,7 @@ pub(crate) struct Synthesized {
     pub tts_ms: u64,
     pub end_call: bool,
     pub greeting: bool,
+    /// The first tool call of the reply this text came with: its assistant turn already
+    /// holds the text (the text stays before the tool results, however late the audio).
+    pub with_tools: Option<String>,
 }

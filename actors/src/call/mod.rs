@@ -378,10 +378,12 @@ impl CallActor {
                 line.text.clone_from(&heard);
                 line.interrupted = true;
             }
-            if heard.is_empty() {
-                drop_turns.push(u.conversation_index);
-            } else if let Some(turn) = self.snap.conversation.get_mut(u.conversation_index) {
-                turn.content.clone_from(&heard);
+            match self.snap.conversation.get_mut(u.conversation_index) {
+                // Unheard: the turn goes, unless it carries tool calls (their results
+                // answer them); then only its text does.
+                Some(turn) if heard.is_empty() && turn.tool_calls.is_empty() => drop_turns.push(u.conversation_index),
+                Some(turn) => turn.content.clone_from(&heard),
+                None => {}
             }
             cut.push((u.text, heard));
         }
@@ -405,12 +407,19 @@ impl CallActor {
         }
         self.busy = true;
         match self.setup.first_message.clone() {
-            Some(text) => self.synthesize(text, true, false, ctx),
+            Some(text) => self.synthesize(text, true, false, None, ctx),
             None => self.request_reply(ctx),
         }
     }
 
-    fn synthesize(&mut self, text: String, greeting: bool, end_call: bool, ctx: &mut Context<Self>) {
+    fn synthesize(
+        &mut self,
+        text: String,
+        greeting: bool,
+        end_call: bool,
+        with_tools: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
         let generation = self.generation;
         let tts = self.ports.tts.clone();
         let addr = ctx.address();
@@ -424,6 +433,7 @@ impl CallActor {
                 tts_ms: elapsed_ms(started),
                 end_call,
                 greeting,
+                with_tools,
             });
         });
     }
@@ -468,7 +478,7 @@ impl CallActor {
     }
 
     /// Sends an utterance as segments, each followed by its mark (held while paused).
-    fn speak(&mut self, text: String, audio: Vec<u8>, greeting: bool, end_call: bool) {
+    fn speak(&mut self, text: String, audio: Vec<u8>, greeting: bool, end_call: bool, with_tools: Option<&str>) {
         let Some(sink) = self.sink.clone() else {
             return;
         };
@@ -491,9 +501,19 @@ impl CallActor {
         self.snap.usage.tts_characters += text.len() as u64;
         let at_ms = self.since_answer_ms();
         let transcript_seq = self.snap.say(Speaker::Agent, text.clone(), at_ms, false);
-        self.snap
-            .conversation
-            .push(ChatTurn::new(ChatRole::Assistant, text.clone()));
+        // Text that came with tool calls is already in their turn (before the results).
+        let in_turn = with_tools.and_then(|id| {
+            self.snap
+                .conversation
+                .iter()
+                .rposition(|t| t.tool_calls.first().is_some_and(|c| c.id == id))
+        });
+        let conversation_index = in_turn.unwrap_or_else(|| {
+            self.snap
+                .conversation
+                .push(ChatTurn::new(ChatRole::Assistant, text.clone()));
+            self.snap.conversation.len() - 1
+        });
         self.barged = false;
         let utterance = Utterance {
             id,
@@ -504,7 +524,7 @@ impl CallActor {
             greeting,
             end_call,
             transcript_seq,
-            conversation_index: self.snap.conversation.len() - 1,
+            conversation_index,
         };
         if self.paused.is_none() {
             play(&sink, &utterance, 0);

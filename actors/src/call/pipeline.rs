@@ -69,15 +69,6 @@ impl Handler<Replied> for CallActor {
         self.snap.usage.llm_input_tokens += reply.input_tokens;
         self.snap.usage.llm_output_tokens += reply.output_tokens;
         let greeting = !self.snap.conversation.iter().any(|t| t.role == ChatRole::User);
-        if !reply.text.is_empty() {
-            let end_call = reply.end_call && reply.tool_calls.is_empty();
-            self.synthesize(reply.text.clone(), greeting, end_call, ctx);
-        } else if reply.tool_calls.is_empty() {
-            self.busy = false;
-            if reply.end_call {
-                self.end_by_agent("agent_ended", ctx);
-            }
-        }
         self.pending_tools = reply.tool_calls.len();
         let calls: Vec<_> = reply
             .tool_calls
@@ -91,8 +82,22 @@ impl Handler<Replied> for CallActor {
             })
             .collect();
         if !calls.is_empty() {
-            // Recorded before the results: provider APIs pair each result with its call.
-            self.snap.conversation.push(ChatTurn::tool_calls(calls.clone()));
+            // Recorded before the results, with the text said alongside ("Let me look."):
+            // provider APIs pair each result with its call, and the text must not land
+            // after the results when its audio comes back later than they do.
+            let mut turn = ChatTurn::tool_calls(calls.clone());
+            turn.content.clone_from(&reply.text);
+            self.snap.conversation.push(turn);
+        }
+        if !reply.text.is_empty() {
+            let end_call = reply.end_call && calls.is_empty();
+            let with_tools = calls.first().map(|c| c.id.clone());
+            self.synthesize(reply.text, greeting, end_call, with_tools, ctx);
+        } else if calls.is_empty() {
+            self.busy = false;
+            if reply.end_call {
+                self.end_by_agent("agent_ended", ctx);
+            }
         }
         for call in calls {
             self.snap.usage.tool_calls += 1;
@@ -166,7 +171,7 @@ impl Handler<Synthesized> for CallActor {
                 }
             }
             Ok(audio) => {
-                self.speak(msg.text, audio, msg.greeting, msg.end_call);
+                self.speak(msg.text, audio, msg.greeting, msg.end_call, msg.with_tools.as_deref());
                 self.checkpoint(Vec::new(), false, ctx);
             }
         }
