@@ -2,27 +2,19 @@
 //! transition and turn; one transaction per write makes a thousand calls queue on the
 //! database (SQLite has one writer, a pool has few connections). Instead one task writes
 //! everything that arrived while the previous batch was being committed, in one
-//! transaction: no added latency when idle, one commit per batch under load. On
-//! PostgreSQL a few such writers take batches in turn, so a write that arrives while one
-//! batch commits starts at once instead of waiting for it (SQLite has one writer: one
-//! task). A call has one write in flight at a time (its actor waits for each), so its
-//! writes stay in order across writers.
+//! transaction: no added latency when idle, one commit per batch under load.
 
-use std::sync::Arc;
-
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::DatabaseConnection;
 use thruai_actors::{
     call::{snapshot::CallSnapshotV1, state::DomainEvent},
     ports::StoreError,
 };
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::store;
 
 /// Snapshots written in one transaction at most.
 const MAX_BATCH: usize = 256;
-/// Writer tasks on PostgreSQL (each holds one pooled connection while it commits).
-const PG_WRITERS: usize = 3;
 
 struct Job {
     snapshot: CallSnapshotV1,
@@ -37,17 +29,10 @@ pub struct CheckpointWriter {
 }
 
 impl CheckpointWriter {
-    /// Starts the writer tasks on the current Tokio runtime.
+    /// Starts the writer task on the current Tokio runtime.
     pub fn start(db: DatabaseConnection) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
-        let writers = match db.get_database_backend() {
-            DbBackend::Postgres => PG_WRITERS,
-            _ => 1,
-        };
-        let rx = Arc::new(Mutex::new(rx));
-        for _ in 0..writers {
-            tokio::spawn(run(db.clone(), rx.clone()));
-        }
+        tokio::spawn(run(db, rx));
         Self { jobs }
     }
 
@@ -65,11 +50,9 @@ impl CheckpointWriter {
     }
 }
 
-async fn run(db: DatabaseConnection, rx: Arc<Mutex<mpsc::UnboundedReceiver<Job>>>) {
+async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    // The receiver is held only while taking a batch: the next writer takes the next one
-    // while this one commits.
-    while rx.lock().await.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (batch, replies): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| ((j.snapshot, j.events), j.done)).unzip();
         let results = match store::calls::checkpoint_many(&db, &batch).await {
             Ok(written) => written.into_iter().map(result_of).collect(),

@@ -576,43 +576,6 @@ async fn snapshots_are_group_committed_each_fenced_by_its_own_epoch() {
 }
 
 #[actix_web::test]
-async fn each_calls_writes_land_in_order_while_writers_commit_side_by_side() {
-    use thruai::store;
-    use thruai_actors::call::snapshot::Speaker;
-    let app = app().await;
-    let (a, b) = two_finished_calls(&app).await;
-    let snap = |id: String| {
-        let db = app.state.db.clone();
-        async move { store::calls::snapshot_of(&store::calls::find_any(&db, &id).await.unwrap().unwrap()).unwrap() }
-    };
-    // Like two call actors: each writes its next snapshot once the last one is committed,
-    // both at once (on PostgreSQL their batches go to different writers).
-    let writes = |mut s: thruai_actors::call::snapshot::CallSnapshotV1| {
-        let app = &app;
-        async move {
-            for i in 0..25 {
-                s.say(Speaker::Caller, format!("line {i}"), i, false);
-                app.state.checkpoints.checkpoint(s.clone(), Vec::new()).await.unwrap();
-                s.transcript.clear();
-            }
-            s
-        }
-    };
-    let (last_a, last_b) = futures_util::join!(writes(snap(a.clone()).await), writes(snap(b.clone()).await));
-    for (id, last) in [(a, last_a), (b, last_b)] {
-        let stored = snap(id.clone()).await;
-        assert_eq!(stored.transcript_seq, last.transcript_seq);
-        let lines = store::calls::transcript(&app.state.db, &id, Vec::new()).await.unwrap();
-        let said: Vec<&str> = lines
-            .iter()
-            .map(|l| l.text.as_str())
-            .filter(|t| t.starts_with("line "))
-            .collect();
-        assert_eq!(said, (0..25).map(|i| format!("line {i}")).collect::<Vec<_>>(), "{id}");
-    }
-}
-
-#[actix_web::test]
 async fn the_timeline_is_appended_beside_the_snapshot_once_and_never_by_a_stale_owner() {
     use thruai::store;
     use thruai_actors::ports::StoreError;
