@@ -50,10 +50,14 @@ fn texts(call: &Value, speaker: &str) -> Vec<String> {
 }
 
 async fn tool(app: &TestApp, sink: &Sink) -> String {
+    tool_at(app, &format!("{}/ok", sink.base_url)).await
+}
+
+async fn tool_at(app: &TestApp, url: &str) -> String {
     let t = app
         .post(
             "/tools",
-            &json!({ "name": "check_order", "url": format!("{}/ok", sink.base_url), "timeout": 5,
+            &json!({ "name": "check_order", "url": url, "timeout": 5,
                      "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }),
         )
         .await;
@@ -361,6 +365,44 @@ async fn a_traditional_call_runs_on_openai_deepgram_and_elevenlabs() {
 #[actix_web::test]
 async fn a_traditional_call_runs_on_anthropic_deepgram_and_openai_tts() {
     traditional_call("anthropic", "openai").await;
+}
+
+/// A tool slower than the speech said with its call ("Let me look."): that text stays in
+/// the tool call's turn, so the next request still ends on the tool's result (it used to
+/// land after it, and the model was asked to go on from the agent's own words).
+#[actix_web::test]
+async fn a_tool_slower_than_the_speech_beside_it_still_gets_its_answer() {
+    let fake = FakeAi::start().await;
+    let app = traditional_app(&fake).await;
+    let sink = Sink::start().await;
+    let tool_id = tool_at(&app, &format!("{}/slow", sink.base_url)).await;
+    let id = place(
+        &app,
+        json!({ "name": "Live desk", "pipelineMode": "traditional", "firstMessage": "Thanks for calling!",
+                "systemPrompt": "You answer the phone for a clinic.", "enabledTools": [tool_id],
+                "llmConfig": { "provider": "anthropic" },
+                "sttConfig": { "provider": "deepgram", "model": "nova-3", "language": "en" },
+                "voiceConfig": { "provider": "openai", "voiceId": "coral" } }),
+        json!([{ "waitForAgent": true }, { "say": "please check order 42" }, { "waitForAgent": true, "quietMs": 6000 },
+               { "say": "goodbye" }, { "waitForAgent": true }, { "silenceMs": 2000 }]),
+    )
+    .await;
+    let c = finished(&app, &id).await;
+    let agent = texts(&c, "agent");
+    assert!(agent.iter().any(|t| t.contains("Here is what I found")), "{agent:?}");
+    let chats = fake.seen("/messages");
+    let msgs = chats[1].body["messages"].as_array().unwrap();
+    let last = msgs.last().unwrap();
+    assert_eq!(last["content"][0]["type"], "tool_result", "{msgs:?}");
+    let asked = &msgs[msgs.len() - 2];
+    assert_eq!(asked["role"], "assistant");
+    let blocks: Vec<&str> = asked["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(blocks, ["text", "tool_use"], "the words said, then the call: {asked}");
 }
 
 #[actix_web::test]
