@@ -4,7 +4,7 @@
 //! actor's calling window and retry policy.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex},
 };
 
@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thruai_actors::campaign::{
     actor::CampaignConfig,
-    ports::{CampaignPorts, CampaignView, DueContact, Finished, InDoubt, PortError, Reconciled, Remaining, Settle},
+    ports::{
+        Ahead, ArmedIntent, CampaignPorts, CampaignView, DueContact, Finished, InDoubt, PortError, Reconciled,
+        Remaining, Settle,
+    },
     state::{CampaignStatus, ContactStatus, Decision, Outcome, RetryPolicy},
     window::{self, CallingWindow},
 };
@@ -134,6 +137,7 @@ pub fn config_of(s: &Settings) -> CampaignConfig {
         max_restarts: c.max_restarts,
         restart_window: std::time::Duration::from_secs(c.restart_window_secs),
         sweep: std::time::Duration::from_millis(c.lease_ms / 2),
+        dial_ahead: c.dial_ahead,
     }
 }
 
@@ -161,6 +165,16 @@ fn origin_number(row: &campaign::Model, turn: u64) -> Option<String> {
     } else {
         pool.get(usize::try_from(turn).unwrap_or(0) % pool.len()).cloned()
     }
+}
+
+/// Whether calls armed from `a` are placed as they would be from `b` (agent, numbers,
+/// script, calling window).
+fn same_dialling(a: &campaign::Model, b: &campaign::Model) -> bool {
+    a.agent_id == b.agent_id
+        && a.from_number == b.from_number
+        && a.number_pool == b.number_pool
+        && a.metadata == b.metadata
+        && a.calling_window == b.calling_window
 }
 
 /// The decisions on finished dials: each contact moves on (completed, queued again for a
@@ -211,6 +225,149 @@ pub struct ServerCampaignPorts {
     /// Each campaign as its actor last read it, with the numbers and carriers it dials
     /// from (see [`Dialling`]).
     pub read: Arc<Mutex<HashMap<String, Dialling>>>,
+    /// The intents each campaign's actor armed ahead in this process (see [`Pools`]).
+    pub ahead: Pools,
+}
+
+/// An intent armed ahead in this process, with everything its call needs: starting it is
+/// the fire statement (its call row goes in with it) and the carrier request, nothing else.
+struct Armed {
+    key: String,
+    contact_id: String,
+    /// The calling window its call must start in.
+    window: Option<CallingWindow>,
+    call_row: call::Model,
+    carrier: Arc<dyn tel::Telephony>,
+    setup: Arc<calls::AgentSetup>,
+}
+
+/// A campaign's intents armed ahead by one owner epoch, oldest first, and the lock its
+/// fires take in turn (so that two fires never both take the last free slot).
+struct Pool {
+    epoch: i64,
+    armed: VecDeque<Armed>,
+    fire: Arc<tokio::sync::Mutex<()>>,
+    /// Intents started from this pool.
+    started: u64,
+}
+
+/// The intents armed ahead, per campaign: the actor arms them (and puts them back in the
+/// queue when the campaign pauses or a window closes); whoever fills a free slot takes the
+/// oldest one whose window is open — the actor on its tick, or the dial task of a call
+/// that just ended, before the actor hears of the end.
+#[derive(Clone, Default)]
+pub struct Pools(Arc<Mutex<HashMap<String, Pool>>>);
+
+impl Pools {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pool>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// An empty pool for the campaign's new owner epoch (what an earlier one armed is gone).
+    fn reset(&self, campaign_id: &str, epoch: i64) {
+        self.lock().insert(
+            campaign_id.to_string(),
+            Pool {
+                epoch,
+                armed: VecDeque::new(),
+                fire: Arc::default(),
+                started: 0,
+            },
+        );
+    }
+
+    fn forget(&self, campaign_id: &str) {
+        self.lock().remove(campaign_id);
+    }
+
+    fn push(&self, campaign_id: &str, epoch: i64, armed: Vec<Armed>) {
+        if let Some(p) = self.lock().get_mut(campaign_id)
+            && p.epoch == epoch
+        {
+            p.armed.extend(armed);
+        }
+    }
+
+    /// Puts back an intent that could not start (at the cap, or paused): first in line.
+    fn put_back(&self, campaign_id: &str, epoch: i64, armed: Armed) {
+        if let Some(p) = self.lock().get_mut(campaign_id)
+            && p.epoch == epoch
+        {
+            p.armed.push_front(armed);
+        }
+    }
+
+    /// The oldest armed intent whose window is open at `now`, with the epoch that armed it
+    /// and the campaign's fire lock.
+    fn take(&self, campaign_id: &str, now: DateTime<Utc>) -> Option<(i64, Arc<tokio::sync::Mutex<()>>, Armed)> {
+        let mut pools = self.lock();
+        let p = pools.get_mut(campaign_id)?;
+        let at = p
+            .armed
+            .iter()
+            .position(|a| a.window.as_ref().is_none_or(|w| w.is_open(now)))?;
+        let a = p.armed.remove(at)?;
+        Some((p.epoch, p.fire.clone(), a))
+    }
+
+    /// Takes the listed intents out (those still here).
+    fn remove(&self, campaign_id: &str, keys: &HashSet<&str>) -> Vec<Armed> {
+        let mut pools = self.lock();
+        let Some(p) = pools.get_mut(campaign_id) else {
+            return Vec::new();
+        };
+        let (out, keep): (Vec<Armed>, Vec<Armed>) = p.armed.drain(..).partition(|a| keys.contains(a.key.as_str()));
+        p.armed = keep.into();
+        out
+    }
+
+    fn started(&self, campaign_id: &str, epoch: i64) {
+        if let Some(p) = self.lock().get_mut(campaign_id)
+            && p.epoch == epoch
+        {
+            p.started += 1;
+        }
+    }
+
+    fn list(&self, campaign_id: &str) -> Vec<ArmedIntent> {
+        self.lock().get(campaign_id).map_or_else(Vec::new, |p| {
+            p.armed
+                .iter()
+                .map(|a| ArmedIntent {
+                    intent_key: a.key.clone(),
+                    contact_id: a.contact_id.clone(),
+                    window: a.window.clone(),
+                })
+                .collect()
+        })
+    }
+}
+
+/// One call of a campaign to place: its row (committed with its started intent), carrier,
+/// intent key and, when armed ahead, its agent as read then.
+struct Dial {
+    row: call::Model,
+    carrier: Arc<dyn tel::Telephony>,
+    key: String,
+    setup: Option<Arc<calls::AgentSetup>>,
+}
+
+/// What trying to start an armed intent found.
+enum Fired {
+    Started(Dial),
+    /// Not now (at the cap, paused, or the database failed): back in line.
+    NotNow(Armed),
+    /// No longer armed under this epoch (put back in the queue, or another owner): dropped.
+    Gone,
+}
+
+/// The part of the ports a dial task needs (cloned into it).
+#[derive(Clone)]
+struct Dialer {
+    db: DatabaseConnection,
+    dialing: Arc<Mutex<HashSet<String>>>,
+    ahead: Pools,
+    failpoint: String,
 }
 
 /// What a campaign's dials need besides its contacts: its row as of the actor's last
@@ -223,6 +380,8 @@ pub struct ServerCampaignPorts {
 pub struct Dialling {
     row: campaign::Model,
     origins: HashMap<Option<String>, (thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>)>,
+    /// The campaign's agent and its tools, read once per `renew` for the calls armed.
+    setup: Option<Arc<calls::AgentSetup>>,
 }
 
 fn db_err(e: DbErr) -> PortError {
@@ -247,6 +406,135 @@ async fn on_runtime<T: Send + 'static, E: Send + 'static>(
         .map_err(map)
 }
 
+impl Dialer {
+    fn dialing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.dialing.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn failpoint(&self, name: &str) {
+        if self.failpoint == name {
+            tracing::error!(failpoint = name, "aborting at failpoint");
+            std::process::abort();
+        }
+    }
+
+    /// Starts an armed intent: its fire (fenced, under the campaign's cap, with its call
+    /// row), taken in turn with the campaign's other fires.
+    async fn fire(&self, campaign_id: &str, epoch: i64, lock: &tokio::sync::Mutex<()>, mut a: Armed) -> Fired {
+        let now = Utc::now();
+        a.call_row.created_at = now;
+        a.call_row.updated_at = now;
+        // Never reconciled while it is being dialled here.
+        self.dialing().insert(a.key.clone());
+        let res = {
+            let _turn = lock.lock().await;
+            let (db, id, key, row) = (
+                self.db.clone(),
+                campaign_id.to_string(),
+                a.key.clone(),
+                a.call_row.clone(),
+            );
+            on_runtime(async move { cs::fire(&db, &id, epoch, &key, row).await }, db_err).await
+        };
+        if let Ok(true) = res {
+            self.failpoint("campaign_abort_after_intent");
+            self.ahead.started(campaign_id, epoch);
+            return Fired::Started(Dial {
+                row: a.call_row,
+                carrier: a.carrier,
+                key: a.key,
+                setup: Some(a.setup),
+            });
+        }
+        self.dialing().remove(&a.key);
+        if let Err(e) = &res {
+            tracing::warn!(intent = %a.key, error = ?e, "starting an armed intent failed");
+        }
+        // Why not: still armed (the cap, a pause) → back in line; else it is gone. (After
+        // a failure that committed after all, it is `pending` and not dialled here: the
+        // actor finds it in doubt and asks the carrier.)
+        let (db, key) = (self.db.clone(), a.key.clone());
+        match on_runtime(async move { cs::dial_status(&db, &key).await }, db_err).await {
+            Ok(Some(s)) if s == cs::DIAL_ARMED => Fired::NotNow(a),
+            Ok(_) => Fired::Gone,
+            Err(_) => Fired::NotNow(a),
+        }
+    }
+
+    /// Fills a slot freed by a call's end: the oldest armed intent whose window is open,
+    /// started at once. `None` when there is none or it cannot start now.
+    async fn refill(&self, campaign_id: &str) -> Option<Dial> {
+        loop {
+            let (epoch, lock, a) = self.ahead.take(campaign_id, Utc::now())?;
+            match self.fire(campaign_id, epoch, &lock, a).await {
+                Fired::Started(d) => return Some(d),
+                Fired::NotNow(a) => {
+                    self.ahead.put_back(campaign_id, epoch, a);
+                    return None;
+                }
+                Fired::Gone => {}
+            }
+        }
+    }
+
+    /// Runs the carrier part of dials in the background: the call's actor, the carrier
+    /// request under the intent key, the acknowledgement; and when the call ends, the next
+    /// armed intent is started in its slot at once (the actor is woken to settle the call
+    /// and arm the next one, off that path).
+    fn spawn(self, state: AppState, campaign_id: String, first: Dial) {
+        actix_web::rt::spawn(async move {
+            let mut next = Some(first);
+            while let Some(dial) = next.take() {
+                next = self.place(&state, &campaign_id, dial).await;
+            }
+        });
+    }
+
+    async fn place(&self, state: &AppState, campaign_id: &str, dial: Dial) -> Option<Dial> {
+        let Dial {
+            row,
+            carrier,
+            key,
+            setup,
+        } = dial;
+        let db = state.db.clone();
+        let call_id = row.id.clone();
+        let res = match setup {
+            Some(setup) => calls::dial_with_setup(state, row, carrier, Some(&key), &setup).await,
+            None => calls::dial_with(state, row, carrier, Some(&key)).await,
+        };
+        let Ok((sid, handle)) = res else {
+            let (db, key2) = (db.clone(), key.clone());
+            let _ = tokio::spawn(async move {
+                cs::dial_refused(&db, &key2).await?;
+                cs::fail_open_call(&db, &call_id, "the call could not be placed").await
+            })
+            .await;
+            self.dialing().remove(&key);
+            state.campaigns.call_ended(campaign_id);
+            return None;
+        };
+        self.failpoint("campaign_abort_after_place");
+        let key2 = key.clone();
+        if let Err(e) = tokio::spawn(async move { cs::dial_placed(&db, &key2, &sid, false).await }).await {
+            tracing::warn!(intent = %key, error = %e, "recording a dial acknowledgement failed");
+        }
+        self.dialing().remove(&key);
+        // The call's actor persists its final status before it stops and leaves the
+        // registry: the slot is refilled then, and the campaign woken.
+        let ended = handle.ended();
+        tokio::pin!(ended);
+        while handle.is_alive() {
+            if tokio::time::timeout(CALL_END_POLL, &mut ended).await.is_ok() {
+                break;
+            }
+        }
+        let next = self.refill(campaign_id).await;
+        state.campaigns.call_ended(campaign_id);
+        next
+    }
+}
+
 impl ServerCampaignPorts {
     fn lease(&self) -> Duration {
         Duration::milliseconds(i64::try_from(self.settings.campaigns.lease_ms).unwrap_or(10_000))
@@ -262,57 +550,13 @@ impl ServerCampaignPorts {
         self.dialing.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs the carrier part of a dial in the background: the call's actor, the carrier
-    /// request under the intent key, and the acknowledgement.
-    fn spawn_dial(&self, state: AppState, row: call::Model, carrier: Arc<dyn tel::Telephony>, key: String) {
-        let dialing = self.dialing.clone();
-        let campaign_id = row.metadata["campaignId"].as_str().unwrap_or_default().to_string();
-        let failpoint = self.settings.testing.failpoint.clone();
-        actix_web::rt::spawn(async move {
-            let db = state.db.clone();
-            let call_id = row.id.clone();
-            let res = calls::dial_with(&state, row, carrier, Some(&key)).await;
-            match res {
-                Ok((sid, handle)) => {
-                    if failpoint == "campaign_abort_after_place" {
-                        tracing::error!(failpoint, "aborting at failpoint");
-                        std::process::abort();
-                    }
-                    let (db, key2) = (db.clone(), key.clone());
-                    if let Err(e) = tokio::spawn(async move { cs::dial_placed(&db, &key2, &sid, false).await }).await {
-                        tracing::warn!(intent = %key, error = %e, "recording a dial acknowledgement failed");
-                    }
-                    dialing
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .remove(&key);
-                    // The call's actor persists its final status before it stops and leaves
-                    // the registry: wake the campaign then, so the slot is refilled without
-                    // waiting for a tick.
-                    let ended = handle.ended();
-                    tokio::pin!(ended);
-                    while handle.is_alive() {
-                        if tokio::time::timeout(CALL_END_POLL, &mut ended).await.is_ok() {
-                            break;
-                        }
-                    }
-                    state.campaigns.call_ended(&campaign_id);
-                    return;
-                }
-                Err(_) => {
-                    let (db, key2) = (db.clone(), key.clone());
-                    let _ = tokio::spawn(async move {
-                        cs::dial_refused(&db, &key2).await?;
-                        cs::fail_open_call(&db, &call_id, "the call could not be placed").await
-                    })
-                    .await;
-                }
-            }
-            dialing
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&key);
-        });
+    fn dialer(&self) -> Dialer {
+        Dialer {
+            db: self.db.clone(),
+            dialing: self.dialing.clone(),
+            ahead: self.ahead.clone(),
+            failpoint: self.settings.testing.failpoint.clone(),
+        }
     }
 
     /// The number and carrier a campaign dials from: `from` (see [`origin_number`]), else
@@ -360,11 +604,28 @@ impl ServerCampaignPorts {
             Dialling {
                 row,
                 origins: HashMap::new(),
+                setup: None,
             },
         );
     }
 
     /// The number and carrier of `from` for the campaign, looked up once per `renew`.
+    /// The agent (and tools) of the campaign's calls, read once per `renew`.
+    async fn setup_of(&self, state: &AppState, row: &campaign::Model) -> Result<Arc<calls::AgentSetup>, PortError> {
+        if let Some(s) = self.read().get(&row.id).and_then(|d| d.setup.clone()) {
+            return Ok(s);
+        }
+        let setup = Arc::new(
+            calls::agent_setup(state, &row.org_id, &row.agent_id)
+                .await
+                .map_err(|e| PortError::Unavailable(format!("agent: {e}")))?,
+        );
+        if let Some(d) = self.read().get_mut(&row.id) {
+            d.setup = Some(setup.clone());
+        }
+        Ok(setup)
+    }
+
     async fn origin_of(
         &self,
         state: &AppState,
@@ -396,10 +657,20 @@ impl CampaignPorts for ServerCampaignPorts {
             self.lease(),
         );
         let single = self.settings.is_sqlite();
-        on_runtime(async move { cs::claim(&db, &id, &node, lease, single).await }, db_err).await
+        let Some(epoch) = on_runtime(async move { cs::claim(&db, &id, &node, lease, single).await }, db_err).await?
+        else {
+            return Ok(None);
+        };
+        // What an earlier owner armed ahead was never sent to the carrier (an intent is
+        // started, `pending`, before the carrier is asked): back to the queue, to be armed
+        // and dialled again under this epoch.
+        self.ahead.reset(campaign_id, epoch);
+        self.release_armed(campaign_id, epoch, None).await?;
+        Ok(Some(epoch))
     }
 
     async fn renew(&self, campaign_id: &str, epoch: i64) -> Result<Option<CampaignView>, PortError> {
+        let before = self.read().get(campaign_id).map(|d| d.row.clone());
         let (db, id, lease) = (self.db.clone(), campaign_id.to_string(), self.lease());
         let row = match on_runtime(async move { cs::renew(&db, &id, epoch, lease).await }, fence_err).await {
             Ok(row) => row,
@@ -409,7 +680,22 @@ impl CampaignPorts for ServerCampaignPorts {
             }
         };
         match &row {
-            Some(r) => self.remember(r.clone()),
+            Some(r) => {
+                self.remember(r.clone());
+                // The calls armed ahead were prepared from the campaign as it was: when
+                // what they are placed with changed, they go back to the queue and are
+                // armed again from the new settings.
+                if before.is_some_and(|b| !same_dialling(&b, r)) {
+                    let n = self.release_armed(campaign_id, epoch, None).await?;
+                    if n > 0 {
+                        tracing::info!(
+                            campaign = campaign_id,
+                            released = n,
+                            "campaign settings changed: intents armed ahead put back in the queue"
+                        );
+                    }
+                }
+            }
             None => {
                 self.read().remove(campaign_id);
             }
@@ -425,6 +711,7 @@ impl CampaignPorts for ServerCampaignPorts {
 
     async fn release(&self, campaign_id: &str, epoch: i64) -> Result<(), PortError> {
         self.read().remove(campaign_id);
+        self.ahead.forget(campaign_id);
         let (db, id) = (self.db.clone(), campaign_id.to_string());
         on_runtime(async move { cs::release(&db, &id, epoch).await }, db_err).await
     }
@@ -627,7 +914,16 @@ impl CampaignPorts for ServerCampaignPorts {
             self.dialing().remove(&intent.intent_key);
             return Err(e);
         }
-        self.spawn_dial(state, row, carrier, intent.intent_key.clone());
+        self.dialer().spawn(
+            state,
+            campaign_id.to_string(),
+            Dial {
+                row,
+                carrier,
+                key: intent.intent_key.clone(),
+                setup: None,
+            },
+        );
         Ok(Reconciled::Redialled)
     }
 
@@ -715,12 +1011,12 @@ impl CampaignPorts for ServerCampaignPorts {
         .await
     }
 
-    async fn dial(
+    async fn arm(
         &self,
         campaign_id: &str,
         epoch: i64,
         settles: &[Settle],
-        contacts: &[DueContact],
+        contacts: &[Ahead],
     ) -> Result<Vec<(String, String)>, PortError> {
         if contacts.is_empty() {
             self.settle(campaign_id, epoch, settles).await?;
@@ -728,12 +1024,13 @@ impl CampaignPorts for ServerCampaignPorts {
         }
         let state = self.app()?;
         let row = self.campaign(campaign_id).await?;
+        let setup = self.setup_of(&state, &row).await?;
         // The number (and carrier) of each call: the pool in turn, looked up once per number.
         let mut origins: HashMap<Option<String>, (thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>)> =
             HashMap::new();
         let mut planned = Vec::with_capacity(contacts.len());
         let now = Utc::now();
-        for contact in contacts {
+        for Ahead { contact, window } in contacts {
             let turn = u64::try_from(contact.position).unwrap_or(0) + u64::from(contact.attempts);
             let from = origin_number(&row, turn);
             if !origins.contains_key(&from) {
@@ -754,6 +1051,9 @@ impl CampaignPorts for ServerCampaignPorts {
                 metadata["sandboxScript"] =
                     json!([{ "silenceMs": self.settings.campaigns.sandbox_call_ms }, { "hangup": true }]);
             }
+            // The call row is written when the intent starts (an armed intent is no call:
+            // not open, not counted towards the organisation's limit, nothing to close
+            // after a crash); its id is the intent's from now on.
             let call_row = calls::new_call(
                 &row.org_id,
                 &row.agent_id,
@@ -772,26 +1072,35 @@ impl CampaignPorts for ServerCampaignPorts {
                 attempt: i32::try_from(attempt).unwrap_or(i32::MAX),
                 call_id: call_row.id.clone(),
                 epoch,
-                status: cs::DIAL_PENDING.into(),
+                status: cs::DIAL_ARMED.into(),
                 provider_call_sid: None,
                 outcome: None,
                 reconciled: false,
                 created_at: now,
                 updated_at: now,
             };
-            planned.push((call_row, intent, carrier.clone()));
+            planned.push((
+                intent,
+                Armed {
+                    key,
+                    contact_id: contact.id.clone(),
+                    window: window.clone(),
+                    call_row,
+                    carrier: carrier.clone(),
+                    setup: setup.clone(),
+                },
+            ));
         }
         let (db, id, lease, settles) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
-        let rows: Vec<(call::Model, campaign_dial::Model)> =
-            planned.iter().map(|(c, d, _)| (c.clone(), d.clone())).collect();
-        // The settles and the intents of the tick (contacts in progress, the call rows and
-        // the dials) in one fenced transaction.
+        let rows: Vec<campaign_dial::Model> = planned.iter().map(|(d, _)| d.clone()).collect();
+        // The settles and the intents armed (contacts in progress, the intents) in one
+        // fenced transaction.
         let recorded: Vec<String> = on_runtime(
             async move {
                 cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
                     Box::pin(async move {
                         apply_settles(txn, &id, &settles).await?;
-                        cs::record_intents(txn, &id, rows).await
+                        cs::arm_intents(txn, &id, rows).await
                     })
                 })
                 .await
@@ -802,18 +1111,103 @@ impl CampaignPorts for ServerCampaignPorts {
         if recorded.is_empty() {
             return Ok(Vec::new());
         }
-        self.failpoint("campaign_abort_after_intent");
+        self.failpoint("campaign_abort_after_arm");
         let recorded: HashSet<String> = recorded.into_iter().collect();
         let mut out = Vec::with_capacity(recorded.len());
-        for (call_row, intent, carrier) in planned {
-            if !recorded.contains(&intent.intent_key) {
-                continue;
+        let mut armed = Vec::with_capacity(recorded.len());
+        for (intent, a) in planned {
+            if recorded.contains(&intent.intent_key) {
+                out.push((intent.contact_id, intent.intent_key));
+                armed.push(a);
             }
-            self.dialing().insert(intent.intent_key.clone());
-            self.spawn_dial(state.clone(), call_row, carrier, intent.intent_key.clone());
-            out.push((intent.contact_id, intent.intent_key));
+        }
+        self.ahead.push(campaign_id, epoch, armed);
+        Ok(out)
+    }
+
+    async fn fire(&self, campaign_id: &str, epoch: i64, n: u64) -> Result<Vec<(String, String)>, PortError> {
+        let state = self.app()?;
+        let dialer = self.dialer();
+        let mut out = Vec::new();
+        while (out.len() as u64) < n {
+            let Some((armed_by, lock, a)) = self.ahead.take(campaign_id, Utc::now()) else {
+                break;
+            };
+            if armed_by != epoch {
+                // A newer owner of this process armed it: not this actor's to start.
+                self.ahead.put_back(campaign_id, armed_by, a);
+                return Err(PortError::Fenced);
+            }
+            let contact_id = a.contact_id.clone();
+            match dialer.fire(campaign_id, epoch, &lock, a).await {
+                Fired::Started(d) => {
+                    out.push((contact_id, d.key.clone()));
+                    dialer.clone().spawn(state.clone(), campaign_id.to_string(), d);
+                }
+                Fired::NotNow(a) => {
+                    self.ahead.put_back(campaign_id, epoch, a);
+                    break;
+                }
+                Fired::Gone => {}
+            }
         }
         Ok(out)
+    }
+
+    fn armed(&self, campaign_id: &str) -> Vec<ArmedIntent> {
+        self.ahead.list(campaign_id)
+    }
+
+    fn started(&self, campaign_id: &str) -> u64 {
+        self.ahead.lock().get(campaign_id).map_or(0, |p| p.started)
+    }
+
+    async fn release_armed(
+        &self,
+        campaign_id: &str,
+        epoch: i64,
+        which: Option<&[(String, Option<DateTime<Utc>>)]>,
+    ) -> Result<u64, PortError> {
+        let intents: Vec<(String, String, Option<DateTime<Utc>>)> = match which {
+            Some(list) => {
+                let keys: HashSet<&str> = list.iter().map(|(k, _)| k.as_str()).collect();
+                let until: HashMap<&str, Option<DateTime<Utc>>> = list.iter().map(|(k, u)| (k.as_str(), *u)).collect();
+                self.ahead
+                    .remove(campaign_id, &keys)
+                    .into_iter()
+                    .map(|a| {
+                        let at = until.get(a.key.as_str()).copied().flatten();
+                        (a.key, a.contact_id, at)
+                    })
+                    .collect()
+            }
+            None => {
+                // Every armed intent of the campaign, whether armed by this owner or not.
+                let all: HashSet<String> = self.ahead.list(campaign_id).into_iter().map(|a| a.intent_key).collect();
+                self.ahead
+                    .remove(campaign_id, &all.iter().map(String::as_str).collect());
+                let (db, id) = (self.db.clone(), campaign_id.to_string());
+                on_runtime(async move { cs::armed_dials(&db, &id).await }, db_err)
+                    .await?
+                    .into_iter()
+                    .map(|d| (d.intent_key, d.contact_id, None))
+                    .collect()
+            }
+        };
+        if intents.is_empty() {
+            return Ok(0);
+        }
+        let (db, id, lease) = (self.db.clone(), campaign_id.to_string(), self.lease());
+        on_runtime(
+            async move {
+                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
+                    Box::pin(async move { cs::release_armed(txn, &id, &intents).await })
+                })
+                .await
+            },
+            fence_err,
+        )
+        .await
     }
 
     async fn remaining(&self, campaign_id: &str, now: DateTime<Utc>) -> Result<Remaining, PortError> {

@@ -285,6 +285,7 @@ pub struct CampaignSettings {
     pub max_contacts_per_request: usize,
     pub sandbox_call_ms: u64,
     pub max_call_secs: u64,
+    pub dial_ahead: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -462,6 +463,7 @@ impl Settings {
             "" | "abort_before_commit"
                 | "abort_after_commit"
                 | "a2p_abort_after_submit"
+                | "campaign_abort_after_arm"
                 | "campaign_abort_after_intent"
                 | "campaign_abort_after_place"
         ) {

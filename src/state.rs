@@ -118,6 +118,7 @@ impl AppState {
                 node: uuid::Uuid::new_v4().simple().to_string(),
                 dialing: Arc::default(),
                 read: Arc::default(),
+                ahead: crate::campaigns::Pools::default(),
             }),
             crate::campaigns::config_of(&settings),
         );

@@ -350,8 +350,11 @@ async fn gap_breakdown(
         if d.created_at < from || d.created_at > to {
             continue;
         }
-        if let Some(t) = at_carrier.get(d.intent_key.as_str()) {
-            dial.push(ms(*t - d.created_at));
+        // Started (its call row is written then) -> at the carrier.
+        if let Some(t) = at_carrier.get(d.intent_key.as_str())
+            && let Some(call) = calls.get(&d.call_id)
+        {
+            dial.push(ms(*t - call.created_at));
         }
         if d.status == "done"
             && let Some(call) = calls.get(&d.call_id)
@@ -377,8 +380,40 @@ async fn gap_breakdown(
             v.len()
         )
     };
+    // Each call's end -> the next call created at the carrier (the slot refilled): ends and
+    // starts in time order, each start matched with the earliest end not matched yet.
+    let by_sid: std::collections::HashMap<&str, &thruai_entities::call::Model> = calls
+        .values()
+        .filter_map(|c| Some((c.provider_call_sid.as_deref()?, c)))
+        .collect();
+    let mut events: Vec<(chrono::DateTime<chrono::Utc>, bool)> = Vec::new();
+    for p in placed {
+        if p.created_at > from && p.created_at < to {
+            events.push((p.created_at, true));
+        }
+        if let Some(end) = by_sid.get(p.sid.as_str()).and_then(|c| c.ended_at)
+            && end > from
+            && end < to
+        {
+            events.push((end, false));
+        }
+    }
+    events.sort_by_key(|(t, start)| (*t, *start));
+    let mut ended = std::collections::VecDeque::new();
+    let mut refill = Vec::new();
+    for (t, start) in events {
+        if !start {
+            ended.push_back(t);
+        } else if let Some(e) = ended.pop_front() {
+            refill.push(ms(t - e));
+        }
+    }
+    println!("gap: call ended -> next call at the carrier: {}", describe(&mut refill));
     println!("gap: call ended -> its final status saved: {}", describe(&mut saved));
     println!("gap: final status saved -> dial settled: {}", describe(&mut settle));
-    println!("gap: intent recorded -> call at the carrier: {}", describe(&mut dial));
+    println!(
+        "gap: intent started (call row) -> call at the carrier: {}",
+        describe(&mut dial)
+    );
     Ok(())
 }

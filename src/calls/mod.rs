@@ -222,6 +222,26 @@ async fn tools_of(state: &AppState, agent: &agent::Model) -> Result<Vec<tool::Mo
     store::tools::find_refs(&state.db, &agent.org_id, &refs).await
 }
 
+/// What starting a call's actor reads from the database: its agent and the agent's tools
+/// (a campaign reads them once ahead for many calls).
+#[derive(Clone)]
+pub struct AgentSetup {
+    pub agent: agent::Model,
+    pub tools: Vec<tool::Model>,
+}
+
+/// Reads the agent of a call and its tools.
+///
+/// # Errors
+/// When the agent is gone or cannot be read.
+pub async fn agent_setup(state: &AppState, org_id: &str, agent_id: &str) -> anyhow::Result<AgentSetup> {
+    let agent = store::agents::find(&state.db, org_id, agent_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("agent {agent_id} is gone"))?;
+    let tools = tools_of(state, &agent).await?;
+    Ok(AgentSetup { agent, tools })
+}
+
 /// Starts the call's actor from its row (status taken from the stored snapshot).
 ///
 /// # Errors
@@ -231,11 +251,19 @@ pub async fn start_actor(
     row: &call::Model,
     carrier: Arc<dyn tel::Telephony>,
 ) -> anyhow::Result<CallHandle> {
-    let agent = store::agents::find(&state.db, &row.org_id, &row.agent_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("agent {} is gone", row.agent_id))?;
-    let tools = tools_of(state, &agent).await?;
-    let vars = variables_of(&agent, row);
+    let setup = agent_setup(state, &row.org_id, &row.agent_id).await?;
+    Ok(start_actor_with(state, row, carrier, &setup))
+}
+
+/// [`start_actor`] with the agent and its tools already read (no I/O).
+pub fn start_actor_with(
+    state: &AppState,
+    row: &call::Model,
+    carrier: Arc<dyn tel::Telephony>,
+    loaded: &AgentSetup,
+) -> CallHandle {
+    let AgentSetup { agent, tools } = loaded;
+    let vars = variables_of(agent, row);
     let cfg = &state.settings.calls;
     let interruption: InterruptionSettings = agent
         .interruption_settings
@@ -282,9 +310,9 @@ pub async fn start_actor(
     };
     let mut setup = setup;
     if agent.pipeline_mode == "s2s" {
-        setup.s2s = Some(s2s_settings(&agent, &setup));
+        setup.s2s = Some(s2s_settings(agent, &setup));
     }
-    let live = live::clients_for(&agent, &state.settings, &state.http);
+    let live = live::clients_for(agent, &state.settings, &state.http);
     let sandbox_llm: Arc<dyn ports::LanguageModel> = Arc::new(LlmAdapter(state.llm.clone(), "sandbox-llm".into()));
     let llm: Arc<dyn ports::LanguageModel> = match live.llm {
         Some((client, model)) => Arc::new(LlmAdapter(client, model)),
@@ -308,7 +336,7 @@ pub async fn start_actor(
         tools: Arc::new(HttpTools {
             state: state.clone(),
             agent_id: agent.id.clone(),
-            tools,
+            tools: tools.clone(),
         }),
         telephony: Arc::new(CarrierHangup(carrier)),
         store: Arc::new(DbStore {
@@ -324,7 +352,7 @@ pub async fn start_actor(
     for note in live.notes {
         handle.stream_note("provider_fallback", note);
     }
-    Ok(handle)
+    handle
 }
 
 /// The realtime session's settings from the agent (`s2sConfig`, `s2sTurnDetection`, voice
@@ -446,13 +474,29 @@ pub async fn dial_with(
     carrier: Arc<dyn tel::Telephony>,
     intent_key: Option<&str>,
 ) -> Result<(String, CallHandle), bool> {
-    let handle = match start_actor(state, &row, carrier.clone()).await {
-        Ok(h) => h,
+    let setup = match agent_setup(state, &row.org_id, &row.agent_id).await {
+        Ok(s) => s,
         Err(e) => {
             tracing::error!(call = %row.id, error = %e, "starting the call failed");
             return Err(false);
         }
     };
+    dial_with_setup(state, row, carrier, intent_key, &setup).await
+}
+
+/// [`dial_with`] with the agent and its tools already read: the call's actor starts
+/// without I/O, and the carrier request is the first thing sent.
+///
+/// # Errors
+/// `Err(true)` when the carrier refused the call.
+pub async fn dial_with_setup(
+    state: &AppState,
+    row: call::Model,
+    carrier: Arc<dyn tel::Telephony>,
+    intent_key: Option<&str>,
+    setup: &AgentSetup,
+) -> Result<(String, CallHandle), bool> {
+    let handle = start_actor_with(state, &row, carrier.clone(), setup);
     let mut status_callback = callback_url(state, "/twilio/status", &row.id);
     if let Some(key) = intent_key {
         status_callback.push_str("&intent=");

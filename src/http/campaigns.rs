@@ -659,6 +659,8 @@ pub async fn list_contacts(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> Api
                 .remove(&c.id)
                 .unwrap_or_default()
                 .into_iter()
+                // An intent armed ahead is no call (yet).
+                .filter(|d| d.status != cs::DIAL_ARMED)
                 .map(|d| {
                     json!({
                         "attempt": d.attempt, "callId": d.call_id, "intentKey": d.intent_key,
@@ -725,6 +727,7 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let row = load(&ctx, ctx.db(), &id).await?;
     let counts = cs::counts(ctx.db(), &row.id).await?;
     let open = cs::open_dials(ctx.db(), &row.id).await?;
+    let armed = cs::armed_dials(ctx.db(), &row.id).await?;
     let live = ctx.state.campaigns.inspect(&row.id).await;
     let running_here = ctx.state.campaigns.is_running(&row.id);
     let now = Utc::now();
@@ -749,8 +752,19 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
             .and_then(|l| l.not_dialing_because.clone())
             .unwrap_or_else(|| "Dialling".into()),
     };
-    let in_flight: Vec<Value> = open
-        .iter()
+    // Calls in flight: started dials whose call is still open (a `pending` one whatever its
+    // call says: the carrier may have it). A dial whose call ended waits to be settled; its
+    // slot may already hold the next call.
+    let call_ids: Vec<String> = open.iter().map(|d| d.call_id.clone()).collect();
+    let call_status = cs::call_statuses(ctx.db(), &call_ids).await?;
+    let (in_flight, ended): (Vec<_>, Vec<_>) = open.iter().partition(|d| {
+        d.status == cs::DIAL_PENDING
+            || call_status
+                .get(&d.call_id)
+                .is_none_or(|s| cstate::Outcome::of_call_status(s).is_none())
+    });
+    let in_flight: Vec<Value> = in_flight
+        .into_iter()
         .map(|d| {
             json!({
                 "intentKey": d.intent_key, "contactId": d.contact_id, "callId": d.call_id,
@@ -758,6 +772,10 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
                 "ageMs": (now - d.created_at).num_milliseconds(),
             })
         })
+        .collect();
+    let ended: Vec<Value> = ended
+        .into_iter()
+        .map(|d| json!({ "intentKey": d.intent_key, "contactId": d.contact_id, "callId": d.call_id }))
         .collect();
     Ok(envelope::ok(&json!({
         "campaignId": row.id,
@@ -770,6 +788,11 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
             "nextOpening": next_opening,
         },
         "inFlightDials": in_flight,
+        "endedDialsToSettle": ended,
+        "armedDials": armed
+            .iter()
+            .map(|d| json!({ "intentKey": d.intent_key, "contactId": d.contact_id, "ageMs": (now - d.created_at).num_milliseconds() }))
+            .collect::<Vec<_>>(),
         "stats": stats_view(&row.id, &counts),
         "actor": live,
         "storedSnapshot": row.snapshot,

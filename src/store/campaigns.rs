@@ -35,11 +35,17 @@ pub fn insert_batch(db: &impl ConnectionTrait) -> usize {
 /// Values per `IN (…)` list.
 const IN_BATCH: usize = 900;
 
-/// Dial intent statuses.
+/// Dial intent statuses. `armed`: recorded ahead for a free slot to come, never sent to the
+/// carrier (not a call: it does not count towards the cap, and is put back in the queue
+/// rather than reconciled); `pending`: started, the carrier may have been asked.
+pub const DIAL_ARMED: &str = "armed";
 pub const DIAL_PENDING: &str = "pending";
 pub const DIAL_PLACED: &str = "placed";
 pub const DIAL_REFUSED: &str = "refused";
 pub const DIAL_DONE: &str = "done";
+
+/// Dials started and not settled yet.
+pub const DIAL_OPEN: [&str; 3] = [DIAL_PENDING, DIAL_PLACED, DIAL_REFUSED];
 
 const OPEN_CALL: [&str; 3] = ["queued", "ringing", "in_progress"];
 
@@ -640,11 +646,12 @@ pub async fn release(db: &DatabaseConnection, id: &str, epoch: i64) -> Result<()
 // The actor's queue and intents
 // -------------------------------------------------------------------------------------------
 
-/// Dials of the campaign not yet settled.
+/// Dials of the campaign started and not yet settled (index probes per status: the
+/// campaign's settled dials are never read).
 pub async fn open_dials(db: &impl ConnectionTrait, campaign_id: &str) -> Result<Vec<dial::Model>, DbErr> {
     dial::Entity::find()
         .filter(dial::Column::CampaignId.eq(campaign_id))
-        .filter(dial::Column::Status.ne(DIAL_DONE))
+        .filter(dial::Column::Status.is_in(DIAL_OPEN))
         .all(db)
         .await
 }
@@ -652,8 +659,28 @@ pub async fn open_dials(db: &impl ConnectionTrait, campaign_id: &str) -> Result<
 pub async fn count_open_dials(db: &impl ConnectionTrait, campaign_id: &str) -> Result<u64, DbErr> {
     dial::Entity::find()
         .filter(dial::Column::CampaignId.eq(campaign_id))
-        .filter(dial::Column::Status.ne(DIAL_DONE))
+        .filter(dial::Column::Status.is_in(DIAL_OPEN))
         .count(db)
+        .await
+}
+
+/// Intents of the campaign armed ahead and not started, oldest first.
+pub async fn armed_dials(db: &impl ConnectionTrait, campaign_id: &str) -> Result<Vec<dial::Model>, DbErr> {
+    dial::Entity::find()
+        .filter(dial::Column::CampaignId.eq(campaign_id))
+        .filter(dial::Column::Status.eq(DIAL_ARMED))
+        .order_by_asc(dial::Column::CreatedAt)
+        .all(db)
+        .await
+}
+
+/// The status of a dial intent (`None`: there is none).
+pub async fn dial_status(db: &impl ConnectionTrait, key: &str) -> Result<Option<String>, DbErr> {
+    dial::Entity::find_by_id(key)
+        .select_only()
+        .column(dial::Column::Status)
+        .into_tuple()
+        .one(db)
         .await
 }
 
@@ -847,34 +874,26 @@ pub async fn defer(db: &impl ConnectionTrait, contact_id: &str, until: DateTime<
     Ok(())
 }
 
-/// Records dial intents (in the caller's fenced transaction, which holds the campaign
-/// row's lock): while the campaign is running, and up to its `max_concurrent_calls` open
-/// dials, each contact still queued moves to `in_progress` and gets its call row and dial
-/// intent; the others are left out. Returns the intent keys recorded.
-pub async fn record_intents(
+/// Arms dial intents ahead (in the caller's fenced transaction, which holds the campaign
+/// row's lock): while the campaign is running, each contact still queued moves to
+/// `in_progress` and gets its intent, `armed`; the others are left out. No call row and no
+/// cap here: an armed intent is no call (see [`fire`]). Returns the intent keys armed.
+pub async fn arm_intents(
     db: &impl ConnectionTrait,
     campaign_id: &str,
-    rows: Vec<(call::Model, dial::Model)>,
+    rows: Vec<dial::Model>,
 ) -> Result<Vec<String>, DbErr> {
-    // The campaign row is locked by the fence: a pause or a lower cap committed before this
-    // point is seen here, and one after it waits for these intents.
-    let Some(row) = campaign::Entity::find_by_id(campaign_id)
+    // The campaign row is locked by the fence: a pause committed before this point is seen
+    // here (and one after it is seen by the fire of each intent).
+    let running = campaign::Entity::find_by_id(campaign_id)
         .one(db)
         .await?
-        .filter(|c| c.status == "running")
-    else {
+        .is_some_and(|c| c.status == "running");
+    if !running {
         return Ok(Vec::new());
-    };
-    let open = count_open_dials(db, campaign_id).await?;
-    let room = u64::try_from(row.max_concurrent_calls)
-        .unwrap_or(0)
-        .saturating_sub(open);
-    let mut calls = Vec::with_capacity(rows.len());
+    }
     let mut dials = Vec::with_capacity(rows.len());
-    for (call_row, intent) in rows {
-        if dials.len() as u64 >= room {
-            break;
-        }
+    for intent in rows {
         if move_uncounted(
             db,
             campaign_id,
@@ -886,7 +905,6 @@ pub async fn record_intents(
         )
         .await?
         {
-            calls.push(call_row.into_active_model().reset_all());
             dials.push(intent);
         }
     }
@@ -902,11 +920,138 @@ pub async fn record_intents(
     )
     .await?;
     let keys = dials.iter().map(|d| d.intent_key.clone()).collect();
-    call::Entity::insert_many(calls).exec_without_returning(db).await?;
     dial::Entity::insert_many(dials.into_iter().map(|d| d.into_active_model().reset_all()))
         .exec_without_returning(db)
         .await?;
     Ok(keys)
+}
+
+/// Puts armed intents back in the queue (in the caller's fenced transaction): each intent
+/// still armed is deleted (it never reached the carrier, and its contact's next attempt
+/// takes its key again) and its contact is queued again, due at `until` (`None`: at once),
+/// its attempt given back. An intent started meanwhile is left alone. Returns how many
+/// went back.
+pub async fn release_armed(
+    db: &impl ConnectionTrait,
+    campaign_id: &str,
+    intents: &[(String, String, Option<DateTime<Utc>>)],
+) -> Result<u64, DbErr> {
+    let mut n = 0;
+    for (key, contact_id, until) in intents {
+        let gone = dial::Entity::delete_many()
+            .filter(dial::Column::IntentKey.eq(key.as_str()))
+            .filter(dial::Column::Status.eq(DIAL_ARMED))
+            .exec(db)
+            .await?;
+        if gone.rows_affected != 1 {
+            continue;
+        }
+        let back = contact::Entity::update_many()
+            .col_expr(contact::Column::Status, Expr::value(ContactStatus::Queued.as_str()))
+            .col_expr(contact::Column::NextAttemptAt, Expr::value(*until))
+            .col_expr(contact::Column::Attempts, Expr::col(contact::Column::Attempts).sub(1))
+            .col_expr(contact::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(contact::Column::Id.eq(contact_id.as_str()))
+            .filter(contact::Column::CampaignId.eq(campaign_id))
+            .filter(contact::Column::Status.eq(ContactStatus::InProgress.as_str()))
+            .exec(db)
+            .await?;
+        n += back.rows_affected;
+    }
+    if n > 0 {
+        count_moved(
+            db,
+            campaign_id,
+            Some(ContactStatus::InProgress),
+            ContactStatus::Queued,
+            i64::try_from(n).unwrap_or(i64::MAX),
+        )
+        .await?;
+    }
+    Ok(n)
+}
+
+/// The condition under which an armed intent may start (SQL shared by both databases,
+/// parameters `$campaign`/`$epoch` substituted by the caller): the campaign is running
+/// under this owner epoch and has fewer calls in flight than its `max_concurrent_calls`.
+/// In flight: a started dial not settled whose call is still open, and every `pending`
+/// one whatever its call row says (it may be in doubt: the carrier could have it).
+fn fire_condition(campaign: &str, epoch: &str) -> String {
+    format!(
+        r#"EXISTS (SELECT 1 FROM "campaigns" c WHERE c."id" = {campaign} AND c."owner_epoch" = {epoch}
+ AND c."status" = 'running' AND c."max_concurrent_calls" > (SELECT COUNT(*) FROM "campaign_dials" d
+ WHERE d."campaign_id" = {campaign} AND d."status" IN ('pending', 'placed', 'refused')
+ AND (d."status" = 'pending' OR EXISTS (SELECT 1 FROM "calls" k WHERE k."id" = d."call_id"
+ AND k."status" IN ('queued', 'ringing', 'in_progress')))))"#
+    )
+}
+
+/// Starts an armed intent: `armed → pending`, with its call row, only if the campaign is
+/// running under `epoch` with room under its cap (see [`fire_condition`]), atomically — one
+/// statement on PostgreSQL (the update in a `WITH`, the call row inserted from its result),
+/// a transaction on SQLite. The caller serialises the fires of a campaign, so two fires
+/// never both take the last free slot. Returns whether it started.
+pub async fn fire(
+    db: &DatabaseConnection,
+    campaign_id: &str,
+    epoch: i64,
+    key: &str,
+    call_row: call::Model,
+) -> Result<bool, DbErr> {
+    use sea_orm::{ActiveModelTrait, Iterable, Statement, Value};
+    let now = Utc::now();
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let am = call_row.into_active_model();
+        let mut cols = Vec::new();
+        let mut values: Vec<Value> = Vec::new();
+        for c in call::Column::iter() {
+            if let Some(v) = am.get(c).into_value() {
+                cols.push(format!("\"{}\"", c.as_str()));
+                values.push(v);
+            }
+        }
+        let n = values.len();
+        let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+        let (p_now, p_key, p_campaign, p_epoch) = (n + 1, n + 2, n + 3, n + 4);
+        let sql = format!(
+            r#"WITH fired AS (UPDATE "campaign_dials" SET "status" = '{DIAL_PENDING}', "updated_at" = ${p_now}
+ WHERE "intent_key" = ${p_key} AND "status" = '{DIAL_ARMED}' AND {cond} RETURNING 1)
+INSERT INTO "calls" ({cols}) SELECT {placeholders} FROM fired"#,
+            cond = fire_condition(&format!("${p_campaign}"), &format!("${p_epoch}")),
+            cols = cols.join(", "),
+            placeholders = placeholders.join(", "),
+        );
+        values.extend([now.into(), key.into(), campaign_id.into(), epoch.into()]);
+        let res = db
+            .execute_raw(Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                sql,
+                values,
+            ))
+            .await?;
+        return Ok(res.rows_affected() == 1);
+    }
+    let txn = db.begin().await?;
+    let sql = format!(
+        r#"UPDATE "campaign_dials" SET "status" = '{DIAL_PENDING}', "updated_at" = ?1
+ WHERE "intent_key" = ?2 AND "status" = '{DIAL_ARMED}' AND {cond}"#,
+        cond = fire_condition("?3", "?4"),
+    );
+    let res = txn
+        .execute_raw(Statement::from_sql_and_values(
+            sea_orm::DbBackend::Sqlite,
+            sql,
+            [now.into(), key.into(), campaign_id.into(), epoch.into()],
+        ))
+        .await?;
+    if res.rows_affected() != 1 {
+        return Ok(false);
+    }
+    call::Entity::insert(call_row.into_active_model().reset_all())
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Records the carrier's acknowledgement of a pending intent.

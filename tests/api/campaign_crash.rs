@@ -1,5 +1,6 @@
 //! Exactly once through crashes: a 1,000-contact campaign on the real binary, killed
-//! (`abort` at the two in-doubt failpoints, then SIGKILL at random moments) and restarted
+//! (`abort` at the two in-doubt failpoints and right after intents were armed ahead, then
+//! SIGKILL at random moments) and restarted
 //! several times, ends with exactly one call per contact at the sandbox carrier's own
 //! call log, none skipped.
 
@@ -101,7 +102,11 @@ async fn a_campaign_killed_at_random_points_calls_every_contact_exactly_once() {
     //    next intent was recorded, before the carrier was asked.
     server = start(&shared, &extra("campaign_abort_after_intent"));
     wait_for_abort(&mut server);
-    // 3. SIGKILL at random moments.
+    // 3. Abort right after intents were armed ahead (never sent to the carrier): the next
+    //    owner puts them back in the queue and dials each contact once.
+    server = start(&shared, &extra("campaign_abort_after_arm"));
+    wait_for_abort(&mut server);
+    // 4. SIGKILL at random moments.
     let mut rng = rand::rng();
     for _ in 0..3 {
         server = start(&shared, &extra(""));
@@ -110,7 +115,7 @@ async fn a_campaign_killed_at_random_points_calls_every_contact_exactly_once() {
         server.child.kill().unwrap();
         server.child.wait().unwrap();
     }
-    // 4. The last process finishes the campaign.
+    // 5. The last process finishes the campaign.
     server = start(&shared, &extra(""));
     let mut status = String::new();
     for _ in 0..1800 {

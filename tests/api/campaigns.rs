@@ -475,19 +475,33 @@ async fn pausing_mid_dial_lets_calls_in_flight_finish_and_dials_nothing_new_unti
     }
     let paused = app.post(&format!("/campaigns/{id}/pause"), &json!({})).await;
     assert_eq!(paused.data()["status"], "paused");
-    // Intents recorded before the pause committed are dialled; none after it.
+    // Intents started before the pause committed are dialled; none after it (those armed
+    // ahead are not calls: they go back to the queue).
     let at_pause = thruai_entities::campaign_dial::Entity::find()
+        .filter(thruai_entities::campaign_dial::Column::Status.ne("armed"))
         .all(&app.state.db)
         .await
         .unwrap()
         .len();
     assert!((1..=2).contains(&at_pause), "{at_pause}");
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    // The calls in flight ended; nothing new was dialled.
+    // The calls in flight ended; nothing new was dialled, nothing is left armed.
     assert_eq!(sandbox_calls(&app).await.len(), at_pause);
     let s = stats(&app, &id).await;
     assert_eq!(s["stats"]["inProgress"], 0, "{s}");
+    assert_eq!(s["stats"]["queued"], json!(8 - at_pause), "{s}");
     assert_eq!(s["stats"]["completed"], json!(at_pause));
+    let dials = thruai_entities::campaign_dial::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(dials.len(), at_pause, "armed intents were put back: {dials:?}");
+    assert!(dials.iter().all(|d| d.status == "done"), "{dials:?}");
+    let contacts = app.get(&format!("/campaigns/{id}/contacts?status=queued")).await;
+    for c in contacts.data()["contacts"].as_array().unwrap() {
+        assert_eq!(c["attempts"], 0, "a contact put back gets its attempt back: {c}");
+        assert_eq!(c["calls"], json!([]), "{c}");
+    }
     let dbg = app.get(&format!("/_debug/campaigns/{id}")).await;
     assert!(
         dbg.data()["diagnosis"].as_str().unwrap().starts_with("Paused"),
@@ -504,6 +518,127 @@ async fn pausing_mid_dial_lets_calls_in_flight_finish_and_dials_nothing_new_unti
     wait_status(&app, &id, "completed", 60).await;
     assert_eq!(sandbox_calls(&app).await.len(), 8);
     assert_eq!(stats(&app, &id).await["stats"]["completed"], 8);
+}
+
+/// The debug view's intents armed ahead and calls in flight.
+async fn armed_and_in_flight(app: &TestApp, id: &str) -> (usize, usize) {
+    let d = app.get(&format!("/_debug/campaigns/{id}")).await;
+    let n = |k: &str| d.data()[k].as_array().map_or(0, Vec::len);
+    (n("armedDials"), n("inFlightDials"))
+}
+
+#[actix_web::test]
+async fn intents_armed_ahead_are_no_calls_and_go_back_to_the_queue_when_the_window_changes() {
+    let app = app(800).await;
+    let agent = agent(&app).await;
+    let id = campaign(
+        &app,
+        json!({ "name": "Ahead", "agentId": agent, "maxConcurrentCalls": 2 }),
+    )
+    .await;
+    let contacts: Vec<Value> = (0..12)
+        .map(|i| json!({ "phoneNumber": format!("+1312555{:04}", 3000 + i) }))
+        .collect();
+    app.post(&format!("/campaigns/{id}/contacts"), &json!({ "contacts": contacts }))
+        .await;
+    app.post(&format!("/campaigns/{id}/start"), &json!({})).await;
+    // Two calls in flight (the cap) and two intents armed ahead for the next free slots.
+    let mut seen = (0, 0);
+    for _ in 0..100 {
+        seen = armed_and_in_flight(&app, &id).await;
+        if seen == (2, 2) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, (2, 2), "armed ahead / in flight");
+    // Armed contacts are in progress, but their intents are no calls: no call row, and the
+    // contact view lists no call for them.
+    let armed = thruai_entities::campaign_dial::Entity::find()
+        .filter(thruai_entities::campaign_dial::Column::Status.eq("armed"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    for d in &armed {
+        assert!(
+            call::Entity::find_by_id(d.call_id.as_str())
+                .one(&app.state.db)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    // A slot freed by a call's end is filled from the intents armed ahead: calls follow
+    // each other, never more than the cap at once.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(sandbox_calls(&app).await.len() >= 4);
+    // The calling window changes to one closed now: what was armed goes back to the queue
+    // (deferred to the window's next opening), and nothing new starts.
+    let today = Utc::now().weekday();
+    let days: Vec<String> = [
+        chrono::Weekday::Mon,
+        chrono::Weekday::Tue,
+        chrono::Weekday::Wed,
+        chrono::Weekday::Thu,
+        chrono::Weekday::Fri,
+        chrono::Weekday::Sat,
+        chrono::Weekday::Sun,
+    ]
+    .into_iter()
+    .filter(|d| *d != today)
+    .map(|d| d.to_string().to_lowercase())
+    .collect();
+    let r = app
+        .patch(
+            &format!("/campaigns/{id}"),
+            &json!({ "callingWindow": { "timezone": "UTC", "startTime": "00:00", "endTime": "23:59", "days": days } }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let mut armed_left = usize::MAX;
+    for _ in 0..100 {
+        armed_left = armed_and_in_flight(&app, &id).await.0;
+        if armed_left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(armed_left, 0, "intents armed ahead were put back");
+    let placed = sandbox_calls(&app).await.len();
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        sandbox_calls(&app).await.len(),
+        placed,
+        "nothing starts outside the window"
+    );
+    let s = stats(&app, &id).await;
+    assert_eq!(s["stats"]["inProgress"], 0, "{s}");
+    assert_eq!(s["stats"]["queued"], json!(12 - placed), "{s}");
+    let queued = app
+        .get(&format!("/campaigns/{id}/contacts?status=queued&pageSize=100"))
+        .await;
+    for c in queued.data()["contacts"].as_array().unwrap() {
+        assert_eq!(c["attempts"], 0, "a contact put back gets its attempt back: {c}");
+        assert_eq!(c["calls"], json!([]), "{c}");
+    }
+    let dbg = app.get(&format!("/_debug/campaigns/{id}")).await;
+    assert!(
+        dbg.data()["diagnosis"].as_str().unwrap().contains("calling window"),
+        "{:#}",
+        dbg.body
+    );
+    let dials = thruai_entities::campaign_dial::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(dials.len(), placed);
+    assert!(max_overlap(&app).await <= 2);
+    assert_eq!(
+        thruai::store::campaigns::counts(&app.state.db, &id).await.unwrap(),
+        thruai::store::campaigns::count_contacts(&app.state.db, &id)
+            .await
+            .unwrap()
+    );
 }
 
 #[actix_web::test]

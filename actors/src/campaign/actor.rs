@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::{
-    ports::{CampaignPorts, CampaignView, Finished, PortError, Reconciled, Settle},
+    ports::{Ahead, CampaignPorts, CampaignView, Finished, PortError, Reconciled, Settle},
     state::{CampaignStatus, Decision, RetryPolicy, after_call},
     window,
 };
@@ -38,6 +38,9 @@ pub struct CampaignConfig {
     pub restart_window: Duration,
     /// How often the supervisor looks for running campaigns without an actor.
     pub sweep: Duration,
+    /// Intents armed ahead for the next free slots (at most the campaign's cap), so that a
+    /// call's end is followed by the next carrier request alone.
+    pub dial_ahead: u32,
 }
 
 impl Default for CampaignConfig {
@@ -48,6 +51,7 @@ impl Default for CampaignConfig {
             max_restarts: 5,
             restart_window: Duration::from_secs(60),
             sweep: Duration::from_secs(5),
+            dial_ahead: 10,
         }
     }
 }
@@ -76,6 +80,10 @@ pub struct LiveView {
     pub max_concurrent: u32,
     pub org_headroom: Option<u64>,
     pub dials_started: u64,
+    /// Intents armed ahead in this process, not started yet.
+    pub armed: u64,
+    /// Intents armed ahead put back in the queue (paused, window closed).
+    pub released: u64,
     pub settled: u64,
     pub suppressed: u64,
     pub deferred: u64,
@@ -364,6 +372,9 @@ async fn tick(
     shared.live().in_flight = open;
     if view.status != CampaignStatus::Running {
         apply_settles(id, epoch, ports, shared, &settles).await?;
+        // Intents armed ahead are not dialled while paused: back to the queue.
+        let released = ports.release_armed(id, epoch, None).await?;
+        note_released(shared, released, "the campaign is not running");
     }
     match view.status {
         CampaignStatus::Running => {}
@@ -388,7 +399,9 @@ async fn tick(
     } else {
         0
     };
-    let room = cap_room.min(org_room);
+    // Free slots filled now; the server fills a slot itself when a call ends, from the
+    // intents armed ahead.
+    let fill = cap_room.min(org_room);
     {
         let mut live = shared.live();
         live.window_open = Some(campaign_open);
@@ -397,68 +410,108 @@ async fn tick(
             live.org_headroom = Some(org_room);
         }
     }
-    // The next due contacts, pulled in a batch no larger than the free capacity.
-    let due = if room > 0 {
-        ports.due_contacts(id, now, room, !campaign_open).await?
+    // Intents armed ahead whose window closed since: back to the queue until it opens.
+    let mut armed = ports.armed(id);
+    let closed: Vec<(String, Option<DateTime<Utc>>)> = armed
+        .iter()
+        .filter_map(|a| {
+            let w = a.window.as_ref()?;
+            (!w.is_open(now)).then(|| {
+                (
+                    a.intent_key.clone(),
+                    Some(w.next_open(now).unwrap_or(now + chrono::Duration::days(1))),
+                )
+            })
+        })
+        .collect();
+    if !closed.is_empty() {
+        let released = ports.release_armed(id, epoch, Some(&closed)).await?;
+        note_released(shared, released, "outside its calling window");
+        armed = ports.armed(id);
+    }
+    // Armed ahead: the next free slots' contacts, up to `dial_ahead` (at most the cap) more
+    // than the slots filled now, pulled in one batch.
+    let ahead = u64::from(cfg.dial_ahead.min(view.max_concurrent));
+    let want = (ahead + fill).saturating_sub(armed.len() as u64);
+    let due = if want > 0 {
+        ports.due_contacts(id, now, want, !campaign_open).await?
     } else {
         Vec::new()
     };
-    if !due.is_empty() {
-        let mut dialable = Vec::with_capacity(due.len());
-        for contact in due {
-            if contact.opted_out {
-                ports.suppress(id, epoch, &contact.id).await?;
-                let mut live = shared.live();
-                live.suppressed += 1;
-                live.note(&contact.id, "suppressed", "opted out / do not call".into());
-                continue;
-            }
-            let own_window = match (&view.window, contact.timezone.as_deref().and_then(window::parse_tz)) {
-                (Some(w), Some(tz)) => Some(w.in_zone(tz)),
-                (Some(w), None) => Some(w.clone()),
-                (None, _) => None,
-            };
-            if let Some(w) = own_window
-                && !w.is_open(now)
-            {
-                let until = w.next_open(now).unwrap_or(now + chrono::Duration::days(1));
-                ports.defer(id, epoch, &contact.id, until).await?;
-                let mut live = shared.live();
-                live.deferred += 1;
-                live.note(
-                    &contact.id,
-                    "queued",
-                    format!("outside its calling window: deferred to {}", until.to_rfc3339()),
-                );
-                continue;
-            }
-            dialable.push(contact);
-        }
-        // The settles and every intent of the tick in one transaction (no intent when the
-        // campaign was paused since the tick began).
-        let keys = ports.dial(id, epoch, &settles, &dialable).await?;
-        note_settled(shared, &settles);
-        let dialled = keys.len() as u64;
-        {
-            let attempts: HashMap<&str, u32> = dialable.iter().map(|c| (c.id.as_str(), c.attempts)).collect();
+    let mut dialable = Vec::with_capacity(due.len());
+    for contact in due {
+        if contact.opted_out {
+            ports.suppress(id, epoch, &contact.id).await?;
             let mut live = shared.live();
-            live.dials_started += dialled;
-            for (contact_id, key) in &keys {
-                let attempt = attempts.get(contact_id.as_str()).copied().unwrap_or(0) + 1;
-                live.note(
-                    contact_id,
-                    "in_progress",
-                    format!("dial intent {key} recorded (attempt {attempt})"),
-                );
-            }
+            live.suppressed += 1;
+            live.note(&contact.id, "suppressed", "opted out / do not call".into());
+            continue;
         }
+        let own_window = match (&view.window, contact.timezone.as_deref().and_then(window::parse_tz)) {
+            (Some(w), Some(tz)) => Some(w.in_zone(tz)),
+            (Some(w), None) => Some(w.clone()),
+            (None, _) => None,
+        };
+        if let Some(w) = &own_window
+            && !w.is_open(now)
+        {
+            let until = w.next_open(now).unwrap_or(now + chrono::Duration::days(1));
+            ports.defer(id, epoch, &contact.id, until).await?;
+            let mut live = shared.live();
+            live.deferred += 1;
+            live.note(
+                &contact.id,
+                "queued",
+                format!("outside its calling window: deferred to {}", until.to_rfc3339()),
+            );
+            continue;
+        }
+        dialable.push(Ahead {
+            contact,
+            window: own_window,
+        });
+    }
+    // The settles and the intents armed ahead in one transaction (none when the campaign
+    // was paused since the tick began).
+    if dialable.is_empty() {
+        apply_settles(id, epoch, ports, shared, &settles).await?;
+    } else {
+        let keys = ports.arm(id, epoch, &settles, &dialable).await?;
+        note_settled(shared, &settles);
+        let attempts: HashMap<&str, u32> = dialable
+            .iter()
+            .map(|a| (a.contact.id.as_str(), a.contact.attempts))
+            .collect();
         let mut live = shared.live();
-        live.in_flight = open + dialled;
-        live.not_dialing_because = None;
+        for (contact_id, key) in &keys {
+            let attempt = attempts.get(contact_id.as_str()).copied().unwrap_or(0) + 1;
+            live.note(
+                contact_id,
+                "in_progress",
+                format!("dial intent {key} armed ahead (attempt {attempt})"),
+            );
+        }
+    }
+    let fired = if fill > 0 {
+        ports.fire(id, epoch, fill).await?
+    } else {
+        Vec::new()
+    };
+    let armed_now = ports.armed(id).len() as u64;
+    {
+        let mut live = shared.live();
+        live.dials_started = ports.started(id);
+        live.armed = armed_now;
+        for (contact_id, key) in &fired {
+            live.note(contact_id, "in_progress", format!("dial intent {key} started"));
+        }
+        live.in_flight = open + fired.len() as u64;
+    }
+    if !fired.is_empty() {
+        shared.live().not_dialing_because = None;
         return Ok(None);
     }
-    // Nothing dialled: is anything left, and why is it not dialled?
-    apply_settles(id, epoch, ports, shared, &settles).await?;
+    // Nothing started: is anything left, and why is it not dialled?
     if open > 0 && (cap_room == 0 || org_room == 0) {
         // At a limit with calls of its own in flight: the campaign cannot be complete, and
         // the limit is the reason. Nothing is counted (the queue can be 100,000 contacts
@@ -479,7 +532,7 @@ async fn tick(
         }
         return Ok(Some(Exit::Completed));
     }
-    let reason = if remaining.due == 0 {
+    let reason = if remaining.due == 0 && armed_now == 0 {
         match remaining.next_due {
             Some(t) if remaining.queued > 0 => format!(
                 "{} queued contact(s) wait for a retry delay or their calling window; the next is due at {}",
@@ -507,6 +560,18 @@ async fn tick(
     live.next_due_at = remaining.next_due.filter(|t| *t > now);
     live.not_dialing_because = Some(reason);
     Ok(None)
+}
+
+fn note_released(shared: &Shared, released: u64, why: &str) {
+    if released > 0 {
+        let mut live = shared.live();
+        live.released += released;
+        live.note(
+            "",
+            "queued",
+            format!("{released} intent(s) armed ahead put back in the queue: {why}"),
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -85,6 +85,22 @@ pub enum Reconciled {
     InFlightHere,
 }
 
+/// A contact to arm ahead, with the calling window its call must start in (`None`: any
+/// time).
+#[derive(Debug, Clone)]
+pub struct Ahead {
+    pub contact: DueContact,
+    pub window: Option<CallingWindow>,
+}
+
+/// An intent armed ahead and not started yet.
+#[derive(Debug, Clone)]
+pub struct ArmedIntent {
+    pub intent_key: String,
+    pub contact_id: String,
+    pub window: Option<CallingWindow>,
+}
+
 /// Counts that decide whether the campaign is done.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Remaining {
@@ -110,7 +126,8 @@ pub trait CampaignPorts: Send + Sync {
     async fn release(&self, campaign_id: &str, epoch: i64) -> Result<(), PortError>;
     /// Dials not settled yet whose call reached a final status, or stayed open longer than
     /// the longest call allowed (those are hung up and end as `failed`); and how many dials
-    /// are not settled in all (those finished included), read with them.
+    /// started are not settled in all (those finished included; armed intents are not
+    /// started), read with them.
     async fn finished(&self, campaign_id: &str, limit: u64) -> Result<(Vec<Finished>, u64), PortError>;
     /// Applies the decisions (contact status, retry schedule, intent done), in one transaction.
     async fn settle(&self, campaign_id: &str, epoch: i64, settles: &[Settle]) -> Result<(), PortError>;
@@ -139,19 +156,41 @@ pub trait CampaignPorts: Send + Sync {
         contact_id: &str,
         until: DateTime<Utc>,
     ) -> Result<(), PortError>;
-    /// Applies `settles` and records the dial intents of `contacts`, in one fenced
-    /// transaction: the slots of the calls that ended are refilled at once, and the open
-    /// intents never exceed `maxConcurrentCalls` as it stands at that moment (a contact no
-    /// longer queued is left out; no intent at all once the campaign is not running). Then
-    /// starts the calls in the background; returns `(contact id, intent key)` of each
-    /// contact dialled, in order.
-    async fn dial(
+    /// Applies `settles` and records intents *ahead* for `contacts`, in one fenced
+    /// transaction: each contact still queued moves to `in_progress` and gets its dial
+    /// intent (with its derived key) in the `armed` state, which is not a call: it does not
+    /// count towards `maxConcurrentCalls` and nothing is sent to the carrier for it (a
+    /// contact no longer queued is left out; no intent at all once the campaign is not
+    /// running). An armed intent is started by [`CampaignPorts::fire`], or by the server at
+    /// once when one of the campaign's calls ends, and only inside the window it is armed
+    /// with. Returns `(contact id, intent key)` of each contact armed, in order.
+    async fn arm(
         &self,
         campaign_id: &str,
         epoch: i64,
         settles: &[Settle],
-        contacts: &[DueContact],
+        contacts: &[Ahead],
     ) -> Result<Vec<(String, String)>, PortError>;
+    /// Starts up to `n` armed intents whose window is open (oldest first): each one, fenced,
+    /// only while the campaign is running and has fewer calls in flight than
+    /// `maxConcurrentCalls` as it stands at that moment, becomes `pending` with its call
+    /// row, then the carrier is asked in the background. Returns `(contact id, intent key)`
+    /// of each intent started.
+    async fn fire(&self, campaign_id: &str, epoch: i64, n: u64) -> Result<Vec<(String, String)>, PortError>;
+    /// The intents armed ahead in this process and not started yet.
+    fn armed(&self, campaign_id: &str) -> Vec<ArmedIntent>;
+    /// How many armed intents this owner started in this process (by [`CampaignPorts::fire`]
+    /// or in the slot of a call that ended).
+    fn started(&self, campaign_id: &str) -> u64;
+    /// Puts armed intents back in the queue (fenced): every armed intent of the campaign
+    /// (`None`), or those listed, each with the time its contact is due again (`None`: at
+    /// once). An intent started meanwhile is left alone. Returns how many went back.
+    async fn release_armed(
+        &self,
+        campaign_id: &str,
+        epoch: i64,
+        which: Option<&[(String, Option<DateTime<Utc>>)]>,
+    ) -> Result<u64, PortError>;
     async fn remaining(&self, campaign_id: &str, now: DateTime<Utc>) -> Result<Remaining, PortError>;
     /// `running → completed` (fenced); false when it was not running any more.
     async fn complete(&self, campaign_id: &str, epoch: i64) -> Result<bool, PortError>;
