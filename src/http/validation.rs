@@ -104,19 +104,39 @@ pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     } else {
         bytes
     };
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+    let malformed = |e: serde_json::Error| {
         ApiError::field(
             "body",
             format!("malformed JSON at line {}, column {}: {e}", e.line(), e.column()),
         )
-    })?;
-    if !value.is_object() {
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(malformed)?;
         return Err(ApiError::field("body", "must be a JSON object"));
     }
-    let parsed: T = serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        ApiError::validation(vec![serde_error(&path, &e.into_inner().to_string())])
-    })?;
+    // One pass from the bytes (a large body is never held twice, as a `Value` tree too);
+    // a syntax error anywhere is reported as such, a data error with its path.
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed: T = match serde_path_to_error::deserialize(&mut de) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let path = e.path().to_string();
+            let e = e.into_inner();
+            if e.is_syntax() || e.is_eof() {
+                return Err(malformed(e));
+            }
+            // The tree of a valid document is no longer built first: a syntax error later
+            // in the body still wins over a data error before it.
+            if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                return Err(malformed(syntax));
+            }
+            let message = e.to_string();
+            let position = format!(" at line {} column {}", e.line(), e.column());
+            let message = message.strip_suffix(&position).unwrap_or(&message);
+            return Err(ApiError::validation(vec![serde_error(&path, message)]));
+        }
+    };
+    de.end().map_err(malformed)?;
     let mut v = Validator::default();
     parsed.validate(&mut v);
     v.finish()?;
@@ -216,6 +236,35 @@ mod tests {
             "body"
         );
         assert_eq!(details(parse_body::<Sample>(b"[1]").unwrap_err())[0]["field"], "body");
+    }
+
+    #[test]
+    fn one_pass_parsing_keeps_the_messages_of_a_tree() {
+        let message = |body: &[u8]| details(parse_body::<Sample>(body).unwrap_err())[0]["message"].clone();
+        // A data error names no position in the text; a syntax error later in the body
+        // wins over it, as when the whole document was parsed first.
+        assert_eq!(
+            message(br#"{"name":"x","count":"3"}"#),
+            "invalid type: string \"3\", expected u32"
+        );
+        assert!(
+            message(br#"{"name":"x","count":"3",}"#)
+                .as_str()
+                .unwrap()
+                .starts_with("malformed JSON")
+        );
+        assert!(
+            message(br#"{"name":"x"} trailing"#)
+                .as_str()
+                .unwrap()
+                .starts_with("malformed JSON")
+        );
+        assert_eq!(message(b" [1]"), "must be a JSON object");
+        assert!(message(b"[1").as_str().unwrap().starts_with("malformed JSON"));
+        assert_eq!(
+            parse_body::<Sample>(b" \n").unwrap_err().details.unwrap()[0]["field"],
+            "name"
+        );
     }
 
     #[test]

@@ -335,22 +335,25 @@ where
 
 /// The next free queue position.
 ///
-/// The largest position is looked up per status, each an index probe at the end of the
-/// `(campaign_id, status, position)` queue index: a `MAX` over the campaign's contacts alone
-/// has no index to end on and read all of them (~30 ms per page at 100,000 contacts on
-/// PostgreSQL, on every page of contacts added).
+/// The largest position is looked up per status, each the last entry of the
+/// `(campaign_id, status, position)` queue index (`ORDER BY … DESC LIMIT 1`, a plan that
+/// holds with stale statistics: a `MAX` planned for a queue thought empty read every entry
+/// of it, ~5 ms per status a page while a list is loaded; a `MAX` over the campaign's
+/// contacts alone has no index to end on at all).
 pub async fn next_position(db: &impl ConnectionTrait, campaign_id: &str) -> Result<i64, DbErr> {
     let mut last: Option<i64> = None;
     for status in ALL_CONTACT_STATUSES {
-        let max: Option<Option<i64>> = contact::Entity::find()
+        let max: Option<i64> = contact::Entity::find()
             .select_only()
-            .column_as(Expr::expr(Func::max(Expr::col(contact::Column::Position))), "m")
+            .column(contact::Column::Position)
             .filter(contact::Column::CampaignId.eq(campaign_id))
             .filter(contact::Column::Status.eq(status.as_str()))
+            .order_by_desc(contact::Column::Position)
+            .limit(1)
             .into_tuple()
             .one(db)
             .await?;
-        last = Ord::max(last, max.flatten());
+        last = Ord::max(last, max);
     }
     Ok(last.map_or(0, |m| m + 1))
 }
