@@ -66,6 +66,16 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "histogram",
         "Barge-in: arrival of the caller's first speech frame over the agent to the clear sent",
     ),
+    (
+        "thruai_call_checkpoints_total",
+        "counter",
+        "Call snapshots written (transitions and turns), group-committed",
+    ),
+    (
+        "thruai_call_checkpoint_batch_seconds",
+        "histogram",
+        "One group commit of call snapshots: its transaction, start to commit",
+    ),
 ];
 
 /// Upper bounds of the latency histogram buckets, in seconds.

@@ -179,14 +179,20 @@ async fn media_metrics(http: &reqwest::Client, base: &str) -> (Vec<(f64, u64)>, 
 
 /// A histogram of the server's `/metrics`: its cumulative buckets and its count.
 async fn histogram(http: &reqwest::Client, base: &str, name: &str) -> (Vec<(f64, u64)>, u64) {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .unwrap_or_default();
+    // A pooled connection idle past the server's keep-alive can be closed as it is reused
+    // (`IncompleteMessage`): asked again on a new one.
+    let mut attempt = 0;
+    let response = loop {
+        match http.get(format!("{base}/metrics")).send().await {
+            Ok(r) => break r,
+            Err(e) if attempt < 2 => {
+                attempt += 1;
+                eprintln!("metrics: {e}; asking again");
+            }
+            Err(e) => panic!("metrics: {e}"),
+        }
+    };
+    let text = response.text().await.unwrap_or_default();
     let mut buckets = Vec::new();
     let mut count = 0;
     let (bucket, total) = (format!("{name}_bucket{{le=\""), format!("{name}_count "));
