@@ -2,9 +2,9 @@
 //! transition and turn; one transaction per write makes a thousand calls queue on the
 //! database (SQLite has one writer, a pool has few connections). Instead one task writes,
 //! in one transaction, everything that arrived while the previous batch was being
-//! committed or within `GATHER` of the batch's first snapshot. The writes are behind the
-//! media path (a call never waits for them), so the window costs no caller anything; at
-//! 1,000 calls it makes batches of ~9 snapshots instead of ~2 and takes the database's
+//! committed or — while snapshots arrive together — within `GATHER` of the batch's first
+//! (a lone call's writes go at once). The writes are behind the media path (a call never
+//! waits for them), so the window costs no caller anything; at 1,000 calls it makes batches of ~9 snapshots instead of ~2 and takes the database's
 //! share of the server's CPU from ~27 % to ~16 % of a core (BENCHMARKS.md).
 
 use sea_orm::DatabaseConnection;
@@ -57,13 +57,16 @@ impl CheckpointWriter {
 
 async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut gather = false;
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        // Snapshots arriving within the window join this commit.
-        tokio::time::sleep(GATHER).await;
-        while jobs.len() < MAX_BATCH
-            && let Ok(job) = rx.try_recv()
-        {
-            jobs.push(job);
+        if gather {
+            // Snapshots arriving within the window join this commit.
+            tokio::time::sleep(GATHER).await;
+            while jobs.len() < MAX_BATCH
+                && let Ok(job) = rx.try_recv()
+            {
+                jobs.push(job);
+            }
         }
         let (batch, replies): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| ((j.snapshot, j.events), j.done)).unzip();
         let started = std::time::Instant::now();
@@ -84,6 +87,8 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
             Err(e) => vec![unavailable(&e, &batch)],
         };
         metrics::counter("thruai_call_checkpoints_total", &[], batch.len() as f64);
+        // Gather only while snapshots arrive together: a lone call's writes go at once.
+        gather = batch.len() > 1;
         metrics::observe(
             "thruai_call_checkpoint_batch_seconds",
             &[],
