@@ -4,8 +4,11 @@
 //! in one transaction, everything that arrived while the previous batch was being
 //! committed or — while snapshots arrive together — within `GATHER` of the batch's first
 //! (a lone call's writes go at once). The writes are behind the media path (a call never
-//! waits for them), so the window costs no caller anything; at 1,000 calls it makes batches of ~9 snapshots instead of ~2 and takes the database's
-//! share of the server's CPU from ~27 % to ~16 % of a core (BENCHMARKS.md).
+//! waits for them), so the window costs no caller anything; at 1,000 calls it makes
+//! batches of ~10 snapshots instead of ~2 and takes the database's share of the server's
+//! CPU from ~27 % to ~16 % of a core (BENCHMARKS.md).
+
+use std::time::{Duration, Instant};
 
 use sea_orm::DatabaseConnection;
 use thruai_actors::{
@@ -19,7 +22,7 @@ use crate::{metrics, store};
 /// Snapshots written in one transaction at most.
 const MAX_BATCH: usize = 256;
 /// How long the first snapshot of a batch waits for others to join it.
-const GATHER: std::time::Duration = std::time::Duration::from_millis(10);
+const GATHER: Duration = Duration::from_millis(10);
 
 struct Job {
     snapshot: CallSnapshotV1,
@@ -69,7 +72,7 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
             }
         }
         let (batch, replies): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| ((j.snapshot, j.events), j.done)).unzip();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let results = match store::calls::checkpoint_many(&db, &batch).await {
             Ok(written) => written.into_iter().map(result_of).collect(),
             // One bad snapshot must not fail the others: write them one by one.
@@ -87,13 +90,13 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
             Err(e) => vec![unavailable(&e, &batch)],
         };
         metrics::counter("thruai_call_checkpoints_total", &[], batch.len() as f64);
-        // Gather only while snapshots arrive together: a lone call's writes go at once.
-        gather = batch.len() > 1;
         metrics::observe(
             "thruai_call_checkpoint_batch_seconds",
             &[],
             started.elapsed().as_secs_f64(),
         );
+        // Gather only while snapshots arrive together: a lone call's writes go at once.
+        gather = batch.len() > 1;
         for (done, result) in replies.into_iter().zip(results) {
             // The call may have gone meanwhile: nobody waits for its answer.
             let _ = done.send(result);
