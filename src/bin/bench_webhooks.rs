@@ -11,7 +11,6 @@ use std::{
 
 use anyhow::Context;
 use chrono::Utc;
-use sea_orm::TransactionTrait;
 use serde_json::json;
 use thruai::{config::Settings, domain::ids, startup::Application, store};
 use thruai_entities::webhook;
@@ -116,7 +115,7 @@ fn settings(url: &str) -> anyhow::Result<Settings> {
 async fn subscribe(app: &Application, org: &str, url: &str, n: usize, start: bool) -> anyhow::Result<Vec<String>> {
     let now = Utc::now();
     let mut hooks = Vec::with_capacity(n);
-    let txn = app.state().db.begin().await?;
+    let txn = store::begin(&app.state().db).await?;
     for _ in 0..n {
         let row = store::webhooks::insert(
             &txn,
@@ -153,7 +152,7 @@ async fn emit(app: &Application, org: &str, n: u64, per_txn: u64) -> anyhow::Res
     let mut left = n;
     while left > 0 {
         let batch = left.min(per_txn);
-        let txn = app.state().db.begin().await?;
+        let txn = store::begin(&app.state().db).await?;
         let mut ids = Vec::new();
         for i in 0..batch {
             let row = store::outbox::record(

@@ -210,7 +210,7 @@ pub async fn verify(
         return Err(invalid("Invalid verification code").with_details(serde_json::json!({ "attemptsRemaining": left })));
     }
 
-    let txn = sea_orm::TransactionTrait::begin(&state.db).await?;
+    let txn = store::begin(&state.db).await?;
     if !store::accounts::consume_pending(&txn, &email, &pending.code_hash).await? {
         return Err(invalid(
             "Invalid or expired verification code; request a new one with POST /accounts/provision",

@@ -5,7 +5,7 @@ use std::{future::Future, pin::Pin, sync::Arc};
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, dev::Payload, http::StatusCode, web};
 use futures_util::StreamExt;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
@@ -18,6 +18,7 @@ use crate::{
     error::{ApiError, ApiResult, ErrorCode},
     idempotency::Claim,
     state::AppState,
+    store,
 };
 
 fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
@@ -64,7 +65,7 @@ impl Ctx {
     /// # Errors
     /// When a transaction cannot be started.
     pub async fn begin(&self) -> ApiResult<DatabaseTransaction> {
-        Ok(self.state.db.begin().await?)
+        Ok(store::begin(&self.state.db).await?)
     }
 
     /// Commits `txn` together with the response (stored for `Idempotency-Key` replays in

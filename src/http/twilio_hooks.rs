@@ -157,7 +157,7 @@ async fn handle_inbound(req: &HttpRequest, body: &[u8], state: &AppState) -> Res
         Some(Keyword::Help) => Some(help_text(state, &org, to).await?),
         _ => None,
     };
-    let txn = sea_orm::TransactionTrait::begin(&state.db).await?;
+    let txn = store::begin(&state.db).await?;
     let conversation_id = store::sms::touch_conversation(&txn, &org, to, from, &text, now).await?;
     store::sms::insert_message(
         &txn,

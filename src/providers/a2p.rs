@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use thruai_actors::a2p::{
     ports::{A2pPorts, CarrierRegistry, PortError},
@@ -36,9 +36,6 @@ fn twilio_port_error(e: TwilioError) -> PortError {
         PortError::permanent(e.to_string())
     }
 }
-
-/// Attempts of an A2P snapshot write that SQLite refused as locked.
-const PERSIST_ATTEMPTS: u32 = 5;
 
 fn db_error(e: sea_orm::DbErr) -> PortError {
     PortError::transient(format!("database: {e}"))
@@ -417,16 +414,6 @@ pub struct ServerA2pPorts {
 }
 
 impl ServerA2pPorts {
-    /// The registration's row and its status change, in one transaction.
-    async fn persist_once(&self, reg: &Registration, change: Option<&StatusChange>) -> Result<(), sea_orm::DbErr> {
-        let txn = self.db.begin().await?;
-        store::a2p::save_registration(&txn, reg).await?;
-        if let Some(c) = change {
-            record_change(&txn, reg, c).await?;
-        }
-        txn.commit().await
-    }
-
     /// The organisation's Twilio client (BYOC, then the platform account), if any.
     ///
     /// # Errors
@@ -501,6 +488,19 @@ pub fn event_type(kind: Kind) -> &'static str {
 
 #[async_trait]
 impl A2pPorts for ServerA2pPorts {
+    /// The registration's row and its status change, in one transaction.
+    async fn persist(&self, reg: &Registration, change: Option<&StatusChange>) -> Result<(), PortError> {
+        let write = async {
+            let txn = store::begin(&self.db).await?;
+            store::a2p::save_registration(&txn, reg).await?;
+            if let Some(c) = change {
+                record_change(&txn, reg, c).await?;
+            }
+            txn.commit().await
+        };
+        write.await.map_err(db_error)
+    }
+
     async fn registry(&self, org_id: &str) -> Result<Arc<dyn CarrierRegistry>, PortError> {
         if let Some(twilio) = self.twilio(org_id).await? {
             return Ok(Arc::new(twilio));
@@ -512,22 +512,6 @@ impl A2pPorts for ServerA2pPorts {
             brand_review: Duration::from_millis(cfg.sandbox_brand_review_ms),
             campaign_review: Duration::from_millis(cfg.sandbox_campaign_review_ms),
         }))
-    }
-
-    async fn persist(&self, reg: &Registration, change: Option<&StatusChange>) -> Result<(), PortError> {
-        // The write reads its row first: on SQLite a concurrent writer makes that upgrade
-        // fail at once with "database is locked" (no busy wait, to avoid a deadlock), so the
-        // transaction is simply run again, a few times, before the actor backs off.
-        let mut attempt = 0;
-        loop {
-            match self.persist_once(reg, change).await {
-                Err(e) if attempt < PERSIST_ATTEMPTS && store::is_busy(&e) => {
-                    attempt += 1;
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
-                }
-                result => return result.map_err(db_error),
-            }
-        }
     }
 
     async fn load_active(&self) -> Result<Vec<Registration>, PortError> {

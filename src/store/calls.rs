@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-    TransactionTrait,
     prelude::*,
     sea_query::{Expr, OnConflict},
 };
@@ -119,7 +118,7 @@ pub async fn checkpoint_many(
     db: &DatabaseConnection,
     batch: &[(CallSnapshotV1, Vec<DomainEvent>)],
 ) -> Result<Vec<bool>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     let mut written = Vec::with_capacity(batch.len());
     for (snap, events) in batch {
         written.push(checkpoint_in(&txn, snap, events).await?);
@@ -325,7 +324,7 @@ pub async fn close_interrupted(db: &DatabaseConnection, row: &call::Model) -> Re
     let Ok((status, effects)) = snap.status.on(thruai_actors::call::state::Event::Crashed) else {
         return Ok(false);
     };
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     let claimed = call::Entity::update_many()
         .col_expr(call::Column::OwnerEpoch, Expr::value(row.owner_epoch + 1))
         .filter(call::Column::Id.eq(row.id.as_str()))

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     prelude::*,
     sea_query::{Expr, ExprTrait, Func},
 };
@@ -1034,7 +1034,7 @@ INSERT INTO "calls" ({cols}) SELECT {placeholders} FROM fired"#,
             .await?;
         return Ok(res.rows_affected() == 1);
     }
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     let sql = format!(
         r#"UPDATE "campaign_dials" SET "status" = '{DIAL_PENDING}', "updated_at" = ?1
  WHERE "intent_key" = ?2 AND "status" = '{DIAL_ARMED}' AND {cond}"#,
@@ -1186,7 +1186,7 @@ where
         + Send,
     T: Send,
 {
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     fence(&txn, id, epoch, lease).await?;
     let out = f(&txn).await?;
     txn.commit().await?;

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait, prelude::*, sea_query::ExprTrait,
+    QueryFilter, QueryOrder, QuerySelect, prelude::*, sea_query::ExprTrait,
 };
 use serde_json::json;
 use thruai_actors::{
@@ -36,7 +36,7 @@ pub fn event_body(event: &outbox_event::Model) -> String {
 /// subscription of the event's organisation created before the event, and stamps the events,
 /// all in one transaction. The unique (event, subscription) index makes it exactly-once.
 pub async fn dispatch(db: &DatabaseConnection, limit: u64, now: DateTime<Utc>) -> Result<DispatchReport, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     let events = outbox_event::Entity::find()
         .filter(outbox_event::Column::DispatchedAt.is_null())
         .order_by_asc(outbox_event::Column::CreatedAt)
@@ -148,7 +148,7 @@ pub async fn claim(
     now: DateTime<Utc>,
     lease_until: DateTime<Utc>,
 ) -> Result<Vec<ClaimedDelivery>, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     let candidates: Vec<String> = delivery::Entity::find()
         .select_only()
         .column(delivery::Column::Id)
@@ -243,7 +243,7 @@ pub async fn record(db: &DatabaseConnection, results: Vec<AttemptRecord>, now: D
     if results.is_empty() {
         return Ok(());
     }
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     // The pending rows logged at claim time are replaced by the final ones: two statements
     // for the whole batch instead of one update per row.
     attempt::Entity::delete_many()
@@ -370,7 +370,7 @@ pub async fn disable(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     webhooks::disable(&txn, webhook_id, reason, now).await?;
     let n = cancel_pending(&txn, webhook_id, reason, now).await?;
     txn.commit().await?;
