@@ -265,6 +265,8 @@ pub struct CallSettings {
     pub vad_threshold_rms: f32,
     /// Most characters of conversation sent to the LLM as context (0: no limit).
     pub llm_context_max_chars: usize,
+    /// Most turns of conversation sent to the LLM as context (0: no limit).
+    pub llm_context_max_turns: usize,
     /// Longest a sandbox far end keeps a call open, in seconds.
     pub sandbox_max_call_secs: u64,
     /// Restarts of a crashing call actor allowed per window before the call is failed.

@@ -40,6 +40,11 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "MCP tool calls, by tool and outcome (ok, error)",
     ),
     ("thruai_live_calls", "gauge", "Calls in progress"),
+    (
+        "thruai_call_context_chars",
+        "gauge",
+        "Characters of conversation held as LLM context by live calls (each bounded by calls.llm_context_max_chars and _max_turns)",
+    ),
     ("thruai_actors", "gauge", "Live actors, by kind"),
     (
         "thruai_actor_mailbox_depth",

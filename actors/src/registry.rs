@@ -425,7 +425,7 @@ mod tests {
             },
             silence_timeout: Duration::from_secs(60),
             vad_threshold_rms: 500.0,
-            context_max_chars: 0,
+            context: crate::call::speaking::ContextBudget::default(),
             s2s: None,
         };
         let registry = CallRegistry::new(policy);

@@ -177,8 +177,8 @@ async fn media_metrics(http: &reqwest::Client, base: &str) -> (Vec<(f64, u64)>, 
     histogram(http, base, "thruai_media_frame_delay_seconds").await
 }
 
-/// A histogram of the server's `/metrics`: its cumulative buckets and its count.
-async fn histogram(http: &reqwest::Client, base: &str, name: &str) -> (Vec<(f64, u64)>, u64) {
+/// The server's `/metrics` text.
+async fn metrics(http: &reqwest::Client, base: &str) -> String {
     // A pooled connection idle past the server's keep-alive can be closed as it is reused
     // (`IncompleteMessage`): asked again on a new one.
     let mut attempt = 0;
@@ -192,7 +192,23 @@ async fn histogram(http: &reqwest::Client, base: &str, name: &str) -> (Vec<(f64,
             Err(e) => panic!("metrics: {e}"),
         }
     };
-    let text = response.text().await.unwrap_or_default();
+    response.text().await.unwrap_or_default()
+}
+
+/// A gauge (unlabelled) of the server's `/metrics`.
+async fn gauge(http: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let prefix = format!("{name} ");
+    metrics(http, base)
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A histogram of the server's `/metrics`: its cumulative buckets and its count.
+async fn histogram(http: &reqwest::Client, base: &str, name: &str) -> (Vec<(f64, u64)>, u64) {
+    let text = metrics(http, base).await;
     let mut buckets = Vec::new();
     let mut count = 0;
     let (bucket, total) = (format!("{name}_bucket{{le=\""), format!("{name}_count "));
@@ -734,10 +750,14 @@ fn main() {
         while run_started.elapsed() < steady_to {
             let (r, _) = proc_usage(pid);
             rss.push(r);
+            // What a long call's memory is meant to grow with: its conversation, up to the
+            // context budget.
+            let context = gauge(&http, &server.base, "thruai_call_context_chars").await;
             println!(
-                "  t={:>4.0}s  RSS {:>7.1} MB  frames sent {}",
+                "  t={:>4.0}s  RSS {:>7.1} MB  context {:>5.1} KB/call  frames sent {}",
                 run_started.elapsed().as_secs_f64(),
                 r as f64 / 1024.0,
+                context / 1024.0 / calls as f64,
                 totals.frames_sent.load(Ordering::Relaxed)
             );
             tokio::time::sleep(Duration::from_secs(5).min(steady_to.saturating_sub(run_started.elapsed()))).await;
@@ -747,20 +767,7 @@ fn main() {
         let (_, ticks_b) = proc_usage(pid);
         let (_, gen_ticks_b) = proc_usage(std::process::id());
         let steady_secs = at_a.elapsed().as_secs_f64();
-        let live = {
-            let text = http
-                .get(format!("{}/metrics", server.base))
-                .send()
-                .await
-                .expect("metrics")
-                .text()
-                .await
-                .unwrap_or_default();
-            text.lines()
-                .find_map(|l| l.strip_prefix("thruai_live_calls "))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
+        let live = gauge(&http, &server.base, "thruai_live_calls").await;
         for t in tasks {
             let _ = t.await;
         }

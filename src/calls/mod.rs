@@ -19,6 +19,7 @@ use thruai_actors::{
     call::{
         BargeIn,
         snapshot::{CallSnapshot, CallSnapshotV1},
+        speaking::ContextBudget,
         state::{CallStatus, DomainEvent},
     },
     ports::{
@@ -305,7 +306,10 @@ pub fn start_actor_with(
         },
         silence_timeout: Duration::from_millis(cfg.silence_timeout_ms),
         vad_threshold_rms: cfg.vad_threshold_rms,
-        context_max_chars: cfg.llm_context_max_chars,
+        context: ContextBudget {
+            max_chars: cfg.llm_context_max_chars,
+            max_turns: cfg.llm_context_max_turns,
+        },
         s2s: None,
     };
     let mut setup = setup;

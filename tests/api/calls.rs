@@ -138,6 +138,43 @@ async fn a_sandbox_call_runs_end_to_end_greeting_turns_and_agent_hangup() {
 }
 
 #[actix_web::test]
+async fn a_long_calls_context_keeps_to_its_turn_budget_and_the_transcript_keeps_everything() {
+    let app = spawn_with(|s| {
+        s.calls.silence_timeout_ms = 8000;
+        s.calls.llm_context_max_turns = 3;
+    })
+    .await;
+    let agent = agent(&app, "Thanks for calling!", json!({})).await;
+    let id = call(
+        &app,
+        &agent,
+        json!([{ "waitForAgent": true }, { "say": "What are your hours?" }, { "waitForAgent": true },
+               { "say": "Do you open on Sunday?" }, { "waitForAgent": true },
+               { "say": "Thanks, goodbye." }, { "waitForAgent": true }, { "silenceMs": 3000 }]),
+    )
+    .await;
+    let c = finished(&app, &id).await;
+    assert_eq!(c["status"], "completed", "{c}");
+    assert_eq!(lines(&c, "caller").len(), 3, "{c}");
+    assert_eq!(lines(&c, "agent").len(), 4, "{c}");
+    let debug = app.get(&format!("/calls/{id}/debug")).await;
+    let trims: Vec<Value> = debug.data()["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "context_trimmed")
+        .cloned()
+        .collect();
+    assert!(!trims.is_empty(), "{}", debug.data());
+    let dropped: u64 = trims
+        .iter()
+        .map(|t| t["detail"]["turnsDropped"].as_u64().unwrap())
+        .sum();
+    // Seven turns said, at most three kept.
+    assert!(dropped >= 4, "{trims:?}");
+}
+
+#[actix_web::test]
 async fn barge_in_clears_the_agent_and_keeps_only_what_was_heard() {
     let app = app().await;
     let greeting = "Welcome to the clinic. We are open every day from eight until six, and on weekends we open later.";

@@ -85,9 +85,9 @@ pub struct CallSetup {
     /// With nobody speaking this long, the agent ends the call.
     pub silence_timeout: Duration,
     pub vad_threshold_rms: f32,
-    /// Most characters of conversation kept as the LLM's context (0: no limit): older
-    /// turns are dropped first, so a long call's context — and memory — stays bounded.
-    pub context_max_chars: usize,
+    /// The conversation kept as the LLM's context: older turns are dropped first, so a
+    /// long call's context — and memory — stays bounded.
+    pub context: speaking::ContextBudget,
     /// Set for `s2s` agents: the realtime session replaces STT → LLM → TTS.
     pub s2s: Option<S2sSettings>,
 }
@@ -137,6 +137,7 @@ pub struct CallActor {
     s2s: Option<s2s::S2s>,
     /// The call moved to its media stream's arbiter: this actor only passes messages on.
     moved_to: Option<Addr<CallActor>>,
+    context: stats::ContextShare,
 }
 
 impl CallActor {
@@ -178,6 +179,7 @@ impl CallActor {
             notes: 0,
             s2s: None,
             moved_to: None,
+            context: stats::ContextShare::new(&stats::CONTEXT_CHARS),
         }
     }
 
@@ -299,19 +301,19 @@ impl CallActor {
 
     /// Drops the oldest conversation turns beyond the context budget — never a turn of
     /// audio still playing (it may be cut to what was heard), never the last user turn, and
-    /// never a tool result without the call it answers.
+    /// never a tool result without the call it answers — and counts what is kept.
     fn trim_context(&mut self) {
         let playing = self.speaking.iter().map(|u| u.conversation_index).min();
-        let cut = speaking::context_cut(&self.snap.conversation, self.setup.context_max_chars, playing);
-        if cut == 0 {
-            return;
-        }
+        let cut = speaking::context_cut(&self.snap.conversation, self.setup.context, playing);
         self.snap.conversation.drain(..cut);
         for u in &mut self.speaking {
             u.conversation_index -= cut;
         }
         let chars: usize = self.snap.conversation.iter().map(ChatTurn::chars).sum();
-        self.note("context_trimmed", json!({ "turnsDropped": cut, "chars": chars }));
+        self.context.set(chars as u64);
+        if cut > 0 {
+            self.note("context_trimmed", json!({ "turnsDropped": cut, "chars": chars }));
+        }
     }
 
     /// Nothing in flight that a new actor could not take over from the snapshot: no

@@ -118,18 +118,33 @@ impl AudioMarks {
     }
 }
 
-/// How many of the oldest `turns` to drop to fit the context in `budget` characters (0: no
-/// limit): never the last user turn or anything after it, nothing from `keep_from` on (a
-/// turn still playing), and never a tool result without the call it answers.
-pub fn context_cut(turns: &[ChatTurn], budget: usize, keep_from: Option<usize>) -> usize {
+/// The most context a call keeps for its LLM (0: no limit, for each bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ContextBudget {
+    pub max_chars: usize,
+    /// Bounds the conversation's memory however short its turns are (each turn costs ~100
+    /// bytes beyond its text).
+    pub max_turns: usize,
+}
+
+impl ContextBudget {
+    fn exceeded(&self, chars: usize, turns: usize) -> bool {
+        (self.max_chars > 0 && chars > self.max_chars) || (self.max_turns > 0 && turns > self.max_turns)
+    }
+}
+
+/// How many of the oldest `turns` to drop to fit the context in `budget`: never the last
+/// user turn or anything after it, nothing from `keep_from` on (a turn still playing), and
+/// never a tool result without the call it answers.
+pub fn context_cut(turns: &[ChatTurn], budget: ContextBudget, keep_from: Option<usize>) -> usize {
     let mut total: usize = turns.iter().map(ChatTurn::chars).sum();
-    if budget == 0 || total <= budget {
+    if !budget.exceeded(total, turns.len()) {
         return 0;
     }
     let last_user = turns.iter().rposition(|t| t.role == ChatRole::User).unwrap_or(0);
     let limit = keep_from.map_or(last_user, |k| k.min(last_user));
     let mut cut = 0;
-    while cut < limit && (total > budget || turns[cut].role == ChatRole::Tool) {
+    while cut < limit && (budget.exceeded(total, turns.len() - cut) || turns[cut].role == ChatRole::Tool) {
         total -= turns[cut].chars();
         cut += 1;
     }
@@ -218,15 +233,48 @@ mod tests {
             say(ChatRole::Assistant, 100),
             say(ChatRole::User, 100),
         ];
-        assert_eq!(context_cut(&turns, 0, None), 0, "no limit");
-        assert_eq!(context_cut(&turns, 10_000, None), 0, "within the budget");
-        assert_eq!(context_cut(&turns, 450, None), 1);
+        let chars = |max_chars| ContextBudget {
+            max_chars,
+            max_turns: 0,
+        };
+        assert_eq!(context_cut(&turns, ContextBudget::default(), None), 0, "no limit");
+        assert_eq!(context_cut(&turns, chars(10_000), None), 0, "within the budget");
+        assert_eq!(context_cut(&turns, chars(450), None), 1);
         // Cutting the tool call drops its result too.
-        assert_eq!(context_cut(&turns, 300, None), 4);
+        assert_eq!(context_cut(&turns, chars(300), None), 4);
         // Never the last user turn, whatever the budget.
-        assert_eq!(context_cut(&turns, 1, None), 5);
+        assert_eq!(context_cut(&turns, chars(1), None), 5);
         // Nor a turn still playing.
-        assert_eq!(context_cut(&turns, 1, Some(1)), 1);
+        assert_eq!(context_cut(&turns, chars(1), Some(1)), 1);
+
+        // A bound on turns, alone or beside the characters' (whichever cuts more).
+        let most_turns = |max_turns| ContextBudget {
+            max_chars: 0,
+            max_turns,
+        };
+        assert_eq!(context_cut(&turns, most_turns(6), None), 0);
+        assert_eq!(context_cut(&turns, most_turns(5), None), 1);
+        assert_eq!(
+            context_cut(&turns, most_turns(4), None),
+            2,
+            "the tool call kept with its result"
+        );
+        assert_eq!(
+            context_cut(&turns, most_turns(3), None),
+            4,
+            "the tool pair goes together"
+        );
+        assert_eq!(context_cut(&turns, most_turns(1), None), 5, "the last question stays");
+        let both = ContextBudget {
+            max_chars: 450,
+            max_turns: 3,
+        };
+        assert_eq!(context_cut(&turns, both, None), 4);
+        let both = ContextBudget {
+            max_chars: 200,
+            max_turns: 5,
+        };
+        assert_eq!(context_cut(&turns, both, None), 4);
     }
 
     #[test]

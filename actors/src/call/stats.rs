@@ -29,6 +29,39 @@ pub static MEDIA: MediaStats = MediaStats::new();
 /// agent to the `clear` handed to the stream (one sample per `clear`).
 pub static BARGE_IN: MediaStats = MediaStats::new();
 
+/// Characters of conversation the live calls hold as their LLM context (each call's share
+/// bounded by its context budget): what a long call's memory grows with.
+pub static CONTEXT_CHARS: AtomicU64 = AtomicU64::new(0);
+
+/// One call's share of a total ([`CONTEXT_CHARS`]): set as its conversation changes, given
+/// back when the call's actor goes.
+#[derive(Debug)]
+pub struct ContextShare {
+    total: &'static AtomicU64,
+    chars: u64,
+}
+
+impl ContextShare {
+    pub const fn new(total: &'static AtomicU64) -> Self {
+        Self { total, chars: 0 }
+    }
+
+    pub fn set(&mut self, chars: u64) {
+        if chars >= self.chars {
+            self.total.fetch_add(chars - self.chars, Relaxed);
+        } else {
+            self.total.fetch_sub(self.chars - chars, Relaxed);
+        }
+        self.chars = chars;
+    }
+}
+
+impl Drop for ContextShare {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.chars, Relaxed);
+    }
+}
+
 /// A copy of the statistics at one instant.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MediaSnapshot {
@@ -107,6 +140,22 @@ impl MediaSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn context_shares_add_up_and_are_given_back() {
+        static TOTAL: AtomicU64 = AtomicU64::new(0);
+        let mut a = ContextShare::new(&TOTAL);
+        let mut b = ContextShare::new(&TOTAL);
+        a.set(1_000);
+        b.set(300);
+        assert_eq!(TOTAL.load(Relaxed), 1_300);
+        a.set(400); // trimmed to its budget
+        assert_eq!(TOTAL.load(Relaxed), 700);
+        drop(a);
+        assert_eq!(TOTAL.load(Relaxed), 300);
+        drop(b);
+        assert_eq!(TOTAL.load(Relaxed), 0);
+    }
 
     #[test]
     fn delays_land_in_their_buckets_and_quantiles_read_back() {
