@@ -28,7 +28,6 @@ pub mod sms;
 pub mod telephony;
 pub mod tools;
 pub mod twilio;
-pub mod twilio_hooks;
 pub mod validation;
 pub mod webhook_deliveries;
 pub mod webhooks;
@@ -45,9 +44,7 @@ pub const BASE_PATH: &str = "/api/v1/public";
 /// discovery documents); static paths before parameterised ones so `/agents/quickstart`
 /// wins over `/agents/{id}`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // Carrier webhooks live outside the API base path and the API layer.
-    twilio_hooks::routes(cfg);
-    // Carrier webhooks and the media stream: not part of the public API.
+    // Carrier webhooks and the media stream: outside the base path and the API layer.
     twilio::configure(cfg);
     let mut by_path: BTreeMap<String, Vec<&'static routes::RouteSpec>> = BTreeMap::new();
     for spec in routes::table() {

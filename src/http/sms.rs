@@ -1,5 +1,5 @@
 //! SMS: send (three paths, one handler), messages, conversations (one per pair of numbers)
-//! and opt-outs. Carrier webhooks (inbound, delivery status) live in `twilio_hooks`.
+//! and opt-outs. Carrier webhooks (inbound, delivery status) live in `twilio/sms.rs`.
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use chrono::{DateTime, Utc};

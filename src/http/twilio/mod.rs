@@ -1,9 +1,10 @@
 //! Carrier webhooks, outside the public API: `/twilio/voice` (answer an inbound or outbound
 //! call with `<Connect><Stream>`), `/twilio/status` (status callbacks drive the call's
-//! state machine), both verified with `X-Twilio-Signature`, and the `/twilio/media-stream`
-//! WebSocket (`media.rs`).
+//! state machine), both verified with `X-Twilio-Signature`, the `/twilio/media-stream`
+//! WebSocket (`media.rs`), and the SMS webhooks (`sms.rs`).
 
 pub mod media;
+pub mod sms;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use thruai_actors::call::state::CallStatus;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/twilio/voice", web::post().to(voice))
         .route("/twilio/status", web::post().to(status))
         .route("/twilio/media-stream", web::get().to(media::start));
+    sms::configure(cfg);
 }
 
 fn xml(body: &str) -> HttpResponse {

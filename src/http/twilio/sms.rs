@@ -6,10 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::Utc;
 use thruai_entities::{phone_number, sms_message};
 
+use super::{escape, param, verified, xml};
 use crate::{
     domain::ids,
     error::{ApiError, ErrorCode},
-    providers::twilio::validate_signature,
     state::AppState,
     store,
 };
@@ -50,26 +50,9 @@ pub fn keyword(body: &str) -> Option<Keyword> {
     HELP.contains(&word.as_str()).then_some(Keyword::Help)
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/twilio/sms").route(web::post().to(inbound)))
         .service(web::resource("/twilio/sms-status").route(web::post().to(status)));
-}
-
-fn param<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-}
-
-fn twiml(inner: &str) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/xml").body(format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response>{inner}</Response>"
-    ))
-}
-
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// The auth token Twilio (or the sandbox carrier) signs this number's webhooks with.
@@ -102,19 +85,8 @@ async fn verify(
     number: &phone_number::Model,
     form: &[(String, String)],
 ) -> Result<(), ApiError> {
-    let base = state.settings.server.public_base_url.trim_end_matches('/');
-    let mut url = format!("{base}{}", req.path());
-    if !req.query_string().is_empty() {
-        url.push('?');
-        url.push_str(req.query_string());
-    }
-    let header = req
-        .headers()
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
     let ok = match token_for(state, number).await? {
-        Some(token) => !header.is_empty() && validate_signature(&token, &url, form, header),
+        Some(token) => verified(state, req, form, &token),
         None => false,
     };
     if ok {
@@ -149,7 +121,7 @@ async fn handle_inbound(req: &HttpRequest, body: &[u8], state: &AppState) -> Res
         && store::sms::find_by_provider_sid(&state.db, sid).await?.is_some()
     {
         // Twilio retried a webhook we already took.
-        return Ok(twiml(""));
+        return Ok(xml(""));
     }
     let now = Utc::now();
     let kw = keyword(&text);
@@ -201,11 +173,9 @@ async fn handle_inbound(req: &HttpRequest, body: &[u8], state: &AppState) -> Res
     }
     txn.commit().await?;
     // STOP and START are confirmed by the carrier itself; HELP is answered with our text.
-    Ok(twiml(
-        &help
-            .map(|h| format!("<Message>{}</Message>", xml_escape(&h)))
-            .unwrap_or_default(),
-    ))
+    Ok(xml(&help
+        .map(|h| format!("<Message>{}</Message>", escape(&h)))
+        .unwrap_or_default()))
 }
 
 #[allow(clippy::too_many_arguments)]
