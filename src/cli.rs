@@ -60,7 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Mcp => crate::mcp_stdio::run().await?,
-        Command::Demo => crate::calls::demo::run(settings).await?,
+        Command::Demo => crate::app::calls::demo::run(settings).await?,
         Command::Migrate => {
             let db = store::connect(&settings.database).await?;
             store::migrate(&db).await?;

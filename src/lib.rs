@@ -5,9 +5,8 @@
 //! sit behind traits in [`providers`] with a sandbox beside each real client.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod auth;
-pub mod calls;
-pub mod campaigns;
 pub mod cli;
 pub mod config;
 pub mod crypto;
@@ -25,4 +24,3 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
-pub mod webhooks;

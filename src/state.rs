@@ -47,7 +47,7 @@ pub struct AppState {
     /// The A2P registration actors of this node.
     pub a2p: A2pSupervisor,
     /// Writes the live calls' snapshots, many per transaction.
-    pub checkpoints: crate::calls::CheckpointWriter,
+    pub checkpoints: crate::app::calls::CheckpointWriter,
     /// The live calls of this process.
     pub calls: thruai_actors::CallRegistry,
     pub started_at: chrono::DateTime<chrono::Utc>,
@@ -57,7 +57,7 @@ pub struct AppState {
     pub campaigns: CampaignSupervisor,
     /// The campaign ports' handle on this state (they dial through the application). It is
     /// a cycle — state → campaigns → ports → state — that [`AppState::release`] breaks.
-    app_cell: crate::campaigns::AppCell,
+    app_cell: crate::app::campaigns::AppCell,
 }
 
 impl AppState {
@@ -96,7 +96,7 @@ impl AppState {
             .build()?;
         let crypto = Crypto::new(&settings.security.encryption_key, db.clone())?;
         let settings = Arc::new(settings);
-        let webhooks = crate::webhooks::start(
+        let webhooks = crate::app::webhooks::start(
             &settings.webhooks,
             db.clone(),
             crypto.clone(),
@@ -109,18 +109,18 @@ impl AppState {
             http: http.clone(),
             crypto: crypto.clone(),
         }));
-        let cell = crate::campaigns::AppCell::default();
+        let cell = crate::app::campaigns::AppCell::default();
         let campaigns = CampaignSupervisor::new(
-            Arc::new(crate::campaigns::ServerCampaignPorts {
+            Arc::new(crate::app::campaigns::ServerCampaignPorts {
                 state: cell.clone(),
                 db: db.clone(),
                 settings: settings.clone(),
                 node: uuid::Uuid::new_v4().simple().to_string(),
                 dialing: Arc::default(),
                 read: Arc::default(),
-                ahead: crate::campaigns::Pools::default(),
+                ahead: crate::app::campaigns::Pools::default(),
             }),
-            crate::campaigns::config_of(&settings),
+            crate::app::campaigns::config_of(&settings),
         );
         let state = Self {
             campaigns,
@@ -132,7 +132,7 @@ impl AppState {
             http,
             crypto,
             llm: Arc::new(SandboxLlm),
-            checkpoints: crate::calls::CheckpointWriter::start(db.clone()),
+            checkpoints: crate::app::calls::CheckpointWriter::start(db.clone()),
             calls: thruai_actors::CallRegistry::new(thruai_actors::registry::RestartPolicy {
                 max_restarts: settings.calls.max_restarts,
                 window: std::time::Duration::from_secs(settings.calls.restart_window_secs),

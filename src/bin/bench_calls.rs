@@ -34,7 +34,7 @@ use std::{
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use thruai::{calls::far_end, providers::twilio};
+use thruai::providers::{sandbox::far_end, twilio};
 use thruai_actors::audio::{FRAME_BYTES, mulaw, tone};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, protocol::WebSocketConfig};
 

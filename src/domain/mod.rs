@@ -1,6 +1,8 @@
 //! Parsed domain values: resource ids with their prefixes, e-mail addresses, slugs.
 
+pub mod agent;
 pub mod ids;
+pub mod validation;
 
 /// Lower-cases and checks an e-mail address (one `@`, a dotted domain, no spaces).
 pub fn normalize_email(raw: &str) -> Option<String> {

@@ -21,7 +21,7 @@ use super::{
     validation::{Validate, Validator},
 };
 use crate::{
-    calls,
+    app::calls,
     domain::is_e164,
     error::{ApiError, ApiResult, ErrorCode},
     providers::telephony::{self as tel, TelephonyError},

@@ -20,8 +20,10 @@ use super::{
     validation::{Validate, Validator},
 };
 use crate::{
-    calls,
-    campaigns::{WindowJson, pool_of, window_of},
+    app::{
+        calls,
+        campaigns::{WindowJson, pool_of, window_of},
+    },
     domain::{ids, is_e164},
     error::{ApiError, ApiResult, ErrorCode},
     store::{self, campaigns as cs},
@@ -627,7 +629,7 @@ pub async fn add_contacts(ctx: Ctx, id: web::Path<String>, Body(input): Body<Con
     if row.status == "running" {
         // A campaign not running yet gets them when its actor starts.
         if out.added > 0 {
-            crate::campaigns::refresh_queue_statistics(ctx.state.db.clone());
+            crate::app::campaigns::refresh_queue_statistics(ctx.state.db.clone());
         }
         ctx.state.campaigns.ensure(&row.id);
     }

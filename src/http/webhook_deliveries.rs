@@ -20,10 +20,10 @@ use super::{
     validation::{Validate, Validator},
 };
 use crate::{
+    app::webhooks::HttpSender,
     domain::ids,
     error::{ApiError, ApiResult, ErrorCode},
     store::{self, outbox::EVENT_TYPES, webhook_deliveries::ReplaySelection},
-    webhooks::HttpSender,
 };
 
 /// Statuses of a delivery-log row.
@@ -174,7 +174,7 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<WebhookTest
     let report = sender
         .send(OutgoingMessage {
             url: sub.url,
-            secret: crate::webhooks::open_secret(&ctx.state.crypto, &sub.secret)
+            secret: crate::app::webhooks::open_secret(&ctx.state.crypto, &sub.secret)
                 .await
                 .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?,
             msg_id: msg_id.clone(),

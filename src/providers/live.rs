@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     config::{ApiProviderSettings, Settings},
-    http::agents::config::{LlmConfig, SttConfig, VoiceConfig},
+    domain::agent::{LlmConfig, SttConfig, VoiceConfig},
 };
 
 /// The real clients chosen for a call; `None` where the sandbox stands in.

@@ -368,7 +368,7 @@ pub struct SandboxCarrier {
     /// Pause between simulated delivery steps.
     delivery_step: Duration,
     /// Set by [`SandboxCarrier::for_calls`]: what the far end of a sandbox call needs.
-    far_end: Option<crate::calls::far_end::FarEndEnv>,
+    far_end: Option<crate::providers::sandbox::far_end::FarEndEnv>,
 }
 
 impl SandboxCarrier {
@@ -420,7 +420,7 @@ impl SandboxCarrier {
     }
 
     /// A carrier that can place calls: it plays the far end itself.
-    pub fn for_calls(mut self, env: crate::calls::far_end::FarEndEnv) -> Self {
+    pub fn for_calls(mut self, env: crate::providers::sandbox::far_end::FarEndEnv) -> Self {
         self.far_end = Some(env);
         self
     }
@@ -587,7 +587,7 @@ impl Telephony for SandboxCarrier {
             },
         )
         .await?;
-        let far_end = crate::calls::far_end::FarEnd::outbound(env, &sid, req);
+        let far_end = crate::providers::sandbox::far_end::FarEnd::outbound(env, &sid, req);
         actix_web::rt::spawn(async move {
             if outcome == "answered" {
                 let report = far_end.run().await;
@@ -730,7 +730,8 @@ pub async fn carrier_of(
 ) -> Result<Arc<dyn Telephony>, TelephonyError> {
     if number.provider == "sandbox" {
         return Ok(Arc::new(
-            sandbox_carrier(state, &number.org_id).for_calls(crate::calls::far_end::FarEndEnv::from_state(state)),
+            sandbox_carrier(state, &number.org_id)
+                .for_calls(crate::providers::sandbox::far_end::FarEndEnv::from_state(state)),
         ));
     }
     if let Some(creds) = store::telephony::credentials(&state.db, &number.org_id).await?

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use thruai::calls::far_end::{FarEnd, FarEndEnv, Step};
+use thruai::providers::sandbox::far_end::{FarEnd, FarEndEnv, Step};
 
 use crate::{
     fake_twilio::FakeTwilio,

@@ -800,7 +800,7 @@ async fn in_doubt_intent(app: &TestApp, campaign_id: &str, contact_id: &str, to:
         .unwrap()
         .unwrap();
     let key = format!("{contact_id}:1");
-    let call_row = thruai::calls::new_call(
+    let call_row = thruai::app::calls::new_call(
         &row.org_id,
         &row.agent_id,
         "outbound",

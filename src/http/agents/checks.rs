@@ -8,7 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{AgentOut, is_variable_name, load};
+use super::{AgentOut, load};
+use crate::domain::agent::is_variable_name;
 use crate::{
     error::{ApiError, ApiResult, FieldError},
     http::{

@@ -3,7 +3,6 @@
 //! transaction. Preview/preflight, simulation and telephony live in the sub-modules.
 
 pub mod checks;
-pub mod config;
 pub mod numbers;
 pub mod simulate;
 
@@ -16,14 +15,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thruai_entities::agent;
 
-use self::config::{
-    InterruptionSettings, LlmConfig, MemoryPolicy, S2sConfig, S2sTurnDetection, SttConfig, VoiceConfig,
-};
 use super::{
     envelope,
     extract::{Body, Ctx, ListQuery},
     telephony::double_option,
     validation::{Validate, Validator},
+};
+use crate::domain::agent::{
+    InterruptionSettings, LlmConfig, MemoryPolicy, S2sConfig, S2sTurnDetection, SttConfig, VoiceConfig,
+    is_variable_name,
 };
 use crate::{
     domain::ids,
@@ -36,14 +36,6 @@ use crate::{
 pub const STATUSES: &[&str] = &["active", "inactive", "draft"];
 pub const PIPELINES: &[&str] = &["s2s", "traditional"];
 const MAX_VARIABLES: usize = 100;
-
-/// `[A-Za-z_][A-Za-z0-9_]{0,63}`.
-pub fn is_variable_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.len() <= 64
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use thruai_actors::call::state::CallStatus;
 
 use crate::{
-    calls,
+    app::calls,
     providers::{telephony as tel, twilio},
     state::AppState,
     store,

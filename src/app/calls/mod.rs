@@ -4,7 +4,6 @@
 
 mod checkpoints;
 pub mod demo;
-pub mod far_end;
 
 pub use checkpoints::CheckpointWriter;
 
@@ -30,9 +29,7 @@ use thruai_actors::{
 use thruai_entities::{agent, call, tool};
 
 use crate::{
-    http::agents::config::{
-        Eagerness, InterruptionSettings, NoiseReduction, S2sConfig, S2sTurnDetection, TurnDetectionType,
-    },
+    domain::agent::{Eagerness, InterruptionSettings, NoiseReduction, S2sConfig, S2sTurnDetection, TurnDetectionType},
     providers::{
         live,
         llm::{self, Prompt, Role, ToolSpec, Turn},

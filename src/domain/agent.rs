@@ -5,7 +5,15 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::http::validation::Validator;
+use crate::domain::validation::Validator;
+
+/// `[A-Za-z_][A-Za-z0-9_]{0,63}`.
+pub fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -328,7 +336,7 @@ impl MemoryPolicy {
         }
         if let Some(fields) = &self.verification_fields {
             v.check(
-                fields.len() <= 10 && fields.iter().all(|f| super::is_variable_name(f)),
+                fields.len() <= 10 && fields.iter().all(|f| is_variable_name(f)),
                 &format!("{p}.verificationFields"),
                 "at most 10 variable names",
             );

@@ -25,7 +25,7 @@ use thruai_actors::campaign::{
 use thruai_entities::{call, campaign, campaign_dial};
 
 use crate::{
-    calls,
+    app::calls,
     config::Settings,
     providers::telephony::{self as tel, CallLookup},
     state::AppState,

@@ -1,0 +1,7 @@
+//! The application layer: one service per use-case family, each built from the parts it
+//! uses (database, its settings section, crypto, a client, actor handles) and never from
+//! the whole `AppState`, which only `http/` and start-up see.
+
+pub mod calls;
+pub mod campaigns;
+pub mod webhooks;

@@ -1,0 +1,4 @@
+//! The sandbox providers: stand-ins that behave like the real services end to end,
+//! deterministically, on this machine.
+
+pub mod far_end;
