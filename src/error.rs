@@ -1,14 +1,11 @@
-//! The one error type at the HTTP boundary and the one table of error codes: every
-//! status the API answers with is chosen here, from the contract's `errorCodes`.
+//! The one table of error codes — every status the API answers with is chosen here, from
+//! the contract's `errorCodes` — and `ApiError`, what a request fails with. Errors of the
+//! layers below know their code ([`CodedError`]) and convert into it once, keeping their
+//! cause. How an `ApiError` is written on the wire is `http`'s business.
 
-use actix_web::{
-    HttpResponse, ResponseError,
-    http::{StatusCode, header::HeaderValue},
-};
+use actix_web::http::StatusCode;
 use sea_orm::{DbErr, SqlErr};
 use serde_json::{Value, json};
-
-use crate::http::envelope;
 
 /// The contract's error codes (plus two transport-level codes it leaves out, marked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -543,61 +540,67 @@ impl FieldError {
     }
 }
 
+/// The contract code of a database failure.
+pub fn db_code(err: &DbErr) -> ErrorCode {
+    match err.sql_err() {
+        _ if matches!(err, DbErr::RecordNotFound(_)) => ErrorCode::NotFound,
+        Some(SqlErr::UniqueConstraintViolation(_)) => ErrorCode::ResourceConflict,
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => ErrorCode::RelatedNotFound,
+        _ if matches!(err, DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) => ErrorCode::ServiceUnavailable,
+        _ => ErrorCode::DatabaseError,
+    }
+}
+
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
-        match &err {
-            DbErr::RecordNotFound(what) => Self::new(ErrorCode::NotFound, format!("{what} not found")),
-            _ => match err.sql_err() {
-                Some(SqlErr::UniqueConstraintViolation(_)) => Self::new(
-                    ErrorCode::ResourceConflict,
-                    "A record with the same unique fields already exists",
-                )
-                .with_source(err),
-                Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
-                    Self::new(ErrorCode::RelatedNotFound, "A referenced record does not exist").with_source(err)
-                }
-                _ if matches!(err, DbErr::Conn(_) | DbErr::ConnectionAcquire(_)) => {
-                    Self::internal(ErrorCode::ServiceUnavailable, err)
-                }
-                _ => Self::internal(ErrorCode::DatabaseError, err),
-            },
+        match db_code(&err) {
+            ErrorCode::NotFound => {
+                let what = match &err {
+                    DbErr::RecordNotFound(what) => what.clone(),
+                    _ => "record".into(),
+                };
+                Self::new(ErrorCode::NotFound, format!("{what} not found"))
+            }
+            ErrorCode::ResourceConflict => Self::new(
+                ErrorCode::ResourceConflict,
+                "A record with the same unique fields already exists",
+            )
+            .with_source(err),
+            ErrorCode::RelatedNotFound => {
+                Self::new(ErrorCode::RelatedNotFound, "A referenced record does not exist").with_source(err)
+            }
+            code => Self::internal(code, err),
         }
+    }
+}
+
+/// An error of a layer below HTTP that knows the contract code it answers with. Its
+/// `Display` is the client's message for a 4xx code; for a 5xx code the client sees the
+/// code's generic description and the error is logged as the cause.
+pub trait CodedError: std::error::Error + Send + Sync + 'static {
+    fn code(&self) -> ErrorCode;
+
+    /// Field-level details (`[{field, message}]`) when the error is about fields.
+    fn details(&self) -> Option<Value> {
+        None
+    }
+}
+
+impl<E: CodedError> From<E> for ApiError {
+    fn from(err: E) -> Self {
+        let code = err.code();
+        if code.status().is_server_error() {
+            return Self::internal(code, err);
+        }
+        let mut out = Self::new(code, err.to_string());
+        out.details = err.details();
+        out.with_source(err)
     }
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
         Self::internal(ErrorCode::InternalError, err)
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.code.status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let message = if status.is_server_error() {
-            tracing::error!(error = %self, request_id = %envelope::current_request_id(), "request failed");
-            self.code.spec().2.to_string()
-        } else {
-            self.message.clone()
-        };
-        let mut error = json!({ "code": self.code.as_str(), "message": message });
-        if let Some(details) = &self.details
-            && !status.is_server_error()
-        {
-            error["details"] = details.clone();
-        }
-        let mut res = envelope::error_response(status, error);
-        for (name, value) in &self.headers {
-            if let Ok(value) = HeaderValue::from_str(value) {
-                res.headers_mut()
-                    .insert(actix_web::http::header::HeaderName::from_static(name), value);
-            }
-        }
-        res
     }
 }
 

@@ -39,14 +39,14 @@ impl Application {
         if resumed > 0 {
             tracing::info!(resumed, "A2P registrations rehydrated");
         }
-        match crate::app::calls::recover(&state).await {
+        match state.calls.recover().await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(calls = n, "calls left open by a previous process closed as interrupted"),
             Err(e) => tracing::error!(error = %e, "closing interrupted calls failed"),
         }
         // Campaigns left running resume (after the calls above were closed): in-doubt dial
         // intents are reconciled with the carrier before anything is dialled again.
-        match crate::app::campaigns::resume(&state).await {
+        match crate::app::campaigns::resume(&state.campaigns, &state.db).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(campaigns = n, "campaign actors rehydrated"),
             Err(e) => tracing::error!(error = %e, "rehydrating campaigns failed"),

@@ -1,11 +1,21 @@
-//! Application state shared by every worker: cheap to clone (handles and `Arc`s only).
+//! `AppState`: the bundle of services that `http/` and start-up see — cheap to clone
+//! (handles and `Arc`s only). Each application service inside it holds only the parts it
+//! uses; none of them holds the bundle.
 
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
-use thruai_actors::{A2pSupervisor, CampaignSupervisor};
+use thruai_actors::CampaignSupervisor;
 
 use crate::{
+    app::{
+        a2p::A2p,
+        calls::{CallParts, Calls},
+        campaigns,
+        carriers::Carriers,
+        tools::ToolDelivery,
+        webhooks::Webhooks,
+    },
     auth::Authenticator,
     config::Settings,
     crypto::Crypto,
@@ -13,7 +23,6 @@ use crate::{
     limits::RateLimiter,
     net::ssrf::UrlGuard,
     providers::{
-        a2p::ServerA2pPorts,
         email::{self, EmailSender},
         llm::{LanguageModel, SandboxLlm},
     },
@@ -33,42 +42,24 @@ pub struct AppState {
     pub idempotency: Idempotency,
     pub email: Arc<dyn EmailSender>,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
-    /// The SSRF guard built from `security.url_allowlist`.
+    /// The SSRF guard built from `security.url_allowlist` (URLs are checked at save time).
     pub url_guard: UrlGuard,
-    /// The one client for user-supplied URLs: guarded resolver, no redirects, no proxy.
-    /// Send through `url_guard.request` / `url_guard.send`.
-    pub outbound: reqwest::Client,
-    /// Client for operator-configured provider APIs (Twilio, LLMs).
-    pub http: reqwest::Client,
     /// Encrypts secrets at rest.
     pub crypto: Crypto,
     /// The language model used when an agent's provider has no live client (the sandbox).
     pub llm: Arc<dyn LanguageModel>,
-    /// The A2P registration actors of this node.
-    pub a2p: A2pSupervisor,
-    /// Writes the live calls' snapshots, many per transaction.
-    pub checkpoints: crate::app::calls::CheckpointWriter,
-    /// The live calls of this process.
-    pub calls: thruai_actors::CallRegistry,
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    /// The webhook actors' registry.
-    pub webhooks: thruai_actors::WebhookRegistryHandle,
-    /// The outbound campaign actors of this node.
+    pub carriers: Carriers,
+    pub tools: ToolDelivery,
+    pub calls: Calls,
     pub campaigns: CampaignSupervisor,
-    /// The campaign ports' handle on this state (they dial through the application). It is
-    /// a cycle — state → campaigns → ports → state — that [`AppState::release`] breaks.
-    app_cell: crate::app::campaigns::AppCell,
+    pub webhooks: Webhooks,
+    pub a2p: A2p,
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl AppState {
-    /// Lets go of the state's references to itself, so that it (its database pools, its
-    /// actors' ports) can be freed once every other clone is gone: at shutdown, and when a
-    /// test's server ends.
-    pub fn release(&self) {
-        self.app_cell.set(None);
-    }
-
-    /// Connects the database (migrating when configured), Redis and the providers.
+    /// Connects the database (migrating when configured), Redis and the providers, and
+    /// builds the services.
     ///
     /// # Errors
     /// When the database is unreachable, migrations fail or a provider is misconfigured.
@@ -87,56 +78,46 @@ impl AppState {
             .collect::<Result<Vec<_>, _>>()
             .map_err(anyhow::Error::msg)?;
         let url_guard = UrlGuard::new(&settings.security.url_allowlist).map_err(anyhow::Error::msg)?;
+        // The one client for user-supplied URLs: guarded resolver, no redirects, no proxy.
         let outbound = url_guard
             .client(OUTBOUND_CONNECT_TIMEOUT)
             .map_err(|e| anyhow::anyhow!("building the guarded HTTP client: {e}"))?;
+        // The client for operator-configured provider APIs (Twilio, LLMs, speech).
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(OUTBOUND_CONNECT_TIMEOUT)
             .build()?;
         let crypto = Crypto::new(&settings.security.encryption_key, db.clone())?;
         let settings = Arc::new(settings);
-        let webhooks = crate::app::webhooks::start(
+        let llm: Arc<dyn LanguageModel> = Arc::new(SandboxLlm);
+        let webhooks = Webhooks::start(
             &settings.webhooks,
             db.clone(),
             crypto.clone(),
             url_guard.clone(),
             outbound.clone(),
         );
-        let a2p = A2pSupervisor::new(Arc::new(ServerA2pPorts {
-            db: db.clone(),
-            settings: settings.clone(),
-            http: http.clone(),
-            crypto: crypto.clone(),
-        }));
-        let cell = crate::app::campaigns::AppCell::default();
-        let campaigns = CampaignSupervisor::new(
-            Arc::new(crate::app::campaigns::ServerCampaignPorts {
-                state: cell.clone(),
-                db: db.clone(),
-                settings: settings.clone(),
-                node: uuid::Uuid::new_v4().simple().to_string(),
-                dialing: Arc::default(),
-                read: Arc::default(),
-                ahead: crate::app::campaigns::Pools::default(),
-            }),
-            crate::app::campaigns::config_of(&settings),
+        let carriers = Carriers::new(db.clone(), crypto.clone(), http.clone(), &settings);
+        let tools = ToolDelivery::new(url_guard.clone(), outbound, crypto.clone());
+        let a2p = A2p::new(
+            db.clone(),
+            settings.a2p.clone(),
+            carriers.clone(),
+            settings.server.public_base_url.clone(),
+            settings.testing.failpoint.clone(),
         );
-        let state = Self {
-            campaigns,
-            app_cell: cell.clone(),
-            webhooks,
-            a2p,
-            url_guard,
-            outbound,
+        let calls = Calls::new(CallParts {
+            db: db.clone(),
+            settings: settings.calls.clone(),
+            providers: settings.providers.clone(),
             http,
-            crypto,
-            llm: Arc::new(SandboxLlm),
-            checkpoints: crate::app::calls::CheckpointWriter::start(db.clone()),
-            calls: thruai_actors::CallRegistry::new(thruai_actors::registry::RestartPolicy {
-                max_restarts: settings.calls.max_restarts,
-                window: std::time::Duration::from_secs(settings.calls.restart_window_secs),
-            }),
+            public_base_url: settings.server.public_base_url.clone(),
+            carriers: carriers.clone(),
+            tools: tools.clone(),
+            sandbox_llm: llm.clone(),
+        });
+        let campaigns = campaigns::supervisor(db.clone(), settings.clone(), calls.clone());
+        Ok(Self {
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
             idempotency: Idempotency::new(
@@ -150,12 +131,18 @@ impl AppState {
             redis,
             db,
             trusted_proxies: Arc::new(trusted_proxies),
+            url_guard,
+            crypto,
+            llm,
+            carriers,
+            tools,
+            calls,
+            campaigns,
+            webhooks,
+            a2p,
             started_at: chrono::Utc::now(),
             settings,
-        };
-        // The campaign ports dial through the application (calls, carriers).
-        cell.set(Some(state.clone()));
-        Ok(state)
+        })
     }
 
     /// True while the e-mail provider is the sandbox.

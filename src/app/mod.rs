@@ -2,6 +2,9 @@
 //! uses (database, its settings section, crypto, a client, actor handles) and never from
 //! the whole `AppState`, which only `http/` and start-up see.
 
+pub mod a2p;
 pub mod calls;
 pub mod campaigns;
+pub mod carriers;
+pub mod tools;
 pub mod webhooks;

@@ -55,21 +55,83 @@ pub fn config_from(s: &WebhookSettings) -> WebhookConfig {
     }
 }
 
-/// Starts the registry (and with it one actor per active subscription) on this arbiter.
-pub fn start(
-    settings: &WebhookSettings,
-    db: DatabaseConnection,
+/// The webhooks service: the subscriptions' actors, and the sender for test deliveries.
+#[derive(Clone)]
+pub struct Webhooks {
+    supervisor: WebhookRegistryHandle,
+    sender: Arc<HttpSender>,
     crypto: Crypto,
-    guard: UrlGuard,
-    http: reqwest::Client,
-) -> WebhookRegistryHandle {
-    let store = Arc::new(DbDeliveryStore { db, crypto });
-    let sender = Arc::new(HttpSender {
-        guard,
-        http,
-        body_limit: settings.response_body_limit,
-    });
-    WebhookRegistry::new(store, sender, config_from(settings)).launch()
+    timeout: Duration,
+}
+
+impl Webhooks {
+    /// Starts the registry (and with it one actor per active subscription) on this arbiter.
+    pub fn start(
+        settings: &WebhookSettings,
+        db: DatabaseConnection,
+        crypto: Crypto,
+        guard: UrlGuard,
+        http: reqwest::Client,
+    ) -> Self {
+        let store = Arc::new(DbDeliveryStore {
+            db,
+            crypto: crypto.clone(),
+        });
+        let sender = Arc::new(HttpSender {
+            guard,
+            http,
+            body_limit: settings.response_body_limit,
+        });
+        Self {
+            supervisor: WebhookRegistry::new(store, sender.clone(), config_from(settings)).launch(),
+            sender,
+            crypto,
+            timeout: Duration::from_millis(settings.timeout_ms),
+        }
+    }
+
+    /// Starts the subscription's actor unless it runs.
+    pub fn ensure(&self, webhook_id: &str) {
+        self.supervisor.ensure(webhook_id);
+    }
+
+    /// Wakes the subscriptions' actors (deliveries were queued for them).
+    pub fn wake(&self, webhook_ids: Vec<String>) {
+        self.supervisor.wake(webhook_ids);
+    }
+
+    /// Stops the actors (attempts in flight are retried by the next process once their
+    /// leases expire).
+    pub fn shutdown(&self) {
+        self.supervisor.shutdown();
+    }
+
+    pub async fn actor_count(&self) -> usize {
+        self.supervisor.actor_count().await
+    }
+
+    /// Sends one signed test message to a subscription's URL, outside its delivery queue.
+    ///
+    /// # Errors
+    /// When the subscription's stored secret cannot be opened.
+    pub async fn send_test(
+        &self,
+        sub: &webhook::Model,
+        msg_id: String,
+        payload: String,
+    ) -> Result<SendReport, CryptoError> {
+        let secret = open_secret(&self.crypto, &sub.secret).await?;
+        Ok(self
+            .sender
+            .send(OutgoingMessage {
+                url: sub.url.clone(),
+                secret,
+                msg_id,
+                payload,
+                timeout: self.timeout,
+            })
+            .await)
+    }
 }
 
 /// The signing secret of a stored subscription (sealed with [`Crypto::encrypt`] when

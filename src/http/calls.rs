@@ -21,10 +21,9 @@ use super::{
     validation::{Validate, Validator},
 };
 use crate::{
-    app::calls,
+    app::calls::OutboundRequest,
     domain::is_e164,
-    error::{ApiError, ApiResult, ErrorCode},
-    providers::telephony::{self as tel, TelephonyError},
+    error::{ApiError, ApiResult},
     store,
 };
 
@@ -56,67 +55,38 @@ impl Validate for OutboundIn {
     }
 }
 
-pub fn telephony_error(e: TelephonyError) -> ApiError {
-    match e {
-        TelephonyError::NotConfigured => ApiError::new(
-            ErrorCode::TelephonyNotConfigured,
-            "The number's carrier is not configured — set PUT /telephony/credentials",
-        ),
-        other => ApiError::internal(ErrorCode::InternalError, other),
-    }
-}
-
-/// The API error for a number that cannot place the call.
-pub fn from_number_error(e: calls::FromNumberError) -> ApiError {
-    match e {
-        calls::FromNumberError::NotYours(_) => ApiError::new(ErrorCode::InvalidNumber, e.to_string()),
-        calls::FromNumberError::NoneActive => ApiError::new(ErrorCode::NoActiveNumbers, e.to_string()),
-        calls::FromNumberError::Db(e) => e.into(),
-    }
-}
-
 pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<HttpResponse> {
     if !is_e164(&input.to) {
         return Err(super::telephony::invalid_number("to", &input.to));
     }
-    let agent = store::agents::find(ctx.db(), ctx.org(), &input.agent_id)
-        .await?
-        .filter(|a| a.status != "inactive")
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidAgent,
-                format!("Agent '{}' not found or not active", input.agent_id),
-            )
-        })?;
     if let Some(from) = &input.from
         && !is_e164(from)
     {
         return Err(super::telephony::invalid_number("from", from));
     }
-    let number = calls::from_number(ctx.db(), ctx.org(), &agent.id, input.from.as_deref())
-        .await
-        .map_err(from_number_error)?;
-    let carrier = tel::carrier_of(&ctx.state, &number).await.map_err(telephony_error)?;
-    let row = calls::new_call(
-        ctx.org(),
-        &agent.id,
-        "outbound",
-        &number.phone_number,
-        &input.to,
-        Some(&number),
-        json!(input.variables.unwrap_or_default()),
-        input.metadata.unwrap_or_else(|| json!({})),
-    );
+    let call = ctx
+        .state
+        .calls
+        .prepare_outbound(
+            ctx.org(),
+            OutboundRequest {
+                agent_id: input.agent_id,
+                to: input.to,
+                from: input.from,
+                variables: json!(input.variables.unwrap_or_default()),
+                metadata: input.metadata.unwrap_or_else(|| json!({})),
+            },
+        )
+        .await?;
     let txn = ctx.begin().await?;
-    let row = store::calls::insert(&txn, row).await?;
+    let row = store::calls::insert(&txn, call.row().clone()).await?;
     let out = json!({
         "callId": row.id, "id": row.id, "sessionId": row.session_id, "status": row.status,
         "agentId": row.agent_id, "direction": row.direction, "from": row.from_number,
         "to": row.to_number, "provider": row.provider, "createdAt": row.created_at,
     });
     let res = ctx.commit(txn, StatusCode::CREATED, &out).await?;
-    let state = ctx.state.get_ref().clone();
-    actix_web::rt::spawn(calls::dial(state, row, carrier));
+    ctx.state.calls.dial_recorded(call);
     Ok(res)
 }
 

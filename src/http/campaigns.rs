@@ -253,9 +253,7 @@ async fn check_numbers(
     pool: &[String],
 ) -> ApiResult<()> {
     for n in from.into_iter().chain(pool.iter().map(String::as_str)) {
-        calls::from_number(db, ctx.org(), agent_id, Some(n))
-            .await
-            .map_err(super::calls::from_number_error)?;
+        calls::from_number(db, ctx.org(), agent_id, Some(n)).await?;
     }
     Ok(())
 }
@@ -343,9 +341,7 @@ async fn command(
         check_agent(ctx, db, &row.agent_id).await?;
         let pool = pool_of(row);
         let first = pool.first().map(String::as_str).or(row.from_number.as_deref());
-        calls::from_number(db, ctx.org(), &row.agent_id, first)
-            .await
-            .map_err(super::calls::from_number_error)?;
+        calls::from_number(db, ctx.org(), &row.agent_id, first).await?;
         if row.started_at.is_none() {
             row.started_at = Some(Utc::now());
         }

@@ -3,10 +3,15 @@
 
 use std::{cell::RefCell, sync::Arc};
 
-use actix_web::{HttpResponse, http::StatusCode};
+use actix_web::{
+    HttpResponse, ResponseError,
+    http::{StatusCode, header::HeaderValue},
+};
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
 
 pub const API_VERSION: &str = "1.13.0";
 
@@ -124,4 +129,36 @@ pub fn deleted(message: String, warnings: Vec<String>) -> HttpResponse {
 
 pub fn error_response(status: StatusCode, error: Value) -> HttpResponse {
     json_response(status, to_bytes::<Value>(None, Some(&error), None))
+}
+
+/// An `ApiError` on the wire: the envelope with `{code, message, details}`; a 5xx shows the
+/// code's generic description and logs the cause with the request id.
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, request_id = %current_request_id(), "request failed");
+            self.code.spec().2.to_string()
+        } else {
+            self.message.clone()
+        };
+        let mut error = json!({ "code": self.code.as_str(), "message": message });
+        if let Some(details) = &self.details
+            && !status.is_server_error()
+        {
+            error["details"] = details.clone();
+        }
+        let mut res = error_response(status, error);
+        for (name, value) in &self.headers {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                res.headers_mut()
+                    .insert(actix_web::http::header::HeaderName::from_static(name), value);
+            }
+        }
+        res
+    }
 }

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use crate::state::AppState;
 
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    crate::metrics::gauge_set("thruai_live_calls", &[], state.calls.len() as f64);
+    crate::metrics::gauge_set("thruai_live_calls", &[], state.calls.supervisor().len() as f64);
     let context = thruai_actors::call::stats::CONTEXT_CHARS.load(std::sync::atomic::Ordering::Relaxed);
     crate::metrics::gauge_set("thruai_call_context_chars", &[], context as f64);
     HttpResponse::Ok()

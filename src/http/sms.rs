@@ -11,7 +11,6 @@ use thruai_entities::{phone_number, sms_conversation, sms_message, sms_opt_out};
 use super::{
     envelope,
     extract::{Body, Ctx, ListQuery},
-    telephony::telephony_error,
     validation::{Validate, Validator},
 };
 use crate::{
@@ -251,9 +250,7 @@ pub async fn send(ctx: Ctx, Body(input): Body<SmsIn>) -> ApiResult<HttpResponse>
         return Err(opted_out_error(&from.phone_number, &to));
     }
     ensure_registered(&ctx.state, ctx.org(), &from).await?;
-    let carrier = telephony::carrier_of(&ctx.state, &from)
-        .await
-        .map_err(telephony_error)?;
+    let carrier = ctx.state.carriers.of_number(&from).await?;
 
     // The message is recorded before it leaves, so a crash leaves a trace, not a ghost.
     let now = Utc::now();
@@ -323,7 +320,7 @@ pub async fn send(ctx: Ctx, Body(input): Body<SmsIn>) -> ApiResult<HttpResponse>
             Err(match e {
                 TelephonyError::Twilio(TwilioError::OptedOut { .. }) => opted_out_error(&from.phone_number, &to),
                 TelephonyError::Unavailable(n) => invalid_number("from", &n, "is not a number of this carrier account"),
-                other => telephony_error(other),
+                other => ApiError::from(other),
             })
         }
     }

@@ -14,10 +14,11 @@ use super::{
     validation::{Validate, Validator},
 };
 use crate::{
+    app::carriers::Mode,
     domain::{ids, is_e164},
     error::{ApiError, ApiResult, ErrorCode},
     providers::{
-        telephony::{self, CarrierNumber, Mode, SearchQuery, Telephony, TelephonyError, Webhooks},
+        telephony::{self, CarrierNumber, SearchQuery, Telephony, Webhooks},
         twilio::TwilioError,
     },
     state::AppState,
@@ -30,38 +31,6 @@ const DEFAULT_SEARCH_LIMIT: u32 = 10;
 // ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
-
-fn twilio_error(err: TwilioError) -> ApiError {
-    let code = match &err {
-        TwilioError::AuthFailed { .. } => ErrorCode::TwilioAuthFailed,
-        TwilioError::AccountSuspended { .. } => ErrorCode::TwilioAccountSuspended,
-        TwilioError::NotFound { .. } => ErrorCode::NotFound,
-        TwilioError::InvalidNumber { .. } => ErrorCode::InvalidNumber,
-        TwilioError::PermissionDenied { .. } => ErrorCode::TwilioPermissionDenied,
-        TwilioError::RateLimited { .. } => ErrorCode::RateLimited,
-        TwilioError::Unavailable(_) => ErrorCode::UpstreamUnavailable,
-        TwilioError::OptedOut { .. } | TwilioError::Api { .. } | TwilioError::Decode(_) => ErrorCode::TelephonyError,
-    };
-    if code.status().is_server_error() {
-        ApiError::internal(code, err)
-    } else {
-        ApiError::new(code, err.to_string())
-    }
-}
-
-/// Maps a carrier failure to the contract's codes.
-pub fn telephony_error(err: TelephonyError) -> ApiError {
-    match err {
-        TelephonyError::Twilio(e) => twilio_error(e),
-        TelephonyError::Unavailable(n) => ApiError::new(
-            ErrorCode::InvalidNumber,
-            format!("Phone number '{n}' is not available for purchase"),
-        ),
-        TelephonyError::NotConfigured => not_configured(),
-        TelephonyError::Db(e) => e.into(),
-        TelephonyError::Crypto(e) => ApiError::internal(ErrorCode::InternalError, e),
-    }
-}
 
 fn not_configured() -> ApiError {
     ApiError::new(
@@ -363,7 +332,7 @@ pub async fn buy(
     phone_number: Option<&str>,
     search: &SearchIn,
 ) -> ApiResult<(std::sync::Arc<dyn Telephony>, CarrierNumber, String)> {
-    let (_, carrier) = telephony::carrier_for(state, org_id).await.map_err(telephony_error)?;
+    let (_, carrier) = state.carriers.for_org(org_id).await?;
     let query = search.query();
     let e164 = match phone_number {
         Some(n) => n.to_string(),
@@ -373,8 +342,7 @@ pub async fn buy(
                     limit: 20,
                     ..query.clone()
                 })
-                .await
-                .map_err(telephony_error)?;
+                .await?;
             let numbers: Vec<String> = found.into_iter().map(|n| n.phone_number).collect();
             let owned = store::phone_numbers::owned_among(&state.db, &numbers).await?;
             numbers.into_iter().find(|n| !owned.contains(n)).ok_or_else(|| {
@@ -389,10 +357,7 @@ pub async fn buy(
         }
     };
     ensure_unowned(state, org_id, &e164).await?;
-    let bought = carrier
-        .purchase(&e164, &webhooks(state))
-        .await
-        .map_err(telephony_error)?;
+    let bought = carrier.purchase(&e164, &webhooks(state)).await?;
     Ok((carrier, bought, query.country))
 }
 
@@ -410,14 +375,14 @@ pub async fn compensate(carrier: &dyn Telephony, sid: &str) {
 pub async fn put_credentials(ctx: Ctx, Body(input): Body<CredentialsIn>) -> ApiResult<HttpResponse> {
     let sid = input.account_sid.trim().to_string();
     let token = input.auth_token.trim().to_string();
-    let client = telephony::twilio_client(&ctx.state, &sid, &token);
+    let client = ctx.state.carriers.twilio_client(&sid, &token);
     let account = client.fetch_account().await.map_err(|e| match e {
         // Another account's SID, or a key without access to it: the pair does not work.
         TwilioError::NotFound { .. } | TwilioError::PermissionDenied { .. } => ApiError::new(
             ErrorCode::TwilioAuthFailed,
             "Twilio credential validation failed — check Account SID and Auth Token",
         ),
-        other => twilio_error(other),
+        other => ApiError::from(other),
     })?;
     let sealed = ctx
         .state
@@ -467,10 +432,8 @@ pub async fn list_numbers(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
 }
 
 async fn search(ctx: &Ctx, input: &SearchIn) -> ApiResult<HttpResponse> {
-    let (mode, carrier) = telephony::carrier_for(&ctx.state, ctx.org())
-        .await
-        .map_err(telephony_error)?;
-    let found = carrier.search(&input.query()).await.map_err(telephony_error)?;
+    let (mode, carrier) = ctx.state.carriers.for_org(ctx.org()).await?;
+    let found = carrier.search(&input.query()).await?;
     let candidates: Vec<String> = found.iter().map(|n| n.phone_number.clone()).collect();
     let owned = store::phone_numbers::owned_among(ctx.db(), &candidates).await?;
     let numbers: Vec<_> = found.into_iter().filter(|n| !owned.contains(&n.phone_number)).collect();
@@ -533,10 +496,7 @@ pub async fn import(ctx: Ctx, Body(input): Body<ImportIn>) -> ApiResult<HttpResp
     if !is_e164(&e164) {
         return Err(invalid_number("phoneNumber", &e164));
     }
-    let Some((_, client)) = telephony::twilio_for(&ctx.state, ctx.org())
-        .await
-        .map_err(telephony_error)?
-    else {
+    let Some((_, client)) = ctx.state.carriers.twilio_for(ctx.org()).await? else {
         return Err(not_configured());
     };
     if let Some(agent_id) = &input.agent_id {
@@ -544,20 +504,13 @@ pub async fn import(ctx: Ctx, Body(input): Body<ImportIn>) -> ApiResult<HttpResp
     }
     ensure_unowned(&ctx.state, ctx.org(), &e164).await?;
     let carrier = telephony::TwilioCarrier::new(client);
-    let owned = carrier
-        .find_owned(&e164)
-        .await
-        .map_err(telephony_error)?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                &format!("Phone number in Twilio account {}", carrier.account_sid().unwrap_or("")),
-                &e164,
-            )
-        })?;
-    let configured = carrier
-        .configure(&owned.sid, &webhooks(&ctx.state))
-        .await
-        .map_err(telephony_error)?;
+    let owned = carrier.find_owned(&e164).await?.ok_or_else(|| {
+        ApiError::not_found(
+            &format!("Phone number in Twilio account {}", carrier.account_sid().unwrap_or("")),
+            &e164,
+        )
+    })?;
+    let configured = carrier.configure(&owned.sid, &webhooks(&ctx.state)).await?;
     let row = number_row(
         ctx.org(),
         &carrier,
@@ -572,14 +525,11 @@ pub async fn import(ctx: Ctx, Body(input): Body<ImportIn>) -> ApiResult<HttpResp
 }
 
 pub async fn list_external(ctx: Ctx) -> ApiResult<HttpResponse> {
-    let Some((mode, client)) = telephony::twilio_for(&ctx.state, ctx.org())
-        .await
-        .map_err(telephony_error)?
-    else {
+    let Some((mode, client)) = ctx.state.carriers.twilio_for(ctx.org()).await? else {
         return Err(not_configured());
     };
     let carrier = telephony::TwilioCarrier::new(client);
-    let numbers = carrier.list_owned().await.map_err(telephony_error)?;
+    let numbers = carrier.list_owned().await?;
     let all: Vec<String> = numbers.iter().map(|n| n.phone_number.clone()).collect();
     let (mine, _) =
         store::phone_numbers::list(ctx.db(), ctx.org(), &store::phone_numbers::Filter::default(), 0, 10_000).await?;
@@ -645,9 +595,9 @@ pub async fn update_number(ctx: Ctx, id: web::Path<String>, Body(patch): Body<Nu
 
 pub async fn release(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let row = load(ctx.db(), ctx.org(), &id).await?;
-    let carrier = telephony::carrier_of(&ctx.state, &row).await.map_err(telephony_error)?;
+    let carrier = ctx.state.carriers.of_number(&row).await?;
     if let Some(sid) = &row.provider_sid {
-        carrier.release(sid).await.map_err(telephony_error)?;
+        carrier.release(sid).await?;
     }
     let txn = ctx.begin().await?;
     let mut warnings = Vec::new();

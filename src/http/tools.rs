@@ -1,7 +1,7 @@
 //! Custom tools: webhook endpoints agents call mid-conversation. CRUD (name immutable,
 //! URL through the SSRF guard, parameters checked as JSON Schema) and a signed test call.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use chrono::{DateTime, Utc};
@@ -16,12 +16,10 @@ use super::{
     validation::{Validate, Validator},
 };
 use crate::{
+    app::tools::headers_of,
     domain::ids,
     error::{ApiError, ApiResult, ErrorCode},
-    net::{
-        signing::{self, WebhookSecret},
-        ssrf::SsrfError,
-    },
+    net::{signing::WebhookSecret, ssrf::SsrfError},
     providers::llm::sample_arguments,
     state::AppState,
     store,
@@ -43,9 +41,6 @@ const RESERVED_HEADERS: &[&str] = &[
 ];
 /// Header names whose values are shown masked.
 const SENSITIVE_HEADER_HINTS: &[&str] = &["authorization", "token", "secret", "key", "cookie", "password"];
-/// The test call keeps at most this much of the response body.
-const MAX_RESPONSE_BYTES: usize = 64 * 1024;
-const USER_AGENT: &str = concat!("ThruAI-Tools/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -237,10 +232,6 @@ fn mask(value: &str) -> String {
     } else {
         format!("****{tail}")
     }
-}
-
-pub fn headers_of(m: &tool::Model) -> BTreeMap<String, String> {
-    serde_json::from_value(m.headers.clone()).unwrap_or_default()
 }
 
 impl From<tool::Model> for ToolOut {
@@ -449,28 +440,6 @@ pub struct ToolTestOut {
     pub request: Value,
 }
 
-/// Reads at most [`MAX_RESPONSE_BYTES`] of the body.
-async fn read_capped(mut res: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = res.chunk().await? {
-        let room = MAX_RESPONSE_BYTES.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= MAX_RESPONSE_BYTES {
-            break;
-        }
-    }
-    Ok(body)
-}
-
-fn describe_send_error(err: &SsrfError, timeout: u64) -> String {
-    match err {
-        SsrfError::Request(e) if e.is_timeout() => format!("timed out after {timeout} s"),
-        SsrfError::Request(e) if e.is_connect() => "could not connect to the tool endpoint".into(),
-        SsrfError::Request(_) => "the request to the tool endpoint failed".into(),
-        other => other.to_string(),
-    }
-}
-
 pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>) -> ApiResult<HttpResponse> {
     let row = load(&ctx, ctx.db(), &id).await?;
     let arguments = input
@@ -497,7 +466,7 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>
         "agentId": null,
         "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     });
-    let d = deliver(&ctx.state, &row, &payload).await?;
+    let d = ctx.state.tools.deliver(&row, &payload).await?;
     let out = ToolTestOut {
         success: d.error.is_none() && d.status_code.is_some_and(|s| (200..300).contains(&s)),
         status_code: d.status_code,
@@ -508,106 +477,4 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>
         request: json!({ "method": "POST", "url": row.url, "messageId": d.message_id, "body": payload }),
     };
     Ok(envelope::ok(&out))
-}
-
-/// The outcome of one signed tool call.
-#[derive(Debug, Clone)]
-pub struct Delivery {
-    pub message_id: String,
-    pub status_code: Option<u16>,
-    /// JSON when it parses, else text (first 64 KB).
-    pub response: Value,
-    pub elapsed_ms: u64,
-    /// Why the call failed (transport, timeout, non-2xx, redirect), if it did.
-    pub error: Option<String>,
-    pub signed: bool,
-}
-
-/// POSTs `payload` to the tool's URL through the SSRF guard, signed (Standard Webhooks)
-/// when the tool has a secret, with its headers and its timeout. Used by `POST
-/// /tools/:id/test` and by live calls.
-///
-/// # Errors
-/// Only when the tool's stored secret cannot be read; endpoint failures are in `error`.
-pub async fn deliver(state: &AppState, row: &tool::Model, payload: &Value) -> ApiResult<Delivery> {
-    let message_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
-    let body = serde_json::to_vec(payload).map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
-    let secret = match &row.secret_ciphertext {
-        Some(sealed) => {
-            let plain = state
-                .crypto
-                .decrypt(sealed)
-                .await
-                .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
-            Some(WebhookSecret::parse(&plain).map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?)
-        }
-        None => None,
-    };
-    let timeout = u64::try_from(row.timeout_secs.clamp(1, 30)).unwrap_or(10);
-    let report = |status: Option<u16>, response: Value, elapsed: u64, error: Option<String>| Delivery {
-        message_id: message_id.clone(),
-        status_code: status,
-        response,
-        elapsed_ms: elapsed,
-        error,
-        signed: secret.is_some(),
-    };
-    let mut req = match state
-        .url_guard
-        .request(&state.outbound, reqwest::Method::POST, &row.url)
-    {
-        Ok(req) => req,
-        Err(e) => return Ok(report(None, Value::Null, 0, Some(e.to_string()))),
-    };
-    req = req
-        .header("content-type", "application/json")
-        .header("user-agent", USER_AGENT)
-        .timeout(Duration::from_secs(timeout));
-    for (name, value) in headers_of(row) {
-        req = req.header(name, value);
-    }
-    if let Some(secret) = &secret {
-        let signed = signing::signed_headers(secret, &message_id, Utc::now().timestamp(), &body);
-        for (name, value) in signed.header_pairs() {
-            req = req.header(name, value);
-        }
-    }
-    let started = std::time::Instant::now();
-    let elapsed = || u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    let out = match state.url_guard.send(req.body(body)).await {
-        Err(e) => report(None, Value::Null, elapsed(), Some(describe_send_error(&e, timeout))),
-        Ok(res) => {
-            let status = res.status();
-            let location = res
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            match read_capped(res).await {
-                Err(e) => report(
-                    Some(status.as_u16()),
-                    Value::Null,
-                    elapsed(),
-                    Some(describe_send_error(&SsrfError::Request(e), timeout)),
-                ),
-                Ok(bytes) => {
-                    let response = serde_json::from_slice(&bytes)
-                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-                    let error = if status.is_redirection() {
-                        Some(format!(
-                            "redirects are not followed (HTTP {} to {})",
-                            status.as_u16(),
-                            location.unwrap_or_default()
-                        ))
-                    } else if !status.is_success() {
-                        Some(format!("the tool endpoint answered HTTP {}", status.as_u16()))
-                    } else {
-                        None
-                    };
-                    report(Some(status.as_u16()), response, elapsed(), error)
-                }
-            }
-        }
-    };
-    Ok(out)
 }

@@ -1,17 +1,12 @@
 //! A subscription's delivery log (`GET /webhooks/:id/deliveries`), its test delivery
 //! (`POST …/test`) and replays (`POST …/replay`), scoped to the caller's organisation.
 
-use std::time::Duration;
-
 use actix_web::{HttpResponse, http::StatusCode, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use thruai_actors::{
-    webhook::ports::{OutgoingMessage, WebhookSender},
-    webhook::state::Outcome,
-};
+use thruai_actors::webhook::state::Outcome;
 use thruai_entities::{webhook, webhook_attempt};
 
 use super::{
@@ -20,7 +15,6 @@ use super::{
     validation::{Validate, Validator},
 };
 use crate::{
-    app::webhooks::HttpSender,
     domain::ids,
     error::{ApiError, ApiResult, ErrorCode},
     store::{self, outbox::EVENT_TYPES, webhook_deliveries::ReplaySelection},
@@ -165,23 +159,12 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<WebhookTest
         "data": { "message": "This is a test delivery from ThruAI.", "webhookId": sub.id },
     })
     .to_string();
-    let settings = &ctx.state.settings.webhooks;
-    let sender = HttpSender {
-        guard: ctx.state.url_guard.clone(),
-        http: ctx.state.outbound.clone(),
-        body_limit: settings.response_body_limit,
-    };
-    let report = sender
-        .send(OutgoingMessage {
-            url: sub.url,
-            secret: crate::app::webhooks::open_secret(&ctx.state.crypto, &sub.secret)
-                .await
-                .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?,
-            msg_id: msg_id.clone(),
-            payload,
-            timeout: Duration::from_millis(settings.timeout_ms),
-        })
-        .await;
+    let report = ctx
+        .state
+        .webhooks
+        .send_test(&sub, msg_id.clone(), payload)
+        .await
+        .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
     let (success, status_code, message) = match &report.outcome {
         Outcome::Response { status, .. } if (200..300).contains(status) => {
             (true, Some(*status), format!("Endpoint answered HTTP {status}"))

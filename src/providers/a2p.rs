@@ -1,33 +1,17 @@
-//! A2P registries behind the actors' `CarrierRegistry` port: Twilio (TrustHub + Messaging
-//! APIs) for organisations with Twilio credentials, else the sandbox registry, which keeps
-//! its submissions in the database and reviews them on a configurable timeline. Also the
-//! server's implementation of the actors' `A2pPorts`.
-
-use std::{sync::Arc, time::Duration};
+//! The Twilio A2P registry behind the actors' `CarrierRegistry` port: TrustHub customer
+//! profiles and trust products, Messaging services, brands and campaigns.
 
 use async_trait::async_trait;
-use chrono::Utc;
-use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 use thruai_actors::a2p::{
-    ports::{A2pPorts, CarrierRegistry, PortError},
-    snapshot::A2pSnapshot,
-    state::{Backoff, CarrierPhase, CarrierStatus, Kind, Registration, StatusChange},
+    ports::{CarrierRegistry, PortError},
+    state::{CarrierPhase, CarrierStatus, Kind},
 };
 
-use super::{
-    telephony::twilio_client_with,
-    twilio::{
-        TwilioClient, TwilioError,
-        a2p::{A2P_TRUST_PRODUCT_POLICY, CreateCampaign, SECONDARY_PROFILE_POLICY, first_error},
-    },
+use super::twilio::{
+    TwilioClient, TwilioError,
+    a2p::{A2P_TRUST_PRODUCT_POLICY, CreateCampaign, SECONDARY_PROFILE_POLICY, first_error},
 };
-use crate::{config::Settings, crypto::Crypto, store};
-
-/// Put this anywhere in a sandbox submission (e.g. `"companyName": "Acme SANDBOX_REJECT:
-/// EIN does not match"`) and the sandbox registry rejects it, with the text after the colon
-/// as the reason.
-pub const SANDBOX_REJECT: &str = "SANDBOX_REJECT";
 
 fn twilio_port_error(e: TwilioError) -> PortError {
     if e.is_transient() {
@@ -37,122 +21,9 @@ fn twilio_port_error(e: TwilioError) -> PortError {
     }
 }
 
-fn db_error(e: sea_orm::DbErr) -> PortError {
-    PortError::transient(format!("database: {e}"))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sandbox registry
-// ---------------------------------------------------------------------------------------------
-
-pub struct SandboxRegistry {
-    db: DatabaseConnection,
-    org_id: String,
-    brand_review: Duration,
-    campaign_review: Duration,
-}
-
-/// The rejection asked for by a submission, if any.
-fn requested_rejection(payload: &Value, kind: Kind) -> Option<String> {
-    fn find(v: &Value) -> Option<String> {
-        match v {
-            Value::String(s) => s.find(SANDBOX_REJECT).map(|at| {
-                let rest = s[at + SANDBOX_REJECT.len()..].trim_start_matches([':', ' ']).trim();
-                rest.to_string()
-            }),
-            Value::Array(a) => a.iter().find_map(find),
-            Value::Object(o) => o.values().find_map(find),
-            _ => None,
-        }
-    }
-    find(payload).map(|reason| {
-        if !reason.is_empty() {
-            reason
-        } else if kind == Kind::Brand {
-            "TCR could not verify the business identity: the legal name and EIN do not match".into()
-        } else {
-            "Message samples do not match the declared use case".into()
-        }
-    })
-}
-
-#[async_trait]
-impl CarrierRegistry for SandboxRegistry {
-    async fn submit(&self, kind: Kind, key: &str, payload: &Value) -> Result<String, PortError> {
-        let name = payload["companyName"]
-            .as_str()
-            .or_else(|| payload["description"].as_str())
-            .unwrap_or("registration");
-        let review = if kind == Kind::Brand {
-            self.brand_review
-        } else {
-            self.campaign_review
-        };
-        let row = store::a2p::sandbox_submit(
-            &self.db,
-            store::a2p::SandboxSubmission {
-                org_id: &self.org_id,
-                kind: kind.as_str(),
-                key,
-                name,
-                reject_reason: requested_rejection(payload, kind),
-                review_ms: i64::try_from(review.as_millis()).unwrap_or(i64::MAX),
-            },
-        )
-        .await
-        .map_err(db_error)?;
-        Ok(row.sid)
-    }
-
-    async fn lookup(&self, _kind: Kind, key: &str) -> Result<Option<String>, PortError> {
-        Ok(store::a2p::sandbox_by_key(&self.db, key)
-            .await
-            .map_err(db_error)?
-            .map(|r| r.sid))
-    }
-
-    async fn poll(&self, kind: Kind, carrier_ref: &str) -> Result<CarrierStatus, PortError> {
-        let row = store::a2p::sandbox_find(&self.db, &self.org_id, carrier_ref)
-            .await
-            .map_err(db_error)?
-            .ok_or_else(|| PortError::permanent(format!("no sandbox registration {carrier_ref}")))?;
-        let elapsed = (Utc::now() - row.created_at).num_milliseconds();
-        let (phase, sub) = if elapsed < row.review_ms / 10 {
-            (CarrierPhase::Pending, "PENDING")
-        } else if elapsed < row.review_ms {
-            (
-                CarrierPhase::InReview,
-                if kind == Kind::Brand {
-                    "IN_REVIEW"
-                } else {
-                    "IN_PROGRESS"
-                },
-            )
-        } else if row.reject_reason.is_some() {
-            (CarrierPhase::Rejected, "FAILED")
-        } else {
-            (
-                CarrierPhase::Approved,
-                if kind == Kind::Brand { "APPROVED" } else { "VERIFIED" },
-            )
-        };
-        Ok(CarrierStatus {
-            phase,
-            substatus: sub.into(),
-            reason: (phase == CarrierPhase::Rejected)
-                .then(|| row.reject_reason.clone())
-                .flatten(),
-        })
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Twilio registry
-// ---------------------------------------------------------------------------------------------
-
 pub struct TwilioRegistry {
-    client: TwilioClient,
-    public_base_url: String,
+    pub client: TwilioClient,
+    pub public_base_url: String,
 }
 
 const PROFILES: &str = "CustomerProfiles";
@@ -398,170 +269,5 @@ impl CarrierRegistry for TwilioRegistry {
             },
             reason,
         })
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Ports
-// ---------------------------------------------------------------------------------------------
-
-/// What the A2P actors get from the server: the database, settings and clients.
-pub struct ServerA2pPorts {
-    pub db: DatabaseConnection,
-    pub settings: Arc<Settings>,
-    pub http: reqwest::Client,
-    pub crypto: Crypto,
-}
-
-impl ServerA2pPorts {
-    /// The organisation's Twilio client (BYOC, then the platform account), if any.
-    ///
-    /// # Errors
-    /// When the stored credentials cannot be read.
-    pub async fn twilio(&self, org_id: &str) -> Result<Option<TwilioRegistry>, PortError> {
-        let public_base_url = self.settings.server.public_base_url.clone();
-        if let Some(creds) = store::telephony::credentials(&self.db, org_id)
-            .await
-            .map_err(db_error)?
-        {
-            let token = self
-                .crypto
-                .decrypt(&creds.auth_token_ciphertext)
-                .await
-                .map_err(|e| PortError::permanent(e.to_string()))?;
-            let client = twilio_client_with(&self.http, &self.settings, &creds.account_sid, &token);
-            return Ok(Some(TwilioRegistry {
-                client,
-                public_base_url,
-            }));
-        }
-        let platform = &self.settings.providers.twilio;
-        if platform.configured() {
-            let client = twilio_client_with(&self.http, &self.settings, &platform.account_sid, &platform.auth_token);
-            return Ok(Some(TwilioRegistry {
-                client,
-                public_base_url,
-            }));
-        }
-        Ok(None)
-    }
-}
-
-/// Writes the `a2p.*.status_changed` event of `change`; pass the transaction of the change.
-///
-/// # Errors
-/// Database failures.
-pub async fn record_change(
-    db: &impl sea_orm::ConnectionTrait,
-    reg: &Registration,
-    c: &StatusChange,
-) -> Result<(), sea_orm::DbErr> {
-    let id_field = if reg.kind == Kind::Brand {
-        "brandId"
-    } else {
-        "campaignId"
-    };
-    store::outbox::record(
-        db,
-        &reg.org_id,
-        event_type(reg.kind),
-        json!({
-            id_field: reg.id,
-            "previousStatus": c.from.as_str(),
-            "status": c.to.as_str(),
-            "substatus": c.substatus,
-            "rejectionReason": c.reason,
-            "carrierSid": reg.carrier_ref,
-            "changedAt": Utc::now(),
-        }),
-    )
-    .await
-    .map(|_| ())
-}
-
-pub fn event_type(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Brand => "a2p.brand.status_changed",
-        Kind::Campaign => "a2p.campaign.status_changed",
-    }
-}
-
-#[async_trait]
-impl A2pPorts for ServerA2pPorts {
-    /// The registration's row and its status change, in one transaction.
-    async fn persist(&self, reg: &Registration, change: Option<&StatusChange>) -> Result<(), PortError> {
-        let write = async {
-            let txn = store::begin(&self.db).await?;
-            store::a2p::save_registration(&txn, reg).await?;
-            if let Some(c) = change {
-                record_change(&txn, reg, c).await?;
-            }
-            txn.commit().await
-        };
-        write.await.map_err(db_error)
-    }
-
-    async fn registry(&self, org_id: &str) -> Result<Arc<dyn CarrierRegistry>, PortError> {
-        if let Some(twilio) = self.twilio(org_id).await? {
-            return Ok(Arc::new(twilio));
-        }
-        let cfg = &self.settings.a2p;
-        Ok(Arc::new(SandboxRegistry {
-            db: self.db.clone(),
-            org_id: org_id.to_string(),
-            brand_review: Duration::from_millis(cfg.sandbox_brand_review_ms),
-            campaign_review: Duration::from_millis(cfg.sandbox_campaign_review_ms),
-        }))
-    }
-
-    async fn load_active(&self) -> Result<Vec<Registration>, PortError> {
-        let snapshots = store::a2p::active_snapshots(&self.db).await.map_err(db_error)?;
-        Ok(snapshots
-            .iter()
-            .filter_map(|s| match A2pSnapshot::restore(s) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    // Quarantined: one unreadable snapshot must not block the others.
-                    tracing::error!(error = %e, "unreadable A2P snapshot skipped");
-                    None
-                }
-            })
-            .collect())
-    }
-
-    fn backoff(&self) -> Backoff {
-        Backoff {
-            initial: Duration::from_millis(self.settings.a2p.poll_initial_ms),
-            max: Duration::from_millis(self.settings.a2p.poll_max_ms),
-        }
-    }
-
-    fn failpoint(&self, name: &str) {
-        if self.settings.testing.failpoint == name {
-            tracing::error!(failpoint = name, "aborting at failpoint");
-            std::process::abort();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_magic_value_asks_for_a_rejection_with_its_reason() {
-        let custom = json!({"companyName": "Acme SANDBOX_REJECT: EIN does not match"});
-        let plain = json!({"x": ["SANDBOX_REJECT"]});
-
-        assert_eq!(
-            requested_rejection(&custom, Kind::Brand).as_deref(),
-            Some("EIN does not match")
-        );
-        assert!(
-            requested_rejection(&plain, Kind::Campaign)
-                .unwrap()
-                .contains("use case")
-        );
-        assert_eq!(requested_rejection(&json!({"companyName": "Acme"}), Kind::Brand), None);
     }
 }

@@ -18,7 +18,7 @@ use super::{
     speech::{DeepgramStt, ElevenLabsTts, OpenAiTts},
 };
 use crate::{
-    config::{ApiProviderSettings, Settings},
+    config::{ApiProviderSettings, ProviderSettings},
     domain::agent::{LlmConfig, SttConfig, VoiceConfig},
 };
 
@@ -38,15 +38,11 @@ fn parse<T: serde::de::DeserializeOwned>(v: Option<&serde_json::Value>) -> Optio
 }
 
 /// The provider id for `kind`: the agent's choice or the preferred configured one.
-fn provider_id(kind: Kind, chosen: Option<&str>, settings: &Settings) -> String {
-    chosen.map_or_else(
-        || catalog::default_for(kind, &settings.providers).id.to_string(),
-        str::to_string,
-    )
+fn provider_id(kind: Kind, chosen: Option<&str>, settings: &ProviderSettings) -> String {
+    chosen.map_or_else(|| catalog::default_for(kind, settings).id.to_string(), str::to_string)
 }
 
-fn key_of<'a>(settings: &'a Settings, provider: &str) -> Option<&'a ApiProviderSettings> {
-    let p = &settings.providers;
+fn key_of<'a>(p: &'a ProviderSettings, provider: &str) -> Option<&'a ApiProviderSettings> {
     let s = match provider {
         "openai" | "openai-realtime" => &p.openai,
         "anthropic" => &p.anthropic,
@@ -69,8 +65,8 @@ fn model_or_default(kind: Kind, provider: &str, model: Option<&str>, fallback: &
 }
 
 /// Chooses the clients for a call of `agent`.
-pub fn clients_for(agent: &agent::Model, settings: &Settings, http: &reqwest::Client) -> LiveClients {
-    let timeout = Duration::from_millis(settings.providers.timeout_ms);
+pub fn clients_for(agent: &agent::Model, settings: &ProviderSettings, http: &reqwest::Client) -> LiveClients {
+    let timeout = Duration::from_millis(settings.timeout_ms);
     let mut out = LiveClients::default();
     let fallback = |component: &str, provider: &str, why: &str| {
         if provider == "sandbox" {

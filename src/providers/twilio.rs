@@ -19,6 +19,8 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use url::Url;
 
+use crate::error::{CodedError, ErrorCode};
+
 /// Twilio's production API host for the 2010 API.
 pub const DEFAULT_API_BASE: &str = "https://api.twilio.com";
 const API_VERSION: &str = "2010-04-01";
@@ -95,22 +97,22 @@ pub enum TwilioError {
     Decode(String),
 }
 
-impl TwilioError {
-    /// The public API contract's error code for this failure.
-    #[must_use]
-    pub fn contract_code(&self) -> &'static str {
+impl CodedError for TwilioError {
+    fn code(&self) -> ErrorCode {
         match self {
-            Self::AuthFailed { .. } => "TWILIO_AUTH_FAILED",
-            Self::AccountSuspended { .. } => "TWILIO_ACCOUNT_SUSPENDED",
-            Self::NotFound { .. } => "NOT_FOUND",
-            Self::InvalidNumber { .. } => "INVALID_NUMBER",
-            Self::PermissionDenied { .. } => "TWILIO_PERMISSION_DENIED",
-            Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::Unavailable(_) => "UPSTREAM_UNAVAILABLE",
-            Self::OptedOut { .. } | Self::Api { .. } | Self::Decode(_) => "TELEPHONY_ERROR",
+            Self::AuthFailed { .. } => ErrorCode::TwilioAuthFailed,
+            Self::AccountSuspended { .. } => ErrorCode::TwilioAccountSuspended,
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::InvalidNumber { .. } => ErrorCode::InvalidNumber,
+            Self::PermissionDenied { .. } => ErrorCode::TwilioPermissionDenied,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Unavailable(_) => ErrorCode::UpstreamUnavailable,
+            Self::OptedOut { .. } | Self::Api { .. } | Self::Decode(_) => ErrorCode::TelephonyError,
         }
     }
+}
 
+impl TwilioError {
     /// Twilio's numeric error code, when the response carried one.
     #[must_use]
     pub fn twilio_code(&self) -> Option<i64> {
@@ -1323,7 +1325,7 @@ mod tests {
             (TwilioError::Decode(m()), "TELEPHONY_ERROR"),
         ];
         for (err, code) in cases {
-            assert_eq!(err.contract_code(), code, "{err:?}");
+            assert_eq!(err.code().as_str(), code, "{err:?}");
         }
     }
 

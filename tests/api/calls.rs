@@ -592,11 +592,11 @@ async fn snapshots_are_group_committed_each_fenced_by_its_own_epoch() {
     let writes = (0..60).map(|i| {
         let mut s = snap_a.clone();
         s.say(Speaker::Caller, format!("line {i}"), i, false);
-        app.state.checkpoints.checkpoint(s, Vec::new())
+        app.state.calls.checkpoints().checkpoint(s, Vec::new())
     });
     let (results, fenced) = futures_util::join!(
         futures_util::future::join_all(writes),
-        app.state.checkpoints.checkpoint(stale_b, Vec::new())
+        app.state.calls.checkpoints().checkpoint(stale_b, Vec::new())
     );
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(fenced, Err(StoreError::Fenced));
@@ -646,11 +646,17 @@ async fn the_timeline_is_appended_beside_the_snapshot_once_and_never_by_a_stale_
     snap_a.note(chrono::Utc::now(), "probe", json!({ "n": 1 }));
     snap_a.note(chrono::Utc::now(), "probe", json!({ "n": 2 }));
     app.state
-        .checkpoints
+        .calls
+        .checkpoints()
         .checkpoint(snap_a.clone(), Vec::new())
         .await
         .unwrap();
-    app.state.checkpoints.checkpoint(snap_a, Vec::new()).await.unwrap();
+    app.state
+        .calls
+        .checkpoints()
+        .checkpoint(snap_a, Vec::new())
+        .await
+        .unwrap();
     let after = timeline(a).await;
     assert_eq!(after.len(), before.len() + 2);
     assert_eq!(after[before.len() + 1]["detail"]["n"], 2);
@@ -661,7 +667,7 @@ async fn the_timeline_is_appended_beside_the_snapshot_once_and_never_by_a_stale_
     stale_b.epoch -= 1;
     stale_b.note(chrono::Utc::now(), "stale", json!({}));
     assert_eq!(
-        app.state.checkpoints.checkpoint(stale_b, Vec::new()).await,
+        app.state.calls.checkpoints().checkpoint(stale_b, Vec::new()).await,
         Err(StoreError::Fenced)
     );
     assert_eq!(timeline(b).await, b_before);

@@ -773,12 +773,15 @@ async fn a_call_the_carrier_never_ends_is_settled_as_failed_after_max_call_secs(
     // Both calls reached the carrier exactly once; the actor hung them up.
     assert_eq!(sandbox_calls(&app).await.len(), 2);
     for _ in 0..50 {
-        if app.state.calls.is_empty() {
+        if app.state.calls.supervisor().is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(app.state.calls.is_empty(), "the overdue calls' actors ended");
+    assert!(
+        app.state.calls.supervisor().is_empty(),
+        "the overdue calls' actors ended"
+    );
 }
 
 const TWILIO_ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";

@@ -73,13 +73,6 @@ pub struct TestApp {
     pub settings: Settings,
 }
 
-impl Drop for TestApp {
-    /// Frees the server's state (and its database pool) when the test ends.
-    fn drop(&mut self) {
-        self.state.release();
-    }
-}
-
 pub async fn spawn_app() -> TestApp {
     spawn_with(|_| {}).await
 }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use thruai::error::CodedError;
 use thruai::providers::twilio::{
     BuyNumber, CreateCall, NumberKind, NumberSearch, SendMessage, TwilioClient, TwilioConfig, TwilioError, UpdateNumber,
 };
@@ -82,7 +83,7 @@ async fn wrong_token_is_auth_failed() {
         matches!(err, TwilioError::AuthFailed { code: Some(20003), .. }),
         "{err:?}"
     );
-    assert_eq!(err.contract_code(), "TWILIO_AUTH_FAILED");
+    assert_eq!(err.code().as_str(), "TWILIO_AUTH_FAILED");
     // 401 is not retried.
     assert_eq!(e.fake.requests().len(), 1);
     assert!(!e.fake.requests()[0].auth_ok);
@@ -108,7 +109,7 @@ async fn suspended_account_is_account_suspended() {
 
     let err = client.fetch_account().await.unwrap_err();
     assert!(matches!(err, TwilioError::AccountSuspended { .. }), "{err:?}");
-    assert_eq!(err.contract_code(), "TWILIO_ACCOUNT_SUSPENDED");
+    assert_eq!(err.code().as_str(), "TWILIO_ACCOUNT_SUSPENDED");
 
     let err = client.create_call(&call_req("+14155550100", OWN)).await.unwrap_err();
     assert!(
@@ -140,7 +141,7 @@ async fn another_accounts_resources_are_not_found() {
         matches!(err, TwilioError::NotFound { code: Some(20404), .. }),
         "{err:?}"
     );
-    assert_eq!(err.contract_code(), "NOT_FOUND");
+    assert_eq!(err.code().as_str(), "NOT_FOUND");
 
     // A path naming the other account with our credentials.
     let resp = reqwest::Client::new()
@@ -287,7 +288,7 @@ async fn buy_number_then_it_is_no_longer_offered() {
         matches!(again, TwilioError::InvalidNumber { code: Some(21422), .. }),
         "{again:?}"
     );
-    assert_eq!(again.contract_code(), "INVALID_NUMBER");
+    assert_eq!(again.code().as_str(), "INVALID_NUMBER");
 
     let invalid = e
         .client
@@ -456,7 +457,7 @@ async fn create_call_to_invalid_number() {
         ),
         "{err:?}"
     );
-    assert_eq!(err.contract_code(), "TELEPHONY_ERROR");
+    assert_eq!(err.code().as_str(), "TELEPHONY_ERROR");
 }
 
 #[tokio::test]
@@ -593,7 +594,7 @@ async fn send_message_and_opt_out() {
         matches!(err, TwilioError::OptedOut { code: Some(21610), .. }),
         "{err:?}"
     );
-    assert_eq!(err.contract_code(), "TELEPHONY_ERROR");
+    assert_eq!(err.code().as_str(), "TELEPHONY_ERROR");
     assert_eq!(e.fake.messages().len(), 2);
 
     e.fake.opt_in(OWN, "+14155550100");
@@ -630,7 +631,7 @@ async fn get_gives_up_after_max_retries() {
         .script(Fault::status("/IncomingPhoneNumbers.json", 503, 20503).times(10));
     let err = e.client.list_incoming_numbers(50).await.unwrap_err();
     assert!(matches!(err, TwilioError::Unavailable(_)), "{err:?}");
-    assert_eq!(err.contract_code(), "UPSTREAM_UNAVAILABLE");
+    assert_eq!(err.code().as_str(), "UPSTREAM_UNAVAILABLE");
     assert!(err.is_transient());
     // One attempt plus max_retries (2).
     assert_eq!(e.fake.requests().len(), 3);
@@ -691,7 +692,7 @@ async fn rate_limit_honours_retry_after_on_get_only() {
         matches!(err, TwilioError::RateLimited { retry_after: Some(7) }),
         "{err:?}"
     );
-    assert_eq!(err.contract_code(), "RATE_LIMITED");
+    assert_eq!(err.code().as_str(), "RATE_LIMITED");
     assert_eq!(e.fake.requests_to("POST", "/Messages.json").len(), 1);
 
     // A Retry-After above the cap is handed back instead of waited out, even on a GET.
@@ -767,7 +768,7 @@ async fn garbage_body_is_decode_error() {
     e.fake.script(Fault::garbage(".json"));
     let err = e.client.fetch_account().await.unwrap_err();
     assert!(matches!(err, TwilioError::Decode(_)), "{err:?}");
-    assert_eq!(err.contract_code(), "TELEPHONY_ERROR");
+    assert_eq!(err.code().as_str(), "TELEPHONY_ERROR");
     // Not retried: a 200 with a bad body is not transient.
     assert_eq!(e.fake.requests().len(), 1);
 }

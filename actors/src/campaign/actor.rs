@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use super::{
-    ports::{Ahead, CampaignPorts, CampaignView, Finished, PortError, Reconciled, Settle},
+    ports::{Ahead, CampaignPorts, CampaignView, Finished, PortError, Reconciled, Settle, Waker},
     state::{CampaignStatus, Decision, RetryPolicy, after_call},
     window,
 };
@@ -691,12 +691,23 @@ pub struct CampaignSupervisor {
 impl CampaignSupervisor {
     /// Actors run on the current arbiter.
     pub fn new(ports: Arc<dyn CampaignPorts>, cfg: CampaignConfig) -> Self {
-        Self {
+        let supervisor = Self {
             ports,
             cfg,
             book: Arc::default(),
             arbiter: Arbiter::current(),
-        }
+        };
+        let book = Arc::downgrade(&supervisor.book);
+        supervisor.ports.attach(Waker::new(move |campaign_id| {
+            let Some(book) = book.upgrade() else {
+                return;
+            };
+            let book = book.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(e) = book.actors.get(campaign_id) {
+                e.addr.do_send(Wake { changed: false });
+            }
+        }));
+        supervisor
     }
 
     fn book(&self) -> std::sync::MutexGuard<'_, Book> {
@@ -756,14 +767,6 @@ impl CampaignSupervisor {
     pub fn wake(&self, campaign_id: &str) {
         if let Some(e) = self.book().actors.get(campaign_id) {
             e.addr.do_send(Wake { changed: true });
-        }
-    }
-
-    /// One of the campaign's calls ended: the actor settles it and refills the slot at once
-    /// (without reading the campaign again when it did so within the last tick).
-    pub fn call_ended(&self, campaign_id: &str) {
-        if let Some(e) = self.book().actors.get(campaign_id) {
-            e.addr.do_send(Wake { changed: false });
         }
     }
 

@@ -3,6 +3,8 @@
 //! method that writes takes the owner epoch and fails with [`PortError::Fenced`] when the
 //! lease moved to a newer owner.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -115,10 +117,30 @@ pub struct Remaining {
     pub next_due: Option<DateTime<Utc>>,
 }
 
+/// Wakes a campaign's actor from outside it — the server's dial tasks, when one of its
+/// calls ends — without keeping the supervisor alive: given to [`CampaignPorts::attach`].
+#[derive(Clone)]
+pub struct Waker(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl Waker {
+    pub fn new(wake: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(wake))
+    }
+
+    /// One of the campaign's calls ended: its actor settles it and refills the slot at once
+    /// (without reading the campaign again when it did so within the last tick).
+    pub fn call_ended(&self, campaign_id: &str) {
+        (self.0)(campaign_id);
+    }
+}
+
 #[async_trait]
 pub trait CampaignPorts: Send + Sync {
     /// Takes the owner lease (epoch + 1) when it is free or expired; `None` when another
     /// owner holds a live lease or the campaign is gone.
+    /// Receives the supervisor's [`Waker`] once, when the supervisor is built: the dial
+    /// tasks the server starts use it to wake a campaign's actor when one of its calls ends.
+    fn attach(&self, _waker: Waker) {}
     async fn claim(&self, campaign_id: &str) -> Result<Option<i64>, PortError>;
     /// Extends the lease and reads the campaign; `None` when it was deleted.
     async fn renew(&self, campaign_id: &str, epoch: i64) -> Result<Option<CampaignView>, PortError>;

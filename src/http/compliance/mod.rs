@@ -21,9 +21,9 @@ use super::{
     extract::{Body, Ctx},
 };
 use crate::{
+    app::a2p::record_change,
     domain::{ids, is_e164},
     error::{ApiError, ApiResult, ErrorCode, FieldError},
-    providers::a2p::{ServerA2pPorts, record_change},
     state::AppState,
     store,
 };
@@ -126,13 +126,7 @@ fn dry_run(errors: Vec<FieldError>, extra: Value) -> HttpResponse {
 /// Applies `Submit` to a new registration: the row is written with its intent (and the
 /// `draft → pending` event) in the caller's transaction.
 fn submitted(id: &str, org: &str, kind: Kind, payload: Value, state: &AppState) -> ApiResult<(Registration, Effect)> {
-    let ports = ServerA2pPorts {
-        db: state.db.clone(),
-        settings: state.settings.clone(),
-        http: state.http.clone(),
-        crypto: state.crypto.clone(),
-    };
-    let backoff = thruai_actors::a2p::ports::A2pPorts::backoff(&ports);
+    let backoff = state.a2p.backoff();
     let (reg, effects) = Registration::new(id, org, kind, payload)
         .on(Event::Submit, &backoff)
         .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
@@ -356,23 +350,17 @@ pub async fn link_number(ctx: Ctx, id: web::Path<String>, Body(input): Body<Link
     }
     if number.provider == "twilio"
         && let (Some(carrier_ref), Some(pn)) = (&campaign.carrier_sid, &number.provider_sid)
-    {
-        let ports = ServerA2pPorts {
-            db: ctx.state.db.clone(),
-            settings: ctx.state.settings.clone(),
-            http: ctx.state.http.clone(),
-            crypto: ctx.state.crypto.clone(),
-        };
-        if let Some(twilio) = ports
+        && let Some(twilio) = ctx
+            .state
+            .a2p
             .twilio(ctx.org())
             .await
             .map_err(|e| ApiError::internal(ErrorCode::TelephonyError, e))?
-        {
-            twilio
-                .link_number(carrier_ref, pn)
-                .await
-                .map_err(|e| ApiError::internal(ErrorCode::TelephonyError, e))?;
-        }
+    {
+        twilio
+            .link_number(carrier_ref, pn)
+            .await
+            .map_err(|e| ApiError::internal(ErrorCode::TelephonyError, e))?;
     }
     let txn = ctx.begin().await?;
     store::a2p::link_number(&txn, ctx.org(), &campaign.id, &number).await?;

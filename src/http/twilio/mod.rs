@@ -9,9 +9,11 @@ pub mod sms;
 use actix_web::{HttpRequest, HttpResponse, web};
 use thruai_actors::call::state::CallStatus;
 
+use thruai_entities::call;
+
 use crate::{
-    app::calls,
-    providers::{telephony as tel, twilio},
+    app::{calls::Answer, carriers::Hook},
+    providers::twilio,
     state::AppState,
     store,
 };
@@ -52,18 +54,6 @@ fn public_url(state: &AppState, req: &HttpRequest) -> String {
     format!("{base}{pq}")
 }
 
-/// The auth token the carrier of `provider` signs with, for the organisation.
-async fn token_for(state: &AppState, org_id: &str, provider: &str) -> Option<String> {
-    if provider == "sandbox" {
-        return Some(state.settings.calls.sandbox_auth_token.clone());
-    }
-    if let Ok(Some(creds)) = store::telephony::credentials(&state.db, org_id).await {
-        return state.crypto.decrypt(&creds.auth_token_ciphertext).await.ok();
-    }
-    let platform = &state.settings.providers.twilio;
-    platform.configured().then(|| platform.auth_token.clone())
-}
-
 fn verified(state: &AppState, req: &HttpRequest, params: &[(String, String)], token: &str) -> bool {
     let header = req
         .headers()
@@ -101,6 +91,17 @@ fn call_id_of(req: &HttpRequest) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// Whether a call's webhook is signed by its carrier (by the carriers' rule for its number).
+async fn call_verified(state: &AppState, req: &HttpRequest, params: &[(String, String)], row: &call::Model) -> bool {
+    match state.carriers.call_signing_token(row).await {
+        Ok(token) => verified(state, req, params, &token),
+        Err(e) => {
+            tracing::warn!(call = %row.id, error = %e, "no carrier credentials for the call");
+            false
+        }
+    }
+}
+
 /// Answers a call: outbound (`?callId=`) or inbound (to one of our numbers).
 pub async fn voice(req: HttpRequest, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
     let params = parse_form(&body);
@@ -108,10 +109,7 @@ pub async fn voice(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
         let Ok(Some(row)) = store::calls::find_any(&state.db, &call_id).await else {
             return refuse("unknown call");
         };
-        let Some(token) = token_for(&state, &row.org_id, &row.provider).await else {
-            return refuse("no carrier credentials for the call");
-        };
-        if !verified(&state, &req, &params, &token) {
+        if !call_verified(&state, &req, &params, &row).await {
             return refuse("invalid X-Twilio-Signature");
         }
         let live = state.calls.get(&row.id).is_some();
@@ -127,50 +125,28 @@ async fn inbound(req: &HttpRequest, params: &[(String, String)], state: &AppStat
     let (Some(to), Some(from)) = (param(params, "To"), param(params, "From")) else {
         return refuse("To and From are required");
     };
-    let Ok(Some(org_id)) = store::phone_numbers::find_any_owner(&state.db, to).await else {
+    let Ok(Some(number)) = state.calls.inbound_number(to).await else {
         return refuse("not one of our numbers");
     };
-    let Ok(Some(number)) = store::phone_numbers::find_by_number(&state.db, &org_id, to).await else {
-        return refuse("not one of our numbers");
-    };
-    let Some(token) = token_for(state, &org_id, &number.provider).await else {
-        return refuse("no carrier credentials for the number");
+    let token = match state.carriers.signing_token((&number).into(), Hook::Voice).await {
+        Ok(token) => token,
+        Err(e) => {
+            tracing::warn!(number = %number.id, error = %e, "no carrier credentials for the number");
+            return refuse("no carrier credentials for the number");
+        }
     };
     if !verified(state, req, params, &token) {
         return refuse("invalid X-Twilio-Signature");
     }
-    let Some(agent_id) = number.agent_id.clone() else {
-        return xml("<Say>This number is not connected to an agent yet. Goodbye.</Say><Hangup/>");
-    };
-    let mut row = calls::new_call(
-        &org_id,
-        &agent_id,
-        "inbound",
-        from,
-        to,
-        Some(&number),
-        serde_json::json!({}),
-        serde_json::json!({}),
-    );
-    row.provider_call_sid = param(params, "CallSid").map(str::to_string);
-    let row = match store::calls::insert(&state.db, row).await {
-        Ok(r) => r,
+    match state
+        .calls
+        .answer_inbound(&number, from, param(params, "CallSid"))
+        .await
+    {
+        Ok(Answer::Stream(row)) => stream_twiml(state, &row),
+        Ok(Answer::NoAgent) => xml("<Say>This number is not connected to an agent yet. Goodbye.</Say><Hangup/>"),
         Err(e) => {
-            tracing::error!(error = %e, "recording an inbound call failed");
-            return HttpResponse::InternalServerError().finish();
-        }
-    };
-    let carrier = match tel::carrier_of(state, &number).await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!(error = %e, "no carrier for the number");
-            return xml("<Hangup/>");
-        }
-    };
-    match calls::start_actor(state, &row, carrier).await {
-        Ok(_) => stream_twiml(state, &row),
-        Err(e) => {
-            tracing::error!(error = %e, "starting an inbound call failed");
+            tracing::error!(number = %number.id, error = %e, "answering an inbound call failed");
             xml("<Hangup/>")
         }
     }
@@ -186,10 +162,7 @@ pub async fn status(req: HttpRequest, body: web::Bytes, state: web::Data<AppStat
     let Some(row) = row else {
         return refuse("unknown call");
     };
-    let Some(token) = token_for(&state, &row.org_id, &row.provider).await else {
-        return refuse("no carrier credentials for the call");
-    };
-    if !verified(&state, &req, &params, &token) {
+    if !call_verified(&state, &req, &params, &row).await {
         return refuse("invalid X-Twilio-Signature");
     }
     if let (Some(handle), Some(status)) = (state.calls.get(&row.id), param(&params, "CallStatus")) {

@@ -8,6 +8,7 @@ use thruai_entities::{phone_number, sms_message};
 
 use super::{escape, param, verified, xml};
 use crate::{
+    app::carriers::Hook,
     domain::ids,
     error::{ApiError, ErrorCode},
     state::AppState,
@@ -56,27 +57,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The auth token Twilio (or the sandbox carrier) signs this number's webhooks with.
-async fn token_for(state: &AppState, number: &phone_number::Model) -> Result<Option<String>, ApiError> {
-    if number.provider == "sandbox" {
-        return Ok(Some(state.settings.sms.sandbox_auth_token.clone()));
-    }
-    if let Some(creds) = store::telephony::credentials(&state.db, &number.org_id).await?
-        && number
-            .twilio_account_sid
-            .as_deref()
-            .is_none_or(|s| s == creds.account_sid)
-    {
-        let token = state
-            .crypto
-            .decrypt(&creds.auth_token_ciphertext)
-            .await
-            .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
-        return Ok(Some(token));
-    }
-    let platform = &state.settings.providers.twilio;
-    Ok(platform.configured().then(|| platform.auth_token.clone()))
-}
-
 /// Checks the signature against the public URL of this request (rebuilt from configuration,
 /// never from the `Host` header).
 async fn verify(
@@ -85,9 +65,12 @@ async fn verify(
     number: &phone_number::Model,
     form: &[(String, String)],
 ) -> Result<(), ApiError> {
-    let ok = match token_for(state, number).await? {
-        Some(token) => verified(state, req, form, &token),
-        None => false,
+    let ok = match state.carriers.signing_token(number.into(), Hook::Sms).await {
+        Ok(token) => verified(state, req, form, &token),
+        Err(e) => {
+            tracing::warn!(number = %number.id, error = %e, "no carrier credentials for the number");
+            false
+        }
     };
     if ok {
         Ok(())

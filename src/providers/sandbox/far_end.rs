@@ -12,10 +12,7 @@ use serde_json::{Value, json};
 use thruai_actors::audio::{FRAME_BYTES, mulaw, tone, vad};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
 
-use crate::{
-    providers::{telephony::PlaceCall, twilio},
-    state::AppState,
-};
+use crate::providers::{telephony::PlaceCall, twilio};
 
 /// The sandbox carrier's account id.
 pub const SANDBOX_ACCOUNT_SID: &str = "ACsandbox0000000000000000000000000";
@@ -31,17 +28,6 @@ pub struct FarEndEnv {
     pub auth_token: String,
     pub account_sid: String,
     pub max_call: Duration,
-}
-
-impl FarEndEnv {
-    pub fn from_state(state: &AppState) -> Self {
-        Self {
-            http: state.http.clone(),
-            auth_token: state.settings.calls.sandbox_auth_token.clone(),
-            account_sid: SANDBOX_ACCOUNT_SID.into(),
-            max_call: Duration::from_secs(state.settings.calls.sandbox_max_call_secs),
-        }
-    }
 }
 
 /// One step of the caller's script (`metadata.sandboxScript` of `POST /calls/outbound`).

@@ -1,6 +1,8 @@
 //! The command line: `thruai [serve] [--bind HOST:PORT]`, `thruai migrate`, `thruai mcp`,
 //! `thruai demo`.
 
+mod demo;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -60,7 +62,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped().await?;
         }
         Command::Mcp => crate::mcp_stdio::run().await?,
-        Command::Demo => crate::app::calls::demo::run(settings).await?,
+        Command::Demo => demo::run(settings).await?,
         Command::Migrate => {
             let db = store::connect(&settings.database).await?;
             store::migrate(&db).await?;
