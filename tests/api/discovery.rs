@@ -17,9 +17,10 @@ fn text(r: &Reply) -> String {
     String::from_utf8_lossy(&r.bytes).to_string()
 }
 
+/// The contract, vendored in the repository (`docs/contract/`): a fresh clone needs nothing
+/// beside it.
 fn contract() -> Value {
-    let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/contract/thruai-public-api-v1.13.0.json");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/contract/thruai-public-api-v1.13.0.json");
     let raw = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("the contract {} must be readable: {e}", path.display()));
     serde_json::from_str::<Value>(&raw).unwrap()["data"].clone()
@@ -362,4 +363,67 @@ async fn metrics_count_requests_by_route_pattern_and_limit_decisions() {
     assert!(body.contains("# TYPE thruai_live_calls gauge"));
     assert!(body.contains("thruai_webhook_queue_depth 0"));
     assert!(body.contains("thruai_http_requests_in_flight"));
+}
+
+/// Files under `dir` (recursively), skipping build output and VCS folders.
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            if !matches!(name.to_str(), Some("target" | ".git" | "data")) {
+                files_under(&path, out);
+            }
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_file_of_the_repository_refers_to_a_sibling_checkout() {
+    // A fresh clone has nothing beside it: code, tests, scripts, config and docs must not
+    // reach outside the repository. The needles are built here so this file does not match.
+    let needles = [format!("{}/shared", ".."), format!("/work/{}", "shared")];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for top in [
+        "README.md",
+        "BENCHMARKS.md",
+        "Cargo.toml",
+        "docs",
+        "src",
+        "tests",
+        "config",
+        ".ci",
+        "actors",
+        "entities",
+        "migration",
+    ] {
+        let path = root.join(top);
+        if path.is_dir() {
+            files_under(&path, &mut files);
+        } else if path.is_file() {
+            files.push(path);
+        }
+    }
+    assert!(files.len() > 50, "the walk found only {} files", files.len());
+    let offenders: Vec<String> = files
+        .iter()
+        .filter_map(|path| {
+            let text = std::fs::read(path).ok()?;
+            let text = String::from_utf8_lossy(&text);
+            needles
+                .iter()
+                .any(|needle| text.contains(needle.as_str()))
+                .then(|| path.strip_prefix(root).unwrap_or(path).display().to_string())
+        })
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "files referring outside the repository: {offenders:?}"
+    );
 }
