@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
-use thruai_actors::CampaignSupervisor;
+use thruai_actors::{CampaignSupervisor, ports::LanguageModel};
 
 use crate::{
     app::{
@@ -24,7 +24,7 @@ use crate::{
     net::ssrf::UrlGuard,
     providers::{
         email::{self, EmailSender},
-        llm::{LanguageModel, SandboxLlm},
+        llm::SandboxLlm,
     },
     redis_conn::RedisConn,
 };

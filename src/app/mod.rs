@@ -1,6 +1,6 @@
 //! The application layer: one service per use-case family, each built from the parts it
 //! uses (database, its settings section, crypto, a client, actor handles) and never from
-//! the whole `AppState`, which only `http/` and start-up see.
+//! the whole bundle of services in `state.rs`, which only `http/` and start-up see.
 
 pub mod a2p;
 pub mod calls;

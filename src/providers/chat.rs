@@ -1,14 +1,17 @@
 //! Real language-model clients for live calls: OpenAI Chat Completions (also Groq, which
 //! speaks the same wire format on its own base URL) and Anthropic Messages, both streamed
-//! over SSE with tools. Each implements `llm::LanguageModel`; every failure (timeout, error
-//! status, malformed stream) is an `LlmError`, never a panic.
+//! over SSE with tools. Each implements the actors' `LanguageModel` port; every failure
+//! (timeout, error status, malformed stream) is an `LlmError`, reported as the port's
+//! error, never a panic.
 
 use std::{collections::HashSet, time::Duration};
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use super::llm::{LanguageModel, LlmError, Prompt, Reply, Role, ToolCall, Turn, Usage};
+use thruai_actors::ports::{ChatRole, ChatTurn, LanguageModel, LlmReply, LlmRequest, LlmToolCall, PortError, ToolDef};
+
+use super::llm::{LlmError, estimated_usage};
 
 /// The tool every live-call model is offered to hang up.
 pub const END_CALL_TOOL: &str = "end_call";
@@ -74,13 +77,13 @@ impl SseParser {
 #[derive(Debug, Clone, PartialEq)]
 enum Msg {
     User(String),
-    Assistant { text: String, calls: Vec<ToolCall> },
+    Assistant { text: String, calls: Vec<LlmToolCall> },
     ToolResult { id: String, content: String },
 }
 
 /// Orders the conversation the way the APIs require: every result right after the
 /// assistant message that asked for it (a result never received is reported as such).
-fn normalize(conversation: &[Turn]) -> Vec<Msg> {
+fn normalize(conversation: &[ChatTurn]) -> Vec<Msg> {
     let mut used = HashSet::new();
     let mut out = Vec::new();
     for (i, t) in conversation.iter().enumerate() {
@@ -88,12 +91,12 @@ fn normalize(conversation: &[Turn]) -> Vec<Msg> {
             continue;
         }
         match t.role {
-            Role::User => out.push(Msg::User(if t.content.trim().is_empty() {
+            ChatRole::User => out.push(Msg::User(if t.content.trim().is_empty() {
                 "(silence)".into()
             } else {
                 t.content.clone()
             })),
-            Role::Assistant if t.tool_calls.is_empty() => {
+            ChatRole::Assistant if t.tool_calls.is_empty() => {
                 if !t.content.is_empty() {
                     out.push(Msg::Assistant {
                         text: t.content.clone(),
@@ -101,14 +104,16 @@ fn normalize(conversation: &[Turn]) -> Vec<Msg> {
                     });
                 }
             }
-            Role::Assistant => {
+            ChatRole::Assistant => {
                 out.push(Msg::Assistant {
                     text: t.content.clone(),
                     calls: t.tool_calls.clone(),
                 });
                 for call in &t.tool_calls {
                     let found = conversation.iter().enumerate().skip(i + 1).find(|(j, r)| {
-                        r.role == Role::Tool && !used.contains(j) && r.tool_call_id.as_deref() == Some(call.id.as_str())
+                        r.role == ChatRole::Tool
+                            && !used.contains(j)
+                            && r.tool_call_id.as_deref() == Some(call.id.as_str())
                     });
                     let content = match found {
                         Some((j, r)) => {
@@ -123,15 +128,14 @@ fn normalize(conversation: &[Turn]) -> Vec<Msg> {
                     });
                 }
             }
-            Role::Tool => out.push(Msg::User(format!("Tool result: {}", t.content))),
+            ChatRole::Tool => out.push(Msg::User(format!("Tool result: {}", t.content))),
         }
     }
     out
 }
 
-fn tool_list(prompt: &Prompt<'_>) -> Vec<(String, String, Value)> {
-    let mut tools: Vec<(String, String, Value)> = prompt
-        .tools
+fn tool_list(tools: &[ToolDef]) -> Vec<(String, String, Value)> {
+    let mut tools: Vec<(String, String, Value)> = tools
         .iter()
         .map(|t| (t.name.clone(), t.description.clone(), t.parameters.clone()))
         .collect();
@@ -143,14 +147,18 @@ fn tool_list(prompt: &Prompt<'_>) -> Vec<(String, String, Value)> {
     tools
 }
 
-/// Splits the model's calls into tool calls and the hang-up.
-fn finish(text: String, calls: Vec<ToolCall>, usage: Option<Usage>) -> Reply {
+/// Splits the model's calls into tool calls and the hang-up; token counts are estimated
+/// where the provider reported none.
+fn finish(req: &LlmRequest, text: String, calls: Vec<LlmToolCall>, usage: Option<(u64, u64)>) -> LlmReply {
     let end_call = calls.iter().any(|c| c.name == END_CALL_TOOL);
-    Reply {
-        text: text.trim().to_string(),
+    let text = text.trim().to_string();
+    let (input_tokens, output_tokens) = usage.unwrap_or_else(|| estimated_usage(req, &text));
+    LlmReply {
+        text,
         tool_calls: calls.into_iter().filter(|c| c.name != END_CALL_TOOL).collect(),
         end_call,
-        usage,
+        input_tokens,
+        output_tokens,
     }
 }
 
@@ -233,9 +241,9 @@ pub struct OpenAiChat {
 }
 
 impl OpenAiChat {
-    fn body(&self, prompt: &Prompt<'_>) -> Value {
+    fn body(&self, prompt: &LlmRequest) -> Value {
         let mut messages = vec![json!({ "role": "system", "content": prompt.system_prompt })];
-        for m in normalize(prompt.conversation) {
+        for m in normalize(&prompt.conversation) {
             messages.push(match m {
                 Msg::User(text) => json!({ "role": "user", "content": text }),
                 Msg::Assistant { text, calls } if calls.is_empty() => json!({ "role": "assistant", "content": text }),
@@ -250,7 +258,7 @@ impl OpenAiChat {
                 Msg::ToolResult { id, content } => json!({ "role": "tool", "tool_call_id": id, "content": content }),
             });
         }
-        let tools: Vec<Value> = tool_list(prompt)
+        let tools: Vec<Value> = tool_list(&prompt.tools)
             .into_iter()
             .map(|(name, description, parameters)| {
                 json!({ "type": "function", "function": { "name": name, "description": description, "parameters": parameters } })
@@ -280,11 +288,19 @@ struct PartialCall {
 
 #[async_trait]
 impl LanguageModel for OpenAiChat {
-    fn provider(&self) -> &'static str {
+    fn provider(&self) -> &str {
         self.provider
     }
 
-    async fn respond(&self, prompt: &Prompt<'_>) -> Result<Reply, LlmError> {
+    async fn respond(&self, req: &LlmRequest) -> Result<LlmReply, PortError> {
+        self.complete(req)
+            .await
+            .map_err(|e| PortError::new(self.provider, e.to_string()))
+    }
+}
+
+impl OpenAiChat {
+    async fn complete(&self, prompt: &LlmRequest) -> Result<LlmReply, LlmError> {
         let provider = self.provider;
         let url = format!("{}/chat/completions", self.settings.base_url.trim_end_matches('/'));
         let resp = self
@@ -316,10 +332,10 @@ impl LanguageModel for OpenAiChat {
                 )));
             }
             if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
-                usage = Some(Usage {
-                    input_tokens: u["prompt_tokens"].as_u64().unwrap_or(0),
-                    output_tokens: u["completion_tokens"].as_u64().unwrap_or(0),
-                });
+                usage = Some((
+                    u["prompt_tokens"].as_u64().unwrap_or(0),
+                    u["completion_tokens"].as_u64().unwrap_or(0),
+                ));
             }
             let choices = chunk
                 .get("choices")
@@ -364,13 +380,13 @@ impl LanguageModel for OpenAiChat {
             if c.name.is_empty() {
                 return Err(malformed(provider, "a tool call has no name"));
             }
-            out.push(ToolCall {
+            out.push(LlmToolCall {
                 arguments: parse_arguments(provider, &c.name, &c.arguments)?,
                 id: if c.id.is_empty() { format!("call_{i}") } else { c.id },
                 name: c.name,
             });
         }
-        Ok(finish(text, out, usage))
+        Ok(finish(prompt, text, out, usage))
     }
 }
 
@@ -388,10 +404,10 @@ pub struct AnthropicChat {
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 impl AnthropicChat {
-    fn body(&self, prompt: &Prompt<'_>) -> Value {
+    fn body(&self, prompt: &LlmRequest) -> Value {
         // Consecutive messages of one role are merged into one of content blocks.
         let mut messages: Vec<(String, Vec<Value>)> = Vec::new();
-        for m in normalize(prompt.conversation) {
+        for m in normalize(&prompt.conversation) {
             let (role, blocks) = match m {
                 Msg::User(text) => ("user", vec![json!({ "type": "text", "text": text })]),
                 Msg::Assistant { text, calls } => {
@@ -437,7 +453,7 @@ impl AnthropicChat {
                 ),
             );
         }
-        let tools: Vec<Value> = tool_list(prompt)
+        let tools: Vec<Value> = tool_list(&prompt.tools)
             .into_iter()
             .map(|(name, description, input_schema)| json!({ "name": name, "description": description, "input_schema": input_schema }))
             .collect();
@@ -464,11 +480,19 @@ enum Block {
 
 #[async_trait]
 impl LanguageModel for AnthropicChat {
-    fn provider(&self) -> &'static str {
+    fn provider(&self) -> &str {
         "anthropic"
     }
 
-    async fn respond(&self, prompt: &Prompt<'_>) -> Result<Reply, LlmError> {
+    async fn respond(&self, req: &LlmRequest) -> Result<LlmReply, PortError> {
+        self.complete(req)
+            .await
+            .map_err(|e| PortError::new("anthropic", e.to_string()))
+    }
+}
+
+impl AnthropicChat {
+    async fn complete(&self, prompt: &LlmRequest) -> Result<LlmReply, LlmError> {
         const P: &str = "anthropic";
         let url = format!("{}/messages", self.settings.base_url.trim_end_matches('/'));
         let resp = self
@@ -486,7 +510,7 @@ impl LanguageModel for AnthropicChat {
         }
         let mut blocks: Map<String, Value> = Map::new();
         let mut parts: Vec<(u64, Block)> = Vec::new();
-        let mut usage = Usage::default();
+        let mut usage = (0, 0);
         read_sse(P, resp, |event| {
             let name = event.event.clone().unwrap_or_default();
             if name == "ping" {
@@ -497,7 +521,7 @@ impl LanguageModel for AnthropicChat {
             let kind = data["type"].as_str().unwrap_or(name.as_str()).to_string();
             match kind.as_str() {
                 "message_start" => {
-                    usage.input_tokens = data["message"]["usage"]["input_tokens"].as_u64().unwrap_or(0);
+                    usage.0 = data["message"]["usage"]["input_tokens"].as_u64().unwrap_or(0);
                 }
                 "content_block_start" => {
                     let index = data["index"]
@@ -535,7 +559,7 @@ impl LanguageModel for AnthropicChat {
                 }
                 "message_delta" => {
                     if let Some(n) = data["usage"]["output_tokens"].as_u64() {
-                        usage.output_tokens = n;
+                        usage.1 = n;
                     }
                 }
                 "message_stop" => return Ok(true),
@@ -559,7 +583,7 @@ impl LanguageModel for AnthropicChat {
                     if name.is_empty() {
                         return Err(malformed(P, "a tool_use block has no name"));
                     }
-                    calls.push(ToolCall {
+                    calls.push(LlmToolCall {
                         arguments: parse_arguments(P, &name, &json)?,
                         id,
                         name,
@@ -567,7 +591,7 @@ impl LanguageModel for AnthropicChat {
                 }
             }
         }
-        Ok(finish(text, calls, Some(usage)))
+        Ok(finish(prompt, text, calls, Some(usage)))
     }
 }
 
@@ -588,23 +612,17 @@ mod tests {
 
     #[test]
     fn tool_results_follow_their_call_and_orphans_become_user_text() {
-        let call = ToolCall {
+        let call = LlmToolCall {
             id: "call_1".into(),
             name: "check_order".into(),
             arguments: json!({}),
         };
         let conv = vec![
-            Turn::user("check order"),
-            Turn {
-                tool_calls: vec![call],
-                ..Turn::assistant("")
-            },
-            Turn::assistant("Let me check."),
-            Turn {
-                tool_call_id: Some("call_1".into()),
-                ..Turn::new(Role::Tool, "shipped")
-            },
-            Turn::new(Role::Tool, "stray"),
+            ChatTurn::new(ChatRole::User, "check order"),
+            ChatTurn::tool_calls(vec![call]),
+            ChatTurn::new(ChatRole::Assistant, "Let me check."),
+            ChatTurn::tool_result("call_1", "shipped"),
+            ChatTurn::new(ChatRole::Tool, "stray"),
         ];
         let msgs = normalize(&conv);
         assert!(matches!(&msgs[1], Msg::Assistant { calls, .. } if calls.len() == 1));

@@ -7,13 +7,12 @@
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
-use thruai_actors::ports::{SpeechToSpeech, SpeechToText, TextToSpeech};
+use thruai_actors::ports::{LanguageModel, SpeechToSpeech, SpeechToText, TextToSpeech};
 use thruai_entities::agent;
 
 use super::{
     catalog::{self, Kind},
     chat::{AnthropicChat, ChatSettings, OpenAiChat},
-    llm::LanguageModel,
     realtime::{Dialect, OpenAiRealtime},
     speech::{DeepgramStt, ElevenLabsTts, OpenAiTts},
 };
@@ -25,7 +24,7 @@ use crate::{
 /// The real clients chosen for a call; `None` where the sandbox stands in.
 #[derive(Default)]
 pub struct LiveClients {
-    pub llm: Option<(Arc<dyn LanguageModel>, String)>,
+    pub llm: Option<Arc<dyn LanguageModel>>,
     pub stt: Option<Arc<dyn SpeechToText>>,
     pub tts: Option<Arc<dyn TextToSpeech>>,
     pub s2s: Option<Arc<dyn SpeechToSpeech>>,
@@ -114,23 +113,17 @@ pub fn clients_for(agent: &agent::Model, settings: &ProviderSettings, http: &req
     match (provider.as_str(), key_of(settings, &provider)) {
         (p @ ("openai" | "groq"), Some(k)) => {
             let provider = if p == "openai" { "openai" } else { "groq" };
-            out.llm = Some((
-                Arc::new(OpenAiChat {
-                    provider,
-                    http: http.clone(),
-                    settings: chat(k),
-                }),
-                model.clone(),
-            ));
+            out.llm = Some(Arc::new(OpenAiChat {
+                provider,
+                http: http.clone(),
+                settings: chat(k),
+            }));
         }
         ("anthropic", Some(k)) => {
-            out.llm = Some((
-                Arc::new(AnthropicChat {
-                    http: http.clone(),
-                    settings: chat(k),
-                }),
-                model.clone(),
-            ));
+            out.llm = Some(Arc::new(AnthropicChat {
+                http: http.clone(),
+                settings: chat(k),
+            }));
         }
         (p, Some(_)) => notes.push(fallback("llm", p, "no live client for this provider")),
         (p, None) => notes.push(fallback("llm", p, "not configured")),

@@ -1,94 +1,11 @@
-//! The `LanguageModel` port (next assistant turn from prompt, conversation and tools) and
-//! its sandbox: a deterministic, rule-based responder used by simulations and sandbox calls.
+//! Language models behind the actors' `LanguageModel` port (the next assistant turn from
+//! prompt, conversation and tools): the errors the real clients (`chat`) sort their failures
+//! into, and the sandbox — a deterministic, rule-based responder used by simulations and
+//! sandbox calls.
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Assistant,
-    Tool,
-}
-
-/// One turn of the conversation so far. A user turn of `""` means the caller said nothing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Turn {
-    pub role: Role,
-    pub content: String,
-    /// Assistant turns: the tools the model called.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tool_calls: Vec<ToolCall>,
-    /// Tool turns: the call answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_call_id: Option<String>,
-}
-
-impl Turn {
-    pub fn new(role: Role, content: impl Into<String>) -> Self {
-        Self {
-            role,
-            content: content.into(),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-        }
-    }
-
-    pub fn user(content: impl Into<String>) -> Self {
-        Self::new(Role::User, content)
-    }
-
-    pub fn assistant(content: impl Into<String>) -> Self {
-        Self::new(Role::Assistant, content)
-    }
-}
-
-/// A tool the model may call (name, description, JSON Schema of its arguments).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ToolSpec {
-    pub name: String,
-    pub description: String,
-    pub parameters: Value,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Prompt<'a> {
-    pub model: &'a str,
-    pub system_prompt: &'a str,
-    pub first_message: Option<&'a str>,
-    pub conversation: &'a [Turn],
-    pub tools: &'a [ToolSpec],
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ToolCall {
-    /// The provider's call id (empty from the sandbox).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub id: String,
-    pub name: String,
-    pub arguments: Value,
-}
-
-/// The next assistant turn: what to say, tools to call, and whether to hang up after it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Reply {
-    pub text: String,
-    pub tool_calls: Vec<ToolCall>,
-    pub end_call: bool,
-    /// Tokens the provider reported (none from the sandbox).
-    #[serde(skip)]
-    pub usage: Option<Usage>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Usage {
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-}
+use thruai_actors::ports::{ChatRole, LanguageModel, LlmReply, LlmRequest, LlmToolCall, PortError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -108,14 +25,10 @@ pub enum LlmError {
     Timeout { provider: &'static str },
 }
 
-#[async_trait]
-pub trait LanguageModel: Send + Sync {
-    /// Provider id of the catalogue (`sandbox`, `openai`, ...).
-    fn provider(&self) -> &'static str;
-
-    /// # Errors
-    /// When the provider cannot answer.
-    async fn respond(&self, prompt: &Prompt<'_>) -> Result<Reply, LlmError>;
+/// Token counts where the provider reported none: four characters a token.
+pub fn estimated_usage(req: &LlmRequest, text: &str) -> (u64, u64) {
+    let input: usize = req.system_prompt.len() + req.conversation.iter().map(|t| t.content.len()).sum::<usize>();
+    ((input as u64).div_ceil(4), (text.len() as u64).div_ceil(4))
 }
 
 /// Deterministic responder: the same prompt and conversation always give the same turn.
@@ -161,18 +74,26 @@ fn mentions(text: &str, phrases: &[&str]) -> bool {
 }
 
 impl SandboxLlm {
-    /// The rules, in priority order. Pure, so the live-call actors can use it directly.
-    pub fn reply(&self, prompt: &Prompt<'_>) -> Reply {
-        let say = |text: &str, end_call: bool| Reply {
+    /// The rules, in priority order (token counts estimated). Pure, so the live-call actors
+    /// can use it directly.
+    pub fn reply(&self, prompt: &LlmRequest) -> LlmReply {
+        let mut reply = self.rule(prompt);
+        (reply.input_tokens, reply.output_tokens) = estimated_usage(prompt, &reply.text);
+        reply
+    }
+
+    fn rule(&self, prompt: &LlmRequest) -> LlmReply {
+        let say = |text: &str, end_call: bool| LlmReply {
             text: text.to_string(),
             tool_calls: Vec::new(),
             end_call,
-            usage: None,
+            input_tokens: 0,
+            output_tokens: 0,
         };
-        let Some(last) = prompt.conversation.iter().rev().find(|t| t.role != Role::Assistant) else {
-            return say(prompt.first_message.unwrap_or(DEFAULT_GREETING), false);
+        let Some(last) = prompt.conversation.iter().rev().find(|t| t.role != ChatRole::Assistant) else {
+            return say(prompt.first_message.as_deref().unwrap_or(DEFAULT_GREETING), false);
         };
-        if last.role == Role::Tool {
+        if last.role == ChatRole::Tool {
             return say(
                 &format!("Thanks for waiting. Here is what I found: {}", last.content),
                 false,
@@ -188,7 +109,7 @@ impl SandboxLlm {
                 .conversation
                 .iter()
                 .rev()
-                .filter(|t| t.role == Role::User)
+                .filter(|t| t.role == ChatRole::User)
                 .take_while(|t| matches!(t.content.trim(), "" | "[silence]"))
                 .count();
             return if silent >= SILENT_TURNS_BEFORE_HANGUP {
@@ -216,15 +137,16 @@ impl SandboxLlm {
             );
         }
         if let Some(tool) = prompt.tools.iter().find(|t| asks_for(text, &t.name)) {
-            return Reply {
+            return LlmReply {
                 text: "Let me check that for you.".into(),
-                tool_calls: vec![ToolCall {
+                tool_calls: vec![LlmToolCall {
                     id: String::new(),
                     name: tool.name.clone(),
                     arguments: sample_arguments(&tool.parameters),
                 }],
                 end_call: false,
-                usage: None,
+                input_tokens: 0,
+                output_tokens: 0,
             };
         }
         if mentions(text, INTERRUPT) {
@@ -239,12 +161,12 @@ impl SandboxLlm {
 
 #[async_trait]
 impl LanguageModel for SandboxLlm {
-    fn provider(&self) -> &'static str {
+    fn provider(&self) -> &str {
         "sandbox"
     }
 
-    async fn respond(&self, prompt: &Prompt<'_>) -> Result<Reply, LlmError> {
-        Ok(self.reply(prompt))
+    async fn respond(&self, req: &LlmRequest) -> Result<LlmReply, PortError> {
+        Ok(self.reply(req))
     }
 }
 
@@ -295,14 +217,23 @@ fn sample_value(prop: &Value) -> Value {
 mod tests {
     use super::*;
 
-    fn run(conversation: &[Turn], tools: &[ToolSpec]) -> Reply {
-        SandboxLlm.reply(&Prompt {
-            model: "sandbox-llm",
-            system_prompt: "You are helpful.",
-            first_message: Some("Hi, this is Ada."),
-            conversation,
-            tools,
+    use thruai_actors::ports::{ChatTurn, ToolDef};
+
+    fn run(conversation: &[ChatTurn], tools: &[ToolDef]) -> LlmReply {
+        SandboxLlm.reply(&LlmRequest {
+            system_prompt: "You are helpful.".into(),
+            first_message: Some("Hi, this is Ada.".into()),
+            conversation: conversation.to_vec(),
+            tools: tools.to_vec(),
         })
+    }
+
+    fn user(text: &str) -> ChatTurn {
+        ChatTurn::new(ChatRole::User, text)
+    }
+
+    fn assistant(text: &str) -> ChatTurn {
+        ChatTurn::new(ChatRole::Assistant, text)
     }
 
     #[test]
@@ -312,24 +243,24 @@ mod tests {
 
     #[test]
     fn opt_out_is_acknowledged_and_ends_the_call() {
-        let reply = run(&[Turn::assistant("Hi"), Turn::user("Please stop calling me")], &[]);
+        let reply = run(&[assistant("Hi"), user("Please stop calling me")], &[]);
         assert!(reply.end_call && reply.text.contains("won't be called"));
     }
 
     #[test]
     fn two_silent_turns_end_the_call_and_one_does_not() {
-        assert!(!run(&[Turn::assistant("Hi"), Turn::user("")], &[]).end_call);
-        assert!(run(&[Turn::user(""), Turn::assistant("Still there?"), Turn::user("")], &[]).end_call);
+        assert!(!run(&[assistant("Hi"), user("")], &[]).end_call);
+        assert!(run(&[user(""), assistant("Still there?"), user("")], &[]).end_call);
     }
 
     #[test]
     fn a_named_tool_is_called_with_its_required_arguments() {
-        let tool = ToolSpec {
+        let tool = ToolDef {
             name: "check_order".into(),
             description: String::new(),
             parameters: json!({"type":"object","properties":{"orderId":{"type":"string"},"n":{"type":"integer"}},"required":["orderId"]}),
         };
-        let reply = run(&[Turn::user("Can you check order 42?")], &[tool]);
+        let reply = run(&[user("Can you check order 42?")], &[tool]);
         assert_eq!(reply.tool_calls[0].name, "check_order");
         assert_eq!(reply.tool_calls[0].arguments, json!({"orderId": "sample"}));
     }

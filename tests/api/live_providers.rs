@@ -9,12 +9,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use thruai::providers::{
     chat::{AnthropicChat, ChatSettings, OpenAiChat},
-    llm::{LanguageModel, Prompt, Turn},
     speech::{DeepgramStt, ElevenLabsTts, OpenAiTts},
 };
 use thruai_actors::{
     audio::tone,
-    ports::{SpeechToText, TextToSpeech},
+    ports::{ChatRole, ChatTurn, LanguageModel, LlmRequest, SpeechToText, TextToSpeech},
 };
 
 use crate::{
@@ -443,13 +442,11 @@ fn chat(base: String, timeout_ms: u64) -> ChatSettings {
 
 async fn llm_result(fake: &FakeAi, provider: &str) -> Result<String, String> {
     let http = reqwest::Client::new();
-    let conversation = [Turn::user("hello")];
-    let prompt = Prompt {
-        model: "m",
-        system_prompt: "Be brief.",
+    let prompt = LlmRequest {
+        system_prompt: "Be brief.".into(),
         first_message: None,
-        conversation: &conversation,
-        tools: &[],
+        conversation: vec![ChatTurn::new(ChatRole::User, "hello")],
+        tools: Vec::new(),
     };
     let r = if provider == "openai" {
         OpenAiChat {

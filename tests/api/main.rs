@@ -10,6 +10,7 @@ mod auth;
 mod calls;
 mod campaign_crash;
 mod campaigns;
+mod carriers;
 mod chaos_sink;
 mod discovery;
 mod email;

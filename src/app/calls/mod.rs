@@ -20,6 +20,7 @@ use thruai_actors::{
         snapshot::{CallSnapshot, CallSnapshotV1},
         state::CallStatus,
     },
+    ports::LanguageModel,
 };
 use thruai_entities::{call, phone_number};
 
@@ -27,10 +28,7 @@ use super::{carriers::Carriers, tools::ToolDelivery};
 use crate::{
     config::{CallSettings, ProviderSettings},
     error::{CodedError, ErrorCode},
-    providers::{
-        llm::LanguageModel,
-        telephony::{PlaceCall, Telephony, TelephonyError},
-    },
+    providers::telephony::{PlaceCall, Telephony, TelephonyError},
     store,
 };
 

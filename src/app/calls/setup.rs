@@ -16,10 +16,7 @@ use thruai_actors::{
         speaking::ContextBudget,
         state::{CallStatus, DomainEvent},
     },
-    ports::{
-        self, ChatRole, LlmReply, LlmRequest, LlmToolCall, PortError, Ports, S2sSettings, StoreError, ToolDef,
-        ToolOutcome,
-    },
+    ports::{self, PortError, Ports, S2sSettings, StoreError, ToolDef, ToolOutcome},
 };
 use thruai_entities::{agent, call, tool};
 
@@ -27,12 +24,7 @@ use super::{Calls, CheckpointWriter};
 use crate::{
     app::tools::ToolDelivery,
     domain::agent::{Eagerness, InterruptionSettings, NoiseReduction, S2sConfig, S2sTurnDetection, TurnDetectionType},
-    providers::{
-        live,
-        llm::{self, Prompt, Role, ToolSpec, Turn},
-        realtime::SandboxRealtime,
-        telephony::Telephony,
-    },
+    providers::{live, realtime::SandboxRealtime, telephony::Telephony},
     store,
 };
 
@@ -69,84 +61,6 @@ impl AgentSetup {
             store::tools::find_refs(db, &agent.org_id, &refs).await?
         };
         Ok(Self { agent, tools })
-    }
-}
-
-/// The live-call model adapter over the platform's `LanguageModel` (and its model id).
-pub struct LlmAdapter(pub Arc<dyn llm::LanguageModel>, pub String);
-
-#[async_trait]
-impl ports::LanguageModel for LlmAdapter {
-    fn provider(&self) -> &str {
-        self.0.provider()
-    }
-
-    async fn respond(&self, req: &LlmRequest) -> Result<LlmReply, PortError> {
-        let conversation: Vec<Turn> = req
-            .conversation
-            .iter()
-            .map(|t| Turn {
-                role: match t.role {
-                    ChatRole::User => Role::User,
-                    ChatRole::Assistant => Role::Assistant,
-                    ChatRole::Tool => Role::Tool,
-                },
-                content: t.content.clone(),
-                tool_calls: t
-                    .tool_calls
-                    .iter()
-                    .map(|c| llm::ToolCall {
-                        id: c.id.clone(),
-                        name: c.name.clone(),
-                        arguments: c.arguments.clone(),
-                    })
-                    .collect(),
-                tool_call_id: t.tool_call_id.clone(),
-            })
-            .collect();
-        let tools: Vec<ToolSpec> = req
-            .tools
-            .iter()
-            .map(|t| ToolSpec {
-                name: t.name.clone(),
-                description: t.description.clone(),
-                parameters: t.parameters.clone(),
-            })
-            .collect();
-        let prompt = Prompt {
-            model: &self.1,
-            system_prompt: &req.system_prompt,
-            first_message: req.first_message.as_deref(),
-            conversation: &conversation,
-            tools: &tools,
-        };
-        let reply = self
-            .0
-            .respond(&prompt)
-            .await
-            .map_err(|e| PortError::new(self.0.provider(), e.to_string()))?;
-        // Token counts are estimated (4 characters a token) where the provider gives none.
-        let input_chars: usize =
-            req.system_prompt.len() + req.conversation.iter().map(|t| t.content.len()).sum::<usize>();
-        let usage = reply.usage.unwrap_or(llm::Usage {
-            input_tokens: (input_chars as u64).div_ceil(4),
-            output_tokens: (reply.text.len() as u64).div_ceil(4),
-        });
-        Ok(LlmReply {
-            output_tokens: usage.output_tokens,
-            input_tokens: usage.input_tokens,
-            text: reply.text,
-            tool_calls: reply
-                .tool_calls
-                .into_iter()
-                .map(|c| LlmToolCall {
-                    id: c.id,
-                    name: c.name,
-                    arguments: c.arguments,
-                })
-                .collect(),
-            end_call: reply.end_call,
-        })
     }
 }
 
@@ -305,12 +219,8 @@ pub(super) fn start_actor(
         setup.s2s = Some(s2s_settings(agent, &setup));
     }
     let live = live::clients_for(agent, &calls.providers, &calls.http);
-    let sandbox_llm: Arc<dyn ports::LanguageModel> =
-        Arc::new(LlmAdapter(calls.sandbox_llm.clone(), "sandbox-llm".into()));
-    let llm: Arc<dyn ports::LanguageModel> = match live.llm {
-        Some((client, model)) => Arc::new(LlmAdapter(client, model)),
-        None => sandbox_llm.clone(),
-    };
+    let sandbox_llm = calls.sandbox_llm.clone();
+    let llm = live.llm.unwrap_or_else(|| sandbox_llm.clone());
     let stt = live.stt.unwrap_or_else(|| Arc::new(ports::ToneStt));
     let tts = live.tts.unwrap_or_else(|| Arc::new(ports::ToneTts));
     let s2s = live.s2s.unwrap_or_else(|| {

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use thruai_actors::ports::{ChatRole, ChatTurn, LlmReply, LlmRequest, ToolDef};
 
 use super::{AgentOut, checks, load};
 use crate::{
@@ -14,7 +15,6 @@ use crate::{
         extract::{Body, Ctx},
         validation::{Validate, Validator},
     },
-    providers::llm::{Prompt, Reply, Role, ToolSpec, Turn},
     store,
 };
 
@@ -29,7 +29,7 @@ pub const SCENARIOS: &[&str] = &[
 ];
 
 /// What the simulated caller says, turn by turn (`""` is silence).
-fn script(name: &str, tools: &[ToolSpec]) -> (&'static str, Vec<String>) {
+fn script(name: &str, tools: &[ToolDef]) -> (&'static str, Vec<String>) {
     let s = |v: &[&str]| v.iter().map(|x| (*x).to_string()).collect();
     match name {
         "wrong_party" => (
@@ -96,12 +96,12 @@ pub struct ScenarioResult {
     pub passed: bool,
     /// What the agent did: `ended_call`, `called_tool:<name>`, `kept_talking`.
     pub actions: Vec<String>,
-    pub transcript: Vec<Turn>,
+    pub transcript: Vec<ChatTurn>,
     pub checks: Vec<Value>,
     pub recommendation: Option<String>,
 }
 
-fn verdict(name: &str, agent: &AgentOut, replies: &[Reply], tools: &[ToolSpec]) -> (Vec<Value>, Option<String>) {
+fn verdict(name: &str, agent: &AgentOut, replies: &[LlmReply], tools: &[ToolDef]) -> (Vec<Value>, Option<String>) {
     let last = replies.last();
     let ended = replies.iter().any(|r| r.end_call);
     let said = |needle: &str| replies.iter().any(|r| r.text.to_lowercase().contains(needle));
@@ -162,10 +162,10 @@ pub async fn simulate(ctx: Ctx, id: web::Path<String>, Body(input): Body<Simulat
     let vars = checks::variables_for(&agent, input.variables.as_ref());
     let system_prompt = checks::render(agent.system_prompt.as_deref().unwrap_or_default(), &vars);
     let first_message = agent.first_message.as_deref().map(|f| checks::render(f, &vars));
-    let tools: Vec<ToolSpec> = store::tools::find_refs(ctx.db(), ctx.org(), &agent.enabled_tools)
+    let tools: Vec<ToolDef> = store::tools::find_refs(ctx.db(), ctx.org(), &agent.enabled_tools)
         .await?
         .into_iter()
-        .map(|t| ToolSpec {
+        .map(|t| ToolDef {
             name: t.name,
             description: t.description.unwrap_or_default(),
             parameters: t
@@ -181,37 +181,31 @@ pub async fn simulate(ctx: Ctx, id: web::Path<String>, Body(input): Body<Simulat
     let mut results = Vec::new();
     for name in &names {
         let (description, lines) = script(name, &tools);
-        let mut conversation: Vec<Turn> = Vec::new();
+        let mut req = LlmRequest {
+            system_prompt: system_prompt.clone(),
+            first_message: first_message.clone(),
+            conversation: Vec::new(),
+            tools: tools.clone(),
+        };
         let mut replies = Vec::new();
         let mut actions = Vec::new();
         let opening = llm
-            .respond(&Prompt {
-                model: &model,
-                system_prompt: &system_prompt,
-                first_message: first_message.as_deref(),
-                conversation: &conversation,
-                tools: &tools,
-            })
+            .respond(&req)
             .await
             .map_err(|e| ApiError::internal(ErrorCode::UpstreamUnavailable, e))?;
-        conversation.push(Turn::assistant(opening.text.clone()));
+        req.conversation.push(ChatTurn::new(ChatRole::Assistant, opening.text));
         for line in lines {
-            conversation.push(Turn::user(line));
+            req.conversation.push(ChatTurn::new(ChatRole::User, line));
             let reply = llm
-                .respond(&Prompt {
-                    model: &model,
-                    system_prompt: &system_prompt,
-                    first_message: first_message.as_deref(),
-                    conversation: &conversation,
-                    tools: &tools,
-                })
+                .respond(&req)
                 .await
                 .map_err(|e| ApiError::internal(ErrorCode::UpstreamUnavailable, e))?;
-            conversation.push(Turn::assistant(reply.text.clone()));
+            req.conversation
+                .push(ChatTurn::new(ChatRole::Assistant, reply.text.clone()));
             for call in &reply.tool_calls {
                 actions.push(format!("called_tool:{}", call.name));
-                conversation.push(Turn::new(
-                    Role::Tool,
+                req.conversation.push(ChatTurn::new(
+                    ChatRole::Tool,
                     format!("{{\"tool\":\"{}\",\"result\":\"simulated\"}}", call.name),
                 ));
             }
@@ -232,7 +226,7 @@ pub async fn simulate(ctx: Ctx, id: web::Path<String>, Body(input): Body<Simulat
             description: description.into(),
             passed,
             actions,
-            transcript: conversation,
+            transcript: req.conversation,
             checks,
             recommendation: if passed { None } else { recommendation },
         });
