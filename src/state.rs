@@ -116,7 +116,7 @@ impl AppState {
             tools: tools.clone(),
             sandbox_llm: llm.clone(),
         });
-        let campaigns = campaigns::supervisor(db.clone(), settings.clone(), calls.clone());
+        let campaigns = campaigns::supervisor(db.clone(), &settings, calls.clone());
         Ok(Self {
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),

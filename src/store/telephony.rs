@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, prelude::*,
     sea_query::OnConflict,
 };
-use thruai_entities::{sandbox_number, telephony_credential};
+use thruai_entities::{sandbox_call, sandbox_number, telephony_credential};
 
 pub async fn credentials(
     db: &impl ConnectionTrait,
@@ -112,4 +112,33 @@ pub async fn sandbox_release(db: &impl ConnectionTrait, org_id: &str, sid: &str)
         .exec(db)
         .await?;
     Ok(res.rows_affected)
+}
+
+/// Records a call the sandbox carrier placed (its call log).
+pub async fn sandbox_record_call(db: &impl ConnectionTrait, row: sandbox_call::Model) -> Result<(), DbErr> {
+    sandbox_call::Entity::insert(row.into_active_model().reset_all())
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn sandbox_call_by_intent(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    intent_key: &str,
+) -> Result<Option<sandbox_call::Model>, DbErr> {
+    sandbox_call::Entity::find()
+        .filter(sandbox_call::Column::OrgId.eq(org_id))
+        .filter(sandbox_call::Column::IntentKey.eq(intent_key))
+        .one(db)
+        .await
+}
+
+/// Calls the sandbox carrier already placed to `to` for the organisation.
+pub async fn sandbox_calls_to(db: &impl ConnectionTrait, org_id: &str, to: &str) -> Result<u64, DbErr> {
+    sandbox_call::Entity::find()
+        .filter(sandbox_call::Column::OrgId.eq(org_id))
+        .filter(sandbox_call::Column::ToNumber.eq(to))
+        .count(db)
+        .await
 }

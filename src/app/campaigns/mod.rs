@@ -140,14 +140,16 @@ pub fn refresh_queue_statistics(db: DatabaseConnection) {
 }
 
 /// The supervisor of this node's campaign actors, dialling through `calls`.
-pub fn supervisor(db: DatabaseConnection, settings: Arc<Settings>, calls: Calls) -> CampaignSupervisor {
-    let config = config_of(&settings);
+pub fn supervisor(db: DatabaseConnection, settings: &Settings, calls: Calls) -> CampaignSupervisor {
+    let config = config_of(settings);
     CampaignSupervisor::new(
         Arc::new(ports::ServerCampaignPorts {
             calls,
             waker: std::sync::OnceLock::new(),
             db,
-            settings,
+            settings: settings.campaigns.clone(),
+            failpoint: settings.testing.failpoint.clone(),
+            single_node: settings.is_sqlite(),
             node: uuid::Uuid::new_v4().simple().to_string(),
             dialing: Arc::default(),
             read: Arc::default(),

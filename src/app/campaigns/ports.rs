@@ -28,7 +28,7 @@ use super::{
 };
 use crate::{
     app::calls::{self, Calls},
-    config::Settings,
+    config::CampaignSettings,
     providers::telephony::{self as tel, CallLookup},
     store::{self, campaigns as cs},
 };
@@ -97,7 +97,11 @@ pub struct ServerCampaignPorts {
     /// Wakes a campaign's actor when one of its calls ends (attached by the supervisor).
     pub waker: OnceLock<Waker>,
     pub db: DatabaseConnection,
-    pub settings: Arc<Settings>,
+    pub settings: CampaignSettings,
+    /// The process aborts at this failpoint (tests).
+    pub failpoint: String,
+    /// SQLite: one node, so a lease left by a dead process can be taken at once.
+    pub single_node: bool,
     /// This process, as recorded in the leases it holds.
     pub node: String,
     /// Intent keys this process is dialling right now (never reconciled meanwhile).
@@ -133,7 +137,7 @@ pub(super) async fn on_runtime<T: Send + 'static, E: Send + 'static>(
 
 impl ServerCampaignPorts {
     fn lease(&self) -> Duration {
-        Duration::milliseconds(i64::try_from(self.settings.campaigns.lease_ms).unwrap_or(10_000))
+        Duration::milliseconds(i64::try_from(self.settings.lease_ms).unwrap_or(10_000))
     }
 
     fn dialing(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
@@ -147,7 +151,7 @@ impl ServerCampaignPorts {
             db: self.db.clone(),
             dialing: self.dialing.clone(),
             ahead: self.ahead.clone(),
-            failpoint: self.settings.testing.failpoint.clone(),
+            failpoint: self.failpoint.clone(),
         }
     }
 }
@@ -169,7 +173,7 @@ impl CampaignPorts for ServerCampaignPorts {
             self.node.clone(),
             self.lease(),
         );
-        let single = self.settings.is_sqlite();
+        let single = self.single_node;
         let Some(epoch) = on_runtime(async move { cs::claim(&db, &id, &node, lease, single).await }, db_err).await?
         else {
             return Ok(None);
@@ -231,7 +235,7 @@ impl CampaignPorts for ServerCampaignPorts {
 
     async fn finished(&self, campaign_id: &str, limit: u64) -> Result<(Vec<Finished>, u64), PortError> {
         let (db, id) = (self.db.clone(), campaign_id.to_string());
-        let max_call = Duration::seconds(i64::try_from(self.settings.campaigns.max_call_secs).unwrap_or(i64::MAX / 2));
+        let max_call = Duration::seconds(i64::try_from(self.settings.max_call_secs).unwrap_or(i64::MAX / 2));
         let now = Utc::now();
         let (mut done, overdue, unsettled) = on_runtime(
             async move {
@@ -269,7 +273,7 @@ impl CampaignPorts for ServerCampaignPorts {
         for d in overdue {
             let reason = format!(
                 "overdue: still open {} s after the carrier placed it (campaigns.max_call_secs)",
-                self.settings.campaigns.max_call_secs
+                self.settings.max_call_secs
             );
             let handle = self.calls.get(&d.call_id);
             if let Some(handle) = handle {
@@ -308,7 +312,7 @@ impl CampaignPorts for ServerCampaignPorts {
     async fn org_headroom(&self, org_id: &str) -> Result<u64, PortError> {
         let (db, org) = (self.db.clone(), org_id.to_string());
         let open = on_runtime(async move { cs::org_open_calls(&db, &org).await }, db_err).await?;
-        Ok(u64::from(self.settings.campaigns.org_max_concurrent_calls).saturating_sub(open))
+        Ok(u64::from(self.settings.org_max_concurrent_calls).saturating_sub(open))
     }
 
     async fn in_doubt(&self, campaign_id: &str, older_than: DateTime<Utc>) -> Result<Vec<InDoubt>, PortError> {
@@ -560,9 +564,8 @@ impl CampaignPorts for ServerCampaignPorts {
             });
             if let Some(script) = row.metadata.get("sandboxScript") {
                 metadata["sandboxScript"] = script.clone();
-            } else if self.settings.campaigns.sandbox_call_ms > 0 {
-                metadata["sandboxScript"] =
-                    json!([{ "silenceMs": self.settings.campaigns.sandbox_call_ms }, { "hangup": true }]);
+            } else if self.settings.sandbox_call_ms > 0 {
+                metadata["sandboxScript"] = json!([{ "silenceMs": self.settings.sandbox_call_ms }, { "hangup": true }]);
             }
             // The call row is written when the intent starts (an armed intent is no call:
             // not open, not counted towards the organisation's limit, nothing to close
@@ -770,7 +773,7 @@ impl CampaignPorts for ServerCampaignPorts {
     }
 
     fn failpoint(&self, name: &str) {
-        if self.settings.testing.failpoint == name {
+        if self.failpoint == name {
             tracing::error!(failpoint = name, "aborting at failpoint");
             std::process::abort();
         }

@@ -236,9 +236,9 @@ impl Telephony for SandboxCarrier {
     async fn place_call(&self, req: &PlaceCall) -> Result<String, TelephonyError> {
         let env = self.far_end.clone().ok_or(TelephonyError::NotConfigured)?;
         let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
-        let earlier = store::campaigns::sandbox_calls_to(&self.db, &self.org_id, &req.to).await?;
+        let earlier = store::telephony::sandbox_calls_to(&self.db, &self.org_id, &req.to).await?;
         let outcome = sandbox_outcome(&req.to, earlier);
-        store::campaigns::sandbox_record_call(
+        store::telephony::sandbox_record_call(
             &self.db,
             thruai_entities::sandbox_call::Model {
                 sid: sid.clone(),
@@ -265,7 +265,7 @@ impl Telephony for SandboxCarrier {
 
     async fn find_call(&self, lookup: &CallLookup) -> Result<Option<String>, TelephonyError> {
         Ok(
-            store::campaigns::sandbox_call_by_intent(&self.db, &self.org_id, &lookup.intent_key)
+            store::telephony::sandbox_call_by_intent(&self.db, &self.org_id, &lookup.intent_key)
                 .await?
                 .map(|c| c.sid),
         )
