@@ -358,7 +358,7 @@ impl Settings {
         if self.server.max_body_bytes < 1024 {
             return Err("server.max_body_bytes: must be at least 1024".into());
         }
-        if url::Url::parse(&self.server.public_base_url).is_err() {
+        if !self.server.public_base_url.is_empty() && url::Url::parse(&self.server.public_base_url).is_err() {
             return Err(format!(
                 "server.public_base_url: not a URL: `{}`",
                 self.server.public_base_url

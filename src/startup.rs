@@ -1,22 +1,33 @@
 //! `Application`: builds the state, binds the listener (so the port is known before it
 //! runs) and serves until stopped.
 
-use std::{net::TcpListener, time::Duration};
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener},
+    time::Duration,
+};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 
-use crate::{config::Settings, http, state::AppState};
+use crate::{
+    config::Settings,
+    http,
+    state::AppState,
+    store::{SqliteLock, lock_sqlite},
+};
 
 pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    /// Held until the server stops: no second process serves the same SQLite file.
+    _sqlite: Option<SqliteLock>,
 }
 
 impl Application {
     /// # Errors
     /// When the state cannot be built or the address cannot be bound.
     pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
+        let sqlite = lock_sqlite(&settings.database.url)?;
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .map_err(|e| anyhow::anyhow!("binding {}:{}: {e}", settings.server.host, settings.server.port))?;
         let port = listener.local_addr()?.port();
@@ -24,10 +35,7 @@ impl Application {
             0 => std::thread::available_parallelism().map_or(2, usize::from),
             n => n,
         };
-        // `public_base_url` on port 0 means "the port just bound" (tests, the demo).
-        if let Some(base) = settings.server.public_base_url.strip_suffix(":0") {
-            settings.server.public_base_url = format!("{base}:{port}");
-        }
+        settings.server.public_base_url = public_base_url(&settings.server.public_base_url, listener.local_addr()?);
         let state = AppState::connect(settings).await?;
         // Registrations still under way resume: in-doubt submissions are reconciled with
         // the carrier, and polling starts again.
@@ -63,7 +71,12 @@ impl Application {
         .workers(workers)
         .listen(listener)?
         .run();
-        Ok(Self { port, server, state })
+        Ok(Self {
+            port,
+            server,
+            state,
+            _sqlite: sqlite,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -104,4 +117,55 @@ fn spawn_maintenance(state: AppState) {
             }
         }
     });
+}
+
+/// The URL carriers reach this server at: `configured`, or the bound address when it is
+/// empty (a wildcard address as loopback). A configured URL that names another address
+/// than the bound one is said once, at start-up: callbacks go there.
+fn public_base_url(configured: &str, bound: SocketAddr) -> String {
+    let ip = match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let own = format!("http://{}", SocketAddr::new(ip, bound.port()));
+    if configured.is_empty() {
+        return own;
+    }
+    let names_bound = url::Url::parse(configured).is_ok_and(|u| {
+        u.port_or_known_default() == Some(bound.port())
+            && u.host_str().is_some_and(|h| {
+                h.trim_matches(['[', ']'])
+                    .parse::<IpAddr>()
+                    .ok()
+                    .is_none_or(|h| h == ip || h.is_loopback())
+            })
+    });
+    if !names_bound {
+        tracing::warn!(
+            public_base_url = configured,
+            bound = %own,
+            "server.public_base_url is not the address the server is bound to: carriers will post callbacks and open media streams there"
+        );
+    }
+    configured.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_url_follows_the_bound_address_unless_set() {
+        let bound: SocketAddr = "127.0.0.1:9000".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(public_base_url("", bound), "http://127.0.0.1:9000");
+        let any: SocketAddr = "0.0.0.0:9001".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(public_base_url("", any), "http://127.0.0.1:9001");
+        let v6: SocketAddr = "[::]:9002".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(public_base_url("", v6), "http://[::1]:9002");
+        assert_eq!(
+            public_base_url("https://voice.example.com", bound),
+            "https://voice.example.com"
+        );
+    }
 }

@@ -67,7 +67,6 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     settings.redis.url = String::new();
     settings.server.host = "127.0.0.1".into();
     settings.server.port = 0;
-    settings.server.public_base_url = "http://127.0.0.1:0".into();
     settings.email.provider = "sandbox".into();
     let app = Application::build(settings).await?;
     let port = app.port();

@@ -105,6 +105,64 @@ fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty()).then(|| path.to_string())
 }
 
+/// The SQLite database file of this process, held for the process's life: SQLite is
+/// single-node, and a second server on the same file would take over the first one's
+/// calls and actors. The lock is the operating system's (released when the process ends,
+/// however it ends).
+#[derive(Debug)]
+pub struct SqliteLock(#[allow(dead_code)] std::fs::File);
+
+/// Locks the SQLite file of `url` (none for PostgreSQL or an in-memory database).
+///
+/// # Errors
+/// When another process holds the database (its pid in the message), or the lock file
+/// cannot be created.
+pub fn lock_sqlite(url: &str) -> anyhow::Result<Option<SqliteLock>> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(None);
+    }
+    let Some(path) = sqlite_path(url) else {
+        return Ok(None);
+    };
+    let lock_path = format!("{path}.lock");
+    if let Some(dir) = std::path::Path::new(&lock_path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .with_context(|| format!("opening {lock_path}"))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&lock_path).unwrap_or_default();
+            let holder = holder.trim();
+            anyhow::bail!(
+                "the SQLite database {path} is in use by another ThruAI process{}: SQLite is single-node — \
+                 stop that process, give this one its own database (DATABASE_URL), or share PostgreSQL \
+                 and Redis between nodes",
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                }
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {lock_path}")),
+    }
+    use std::io::Write as _;
+    file.set_len(0)?;
+    write!(file, "{}", std::process::id())?;
+    file.flush()?;
+    Ok(Some(SqliteLock(file)))
+}
+
 /// The URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {

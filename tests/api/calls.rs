@@ -86,6 +86,20 @@ async fn outbox(app: &TestApp, call_id: &str) -> Vec<String> {
         .collect()
 }
 
+/// `thruai serve --bind 127.0.0.1:PORT` with nothing else configured: the carrier's
+/// callbacks and media stream reach the port the server is bound to (not 8080).
+#[actix_web::test]
+async fn on_default_settings_callbacks_reach_the_bound_port() {
+    let app = app().await;
+    let shipped = thruai::config::Settings::load(None).unwrap().server.public_base_url;
+    assert!(shipped.is_empty(), "the shipped default follows the bound address");
+    assert_eq!(app.state.settings.server.public_base_url, app.address);
+    let agent = agent(&app, "Hello!", json!({})).await;
+    let id = call(&app, &agent, json!([{ "waitForAgent": true }, { "hangup": true }])).await;
+    let c = finished(&app, &id).await;
+    assert_eq!(c["status"], "completed", "{c}");
+}
+
 #[actix_web::test]
 async fn a_sandbox_call_runs_end_to_end_greeting_turns_and_agent_hangup() {
     let app = app().await;

@@ -35,7 +35,6 @@ pub fn test_settings() -> Settings {
     let mut s = Settings::load(None).expect("default settings load");
     s.server.port = 0;
     s.server.workers = 1;
-    s.server.public_base_url = "http://127.0.0.1:0".into();
     let (db, redis) = backends();
     match db {
         Some(url) => {

@@ -367,3 +367,36 @@ fn the_demo_places_a_sandbox_call_end_to_end() {
         "{stdout}"
     );
 }
+
+/// SQLite is single-node: a second server on the same file refuses to start, whatever port
+/// it binds, and names the process holding it; the first keeps serving.
+#[actix_web::test]
+async fn a_second_server_on_one_sqlite_file_refuses_to_start() {
+    let dir = std::env::temp_dir().join(unique("thruai-lock-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sqlite = vec![
+        ("THRUAI__REDIS__URL".to_string(), String::new()),
+        (
+            "THRUAI__DATABASE__URL".to_string(),
+            format!("sqlite://{}/thruai.db?mode=rwc", dir.display()),
+        ),
+    ];
+    let first = start(&sqlite, &[]);
+    let second = Command::new(env!("CARGO_BIN_EXE_thruai"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .envs(sqlite.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(stderr.contains("in use by another ThruAI process"), "{stderr}");
+    assert!(stderr.contains(&format!("pid {}", first.child.id())), "{stderr}");
+    let health = send(reqwest::Client::new().get(url(&first, "/health"))).await;
+    assert_eq!(health.status, 200);
+    drop(first);
+    // Released with the process: the next one starts.
+    let next = start(&sqlite, &[]);
+    drop(next);
+}
