@@ -49,7 +49,7 @@ pub struct AppState {
     /// Writes the live calls' snapshots, many per transaction.
     pub checkpoints: crate::calls::CheckpointWriter,
     /// The live calls of this process.
-    pub calls: thruai_actors::CallRegistry,
+    pub calls: thruai_actors::CallSupervisor,
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// The webhook actors' registry.
     pub webhooks: thruai_actors::WebhookRegistryHandle,
@@ -133,7 +133,7 @@ impl AppState {
             crypto,
             llm: Arc::new(SandboxLlm),
             checkpoints: crate::calls::CheckpointWriter::start(db.clone()),
-            calls: thruai_actors::CallRegistry::new(thruai_actors::registry::RestartPolicy {
+            calls: thruai_actors::CallSupervisor::new(thruai_actors::call::supervisor::RestartPolicy {
                 max_restarts: settings.calls.max_restarts,
                 window: std::time::Duration::from_secs(settings.calls.restart_window_secs),
             }),

@@ -9,14 +9,11 @@ pub mod a2p;
 pub mod audio;
 pub mod call;
 pub mod campaign;
-pub mod ports;
-pub mod registry;
 pub mod webhook;
 
 pub use a2p::{A2pActor, A2pSupervisor};
-pub use call::{CallActor, CallHandle, CallSetup};
+pub use call::{CallActor, CallSetup, handle::CallHandle, supervisor::CallSupervisor};
 pub use campaign::{CampaignSupervisor, LiveView};
-pub use registry::CallRegistry;
 pub use webhook::{
     WebhookActor, WebhookConfig,
     registry::{WebhookRegistry, WebhookRegistryHandle},

@@ -18,13 +18,11 @@ use thruai_actors::{
     audio::tone,
     call::{
         BargeIn,
+        chat::{ChatRole, LlmToolCall},
+        ports::{self, LlmReply, LlmRequest, PortError, Ports, S2sSettings, StoreError, ToolDef, ToolOutcome},
         snapshot::{CallSnapshot, CallSnapshotV1},
         speaking::ContextBudget,
         state::{CallStatus, DomainEvent},
-    },
-    ports::{
-        self, ChatRole, LlmReply, LlmRequest, LlmToolCall, PortError, Ports, S2sSettings, StoreError, ToolDef,
-        ToolOutcome,
     },
 };
 use thruai_entities::{agent, call, tool};

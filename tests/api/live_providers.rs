@@ -14,7 +14,7 @@ use thruai::providers::{
 };
 use thruai_actors::{
     audio::tone,
-    ports::{SpeechToText, TextToSpeech},
+    call::ports::{SpeechToText, TextToSpeech},
 };
 
 use crate::{
