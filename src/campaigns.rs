@@ -14,7 +14,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thruai_actors::campaign::{
-    actor::CampaignConfig,
+    CampaignConfig,
     ports::{
         Ahead, ArmedIntent, CampaignPorts, CampaignView, DueContact, Finished, InDoubt, PortError, Reconciled,
         Remaining, Settle,

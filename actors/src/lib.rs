@@ -13,7 +13,7 @@ pub mod webhook;
 
 pub use a2p::{A2pActor, A2pSupervisor};
 pub use call::{CallActor, CallSetup, handle::CallHandle, supervisor::CallSupervisor};
-pub use campaign::{CampaignSupervisor, LiveView};
+pub use campaign::{snapshot::LiveView, supervisor::CampaignSupervisor};
 pub use webhook::{
     WebhookActor, WebhookConfig,
     registry::{WebhookRegistry, WebhookRegistryHandle},
