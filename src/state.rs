@@ -52,7 +52,7 @@ pub struct AppState {
     pub calls: thruai_actors::CallSupervisor,
     pub started_at: chrono::DateTime<chrono::Utc>,
     /// The webhook actors' registry.
-    pub webhooks: thruai_actors::WebhookRegistryHandle,
+    pub webhooks: thruai_actors::WebhookSupervisor,
     /// The outbound campaign actors of this node.
     pub campaigns: CampaignSupervisor,
     /// The campaign ports' handle on this state (they dial through the application). It is

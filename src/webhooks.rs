@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use thruai_actors::{
-    WebhookConfig, WebhookRegistry, WebhookRegistryHandle,
+    WebhookConfig, WebhookSupervisor, WebhookSupervisorActor,
     webhook::ports::{
         AttemptRecord, ClaimedDelivery, DeliveryStore, DispatchReport, OutgoingMessage, PortError, SendReport,
         WebhookSender,
@@ -62,14 +62,14 @@ pub fn start(
     crypto: Crypto,
     guard: UrlGuard,
     http: reqwest::Client,
-) -> WebhookRegistryHandle {
+) -> WebhookSupervisor {
     let store = Arc::new(DbDeliveryStore { db, crypto });
     let sender = Arc::new(HttpSender {
         guard,
         http,
         body_limit: settings.response_body_limit,
     });
-    WebhookRegistry::new(store, sender, config_from(settings)).launch()
+    WebhookSupervisorActor::new(store, sender, config_from(settings)).launch()
 }
 
 /// The signing secret of a stored subscription (sealed with [`Crypto::encrypt`] when

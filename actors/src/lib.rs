@@ -11,10 +11,10 @@ pub mod call;
 pub mod campaign;
 pub mod webhook;
 
-pub use a2p::{A2pActor, A2pSupervisor};
+pub use a2p::{A2pActor, supervisor::A2pSupervisor};
 pub use call::{CallActor, CallSetup, handle::CallHandle, supervisor::CallSupervisor};
 pub use campaign::{snapshot::LiveView, supervisor::CampaignSupervisor};
 pub use webhook::{
     WebhookActor, WebhookConfig,
-    registry::{WebhookRegistry, WebhookRegistryHandle},
+    supervisor::{WebhookSupervisor, WebhookSupervisorActor},
 };
