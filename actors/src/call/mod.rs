@@ -441,6 +441,7 @@ impl CallActor {
         }
     }
 }
+
 /// Sends `u`'s segments from `from` on, each followed by its mark; the bytes sent.
 fn play(sink: &Recipient<MediaOut>, u: &Utterance, from: usize) -> usize {
     let mut sent = 0;

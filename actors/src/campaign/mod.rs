@@ -601,7 +601,8 @@ impl Handler<Inspect> for CampaignActor {
 }
 
 impl CampaignActor {
-    /// The actor of `id`'s `generation`-th start on this node, restarted `restarts` times.
+    /// The actor of campaign `id`, restarted `restarts` times; `generation` numbers this
+    /// start among the supervisor's (its exit is matched against it).
     fn new(
         id: String,
         ports: Arc<dyn CampaignPorts>,
