@@ -5,7 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
-use thruai_actors::{CampaignSupervisor, ports::LanguageModel};
+use thruai_actors::{CampaignSupervisor, call::ports::LanguageModel};
 
 use crate::{
     app::{

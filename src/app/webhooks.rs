@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use thruai_actors::{
-    WebhookConfig, WebhookRegistry, WebhookRegistryHandle,
+    WebhookConfig, WebhookSupervisor, WebhookSupervisorActor,
     webhook::ports::{
         AttemptRecord, ClaimedDelivery, DeliveryStore, DispatchReport, OutgoingMessage, PortError, SendReport,
         WebhookSender,
@@ -58,7 +58,7 @@ pub fn config_from(s: &WebhookSettings) -> WebhookConfig {
 /// The webhooks service: the subscriptions' actors, and the sender for test deliveries.
 #[derive(Clone)]
 pub struct Webhooks {
-    supervisor: WebhookRegistryHandle,
+    supervisor: WebhookSupervisor,
     sender: Arc<HttpSender>,
     crypto: Crypto,
     timeout: Duration,
@@ -83,7 +83,7 @@ impl Webhooks {
             body_limit: settings.response_body_limit,
         });
         Self {
-            supervisor: WebhookRegistry::new(store, sender.clone(), config_from(settings)).launch(),
+            supervisor: WebhookSupervisorActor::new(store, sender.clone(), config_from(settings)).launch(),
             sender,
             crypto,
             timeout: Duration::from_millis(settings.timeout_ms),

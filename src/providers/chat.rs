@@ -9,7 +9,10 @@ use std::{collections::HashSet, time::Duration};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 
-use thruai_actors::ports::{ChatRole, ChatTurn, LanguageModel, LlmReply, LlmRequest, LlmToolCall, PortError, ToolDef};
+use thruai_actors::call::{
+    chat::{ChatRole, ChatTurn, LlmToolCall},
+    ports::{LanguageModel, LlmReply, LlmRequest, PortError, ToolDef},
+};
 
 use super::llm::{LlmError, estimated_usage};
 

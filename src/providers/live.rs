@@ -7,7 +7,7 @@
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
-use thruai_actors::ports::{LanguageModel, SpeechToSpeech, SpeechToText, TextToSpeech};
+use thruai_actors::call::ports::{LanguageModel, SpeechToSpeech, SpeechToText, TextToSpeech};
 use thruai_entities::agent;
 
 use super::{

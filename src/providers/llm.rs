@@ -5,7 +5,10 @@
 
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
-use thruai_actors::ports::{ChatRole, LanguageModel, LlmReply, LlmRequest, LlmToolCall, PortError};
+use thruai_actors::call::{
+    chat::{ChatRole, LlmToolCall},
+    ports::{LanguageModel, LlmReply, LlmRequest, PortError},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -217,7 +220,7 @@ fn sample_value(prop: &Value) -> Value {
 mod tests {
     use super::*;
 
-    use thruai_actors::ports::{ChatTurn, ToolDef};
+    use thruai_actors::call::{chat::ChatTurn, ports::ToolDef};
 
     fn run(conversation: &[ChatTurn], tools: &[ToolDef]) -> LlmReply {
         SandboxLlm.reply(&LlmRequest {

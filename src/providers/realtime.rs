@@ -18,10 +18,13 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use thruai_actors::{
     audio::vad::{self, TurnDetector, TurnEvent, TurnSettings},
-    call::s2s::{END_CALL_TOOL, greeting_instructions},
-    ports::{
-        ChatRole, ChatTurn, LanguageModel, LlmRequest, LlmToolCall, PortError, S2sCommand, S2sEvent, S2sSession,
-        S2sSettings, SpeechToSpeech, SpeechToText, TextToSpeech, ToolDef,
+    call::{
+        chat::{ChatRole, ChatTurn, LlmToolCall},
+        ports::{
+            LanguageModel, LlmRequest, PortError, S2sCommand, S2sEvent, S2sSession, S2sSettings, SpeechToSpeech,
+            SpeechToText, TextToSpeech, ToolDef,
+        },
+        s2s::{END_CALL_TOOL, greeting_instructions},
     },
 };
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};

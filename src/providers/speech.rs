@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use thruai_actors::{
     audio::mulaw,
-    ports::{PortError, SpeechToText, TextToSpeech},
+    call::ports::{PortError, SpeechToText, TextToSpeech},
 };
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest, http::HeaderValue};
 

@@ -589,7 +589,7 @@ async fn two_finished_calls(app: &TestApp) -> (String, String) {
 #[actix_web::test]
 async fn snapshots_are_group_committed_each_fenced_by_its_own_epoch() {
     use thruai::store;
-    use thruai_actors::{call::snapshot::Speaker, ports::StoreError};
+    use thruai_actors::call::{ports::StoreError, snapshot::Speaker};
     let app = app().await;
     let (a, b) = two_finished_calls(&app).await;
     let snap = |id: String| {
@@ -629,7 +629,7 @@ async fn snapshots_are_group_committed_each_fenced_by_its_own_epoch() {
 #[actix_web::test]
 async fn the_timeline_is_appended_beside_the_snapshot_once_and_never_by_a_stale_owner() {
     use thruai::store;
-    use thruai_actors::ports::StoreError;
+    use thruai_actors::call::ports::StoreError;
     let app = app().await;
     let (a, b) = two_finished_calls(&app).await;
     let timeline = |id: String| {

@@ -13,7 +13,10 @@ use thruai::providers::{
 };
 use thruai_actors::{
     audio::tone,
-    ports::{ChatRole, ChatTurn, LanguageModel, LlmRequest, SpeechToText, TextToSpeech},
+    call::{
+        chat::{ChatRole, ChatTurn},
+        ports::{LanguageModel, LlmRequest, SpeechToText, TextToSpeech},
+    },
 };
 
 use crate::{

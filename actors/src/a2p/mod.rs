@@ -1,11 +1,12 @@
 //! `A2pActor`: one per A2P brand or campaign registration. It submits (after recording an
 //! intent), polls the carrier with backoff while review lasts, and persists every change
-//! with its event. `A2pSupervisor` starts, finds and rehydrates them.
+//! with its event. `A2pSupervisor` (`supervisor.rs`) starts, finds and rehydrates them.
 
 pub mod messages;
 pub mod ports;
 pub mod snapshot;
 pub mod state;
+pub mod supervisor;
 
 use std::{
     collections::HashMap,
@@ -13,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use actix::{ArbiterHandle, prelude::*};
+use actix::prelude::*;
 pub use messages::Apply;
 use ports::{A2pPorts, CarrierRegistry, PortError};
 use state::{Effect, Event, Registration};
@@ -23,18 +24,34 @@ const PERSIST_RETRY: Duration = Duration::from_secs(5);
 /// Events one `Apply` may chain (submit → acknowledged → …) before yielding.
 const MAX_CHAIN: usize = 16;
 
+/// The running actors by registration id: the supervisor's book, which an actor leaves
+/// when it stops.
+type Actors = Arc<Mutex<HashMap<String, Addr<A2pActor>>>>;
+
 pub struct A2pActor {
     reg: Option<Registration>,
     ports: Arc<dyn A2pPorts>,
-    actors: Arc<Mutex<HashMap<String, Addr<A2pActor>>>>,
+    actors: Actors,
     timer: Option<SpawnHandle>,
+}
+
+impl A2pActor {
+    /// The actor of `reg`, which leaves `actors` when it stops.
+    fn new(reg: Registration, ports: Arc<dyn A2pPorts>, actors: Actors) -> Self {
+        Self {
+            reg: Some(reg),
+            ports,
+            actors,
+            timer: None,
+        }
+    }
 }
 
 impl Actor for A2pActor {
     type Context = Context<Self>;
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
-        // Every transition was persisted when it happened; only the registry entry remains.
+        // Every transition was persisted when it happened; only the supervisor's entry remains.
         if let Some(reg) = &self.reg
             && let Ok(mut map) = self.actors.lock()
         {
@@ -172,87 +189,5 @@ impl Handler<Apply> for A2pActor {
                 reg
             },
         )))
-    }
-}
-
-/// Starts, finds and rehydrates the A2P actors of this node. Cheap to clone.
-#[derive(Clone)]
-pub struct A2pSupervisor {
-    ports: Arc<dyn A2pPorts>,
-    actors: Arc<Mutex<HashMap<String, Addr<A2pActor>>>>,
-    arbiter: ArbiterHandle,
-}
-
-impl A2pSupervisor {
-    /// Actors run on the current arbiter (call from the server's main arbiter).
-    pub fn new(ports: Arc<dyn A2pPorts>) -> Self {
-        Self {
-            ports,
-            actors: Arc::default(),
-            arbiter: Arbiter::current(),
-        }
-    }
-
-    fn spawn(&self, reg: Registration) -> Addr<A2pActor> {
-        let id = reg.id.clone();
-        let ports = self.ports.clone();
-        let actors = self.actors.clone();
-        let addr = A2pActor::start_in_arbiter(&self.arbiter, move |_| A2pActor {
-            reg: Some(reg),
-            ports,
-            actors,
-            timer: None,
-        });
-        if let Ok(mut map) = self.actors.lock() {
-            map.insert(id, addr.clone());
-        }
-        addr
-    }
-
-    fn find(&self, id: &str) -> Option<Addr<A2pActor>> {
-        self.actors
-            .lock()
-            .ok()
-            .and_then(|map| map.get(id).cloned())
-            .filter(Addr::connected)
-    }
-
-    /// Starts the actor of a new (draft, already stored) registration and submits it.
-    pub fn submit(&self, reg: Registration) {
-        self.spawn(reg).do_send(Apply(Event::Submit));
-    }
-
-    /// Starts the actor of a registration stored with its submission intent, and sends it.
-    pub fn send_recorded(&self, reg: Registration) {
-        self.spawn(reg).do_send(Apply(Event::SendIntent));
-    }
-
-    /// Starts an actor for every registration still under way; returns how many.
-    ///
-    /// # Errors
-    /// When the snapshots cannot be read.
-    pub async fn rehydrate(&self) -> Result<usize, PortError> {
-        let active = self.ports.load_active().await?;
-        let n = active.len();
-        for reg in active {
-            if self.find(&reg.id).is_none() {
-                self.spawn(reg).do_send(Apply(Event::Resume));
-            }
-        }
-        Ok(n)
-    }
-
-    /// Polls the carrier now; `None` when no actor runs for `id` (a terminal registration).
-    pub async fn refresh(&self, id: &str) -> Option<Registration> {
-        let addr = self.find(id)?;
-        addr.send(Apply(Event::PollDue)).await.ok()
-    }
-
-    /// Ids of the registrations with a running actor.
-    pub fn running(&self) -> Vec<String> {
-        self.actors
-            .lock()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
     }
 }

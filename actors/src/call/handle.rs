@@ -1,5 +1,5 @@
 //! `CallHandle`: the typed handle in front of a `CallActor` (the HTTP and WebSocket code
-//! never see the actor's address). The address behind it is swapped when the registry
+//! never see the actor's address). The address behind it is swapped when the supervisor
 //! restarts a crashed actor, so the media stream keeps talking to the call.
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -13,7 +13,7 @@ struct Inner {
     addr: RwLock<Addr<CallActor>>,
     /// The attached media stream, kept to re-attach it to a restarted actor.
     sink: Mutex<Option<Recipient<MediaOut>>>,
-    /// Turns true when the call leaves the registry for good (see [`CallHandle::ended`]).
+    /// Turns true when the call leaves the supervisor for good (see [`CallHandle::ended`]).
     ended: tokio::sync::watch::Sender<bool>,
 }
 
@@ -63,7 +63,7 @@ impl CallHandle {
         self.addr().connected()
     }
 
-    /// Resolves once the call left the registry for good: its actor stopped on purpose
+    /// Resolves once the call left the supervisor for good: its actor stopped on purpose
     /// (after writing its final status) or its supervision gave up. Whoever waits for a
     /// call's end (a campaign refilling the slot) learns it at once, without polling.
     pub async fn ended(&self) {

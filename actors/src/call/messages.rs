@@ -4,8 +4,10 @@
 use actix::{Message, Recipient};
 use serde_json::Value;
 
-use super::snapshot::CallSnapshotV1;
-use crate::ports::{LlmReply, ToolOutcome};
+use super::{
+    ports::{LlmReply, ToolOutcome},
+    snapshot::CallSnapshotV1,
+};
 
 /// To the media stream session: what to send to the carrier.
 #[derive(Debug, Clone, PartialEq, Eq, Message)]

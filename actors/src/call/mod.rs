@@ -1,37 +1,43 @@
-//! `CallActor`: one actor per live call. It owns the lifecycle (pure `state.rs`), the
-//! snapshot, and the traditional voice pipeline: VAD and turn detection on caller frames,
-//! STT → LLM (→ tools) → TTS as async steps tagged with a generation, barge-in, endCall.
-//! The `s2s` pipeline (a realtime session instead of STT/LLM/TTS) lives in `s2s.rs`.
+//! `CallActor`: one actor per live call. It owns the lifecycle (pure `state.rs`) and the
+//! snapshot (`snapshot.rs`) and its writes, and runs one of two pipelines: the traditional
+//! one (`pipeline.rs`: STT → LLM (→ tools) → TTS as async steps tagged with a generation,
+//! endCall) or `s2s` (`s2s.rs`: a realtime session instead of STT/LLM/TTS). The media
+//! stream's side — attaching, VAD and turn detection on caller frames, barge-in, marks —
+//! is `stream.rs`. Its ports are `ports.rs` (the conversation they carry, `chat.rs`);
+//! `CallSupervisor` (`supervisor.rs`) runs, finds and restarts the actors, each behind a
+//! `CallHandle` (`handle.rs`).
 
-mod handle;
+pub mod chat;
+pub mod handle;
 pub mod messages;
 mod pipeline;
+pub mod ports;
 pub mod s2s;
 pub mod snapshot;
 pub mod speaking;
 pub mod state;
 pub mod stats;
+mod stream;
+pub mod supervisor;
 
 use std::{
     collections::VecDeque,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use actix::prelude::*;
 use serde_json::{Value, json};
 
-pub use self::handle::CallHandle;
 use self::{
+    chat::ChatTurn,
     messages::*,
-    snapshot::{CallSnapshotV1, Speaker},
+    ports::{Ports, S2sSettings, StoreError, ToolDef},
+    snapshot::CallSnapshotV1,
     speaking::Utterance,
     state::{CallStatus, DomainEvent, Effect, Event},
 };
-use crate::{
-    audio::vad::{self, TurnDetector, TurnEvent, TurnSettings},
-    ports::{ChatRole, ChatTurn, LlmRequest, Ports, S2sSettings, StoreError, ToolDef},
-    registry::CallRegistry,
-};
+use crate::audio::vad::{TurnDetector, TurnSettings};
 
 /// How often the silence timeout is checked.
 pub const SILENCE_CHECK: Duration = Duration::from_millis(200);
@@ -39,10 +45,6 @@ pub const SILENCE_CHECK: Duration = Duration::from_millis(200);
 pub const ONSET_MS: u32 = 60;
 /// Silence kept before speech (three frames) so the utterance's first symbol is not cut.
 const PREROLL_BYTES: usize = 3 * crate::audio::FRAME_BYTES;
-/// How long an actor that moved keeps passing on messages sent before the move.
-const MOVED_GRACE: Duration = Duration::from_secs(10);
-/// Out-of-order or malformed frames noted in the timeline before only counting them.
-const MAX_NOTES: u32 = 20;
 
 /// Barge-in settings (`interruptionSettings`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -100,10 +102,28 @@ struct TurnMetrics {
     tts_ms: u64,
 }
 
+/// What a `CallActor` asks of its supervisor, handed to it at start (the actor never names
+/// the supervisor: `supervisor::CallSupervisor` implements this).
+pub trait Supervision: Send + Sync {
+    /// The actor stopped on purpose (after writing its final status): the call is over.
+    fn ended(&self, call_id: &str);
+
+    /// Starts a new actor for the call on `home` (its media stream's arbiter), taking over
+    /// from `snapshot` behind the same handle; its address, or `None` when the call is no
+    /// longer supervised.
+    fn relocate(
+        &self,
+        home: &actix::ArbiterHandle,
+        setup: CallSetup,
+        ports: Ports,
+        snapshot: CallSnapshotV1,
+    ) -> Option<Addr<CallActor>>;
+}
+
 pub struct CallActor {
     setup: CallSetup,
     ports: Ports,
-    registry: Option<CallRegistry>,
+    supervision: Option<Arc<dyn Supervision>>,
     snap: CallSnapshotV1,
     sink: Option<Recipient<MediaOut>>,
     detector: TurnDetector,
@@ -141,7 +161,12 @@ pub struct CallActor {
 }
 
 impl CallActor {
-    pub fn new(setup: CallSetup, ports: Ports, snap: CallSnapshotV1, registry: Option<CallRegistry>) -> Self {
+    pub fn new(
+        setup: CallSetup,
+        ports: Ports,
+        snap: CallSnapshotV1,
+        supervision: Option<Arc<dyn Supervision>>,
+    ) -> Self {
         let detector = TurnDetector::new(TurnSettings {
             onset_ms: ONSET_MS,
             end_silence_ms: setup.end_silence_ms,
@@ -151,7 +176,7 @@ impl CallActor {
         Self {
             setup,
             ports,
-            registry,
+            supervision,
             snap,
             sink: None,
             detector,
@@ -398,295 +423,6 @@ impl CallActor {
         cut
     }
 
-    fn greet(&mut self, ctx: &mut Context<Self>) {
-        if self.greeted {
-            return;
-        }
-        self.greeted = true;
-        if self.is_s2s() {
-            self.s2s_start(ctx);
-            return;
-        }
-        self.busy = true;
-        match self.setup.first_message.clone() {
-            Some(text) => self.synthesize(text, true, false, None, ctx),
-            None => self.request_reply(ctx),
-        }
-    }
-
-    fn synthesize(
-        &mut self,
-        text: String,
-        greeting: bool,
-        end_call: bool,
-        with_tools: Option<String>,
-        ctx: &mut Context<Self>,
-    ) {
-        let generation = self.generation;
-        let tts = self.ports.tts.clone();
-        let addr = ctx.address();
-        actix::spawn(async move {
-            let started = Instant::now();
-            let audio = tts.synthesize(&text).await.map_err(|e| e.to_string());
-            addr.do_send(Synthesized {
-                generation,
-                text,
-                audio,
-                tts_ms: elapsed_ms(started),
-                end_call,
-                greeting,
-                with_tools,
-            });
-        });
-    }
-
-    fn request_reply(&mut self, ctx: &mut Context<Self>) {
-        let generation = self.generation;
-        let llm = self.ports.llm.clone();
-        let req = LlmRequest {
-            system_prompt: self.setup.system_prompt.clone(),
-            first_message: self.setup.first_message.clone(),
-            conversation: self.snap.conversation.clone(),
-            tools: self.setup.tools.clone(),
-        };
-        let addr = ctx.address();
-        actix::spawn(async move {
-            let started = Instant::now();
-            let reply = llm.respond(&req).await.map_err(|e| e.to_string());
-            addr.do_send(Replied {
-                generation,
-                reply,
-                llm_ms: elapsed_ms(started),
-            });
-        });
-    }
-
-    fn transcribe(&mut self, audio: Vec<u8>, partial: bool, ctx: &mut Context<Self>) {
-        let generation = self.generation;
-        let stt = self.ports.stt.clone();
-        let addr = ctx.address();
-        actix::spawn(async move {
-            let started = Instant::now();
-            let audio_ms = vad::ms_of(audio.len());
-            let text = stt.transcribe(&audio).await.map_err(|e| e.to_string());
-            addr.do_send(Transcribed {
-                generation,
-                text,
-                audio_ms,
-                stt_ms: elapsed_ms(started),
-                partial,
-            });
-        });
-    }
-
-    /// Sends an utterance as segments, each followed by its mark (held while paused).
-    fn speak(&mut self, text: String, audio: Vec<u8>, greeting: bool, end_call: bool, with_tools: Option<&str>) {
-        let Some(sink) = self.sink.clone() else {
-            return;
-        };
-        self.next_utterance += 1;
-        let id = self.next_utterance;
-        let ends = speaking::segment_ends(&text);
-        if let Some(t) = self.turn_ended_at.take() {
-            let m = std::mem::take(&mut self.metrics);
-            self.note(
-                "turn",
-                json!({
-                    "callerText": m.caller_text, "agentText": text,
-                    "sttMs": m.stt_ms, "llmMs": m.llm_ms, "ttsMs": m.tts_ms,
-                    "endOfTurnToFirstAudioMs": elapsed_ms(t),
-                }),
-            );
-        } else if greeting {
-            self.note("greeting", json!({ "text": text }));
-        }
-        self.snap.usage.tts_characters += text.len() as u64;
-        let at_ms = self.since_answer_ms();
-        let transcript_seq = self.snap.say(Speaker::Agent, text.clone(), at_ms, false);
-        // Text that came with tool calls is already in their turn (before the results).
-        let in_turn = with_tools.and_then(|id| {
-            self.snap
-                .conversation
-                .iter()
-                .rposition(|t| t.tool_calls.first().is_some_and(|c| c.id == id))
-        });
-        let conversation_index = in_turn.unwrap_or_else(|| {
-            self.snap
-                .conversation
-                .push(ChatTurn::new(ChatRole::Assistant, text.clone()));
-            self.snap.conversation.len() - 1
-        });
-        self.barged = false;
-        let utterance = Utterance {
-            id,
-            segment_ends: ends,
-            text,
-            audio,
-            heard_segments: 0,
-            greeting,
-            end_call,
-            transcript_seq,
-            conversation_index,
-        };
-        if self.paused.is_none() {
-            play(&sink, &utterance, 0);
-        }
-        self.speaking.push(utterance);
-    }
-
-    /// The caller started talking over the agent: its audio stops now (`clear`), whether
-    /// or not this turns out to be an interruption.
-    fn pause(&mut self, speech_ms: u32) {
-        self.clear();
-        // The carrier echoes the flushed audio's marks: under new ids they count for nothing.
-        for u in &mut self.speaking {
-            self.next_utterance += 1;
-            u.id = self.next_utterance;
-        }
-        self.paused = Some(Paused {
-            speech_ms,
-            silence_ms: 0,
-        });
-    }
-
-    /// A pause that was not an interruption: play what the caller has not heard yet.
-    fn resume(&mut self) {
-        let Some(p) = self.paused.take() else {
-            return;
-        };
-        let mut resent = 0;
-        if let Some(sink) = &self.sink {
-            for u in &self.speaking {
-                resent += play(sink, u, u.heard_segments);
-            }
-        }
-        self.note(
-            "false_interruption",
-            json!({ "speechMs": p.speech_ms, "resumedAudioMs": vad::ms_of(resent) }),
-        );
-    }
-
-    /// The interruption is confirmed: the agent yields and keeps only what was heard.
-    fn barge_in(&mut self) {
-        self.generation += 1;
-        self.busy = false;
-        self.pending_tools = 0;
-        let cleared_after = match self.paused.take() {
-            Some(p) => p.speech_ms,
-            None => {
-                self.clear();
-                self.detector.speech_ms()
-            }
-        };
-        let cut = self.truncate_to_heard();
-        self.barged = true;
-        for (said, heard) in cut {
-            self.note(
-                "interruption",
-                json!({ "said": said, "heard": heard, "speechOnsetToClearMs": cleared_after }),
-            );
-        }
-    }
-
-    /// Stops the agent's audio at the carrier (`clear`), timed from the caller's onset.
-    fn clear(&mut self) {
-        if let Some(sink) = &self.sink {
-            sink.do_send(MediaOut::Clear);
-            if let Some(onset) = self.speech_onset {
-                stats::BARGE_IN.record(onset.elapsed());
-            }
-        }
-    }
-
-    fn barge_in_allowed(&self) -> bool {
-        let b = self.setup.barge_in;
-        b.enabled && (b.during_greeting || self.speaking.iter().all(|u| !u.greeting))
-    }
-
-    fn on_frame(&mut self, payload: &[u8], received_at: Instant, ctx: &mut Context<Self>) {
-        let speech = vad::is_speech(payload, self.setup.vad_threshold_rms);
-        if speech && self.detector.speech_ms() == 0 {
-            self.speech_onset = Some(received_at);
-        }
-        let frame_ms = u32::try_from(vad::ms_of(payload.len())).unwrap_or(u32::MAX);
-        if speech || self.detector.in_turn() || self.detector.speech_ms() > 0 {
-            if self.utterance_audio.is_empty() {
-                self.utterance_audio.extend(self.preroll.drain(..));
-            }
-            self.utterance_audio.extend_from_slice(payload);
-        } else {
-            self.preroll.extend(payload);
-            let excess = self.preroll.len().saturating_sub(PREROLL_BYTES);
-            self.preroll.drain(..excess);
-        }
-        if speech {
-            self.last_activity = Instant::now();
-        }
-        match self.detector.feed(speech, frame_ms) {
-            Some(TurnEvent::SpeechStarted) => {}
-            Some(TurnEvent::TurnEnded { .. }) => self.on_turn_end(ctx),
-            None => {
-                if !self.detector.in_turn() && self.detector.speech_ms() == 0 {
-                    self.utterance_audio.clear();
-                }
-            }
-        }
-        let b = self.setup.barge_in;
-        if speech && !self.speaking.is_empty() && !self.barged && self.barge_in_allowed() {
-            let run = self.detector.speech_ms();
-            match &mut self.paused {
-                None if run >= b.pause_ms => self.pause(run),
-                Some(p) => p.silence_ms = 0,
-                None => {}
-            }
-            if run >= b.sensitivity_ms {
-                self.barge_in();
-            }
-        } else if let Some(p) = &mut self.paused {
-            p.silence_ms += frame_ms;
-            if p.silence_ms >= b.resume_after_ms {
-                self.resume();
-            }
-        }
-    }
-
-    fn on_media(&mut self, msg: &MediaIn, ctx: &mut Context<Self>) {
-        if self.snap.status != CallStatus::InProgress || self.ending.is_some() {
-            return;
-        }
-        if let (Some(seq), Some(last)) = (msg.sequence, self.last_seq)
-            && seq <= last
-        {
-            self.notes += 1;
-            if self.notes <= MAX_NOTES {
-                self.note("out_of_order_frame", json!({ "sequenceNumber": seq, "after": last }));
-            }
-            return;
-        }
-        if msg.sequence.is_some() {
-            self.last_seq = msg.sequence;
-        }
-        if self.is_s2s() {
-            self.s2s_frame(&msg.payload);
-            return;
-        }
-        self.on_frame(&msg.payload, msg.received_at, ctx);
-    }
-
-    fn on_turn_end(&mut self, ctx: &mut Context<Self>) {
-        let audio = std::mem::take(&mut self.utterance_audio);
-        if !self.speaking.is_empty() && !self.barged {
-            self.note("ignored_speech", json!({ "audioMs": vad::ms_of(audio.len()) }));
-            return;
-        }
-        self.generation += 1;
-        self.busy = true;
-        self.pending_tools = 0;
-        self.turn_ended_at = Some(Instant::now());
-        self.metrics = TurnMetrics::default();
-        self.transcribe(audio, false, ctx);
-    }
-
     fn check_silence(&mut self, ctx: &mut Context<Self>) {
         if self.moved_to.is_none()
             && self.snap.status == CallStatus::InProgress
@@ -735,149 +471,17 @@ impl Actor for CallActor {
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
         if std::thread::panicking() || self.moved_to.is_some() {
-            // Dropped by a panic: the registry restarts the call (stream and entry kept).
+            // Dropped by a panic: the supervisor restarts the call (stream and entry kept).
             // Moved: the call lives on in its new actor.
             return Running::Stop;
         }
         if let Some(sink) = self.sink.take() {
             sink.do_send(MediaOut::Close);
         }
-        if let Some(registry) = &self.registry {
-            registry.remove(&self.setup.call_id);
+        if let Some(supervision) = &self.supervision {
+            supervision.ended(&self.setup.call_id);
         }
         Running::Stop
-    }
-}
-
-impl Handler<AttachStream> for CallActor {
-    type Result = Result<(), AttachError>;
-
-    fn handle(&mut self, msg: AttachStream, ctx: &mut Self::Context) -> Self::Result {
-        if self.snap.status.is_terminal() {
-            return Err(AttachError::Ended);
-        }
-        if msg.token != self.setup.stream_token {
-            return Err(AttachError::BadToken);
-        }
-        if self.sink.is_some() {
-            return Err(AttachError::AlreadyAttached);
-        }
-        if let Some(home) = &msg.home
-            && home.thread != std::thread::current().id()
-            && self.at_rest()
-            && let Some(registry) = &self.registry
-            && let Some(addr) =
-                registry.relocate(&home.arbiter, self.setup.clone(), self.ports.clone(), self.snap.clone())
-        {
-            // Messages already on their way here are passed on until this actor stops.
-            self.moved_to = Some(addr);
-            ctx.run_later(MOVED_GRACE, |_, ctx| ctx.stop());
-            return Err(AttachError::Moved);
-        }
-        self.sink = Some(msg.sink);
-        self.snap.stream_sid = Some(msg.stream_sid.clone());
-        if self.snap.provider_call_sid.is_none() {
-            self.snap.provider_call_sid = msg.provider_call_sid;
-        }
-        self.note("stream", json!({ "event": "start", "streamSid": msg.stream_sid }));
-        if self.snap.status == CallStatus::InProgress {
-            self.greet(ctx);
-        } else {
-            self.apply(Event::Answered, ctx);
-        }
-        Ok(())
-    }
-}
-
-impl Handler<MediaIn> for CallActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: MediaIn, ctx: &mut Self::Context) {
-        if let Some(to) = &self.moved_to {
-            to.do_send(msg);
-            return;
-        }
-        self.frames += 1;
-        self.on_media(&msg, ctx);
-        stats::MEDIA.record(msg.received_at.elapsed());
-    }
-}
-
-impl Handler<MarkIn> for CallActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: MarkIn, ctx: &mut Self::Context) {
-        if let Some(to) = &self.moved_to {
-            to.do_send(msg);
-            return;
-        }
-        if self.is_s2s() {
-            self.s2s_mark(&msg.name, ctx);
-            return;
-        }
-        let Some((id, segment)) = speaking::parse_mark(&msg.name) else {
-            return;
-        };
-        let Some(pos) = self.speaking.iter().position(|u| u.id == id) else {
-            return;
-        };
-        let u = &mut self.speaking[pos];
-        u.heard_segments = u.heard_segments.max(segment + 1);
-        if !u.finished() {
-            return;
-        }
-        let done = self.speaking.remove(pos);
-        self.last_activity = Instant::now();
-        if done.end_call && self.speaking.is_empty() {
-            self.end_by_agent("agent_ended", ctx);
-        }
-    }
-}
-
-impl Handler<StreamStopped> for CallActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: StreamStopped, ctx: &mut Self::Context) {
-        if let Some(to) = &self.moved_to {
-            to.do_send(msg);
-            return;
-        }
-        self.note(
-            "stream",
-            json!({ "event": "stop", "reason": msg.reason, "framesReceived": self.frames }),
-        );
-        self.sink = None;
-        match self.snap.status {
-            CallStatus::InProgress if self.ending.is_none() => {
-                let audio = std::mem::take(&mut self.utterance_audio);
-                self.truncate_to_heard();
-                if self.detector.in_turn() || !audio.is_empty() {
-                    // The caller hung up mid-sentence: keep what they said.
-                    self.ending = Some("caller_hangup".into());
-                    self.generation += 1;
-                    self.transcribe(audio, true, ctx);
-                } else {
-                    self.finish(Event::Completed, "caller_hangup", ctx);
-                }
-            }
-            CallStatus::InProgress => {}
-            _ => self.finish(Event::Canceled, "stream_stopped", ctx),
-        }
-    }
-}
-
-impl Handler<StreamNote> for CallActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: StreamNote, _: &mut Self::Context) {
-        if let Some(to) = &self.moved_to {
-            to.do_send(msg);
-            return;
-        }
-        self.notes += 1;
-        if self.notes <= MAX_NOTES {
-            self.note(&msg.kind, msg.detail);
-        }
     }
 }
 

@@ -1,17 +1,163 @@
-//! The pipeline's async results back in the actor: transcript → reply (→ tools) → speech.
-//! Each carries the generation it was started in; a stale one (after a barge-in or a
-//! newer turn) is dropped.
+//! The traditional pipeline: the greeting, then STT → LLM (→ tools) → TTS as async steps,
+//! each tagged with the generation it was started in, and their results back in the actor;
+//! a stale result (after a barge-in or a newer turn) is dropped. The agent's words go out
+//! as segments, each followed by its mark.
+
+use std::time::Instant;
 
 use actix::prelude::*;
 use serde_json::{Value, json};
 
 use super::{
     CallActor,
+    chat::{ChatRole, ChatTurn},
+    elapsed_ms,
     messages::{Replied, Synthesized, ToolDone, Transcribed},
+    play,
+    ports::LlmRequest,
     snapshot::Speaker,
+    speaking::{self, Utterance},
     state::Event,
 };
-use crate::ports::{ChatRole, ChatTurn};
+use crate::audio::vad;
+
+impl CallActor {
+    pub(super) fn greet(&mut self, ctx: &mut Context<Self>) {
+        if self.greeted {
+            return;
+        }
+        self.greeted = true;
+        if self.is_s2s() {
+            self.s2s_start(ctx);
+            return;
+        }
+        self.busy = true;
+        match self.setup.first_message.clone() {
+            Some(text) => self.synthesize(text, true, false, None, ctx),
+            None => self.request_reply(ctx),
+        }
+    }
+
+    fn synthesize(
+        &mut self,
+        text: String,
+        greeting: bool,
+        end_call: bool,
+        with_tools: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
+        let generation = self.generation;
+        let tts = self.ports.tts.clone();
+        let addr = ctx.address();
+        actix::spawn(async move {
+            let started = Instant::now();
+            let audio = tts.synthesize(&text).await.map_err(|e| e.to_string());
+            addr.do_send(Synthesized {
+                generation,
+                text,
+                audio,
+                tts_ms: elapsed_ms(started),
+                end_call,
+                greeting,
+                with_tools,
+            });
+        });
+    }
+
+    fn request_reply(&mut self, ctx: &mut Context<Self>) {
+        let generation = self.generation;
+        let llm = self.ports.llm.clone();
+        let req = LlmRequest {
+            system_prompt: self.setup.system_prompt.clone(),
+            first_message: self.setup.first_message.clone(),
+            conversation: self.snap.conversation.clone(),
+            tools: self.setup.tools.clone(),
+        };
+        let addr = ctx.address();
+        actix::spawn(async move {
+            let started = Instant::now();
+            let reply = llm.respond(&req).await.map_err(|e| e.to_string());
+            addr.do_send(Replied {
+                generation,
+                reply,
+                llm_ms: elapsed_ms(started),
+            });
+        });
+    }
+
+    pub(super) fn transcribe(&mut self, audio: Vec<u8>, partial: bool, ctx: &mut Context<Self>) {
+        let generation = self.generation;
+        let stt = self.ports.stt.clone();
+        let addr = ctx.address();
+        actix::spawn(async move {
+            let started = Instant::now();
+            let audio_ms = vad::ms_of(audio.len());
+            let text = stt.transcribe(&audio).await.map_err(|e| e.to_string());
+            addr.do_send(Transcribed {
+                generation,
+                text,
+                audio_ms,
+                stt_ms: elapsed_ms(started),
+                partial,
+            });
+        });
+    }
+
+    /// Sends an utterance as segments, each followed by its mark (held while paused).
+    fn speak(&mut self, text: String, audio: Vec<u8>, greeting: bool, end_call: bool, with_tools: Option<&str>) {
+        let Some(sink) = self.sink.clone() else {
+            return;
+        };
+        self.next_utterance += 1;
+        let id = self.next_utterance;
+        let ends = speaking::segment_ends(&text);
+        if let Some(t) = self.turn_ended_at.take() {
+            let m = std::mem::take(&mut self.metrics);
+            self.note(
+                "turn",
+                json!({
+                    "callerText": m.caller_text, "agentText": text,
+                    "sttMs": m.stt_ms, "llmMs": m.llm_ms, "ttsMs": m.tts_ms,
+                    "endOfTurnToFirstAudioMs": elapsed_ms(t),
+                }),
+            );
+        } else if greeting {
+            self.note("greeting", json!({ "text": text }));
+        }
+        self.snap.usage.tts_characters += text.len() as u64;
+        let at_ms = self.since_answer_ms();
+        let transcript_seq = self.snap.say(Speaker::Agent, text.clone(), at_ms, false);
+        // Text that came with tool calls is already in their turn (before the results).
+        let in_turn = with_tools.and_then(|id| {
+            self.snap
+                .conversation
+                .iter()
+                .rposition(|t| t.tool_calls.first().is_some_and(|c| c.id == id))
+        });
+        let conversation_index = in_turn.unwrap_or_else(|| {
+            self.snap
+                .conversation
+                .push(ChatTurn::new(ChatRole::Assistant, text.clone()));
+            self.snap.conversation.len() - 1
+        });
+        self.barged = false;
+        let utterance = Utterance {
+            id,
+            segment_ends: ends,
+            text,
+            audio,
+            heard_segments: 0,
+            greeting,
+            end_call,
+            transcript_seq,
+            conversation_index,
+        };
+        if self.paused.is_none() {
+            play(&sink, &utterance, 0);
+        }
+        self.speaking.push(utterance);
+    }
+}
 
 impl Handler<Transcribed> for CallActor {
     type Result = ();

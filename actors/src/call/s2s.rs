@@ -15,15 +15,15 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{
-    CallActor, elapsed_ms,
+    CallActor,
+    chat::{ChatRole, ChatTurn},
+    elapsed_ms,
     messages::MediaOut,
+    ports::{PortError, S2sCommand, S2sEvent, S2sSession, ToolOutcome},
     snapshot::Speaker,
     speaking::{self, AudioMarks},
 };
-use crate::{
-    audio::vad,
-    ports::{ChatRole, ChatTurn, PortError, S2sCommand, S2sEvent, S2sSession, ToolOutcome},
-};
+use crate::audio::vad;
 
 /// The tool a realtime model calls to hang up.
 pub const END_CALL_TOOL: &str = "end_call";

@@ -2,7 +2,7 @@
 //! followed by a mark, so the echoed marks tell how much the caller actually heard; and how
 //! much of the conversation the LLM is given. Pure.
 
-use crate::ports::{ChatRole, ChatTurn};
+use super::chat::{ChatRole, ChatTurn};
 
 /// Segments end at the first word boundary after this many bytes.
 const SEGMENT_BYTES: usize = 12;
@@ -171,7 +171,7 @@ pub fn heard_prefix(text: &str, heard_ms: u64, total_ms: u64) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::LlmToolCall;
+    use crate::call::chat::LlmToolCall;
 
     #[test]
     fn segments_end_after_words_and_cover_the_text() {

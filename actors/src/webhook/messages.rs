@@ -1,4 +1,4 @@
-//! Messages of the webhook actor and its registry.
+//! Messages of the webhook actor and its supervisor.
 
 use actix::prelude::*;
 
@@ -25,17 +25,17 @@ pub struct Stop;
 #[rtype(result = "WebhookSnapshot")]
 pub struct Inspect;
 
-/// Registry: start, reload or stop the actor of `webhook_id` after a change.
+/// Supervisor: start, reload or stop the actor of `webhook_id` after a change.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct EnsureWebhook(pub String);
 
-/// Registry: wake these subscriptions' actors (starting them when needed).
+/// Supervisor: wake these subscriptions' actors (starting them when needed).
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct WakeWebhooks(pub Vec<String>);
 
-/// Registry: an actor stopped; `crashed` when it did not stop on request.
+/// Supervisor: an actor stopped; `crashed` when it did not stop on request.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct ActorStopped {
@@ -45,17 +45,17 @@ pub struct ActorStopped {
     pub generation: u64,
 }
 
-/// Registry: stop every actor and the dispatcher.
+/// Supervisor: stop every actor and the dispatcher.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "()")]
 pub struct Shutdown;
 
-/// Registry: inspect one subscription's actor.
+/// Supervisor: inspect one subscription's actor.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Option<WebhookSnapshot>")]
 pub struct InspectWebhook(pub String);
 
-/// Registry: how many actors are running.
+/// Supervisor: how many actors are running.
 #[derive(Message, Debug, Clone, Copy)]
 #[rtype(result = "usize")]
 pub struct CountActors;

@@ -1,12 +1,12 @@
 //! `WebhookActor`: one per active subscription. It leases its due deliveries in batches,
 //! sends each batch concurrently through the sender port, decides every outcome with the
-//! pure state machine (`state.rs`) and records the results; `registry.rs` supervises it.
+//! pure state machine (`state.rs`) and records the results; `supervisor.rs` supervises it.
 
 pub mod messages;
 pub mod ports;
-pub mod registry;
 pub mod snapshot;
 pub mod state;
+pub mod supervisor;
 
 use std::{panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
@@ -42,7 +42,7 @@ pub struct WebhookConfig {
     pub dispatch_interval: Duration,
     /// Events moved per dispatcher pass.
     pub dispatch_batch: u64,
-    /// How often the registry looks for due, unleased deliveries (resumes queues after a
+    /// How often the supervisor looks for due, unleased deliveries (resumes queues after a
     /// restart, picks up scheduled retries and expired leases).
     pub sweep_interval: Duration,
     /// Crash restarts allowed per subscription within `restart_window`.
@@ -57,7 +57,7 @@ pub struct WebhookActor {
     store: Arc<dyn DeliveryStore>,
     sender: Arc<dyn WebhookSender>,
     config: Arc<WebhookConfig>,
-    registry: Option<(Recipient<ActorStopped>, u64)>,
+    supervisor: Option<(Recipient<ActorStopped>, u64)>,
     pump_on_start: bool,
     /// Batches in flight.
     pumping: usize,
@@ -88,7 +88,7 @@ impl WebhookActor {
             store,
             sender,
             config,
-            registry: None,
+            supervisor: None,
             pump_on_start: true,
             pumping: 0,
             claim_lock: Arc::default(),
@@ -101,13 +101,13 @@ impl WebhookActor {
         }
     }
 
-    /// Reports its stop to `registry` with this generation number.
-    pub fn supervised_by(mut self, registry: Recipient<ActorStopped>, generation: u64) -> Self {
-        self.registry = Some((registry, generation));
+    /// Reports its stop to `supervisor` with this generation number.
+    pub fn supervised_by(mut self, supervisor: Recipient<ActorStopped>, generation: u64) -> Self {
+        self.supervisor = Some((supervisor, generation));
         self
     }
 
-    /// Starts idle (the registry's sweep wakes it when work is due).
+    /// Starts idle (the supervisor's sweep wakes it when work is due).
     pub fn idle_at_start(mut self) -> Self {
         self.pump_on_start = false;
         self
@@ -139,7 +139,7 @@ impl WebhookActor {
             config: self.config.clone(),
         };
         self.in_flight = self.pumping * usize::try_from(self.config.batch_size).unwrap_or(usize::MAX);
-        // A panic while delivering is a crash: the actor stops and the registry restarts it.
+        // A panic while delivering is a crash: the actor stops and the supervisor restarts it.
         let fut = AssertUnwindSafe(job.run()).catch_unwind();
         ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
             act.pumping -= 1;
@@ -223,8 +223,8 @@ impl Actor for WebhookActor {
     /// Nothing to persist here: every state change was recorded by the store as it happened,
     /// and attempts dropped mid-flight are retried when their lease expires.
     fn stopping(&mut self, _: &mut Self::Context) -> Running {
-        if let Some((registry, generation)) = &self.registry {
-            registry.do_send(ActorStopped {
+        if let Some((supervisor, generation)) = &self.supervisor {
+            supervisor.do_send(ActorStopped {
                 webhook_id: self.endpoint.webhook_id.clone(),
                 crashed: !self.stop_requested,
                 generation: *generation,

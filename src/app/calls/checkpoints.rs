@@ -11,10 +11,7 @@
 use std::time::{Duration, Instant};
 
 use sea_orm::DatabaseConnection;
-use thruai_actors::{
-    call::{snapshot::CallSnapshotV1, state::DomainEvent},
-    ports::StoreError,
-};
+use thruai_actors::call::{ports::StoreError, snapshot::CallSnapshotV1, state::DomainEvent};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{metrics, store};

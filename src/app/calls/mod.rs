@@ -15,12 +15,12 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 use thruai_actors::{
-    CallHandle, CallRegistry,
+    CallHandle, CallSupervisor,
     call::{
+        ports::LanguageModel,
         snapshot::{CallSnapshot, CallSnapshotV1},
         state::CallStatus,
     },
-    ports::LanguageModel,
 };
 use thruai_entities::{call, phone_number};
 
@@ -41,7 +41,7 @@ pub struct Calls {
     /// The client for provider APIs (the agents' LLM, speech and s2s providers).
     http: reqwest::Client,
     public_base_url: Arc<str>,
-    supervisor: CallRegistry,
+    supervisor: CallSupervisor,
     checkpoints: CheckpointWriter,
     carriers: Carriers,
     tools: ToolDelivery,
@@ -154,7 +154,7 @@ pub enum DialError {
 impl Calls {
     pub fn new(parts: CallParts) -> Self {
         let settings = parts.settings;
-        let supervisor = CallRegistry::new(thruai_actors::registry::RestartPolicy {
+        let supervisor = CallSupervisor::new(thruai_actors::call::supervisor::RestartPolicy {
             max_restarts: settings.max_restarts,
             window: std::time::Duration::from_secs(settings.restart_window_secs),
         });
@@ -178,7 +178,7 @@ impl Calls {
     }
 
     /// The live calls of this process.
-    pub fn supervisor(&self) -> &CallRegistry {
+    pub fn supervisor(&self) -> &CallSupervisor {
         &self.supervisor
     }
 

@@ -12,11 +12,11 @@ use thruai_actors::{
     CallHandle, CallSetup,
     call::{
         BargeIn,
+        ports::{self, PortError, Ports, S2sSettings, StoreError, ToolDef, ToolOutcome},
         snapshot::CallSnapshotV1,
         speaking::ContextBudget,
         state::{CallStatus, DomainEvent},
     },
-    ports::{self, PortError, Ports, S2sSettings, StoreError, ToolDef, ToolOutcome},
 };
 use thruai_entities::{agent, call, tool};
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 use thruai_actors::{
     CampaignSupervisor,
     campaign::{
-        actor::CampaignConfig,
+        CampaignConfig,
         state::RetryPolicy,
         window::{self, CallingWindow},
     },

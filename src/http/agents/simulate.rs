@@ -5,7 +5,10 @@ use actix_web::{HttpResponse, web};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use thruai_actors::ports::{ChatRole, ChatTurn, LlmReply, LlmRequest, ToolDef};
+use thruai_actors::call::{
+    chat::{ChatRole, ChatTurn},
+    ports::{LlmReply, LlmRequest, ToolDef},
+};
 
 use super::{AgentOut, checks, load};
 use crate::{

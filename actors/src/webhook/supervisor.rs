@@ -1,6 +1,7 @@
-//! `WebhookRegistry`: starts one `WebhookActor` per active subscription, restarts a crashed
-//! one (a bounded number of times per window), runs the outbox dispatcher and the sweep
-//! that resumes every queue after a restart.
+//! The webhook actors' supervisor: `WebhookSupervisorActor` starts one `WebhookActor` per
+//! active subscription, restarts a crashed one (a bounded number of times per window), runs
+//! the outbox dispatcher and the sweep that resumes every queue after a restart. The rest
+//! of the program holds its handle, `WebhookSupervisor`.
 
 use std::{
     collections::HashMap,
@@ -30,7 +31,7 @@ struct Running {
     generation: u64,
 }
 
-pub struct WebhookRegistry {
+pub struct WebhookSupervisorActor {
     store: Arc<dyn DeliveryStore>,
     sender: Arc<dyn WebhookSender>,
     config: Arc<WebhookConfig>,
@@ -45,7 +46,7 @@ pub struct WebhookRegistry {
     loaded: bool,
 }
 
-impl WebhookRegistry {
+impl WebhookSupervisorActor {
     pub fn new(store: Arc<dyn DeliveryStore>, sender: Arc<dyn WebhookSender>, config: WebhookConfig) -> Self {
         Self {
             store,
@@ -61,9 +62,9 @@ impl WebhookRegistry {
         }
     }
 
-    /// Starts the registry on the current arbiter.
-    pub fn launch(self) -> WebhookRegistryHandle {
-        WebhookRegistryHandle(self.start())
+    /// Starts the supervisor on the current arbiter; its handle.
+    pub fn launch(self) -> WebhookSupervisor {
+        WebhookSupervisor(self.start())
     }
 
     fn spawn_actor(&mut self, endpoint: EndpointSnapshot, pump: bool, ctx: &mut Context<Self>) {
@@ -165,7 +166,7 @@ impl WebhookRegistry {
     }
 }
 
-impl Actor for WebhookRegistry {
+impl Actor for WebhookSupervisorActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
@@ -192,7 +193,7 @@ impl Actor for WebhookRegistry {
     }
 }
 
-impl Handler<EnsureWebhook> for WebhookRegistry {
+impl Handler<EnsureWebhook> for WebhookSupervisorActor {
     type Result = ();
 
     fn handle(&mut self, EnsureWebhook(id): EnsureWebhook, ctx: &mut Self::Context) {
@@ -201,7 +202,7 @@ impl Handler<EnsureWebhook> for WebhookRegistry {
     }
 }
 
-impl Handler<WakeWebhooks> for WebhookRegistry {
+impl Handler<WakeWebhooks> for WebhookSupervisorActor {
     type Result = ();
 
     fn handle(&mut self, WakeWebhooks(ids): WakeWebhooks, ctx: &mut Self::Context) {
@@ -209,7 +210,7 @@ impl Handler<WakeWebhooks> for WebhookRegistry {
     }
 }
 
-impl Handler<ActorStopped> for WebhookRegistry {
+impl Handler<ActorStopped> for WebhookSupervisorActor {
     type Result = ();
 
     fn handle(&mut self, msg: ActorStopped, ctx: &mut Self::Context) {
@@ -239,7 +240,7 @@ impl Handler<ActorStopped> for WebhookRegistry {
     }
 }
 
-impl Handler<Shutdown> for WebhookRegistry {
+impl Handler<Shutdown> for WebhookSupervisorActor {
     type Result = ();
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) {
@@ -250,7 +251,7 @@ impl Handler<Shutdown> for WebhookRegistry {
     }
 }
 
-impl Handler<InspectWebhook> for WebhookRegistry {
+impl Handler<InspectWebhook> for WebhookSupervisorActor {
     type Result = ResponseFuture<Option<WebhookSnapshot>>;
 
     fn handle(&mut self, InspectWebhook(id): InspectWebhook, _: &mut Self::Context) -> Self::Result {
@@ -264,7 +265,7 @@ impl Handler<InspectWebhook> for WebhookRegistry {
     }
 }
 
-impl Handler<CountActors> for WebhookRegistry {
+impl Handler<CountActors> for WebhookSupervisorActor {
     type Result = usize;
 
     fn handle(&mut self, _: CountActors, _: &mut Self::Context) -> usize {
@@ -272,11 +273,11 @@ impl Handler<CountActors> for WebhookRegistry {
     }
 }
 
-/// What the HTTP layer holds: messages to the registry, never its address type.
+/// What the HTTP layer holds: messages to the supervisor, never its address type.
 #[derive(Clone)]
-pub struct WebhookRegistryHandle(Addr<WebhookRegistry>);
+pub struct WebhookSupervisor(Addr<WebhookSupervisorActor>);
 
-impl WebhookRegistryHandle {
+impl WebhookSupervisor {
     /// The subscription was created or changed: (re)load it.
     pub fn ensure(&self, webhook_id: &str) {
         self.0.do_send(EnsureWebhook(webhook_id.to_string()));
@@ -435,7 +436,7 @@ mod tests {
             panics,
             calls: calls.clone(),
         });
-        let handle = WebhookRegistry::new(store.clone(), sender, config(max_restarts)).launch();
+        let handle = WebhookSupervisorActor::new(store.clone(), sender, config(max_restarts)).launch();
         tokio::time::sleep(wait).await;
         let delivered = *store.delivered.lock().unwrap();
         let actors = handle.actor_count().await;

@@ -1,10 +1,11 @@
-//! `CallRegistry`: call id → the live call's handle, shared by every HTTP worker, and the
-//! calls' supervisor. A map behind a mutex (lookups are a hash probe; no actor hop on the
-//! media path). Each actor runs as its own task, watched: when it panics, the registry
-//! restarts it from its last written snapshot and re-attaches its media stream behind the
-//! same handle; an actor that crashes more than `max_restarts` times within `window` is
-//! not restarted again — the call is closed as `failed` (`crash_loop`), its stream closed
-//! and the carrier leg hung up. Start-up recovery of calls left open by a dead process is
+//! `CallSupervisor`: the calls' supervisor, and their registry — call id → the live call's
+//! handle, shared by every HTTP worker. A map behind a mutex (lookups are a hash probe; no
+//! actor hop on the media path). Each actor runs as its own task, watched: when it panics,
+//! the supervisor restarts it from its last written snapshot and re-attaches its media
+//! stream behind the same handle; an actor that crashes more than `max_restarts` times
+//! within `window` is not restarted again — the call is closed as `failed` (`crash_loop`),
+//! its stream closed and the carrier leg hung up. The actors reach back only through the
+//! `Supervision` interface they are handed. Start-up recovery of calls left open by a dead process is
 //! the application's (it owns the store).
 
 use std::{
@@ -16,14 +17,13 @@ use std::{
 use actix::{Addr, ArbiterHandle, Context};
 use serde_json::json;
 
-use crate::{
-    call::{
-        CallActor, CallHandle, CallSetup,
-        messages::{AttachStream, MediaOut},
-        snapshot::CallSnapshotV1,
-        state::{Effect, Event},
-    },
+use super::{
+    CallActor, CallSetup, Supervision,
+    handle::CallHandle,
+    messages::{AttachStream, MediaOut},
     ports::Ports,
+    snapshot::CallSnapshotV1,
+    state::{Effect, Event},
 };
 
 /// The restart bound of crashed call actors.
@@ -42,20 +42,20 @@ impl Default for RestartPolicy {
     }
 }
 
-/// What the registry keeps per call. The call's setup and ports live in its watcher task,
-/// not here: ports may reach back to the application state that owns this registry.
+/// What the supervisor keeps per call. The call's setup and ports live in its watcher task,
+/// not here: ports may reach back to the application state that owns this supervisor.
 struct Entry {
     handle: CallHandle,
     crashes: Vec<Instant>,
 }
 
 #[derive(Clone, Default)]
-pub struct CallRegistry {
+pub struct CallSupervisor {
     calls: Arc<Mutex<HashMap<String, Entry>>>,
     policy: RestartPolicy,
 }
 
-impl CallRegistry {
+impl CallSupervisor {
     pub fn new(policy: RestartPolicy) -> Self {
         Self {
             calls: Arc::default(),
@@ -83,7 +83,7 @@ impl CallRegistry {
 
     /// Runs the actor as its own task — on `home`, else on the current arbiter — and
     /// watches it: a panic ends the task with an error instead of taking the arbiter down,
-    /// and is reported to [`CallRegistry::crashed`].
+    /// and is reported to [`CallSupervisor::crashed`].
     fn launch(
         &self,
         home: Option<&ArbiterHandle>,
@@ -92,16 +92,21 @@ impl CallRegistry {
         snapshot: CallSnapshotV1,
     ) -> Addr<CallActor> {
         let (tx, rx) = actix::dev::channel::channel(16);
-        let registry = self.clone();
+        let supervisor = self.clone();
         let run = move || {
             let ctx = Context::with_receiver(rx);
-            let actor = CallActor::new(setup.clone(), ports.clone(), snapshot, Some(registry.clone()));
+            let actor = CallActor::new(
+                setup.clone(),
+                ports.clone(),
+                snapshot,
+                Some(Arc::new(supervisor.clone())),
+            );
             let task = actix::spawn(ctx.into_future(actor));
             actix::spawn(async move {
                 if let Err(e) = task.await
                     && e.is_panic()
                 {
-                    registry.crashed(setup, ports).await;
+                    supervisor.crashed(setup, ports).await;
                 }
             });
         };
@@ -112,22 +117,6 @@ impl CallRegistry {
             None => run(),
         }
         Addr::new(tx)
-    }
-
-    /// Moves a live call's actor to `home` (the arbiter of its media stream, so that the
-    /// 50 frames a second never cross threads): a new actor there takes over from
-    /// `snapshot` behind the same handle. Only for an actor with nothing in flight.
-    pub(crate) fn relocate(
-        &self,
-        home: &ArbiterHandle,
-        setup: CallSetup,
-        ports: Ports,
-        snapshot: CallSnapshotV1,
-    ) -> Option<Addr<CallActor>> {
-        let handle = self.get(&setup.call_id)?;
-        let addr = self.launch(Some(home), setup, ports, snapshot);
-        handle.replace(addr.clone());
-        Some(addr)
     }
 
     async fn crashed(&self, setup: CallSetup, ports: Ports) {
@@ -212,6 +201,28 @@ impl CallRegistry {
     }
 }
 
+impl Supervision for CallSupervisor {
+    fn ended(&self, call_id: &str) {
+        self.remove(call_id);
+    }
+
+    /// Moves a live call's actor to `home` (the arbiter of its media stream, so that the
+    /// 50 frames a second never cross threads): a new actor there takes over from
+    /// `snapshot` behind the same handle. Only for an actor with nothing in flight.
+    fn relocate(
+        &self,
+        home: &ArbiterHandle,
+        setup: CallSetup,
+        ports: Ports,
+        snapshot: CallSnapshotV1,
+    ) -> Option<Addr<CallActor>> {
+        let handle = self.get(&setup.call_id)?;
+        let addr = self.launch(Some(home), setup, ports, snapshot);
+        handle.replace(addr.clone());
+        Some(addr)
+    }
+}
+
 /// Closes a crash-looping call as `failed` with its transcript so far, and hangs up.
 async fn fail(ports: &Ports, mut snap: CallSnapshotV1, crashes: usize, window: Duration) {
     let Ok((next, effects)) = snap.status.on(Event::Failed) else {
@@ -263,17 +274,15 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::{
-        call::{
-            BargeIn,
-            messages::Home,
-            snapshot::{Speaker, TranscriptEntry},
-            state::{CallStatus, DomainEvent},
-        },
+    use crate::call::{
+        BargeIn,
+        messages::Home,
         ports::{
             self, CallStore, LanguageModel, LlmReply, LlmRequest, PortError, StoreError, SystemClock, Telephony,
             ToolInvoker, ToolOutcome,
         },
+        snapshot::{Speaker, TranscriptEntry},
+        state::{CallStatus, DomainEvent},
     };
 
     /// Keeps the last snapshot and, like the real store, the timeline beside it; panics on
@@ -375,7 +384,7 @@ mod tests {
     }
 
     struct Fixture {
-        registry: CallRegistry,
+        supervisor: CallSupervisor,
         store: Arc<FlakyStore>,
         hangups: Arc<Hangups>,
         sent: Arc<Mutex<Vec<MediaOut>>>,
@@ -428,8 +437,8 @@ mod tests {
             context: crate::call::speaking::ContextBudget::default(),
             s2s: None,
         };
-        let registry = CallRegistry::new(policy);
-        let handle = registry.start(setup, ports, snap);
+        let supervisor = CallSupervisor::new(policy);
+        let handle = supervisor.start(setup, ports, snap);
         let sent = Arc::new(Mutex::new(Vec::new()));
         let sink = Sink(sent.clone()).start();
         let attach = AttachStream {
@@ -442,7 +451,7 @@ mod tests {
         handle.attach(attach).await.unwrap();
         store.panics.store(panics, Ordering::SeqCst);
         Fixture {
-            registry,
+            supervisor,
             store,
             hangups,
             sent,
@@ -499,7 +508,7 @@ mod tests {
             1,
             "the transcript so far is kept"
         );
-        assert!(f.registry.get("CALL-1").is_none(), "gone once it ended");
+        assert!(f.supervisor.get("CALL-1").is_none(), "gone once it ended");
         assert_eq!(*f.hangups.0.lock().unwrap(), vec!["CA1".to_string()]);
     }
 
@@ -518,7 +527,7 @@ mod tests {
         let f = live_call_at(RestartPolicy::default(), 0, Some(home.clone())).await;
 
         assert!(f.handle.is_alive());
-        assert!(f.registry.get("CALL-1").is_some());
+        assert!(f.supervisor.get("CALL-1").is_some());
         f.handle.mark("u0s0".into());
         f.handle.hangup("done");
         until("the hang-up", || f.sent.lock().unwrap().contains(&MediaOut::Close)).await;
@@ -533,7 +542,7 @@ mod tests {
         .await;
         let threads = f.store.threads.lock().unwrap().clone();
         assert_eq!(threads.last(), Some(&home.thread), "written from the stream's arbiter");
-        assert!(f.registry.get("CALL-1").is_none(), "the moved call ends once");
+        assert!(f.supervisor.get("CALL-1").is_none(), "the moved call ends once");
         let timeline = f.store.timeline.lock().unwrap().clone();
         let states = timeline.iter().filter(|t| t.kind == "state").count();
         assert_eq!(states, 1, "one transition, by the new actor: {timeline:?}");
@@ -579,7 +588,7 @@ mod tests {
         );
         assert!(f.sent.lock().unwrap().contains(&MediaOut::Close), "stream closed");
         assert_eq!(*f.hangups.0.lock().unwrap(), vec!["CA1".to_string()]);
-        assert!(f.registry.get("CALL-1").is_none());
+        assert!(f.supervisor.get("CALL-1").is_none());
         assert!(!f.handle.is_alive());
     }
 }

@@ -1,14 +1,20 @@
 //! The ports a call needs, declared here and implemented by the application: language
-//! model, speech to text, text to speech, tools, telephony, the call store and the clock.
+//! model, speech to text, speech to speech, text to speech, tools, telephony, the call
+//! store and the clock; and the sandbox STT/TTS (the tone codec). The conversation they
+//! carry is `chat.rs`'s.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::call::{snapshot::CallSnapshotV1, state::DomainEvent};
+use super::{
+    chat::{ChatTurn, LlmToolCall},
+    snapshot::CallSnapshotV1,
+    state::DomainEvent,
+};
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 #[error("{provider}: {message}")]
@@ -26,64 +32,6 @@ impl PortError {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChatRole {
-    User,
-    Assistant,
-    Tool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChatTurn {
-    pub role: ChatRole,
-    pub content: String,
-    /// On an assistant turn: the tools the model called (provider APIs need them before the
-    /// results).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tool_calls: Vec<LlmToolCall>,
-    /// On a tool turn: the call it answers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_call_id: Option<String>,
-}
-
-impl ChatTurn {
-    pub fn new(role: ChatRole, content: impl Into<String>) -> Self {
-        Self {
-            role,
-            content: content.into(),
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-        }
-    }
-
-    /// Its size as context: the text and the tool calls' arguments.
-    pub fn chars(&self) -> usize {
-        self.content.len()
-            + self
-                .tool_calls
-                .iter()
-                .map(|c| c.name.len() + c.arguments.to_string().len())
-                .sum::<usize>()
-    }
-
-    /// The assistant asked for `calls` (recorded before their results).
-    pub fn tool_calls(calls: Vec<LlmToolCall>) -> Self {
-        Self {
-            tool_calls: calls,
-            ..Self::new(ChatRole::Assistant, "")
-        }
-    }
-
-    /// The result of tool call `id`.
-    pub fn tool_result(id: &str, content: impl Into<String>) -> Self {
-        Self {
-            tool_call_id: Some(id.to_string()),
-            ..Self::new(ChatRole::Tool, content)
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ToolDef {
     pub name: String,
@@ -97,15 +45,6 @@ pub struct LlmRequest {
     pub first_message: Option<String>,
     pub conversation: Vec<ChatTurn>,
     pub tools: Vec<ToolDef>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LlmToolCall {
-    /// The provider's call id (`call_…`, `toolu_…`), or one made up for the sandbox.
-    #[serde(default)]
-    pub id: String,
-    pub name: String,
-    pub arguments: Value,
 }
 
 #[derive(Debug, Clone, PartialEq)]
