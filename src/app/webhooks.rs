@@ -1,5 +1,5 @@
 //! Outgoing webhooks, server side: the ports the webhook actors need (the sea-orm delivery
-//! store and the signed, SSRF-guarded HTTP sender) and the registry's start-up.
+//! store and the signed, SSRF-guarded HTTP sender) and the supervisor's start-up.
 
 use std::{sync::Arc, time::Duration};
 
@@ -65,7 +65,7 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    /// Starts the registry (and with it one actor per active subscription) on this arbiter.
+    /// Starts the supervisor (and with it one actor per active subscription) on this arbiter.
     pub fn start(
         settings: &WebhookSettings,
         db: DatabaseConnection,

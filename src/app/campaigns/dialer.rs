@@ -1,30 +1,30 @@
 //! Placing a campaign's calls: the dial tasks (the call's actor, the carrier request under
 //! the intent key, its acknowledgement; when the call ends, the next armed intent in its
-//! slot at once), and what a campaign's dials need, read once per `renew`.
+//! slot at once).
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     sync::{Arc, Mutex},
 };
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, EntityTrait};
-use thruai_actors::campaign::{ports::PortError, ports::Waker};
-use thruai_entities::{call, campaign, phone_number};
+use sea_orm::DatabaseConnection;
+use thruai_actors::campaign::ports::Waker;
+use thruai_entities::call;
 
 use super::{
+    db_err, on_runtime,
     pools::{Armed, Pools},
-    ports::{ServerCampaignPorts, db_err, on_runtime},
 };
 use crate::{
-    app::calls::{self, AgentSetup, Calls},
+    app::calls::{AgentSetup, Calls},
     providers::telephony::Telephony,
     store::campaigns as cs,
 };
 
 /// How often a dial task checks whether its call's actor is gone, besides being woken by
 /// the call's end (in-memory, no I/O): only for an actor that stopped without leaving the
-/// registry.
+/// supervisor.
 const CALL_END_POLL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// One call of a campaign to place: its row (committed with its started intent), carrier,
@@ -55,20 +55,6 @@ pub(super) struct Dialer {
     pub dialing: Arc<Mutex<HashSet<String>>>,
     pub ahead: Pools,
     pub failpoint: String,
-}
-
-/// What a campaign's dials need besides its contacts: its row as of the actor's last
-/// `renew` (on every timed tick, and at once after any change through the API), and the
-/// number and carrier of each origin it dialled from since. A refill after a call ended
-/// uses these instead of reading the campaign and its numbers again (three queries per
-/// dialling tick); the intents' transaction still checks the status and the cap under the
-/// campaign row's lock.
-#[derive(Clone)]
-pub struct Dialling {
-    pub row: campaign::Model,
-    pub origins: HashMap<Option<String>, (phone_number::Model, Arc<dyn Telephony>)>,
-    /// The campaign's agent and its tools, read once per `renew` for the calls armed.
-    pub setup: Option<Arc<AgentSetup>>,
 }
 
 impl Dialer {
@@ -202,7 +188,7 @@ impl Dialer {
         }
         self.dialing().remove(&key);
         // The call's actor persists its final status before it stops and leaves the
-        // registry: the slot is refilled then, and the campaign woken.
+        // supervisor: the slot is refilled then, and the campaign woken.
         let ended = handle.ended();
         tokio::pin!(ended);
         while handle.is_alive() {
@@ -213,92 +199,5 @@ impl Dialer {
         let next = self.refill(campaign_id).await;
         self.call_ended(campaign_id);
         next
-    }
-}
-
-impl ServerCampaignPorts {
-    /// The number and carrier a campaign dials from: `from` (see `origin_number`), else
-    /// the agent's number.
-    async fn origin(
-        &self,
-        row: &campaign::Model,
-        from: Option<String>,
-    ) -> Result<(phone_number::Model, Arc<dyn Telephony>), PortError> {
-        let (db, org, agent) = (self.db.clone(), row.org_id.clone(), row.agent_id.clone());
-        let number = on_runtime(
-            async move { calls::from_number(&db, &org, &agent, from.as_deref()).await },
-            |e| PortError::Unavailable(e.to_string()),
-        )
-        .await?;
-        let carrier = self
-            .calls
-            .carriers()
-            .of_number(&number)
-            .await
-            .map_err(|e| PortError::Unavailable(format!("carrier: {e}")))?;
-        Ok((number, carrier))
-    }
-
-    /// The campaign as last read by `renew`, else read now.
-    pub(super) async fn campaign(&self, id: &str) -> Result<campaign::Model, PortError> {
-        if let Some(d) = self.read().get(id) {
-            return Ok(d.row.clone());
-        }
-        let (db, id2) = (self.db.clone(), id.to_string());
-        let row = on_runtime(async move { campaign::Entity::find_by_id(id2).one(&db).await }, db_err)
-            .await?
-            .ok_or(PortError::Fenced)?;
-        self.remember(row.clone());
-        Ok(row)
-    }
-
-    pub(super) fn read(&self) -> std::sync::MutexGuard<'_, HashMap<String, Dialling>> {
-        self.read.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Keeps the campaign's row (its origins are looked up again: the numbers may have
-    /// changed with it).
-    pub(super) fn remember(&self, row: campaign::Model) {
-        self.read().insert(
-            row.id.clone(),
-            Dialling {
-                row,
-                origins: HashMap::new(),
-                setup: None,
-            },
-        );
-    }
-
-    /// The agent (and tools) of the campaign's calls, read once per `renew`.
-    pub(super) async fn setup_of(&self, row: &campaign::Model) -> Result<Arc<AgentSetup>, PortError> {
-        if let Some(s) = self.read().get(&row.id).and_then(|d| d.setup.clone()) {
-            return Ok(s);
-        }
-        let setup = Arc::new(
-            self.calls
-                .agent_setup(&row.org_id, &row.agent_id)
-                .await
-                .map_err(|e| PortError::Unavailable(format!("agent: {e}")))?,
-        );
-        if let Some(d) = self.read().get_mut(&row.id) {
-            d.setup = Some(setup.clone());
-        }
-        Ok(setup)
-    }
-
-    /// The number and carrier of `from` for the campaign, looked up once per `renew`.
-    pub(super) async fn origin_of(
-        &self,
-        row: &campaign::Model,
-        from: Option<String>,
-    ) -> Result<(phone_number::Model, Arc<dyn Telephony>), PortError> {
-        if let Some(o) = self.read().get(&row.id).and_then(|d| d.origins.get(&from)) {
-            return Ok(o.clone());
-        }
-        let origin = self.origin(row, from.clone()).await?;
-        if let Some(d) = self.read().get_mut(&row.id) {
-            d.origins.insert(from, origin.clone());
-        }
-        Ok(origin)
     }
 }

@@ -6,12 +6,14 @@
 mod dialer;
 mod pools;
 mod ports;
+mod reads;
 
 use std::{collections::BTreeMap, sync::Arc};
 
 use sea_orm::{DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use thruai_actors::campaign::ports::PortError;
 use thruai_actors::{
     CampaignSupervisor,
     campaign::{
@@ -128,6 +130,28 @@ pub fn config_of(s: &Settings) -> CampaignConfig {
     }
 }
 
+pub(super) fn db_err(e: DbErr) -> PortError {
+    PortError::Unavailable(format!("database: {e}"))
+}
+
+pub(super) fn fence_err(e: cs::FenceError) -> PortError {
+    match e {
+        cs::FenceError::Fenced => PortError::Fenced,
+        cs::FenceError::Db(e) => db_err(e),
+    }
+}
+
+/// Database work runs as a task of the Tokio runtime (see `webhooks::on_runtime`).
+pub(super) async fn on_runtime<T: Send + 'static, E: Send + 'static>(
+    fut: impl std::future::Future<Output = Result<T, E>> + Send + 'static,
+    map: fn(E) -> PortError,
+) -> Result<T, PortError> {
+    tokio::spawn(fut)
+        .await
+        .map_err(|e| PortError::Unavailable(e.to_string()))?
+        .map_err(map)
+}
+
 /// Refreshes the planner's statistics of the contacts queue in the background when a bulk
 /// load left them stale (PostgreSQL; see [`cs::refresh_queue_statistics`]): when a
 /// campaign's actor starts, and when contacts are added to a running campaign.
@@ -144,6 +168,7 @@ pub fn supervisor(db: DatabaseConnection, settings: &Settings, calls: Calls) -> 
     let config = config_of(settings);
     CampaignSupervisor::new(
         Arc::new(ports::ServerCampaignPorts {
+            read: reads::Reads::new(db.clone(), calls.clone()),
             calls,
             waker: std::sync::OnceLock::new(),
             db,
@@ -152,7 +177,6 @@ pub fn supervisor(db: DatabaseConnection, settings: &Settings, calls: Calls) -> 
             single_node: settings.is_sqlite(),
             node: uuid::Uuid::new_v4().simple().to_string(),
             dialing: Arc::default(),
-            read: Arc::default(),
             ahead: pools::Pools::default(),
         }),
         config,

@@ -21,9 +21,11 @@ use thruai_actors::campaign::{
 use thruai_entities::{campaign, campaign_dial};
 
 use super::{
-    dialer::{Dial, Dialer, Dialling, Fired},
-    pool_of,
+    db_err,
+    dialer::{Dial, Dialer, Fired},
+    fence_err, on_runtime, pool_of,
     pools::{Armed, Pools},
+    reads::Reads,
     refresh_queue_statistics, retry_of, variables_of, window_of,
 };
 use crate::{
@@ -108,31 +110,9 @@ pub struct ServerCampaignPorts {
     pub dialing: Arc<Mutex<HashSet<String>>>,
     /// Each campaign as its actor last read it, with the numbers and carriers it dials
     /// from (see `Dialling`).
-    pub read: Arc<Mutex<HashMap<String, Dialling>>>,
+    pub read: Reads,
     /// The intents each campaign's actor armed ahead in this process (see [`Pools`]).
     pub ahead: Pools,
-}
-
-pub(super) fn db_err(e: DbErr) -> PortError {
-    PortError::Unavailable(format!("database: {e}"))
-}
-
-fn fence_err(e: cs::FenceError) -> PortError {
-    match e {
-        cs::FenceError::Fenced => PortError::Fenced,
-        cs::FenceError::Db(e) => db_err(e),
-    }
-}
-
-/// Database work runs as a task of the Tokio runtime (see `webhooks::on_runtime`).
-pub(super) async fn on_runtime<T: Send + 'static, E: Send + 'static>(
-    fut: impl std::future::Future<Output = Result<T, E>> + Send + 'static,
-    map: fn(E) -> PortError,
-) -> Result<T, PortError> {
-    tokio::spawn(fut)
-        .await
-        .map_err(|e| PortError::Unavailable(e.to_string()))?
-        .map_err(map)
 }
 
 impl ServerCampaignPorts {
@@ -165,7 +145,7 @@ impl CampaignPorts for ServerCampaignPorts {
     }
 
     async fn claim(&self, campaign_id: &str) -> Result<Option<i64>, PortError> {
-        self.read().remove(campaign_id);
+        self.read.forget(campaign_id);
         refresh_queue_statistics(self.db.clone());
         let (db, id, node, lease) = (
             self.db.clone(),
@@ -187,18 +167,18 @@ impl CampaignPorts for ServerCampaignPorts {
     }
 
     async fn renew(&self, campaign_id: &str, epoch: i64) -> Result<Option<CampaignView>, PortError> {
-        let before = self.read().get(campaign_id).map(|d| d.row.clone());
+        let before = self.read.row(campaign_id);
         let (db, id, lease) = (self.db.clone(), campaign_id.to_string(), self.lease());
         let row = match on_runtime(async move { cs::renew(&db, &id, epoch, lease).await }, fence_err).await {
             Ok(row) => row,
             Err(e) => {
-                self.read().remove(campaign_id);
+                self.read.forget(campaign_id);
                 return Err(e);
             }
         };
         match &row {
             Some(r) => {
-                self.remember(r.clone());
+                self.read.remember(r.clone());
                 // The calls armed ahead were prepared from the campaign as it was: when
                 // what they are placed with changed, they go back to the queue and are
                 // armed again from the new settings.
@@ -214,7 +194,7 @@ impl CampaignPorts for ServerCampaignPorts {
                 }
             }
             None => {
-                self.read().remove(campaign_id);
+                self.read.forget(campaign_id);
             }
         }
         Ok(row.map(|r| CampaignView {
@@ -227,7 +207,7 @@ impl CampaignPorts for ServerCampaignPorts {
     }
 
     async fn release(&self, campaign_id: &str, epoch: i64) -> Result<(), PortError> {
-        self.read().remove(campaign_id);
+        self.read.forget(campaign_id);
         self.ahead.forget(campaign_id);
         let (db, id) = (self.db.clone(), campaign_id.to_string());
         on_runtime(async move { cs::release(&db, &id, epoch).await }, db_err).await
@@ -540,8 +520,8 @@ impl CampaignPorts for ServerCampaignPorts {
             self.settle(campaign_id, epoch, settles).await?;
             return Ok(Vec::new());
         }
-        let row = self.campaign(campaign_id).await?;
-        let setup = self.setup_of(&row).await?;
+        let row = self.read.campaign(campaign_id).await?;
+        let setup = self.read.setup_of(&row).await?;
         // The number (and carrier) of each call: the pool in turn, looked up once per number.
         let mut origins: HashMap<Option<String>, (thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>)> =
             HashMap::new();
@@ -551,7 +531,7 @@ impl CampaignPorts for ServerCampaignPorts {
             let turn = u64::try_from(contact.position).unwrap_or(0) + u64::from(contact.attempts);
             let from = origin_number(&row, turn);
             if !origins.contains_key(&from) {
-                let origin = self.origin_of(&row, from.clone()).await?;
+                let origin = self.read.origin_of(&row, from.clone()).await?;
                 origins.insert(from.clone(), origin);
             }
             let Some((number, carrier)) = origins.get(&from) else {
