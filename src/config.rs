@@ -252,6 +252,10 @@ pub struct CallSettings {
     pub sandbox_auth_token: String,
     /// With nobody speaking this long, the agent ends the call.
     pub silence_timeout_ms: u64,
+    /// An unanswered call ends this long after it was placed (Twilio's own default: 60 s).
+    pub ring_timeout_secs: u64,
+    /// The longest an answered call may last, when its agent sets no `maxDurationSeconds`.
+    pub max_call_duration_secs: u64,
     /// Silence that ends the caller's turn when the agent sets no `minSilenceMs`.
     pub end_of_turn_silence_ms: u32,
     /// Caller speech that interrupts the agent when the agent sets no `sensitivityMs`.

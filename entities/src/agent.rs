@@ -27,6 +27,8 @@ pub struct Model {
     pub enabled_tools: Json,
     pub memory_policy: Option<Json>,
     pub variables: Json,
+    /// The longest a call may last once answered; `None`: the platform's default.
+    pub max_duration_secs: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -11,6 +11,7 @@ mod m20261201_000003_create_sms_a2p;
 mod m20261202_000001_create_campaigns;
 mod m20261203_000001_create_campaign_contact_counts;
 mod m20261203_000002_create_call_lines;
+mod m20261207_000001_agent_max_duration;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_create_campaigns::Migration),
             Box::new(m20261203_000001_create_campaign_contact_counts::Migration),
             Box::new(m20261203_000002_create_call_lines::Migration),
+            Box::new(m20261207_000001_agent_max_duration::Migration),
         ]
     }
 }

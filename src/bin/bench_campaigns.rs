@@ -90,7 +90,6 @@ async fn main() -> anyhow::Result<()> {
         .env("THRUAI__DATABASE__URL", &url)
         .env("THRUAI__DATABASE__SCHEMA", &schema)
         .env("THRUAI__DATABASE__MAX_CONNECTIONS", "16")
-        .env("THRUAI__SERVER__PUBLIC_BASE_URL", "http://127.0.0.1:0")
         .env("THRUAI__SERVER__MAX_BODY_BYTES", "4194304")
         .env("THRUAI__EMAIL__PROVIDER", "sandbox")
         .env("THRUAI__RATE_LIMIT__PLANS__FREE__REQUESTS_PER_SECOND", "100000")

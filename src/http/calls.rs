@@ -105,13 +105,10 @@ fn cost_of(provider: &str, usage: &Usage) -> Value {
     })
 }
 
-/// The freshest snapshot: the live actor's, else the stored one.
-async fn snapshot(ctx: &Ctx, row: &call::Model) -> CallSnapshotV1 {
-    if let Some(h) = ctx.state.calls.get(&row.id)
-        && let Some(s) = h.snapshot().await
-    {
-        return s;
-    }
+/// The call's stored snapshot. The API shows only what is durable: a line or a status a
+/// client has seen survives a crash of the process running the call (the live actor writes
+/// every change within milliseconds, behind the media path).
+fn snapshot(row: &call::Model) -> CallSnapshotV1 {
     store::calls::snapshot_of(row).unwrap_or_else(|| {
         CallSnapshotV1::new(
             &row.id,
@@ -175,7 +172,7 @@ async fn load(ctx: &Ctx, id: &str) -> ApiResult<(call::Model, CallSnapshotV1)> {
     let row = store::calls::find(ctx.db(), ctx.org(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("Call", id))?;
-    let snap = snapshot(ctx, &row).await;
+    let snap = snapshot(&row);
     Ok((row, snap))
 }
 

@@ -39,6 +39,9 @@ pub fn estimated_usage(req: &LlmRequest, text: &str) -> (u64, u64) {
 pub struct SandboxLlm;
 
 const DEFAULT_GREETING: &str = "Hello! How can I help you today?";
+/// What the sandbox agent says when a tool failed (never the error itself).
+pub const TOOL_FAILED: &str =
+    "I'm sorry, I wasn't able to look that up just now. Is there anything else I can help you with?";
 const OPT_OUT: &[&str] = &[
     "stop calling",
     "do not call",
@@ -97,8 +100,11 @@ impl SandboxLlm {
             return say(prompt.first_message.as_deref().unwrap_or(DEFAULT_GREETING), false);
         };
         if last.role == ChatRole::Tool {
+            if last.is_tool_failure() {
+                return say(TOOL_FAILED, false);
+            }
             return say(
-                &format!("Thanks for waiting. Here is what I found: {}", last.content),
+                &format!("Thanks for waiting. Here is what I found: {}", spoken(&last.content)),
                 false,
             );
         }
@@ -170,6 +176,21 @@ impl LanguageModel for SandboxLlm {
 
     async fn respond(&self, req: &LlmRequest) -> Result<LlmReply, PortError> {
         Ok(self.reply(req))
+    }
+}
+
+/// A tool's answer as a sentence: text as it is, a JSON object as its values.
+fn spoken(content: &str) -> String {
+    match serde_json::from_str::<Value>(content) {
+        Ok(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => format!("{k} {s}"),
+                other => format!("{k} {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => content.to_string(),
     }
 }
 
@@ -254,6 +275,15 @@ mod tests {
     fn two_silent_turns_end_the_call_and_one_does_not() {
         assert!(!run(&[assistant("Hi"), user("")], &[]).end_call);
         assert!(run(&[user(""), assistant("Still there?"), user("")], &[]).end_call);
+    }
+
+    #[test]
+    fn a_failed_tool_is_apologised_for_never_read_aloud() {
+        let failed = ChatTurn::tool_failure("c1", "check_order", "destination refused: 10.0.0.1");
+        let reply = run(&[user("check order 42"), failed], &[]);
+        assert_eq!(reply.text, TOOL_FAILED);
+        let ok = ChatTurn::tool_result("c1", r#"{"status":"shipped"}"#);
+        assert!(run(&[user("check order 42"), ok], &[]).text.ends_with("status shipped"));
     }
 
     #[test]

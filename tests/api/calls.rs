@@ -325,7 +325,18 @@ async fn tools_are_called_mid_call_and_a_slow_tool_times_out() {
         .map(|l| l["text"].as_str().unwrap().to_string())
         .collect();
     assert!(agent_text.iter().any(|t| t.contains("shipped")), "{agent_text:?}");
-    assert!(agent_text.iter().any(|t| t.contains("timed out")), "{agent_text:?}");
+    // The failure reached the model as a tool result; the caller hears the agent's own
+    // sentence, never the error.
+    assert!(
+        agent_text
+            .iter()
+            .all(|t| !t.contains("timed out") && !t.contains("failed")),
+        "{agent_text:?}"
+    );
+    assert!(
+        agent_text.iter().any(|t| t == thruai::providers::llm::TOOL_FAILED),
+        "{agent_text:?}"
+    );
     let signed = sink
         .requests()
         .iter()
@@ -685,4 +696,127 @@ async fn the_timeline_is_appended_beside_the_snapshot_once_and_never_by_a_stale_
         Err(StoreError::Fenced)
     );
     assert_eq!(timeline(b).await, b_before);
+}
+
+/// A Twilio app whose calls ring for at most a second.
+async fn ringing_app() -> (FakeTwilio, TestApp, String) {
+    let twilio = FakeTwilio::start().await;
+    twilio.add_account(ACCOUNT, TOKEN, "active");
+    twilio.add_owned_number(ACCOUNT, "+14155550123", None);
+    let base = twilio.base_url.clone();
+    let app = spawn_with(move |s| {
+        s.providers.twilio.api_base = base;
+        s.providers.twilio.account_sid = ACCOUNT.into();
+        s.providers.twilio.auth_token = TOKEN.into();
+        s.calls.ring_timeout_secs = 1;
+    })
+    .await;
+    let n = app
+        .post("/telephony/numbers/import", &json!({ "phoneNumber": "+14155550123" }))
+        .await;
+    assert_eq!(n.status, 201, "{:?}", n.body);
+    let a = app.post("/agents", &json!({ "name": "Caller" })).await;
+    let agent_id = a.data()["id"].as_str().unwrap().to_string();
+    (twilio, app, agent_id)
+}
+
+async fn timeline_kinds(app: &TestApp, id: &str) -> Vec<String> {
+    let debug = app.get(&format!("/calls/{id}/debug")).await;
+    debug.data()["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_call_whose_carrier_never_fetches_its_twiml_fails_after_the_ring_timeout() {
+    let (twilio, app, agent_id) = ringing_app().await;
+    let r = app
+        .post("/calls/outbound", &json!({ "agentId": agent_id, "to": "+14155550177" }))
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let id = r.data()["callId"].as_str().unwrap().to_string();
+    // The fake Twilio accepts the call and never fetches the TwiML nor calls back.
+    let c = finished(&app, &id).await;
+    assert_eq!(c["status"], "failed", "{c}");
+    assert_eq!(c["endReason"], "carrier_timeout");
+    assert!(timeline_kinds(&app, &id).await.contains(&"carrier_timeout".to_string()));
+    // The carrier is told to drop it.
+    let sid = twilio.calls()[0].sid.clone();
+    let mut asked = false;
+    for _ in 0..50 {
+        asked = twilio
+            .requests_to("POST", &format!("/Calls/{sid}.json"))
+            .iter()
+            .any(|r| r.param("Status") == Some("completed"));
+        if asked {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(asked, "the carrier was asked to hang up");
+}
+
+#[actix_web::test]
+async fn a_call_that_rings_and_is_never_answered_ends_no_answer() {
+    let (twilio, app, agent_id) = ringing_app().await;
+    let r = app
+        .post("/calls/outbound", &json!({ "agentId": agent_id, "to": "+14155550177" }))
+        .await;
+    let id = r.data()["callId"].as_str().unwrap().to_string();
+    let mut placed = None;
+    for _ in 0..50 {
+        placed = twilio.calls().into_iter().next();
+        if placed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let placed = placed.expect("Twilio was asked to place the call");
+    let status_url = placed.status_callback.clone().unwrap();
+    let params = vec![
+        ("CallSid".to_string(), placed.sid.clone()),
+        ("CallStatus".to_string(), "ringing".to_string()),
+    ];
+    let signature = thruai::providers::twilio::compute_signature(TOKEN, &status_url, &params);
+    let res = app
+        .client
+        .post(&status_url)
+        .header("X-Twilio-Signature", signature)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(
+            url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&params)
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let c = finished(&app, &id).await;
+    assert_eq!(c["status"], "no_answer", "{c}");
+    assert_eq!(c["endReason"], "ring_timeout");
+    assert!(timeline_kinds(&app, &id).await.contains(&"ring_timeout".to_string()));
+}
+
+#[actix_web::test]
+async fn an_answered_call_ends_at_its_agents_maximum_duration() {
+    let app = spawn_with(|s| s.calls.silence_timeout_ms = 60_000).await;
+    let agent = agent(&app, "Hello!", json!({ "maxDurationSeconds": 2 })).await;
+    let got = app.get(&format!("/agents/{agent}")).await;
+    assert_eq!(got.data()["maxDurationSeconds"], 2);
+    // The callee stays on the line in silence: only the limit can end the call.
+    let id = call(&app, &agent, json!([{ "waitForAgent": true }, { "silenceMs": 30000 }])).await;
+    let started = std::time::Instant::now();
+    let c = finished(&app, &id).await;
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert_eq!(c["status"], "completed", "{c}");
+    assert_eq!(c["endReason"], "max_duration");
+    assert!(timeline_kinds(&app, &id).await.contains(&"max_duration".to_string()));
+    let bad = app
+        .patch(&format!("/agents/{agent}"), &json!({ "maxDurationSeconds": 0 }))
+        .await;
+    assert_eq!(bad.code(), "VALIDATION_ERROR");
 }

@@ -17,7 +17,6 @@ const CONTACTS: usize = 1000;
 
 fn extra(failpoint: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![
-        ("THRUAI__SERVER__PUBLIC_BASE_URL", "http://127.0.0.1:0"),
         ("THRUAI__CAMPAIGNS__TICK_MS", "20"),
         ("THRUAI__CAMPAIGNS__LEASE_MS", "800"),
         ("THRUAI__CAMPAIGNS__IN_DOUBT_AFTER_MS", "3000"),

@@ -992,3 +992,50 @@ async fn in_doubt_twilio_dials_are_reconciled_with_twilios_call_log() {
     assert_eq!(contact["lastOutcome"], "interrupted");
     assert_eq!(contact["attempts"], 1);
 }
+
+/// A carrier that accepts the campaign's calls and never calls back: each call ends at the
+/// ring timeout (`carrier_timeout`) and the campaign moves on to its end.
+#[actix_web::test]
+async fn a_campaign_moves_on_when_the_carrier_never_calls_back() {
+    use crate::fake_twilio::FakeTwilio;
+    let twilio = FakeTwilio::start().await;
+    twilio.add_account(TWILIO_ACCOUNT, TWILIO_TOKEN, "active");
+    twilio.add_owned_number(TWILIO_ACCOUNT, TWILIO_NUMBER, None);
+    let base = twilio.base_url.clone();
+    let app = spawn_with(move |s| {
+        s.campaigns.tick_ms = 40;
+        s.calls.ring_timeout_secs = 1;
+        s.providers.twilio.api_base = base;
+        s.providers.twilio.account_sid = TWILIO_ACCOUNT.into();
+        s.providers.twilio.auth_token = TWILIO_TOKEN.into();
+    })
+    .await;
+    let n = app
+        .post("/telephony/numbers/import", &json!({ "phoneNumber": TWILIO_NUMBER }))
+        .await;
+    assert_eq!(n.status, 201, "{:?}", n.body);
+    let a = app.post("/agents", &json!({ "name": "Caller" })).await;
+    let agent = a.data()["id"].as_str().unwrap().to_string();
+    let id = campaign(
+        &app,
+        json!({ "name": "Silent carrier", "agentId": agent, "fromNumber": TWILIO_NUMBER, "maxConcurrentCalls": 1 }),
+    )
+    .await;
+    let r = app
+        .post(
+            &format!("/campaigns/{id}/contacts"),
+            &json!({ "contacts": [{ "phoneNumber": "+14155550177" }, { "phoneNumber": "+14155550178" }] }),
+        )
+        .await;
+    assert_eq!(r.data()["added"], 2);
+    app.post(&format!("/campaigns/{id}/start"), &json!({})).await;
+    wait_status(&app, &id, "completed", 30).await;
+    let s = stats(&app, &id).await;
+    assert_eq!(s["stats"]["failed"], 2, "{s}");
+    assert_eq!(twilio.calls().len(), 2, "one call each, dialled one after the other");
+    let list = app.get(&format!("/campaigns/{id}/contacts")).await;
+    for c in list.data()["contacts"].as_array().unwrap() {
+        let call = app.get(&format!("/calls/{}", c["callIds"][0].as_str().unwrap())).await;
+        assert_eq!(call.data()["endReason"], "carrier_timeout", "{:#}", call.data());
+    }
+}

@@ -61,6 +61,22 @@ impl ChatTurn {
             ..Self::new(ChatRole::Tool, content)
         }
     }
+
+    /// The result of tool call `id` that failed: what went wrong is for the model, which
+    /// tells the caller in its own words — never the error itself.
+    pub fn tool_failure(id: &str, tool: &str, error: &str) -> Self {
+        let content = serde_json::json!({
+            "error": format!("the tool {tool} failed: {error}"),
+            "instructions": "Tell the caller in your own words that this could not be done right now. Do not read this error aloud.",
+        });
+        Self::tool_result(id, content.to_string())
+    }
+
+    /// True for a tool turn made by [`ChatTurn::tool_failure`].
+    pub fn is_tool_failure(&self) -> bool {
+        self.role == ChatRole::Tool
+            && serde_json::from_str::<Value>(&self.content).is_ok_and(|v| v.get("error").is_some_and(Value::is_string))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -27,6 +27,7 @@ use std::{
 };
 
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use self::{
@@ -39,7 +40,7 @@ use self::{
 };
 use crate::audio::vad::{TurnDetector, TurnSettings};
 
-/// How often the silence timeout is checked.
+/// How often the call's clocks (silence, ring timeout, maximum duration) are checked.
 pub const SILENCE_CHECK: Duration = Duration::from_millis(200);
 /// Speech needed before a caller turn counts as started.
 pub const ONSET_MS: u32 = 60;
@@ -86,6 +87,13 @@ pub struct CallSetup {
     pub barge_in: BargeIn,
     /// With nobody speaking this long, the agent ends the call.
     pub silence_timeout: Duration,
+    /// The call was placed (outbound) or reached us (inbound) at this time: unanswered
+    /// `ring_timeout` later — the carrier never fetched its TwiML, never opened the stream
+    /// or never answered — it ends (`failed` while still queued, else `no_answer`).
+    pub placed_at: DateTime<Utc>,
+    pub ring_timeout: Duration,
+    /// The longest an answered call may last: then the agent ends it (`max_duration`).
+    pub max_duration: Duration,
     pub vad_threshold_rms: f32,
     /// The conversation kept as the LLM's context: older turns are dropped first, so a
     /// long call's context — and memory — stays bounded.
@@ -374,6 +382,11 @@ impl CallActor {
 
     /// The agent ends the call: hang up at the carrier too.
     fn end_by_agent(&mut self, reason: &str, ctx: &mut Context<Self>) {
+        self.hang_up_at_carrier();
+        self.finish(Event::Completed, reason, ctx);
+    }
+
+    fn hang_up_at_carrier(&self) {
         if let Some(sid) = self.snap.provider_call_sid.clone() {
             let telephony = self.ports.telephony.clone();
             let call_id = self.setup.call_id.clone();
@@ -383,7 +396,6 @@ impl CallActor {
                 }
             });
         }
-        self.finish(Event::Completed, reason, ctx);
     }
 
     fn stop_pipeline(&mut self) {
@@ -421,6 +433,47 @@ impl CallActor {
             }
         }
         cut
+    }
+
+    /// The call's clocks: silence, ring timeout, maximum duration.
+    fn check_timers(&mut self, ctx: &mut Context<Self>) {
+        if self.moved_to.is_some() {
+            return;
+        }
+        let now = self.ports.clock.now();
+        let over = |since: DateTime<Utc>, limit: Duration| (now - since).to_std().is_ok_and(|elapsed| elapsed >= limit);
+        match self.snap.status {
+            status @ (CallStatus::Queued | CallStatus::Ringing)
+                if over(self.setup.placed_at, self.setup.ring_timeout) =>
+            {
+                let (event, reason) = if status == CallStatus::Queued {
+                    (Event::Failed, "carrier_timeout")
+                } else {
+                    (Event::NoAnswer, "ring_timeout")
+                };
+                self.note(
+                    reason,
+                    json!({ "afterMs": self.setup.ring_timeout.as_millis() as u64, "status": status,
+                            "detail": if status == CallStatus::Queued {
+                                "the carrier never fetched the call's TwiML or never opened its media stream"
+                            } else {
+                                "the call rang and was never answered"
+                            } }),
+                );
+                self.hang_up_at_carrier();
+                self.finish(event, reason, ctx);
+            }
+            CallStatus::InProgress
+                if self.ending.is_none() && self.snap.answered_at.is_some_and(|a| over(a, self.setup.max_duration)) =>
+            {
+                self.note(
+                    "max_duration",
+                    json!({ "afterMs": self.setup.max_duration.as_millis() as u64 }),
+                );
+                self.end_by_agent("max_duration", ctx);
+            }
+            _ => self.check_silence(ctx),
+        }
     }
 
     fn check_silence(&mut self, ctx: &mut Context<Self>) {
@@ -466,7 +519,7 @@ impl Actor for CallActor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(1024);
-        ctx.run_interval(SILENCE_CHECK, |act, ctx| act.check_silence(ctx));
+        ctx.run_interval(SILENCE_CHECK, |act, ctx| act.check_timers(ctx));
     }
 
     fn stopping(&mut self, _: &mut Self::Context) -> Running {

@@ -281,16 +281,17 @@ impl Handler<ToolDone> for CallActor {
         if msg.generation != self.generation || self.snap.status.is_terminal() {
             return;
         }
-        let content = match &o.error {
-            Some(e) => format!("the tool {} failed: {e}", msg.name),
-            None => match &o.result {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            },
+        let turn = match &o.error {
+            Some(e) => ChatTurn::tool_failure(&msg.call_id, &msg.name, e),
+            None => ChatTurn::tool_result(
+                &msg.call_id,
+                match &o.result {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            ),
         };
-        self.snap
-            .conversation
-            .push(ChatTurn::tool_result(&msg.call_id, content));
+        self.snap.conversation.push(turn);
         self.pending_tools = self.pending_tools.saturating_sub(1);
         if self.pending_tools == 0 {
             self.request_reply(ctx);

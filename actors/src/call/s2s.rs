@@ -469,16 +469,18 @@ impl Handler<S2sToolDone> for CallActor {
         if self.snap.status.is_terminal() {
             return;
         }
-        let output = match &o.error {
-            Some(e) => format!("the tool {} failed: {e}", msg.name),
-            None => match &o.result {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            },
+        let turn = match &o.error {
+            Some(e) => ChatTurn::tool_failure(&msg.call_id, &msg.name, e),
+            None => ChatTurn::tool_result(
+                &msg.call_id,
+                match &o.result {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                },
+            ),
         };
-        self.snap
-            .conversation
-            .push(ChatTurn::tool_result(&msg.call_id, output.clone()));
+        let output = turn.content.clone();
+        self.snap.conversation.push(turn);
         if let Some(s) = self.s2s.as_mut() {
             s.responding = true;
             s.send(S2sCommand::ToolResult {

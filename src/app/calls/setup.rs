@@ -207,6 +207,14 @@ pub(super) fn start_actor(
             during_greeting: interruption.barge_in_during_greeting.unwrap_or(true),
         },
         silence_timeout: Duration::from_millis(cfg.silence_timeout_ms),
+        placed_at: row.created_at,
+        ring_timeout: Duration::from_secs(cfg.ring_timeout_secs),
+        max_duration: Duration::from_secs(
+            agent
+                .max_duration_secs
+                .and_then(|s| u64::try_from(s).ok())
+                .unwrap_or(cfg.max_call_duration_secs),
+        ),
         vad_threshold_rms: cfg.vad_threshold_rms,
         context: ContextBudget {
             max_chars: cfg.llm_context_max_chars,

@@ -67,6 +67,9 @@ pub struct AgentIn {
     pub memory_policy: Option<MemoryPolicy>,
     /// Default values of prompt placeholders.
     pub variables: Option<BTreeMap<String, String>>,
+    /// The longest a call may last once answered, in seconds (1–86400); then the agent
+    /// ends it (`endReason` `max_duration`). Default: the platform's `calls.max_call_duration_secs`.
+    pub max_duration_seconds: Option<u32>,
 }
 
 /// Checks shared by create and update on the optional parts.
@@ -129,6 +132,7 @@ fn check_configs(
 impl Validate for AgentIn {
     fn validate(&self, v: &mut Validator) {
         v.length("name", self.name.trim(), 1, 100);
+        v.range("maxDurationSeconds", self.max_duration_seconds, 1, 86_400);
         check_parts(
             v,
             self.description.as_deref(),
@@ -185,6 +189,10 @@ pub struct AgentPatch {
     pub memory_policy: Option<Option<MemoryPolicy>>,
     /// Replaces every variable.
     pub variables: Option<BTreeMap<String, String>>,
+    /// The longest a call may last once answered, in seconds (1–86400); then the agent
+    /// ends it (`endReason` `max_duration`). `null`: the platform's `calls.max_call_duration_secs`.
+    #[serde(default, deserialize_with = "double_option")]
+    pub max_duration_seconds: Option<Option<u32>>,
 }
 
 impl Validate for AgentPatch {
@@ -192,6 +200,7 @@ impl Validate for AgentPatch {
         if let Some(name) = &self.name {
             v.length("name", name.trim(), 1, 100);
         }
+        v.range("maxDurationSeconds", self.max_duration_seconds.flatten(), 1, 86_400);
         check_parts(
             v,
             self.description.as_ref().and_then(Option::as_deref),
@@ -238,6 +247,8 @@ pub struct AgentOut {
     pub enabled_tools: Vec<String>,
     pub memory_policy: Option<MemoryPolicy>,
     pub variables: BTreeMap<String, String>,
+    /// The longest a call may last once answered (seconds); `null`: the platform default.
+    pub max_duration_seconds: Option<u32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -268,6 +279,7 @@ impl From<agent::Model> for AgentOut {
             enabled_tools: parse(Some(m.enabled_tools)).unwrap_or_default(),
             memory_policy: parse(m.memory_policy),
             variables: parse(Some(m.variables)).unwrap_or_default(),
+            max_duration_seconds: m.max_duration_secs.and_then(|s| u32::try_from(s).ok()),
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -298,6 +310,7 @@ fn apply(out: &AgentOut, row: &mut agent::Model) {
     row.enabled_tools = to_json(&out.enabled_tools);
     row.memory_policy = out.memory_policy.as_ref().map(to_json);
     row.variables = to_json(&out.variables);
+    row.max_duration_secs = out.max_duration_seconds.and_then(|s| i32::try_from(s).ok());
 }
 
 /// Providers, models and voices must exist in the catalogue for their kind.
@@ -478,6 +491,7 @@ pub fn new_agent(state: &AppState, org_id: &str, input: AgentIn, enabled_tools: 
         enabled_tools,
         memory_policy: input.memory_policy,
         variables: input.variables.unwrap_or_default(),
+        max_duration_seconds: input.max_duration_seconds,
         created_at: now,
         updated_at: now,
     }
@@ -512,6 +526,7 @@ pub async fn insert_agent(
         enabled_tools: Value::Null,
         memory_policy: None,
         variables: Value::Null,
+        max_duration_secs: None,
         created_at: out.created_at,
         updated_at: out.updated_at,
     };
@@ -616,6 +631,9 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(p): Body<AgentPatch>) 
     }
     if let Some(v) = p.variables {
         a.variables = v;
+    }
+    if let Some(v) = p.max_duration_seconds {
+        a.max_duration_seconds = v;
     }
     finish_checks(&ctx.state, &a)?;
     a.updated_at = Utc::now();

@@ -170,6 +170,7 @@ pub async fn quickstart(ctx: Ctx, Body(input): Body<QuickstartIn>) -> ApiResult<
         enabled_tools: None,
         memory_policy: None,
         variables: None,
+        max_duration_seconds: None,
     };
     let agent = new_agent(&ctx.state, ctx.org(), agent_in, Vec::new());
     // Checked before anything is bought, so a bad voice or model costs nothing.
