@@ -132,6 +132,16 @@ pub struct ProviderSettings {
     pub elevenlabs: ApiProviderSettings,
     pub cartesia: ApiProviderSettings,
     pub deepgram: ApiProviderSettings,
+    pub sandbox: SandboxProviderSettings,
+}
+
+/// The sandbox providers' simulated latency (0: answer at once).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SandboxProviderSettings {
+    pub stt_latency_ms: u64,
+    pub llm_latency_ms: u64,
+    pub tts_latency_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

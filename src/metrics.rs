@@ -45,12 +45,7 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
         "gauge",
         "Characters of conversation held as LLM context by live calls (each bounded by calls.llm_context_max_chars and _max_turns)",
     ),
-    ("thruai_actors", "gauge", "Live actors, by kind"),
-    (
-        "thruai_actor_mailbox_depth",
-        "gauge",
-        "Messages waiting in actor mailboxes, by kind",
-    ),
+    ("thruai_actors", "gauge", "Live actors of this node, by kind"),
     (
         "thruai_webhook_queue_depth",
         "gauge",
@@ -59,7 +54,27 @@ pub const FAMILIES: &[(&str, &str, &str)] = &[
     (
         "thruai_webhook_deliveries_total",
         "counter",
-        "Webhook delivery attempts, by outcome",
+        "Webhook delivery attempts, by outcome (sent, retrying, failed)",
+    ),
+    (
+        "thruai_campaign_dials_total",
+        "counter",
+        "Campaign dials, by result (placed, refused by the carrier, reconciled after a crash, redialled)",
+    ),
+    (
+        "thruai_campaign_calls_settled_total",
+        "counter",
+        "Campaign calls settled by the retry policy, by outcome",
+    ),
+    (
+        "thruai_sms_messages_total",
+        "counter",
+        "SMS messages, by direction (outbound, inbound) and result",
+    ),
+    (
+        "thruai_a2p_status_changes_total",
+        "counter",
+        "A2P registration status changes, by kind (brand, campaign) and new status",
     ),
     (
         "thruai_media_frame_delay_seconds",
@@ -185,10 +200,7 @@ pub fn render() -> String {
                         any = true;
                         let _ = writeln!(out, "{name}{labels} {v}");
                     }
-                    if !any
-                        && !name.ends_with("_total")
-                        && !matches!(*name, "thruai_actors" | "thruai_actor_mailbox_depth")
-                    {
+                    if !any && !name.ends_with("_total") && *name != "thruai_actors" {
                         let _ = writeln!(out, "{name} 0");
                     }
                 }

@@ -163,7 +163,15 @@ impl A2pPorts for ServerA2pPorts {
             }
             txn.commit().await
         };
-        write.await.map_err(db_error)
+        write.await.map_err(db_error)?;
+        if let Some(c) = change {
+            crate::metrics::counter(
+                "thruai_a2p_status_changes_total",
+                &[("kind", reg.kind.as_str()), ("status", c.to.as_str())],
+                1.0,
+            );
+        }
+        Ok(())
     }
 
     async fn registry(&self, org_id: &str) -> Result<Arc<dyn CarrierRegistry>, PortError> {

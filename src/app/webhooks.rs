@@ -222,8 +222,13 @@ impl DeliveryStore for DbDeliveryStore {
     }
 
     async fn record(&self, results: Vec<AttemptRecord>, now: DateTime<Utc>) -> Result<(), PortError> {
+        let outcomes: Vec<&'static str> = results.iter().map(|r| r.attempt_status.as_str()).collect();
         let db = self.db.clone();
-        on_runtime(async move { webhook_deliveries::record(&db, results, now).await }).await
+        on_runtime(async move { webhook_deliveries::record(&db, results, now).await }).await?;
+        for outcome in outcomes {
+            crate::metrics::counter("thruai_webhook_deliveries_total", &[("outcome", outcome)], 1.0);
+        }
+        Ok(())
     }
 
     async fn set_failing_since(&self, webhook_id: &str, since: Option<DateTime<Utc>>) -> Result<(), PortError> {

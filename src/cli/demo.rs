@@ -44,6 +44,19 @@ impl Api {
     }
 }
 
+/// The sandbox providers' latency in the demo (speech-to-text, language model,
+/// text-to-speech), unless configured: typical figures of hosted providers.
+const DEMO_LATENCY_MS: (u64, u64, u64) = (180, 350, 150);
+
+/// A measured duration for the table: `12 ms`, or `<1 ms` for what took less.
+fn ms(v: &Value) -> String {
+    match v.as_u64() {
+        Some(0) => "<1 ms".into(),
+        Some(n) => format!("{n} ms"),
+        None => "-".into(),
+    }
+}
+
 /// The caller's side of the demo call.
 fn script() -> Value {
     json!([
@@ -68,6 +81,11 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     settings.server.host = "127.0.0.1".into();
     settings.server.port = 0;
     settings.email.provider = "sandbox".into();
+    let lag = &mut settings.providers.sandbox;
+    if lag.stt_latency_ms + lag.llm_latency_ms + lag.tts_latency_ms == 0 {
+        (lag.stt_latency_ms, lag.llm_latency_ms, lag.tts_latency_ms) = DEMO_LATENCY_MS;
+    }
+    let lag = settings.providers.sandbox.clone();
     let app = Application::build(settings).await?;
     let port = app.port();
     actix_web::rt::spawn(app.run_until_stopped());
@@ -77,8 +95,9 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         key: String::new(),
     };
     println!(
-        "ThruAI demo — server on {} (in-memory database, sandbox providers)\n",
-        api.base
+        "ThruAI demo — server on {} (in-memory database, sandbox providers answering like real\n\
+         ones: speech-to-text {} ms, language model {} ms, text-to-speech {} ms; log: warnings only)\n",
+        api.base, lag.stt_latency_ms, lag.llm_latency_ms, lag.tts_latency_ms
     );
 
     let email = "demo@example.com";
@@ -128,6 +147,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         .await?;
     let call_id = call["callId"].as_str().context("no call id")?.to_string();
     println!("3. calling +14155550142: {call_id}\n");
+    println!("   {:>7}  {:<7} text", "at (ms)", "speaker");
 
     let mut printed = 0;
     let detail = loop {
@@ -148,7 +168,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
                 ""
             };
             println!(
-                "   {:>6} ms  {:<6} {}{cut}",
+                "   {:>7}  {:<7} {}{cut}",
                 line["atMs"],
                 line["speaker"].as_str().unwrap_or(""),
                 line["text"].as_str().unwrap_or("")
@@ -166,6 +186,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         detail["endReason"].as_str().unwrap_or(""),
         detail["duration"]
     );
+    println!(
+        "\n   {:>4}  {:>20}  {:>7}  {:>7}  {:>7}",
+        "turn", "end of turn → audio", "STT", "LLM", "TTS"
+    );
     for (i, t) in debug["turns"]
         .as_array()
         .cloned()
@@ -174,18 +198,18 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         .enumerate()
     {
         println!(
-            "   turn {}: end of caller turn → first agent audio {} ms (STT {} ms, LLM {} ms, TTS {} ms)",
+            "   {:>4}  {:>20}  {:>7}  {:>7}  {:>7}",
             i + 1,
-            t["endOfTurnToFirstAudioMs"],
-            t["sttMs"],
-            t["llmMs"],
-            t["ttsMs"]
+            ms(&t["endOfTurnToFirstAudioMs"]),
+            ms(&t["sttMs"]),
+            ms(&t["llmMs"]),
+            ms(&t["ttsMs"])
         );
     }
     for i in debug["interruptions"].as_array().cloned().unwrap_or_default() {
         println!(
-            "   barge-in: speech onset → clear {} ms; the caller heard \"{}\"",
-            i["speechOnsetToClearMs"],
+            "   barge-in: speech onset → clear {}; the caller heard \"{}\"",
+            ms(&i["speechOnsetToClearMs"]),
             i["heard"].as_str().unwrap_or("")
         );
     }

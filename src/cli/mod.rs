@@ -46,6 +46,10 @@ pub enum Command {
 /// Configuration, database or server errors, with a message naming the cause.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut settings = Settings::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
+    if matches!(cli.command, Some(Command::Demo)) && std::env::var_os("RUST_LOG").is_none() {
+        // The demo prints its own story; the server's logs would drown it.
+        settings.log.filter = "warn".into();
+    }
     telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve { bind: None }) {
         Command::Serve { bind } => {

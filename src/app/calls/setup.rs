@@ -24,7 +24,7 @@ use super::{Calls, CheckpointWriter};
 use crate::{
     app::tools::ToolDelivery,
     domain::agent::{Eagerness, InterruptionSettings, NoiseReduction, S2sConfig, S2sTurnDetection, TurnDetectionType},
-    providers::{live, realtime::SandboxRealtime, telephony::Telephony},
+    providers::{live, realtime::SandboxRealtime, sandbox::latency, telephony::Telephony},
     store,
 };
 
@@ -227,15 +227,18 @@ pub(super) fn start_actor(
         setup.s2s = Some(s2s_settings(agent, &setup));
     }
     let live = live::clients_for(agent, &calls.providers, &calls.http);
-    let sandbox_llm = calls.sandbox_llm.clone();
+    let lag = &calls.providers.sandbox;
+    let sandbox_llm = latency::llm(calls.sandbox_llm.clone(), lag.llm_latency_ms);
+    let sandbox_stt = || latency::stt(Arc::new(ports::ToneStt), lag.stt_latency_ms);
+    let sandbox_tts = || latency::tts(Arc::new(ports::ToneTts), lag.tts_latency_ms);
     let llm = live.llm.unwrap_or_else(|| sandbox_llm.clone());
-    let stt = live.stt.unwrap_or_else(|| Arc::new(ports::ToneStt));
-    let tts = live.tts.unwrap_or_else(|| Arc::new(ports::ToneTts));
+    let stt = live.stt.unwrap_or_else(sandbox_stt);
+    let tts = live.tts.unwrap_or_else(sandbox_tts);
     let s2s = live.s2s.unwrap_or_else(|| {
         Arc::new(SandboxRealtime {
             llm: sandbox_llm,
-            stt: Arc::new(ports::ToneStt),
-            tts: Arc::new(ports::ToneTts),
+            stt: sandbox_stt(),
+            tts: sandbox_tts(),
             vad_threshold_rms: cfg.vad_threshold_rms,
         })
     });

@@ -170,6 +170,7 @@ impl Dialer {
             Ok(placed) => placed,
             Err(e) => {
                 tracing::warn!(intent = %key, error = %e, "a campaign call was not placed");
+                crate::metrics::counter("thruai_campaign_dials_total", &[("result", "refused")], 1.0);
                 let (db, key2) = (db.clone(), key.clone());
                 let _ = tokio::spawn(async move {
                     cs::dial_refused(&db, &key2).await?;
@@ -182,6 +183,7 @@ impl Dialer {
             }
         };
         self.failpoint("campaign_abort_after_place");
+        crate::metrics::counter("thruai_campaign_dials_total", &[("result", "placed")], 1.0);
         let key2 = key.clone();
         if let Err(e) = tokio::spawn(async move { cs::dial_placed(&db, &key2, &sid, false).await }).await {
             tracing::warn!(intent = %key, error = %e, "recording a dial acknowledgement failed");

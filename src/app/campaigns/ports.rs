@@ -92,6 +92,17 @@ async fn apply_settles(
     Ok(())
 }
 
+/// Counts the calls settled (after their transaction committed), by outcome.
+fn count_settled(settles: &[Settle]) {
+    for s in settles {
+        crate::metrics::counter(
+            "thruai_campaign_calls_settled_total",
+            &[("outcome", s.outcome.as_str())],
+            1.0,
+        );
+    }
+}
+
 /// The ports of this node's campaign actors.
 pub struct ServerCampaignPorts {
     /// Places the campaigns' calls.
@@ -276,17 +287,19 @@ impl CampaignPorts for ServerCampaignPorts {
     }
 
     async fn settle(&self, campaign_id: &str, epoch: i64, settles: &[Settle]) -> Result<(), PortError> {
-        let (db, id, lease, settles) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
+        let (db, id, lease, owned) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
         on_runtime(
             async move {
                 cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
-                    Box::pin(async move { apply_settles(txn, &id, &settles).await })
+                    Box::pin(async move { apply_settles(txn, &id, &owned).await })
                 })
                 .await
             },
             fence_err,
         )
-        .await
+        .await?;
+        count_settled(settles);
+        Ok(())
     }
 
     async fn org_headroom(&self, org_id: &str) -> Result<u64, PortError> {
@@ -374,6 +387,7 @@ impl CampaignPorts for ServerCampaignPorts {
                 fence_err,
             )
             .await?;
+            crate::metrics::counter("thruai_campaign_dials_total", &[("result", "reconciled")], 1.0);
             return Ok(Reconciled::Found(sid));
         }
         // Unknown to the carrier: dial again, under the same key, with a fresh call row.
@@ -422,6 +436,7 @@ impl CampaignPorts for ServerCampaignPorts {
                 setup: None,
             },
         );
+        crate::metrics::counter("thruai_campaign_dials_total", &[("result", "redialled")], 1.0);
         Ok(Reconciled::Redialled)
     }
 
@@ -587,7 +602,7 @@ impl CampaignPorts for ServerCampaignPorts {
                 },
             ));
         }
-        let (db, id, lease, settles) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
+        let (db, id, lease, owned) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
         let rows: Vec<campaign_dial::Model> = planned.iter().map(|(d, _)| d.clone()).collect();
         // The settles and the intents armed (contacts in progress, the intents) in one
         // fenced transaction.
@@ -595,7 +610,7 @@ impl CampaignPorts for ServerCampaignPorts {
             async move {
                 cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
                     Box::pin(async move {
-                        apply_settles(txn, &id, &settles).await?;
+                        apply_settles(txn, &id, &owned).await?;
                         cs::arm_intents(txn, &id, rows).await
                     })
                 })
@@ -604,6 +619,7 @@ impl CampaignPorts for ServerCampaignPorts {
             fence_err,
         )
         .await?;
+        count_settled(settles);
         if recorded.is_empty() {
             return Ok(Vec::new());
         }

@@ -4,3 +4,4 @@
 pub mod a2p;
 pub mod carrier;
 pub mod far_end;
+pub mod latency;
