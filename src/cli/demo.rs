@@ -116,7 +116,10 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
         .post("/accounts/verify", json!({ "email": email, "code": code }))
         .await?;
     api.key = verified["apiKey"].as_str().context("no API key")?.to_string();
-    println!("1. organisation {} provisioned", verified["organization"]["id"]);
+    println!(
+        "1. organisation {} provisioned",
+        verified["organization"]["id"].as_str().unwrap_or_default()
+    );
 
     let quick = api
         .post(
@@ -136,7 +139,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     .await?;
     println!(
         "2. agent {agent_id} on {} (sandbox number)",
-        quick["phoneNumber"]["phoneNumber"]
+        quick["phoneNumber"]["phoneNumber"].as_str().unwrap_or_default()
     );
 
     let call = api
@@ -169,7 +172,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
             };
             println!(
                 "   {:>7}  {:<7} {}{cut}",
-                line["atMs"],
+                line["atMs"].to_string(),
                 line["speaker"].as_str().unwrap_or(""),
                 line["text"].as_str().unwrap_or("")
             );
