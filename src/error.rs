@@ -450,6 +450,9 @@ pub struct ApiError {
     pub details: Option<Value>,
     /// Extra response headers (`Retry-After`, `Allow`, rate-limit fields).
     pub headers: Vec<(&'static str, String)>,
+    /// A 5xx whose message the client may see (it names what is unavailable, nothing
+    /// internal); other 5xx show the code's generic description.
+    pub public: bool,
     source: Option<anyhow::Error>,
 }
 
@@ -474,7 +477,17 @@ impl ApiError {
             message: message.into(),
             details: None,
             headers: Vec::new(),
+            public: false,
             source: None,
+        }
+    }
+
+    /// A dependency is down: a 5xx whose message (what is unavailable, what to do) the
+    /// client sees.
+    pub fn unavailable(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            public: true,
+            ..Self::new(code, message)
         }
     }
 

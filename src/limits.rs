@@ -152,9 +152,9 @@ impl RateLimiter {
                 let member = uuid::Uuid::new_v4().to_string();
                 let args = [max.to_string(), window.as_millis().to_string(), member];
                 let reply: Vec<i64> = redis.script(&self.sliding, &[&key], &args).await.map_err(|e| {
-                    ApiError::new(
+                    ApiError::unavailable(
                         ErrorCode::ServiceUnavailable,
-                        "Provisioning is temporarily unavailable (rate limiter unreachable); retry shortly",
+                        "Provisioning is temporarily unavailable: Redis (the shared rate limiter) is unreachable; retry shortly",
                     )
                     .with_header("retry-after", "5")
                     .with_source(e)

@@ -69,6 +69,15 @@ impl AppState {
             crate::store::migrate(&db).await?;
         }
         let redis = RedisConn::from_settings(&settings.redis)?;
+        if let Some(r) = &redis
+            && !r.ping().await
+        {
+            tracing::warn!(
+                redis = %crate::store::redact(&settings.redis.url),
+                "Redis is unreachable: provisioning answers 503 until it is back (rate limits and \
+                 idempotency locks fall back to this process)"
+            );
+        }
         let email = email::from_settings(&settings, db.clone())?;
         let trusted_proxies = settings
             .server

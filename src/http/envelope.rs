@@ -140,7 +140,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let message = if status.is_server_error() {
+        let message = if status.is_server_error() && !self.public {
             tracing::error!(error = %self, request_id = %current_request_id(), "request failed");
             self.code.spec().2.to_string()
         } else {

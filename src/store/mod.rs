@@ -70,24 +70,43 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
                     .synchronous(SqliteSynchronous::Normal)
             }
         });
-    } else if !settings.schema.is_empty() {
-        let schema = settings.schema.clone();
-        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            anyhow::bail!("database.schema: only letters, digits and _ are allowed");
+    } else {
+        probe_postgres(url).await?;
+        if !settings.schema.is_empty() {
+            let schema = settings.schema.clone();
+            if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                anyhow::bail!("database.schema: only letters, digits and _ are allowed");
+            }
+            let bootstrap = Database::connect(url).await.context("connecting to PostgreSQL")?;
+            bootstrap
+                .execute_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""),
+                ))
+                .await?;
+            bootstrap.close().await?;
+            opts.set_schema_search_path(schema);
         }
-        let bootstrap = Database::connect(url).await.context("connecting to PostgreSQL")?;
-        bootstrap
-            .execute_raw(Statement::from_string(
-                DbBackend::Postgres,
-                format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""),
-            ))
-            .await?;
-        bootstrap.close().await?;
-        opts.set_schema_search_path(schema);
     }
     Database::connect(opts)
         .await
         .with_context(|| format!("connecting to the database ({})", redact(url)))
+}
+
+/// One connection to PostgreSQL, opened and closed: a server that refuses or does not
+/// answer is reported at once with its cause, instead of a pool that waits out its timeout.
+async fn probe_postgres(url: &str) -> anyhow::Result<()> {
+    use sea_orm::sqlx::{Connection as _, postgres::PgConnection};
+    let attempt = tokio::time::timeout(Duration::from_secs(5), PgConnection::connect(url)).await;
+    let reason = match attempt {
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            return Ok(());
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer within 5 s".to_string(),
+    };
+    anyhow::bail!("cannot connect to PostgreSQL at {}: {reason}", redact(url))
 }
 
 /// Applies every pending migration.

@@ -443,3 +443,21 @@ async fn a_second_server_on_one_sqlite_file_refuses_to_start() {
     let next = start(&sqlite, &[]);
     drop(next);
 }
+
+/// A database that refuses connections is reported at once, with its cause, once.
+#[test]
+fn an_unreachable_database_fails_fast_with_its_cause() {
+    let started = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_thruai"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/thruai")
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert_eq!(stderr.matches("cannot connect to PostgreSQL").count(), 1, "{stderr}");
+    assert!(!stderr.contains("pool timed out"), "{stderr}");
+}

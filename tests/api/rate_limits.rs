@@ -182,6 +182,11 @@ async fn with_redis_down_provisioning_fails_closed_and_plans_fall_back() {
         (503, "SERVICE_UNAVAILABLE")
     );
     assert!(provisioning.header("retry-after").is_some());
+    let message = provisioning.body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("Redis") && !message.contains("Database"),
+        "the answer names what is down: {message}"
+    );
     assert_eq!(authed.status, 200);
     assert!(authed.header("ratelimit").is_some());
     assert_eq!(keyed.status, 201, "idempotency falls back to the database");
