@@ -39,6 +39,43 @@ pub struct Model {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_window: Option<u32>,
     pub supports_tools: bool,
+    /// Dated snapshots of the model the provider also answers to (accepted as this model;
+    /// any `{id}-YYYY-MM-DD` or `{id}-YYYYMMDD` is, too).
+    #[serde(skip_serializing_if = "<[Alias]>::is_empty")]
+    pub aliases: &'static [Alias],
+}
+
+/// A dated snapshot of a model.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Alias {
+    pub id: &'static str,
+    /// The provider deprecated this snapshot (it still works until the provider retires it).
+    pub deprecated: bool,
+}
+
+const fn alias(id: &'static str) -> Alias {
+    Alias { id, deprecated: false }
+}
+
+const fn deprecated(id: &'static str) -> Alias {
+    Alias { id, deprecated: true }
+}
+
+/// `id` is `family` followed by a snapshot date (`-2024-12-17` or `-20241022`).
+fn is_dated(id: &str, family: &str) -> bool {
+    let Some(date) = id.strip_prefix(family).and_then(|d| d.strip_prefix('-')) else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match date.len() {
+        8 => digits(date),
+        10 => {
+            let parts: Vec<&str> = date.split('-').collect();
+            parts.len() == 3 && parts.iter().map(|p| p.len()).eq([4, 2, 2]) && parts.iter().all(|p| digits(p))
+        }
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -110,8 +147,14 @@ impl Provider {
         self.models.iter().filter(move |m| m.kind == kind)
     }
 
+    /// The model `id` names (its own id, an alias or a dated snapshot); an exact id wins
+    /// over a dated snapshot of a shorter family (`gpt-4o-mini` is not `gpt-4o`'s).
     pub fn model(&self, kind: Kind, id: &str) -> Option<&'static Model> {
-        self.models.iter().find(|m| m.kind == kind && m.id == id)
+        let mut of_kind = self.models.iter().filter(|m| m.kind == kind);
+        of_kind
+            .clone()
+            .find(|m| m.id == id || m.aliases.iter().any(|a| a.id == id))
+            .or_else(|| of_kind.find(|m| is_dated(id, m.id)))
     }
 
     pub fn voice(&self, id: &str) -> Option<&'static Voice> {
@@ -130,7 +173,12 @@ const fn llm(id: &'static str, name: &'static str, context_window: u32) -> Model
         kind: Kind::Llm,
         context_window: Some(context_window),
         supports_tools: true,
+        aliases: &[],
     }
+}
+
+const fn with_aliases(model: Model, aliases: &'static [Alias]) -> Model {
+    Model { aliases, ..model }
 }
 
 const fn tts(id: &'static str, name: &'static str) -> Model {
@@ -140,6 +188,7 @@ const fn tts(id: &'static str, name: &'static str) -> Model {
         kind: Kind::Tts,
         context_window: None,
         supports_tools: false,
+        aliases: &[],
     }
 }
 
@@ -150,6 +199,7 @@ const fn s2s(id: &'static str, name: &'static str) -> Model {
         kind: Kind::S2s,
         context_window: Some(32_000),
         supports_tools: true,
+        aliases: &[],
     }
 }
 
@@ -222,11 +272,27 @@ pub static CATALOG: &[Provider] = &[
         credential: Credential::OpenAi,
         config_key: "providers.openai.api_key",
         models: &[
-            llm("gpt-4o", "GPT-4o", 128_000),
-            llm("gpt-4o-mini", "GPT-4o mini", 128_000),
-            llm("gpt-4.1", "GPT-4.1", 1_047_576),
-            llm("gpt-4.1-mini", "GPT-4.1 mini", 1_047_576),
-            llm("gpt-5-mini", "GPT-5 mini", 400_000),
+            with_aliases(
+                llm("gpt-4o", "GPT-4o", 128_000),
+                &[
+                    alias("gpt-4o-2024-11-20"),
+                    alias("gpt-4o-2024-08-06"),
+                    deprecated("gpt-4o-2024-05-13"),
+                ],
+            ),
+            with_aliases(
+                llm("gpt-4o-mini", "GPT-4o mini", 128_000),
+                &[alias("gpt-4o-mini-2024-07-18")],
+            ),
+            with_aliases(llm("gpt-4.1", "GPT-4.1", 1_047_576), &[alias("gpt-4.1-2025-04-14")]),
+            with_aliases(
+                llm("gpt-4.1-mini", "GPT-4.1 mini", 1_047_576),
+                &[alias("gpt-4.1-mini-2025-04-14")],
+            ),
+            with_aliases(
+                llm("gpt-5-mini", "GPT-5 mini", 400_000),
+                &[alias("gpt-5-mini-2025-08-07")],
+            ),
             tts("gpt-4o-mini-tts", "GPT-4o mini TTS"),
             tts("tts-1", "TTS-1"),
         ],
@@ -259,9 +325,19 @@ pub static CATALOG: &[Provider] = &[
         credential: Credential::OpenAi,
         config_key: "providers.openai.api_key",
         models: &[
-            s2s("gpt-realtime", "GPT Realtime"),
-            s2s("gpt-realtime-mini", "GPT Realtime mini"),
-            s2s("gpt-4o-realtime-preview", "GPT-4o Realtime (preview)"),
+            with_aliases(s2s("gpt-realtime", "GPT Realtime"), &[alias("gpt-realtime-2025-08-28")]),
+            with_aliases(
+                s2s("gpt-realtime-mini", "GPT Realtime mini"),
+                &[alias("gpt-realtime-mini-2025-10-06")],
+            ),
+            with_aliases(
+                s2s("gpt-4o-realtime-preview", "GPT-4o Realtime (preview)"),
+                &[
+                    alias("gpt-4o-realtime-preview-2025-06-03"),
+                    deprecated("gpt-4o-realtime-preview-2024-12-17"),
+                    deprecated("gpt-4o-realtime-preview-2024-10-01"),
+                ],
+            ),
         ],
         voices: OPENAI_VOICES,
         stt_models: &[],
@@ -273,9 +349,18 @@ pub static CATALOG: &[Provider] = &[
         credential: Credential::Anthropic,
         config_key: "providers.anthropic.api_key",
         models: &[
-            llm("claude-sonnet-4-5", "Claude Sonnet 4.5", 200_000),
-            llm("claude-haiku-4-5", "Claude Haiku 4.5", 200_000),
-            llm("claude-opus-4-1", "Claude Opus 4.1", 200_000),
+            with_aliases(
+                llm("claude-sonnet-4-5", "Claude Sonnet 4.5", 200_000),
+                &[alias("claude-sonnet-4-5-20250929")],
+            ),
+            with_aliases(
+                llm("claude-haiku-4-5", "Claude Haiku 4.5", 200_000),
+                &[alias("claude-haiku-4-5-20251001")],
+            ),
+            with_aliases(
+                llm("claude-opus-4-1", "Claude Opus 4.1", 200_000),
+                &[alias("claude-opus-4-1-20250805")],
+            ),
         ],
         voices: &[],
         stt_models: &[],
@@ -419,5 +504,35 @@ mod tests {
             assert_eq!(p.has(Kind::Stt), !p.stt_models.is_empty(), "{}", p.id);
         }
         assert!(find("sandbox").is_some_and(Provider::is_sandbox));
+    }
+
+    #[test]
+    fn dated_snapshots_are_their_family() {
+        let realtime = find("openai-realtime").unwrap();
+        let m = realtime.model(Kind::S2s, "gpt-4o-realtime-preview-2024-12-17").unwrap();
+        assert_eq!(m.id, "gpt-4o-realtime-preview");
+        assert!(
+            m.aliases
+                .iter()
+                .any(|a| a.id == "gpt-4o-realtime-preview-2024-12-17" && a.deprecated)
+        );
+        assert_eq!(
+            realtime.model(Kind::S2s, "gpt-realtime-2026-01-15").unwrap().id,
+            "gpt-realtime"
+        );
+        let openai = find("openai").unwrap();
+        assert_eq!(
+            openai.model(Kind::Llm, "gpt-4o-mini-2024-07-18").unwrap().id,
+            "gpt-4o-mini"
+        );
+        assert_eq!(openai.model(Kind::Llm, "gpt-4o-2025-01-31").unwrap().id, "gpt-4o");
+        let anthropic = find("anthropic").unwrap();
+        assert_eq!(
+            anthropic.model(Kind::Llm, "claude-sonnet-4-5-20250929").unwrap().id,
+            "claude-sonnet-4-5"
+        );
+        for bad in ["gpt-4o-latest-x", "gpt-4o-2024-1-17", "gpt-4o-20241", "gpt-4o-"] {
+            assert!(openai.model(Kind::Llm, bad).is_none(), "{bad}");
+        }
     }
 }
