@@ -8,7 +8,7 @@ use actix_web::{
 use sea_orm::{DbErr, SqlErr};
 use serde_json::{Value, json};
 
-use crate::http::envelope;
+use crate::http::core::envelope;
 
 /// The contract's error codes (plus two transport-level codes it leaves out, marked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -622,7 +622,7 @@ mod tests {
 
     #[test]
     fn the_table_matches_the_contract() {
-        let contract: Value = serde_json::from_str(include_str!("http/contract_meta.json")).unwrap();
+        let contract: Value = serde_json::from_str(include_str!("http/meta/contract_meta.json")).unwrap();
         let ours = ErrorCode::table();
         for (name, entry) in contract["errorCodes"].as_object().unwrap() {
             assert_eq!(ours[name]["status"], entry["status"], "{name}");

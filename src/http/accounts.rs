@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use thruai_entities::{organization, pending_account};
 
-use super::{
+use super::core::{
     envelope,
     extract::{self, Body, Ctx},
     validation::{Validate, Validator},

@@ -15,7 +15,7 @@ use thruai_actors::call::{
 };
 use thruai_entities::call;
 
-use super::{
+use super::core::{
     envelope,
     extract::{Body, Ctx, ListQuery},
     validation::{Validate, Validator},

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use thruai_actors::campaign::state::{self as cstate, CampaignStatus, Command, Counts, Outcome, RetryPolicy};
 use thruai_entities::campaign;
 
-use super::{
+use super::core::{
     envelope,
     extract::{Body, Ctx, ListQuery},
     validation::{Validate, Validator},

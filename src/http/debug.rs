@@ -4,9 +4,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::{
-    envelope,
-    extract::{Ctx, ListQuery},
-    routes,
+    core::{
+        envelope,
+        extract::{Ctx, ListQuery},
+        routes,
+    },
+    meta::openapi,
 };
 use crate::{
     domain::normalize_email,
@@ -24,8 +27,8 @@ pub async fn schemas(_ctx: Ctx) -> HttpResponse {
 pub fn schema_map() -> Value {
     let mut map = serde_json::Map::new();
     for spec in routes::table() {
-        let schema = super::openapi::request_schema(spec)
-            .unwrap_or_else(|| json!({ "type": "object", "additionalProperties": false }));
+        let schema =
+            openapi::request_schema(spec).unwrap_or_else(|| json!({ "type": "object", "additionalProperties": false }));
         let mut entry = json!({ "method": spec.method.as_str(), "path": spec.path, "request": schema });
         if let Some(response) = spec.response_schema() {
             entry["response"] = response;

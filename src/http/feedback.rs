@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thruai_entities::feedback;
 
-use super::{
+use super::core::{
     envelope,
     extract::{Body, Ctx, ListQuery},
     validation::{Validate, Validator},

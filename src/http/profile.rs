@@ -4,7 +4,10 @@
 use actix_web::HttpResponse;
 use serde_json::{Value, json};
 
-use super::{BASE_PATH, envelope, extract::Ctx, routes};
+use super::{
+    BASE_PATH,
+    core::{envelope, extract::Ctx, routes},
+};
 use crate::{error::ApiResult, store};
 
 pub async fn profile(ctx: Ctx) -> ApiResult<HttpResponse> {

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{
+use super::core::{
     envelope,
     extract::{Ctx, ListQuery},
 };

@@ -9,10 +9,12 @@ use serde_json::json;
 use thruai_entities::{phone_number, sms_conversation, sms_message, sms_opt_out};
 
 use super::{
-    envelope,
-    extract::{Body, Ctx, ListQuery},
+    core::{
+        envelope,
+        extract::{Body, Ctx, ListQuery},
+        validation::{Validate, Validator},
+    },
     telephony::telephony_error,
-    validation::{Validate, Validator},
 };
 use crate::{
     domain::{ids, is_e164},

@@ -8,7 +8,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use thruai_entities::{phone_number, telephony_credential};
 
-use super::{
+use super::core::{
     envelope,
     extract::{Body, Ctx, ListQuery},
     validation::{Validate, Validator},

@@ -14,7 +14,7 @@ use thruai_actors::{
 };
 use thruai_entities::{webhook, webhook_attempt};
 
-use super::{
+use super::core::{
     envelope::{self, PageInfo},
     extract::{Body, Ctx, ListQuery},
     validation::{Validate, Validator},

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thruai_entities::webhook;
 
-use super::{
+use super::core::{
     envelope,
     extract::{Body, Ctx, ListQuery},
     validation::{Validate, Validator, suggest},
@@ -314,7 +314,7 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::validation::parse_body;
+    use crate::http::core::validation::parse_body;
 
     #[test]
     fn unknown_events_are_refused_with_a_suggestion() {

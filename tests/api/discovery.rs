@@ -5,7 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use serde_json::{Value, json};
-use thruai::http::routes;
+use thruai::http::core::routes;
 
 use crate::helpers::{Reply, TestApp, spawn_app};
 
@@ -182,7 +182,8 @@ async fn debug_schemas_are_the_openapi_schemas_keyed_by_operation() {
     for spec in routes::table() {
         let ours = &schemas.data()["schemas"][spec.operation];
         assert_eq!(ours["method"], spec.method.as_str(), "{}", spec.operation);
-        let op = &doc["paths"][thruai::http::openapi::openapi_path(spec)][spec.method.as_str().to_ascii_lowercase()];
+        let op =
+            &doc["paths"][thruai::http::meta::openapi::openapi_path(spec)][spec.method.as_str().to_ascii_lowercase()];
         if spec.request.is_some() {
             let r = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
                 .as_str()

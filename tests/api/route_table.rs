@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use thruai::http::routes::{self, Produces, RouteSpec};
+use thruai::http::core::{
+    route_spec::{Produces, RouteSpec},
+    routes,
+};
 
 use crate::{
     a2p::{campaign_body, wait_for},
@@ -311,7 +314,7 @@ async fn every_route_is_in_the_description_the_openapi_document_and_the_mcp_tool
         if !listed.contains(&(spec.method.to_string(), spec.path.to_string())) {
             problems.push(format!("{name}: missing from GET /"));
         }
-        let path = thruai::http::openapi::openapi_path(spec);
+        let path = thruai::http::meta::openapi::openapi_path(spec);
         let op = &openapi.body["paths"][&path][spec.method.as_str().to_ascii_lowercase()];
         if op["operationId"] != spec.operation {
             problems.push(format!("{name}: missing from /openapi.json"));

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::{AgentOut, is_variable_name, load};
 use crate::{
     error::{ApiError, ApiResult, FieldError},
-    http::{
+    http::core::{
         envelope,
         extract::{Body, Ctx},
         validation::{Validate, Validator},

@@ -20,10 +20,12 @@ use self::config::{
     InterruptionSettings, LlmConfig, MemoryPolicy, S2sConfig, S2sTurnDetection, SttConfig, VoiceConfig,
 };
 use super::{
-    envelope,
-    extract::{Body, Ctx, ListQuery},
+    core::{
+        envelope,
+        extract::{Body, Ctx, ListQuery},
+        validation::{self, Validate, Validator},
+    },
     telephony::double_option,
-    validation::{Validate, Validator},
 };
 use crate::{
     domain::ids,
@@ -316,7 +318,7 @@ fn check_catalog(v: &mut Validator, a: &AgentOut) {
             Some(p) => Some(p),
             None => {
                 v.push(FieldError {
-                    suggestion: super::validation::suggest(id, catalog::ids_for(kind)),
+                    suggestion: validation::suggest(id, catalog::ids_for(kind)),
                     ..FieldError::new(
                         field,
                         format!(
@@ -357,7 +359,7 @@ fn check_catalog(v: &mut Validator, a: &AgentOut) {
         };
         if !known.contains(&model) {
             v.push(FieldError {
-                suggestion: super::validation::suggest(model, known.iter().copied()),
+                suggestion: validation::suggest(model, known.iter().copied()),
                 ..FieldError::new(
                     field,
                     format!("unknown model '{model}' for {}; one of: {}", p.id, known.join(", ")),
@@ -389,7 +391,7 @@ fn check_catalog(v: &mut Validator, a: &AgentOut) {
     {
         let known: Vec<&str> = p.voices.iter().map(|x| x.id).collect();
         v.push(FieldError {
-            suggestion: super::validation::suggest(voice, known.iter().copied()),
+            suggestion: validation::suggest(voice, known.iter().copied()),
             ..FieldError::new(
                 "s2sVoice",
                 format!("unknown voice '{voice}' for {}; one of: {}", p.id, known.join(", ")),

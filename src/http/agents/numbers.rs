@@ -11,10 +11,12 @@ use crate::{
     domain::is_e164,
     error::{ApiError, ApiResult, ErrorCode},
     http::{
-        envelope,
-        extract::{Body, Ctx},
+        core::{
+            envelope,
+            extract::{Body, Ctx},
+            validation::{Validate, Validator},
+        },
         telephony::{PhoneNumberOut, SearchIn, buy, compensate, number_row},
-        validation::{Validate, Validator},
     },
     providers::catalog::{self, Kind},
     store,

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::{AgentOut, checks, load};
 use crate::{
     error::{ApiError, ApiResult, ErrorCode},
-    http::{
+    http::core::{
         envelope,
         extract::{Body, Ctx},
         validation::{Validate, Validator},

@@ -16,7 +16,7 @@ use thruai_actors::a2p::{
 use thruai_entities::{a2p_brand, a2p_campaign};
 use wire::{BrandCheck, BrandIn, BrandOut, CampaignCheck, CampaignIn, CampaignOut, LinkIn, LinkedNumberOut};
 
-use super::{
+use super::core::{
     envelope,
     extract::{Body, Ctx},
 };

@@ -8,7 +8,10 @@ use thruai_entities::{a2p_brand, a2p_campaign};
 
 use crate::{
     error::ApiResult,
-    http::{envelope, extract::Ctx, sms::is_us_long_code},
+    http::{
+        core::{envelope, extract::Ctx},
+        sms::is_us_long_code,
+    },
     state::AppState,
     store,
 };

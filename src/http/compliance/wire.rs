@@ -13,7 +13,7 @@ use super::reference::{
 use crate::{
     domain::{is_e164, normalize_email},
     error::FieldError,
-    http::validation::{Validate, Validator, suggest},
+    http::core::validation::{Validate, Validator, suggest},
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]

@@ -7,7 +7,11 @@ use std::fmt::Write as _;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{BASE_PATH, discovery::CONTRACT_META, docs::GUIDES, envelope, routes};
+use super::{discovery::CONTRACT_META, docs::GUIDES};
+use crate::http::{
+    BASE_PATH,
+    core::{envelope, routes},
+};
 use crate::state::AppState;
 
 fn base_url(state: &AppState) -> String {

@@ -6,7 +6,10 @@ use std::sync::LazyLock;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{BASE_PATH, envelope, routes};
+use crate::http::{
+    BASE_PATH,
+    core::{envelope, routes},
+};
 use crate::{error::ErrorCode, state::AppState};
 
 /// The contract's static parts (descriptions, changelog, envelope, auth).

@@ -4,8 +4,8 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{BASE_PATH, envelope};
 use crate::error::{ApiError, ApiResult};
+use crate::http::{BASE_PATH, core::envelope};
 
 pub struct Guide {
     pub slug: &'static str,
@@ -19,31 +19,31 @@ pub static GUIDES: &[Guide] = &[
         slug: "getting-started",
         title: "Getting started",
         description: "Run the server, get an API key in two calls, create a phone agent, and the conventions every call follows",
-        markdown: include_str!("../../docs/guides/getting-started.md"),
+        markdown: include_str!("../../../docs/guides/getting-started.md"),
     },
     Guide {
         slug: "agent-design",
         title: "Agent design",
         description: "Prompts and variables, pipeline modes and providers, interruptions, memory, tools, phone numbers, preflight",
-        markdown: include_str!("../../docs/guides/agent-design.md"),
+        markdown: include_str!("../../../docs/guides/agent-design.md"),
     },
     Guide {
         slug: "workflows",
         title: "Workflows",
         description: "Event-driven workflows: their status on this server (not yet available) and what to use meanwhile",
-        markdown: include_str!("../../docs/guides/workflows.md"),
+        markdown: include_str!("../../../docs/guides/workflows.md"),
     },
     Guide {
         slug: "ai-agent-integration",
         title: "AI agent integration",
         description: "Discovery documents, the MCP server (HTTP and stdio), and the autonomous-mode rules",
-        markdown: include_str!("../../docs/guides/ai-agent-integration.md"),
+        markdown: include_str!("../../../docs/guides/ai-agent-integration.md"),
     },
     Guide {
         slug: "migration",
         title: "Migration",
         description: "Moving from the hosted API, field-name compatibility, version history, moving an installation",
-        markdown: include_str!("../../docs/guides/migration.md"),
+        markdown: include_str!("../../../docs/guides/migration.md"),
     },
 ];
 

@@ -8,9 +8,13 @@ use actix_service::{IntoServiceFactory, ServiceFactory};
 use actix_web::{App, HttpRequest, HttpResponse, http::StatusCode, middleware::from_fn, web};
 use serde_json::{Map, Value, json};
 
-use super::{
-    envelope,
-    routes::{self, Produces, RouteSpec},
+use crate::http::{
+    self,
+    core::{
+        envelope, frame,
+        route_spec::{Produces, RouteSpec},
+        routes,
+    },
 };
 use crate::{metrics, state::AppState};
 
@@ -296,9 +300,9 @@ async fn dispatch(
     }
     let app = App::new()
         .app_data(state.clone())
-        .wrap(from_fn(super::frame::frame))
-        .configure(super::configure)
-        .default_service(web::to(super::not_found))
+        .wrap(from_fn(frame::frame))
+        .configure(http::configure)
+        .default_service(web::to(http::not_found))
         .into_factory()
         .new_service(actix_web::dev::AppConfig::default())
         .await

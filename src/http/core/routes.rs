@@ -6,12 +6,12 @@ use std::sync::LazyLock;
 use actix_web::http::Method;
 use serde_json::{Value, json};
 
-use super::{
-    accounts, agents, calls, campaigns, capabilities, compliance, debug, discovery, docs, feedback, health, llms, mcp,
-    metrics as metrics_route, openapi, profile, providers, sms, telephony, tools, webhook_deliveries, webhooks,
+use super::route_spec::{Limit, Param, RouteSpec};
+use crate::http::{
+    accounts, agents, calls, campaigns, compliance, debug, feedback,
+    meta::{capabilities, discovery, docs, health, llms, mcp, metrics as metrics_route, openapi},
+    profile, providers, sms, telephony, tools, webhook_deliveries, webhooks,
 };
-
-pub use super::route_spec::{Limit, PAGED, Param, Produces, RouteSpec};
 
 /// Query of `GET /telephony/numbers/search`.
 const SEARCH_QUERY: &[Param] = &[

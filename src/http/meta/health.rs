@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, ResponseError, web};
 use serde_json::json;
 
-use super::envelope;
+use crate::http::core::envelope;
 use crate::{
     error::{ApiError, ErrorCode},
     state::AppState,

@@ -190,7 +190,7 @@ impl RouteSpec {
         if self.root {
             self.path.to_string()
         } else {
-            format!("{}{}", super::BASE_PATH, self.path)
+            format!("{}{}", crate::http::BASE_PATH, self.path)
         }
     }
 

@@ -7,7 +7,12 @@ use std::{collections::BTreeMap, sync::LazyLock};
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use super::{discovery::CONTRACT_META, envelope, routes::RouteSpec};
+use super::discovery::CONTRACT_META;
+use crate::http::core::{
+    envelope,
+    route_spec::{Limit, Produces, RouteSpec},
+    routes,
+};
 use crate::{error::ErrorCode, state::AppState};
 
 /// Components collected while walking the table.
@@ -186,7 +191,7 @@ fn error_responses(spec: &RouteSpec) -> Vec<(&'static str, &'static str)> {
     if spec.request.is_some() {
         out.push(("413", "Body larger than the server's limit (PAYLOAD_TOO_LARGE)"));
     }
-    if spec.limit != super::routes::Limit::None {
+    if spec.limit != Limit::None {
         out.push(("429", "Rate limited (RATE_LIMITED, see Retry-After)"));
     }
     out.push(("500", "Unexpected error; the message reveals nothing internal"));
@@ -230,13 +235,13 @@ fn operation(spec: &RouteSpec, c: &mut Components) -> Value {
     }
     let mut responses = Map::new();
     let ok = match spec.produces {
-        super::routes::Produces::Envelope => {
+        Produces::Envelope => {
             let data = spec
                 .response_schema()
                 .map_or_else(|| json!({}), |s| c.named(&format!("{name}Response"), s));
             json!({ "description": "Success", "content": { "application/json": { "schema": envelope_of(data) } } })
         }
-        super::routes::Produces::Raw(ct) => {
+        Produces::Raw(ct) => {
             let media = ct.split(';').next().unwrap_or(ct).trim();
             let schema = if media == "application/json" {
                 json!({ "type": "object" })
@@ -273,7 +278,7 @@ pub fn document_value(server_url: &str) -> Value {
     base_components(&mut c);
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
     let mut tags: BTreeMap<&str, Value> = BTreeMap::new();
-    for spec in super::routes::table() {
+    for spec in routes::table() {
         let method = spec.method.as_str().to_ascii_lowercase();
         paths
             .entry(openapi_path(spec))

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::{discovery::CONTRACT_META, envelope, routes};
+use super::discovery::CONTRACT_META;
+use crate::http::core::{envelope, routes};
 use crate::{
     providers::catalog::{self, Kind},
     state::AppState,
