@@ -789,15 +789,15 @@ fn build() -> Vec<RouteSpec> {
             "campaigns",
             "add_campaign_contacts",
             "Add contacts to campaign",
-            |r| r.to(campaigns::add_contacts),
+            |r| r.to(campaigns::contacts::add_contacts),
         )
         .key(Some("campaigns:write"))
-        .body::<campaigns::ContactsIn>()
+        .body::<campaigns::contacts::ContactsIn>()
         .example(|| json!({ "contacts": [
             { "phoneNumber": "+14155552671", "name": "Sam Lee", "customData": { "firstName": "Sam", "appointment": "Tuesday 3pm" } },
             { "phoneNumber": "+14155552672", "name": "Ada Byron", "customData": { "firstName": "Ada", "timezone": "America/Los_Angeles" } }
         ] }))
-        .returns::<campaigns::ContactsAdded>(),
+        .returns::<campaigns::contacts::ContactsAdded>(),
         RouteSpec::new(
             M::POST,
             "/campaigns/:id/start",
@@ -830,7 +830,7 @@ fn build() -> Vec<RouteSpec> {
             "campaigns",
             "list_campaign_contacts",
             "List campaign contacts",
-            |r| r.to(campaigns::list_contacts),
+            |r| r.to(campaigns::contacts::list_contacts),
         )
         .key(Some("campaigns:read"))
         .query(&[Param { name: "status", ty: "string", description: "queued, in_progress, completed, failed or suppressed" }]),
@@ -840,7 +840,7 @@ fn build() -> Vec<RouteSpec> {
             "campaigns",
             "get_campaign_stats",
             "Get campaign statistics with real-time progress, success rate, and contact status breakdown",
-            |r| r.to(campaigns::stats),
+            |r| r.to(campaigns::progress::stats),
         )
         .key(Some("campaigns:read")),
         RouteSpec::new(
@@ -849,7 +849,7 @@ fn build() -> Vec<RouteSpec> {
             "campaigns",
             "get_campaign_progress",
             "Campaign progress in the flat 1.2.0 shape for older clients: { total, pending, inProgress, completed, failed, suppressed, percentComplete, successRate }",
-            |r| r.to(campaigns::progress),
+            |r| r.to(campaigns::progress::progress),
         )
         .key(Some("campaigns:read"))
         .extension(),
@@ -859,7 +859,7 @@ fn build() -> Vec<RouteSpec> {
             "debug",
             "get_campaign_debug",
             "The campaign actor's live state: mailbox, in-flight dials, lease, next window opening, last transitions, and why it is not dialling",
-            |r| r.to(campaigns::debug),
+            |r| r.to(campaigns::progress::debug),
         )
         .key(Some("campaigns:read"))
         .extension(),
