@@ -1,11 +1,16 @@
 //! Account provisioning in two unauthenticated steps (e-mailed 6-digit code, then the
 //! first API key), and `GET /accounts/me`.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpMessage, HttpRequest, HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{Duration, Utc};
 use rand::Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use thruai_entities::{organization, pending_account};
@@ -13,6 +18,7 @@ use thruai_entities::{organization, pending_account};
 use super::core::{
     envelope,
     extract::{self, Body, Ctx},
+    route_spec::{Limit, RouteSpec},
     validation::{Validate, Validator},
 };
 use crate::{
@@ -289,4 +295,40 @@ pub async fn me(ctx: Ctx) -> ApiResult<HttpResponse> {
     let mut data = serde_json::to_value(OrganizationOut::from(org)).unwrap_or_default();
     data["apiKey"] = serde_json::json!({ "id": ctx.principal.key_id, "prefix": ctx.principal.key_prefix, "permissions": ctx.principal.scopes });
     Ok(envelope::ok(&data))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::POST,
+            "/accounts/provision",
+            "accountProvisioning",
+            "provision_account",
+            "Step 1 (NO AUTH): Send email and org name to receive a 6-digit verification code via email",
+            |r| r.to(provision),
+        )
+        .limit(Limit::Provisioning)
+        .body::<ProvisionIn>()
+        .example(|| json!({ "email": "ada@example.com", "orgName": "Ada Voice Lab" })),
+        RouteSpec::new(
+            M::POST,
+            "/accounts/verify",
+            "accountProvisioning",
+            "verify_account",
+            "Step 2 (NO AUTH): Submit the emailed code to create account and receive API key (sk_live_...)",
+            |r| r.to(verify),
+        )
+        .body::<VerifyIn>()
+        .example(|| json!({ "email": "ada@example.com", "code": "123456" })),
+        RouteSpec::new(
+            M::GET,
+            "/accounts/me",
+            "accountInfo",
+            "get_account",
+            "Get current organization info",
+            |r| r.to(me),
+        )
+        .key(Some("billing:read")),
+    ]
 }

@@ -4,7 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -18,6 +22,7 @@ use thruai_entities::call;
 use super::core::{
     envelope,
     extract::{Body, Ctx, ListQuery},
+    route_spec::RouteSpec,
     validation::{Validate, Validator},
 };
 use crate::{
@@ -263,4 +268,47 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
         "latency": { "endOfTurnToFirstAudioMs": latencies },
         "usage": snap.usage, "cost": cost_of(&row.provider, &snap.usage),
     })))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(M::GET, "/calls", "calls", "list_calls", "List call records", |r| {
+            r.to(list)
+        })
+        .key(Some("calls:read")),
+        RouteSpec::new(M::GET, "/calls/:id", "calls", "get_call", "Get call by ID", |r| {
+            r.to(get)
+        })
+        .key(Some("calls:read")),
+        RouteSpec::new(
+            M::GET,
+            "/calls/:id/transcript",
+            "calls",
+            "get_call_transcript",
+            "Get call transcript",
+            |r| r.to(transcript),
+        )
+        .key(Some("calls:read")),
+        RouteSpec::new(
+            M::GET,
+            "/calls/:id/debug",
+            "calls",
+            "get_call_debug",
+            "Get call debug timeline and troubleshooting",
+            |r| r.to(debug),
+        )
+        .key(Some("calls:read")),
+        RouteSpec::new(
+            M::POST,
+            "/calls/outbound",
+            "calls",
+            "make_call",
+            "Initiate outbound call",
+            |r| r.to(outbound),
+        )
+        .key(Some("calls:write"))
+        .body::<OutboundIn>()
+        .example(|| json!({ "agentId": "AGT-01JDEXAMPLE", "to": "+14155550100" })),
+    ]
 }

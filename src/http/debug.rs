@@ -1,12 +1,13 @@
 //! Production-safe debug endpoints: request schemas, version, and the sandbox outbox.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 use serde_json::{Value, json};
 
 use super::{
     core::{
         envelope,
         extract::{Ctx, ListQuery},
+        route_spec::{Param, RouteSpec},
         routes,
     },
     meta::openapi,
@@ -72,4 +73,45 @@ pub async fn sandbox_outbox(req: HttpRequest, state: web::Data<AppState>, q: Lis
         })
         .collect();
     Ok(envelope::ok(&json!({ "to": to, "messages": messages })))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/_debug/schemas",
+            "debug",
+            "get_schemas",
+            "JSON Schemas of every request body, keyed by operation",
+            |r| r.to(schemas),
+        )
+        .key(None)
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/_debug/version",
+            "debug",
+            "get_version",
+            "Server build and API version",
+            |r| r.to(version),
+        )
+        .key(None)
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/_debug/sandbox/outbox",
+            "debug",
+            "get_sandbox_outbox",
+            "Messages the sandbox email provider sent to ?to=EMAIL, newest first (loopback clients only, sandbox only)",
+            |r| r.to(sandbox_outbox),
+        )
+        .public()
+        .query(&[Param {
+            name: "to",
+            ty: "string",
+            description: "Recipient email address",
+        }])
+        .extension(),
+    ]
 }

@@ -1,12 +1,12 @@
 //! `GET /profile`: everything an autonomous agent needs to start a session — who it is,
 //! what it may do (generated from the route table), what exists, and what to do next.
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, http::Method};
 use serde_json::{Value, json};
 
 use super::{
     BASE_PATH,
-    core::{envelope, extract::Ctx, routes},
+    core::{envelope, extract::Ctx, route_spec::RouteSpec, routes},
 };
 use crate::{error::ApiResult, store};
 
@@ -56,4 +56,19 @@ pub async fn profile(ctx: Ctx) -> ApiResult<HttpResponse> {
         "sandbox": { "email": ctx.state.email_is_sandbox() },
         "quickStart": quick_start,
     })))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/profile",
+            "profile",
+            "get_profile",
+            "Get caller identity, granted permissions, action map, resource counts, and contextual quickStart guidance",
+            |r| r.to(profile),
+        )
+        .key(None),
+    ]
 }

@@ -1,13 +1,14 @@
 //! Provider discovery: the catalogue grouped by type, and each provider's voices, models
 //! and STT models, each marked available according to the configured credentials.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, http::Method, web};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::core::{
     envelope,
     extract::{Ctx, ListQuery},
+    route_spec::RouteSpec,
 };
 use crate::{
     error::{ApiError, ApiResult},
@@ -125,4 +126,46 @@ pub async fn list_stt_models(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> A
     let available = p.available(&ctx.state.settings.providers);
     let models: Vec<Value> = p.stt_models.iter().map(|m| stt_model(p.id, available, m)).collect();
     page_of(&q, "models", &models)
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/providers",
+            "providers",
+            "list_providers",
+            "List all providers grouped by type (llm, tts, stt)",
+            |r| r.to(list_providers),
+        )
+        .key(Some("providers:read")),
+        RouteSpec::new(
+            M::GET,
+            "/providers/:providerId/voices",
+            "providers",
+            "list_voices",
+            "List available voices for a TTS provider",
+            |r| r.to(list_voices),
+        )
+        .key(Some("providers:read")),
+        RouteSpec::new(
+            M::GET,
+            "/providers/:providerId/models",
+            "providers",
+            "list_models",
+            "List available models for a provider (LLM or STT)",
+            |r| r.to(list_models),
+        )
+        .key(Some("providers:read")),
+        RouteSpec::new(
+            M::GET,
+            "/providers/:providerId/stt-models",
+            "providers",
+            "list_stt_models",
+            "List STT models for a provider",
+            |r| r.to(list_stt_models),
+        )
+        .key(Some("providers:read")),
+    ]
 }

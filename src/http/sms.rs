@@ -1,7 +1,11 @@
 //! SMS: send (three paths, one handler), messages, conversations (one per pair of numbers)
 //! and opt-outs. Carrier webhooks (inbound, delivery status) live in `twilio/sms.rs`.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -12,6 +16,7 @@ use super::{
     core::{
         envelope,
         extract::{Body, Ctx, ListQuery},
+        route_spec::RouteSpec,
         validation::{Validate, Validator},
     },
     telephony::telephony_error,
@@ -395,6 +400,65 @@ pub async fn opt_outs(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
     let (rows, total) = store::sms::list_opt_outs(ctx.db(), ctx.org(), page.offset(), page.page_size).await?;
     let items: Vec<OptOutOut> = rows.into_iter().map(Into::into).collect();
     Ok(envelope::list("optOuts", &items, page.info(total)))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(M::POST, "/sms", "sms", "send_sms_alias", "Send an SMS message (RESTful alias)", |r| {
+            r.to(send)
+        })
+        .key(Some("telephony:write"))
+        .body::<SmsIn>()
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" })),
+        RouteSpec::new(M::POST, "/sms/messages", "sms", "send_sms", "Send an SMS message", |r| {
+            r.to(send)
+        })
+        .key(Some("telephony:write"))
+        .body::<SmsIn>()
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" })),
+        RouteSpec::new(
+            M::POST,
+            "/sms/send",
+            "sms",
+            "send_sms_legacy",
+            "Send an SMS message (alias for POST /sms/messages)",
+            |r| r.to(send),
+        )
+        .key(Some("telephony:write"))
+        .body::<SmsIn>()
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" })),
+        RouteSpec::new(M::GET, "/sms/messages", "sms", "list_sms_messages", "List SMS messages", |r| {
+            r.to(list)
+        })
+        .key(Some("telephony:read")),
+        RouteSpec::new(M::GET, "/sms/messages/:id", "sms", "get_sms_message", "Get SMS message by ID", |r| {
+            r.to(get)
+        })
+        .key(Some("telephony:read")),
+        RouteSpec::new(
+            M::GET,
+            "/sms/conversations",
+            "sms",
+            "list_sms_conversations",
+            "List SMS conversations",
+            |r| r.to(conversations),
+        )
+        .key(Some("telephony:read")),
+        RouteSpec::new(
+            M::GET,
+            "/sms/conversations/:id/messages",
+            "sms",
+            "get_sms_conversation_messages",
+            "Get SMS conversation messages",
+            |r| r.to(conversation_messages),
+        )
+        .key(Some("telephony:read")),
+        RouteSpec::new(M::GET, "/sms/opt-outs", "sms", "list_sms_opt_outs", "List SMS opt-outs", |r| {
+            r.to(opt_outs)
+        })
+        .key(Some("telephony:read")),
+    ]
 }
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
 //! Telephony: BYOC Twilio credentials, number search, provision, import, external
 //! discovery, update and release — through the organisation's carrier (Twilio or sandbox).
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -11,6 +15,7 @@ use thruai_entities::{phone_number, telephony_credential};
 use super::core::{
     envelope,
     extract::{Body, Ctx, ListQuery},
+    route_spec::{Param, RouteSpec},
     validation::{Validate, Validator},
 };
 use crate::{
@@ -667,4 +672,131 @@ pub async fn release(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse>
         data["warnings"] = json!(warnings);
     }
     ctx.commit(txn, StatusCode::OK, &data).await
+}
+
+/// Query of `GET /telephony/numbers/search`.
+const SEARCH_QUERY: &[Param] = &[
+    Param {
+        name: "areaCode",
+        ty: "string",
+        description: "Area code, e.g. 415",
+    },
+    Param {
+        name: "country",
+        ty: "string",
+        description: "ISO country code (default US)",
+    },
+    Param {
+        name: "contains",
+        ty: "string",
+        description: "Digits the number must contain",
+    },
+    Param {
+        name: "limit",
+        ty: "integer",
+        description: "Most results to return",
+    },
+];
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::PUT,
+            "/telephony/credentials",
+            "telephony",
+            "set_telephony_credentials",
+            "Configure BYOC Twilio credentials (validates against Twilio API)",
+            |r| r.to(put_credentials),
+        )
+        .key(Some("telephony:write"))
+        .body::<CredentialsIn>()
+        .example(|| json!({ "accountSid": "AC0123456789abcdef0123456789abcdef", "authToken": "your_auth_token" })),
+        RouteSpec::new(
+            M::GET,
+            "/telephony/numbers",
+            "telephony",
+            "list_numbers",
+            "List phone numbers",
+            |r| r.to(list_numbers),
+        )
+        .key(Some("telephony:read"))
+        .returns_list::<PhoneNumberOut>("numbers"),
+        RouteSpec::new(
+            M::GET,
+            "/telephony/numbers/external",
+            "telephony",
+            "list_external_numbers",
+            "Discover numbers in your Twilio account (for import)",
+            |r| r.to(list_external),
+        )
+        .key(Some("telephony:read")),
+        RouteSpec::new(
+            M::GET,
+            "/telephony/numbers/search",
+            "telephony",
+            "search_numbers_get",
+            "Search available numbers to purchase (query: areaCode, country, contains, limit)",
+            |r| r.to(search_get),
+        )
+        .key(Some("telephony:read"))
+        .query(SEARCH_QUERY)
+        .extension(),
+        RouteSpec::new(
+            M::POST,
+            "/telephony/numbers/search",
+            "telephony",
+            "search_numbers",
+            "Search available numbers to purchase",
+            |r| r.to(search_post),
+        )
+        .key(Some("telephony:read"))
+        .body::<SearchIn>()
+        .example(|| json!({ "areaCode": "415", "limit": 5 })),
+        RouteSpec::new(
+            M::POST,
+            "/telephony/numbers/provision",
+            "telephony",
+            "provision_number",
+            "Purchase and provision a new phone number",
+            |r| r.to(provision),
+        )
+        .key(Some("telephony:write"))
+        .body::<ProvisionIn>()
+        .example(|| json!({ "areaCode": "415" }))
+        .returns::<PhoneNumberOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/telephony/numbers/import",
+            "telephony",
+            "import_number",
+            "Import an existing number from your Twilio account",
+            |r| r.to(import),
+        )
+        .key(Some("telephony:write"))
+        .body::<ImportIn>()
+        .example(|| json!({ "phoneNumber": "+14155550123", "friendlyName": "Main line" }))
+        .returns::<PhoneNumberOut>(),
+        RouteSpec::new(
+            M::DELETE,
+            "/telephony/numbers/:id",
+            "telephony",
+            "release_number",
+            "Release a phone number",
+            |r| r.to(release),
+        )
+        .key(Some("telephony:write")),
+        RouteSpec::new(
+            M::PATCH,
+            "/telephony/numbers/:id",
+            "telephony",
+            "update_number",
+            "Update phone number config",
+            |r| r.to(update_number),
+        )
+        .key(Some("telephony:write"))
+        .body::<NumberPatch>()
+        .example(|| json!({ "friendlyName": "Front desk line" }))
+        .returns::<PhoneNumberOut>(),
+    ]
 }

@@ -3,7 +3,11 @@
 
 use std::{collections::BTreeMap, time::Duration};
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,6 +17,7 @@ use thruai_entities::tool;
 use super::core::{
     envelope,
     extract::{Body, Ctx, ListQuery},
+    route_spec::RouteSpec,
     validation::{Validate, Validator},
 };
 use crate::{
@@ -610,4 +615,70 @@ pub async fn deliver(state: &AppState, row: &tool::Model, payload: &Value) -> Ap
         }
     };
     Ok(out)
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::POST,
+            "/tools",
+            "tools",
+            "create_tool",
+            "Create a custom webhook tool. The tool becomes available to agents via enabledTools.",
+            |r| r.to(create),
+        )
+        .key(Some("tools:write"))
+        .body::<ToolIn>()
+        .example(|| json!({ "name": "lookup_order", "description": "Look up an order by its number", "url": "https://tools.example.com/orders/lookup", "parameters": { "type": "object", "properties": { "orderId": { "type": "string" } }, "required": ["orderId"] }, "timeout": 10 }))
+        .returns::<ToolOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/tools",
+            "tools",
+            "list_tools",
+            "List all custom tools for the organization",
+            |r| r.to(list),
+        )
+        .key(Some("tools:read"))
+        .returns_list::<ToolOut>("tools"),
+        RouteSpec::new(M::GET, "/tools/:id", "tools", "get_tool", "Get tool details by ID", |r| {
+            r.to(get)
+        })
+        .key(Some("tools:read"))
+        .returns::<ToolOut>(),
+        RouteSpec::new(
+            M::PATCH,
+            "/tools/:id",
+            "tools",
+            "update_tool",
+            "Update tool configuration (URL, parameters, secret, headers, timeout). Tool name cannot be changed.",
+            |r| r.to(update),
+        )
+        .key(Some("tools:write"))
+        .body::<ToolPatch>()
+        .example(|| json!({ "description": "Look up an order and its delivery status", "timeout": 15 }))
+        .returns::<ToolOut>(),
+        RouteSpec::new(
+            M::DELETE,
+            "/tools/:id",
+            "tools",
+            "delete_tool",
+            "Delete a custom tool. Returns warnings if agents still reference it.",
+            |r| r.to(delete),
+        )
+        .key(Some("tools:write")),
+        RouteSpec::new(
+            M::POST,
+            "/tools/:id/test",
+            "tools",
+            "test_tool",
+            "Test tool by sending a sample request to the webhook URL",
+            |r| r.to(test),
+        )
+        .key(Some("tools:write"))
+        .body::<ToolTestIn>()
+        .example(|| json!({ "arguments": { "orderId": "A-1001" } }))
+        .returns::<ToolTestOut>(),
+    ]
 }

@@ -1,7 +1,11 @@
 //! Webhook subscriptions: wire types, their conversion and the CRUD handlers, scoped to the
 //! caller's organisation. Deliveries, tests and replays live in `webhook_deliveries.rs`.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use sea_orm::ActiveValue::Set;
@@ -9,10 +13,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thruai_entities::webhook;
 
-use super::core::{
-    envelope,
-    extract::{Body, Ctx, ListQuery},
-    validation::{Validate, Validator, suggest},
+use super::{
+    core::{
+        envelope,
+        extract::{Body, Ctx, ListQuery},
+        route_spec::RouteSpec,
+        validation::{Validate, Validator, suggest},
+    },
+    webhook_deliveries,
 };
 use crate::{
     domain::ids,
@@ -309,6 +317,68 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
     let response = ctx.commit(txn, StatusCode::OK, &data).await?;
     ctx.state.webhooks.ensure(&id);
     Ok(response)
+}
+
+/// The subscription routes, with `webhook_deliveries`' log, test and replay routes in
+/// their places.
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    let [deliveries, test, replay] = webhook_deliveries::routes();
+    vec![
+        RouteSpec::new(
+            M::POST,
+            "/webhooks",
+            "webhooks",
+            "create_webhook",
+            "Create webhook subscription for real-time events (call.started, call.completed, call.failed, transcript.ready, workflow.triggered, workflow.completed, agent.updated, a2p.brand.status_changed, a2p.campaign.status_changed)",
+            |r| r.to(create),
+        )
+        .key(Some("webhooks:write"))
+        .body::<WebhookIn>()
+        .example(|| json!({ "url": "https://hooks.example.invalid/thruai", "events": ["call.completed", "call.failed"], "description": "CRM sync" })),
+        RouteSpec::new(
+            M::GET,
+            "/webhooks",
+            "webhooks",
+            "list_webhooks",
+            "List all webhook subscriptions",
+            |r| r.to(list),
+        )
+        .key(Some("webhooks:read")),
+        RouteSpec::new(
+            M::GET,
+            "/webhooks/:id",
+            "webhooks",
+            "get_webhook",
+            "Get webhook subscription details",
+            |r| r.to(get),
+        )
+        .key(Some("webhooks:read")),
+        deliveries,
+        // The contract lists PATCH /webhooks/:id twice; this is its later, fuller description.
+        RouteSpec::new(
+            M::PATCH,
+            "/webhooks/:id",
+            "webhooks",
+            "update_webhook",
+            "Update webhook subscription (url, events, secret, description, enabled)",
+            |r| r.to(update),
+        )
+        .key(Some("webhooks:write"))
+        .body::<WebhookPatch>()
+        .example(|| json!({ "events": ["call.completed", "transcript.ready"], "enabled": true })),
+        RouteSpec::new(
+            M::DELETE,
+            "/webhooks/:id",
+            "webhooks",
+            "delete_webhook",
+            "Delete webhook subscription",
+            |r| r.to(delete),
+        )
+        .key(Some("webhooks:write")),
+        test,
+        replay,
+    ]
 }
 
 #[cfg(test)]

@@ -5,7 +5,11 @@
 pub mod contacts;
 pub mod progress;
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -16,6 +20,7 @@ use thruai_entities::campaign;
 use super::core::{
     envelope,
     extract::{Body, Ctx, ListQuery},
+    route_spec::{Param, RouteSpec},
     validation::{Validate, Validator},
 };
 use crate::{
@@ -461,4 +466,123 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
         data["warnings"] = json!(warnings);
     }
     ctx.commit(txn, StatusCode::OK, &data).await
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(M::GET, "/campaigns", "campaigns", "list_campaigns", "List campaigns", |r| {
+            r.to(list)
+        })
+        .key(Some("campaigns:read"))
+        .query(&[Param { name: "status", ty: "string", description: "draft, running, paused or completed" }])
+        .returns_list::<CampaignOut>("campaigns"),
+        RouteSpec::new(M::GET, "/campaigns/:id", "campaigns", "get_campaign", "Get campaign by ID", |r| {
+            r.to(get)
+        })
+        .key(Some("campaigns:read"))
+        .returns::<CampaignOut>(),
+        RouteSpec::new(M::POST, "/campaigns", "campaigns", "create_campaign", "Create campaign", |r| {
+            r.to(create)
+        })
+        .key(Some("campaigns:write"))
+        .body::<CampaignIn>()
+        .example(|| json!({
+            "name": "Spring check-up reminders",
+            "description": "Remind patients to book their spring check-up",
+            "agentId": "AGT-01JDEXAMPLE",
+            "maxConcurrentCalls": 5,
+            "callingWindow": { "timezone": "America/New_York", "startTime": "09:00", "endTime": "18:00", "days": ["mon", "tue", "wed", "thu", "fri"] },
+            "retryPolicy": { "maxAttempts": 3, "delaySecs": 3600, "retryOn": ["no_answer", "busy"] },
+            "metadata": { "team": "front-desk" }
+        }))
+        .returns::<CampaignOut>(),
+        RouteSpec::new(M::PATCH, "/campaigns/:id", "campaigns", "update_campaign", "Update campaign", |r| {
+            r.to(update)
+        })
+        .key(Some("campaigns:write"))
+        .body::<CampaignPatch>()
+        .example(|| json!({ "maxConcurrentCalls": 10, "description": "Spring check-up reminders (wave 2)" }))
+        .returns::<CampaignOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/campaigns/:id/contacts",
+            "campaigns",
+            "add_campaign_contacts",
+            "Add contacts to campaign",
+            |r| r.to(contacts::add_contacts),
+        )
+        .key(Some("campaigns:write"))
+        .body::<contacts::ContactsIn>()
+        .example(|| json!({ "contacts": [
+            { "phoneNumber": "+14155552671", "name": "Sam Lee", "customData": { "firstName": "Sam", "appointment": "Tuesday 3pm" } },
+            { "phoneNumber": "+14155552672", "name": "Ada Byron", "customData": { "firstName": "Ada", "timezone": "America/Los_Angeles" } }
+        ] }))
+        .returns::<contacts::ContactsAdded>(),
+        RouteSpec::new(
+            M::POST,
+            "/campaigns/:id/start",
+            "campaigns",
+            "start_campaign",
+            "Start campaign",
+            |r| r.to(start),
+        )
+        .key(Some("campaigns:write"))
+        .example(|| json!({}))
+        .returns::<CampaignOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/campaigns/:id/pause",
+            "campaigns",
+            "pause_campaign",
+            "Pause campaign",
+            |r| r.to(pause),
+        )
+        .key(Some("campaigns:write"))
+        .example(|| json!({}))
+        .returns::<CampaignOut>(),
+        RouteSpec::new(M::DELETE, "/campaigns/:id", "campaigns", "delete_campaign", "Delete campaign", |r| {
+            r.to(delete)
+        })
+        .key(Some("campaigns:write")),
+        RouteSpec::new(
+            M::GET,
+            "/campaigns/:id/contacts",
+            "campaigns",
+            "list_campaign_contacts",
+            "List campaign contacts",
+            |r| r.to(contacts::list_contacts),
+        )
+        .key(Some("campaigns:read"))
+        .query(&[Param { name: "status", ty: "string", description: "queued, in_progress, completed, failed or suppressed" }]),
+        RouteSpec::new(
+            M::GET,
+            "/campaigns/:id/stats",
+            "campaigns",
+            "get_campaign_stats",
+            "Get campaign statistics with real-time progress, success rate, and contact status breakdown",
+            |r| r.to(progress::stats),
+        )
+        .key(Some("campaigns:read")),
+        RouteSpec::new(
+            M::GET,
+            "/campaigns/:id/progress",
+            "campaigns",
+            "get_campaign_progress",
+            "Campaign progress in the flat 1.2.0 shape for older clients: { total, pending, inProgress, completed, failed, suppressed, percentComplete, successRate }",
+            |r| r.to(progress::progress),
+        )
+        .key(Some("campaigns:read"))
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/_debug/campaigns/:id",
+            "debug",
+            "get_campaign_debug",
+            "The campaign actor's live state: mailbox, in-flight dials, lease, next window opening, last transitions, and why it is not dialling",
+            |r| r.to(progress::debug),
+        )
+        .key(Some("campaigns:read"))
+        .extension(),
+    ]
 }

@@ -6,7 +6,11 @@ pub mod reference;
 pub mod status;
 pub mod wire;
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::Utc;
 use serde_json::{Value, json};
 use thruai_actors::a2p::{
@@ -19,6 +23,7 @@ use wire::{BrandCheck, BrandIn, BrandOut, CampaignCheck, CampaignIn, CampaignOut
 use super::core::{
     envelope,
     extract::{Body, Ctx},
+    route_spec::RouteSpec,
 };
 use crate::{
     domain::{ids, is_e164},
@@ -378,4 +383,145 @@ pub async fn link_number(ctx: Ctx, id: web::Path<String>, Body(input): Body<Link
     store::a2p::link_number(&txn, ctx.org(), &campaign.id, &number).await?;
     let out = campaign_out(&txn, campaign).await?;
     ctx.commit(txn, StatusCode::OK, &out).await
+}
+
+fn brand_example() -> Value {
+    json!({
+        "brandType": "standard",
+        "companyName": "Acme Dental LLC",
+        "displayName": "Acme Dental",
+        "ein": "12-3456789",
+        "businessType": "Limited Liability Corporation",
+        "companyType": "private",
+        "vertical": "HEALTHCARE",
+        "website": "https://acme-dental.example.com",
+        "email": "compliance@acme-dental.example.com",
+        "phone": "+14155550100",
+        "address": { "street": "1 Market St", "city": "San Francisco", "state": "CA", "postalCode": "94105", "country": "US" },
+        "contact": { "firstName": "Ada", "lastName": "Lovelace", "email": "ada@acme-dental.example.com", "phone": "+14155550101", "title": "Owner", "jobPosition": "CEO" }
+    })
+}
+
+fn campaign_example() -> Value {
+    json!({
+        "brandId": "BRN-01JD0000000000000000000000",
+        "useCase": "CUSTOMER_CARE",
+        "description": "Appointment reminders and answers to patient questions for Acme Dental",
+        "messageFlow": "Patients opt in by ticking the SMS box on the booking form at acme-dental.example.com/book",
+        "messageSamples": [
+            "Hi Sam, this is Acme Dental: your cleaning is tomorrow at 3pm. Reply STOP to unsubscribe.",
+            "Acme Dental: thanks for your question, Dr. Lee will call you back today. Reply HELP for help."
+        ],
+        "hasEmbeddedLinks": false,
+        "hasEmbeddedPhone": false,
+        "helpMessage": "Acme Dental: call +14155550100 for help. Reply STOP to unsubscribe."
+    })
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/compliance/a2p/status",
+            "compliance",
+            "get_a2p_status",
+            "Get overall A2P compliance status with actionable blockingReasons[] and nextAction guidance",
+            |r| r.to(status::status),
+        )
+        .key(Some("compliance:read")),
+        RouteSpec::new(
+            M::GET,
+            "/compliance/a2p/config",
+            "compliance",
+            "get_a2p_config",
+            "Get available industry verticals, use cases, and brand types for registration",
+            |r| r.to(config),
+        )
+        .key(Some("compliance:read")),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/brands/validate",
+            "compliance",
+            "validate_a2p_brand",
+            "Dry-run validation for brand registration. Returns field-level errors and suggestions without submitting to Twilio/TCR",
+            |r| r.to(validate_brand),
+        )
+        .key(Some("compliance:read"))
+        .body::<wire::BrandCheck>()
+        .example(brand_example),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/brands",
+            "compliance",
+            "submit_a2p_brand",
+            "Submit brand registration (sole_proprietor or standard). Returns Application ID (BRN-xxx) immediately",
+            |r| r.to(create_brand),
+        )
+        .key(Some("compliance:write"))
+        .body::<wire::BrandIn>()
+        .example(brand_example),
+        RouteSpec::new(
+            M::GET,
+            "/compliance/a2p/brands/:id",
+            "compliance",
+            "get_a2p_brand",
+            "Get brand registration details by Application ID (BRN-xxx)",
+            |r| r.to(get_brand),
+        )
+        .key(Some("compliance:read")),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/brands/:id/refresh",
+            "compliance",
+            "refresh_a2p_brand",
+            "Poll Twilio for latest brand registration status",
+            |r| r.to(refresh_brand),
+        )
+        .key(Some("compliance:write"))
+        .example(|| json!({})),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns/validate",
+            "compliance",
+            "validate_a2p_campaign",
+            "Dry-run validation for campaign registration. Checks schema, brand approval status, and message samples",
+            |r| r.to(validate_campaign),
+        )
+        .key(Some("compliance:read"))
+        .body::<wire::CampaignCheck>()
+        .example(campaign_example),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns",
+            "compliance",
+            "submit_a2p_campaign",
+            "Submit A2P campaign (requires approved brand). Returns campaign ID (CMP-xxx)",
+            |r| r.to(create_campaign),
+        )
+        .key(Some("compliance:write"))
+        .body::<wire::CampaignIn>()
+        .example(campaign_example),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns/:id/refresh",
+            "compliance",
+            "refresh_a2p_campaign",
+            "Poll Twilio for latest campaign status",
+            |r| r.to(refresh_campaign),
+        )
+        .key(Some("compliance:write"))
+        .example(|| json!({})),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns/:id/phone-numbers",
+            "compliance",
+            "link_phone_to_campaign",
+            "Link a phone number to an approved campaign for A2P-compliant SMS sending",
+            |r| r.to(link_number),
+        )
+        .key(Some("compliance:write"))
+        .body::<wire::LinkIn>()
+        .example(|| json!({ "phoneNumber": "+14155550123" })),
+    ]
 }

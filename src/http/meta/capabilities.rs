@@ -4,12 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, http::Method, web};
 use serde_json::{Value, json};
 
 use super::discovery::CONTRACT_META;
-use crate::http::core::{envelope, routes};
 use crate::{
+    http::core::{envelope, route_spec::RouteSpec, routes},
     providers::catalog::{self, Kind},
     state::AppState,
 };
@@ -327,4 +327,19 @@ pub fn capabilities_value(state: &AppState) -> Value {
 
 pub async fn capabilities(state: web::Data<AppState>) -> HttpResponse {
     envelope::ok(&capabilities_value(&state))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/capabilities",
+            "discovery",
+            "get_capabilities",
+            "Machine-readable capability discovery: endpoint availability, provider matrix, pipeline modes, feature status, required scopes, and operational limits",
+            |r| r.to(capabilities),
+        )
+        .public(),
+    ]
 }

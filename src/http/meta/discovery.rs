@@ -3,14 +3,17 @@
 
 use std::sync::LazyLock;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, http::Method, web};
 use serde_json::{Value, json};
 
-use crate::http::{
-    BASE_PATH,
-    core::{envelope, routes},
+use crate::{
+    error::ErrorCode,
+    http::{
+        BASE_PATH,
+        core::{envelope, route_spec::RouteSpec, routes},
+    },
+    state::AppState,
 };
-use crate::{error::ErrorCode, state::AppState};
 
 /// The contract's static parts (descriptions, changelog, envelope, auth).
 pub static CONTRACT_META: LazyLock<Value> =
@@ -101,4 +104,19 @@ pub fn describe_value(state: &AppState) -> Value {
 
 pub async fn describe(state: web::Data<AppState>) -> HttpResponse {
     envelope::ok(&describe_value(&state))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/",
+            "discovery",
+            "get_api",
+            "Returns the full API contract including all endpoints, error codes, and authentication requirements",
+            |r| r.to(describe),
+        )
+        .public(),
+    ]
 }

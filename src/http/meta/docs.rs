@@ -1,11 +1,16 @@
 //! Guides (`GET /docs`, `GET /docs/:slug`: JSON, or raw markdown with
 //! `Accept: text/markdown`) kept in `docs/guides/*.md`, and `GET /quickstart`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, http::Method, web};
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, ApiResult};
-use crate::http::{BASE_PATH, core::envelope};
+use crate::{
+    error::{ApiError, ApiResult},
+    http::{
+        BASE_PATH,
+        core::{envelope, route_spec::RouteSpec},
+    },
+};
 
 pub struct Guide {
     pub slug: &'static str,
@@ -120,4 +125,38 @@ pub fn quickstart_value() -> Value {
 
 pub async fn quickstart() -> HttpResponse {
     envelope::ok(&quickstart_value())
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/docs",
+            "docs",
+            "list_docs",
+            "List all available API guides with slugs and descriptions",
+            |r| r.to(list),
+        )
+        .public(),
+        RouteSpec::new(
+            M::GET,
+            "/docs/:slug",
+            "docs",
+            "get_doc",
+            "Get full guide content by slug. Supports Accept: text/markdown for raw markdown.",
+            |r| r.to(get),
+        )
+        .public(),
+        RouteSpec::new(
+            M::GET,
+            "/quickstart",
+            "docs",
+            "get_quickstart_guide",
+            "From nothing to a working phone agent: the ordered API calls, with bodies",
+            |r| r.to(quickstart),
+        )
+        .public()
+        .extension(),
+    ]
 }

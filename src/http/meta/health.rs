@@ -1,11 +1,11 @@
 //! `GET /health`: database and Redis status.
 
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpResponse, ResponseError, http::Method, web};
 use serde_json::json;
 
-use crate::http::core::envelope;
 use crate::{
     error::{ApiError, ErrorCode},
+    http::core::{envelope, route_spec::RouteSpec},
     state::AppState,
     store,
 };
@@ -41,4 +41,14 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
             .with_details(data)
             .error_response()
     }
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(M::GET, "/health", "health", "health", "Health check endpoint", |r| {
+            r.to(health)
+        })
+        .public(),
+    ]
 }

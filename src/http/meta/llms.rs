@@ -4,15 +4,17 @@
 
 use std::fmt::Write as _;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, http::Method, web};
 use serde_json::{Value, json};
 
 use super::{discovery::CONTRACT_META, docs::GUIDES};
-use crate::http::{
-    BASE_PATH,
-    core::{envelope, routes},
+use crate::{
+    http::{
+        BASE_PATH,
+        core::{envelope, route_spec::RouteSpec, routes},
+    },
+    state::AppState,
 };
-use crate::state::AppState;
 
 fn base_url(state: &AppState) -> String {
     state.settings.server.public_base_url.trim_end_matches('/').to_string()
@@ -239,4 +241,58 @@ pub async fn agents_json(state: web::Data<AppState>) -> HttpResponse {
             "operation": s.operation, "method": s.method.as_str(), "path": s.full_path(), "scope": s.permission,
         })).collect::<Vec<_>>(),
     }))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/llms.txt",
+            "discovery",
+            "get_llms_txt",
+            "llms.txt index: what this API is and where its documentation lives",
+            |r| r.to(llms_txt),
+        )
+        .public()
+        .root()
+        .raw("text/plain; charset=utf-8")
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/llms-full.txt",
+            "discovery",
+            "get_llms_full_txt",
+            "The full reference as plain text: every endpoint with its schemas, then every guide",
+            |r| r.to(llms_full_txt),
+        )
+        .public()
+        .root()
+        .raw("text/plain; charset=utf-8")
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/.well-known/ai-plugin.json",
+            "discovery",
+            "get_ai_plugin",
+            "AI plugin manifest pointing at the OpenAPI document",
+            |r| r.to(ai_plugin),
+        )
+        .public()
+        .root()
+        .raw("application/json")
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/agents.json",
+            "discovery",
+            "get_agents_json",
+            "Agent integration manifest: authentication, MCP endpoints, discovery documents and suggested flows",
+            |r| r.to(agents_json),
+        )
+        .public()
+        .root()
+        .raw("application/json")
+        .extension(),
+    ]
 }

@@ -5,18 +5,26 @@
 use std::net::SocketAddr;
 
 use actix_service::{IntoServiceFactory, ServiceFactory};
-use actix_web::{App, HttpRequest, HttpResponse, http::StatusCode, middleware::from_fn, web};
+use actix_web::{
+    App, HttpRequest, HttpResponse,
+    http::{Method, StatusCode},
+    middleware::from_fn,
+    web,
+};
 use serde_json::{Map, Value, json};
 
-use crate::http::{
-    self,
-    core::{
-        envelope, frame,
-        route_spec::{Produces, RouteSpec},
-        routes,
+use crate::{
+    http::{
+        self,
+        core::{
+            envelope, frame,
+            route_spec::{Produces, RouteSpec},
+            routes,
+        },
     },
+    metrics,
+    state::AppState,
 };
-use crate::{metrics, state::AppState};
 
 pub const PROTOCOL_VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05"];
 
@@ -557,4 +565,22 @@ pub async fn endpoint(req: HttpRequest, body: web::Bytes, state: web::Data<AppSt
         Some(a) => json_response(StatusCode::OK, &a),
         None => HttpResponse::Accepted().finish(),
     }
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::POST,
+            "/mcp",
+            "mcp",
+            "mcp",
+            "Model Context Protocol endpoint (Streamable HTTP, JSON responses): one tool per API operation, same API keys and scopes",
+            |r| r.to(endpoint),
+        )
+        .key(None)
+        .root()
+        .raw("application/json")
+        .extension(),
+    ]
 }

@@ -4,16 +4,19 @@
 
 use std::{collections::BTreeMap, sync::LazyLock};
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, http::Method, web};
 use serde_json::{Map, Value, json};
 
 use super::discovery::CONTRACT_META;
-use crate::http::core::{
-    envelope,
-    route_spec::{Limit, Produces, RouteSpec},
-    routes,
+use crate::{
+    error::ErrorCode,
+    http::core::{
+        envelope,
+        route_spec::{Limit, Produces, RouteSpec},
+        routes,
+    },
+    state::AppState,
 };
-use crate::{error::ErrorCode, state::AppState};
 
 /// Components collected while walking the table.
 #[derive(Default)]
@@ -340,4 +343,34 @@ pub async fn reference() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(include_str!("reference.html"))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/openapi.json",
+            "discovery",
+            "get_openapi",
+            "OpenAPI 3.1 document of every served endpoint, generated from the route table",
+            |r| r.to(document),
+        )
+        .public()
+        .root()
+        .raw("application/json")
+        .extension(),
+        RouteSpec::new(
+            M::GET,
+            "/reference",
+            "discovery",
+            "get_api_reference",
+            "Interactive API reference (HTML, no external assets) rendering /openapi.json",
+            |r| r.to(reference),
+        )
+        .public()
+        .root()
+        .raw("text/html; charset=utf-8")
+        .extension(),
+    ]
 }
