@@ -62,7 +62,8 @@ pub struct RouteSpec {
     pub request: Option<fn() -> Value>,
     /// A valid example body (documentation, and the route-walking tests).
     pub example: Option<fn() -> Value>,
-    /// JSON Schema of `data` in a successful response, when known.
+    /// JSON Schema of `data` in a successful response (of the whole body for a raw
+    /// document). Every route declares one; `None` only while a spec is being built.
     pub response: Option<fn() -> Value>,
     /// For lists: the name of the array inside `data` (`agents`); `response` is the item.
     pub list_key: Option<&'static str>,
@@ -107,7 +108,7 @@ impl RouteSpec {
         }
     }
 
-    /// The `data` of a successful response is a `T`.
+    /// The `data` of a successful response is a `T` (for a raw document: the body is).
     pub(crate) fn returns<T: schemars::JsonSchema>(mut self) -> Self {
         self.response = Some(schema_of::<T>);
         self
@@ -200,7 +201,7 @@ impl RouteSpec {
     }
 
     /// JSON Schema of `data` in a successful response (lists wrapped with their
-    /// pagination), when known.
+    /// pagination), or of the body of a raw document.
     pub fn response_schema(&self) -> Option<Value> {
         let item = (self.response?)();
         let Some(key) = self.list_key else {

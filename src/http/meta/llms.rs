@@ -11,7 +11,11 @@ use super::{discovery::CONTRACT_META, docs::GUIDES};
 use crate::{
     http::{
         BASE_PATH,
-        core::{envelope, route_spec::RouteSpec, routes},
+        core::{
+            envelope,
+            route_spec::{Produces, RouteSpec},
+            routes,
+        },
     },
     state::AppState,
 };
@@ -135,11 +139,11 @@ pub fn llms_full_value(base: &str) -> String {
             let _ = writeln!(out, "\nExample body:\n\n```json\n{}\n```", example());
         }
         if let Some(schema) = spec.response_schema() {
-            let _ = writeln!(
-                out,
-                "\nResponse `data` (JSON Schema):\n\n```json\n{}\n```",
-                compact(&schema)
-            );
+            let what = match spec.produces {
+                Produces::Envelope => "Response `data`".to_string(),
+                Produces::Raw(ct) => format!("Response body ({ct})"),
+            };
+            let _ = writeln!(out, "\n{what} (JSON Schema):\n\n```json\n{}\n```", compact(&schema));
         }
         out.push('\n');
     }

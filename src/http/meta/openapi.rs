@@ -237,20 +237,15 @@ fn operation(spec: &RouteSpec, c: &mut Components) -> Value {
         op["requestBody"] = json!({ "required": true, "content": { "application/json": media } });
     }
     let mut responses = Map::new();
+    let schema = spec
+        .response_schema()
+        .map_or_else(|| json!({}), |s| c.named(&format!("{name}Response"), s));
     let ok = match spec.produces {
         Produces::Envelope => {
-            let data = spec
-                .response_schema()
-                .map_or_else(|| json!({}), |s| c.named(&format!("{name}Response"), s));
-            json!({ "description": "Success", "content": { "application/json": { "schema": envelope_of(data) } } })
+            json!({ "description": "Success", "content": { "application/json": { "schema": envelope_of(schema) } } })
         }
         Produces::Raw(ct) => {
             let media = ct.split(';').next().unwrap_or(ct).trim();
-            let schema = if media == "application/json" {
-                json!({ "type": "object" })
-            } else {
-                json!({ "type": "string" })
-            };
             json!({ "description": "Success", "content": { media: { "schema": schema } } })
         }
     };
