@@ -25,7 +25,7 @@ use self::config::{
 };
 use super::{
     core::{
-        envelope,
+        envelope::{self, DeletedOut},
         extract::{Body, Ctx, ListQuery},
         route_spec::RouteSpec,
         validation::{self, Validate, Validator},
@@ -658,11 +658,8 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
             )
         })
         .collect();
-    let mut data = json!({ "message": format!("Agent '{}' deleted", row.id) });
-    if !warnings.is_empty() {
-        data["warnings"] = json!(warnings);
-    }
-    ctx.commit(txn, StatusCode::OK, &data).await
+    let out = DeletedOut::new(format!("Agent '{}' deleted", row.id)).with_warnings(warnings);
+    ctx.commit(txn, StatusCode::OK, &out).await
 }
 
 pub fn routes() -> Vec<RouteSpec> {
@@ -695,7 +692,8 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(M::DELETE, "/agents/:id", "agents", "delete_agent", "Delete an agent", |r| {
             r.to(delete)
         })
-        .key(Some("agents:write")),
+        .key(Some("agents:write"))
+        .returns::<DeletedOut>(),
         RouteSpec::new(
             M::GET,
             "/agents/:id/telephony",
@@ -716,7 +714,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("agents:write"))
         .body::<numbers::AssignIn>()
-        .example(|| json!({ "phoneNumberId": "TEL-01JD0000000000000000000000" })),
+        .example(|| json!({ "phoneNumberId": "TEL-01JD0000000000000000000000" }))
+        .returns::<telephony::PhoneNumberOut>(),
         RouteSpec::new(
             M::DELETE,
             "/agents/:id/telephony/:phoneNumberId",
@@ -725,7 +724,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Remove phone number from agent",
             |r| r.to(numbers::unassign),
         )
-        .key(Some("agents:write")),
+        .key(Some("agents:write"))
+        .returns::<DeletedOut>(),
         RouteSpec::new(
             M::POST,
             "/agents/:id/preview",
@@ -736,7 +736,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("agents:read"))
         .body::<checks::PreviewIn>()
-        .example(|| json!({ "variables": { "business": "Acme Dental" }, "hardFail": false })),
+        .example(|| json!({ "variables": { "business": "Acme Dental" }, "hardFail": false }))
+        .returns::<checks::PreviewOut>(),
         RouteSpec::new(
             M::POST,
             "/agents/:id/preflight",
@@ -747,7 +748,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("agents:read"))
         .body::<checks::PreflightIn>()
-        .example(|| json!({ "variables": { "business": "Acme Dental" } })),
+        .example(|| json!({ "variables": { "business": "Acme Dental" } }))
+        .returns::<checks::PreflightOut>(),
         RouteSpec::new(
             M::POST,
             "/agents/:id/simulate",
@@ -758,7 +760,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("agents:read"))
         .body::<simulate::SimulateIn>()
-        .example(|| json!({ "scenarios": ["wrong_party", "opt_out", "interruption"] })),
+        .example(|| json!({ "scenarios": ["wrong_party", "opt_out", "interruption"] }))
+        .returns::<simulate::SimulateOut>(),
         RouteSpec::new(
             M::POST,
             "/agents/quickstart",
@@ -769,6 +772,7 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("agents:write"))
         .body::<numbers::QuickstartIn>()
-        .example(|| json!({ "name": "Quick agent", "systemPrompt": "You book appointments for {{business}}.", "areaCode": "415" })),
+        .example(|| json!({ "name": "Quick agent", "systemPrompt": "You book appointments for {{business}}.", "areaCode": "415" }))
+        .returns::<numbers::QuickstartOut>(),
     ]
 }
