@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use thruai_entities::tool;
 
 use super::core::{
-    envelope,
+    envelope::{self, DeletedOut},
     extract::{Body, Ctx, ListQuery},
     route_spec::RouteSpec,
     validation::{Validate, Validator},
@@ -416,11 +416,8 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
         })
         .collect();
     store::tools::delete(&txn, ctx.org(), &row.id).await?;
-    let mut data = json!({ "message": format!("Tool '{}' deleted", row.id) });
-    if !warnings.is_empty() {
-        data["warnings"] = json!(warnings);
-    }
-    ctx.commit(txn, StatusCode::OK, &data).await
+    let out = DeletedOut::new(format!("Tool '{}' deleted", row.id)).with_warnings(warnings);
+    ctx.commit(txn, StatusCode::OK, &out).await
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -451,7 +448,20 @@ pub struct ToolTestOut {
     pub error: Option<String>,
     /// True when the request carried Standard Webhooks signature headers.
     pub signed: bool,
-    pub request: Value,
+    pub request: ToolTestRequest,
+}
+
+/// The test request as sent. Fields in alphabetical order: the order this object has
+/// always gone out in.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolTestRequest {
+    /// The JSON body posted (`type` `tool.call`, `test` true, the arguments).
+    pub body: Value,
+    /// The `webhook-id` the request carried.
+    pub message_id: String,
+    pub method: String,
+    pub url: String,
 }
 
 /// Reads at most [`MAX_RESPONSE_BYTES`] of the body.
@@ -510,7 +520,12 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>
         response_time: d.elapsed_ms,
         error: d.error,
         signed: d.signed,
-        request: json!({ "method": "POST", "url": row.url, "messageId": d.message_id, "body": payload }),
+        request: ToolTestRequest {
+            body: payload,
+            message_id: d.message_id,
+            method: "POST".into(),
+            url: row.url,
+        },
     };
     Ok(envelope::ok(&out))
 }
@@ -667,7 +682,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Delete a custom tool. Returns warnings if agents still reference it.",
             |r| r.to(delete),
         )
-        .key(Some("tools:write")),
+        .key(Some("tools:write"))
+        .returns::<DeletedOut>(),
         RouteSpec::new(
             M::POST,
             "/tools/:id/test",
