@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use thruai_entities::{phone_number, telephony_credential};
 
 use super::core::{
-    envelope,
+    envelope::{self, DeletedOut, Sorted},
     extract::{Body, Ctx, ListQuery},
     route_spec::{Param, RouteSpec},
     validation::{Validate, Validator},
@@ -22,7 +22,9 @@ use crate::{
     domain::{ids, is_e164},
     error::{ApiError, ApiResult, ErrorCode},
     providers::{
-        telephony::{self, CarrierNumber, Mode, SearchQuery, Telephony, TelephonyError, Webhooks},
+        telephony::{
+            self, AvailableNumber, Capabilities, CarrierNumber, Mode, SearchQuery, Telephony, TelephonyError, Webhooks,
+        },
         twilio::TwilioError,
     },
     state::AppState,
@@ -126,6 +128,116 @@ impl From<phone_number::Model> for PhoneNumberOut {
             updated_at: m.updated_at,
         }
     }
+}
+
+/// `byoc` (the organisation's own Twilio account), `platform` or `sandbox`.
+fn mode_name(mode: Mode) -> String {
+    match mode {
+        Mode::Byoc => "byoc",
+        Mode::Platform => "platform",
+        Mode::Sandbox => "sandbox",
+    }
+    .into()
+}
+
+/// What a number can do.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CapabilitiesOut {
+    pub voice: bool,
+    pub sms: bool,
+    pub mms: bool,
+}
+
+impl From<Capabilities> for CapabilitiesOut {
+    fn from(c: Capabilities) -> Self {
+        Self {
+            voice: c.voice,
+            sms: c.sms,
+            mms: c.mms,
+        }
+    }
+}
+
+/// The BYOC credentials as validated with Twilio (the token is never returned).
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsOut {
+    pub configured: bool,
+    pub provider: String,
+    /// `byoc`.
+    pub mode: String,
+    pub account_sid: String,
+    pub friendly_name: Option<String>,
+    /// `Trial` or `Full`.
+    pub account_type: Option<String>,
+    /// `active`, `suspended` or `closed`.
+    pub account_status: String,
+    pub validated_at: DateTime<Utc>,
+}
+
+/// A number offered for sale.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AvailableNumberOut {
+    pub phone_number: String,
+    pub friendly_name: String,
+    pub locality: Option<String>,
+    pub region: Option<String>,
+    pub country: String,
+    pub capabilities: CapabilitiesOut,
+}
+
+impl From<AvailableNumber> for AvailableNumberOut {
+    fn from(n: AvailableNumber) -> Self {
+        Self {
+            phone_number: n.phone_number,
+            friendly_name: n.friendly_name,
+            locality: n.locality,
+            region: n.region,
+            country: n.country,
+            capabilities: n.capabilities.into(),
+        }
+    }
+}
+
+/// Numbers for sale that no organisation here owns yet.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberSearchOut {
+    pub numbers: Vec<AvailableNumberOut>,
+    /// `twilio` or `sandbox`.
+    pub provider: String,
+    /// `byoc`, `platform` or `sandbox`.
+    pub mode: String,
+    pub sandbox: bool,
+}
+
+/// A number of the organisation's Twilio account, and whether it is (or can be) imported.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalNumberOut {
+    /// Twilio's number SID (`PN…`).
+    pub sid: String,
+    pub phone_number: String,
+    pub friendly_name: Option<String>,
+    pub voice_url: Option<String>,
+    pub sms_url: Option<String>,
+    pub capabilities: CapabilitiesOut,
+    /// Already imported into this organisation (as `phoneNumberId`).
+    pub imported: bool,
+    pub phone_number_id: Option<String>,
+    /// No organisation here has it yet.
+    pub importable: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExternalNumbersOut {
+    pub numbers: Vec<ExternalNumberOut>,
+    pub account_sid: Option<String>,
+    /// `byoc` or `platform`.
+    pub mode: String,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -447,17 +559,17 @@ pub async fn put_credentials(ctx: Ctx, Body(input): Body<CredentialsIn>) -> ApiR
         },
     )
     .await?;
-    let out = json!({
-        "configured": true,
-        "provider": "twilio",
-        "mode": Mode::Byoc,
-        "accountSid": sid,
-        "friendlyName": friendly_name,
-        "accountType": account.account_type,
-        "accountStatus": account.status,
-        "validatedAt": now,
-    });
-    ctx.commit(txn, StatusCode::OK, &out).await
+    let out = CredentialsOut {
+        configured: true,
+        provider: "twilio".into(),
+        mode: mode_name(Mode::Byoc),
+        account_sid: sid,
+        friendly_name,
+        account_type: account.account_type,
+        account_status: account.status,
+        validated_at: now,
+    };
+    ctx.commit(txn, StatusCode::OK, &Sorted(out)).await
 }
 
 pub async fn list_numbers(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
@@ -478,13 +590,17 @@ async fn search(ctx: &Ctx, input: &SearchIn) -> ApiResult<HttpResponse> {
     let found = carrier.search(&input.query()).await.map_err(telephony_error)?;
     let candidates: Vec<String> = found.iter().map(|n| n.phone_number.clone()).collect();
     let owned = store::phone_numbers::owned_among(ctx.db(), &candidates).await?;
-    let numbers: Vec<_> = found.into_iter().filter(|n| !owned.contains(&n.phone_number)).collect();
-    Ok(envelope::ok(&json!({
-        "numbers": numbers,
-        "provider": carrier.provider(),
-        "mode": mode,
-        "sandbox": mode == Mode::Sandbox,
-    })))
+    let out = NumberSearchOut {
+        numbers: found
+            .into_iter()
+            .filter(|n| !owned.contains(&n.phone_number))
+            .map(Into::into)
+            .collect(),
+        provider: carrier.provider().to_string(),
+        mode: mode_name(mode),
+        sandbox: mode == Mode::Sandbox,
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 pub async fn search_get(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
@@ -589,28 +705,29 @@ pub async fn list_external(ctx: Ctx) -> ApiResult<HttpResponse> {
     let (mine, _) =
         store::phone_numbers::list(ctx.db(), ctx.org(), &store::phone_numbers::Filter::default(), 0, 10_000).await?;
     let taken = store::phone_numbers::owned_among(ctx.db(), &all).await?;
-    let items: Vec<Value> = numbers
+    let items: Vec<ExternalNumberOut> = numbers
         .into_iter()
         .map(|n| {
             let imported = mine.iter().find(|m| m.phone_number == n.phone_number);
-            json!({
-                "sid": n.sid,
-                "phoneNumber": n.phone_number,
-                "friendlyName": n.friendly_name,
-                "voiceUrl": n.voice_url,
-                "smsUrl": n.sms_url,
-                "capabilities": n.capabilities,
-                "imported": imported.is_some(),
-                "phoneNumberId": imported.map(|m| m.id.clone()),
-                "importable": !taken.contains(&n.phone_number),
-            })
+            ExternalNumberOut {
+                imported: imported.is_some(),
+                phone_number_id: imported.map(|m| m.id.clone()),
+                importable: !taken.contains(&n.phone_number),
+                sid: n.sid,
+                phone_number: n.phone_number,
+                friendly_name: n.friendly_name,
+                voice_url: n.voice_url,
+                sms_url: n.sms_url,
+                capabilities: n.capabilities.into(),
+            }
         })
         .collect();
-    Ok(envelope::ok(&json!({
-        "numbers": items,
-        "accountSid": carrier.account_sid(),
-        "mode": mode,
-    })))
+    let out = ExternalNumbersOut {
+        numbers: items,
+        account_sid: carrier.account_sid().map(str::to_string),
+        mode: mode_name(mode),
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 async fn load(db: &impl sea_orm::ConnectionTrait, org_id: &str, id: &str) -> ApiResult<phone_number::Model> {
@@ -667,11 +784,9 @@ pub async fn release(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse>
         .await?;
     }
     store::phone_numbers::delete(&txn, ctx.org(), &row.id).await?;
-    let mut data = json!({ "message": format!("Phone number '{}' ({}) released", row.id, row.phone_number) });
-    if !warnings.is_empty() {
-        data["warnings"] = json!(warnings);
-    }
-    ctx.commit(txn, StatusCode::OK, &data).await
+    let out =
+        DeletedOut::new(format!("Phone number '{}' ({}) released", row.id, row.phone_number)).with_warnings(warnings);
+    ctx.commit(txn, StatusCode::OK, &out).await
 }
 
 /// Query of `GET /telephony/numbers/search`.
@@ -711,7 +826,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("telephony:write"))
         .body::<CredentialsIn>()
-        .example(|| json!({ "accountSid": "AC0123456789abcdef0123456789abcdef", "authToken": "your_auth_token" })),
+        .example(|| json!({ "accountSid": "AC0123456789abcdef0123456789abcdef", "authToken": "your_auth_token" }))
+        .returns::<CredentialsOut>(),
         RouteSpec::new(
             M::GET,
             "/telephony/numbers",
@@ -730,7 +846,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Discover numbers in your Twilio account (for import)",
             |r| r.to(list_external),
         )
-        .key(Some("telephony:read")),
+        .key(Some("telephony:read"))
+        .returns::<ExternalNumbersOut>(),
         RouteSpec::new(
             M::GET,
             "/telephony/numbers/search",
@@ -741,7 +858,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("telephony:read"))
         .query(SEARCH_QUERY)
-        .extension(),
+        .extension()
+        .returns::<NumberSearchOut>(),
         RouteSpec::new(
             M::POST,
             "/telephony/numbers/search",
@@ -752,7 +870,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("telephony:read"))
         .body::<SearchIn>()
-        .example(|| json!({ "areaCode": "415", "limit": 5 })),
+        .example(|| json!({ "areaCode": "415", "limit": 5 }))
+        .returns::<NumberSearchOut>(),
         RouteSpec::new(
             M::POST,
             "/telephony/numbers/provision",
@@ -785,7 +904,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Release a phone number",
             |r| r.to(release),
         )
-        .key(Some("telephony:write")),
+        .key(Some("telephony:write"))
+        .returns::<DeletedOut>(),
         RouteSpec::new(
             M::PATCH,
             "/telephony/numbers/:id",
