@@ -295,7 +295,8 @@ pub fn routes() -> [RouteSpec; 3] {
             "List webhook delivery attempts with status, timing, and error details",
             |r| r.to(list),
         )
-        .key(Some("webhooks:read")),
+        .key(Some("webhooks:read"))
+        .returns_list::<DeliveryOut>("deliveries"),
         RouteSpec::new(
             M::POST,
             "/webhooks/:id/test",
@@ -306,7 +307,8 @@ pub fn routes() -> [RouteSpec; 3] {
         )
         .key(Some("webhooks:write"))
         .body::<WebhookTestIn>()
-        .example(|| json!({ "event": "call.completed" })),
+        .example(|| json!({ "event": "call.completed" }))
+        .returns::<WebhookTestOut>(),
         RouteSpec::new(
             M::POST,
             "/webhooks/:id/replay",
@@ -317,6 +319,7 @@ pub fn routes() -> [RouteSpec; 3] {
         )
         .key(Some("webhooks:write"))
         .body::<ReplayIn>()
-        .example(|| json!({ "since": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z" })),
+        .example(|| json!({ "since": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z" }))
+        .returns::<ReplayOut>(),
     ]
 }

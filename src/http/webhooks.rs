@@ -15,7 +15,7 @@ use thruai_entities::webhook;
 
 use super::{
     core::{
-        envelope,
+        envelope::{self, DeletedOut},
         extract::{Body, Ctx, ListQuery},
         route_spec::RouteSpec,
         validation::{Validate, Validator, suggest},
@@ -310,11 +310,12 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
         return Err(ApiError::not_found("Webhook", &id));
     }
     let cancelled = store::webhook_deliveries::cancel_pending(&txn, &id, "endpoint deleted", now).await?;
-    let mut data = json!({ "message": format!("Webhook '{id}' deleted") });
+    let mut out = DeletedOut::new(format!("Webhook '{id}' deleted"));
     if cancelled > 0 {
-        data["warnings"] = json!([format!("{cancelled} pending deliveries were cancelled")]);
+        out.warnings
+            .push(format!("{cancelled} pending deliveries were cancelled"));
     }
-    let response = ctx.commit(txn, StatusCode::OK, &data).await?;
+    let response = ctx.commit(txn, StatusCode::OK, &out).await?;
     ctx.state.webhooks.ensure(&id);
     Ok(response)
 }
@@ -335,7 +336,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("webhooks:write"))
         .body::<WebhookIn>()
-        .example(|| json!({ "url": "https://hooks.example.invalid/thruai", "events": ["call.completed", "call.failed"], "description": "CRM sync" })),
+        .example(|| json!({ "url": "https://hooks.example.invalid/thruai", "events": ["call.completed", "call.failed"], "description": "CRM sync" }))
+        .returns::<WebhookOut>(),
         RouteSpec::new(
             M::GET,
             "/webhooks",
@@ -344,7 +346,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "List all webhook subscriptions",
             |r| r.to(list),
         )
-        .key(Some("webhooks:read")),
+        .key(Some("webhooks:read"))
+        .returns_list::<WebhookOut>("webhooks"),
         RouteSpec::new(
             M::GET,
             "/webhooks/:id",
@@ -353,7 +356,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Get webhook subscription details",
             |r| r.to(get),
         )
-        .key(Some("webhooks:read")),
+        .key(Some("webhooks:read"))
+        .returns::<WebhookOut>(),
         deliveries,
         // The contract lists PATCH /webhooks/:id twice; this is its later, fuller description.
         RouteSpec::new(
@@ -366,7 +370,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("webhooks:write"))
         .body::<WebhookPatch>()
-        .example(|| json!({ "events": ["call.completed", "transcript.ready"], "enabled": true })),
+        .example(|| json!({ "events": ["call.completed", "transcript.ready"], "enabled": true }))
+        .returns::<WebhookOut>(),
         RouteSpec::new(
             M::DELETE,
             "/webhooks/:id",
@@ -375,7 +380,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Delete webhook subscription",
             |r| r.to(delete),
         )
-        .key(Some("webhooks:write")),
+        .key(Some("webhooks:write"))
+        .returns::<DeletedOut>(),
         test,
         replay,
     ]
