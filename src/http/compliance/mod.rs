@@ -18,10 +18,13 @@ use thruai_actors::a2p::{
     state::{Effect, Event, Kind, Registration},
 };
 use thruai_entities::{a2p_brand, a2p_campaign};
-use wire::{BrandCheck, BrandIn, BrandOut, CampaignCheck, CampaignIn, CampaignOut, LinkIn, LinkedNumberOut};
+use wire::{
+    BrandCheck, BrandIn, BrandOut, CampaignCheck, CampaignDryRunOut, CampaignIn, CampaignOut, DryRunOut,
+    FieldSuggestion, LinkIn, LinkedNumberOut,
+};
 
 use super::core::{
-    envelope,
+    envelope::{self, Sorted},
     extract::{Body, Ctx},
     route_spec::RouteSpec,
 };
@@ -107,25 +110,22 @@ async fn campaign_out(db: &impl sea_orm::ConnectionTrait, c: a2p_campaign::Model
 }
 
 /// The dry-run answer: `valid`, field errors with suggestions, nothing submitted.
-fn dry_run(errors: Vec<FieldError>, extra: Value) -> HttpResponse {
-    let suggestions: Vec<Value> = errors
+fn dry_run(errors: Vec<FieldError>) -> DryRunOut {
+    let suggestions = errors
         .iter()
         .filter_map(|e| {
-            e.suggestion
-                .as_ref()
-                .map(|s| json!({ "field": e.field, "suggestion": s }))
+            e.suggestion.as_ref().map(|s| FieldSuggestion {
+                field: e.field.clone(),
+                suggestion: s.clone(),
+            })
         })
         .collect();
-    let mut data = json!({
-        "valid": errors.is_empty(),
-        "errors": errors,
-        "suggestions": suggestions,
-        "submitted": false,
-    });
-    if let (Some(d), Some(x)) = (data.as_object_mut(), extra.as_object()) {
-        d.extend(x.clone());
+    DryRunOut {
+        valid: errors.is_empty(),
+        errors: errors.into_iter().map(Into::into).collect(),
+        suggestions,
+        submitted: false,
     }
-    envelope::ok(&data)
 }
 
 /// Applies `Submit` to a new registration: the row is written with its intent (and the
@@ -149,7 +149,7 @@ fn submitted(id: &str, org: &str, kind: Kind, payload: Value, state: &AppState) 
 }
 
 pub async fn config(_ctx: Ctx) -> ApiResult<HttpResponse> {
-    Ok(envelope::ok(&reference::config()))
+    Ok(envelope::ok(&Sorted(reference::config())))
 }
 
 pub async fn validate_brand(ctx: Ctx, Body(BrandCheck(input)): Body<BrandCheck>) -> ApiResult<HttpResponse> {
@@ -164,7 +164,7 @@ pub async fn validate_brand(ctx: Ctx, Body(BrandCheck(input)): Body<BrandCheck>)
             ),
         ));
     }
-    Ok(dry_run(errors, json!({})))
+    Ok(envelope::ok(&Sorted(dry_run(errors))))
 }
 
 pub async fn create_brand(ctx: Ctx, Body(input): Body<BrandIn>) -> ApiResult<HttpResponse> {
@@ -252,11 +252,11 @@ async fn approved_brand(ctx: &Ctx, brand_id: &str) -> ApiResult<a2p_brand::Model
 
 pub async fn validate_campaign(ctx: Ctx, Body(CampaignCheck(input)): Body<CampaignCheck>) -> ApiResult<HttpResponse> {
     let mut errors = input.problems();
-    let mut brand_status = Value::Null;
+    let mut brand_status = None;
     if let Some(brand_id) = &input.brand_id {
         match approved_brand(&ctx, brand_id).await {
             Ok(b) => {
-                brand_status = json!(b.status);
+                brand_status = Some(b.status);
                 if b.brand_type == "sole_proprietor" && input.use_case.as_deref() != Some("SOLE_PROPRIETOR") {
                     let mut e = FieldError::new(
                         "useCase",
@@ -267,12 +267,19 @@ pub async fn validate_campaign(ctx: Ctx, Body(CampaignCheck(input)): Body<Campai
                 }
             }
             Err(e) => {
-                brand_status = e.details.as_ref().map_or(Value::Null, |d| d["status"].clone());
+                brand_status = e
+                    .details
+                    .as_ref()
+                    .and_then(|d| d["status"].as_str().map(str::to_string));
                 errors.push(FieldError::new("brandId", e.message));
             }
         }
     }
-    Ok(dry_run(errors, json!({ "brandStatus": brand_status })))
+    let out = CampaignDryRunOut {
+        dry_run: dry_run(errors),
+        brand_status,
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 pub async fn create_campaign(ctx: Ctx, Body(input): Body<CampaignIn>) -> ApiResult<HttpResponse> {
@@ -429,7 +436,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Get overall A2P compliance status with actionable blockingReasons[] and nextAction guidance",
             |r| r.to(status::status),
         )
-        .key(Some("compliance:read")),
+        .key(Some("compliance:read"))
+        .returns::<status::A2pStatusOut>(),
         RouteSpec::new(
             M::GET,
             "/compliance/a2p/config",
@@ -438,7 +446,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Get available industry verticals, use cases, and brand types for registration",
             |r| r.to(config),
         )
-        .key(Some("compliance:read")),
+        .key(Some("compliance:read"))
+        .returns::<reference::A2pConfigOut>(),
         RouteSpec::new(
             M::POST,
             "/compliance/a2p/brands/validate",
@@ -449,7 +458,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("compliance:read"))
         .body::<wire::BrandCheck>()
-        .example(brand_example),
+        .example(brand_example)
+        .returns::<DryRunOut>(),
         RouteSpec::new(
             M::POST,
             "/compliance/a2p/brands",
@@ -460,7 +470,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("compliance:write"))
         .body::<wire::BrandIn>()
-        .example(brand_example),
+        .example(brand_example)
+        .returns::<BrandOut>(),
         RouteSpec::new(
             M::GET,
             "/compliance/a2p/brands/:id",
@@ -469,7 +480,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Get brand registration details by Application ID (BRN-xxx)",
             |r| r.to(get_brand),
         )
-        .key(Some("compliance:read")),
+        .key(Some("compliance:read"))
+        .returns::<BrandOut>(),
         RouteSpec::new(
             M::POST,
             "/compliance/a2p/brands/:id/refresh",
@@ -479,7 +491,8 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(refresh_brand),
         )
         .key(Some("compliance:write"))
-        .example(|| json!({})),
+        .example(|| json!({}))
+        .returns::<BrandOut>(),
         RouteSpec::new(
             M::POST,
             "/compliance/a2p/campaigns/validate",
@@ -490,7 +503,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("compliance:read"))
         .body::<wire::CampaignCheck>()
-        .example(campaign_example),
+        .example(campaign_example)
+        .returns::<CampaignDryRunOut>(),
         RouteSpec::new(
             M::POST,
             "/compliance/a2p/campaigns",
@@ -501,7 +515,8 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("compliance:write"))
         .body::<wire::CampaignIn>()
-        .example(campaign_example),
+        .example(campaign_example)
+        .returns::<CampaignOut>(),
         RouteSpec::new(
             M::POST,
             "/compliance/a2p/campaigns/:id/refresh",
@@ -511,7 +526,8 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(refresh_campaign),
         )
         .key(Some("compliance:write"))
-        .example(|| json!({})),
+        .example(|| json!({}))
+        .returns::<CampaignOut>(),
         RouteSpec::new(
             M::POST,
             "/compliance/a2p/campaigns/:id/phone-numbers",
@@ -522,6 +538,7 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("compliance:write"))
         .body::<wire::LinkIn>()
-        .example(|| json!({ "phoneNumber": "+14155550123" })),
+        .example(|| json!({ "phoneNumber": "+14155550123" }))
+        .returns::<CampaignOut>(),
     ]
 }
