@@ -14,9 +14,9 @@ use thruai_entities::{phone_number, sms_conversation, sms_message, sms_opt_out};
 
 use super::{
     core::{
-        envelope,
+        envelope::{self, PageInfo, Sorted},
         extract::{Body, Ctx, ListQuery},
-        route_spec::RouteSpec,
+        route_spec::{PAGED, RouteSpec},
         validation::{Validate, Validator},
     },
     telephony::telephony_error,
@@ -152,6 +152,15 @@ impl From<sms_opt_out::Model> for OptOutOut {
             created_at: o.created_at,
         }
     }
+}
+
+/// A conversation with one page of its messages.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationMessagesOut {
+    pub conversation: ConversationOut,
+    pub messages: Vec<SmsOut>,
+    pub pagination: PageInfo,
 }
 
 fn invalid_number(field: &str, raw: &str, why: &str) -> ApiError {
@@ -383,15 +392,12 @@ pub async fn conversation_messages(ctx: Ctx, id: web::Path<String>, q: ListQuery
     let items: Vec<SmsOut> = rows.into_iter().map(Into::into).collect();
     let opted_out = store::sms::is_opted_out(ctx.db(), ctx.org(), Some(&conv.org_number), &conv.contact_number).await?;
     let info = page.info(total);
-    let body = envelope::to_bytes(
-        Some(&json!({
-            "conversation": conversation_out(conv, opted_out),
-            "messages": items,
-            "pagination": info,
-        })),
-        None,
-        Some(info),
-    );
+    let out = ConversationMessagesOut {
+        conversation: conversation_out(conv, opted_out),
+        messages: items,
+        pagination: info,
+    };
+    let body = envelope::to_bytes(Some(&Sorted(out)), None, Some(info));
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
@@ -410,13 +416,15 @@ pub fn routes() -> Vec<RouteSpec> {
         })
         .key(Some("telephony:write"))
         .body::<SmsIn>()
-        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" })),
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))
+        .returns::<SmsOut>(),
         RouteSpec::new(M::POST, "/sms/messages", "sms", "send_sms", "Send an SMS message", |r| {
             r.to(send)
         })
         .key(Some("telephony:write"))
         .body::<SmsIn>()
-        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" })),
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))
+        .returns::<SmsOut>(),
         RouteSpec::new(
             M::POST,
             "/sms/send",
@@ -427,15 +435,18 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("telephony:write"))
         .body::<SmsIn>()
-        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" })),
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))
+        .returns::<SmsOut>(),
         RouteSpec::new(M::GET, "/sms/messages", "sms", "list_sms_messages", "List SMS messages", |r| {
             r.to(list)
         })
-        .key(Some("telephony:read")),
+        .key(Some("telephony:read"))
+        .returns_list::<SmsOut>("messages"),
         RouteSpec::new(M::GET, "/sms/messages/:id", "sms", "get_sms_message", "Get SMS message by ID", |r| {
             r.to(get)
         })
-        .key(Some("telephony:read")),
+        .key(Some("telephony:read"))
+        .returns::<SmsOut>(),
         RouteSpec::new(
             M::GET,
             "/sms/conversations",
@@ -444,7 +455,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "List SMS conversations",
             |r| r.to(conversations),
         )
-        .key(Some("telephony:read")),
+        .key(Some("telephony:read"))
+        .returns_list::<ConversationOut>("conversations"),
         RouteSpec::new(
             M::GET,
             "/sms/conversations/:id/messages",
@@ -453,11 +465,14 @@ pub fn routes() -> Vec<RouteSpec> {
             "Get SMS conversation messages",
             |r| r.to(conversation_messages),
         )
-        .key(Some("telephony:read")),
+        .key(Some("telephony:read"))
+        .query(PAGED)
+        .returns::<ConversationMessagesOut>(),
         RouteSpec::new(M::GET, "/sms/opt-outs", "sms", "list_sms_opt_outs", "List SMS opt-outs", |r| {
             r.to(opt_outs)
         })
-        .key(Some("telephony:read")),
+        .key(Some("telephony:read"))
+        .returns_list::<OptOutOut>("optOuts"),
     ]
 }
 

@@ -36,7 +36,7 @@ pub fn current_request_id() -> String {
 }
 
 /// Pagination as carried in list payloads and `meta.pagination`.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PageInfo {
     pub page: u64,
