@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use actix_web::{HttpResponse, http::StatusCode, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -59,6 +59,45 @@ pub struct ContactsAdded {
     pub added: usize,
     pub failed: usize,
     pub errors: Vec<RejectedContact>,
+}
+
+/// One dial of a contact: a call placed (or being placed) for one attempt.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DialOut {
+    /// 1-based.
+    pub attempt: i32,
+    pub call_id: String,
+    /// `{contactId}:{attempt}`: the idempotency key of the dial.
+    pub intent_key: String,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub provider_call_sid: Option<String>,
+    /// The carrier's acknowledgement was recovered by a lookup after a crash.
+    pub reconciled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A contact with its dials.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactOut {
+    pub id: String,
+    pub campaign_id: String,
+    pub phone_number: String,
+    pub name: Option<String>,
+    pub custom_data: Value,
+    pub timezone: Option<String>,
+    /// `queued`, `in_progress`, `completed`, `failed` or `suppressed`.
+    pub status: String,
+    pub attempts: i32,
+    pub last_outcome: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The calls placed for it, in attempt order.
+    pub call_ids: Vec<String>,
+    pub calls: Vec<DialOut>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 fn row_problem(c: &ContactIn) -> Option<String> {
@@ -209,30 +248,42 @@ pub async fn list_contacts(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> Api
     .await?;
     let ids: Vec<String> = rows.iter().map(|c| c.id.clone()).collect();
     let mut dials = cs::dials_of(ctx.db(), &ids).await?;
-    let items: Vec<Value> = rows
+    let items: Vec<ContactOut> = rows
         .into_iter()
         .map(|c| {
-            let attempts: Vec<Value> = dials
+            let calls: Vec<DialOut> = dials
                 .remove(&c.id)
                 .unwrap_or_default()
                 .into_iter()
                 // An intent armed ahead is no call (yet).
                 .filter(|d| d.status != cs::DIAL_ARMED)
-                .map(|d| {
-                    json!({
-                        "attempt": d.attempt, "callId": d.call_id, "intentKey": d.intent_key,
-                        "status": d.status, "outcome": d.outcome, "providerCallSid": d.provider_call_sid,
-                        "reconciled": d.reconciled, "createdAt": d.created_at,
-                    })
+                .map(|d| DialOut {
+                    attempt: d.attempt,
+                    call_id: d.call_id,
+                    intent_key: d.intent_key,
+                    status: d.status,
+                    outcome: d.outcome,
+                    provider_call_sid: d.provider_call_sid,
+                    reconciled: d.reconciled,
+                    created_at: d.created_at,
                 })
                 .collect();
-            let call_ids: Vec<Value> = attempts.iter().map(|a| a["callId"].clone()).collect();
-            json!({
-                "id": c.id, "campaignId": c.campaign_id, "phoneNumber": c.phone_number, "name": c.name,
-                "customData": c.custom_data, "timezone": c.timezone, "status": c.status,
-                "attempts": c.attempts, "lastOutcome": c.last_outcome, "nextAttemptAt": c.next_attempt_at,
-                "callIds": call_ids, "calls": attempts, "createdAt": c.created_at, "updatedAt": c.updated_at,
-            })
+            ContactOut {
+                call_ids: calls.iter().map(|d| d.call_id.clone()).collect(),
+                calls,
+                id: c.id,
+                campaign_id: c.campaign_id,
+                phone_number: c.phone_number,
+                name: c.name,
+                custom_data: c.custom_data,
+                timezone: c.timezone,
+                status: c.status,
+                attempts: c.attempts,
+                last_outcome: c.last_outcome,
+                next_attempt_at: c.next_attempt_at,
+                created_at: c.created_at,
+                updated_at: c.updated_at,
+            }
         })
         .collect();
     Ok(envelope::list("contacts", &items, page.info(total)))

@@ -14,11 +14,11 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use thruai_actors::campaign::state::{self as cstate, CampaignStatus, Command, Outcome, RetryPolicy};
+use thruai_actors::campaign::state::{self as cstate, CampaignStatus, Command, Counts, Outcome, RetryPolicy};
 use thruai_entities::campaign;
 
 use super::core::{
-    envelope,
+    envelope::{self, DeletedOut, Sorted},
     extract::{Body, Ctx, ListQuery},
     route_spec::{Param, RouteSpec},
     validation::{Validate, Validator},
@@ -233,6 +233,40 @@ impl From<campaign::Model> for CampaignOut {
     }
 }
 
+/// Contacts per status.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CountsOut {
+    pub total: u64,
+    pub queued: u64,
+    pub in_progress: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub suppressed: u64,
+}
+
+impl From<&Counts> for CountsOut {
+    fn from(c: &Counts) -> Self {
+        Self {
+            total: c.total,
+            queued: c.queued,
+            in_progress: c.in_progress,
+            completed: c.completed,
+            failed: c.failed,
+            suppressed: c.suppressed,
+        }
+    }
+}
+
+/// `GET /campaigns/:id`: the campaign with its contacts per status.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignDetailOut {
+    #[serde(flatten)]
+    pub campaign: CampaignOut,
+    pub stats: CountsOut,
+}
+
 async fn check_agent(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, agent_id: &str) -> ApiResult<()> {
     store::agents::find(db, ctx.org(), agent_id)
         .await?
@@ -325,10 +359,11 @@ pub(super) async fn load(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, id: &str
 pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let row = load(&ctx, ctx.db(), &id).await?;
     let counts = cs::counts(ctx.db(), &row.id).await?;
-    let mut out =
-        serde_json::to_value(CampaignOut::from(row)).map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
-    out["stats"] = json!(counts);
-    Ok(envelope::ok(&out))
+    let out = CampaignDetailOut {
+        campaign: CampaignOut::from(row),
+        stats: (&counts).into(),
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 fn conflict(e: &cstate::IllegalTransition, id: &str) -> ApiError {
@@ -452,7 +487,6 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
     // Stop first: the epoch bump fences the actor out, then the rows go.
     ctx.state.campaigns.stop(&row.id);
     cs::delete(&txn, ctx.org(), &row.id).await?;
-    let mut data = json!({ "message": format!("Campaign '{}' deleted", row.id) });
     let mut warnings = Vec::new();
     if row.status == "running" {
         warnings.push("The campaign was running: it was stopped before deletion".to_string());
@@ -462,10 +496,8 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
             "{open} call(s) already placed continue to their end; see GET /calls"
         ));
     }
-    if !warnings.is_empty() {
-        data["warnings"] = json!(warnings);
-    }
-    ctx.commit(txn, StatusCode::OK, &data).await
+    let out = DeletedOut::new(format!("Campaign '{}' deleted", row.id)).with_warnings(warnings);
+    ctx.commit(txn, StatusCode::OK, &out).await
 }
 
 pub fn routes() -> Vec<RouteSpec> {
@@ -481,7 +513,7 @@ pub fn routes() -> Vec<RouteSpec> {
             r.to(get)
         })
         .key(Some("campaigns:read"))
-        .returns::<CampaignOut>(),
+        .returns::<CampaignDetailOut>(),
         RouteSpec::new(M::POST, "/campaigns", "campaigns", "create_campaign", "Create campaign", |r| {
             r.to(create)
         })
@@ -544,7 +576,8 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(M::DELETE, "/campaigns/:id", "campaigns", "delete_campaign", "Delete campaign", |r| {
             r.to(delete)
         })
-        .key(Some("campaigns:write")),
+        .key(Some("campaigns:write"))
+        .returns::<DeletedOut>(),
         RouteSpec::new(
             M::GET,
             "/campaigns/:id/contacts",
@@ -554,7 +587,8 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(contacts::list_contacts),
         )
         .key(Some("campaigns:read"))
-        .query(&[Param { name: "status", ty: "string", description: "queued, in_progress, completed, failed or suppressed" }]),
+        .query(&[Param { name: "status", ty: "string", description: "queued, in_progress, completed, failed or suppressed" }])
+        .returns_list::<contacts::ContactOut>("contacts"),
         RouteSpec::new(
             M::GET,
             "/campaigns/:id/stats",
@@ -563,7 +597,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Get campaign statistics with real-time progress, success rate, and contact status breakdown",
             |r| r.to(progress::stats),
         )
-        .key(Some("campaigns:read")),
+        .key(Some("campaigns:read"))
+        .returns::<progress::CampaignStatsOut>(),
         RouteSpec::new(
             M::GET,
             "/campaigns/:id/progress",
@@ -573,7 +608,8 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(progress::progress),
         )
         .key(Some("campaigns:read"))
-        .extension(),
+        .extension()
+        .returns::<progress::CampaignProgressOut>(),
         RouteSpec::new(
             M::GET,
             "/_debug/campaigns/:id",
@@ -583,6 +619,7 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(progress::debug),
         )
         .key(Some("campaigns:read"))
-        .extension(),
+        .extension()
+        .returns::<progress::CampaignDebugOut>(),
     ]
 }
