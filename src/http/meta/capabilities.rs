@@ -2,14 +2,20 @@
 //! scopes (from the route table), the provider matrix (from the catalogue and the
 //! configured credentials), pipeline modes, features, limits, compatibility and roadmap.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{HttpResponse, http::Method, web};
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::discovery::CONTRACT_META;
+use super::discovery::{CONTRACT_META, PlanLimitOut, plan_limits};
 use crate::{
-    http::core::{envelope, route_spec::RouteSpec, routes},
+    http::core::{
+        envelope::{self, Sorted},
+        route_spec::RouteSpec,
+        routes,
+    },
     providers::catalog::{self, Kind},
     state::AppState,
 };
@@ -18,43 +24,73 @@ use crate::{
 const PAGE_SIZE_DEFAULT: u64 = 50;
 const PAGE_SIZE_MAX: u64 = 100;
 
-fn endpoints() -> Vec<Value> {
+/// An operation, as capabilities list it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointCapability {
+    pub operation: String,
+    pub method: String,
+    /// As served: the base path included, unless served at the root.
+    pub path: String,
+    pub domain: String,
+    pub auth: bool,
+    pub required_scope: Option<String>,
+    pub safe: bool,
+    /// Honours `Idempotency-Key`.
+    pub idempotency_key: bool,
+    /// `available`.
+    pub status: String,
+}
+
+fn endpoints() -> Vec<EndpointCapability> {
     routes::table()
         .iter()
-        .map(|s| {
-            json!({
-                "operation": s.operation,
-                "method": s.method.as_str(),
-                "path": s.full_path(),
-                "domain": s.domain,
-                "auth": s.auth,
-                "requiredScope": s.permission,
-                "safe": s.safe(),
-                "idempotencyKey": s.idempotent(),
-                "status": "available",
-            })
+        .map(|s| EndpointCapability {
+            operation: s.operation.into(),
+            method: s.method.to_string(),
+            path: s.full_path(),
+            domain: s.domain.into(),
+            auth: s.auth,
+            required_scope: s.permission.map(str::to_string),
+            safe: s.safe(),
+            idempotency_key: s.idempotent(),
+            status: "available".into(),
         })
         .collect()
 }
 
 /// Every scope, with the operations it unlocks.
-fn scopes() -> Value {
-    let mut map = serde_json::Map::new();
-    for scope in crate::auth::ALL_SCOPES {
-        let ops: Vec<&str> = routes::table()
-            .iter()
-            .filter(|s| s.permission == Some(*scope))
-            .map(|s| s.operation)
-            .collect();
-        map.insert((*scope).to_string(), json!(ops));
-    }
-    Value::Object(map)
+fn scopes() -> BTreeMap<String, Vec<String>> {
+    crate::auth::ALL_SCOPES
+        .iter()
+        .map(|scope| {
+            let ops = routes::table()
+                .iter()
+                .filter(|s| s.permission == Some(*scope))
+                .map(|s| s.operation.to_string())
+                .collect();
+            ((*scope).to_string(), ops)
+        })
+        .collect()
+}
+
+/// A feature: a contract domain, or something of this server.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FeatureOut {
+    /// `available` or `planned`.
+    pub status: String,
+    pub description: String,
 }
 
 /// A contract domain is available once any of its routes is served; the rest are planned.
-fn features() -> Value {
+fn features() -> BTreeMap<String, FeatureOut> {
     let served: BTreeSet<&str> = routes::table().iter().map(|s| s.domain).collect();
-    let mut map = serde_json::Map::new();
+    let mut map = BTreeMap::new();
+    let feature = |status: &str, description: &str| FeatureOut {
+        status: status.into(),
+        description: description.into(),
+    };
     if let Some(domains) = CONTRACT_META["domains"].as_object() {
         for (name, d) in domains {
             let status = if served.contains(name.as_str()) {
@@ -64,7 +100,7 @@ fn features() -> Value {
             };
             map.insert(
                 name.clone(),
-                json!({ "status": status, "description": d["description"] }),
+                feature(status, d["description"].as_str().unwrap_or_default()),
             );
         }
     }
@@ -87,246 +123,653 @@ fn features() -> Value {
             "Deterministic sandbox providers when no credentials are configured",
         ),
     ] {
-        map.insert(name.into(), json!({ "status": status, "description": description }));
+        map.insert(name.into(), feature(status, description));
     }
-    Value::Object(map)
+    map
 }
 
-fn providers(state: &AppState) -> Value {
+/// A provider's status in the matrix.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderStatusOut {
+    pub id: String,
+    /// Catalogue providers only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `configured`, `not_configured` or `sandbox`.
+    pub status: String,
+    /// What to configure to use it: absent where nothing can be, null for the sandbox.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::http::telephony::double_option"
+    )]
+    pub config_key: Option<Option<String>>,
+    /// How an organisation brings its own account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byoc: Option<String>,
+    /// Where to see what the sandbox did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inspect: Option<String>,
+}
+
+/// One kind of provider: which is used by default and in which mode.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderMatrixOut {
+    /// `configured` or `sandbox`.
+    pub mode: String,
+    pub default: String,
+    pub providers: Vec<ProviderStatusOut>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn status_of(id: &str, status: &str) -> ProviderStatusOut {
+    ProviderStatusOut {
+        id: id.into(),
+        name: None,
+        status: status.into(),
+        config_key: None,
+        byoc: None,
+        inspect: None,
+    }
+}
+
+fn providers(state: &AppState) -> BTreeMap<String, ProviderMatrixOut> {
     let settings = &state.settings.providers;
-    let mut matrix = serde_json::Map::new();
+    let mut matrix = BTreeMap::new();
+    let mode = |sandbox: bool| if sandbox { "sandbox" } else { "configured" }.to_string();
     for kind in Kind::ALL {
-        let list: Vec<Value> = catalog::CATALOG
+        let list = catalog::CATALOG
             .iter()
             .filter(|p| p.has(kind))
             .map(|p| {
                 let configured = p.available(settings) && !p.is_sandbox();
-                json!({
-                    "id": p.id,
-                    "name": p.name,
-                    "status": if p.is_sandbox() { "sandbox" } else if configured { "configured" } else { "not_configured" },
-                    "configKey": if p.is_sandbox() { Value::Null } else { json!(p.config_key) },
-                })
+                let status = if p.is_sandbox() {
+                    "sandbox"
+                } else if configured {
+                    "configured"
+                } else {
+                    "not_configured"
+                };
+                ProviderStatusOut {
+                    name: Some(p.name.into()),
+                    config_key: Some((!p.is_sandbox()).then(|| p.config_key.to_string())),
+                    ..status_of(p.id, status)
+                }
             })
             .collect();
         let default = catalog::default_for(kind, settings);
         matrix.insert(
             kind.as_str().into(),
-            json!({
-                "mode": if default.is_sandbox() { "sandbox" } else { "configured" },
-                "default": default.id,
-                "providers": list,
-            }),
+            ProviderMatrixOut {
+                mode: mode(default.is_sandbox()),
+                default: default.id.into(),
+                providers: list,
+                note: None,
+            },
         );
     }
     let twilio = settings.twilio.configured();
     matrix.insert(
         "telephony".into(),
-        json!({
-            "mode": if twilio { "configured" } else { "sandbox" },
-            "default": if twilio { "twilio" } else { "sandbox" },
-            "providers": [
-                { "id": "twilio", "status": if twilio { "configured" } else { "not_configured" }, "configKey": "providers.twilio.account_sid",
-                  "byoc": "Organisations may bring their own Twilio account: PUT /telephony/credentials" },
-                { "id": "sandbox", "status": "sandbox" },
+        ProviderMatrixOut {
+            mode: mode(!twilio),
+            default: if twilio { "twilio" } else { "sandbox" }.into(),
+            providers: vec![
+                ProviderStatusOut {
+                    config_key: Some(Some("providers.twilio.account_sid".into())),
+                    byoc: Some("Organisations may bring their own Twilio account: PUT /telephony/credentials".into()),
+                    ..status_of("twilio", if twilio { "configured" } else { "not_configured" })
+                },
+                status_of("sandbox", "sandbox"),
             ],
-        }),
+            note: None,
+        },
     );
     let email_sandbox = state.email_is_sandbox();
     matrix.insert(
         "email".into(),
-        json!({
-            "mode": if email_sandbox { "sandbox" } else { "configured" },
-            "default": if email_sandbox { "sandbox" } else { "resend" },
-            "providers": [
-                { "id": "resend", "status": if email_sandbox { "not_configured" } else { "configured" }, "configKey": "email.resend_api_key" },
-                { "id": "sandbox", "status": "sandbox", "inspect": "GET /api/v1/public/_debug/sandbox/outbox?to=EMAIL (loopback only)" },
+        ProviderMatrixOut {
+            mode: mode(email_sandbox),
+            default: if email_sandbox { "sandbox" } else { "resend" }.into(),
+            providers: vec![
+                ProviderStatusOut {
+                    config_key: Some(Some("email.resend_api_key".into())),
+                    ..status_of("resend", if email_sandbox { "not_configured" } else { "configured" })
+                },
+                ProviderStatusOut {
+                    inspect: Some("GET /api/v1/public/_debug/sandbox/outbox?to=EMAIL (loopback only)".into()),
+                    ..status_of("sandbox", "sandbox")
+                },
             ],
-        }),
+            note: None,
+        },
     );
     matrix.insert(
         "payment".into(),
-        json!({
-            "mode": "sandbox",
-            "default": "sandbox",
-            "providers": [
-                { "id": "stripe", "status": "not_configured" },
-                { "id": "sandbox", "status": "sandbox" },
-            ],
-            "note": "Billing endpoints are not served yet (features.billing)",
-        }),
+        ProviderMatrixOut {
+            mode: "sandbox".into(),
+            default: "sandbox".into(),
+            providers: vec![status_of("stripe", "not_configured"), status_of("sandbox", "sandbox")],
+            note: Some("Billing endpoints are not served yet (features.billing)".into()),
+        },
     );
-    Value::Object(matrix)
+    matrix
 }
 
-fn pipeline_modes(state: &AppState) -> Value {
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NoiseReductionDefault {
+    pub noise_reduction: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct S2sDefaults {
+    pub s2s_provider: String,
+    pub s2s_model: Option<String>,
+    pub s2s_config: NoiseReductionDefault,
+}
+
+/// An enumerated setting: its default and every value (null: off).
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingValues {
+    pub default: String,
+    pub values: Vec<Option<String>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct S2sMode {
+    pub description: String,
+    pub defaults: S2sDefaults,
+    pub noise_reduction: SettingValues,
+    /// The agent fields this mode reads.
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TraditionalDefaults {
+    pub stt_provider: String,
+    pub llm_provider: String,
+    pub llm_model: Option<String>,
+    pub tts_provider: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TraditionalMode {
+    pub description: String,
+    pub defaults: TraditionalDefaults,
+    /// The agent fields this mode reads.
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineModes {
+    pub s2s: S2sMode,
+    pub traditional: TraditionalMode,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PipelineModesOut {
+    /// `s2s`.
+    pub default: String,
+    pub modes: PipelineModes,
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| (*s).to_string()).collect()
+}
+
+/// `near_field`, `far_field` or null (off).
+fn noise_reduction_values() -> Vec<Option<String>> {
+    vec![Some("near_field".into()), Some("far_field".into()), None]
+}
+
+fn pipeline_modes(state: &AppState) -> PipelineModesOut {
     let settings = &state.settings.providers;
     let s2s = catalog::default_for(Kind::S2s, settings);
     let llm = catalog::default_for(Kind::Llm, settings);
     let stt = catalog::default_for(Kind::Stt, settings);
     let tts = catalog::default_for(Kind::Tts, settings);
-    json!({
-        "default": "s2s",
-        "modes": {
-            "s2s": {
-                "description": "One speech-to-speech model hears and speaks (g711 μ-law over the media stream)",
-                "defaults": {
-                    "s2sProvider": s2s.id,
-                    "s2sModel": s2s.default_model(Kind::S2s),
-                    "s2sConfig": { "noiseReduction": "near_field" },
+    PipelineModesOut {
+        default: "s2s".into(),
+        modes: PipelineModes {
+            s2s: S2sMode {
+                description: "One speech-to-speech model hears and speaks (g711 μ-law over the media stream)".into(),
+                defaults: S2sDefaults {
+                    s2s_provider: s2s.id.into(),
+                    s2s_model: s2s.default_model(Kind::S2s).map(str::to_string),
+                    s2s_config: NoiseReductionDefault {
+                        noise_reduction: "near_field".into(),
+                    },
                 },
-                "noiseReduction": { "default": "near_field", "values": ["near_field", "far_field", null] },
-                "fields": ["s2sProvider", "s2sModel", "s2sVoice", "s2sConfig", "s2sTurnDetection", "interruptionSettings"],
+                noise_reduction: SettingValues {
+                    default: "near_field".into(),
+                    values: noise_reduction_values(),
+                },
+                fields: strings(&[
+                    "s2sProvider",
+                    "s2sModel",
+                    "s2sVoice",
+                    "s2sConfig",
+                    "s2sTurnDetection",
+                    "interruptionSettings",
+                ]),
             },
-            "traditional": {
-                "description": "Speech-to-text, then an LLM, then text-to-speech, each chosen separately",
-                "defaults": {
-                    "sttProvider": stt.id,
-                    "llmProvider": llm.id,
-                    "llmModel": llm.default_model(Kind::Llm),
-                    "ttsProvider": tts.id,
+            traditional: TraditionalMode {
+                description: "Speech-to-text, then an LLM, then text-to-speech, each chosen separately".into(),
+                defaults: TraditionalDefaults {
+                    stt_provider: stt.id.into(),
+                    llm_provider: llm.id.into(),
+                    llm_model: llm.default_model(Kind::Llm).map(str::to_string),
+                    tts_provider: tts.id.into(),
                 },
-                "fields": ["sttConfig", "llmConfig", "voiceConfig", "interruptionSettings"],
+                fields: strings(&["sttConfig", "llmConfig", "voiceConfig", "interruptionSettings"]),
             },
         },
-    })
+    }
 }
 
-fn limits(state: &AppState) -> Value {
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvisioningCapability {
+    pub max_requests: u32,
+    pub window_seconds: u64,
+    pub scope: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitCapabilities {
+    pub backend: String,
+    pub provisioning: ProvisioningCapability,
+    /// Keyed by plan name.
+    pub plans: BTreeMap<String, PlanLimitOut>,
+    pub headers: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BodyLimits {
+    pub max_request_bytes: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Range {
+    pub min: u32,
+    pub max: u32,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeouts {
+    pub provider_request_ms: u64,
+    pub email_request_ms: u64,
+    pub tool_webhook_seconds: Range,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyCapability {
+    pub header: String,
+    pub ttl_seconds: u64,
+    pub in_flight_lock_seconds: u64,
+    pub scope: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PaginationCapability {
+    pub default_page_size: u64,
+    pub max_page_size: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TelephonyRetries {
+    pub max_retries: u32,
+    pub applies_to: String,
+}
+
+/// A condition a client retries on: an HTTP status, or a named condition.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum RetryOn {
+    Status(u16),
+    Condition(String),
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientRetries {
+    pub retry_on: Vec<RetryOn>,
+    pub backoff_seconds: Vec<u32>,
+    pub max_attempts: u32,
+    pub honour_retry_after: bool,
+    pub reuse_idempotency_key: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Retries {
+    pub telephony_provider: TelephonyRetries,
+    pub client_recommended: ClientRetries,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitsOut {
+    pub rate_limits: RateLimitCapabilities,
+    pub bodies: BodyLimits,
+    pub timeouts: Timeouts,
+    pub idempotency: IdempotencyCapability,
+    pub pagination: PaginationCapability,
+    pub retries: Retries,
+}
+
+fn limits(state: &AppState) -> LimitsOut {
     let s = &state.settings;
     let (max, window) = state.limiter.provisioning();
-    let plans: serde_json::Map<String, Value> = state
-        .limiter
-        .plans()
-        .iter()
-        .map(|(name, p)| {
-            (
-                name.clone(),
-                json!({ "requestsPerSecond": p.requests_per_second, "burst": p.burst }),
-            )
-        })
-        .collect();
-    json!({
-        "rateLimits": {
-            "backend": state.limiter.backend(),
-            "provisioning": { "maxRequests": max, "windowSeconds": window, "scope": "client IP, strict sliding window" },
-            "plans": plans,
-            "headers": ["RateLimit", "RateLimit-Policy", "Retry-After (on 429)"],
+    let statuses = [429, 500, 502, 503, 504];
+    LimitsOut {
+        rate_limits: RateLimitCapabilities {
+            backend: state.limiter.backend().into(),
+            provisioning: ProvisioningCapability {
+                max_requests: max,
+                window_seconds: window,
+                scope: "client IP, strict sliding window".into(),
+            },
+            plans: plan_limits(state),
+            headers: strings(&["RateLimit", "RateLimit-Policy", "Retry-After (on 429)"]),
         },
-        "bodies": { "maxRequestBytes": s.server.max_body_bytes },
-        "timeouts": {
-            "providerRequestMs": s.providers.timeout_ms,
-            "emailRequestMs": s.email.timeout_ms,
-            "toolWebhookSeconds": { "min": 1, "max": 30 },
+        bodies: BodyLimits {
+            max_request_bytes: s.server.max_body_bytes,
         },
-        "idempotency": {
-            "header": "Idempotency-Key",
-            "ttlSeconds": s.idempotency.ttl_secs,
-            "inFlightLockSeconds": s.idempotency.lock_ttl_secs,
-            "scope": "organisation (or client IP when unauthenticated) + method + route",
+        timeouts: Timeouts {
+            provider_request_ms: s.providers.timeout_ms,
+            email_request_ms: s.email.timeout_ms,
+            tool_webhook_seconds: Range { min: 1, max: 30 },
         },
-        "pagination": { "defaultPageSize": PAGE_SIZE_DEFAULT, "maxPageSize": PAGE_SIZE_MAX },
-        "retries": {
-            "telephonyProvider": { "maxRetries": s.providers.twilio.max_retries, "appliesTo": "GET and DELETE to Twilio" },
-            "clientRecommended": {
-                "retryOn": [429, 500, 502, 503, 504, "network error"],
-                "backoffSeconds": [1, 2, 4, 8],
-                "maxAttempts": 5,
-                "honourRetryAfter": true,
-                "reuseIdempotencyKey": true,
+        idempotency: IdempotencyCapability {
+            header: "Idempotency-Key".into(),
+            ttl_seconds: s.idempotency.ttl_secs,
+            in_flight_lock_seconds: s.idempotency.lock_ttl_secs,
+            scope: "organisation (or client IP when unauthenticated) + method + route".into(),
+        },
+        pagination: PaginationCapability {
+            default_page_size: PAGE_SIZE_DEFAULT,
+            max_page_size: PAGE_SIZE_MAX,
+        },
+        retries: Retries {
+            telephony_provider: TelephonyRetries {
+                max_retries: s.providers.twilio.max_retries,
+                applies_to: "GET and DELETE to Twilio".into(),
+            },
+            client_recommended: ClientRetries {
+                retry_on: statuses
+                    .into_iter()
+                    .map(RetryOn::Status)
+                    .chain([RetryOn::Condition("network error".into())])
+                    .collect(),
+                backoff_seconds: vec![1, 2, 4, 8],
+                max_attempts: 5,
+                honour_retry_after: true,
+                reuse_idempotency_key: true,
             },
         },
-    })
+    }
 }
 
-fn metadata_compatibility() -> Value {
-    json!({
-        "description": "Field names each resource accepts for the same value; writes may use any alias, reads carry the canonical name (and the aliases listed under alsoReturned)",
-        "resources": {
-            "webhooks": [
-                { "field": "isActive", "aliases": ["enabled"], "alsoReturned": ["enabled"] },
-            ],
-            "calls": [
-                { "field": "id", "aliases": ["callId"], "alsoReturned": ["callId"] },
-            ],
-            "agentTelephony": [
-                { "field": "phoneNumberId", "aliases": ["phoneNumber"], "note": "give the id (TEL-...) or the E.164 number" },
-            ],
-            "agentQuickstart": [
-                { "field": "voice", "mapsTo": "s2sVoice" },
-                { "field": "model", "mapsTo": "s2sModel" },
-            ],
-            "agents": [
-                { "field": "s2sConfig.noiseReduction", "values": ["near_field", "far_field", null], "default": "near_field" },
-            ],
-            "pagination": [
-                { "field": "pageSize", "aliases": ["limit"], "note": "limit/offset only on webhook deliveries" },
-            ],
-        },
-    })
+/// One field and the names or values it also goes by.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldCompatibility {
+    pub field: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aliases: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub also_returned: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maps_to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<Option<String>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
-fn autonomous_mode() -> Value {
-    json!({
-        "strictContracts": {
-            "enabled": true,
-            "unknownFields": "rejected with VALIDATION_ERROR and a suggestion for near misses",
-            "schemas": ["/api/v1/public/_debug/schemas", "/openapi.json", "MCP tools/list inputSchema"],
-        },
-        "mandatoryPreflight": {
-            "enabled": true,
-            "before": ["assigning a phone number", "placing a call"],
-            "operations": ["preflight_agent", "simulate_agent", "preview_agent"],
-        },
-        "deterministicRetries": {
-            "enabled": true,
-            "idempotencyKey": "required on every mutating request made by an autonomous agent; reuse it on retry",
-            "replayHeader": "X-Idempotent-Replayed",
-            "retryOn": [429, 500, 502, 503, 504],
-            "backoffSeconds": [1, 2, 4, 8],
-        },
-        "bootstrap": "/api/v1/public/profile",
-        "tracing": ["X-Request-Id", "X-Trace-Id", "X-Parent-Id"],
-    })
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MetadataCompatibility {
+    pub description: String,
+    /// Keyed by resource.
+    pub resources: BTreeMap<String, Vec<FieldCompatibility>>,
 }
 
-fn roadmap() -> Value {
+fn field(name: &str) -> FieldCompatibility {
+    FieldCompatibility {
+        field: name.into(),
+        aliases: None,
+        also_returned: None,
+        maps_to: None,
+        values: None,
+        default: None,
+        note: None,
+    }
+}
+
+fn metadata_compatibility() -> MetadataCompatibility {
+    let alias = |name: &str, alias: &str, also_returned: bool, note: Option<&str>| FieldCompatibility {
+        aliases: Some(strings(&[alias])),
+        also_returned: also_returned.then(|| strings(&[alias])),
+        note: note.map(str::to_string),
+        ..field(name)
+    };
+    let maps_to = |name: &str, target: &str| FieldCompatibility {
+        maps_to: Some(target.into()),
+        ..field(name)
+    };
+    let resources = [
+        ("webhooks", vec![alias("isActive", "enabled", true, None)]),
+        ("calls", vec![alias("id", "callId", true, None)]),
+        (
+            "agentTelephony",
+            vec![alias(
+                "phoneNumberId",
+                "phoneNumber",
+                false,
+                Some("give the id (TEL-...) or the E.164 number"),
+            )],
+        ),
+        (
+            "agentQuickstart",
+            vec![maps_to("voice", "s2sVoice"), maps_to("model", "s2sModel")],
+        ),
+        (
+            "agents",
+            vec![FieldCompatibility {
+                values: Some(noise_reduction_values()),
+                default: Some("near_field".into()),
+                ..field("s2sConfig.noiseReduction")
+            }],
+        ),
+        (
+            "pagination",
+            vec![alias(
+                "pageSize",
+                "limit",
+                false,
+                Some("limit/offset only on webhook deliveries"),
+            )],
+        ),
+    ];
+    MetadataCompatibility {
+        description: "Field names each resource accepts for the same value; writes may use any alias, reads carry the canonical name (and the aliases listed under alsoReturned)".into(),
+        resources: resources
+            .into_iter()
+            .map(|(name, fields)| (name.to_string(), fields))
+            .collect(),
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StrictContracts {
+    pub enabled: bool,
+    pub unknown_fields: String,
+    pub schemas: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MandatoryPreflight {
+    pub enabled: bool,
+    pub before: Vec<String>,
+    pub operations: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeterministicRetries {
+    pub enabled: bool,
+    pub idempotency_key: String,
+    pub replay_header: String,
+    pub retry_on: Vec<u16>,
+    pub backoff_seconds: Vec<u32>,
+}
+
+/// The rules an autonomous agent driving the API follows.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AutonomousMode {
+    pub strict_contracts: StrictContracts,
+    pub mandatory_preflight: MandatoryPreflight,
+    pub deterministic_retries: DeterministicRetries,
+    pub bootstrap: String,
+    /// Headers carried end to end.
+    pub tracing: Vec<String>,
+}
+
+fn autonomous_mode() -> AutonomousMode {
+    AutonomousMode {
+        strict_contracts: StrictContracts {
+            enabled: true,
+            unknown_fields: "rejected with VALIDATION_ERROR and a suggestion for near misses".into(),
+            schemas: strings(&[
+                "/api/v1/public/_debug/schemas",
+                "/openapi.json",
+                "MCP tools/list inputSchema",
+            ]),
+        },
+        mandatory_preflight: MandatoryPreflight {
+            enabled: true,
+            before: strings(&["assigning a phone number", "placing a call"]),
+            operations: strings(&["preflight_agent", "simulate_agent", "preview_agent"]),
+        },
+        deterministic_retries: DeterministicRetries {
+            enabled: true,
+            idempotency_key: "required on every mutating request made by an autonomous agent; reuse it on retry".into(),
+            replay_header: "X-Idempotent-Replayed".into(),
+            retry_on: vec![429, 500, 502, 503, 504],
+            backoff_seconds: vec![1, 2, 4, 8],
+        },
+        bootstrap: "/api/v1/public/profile".into(),
+        tracing: strings(&["X-Request-Id", "X-Trace-Id", "X-Parent-Id"]),
+    }
+}
+
+/// A contract domain this server does not serve yet.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedFeature {
+    pub feature: String,
+    pub description: String,
+    /// `planned`.
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Roadmap {
+    pub api_version: String,
+    pub planned: Vec<PlannedFeature>,
+    /// Announced deprecations (none yet).
+    pub deprecations: Vec<Value>,
+    pub policy: String,
+}
+
+fn roadmap() -> Roadmap {
     let served: BTreeSet<&str> = routes::table().iter().map(|s| s.domain).collect();
-    let planned: Vec<Value> = CONTRACT_META["domains"]
+    let planned = CONTRACT_META["domains"]
         .as_object()
         .map(|d| {
             d.iter()
                 .filter(|(name, _)| !served.contains(name.as_str()))
-                .map(|(name, d)| json!({ "feature": name, "description": d["description"], "status": "planned" }))
+                .map(|(name, d)| PlannedFeature {
+                    feature: name.clone(),
+                    description: d["description"].as_str().unwrap_or_default().to_string(),
+                    status: "planned".into(),
+                })
                 .collect()
         })
         .unwrap_or_default();
-    json!({
-        "apiVersion": envelope::API_VERSION,
-        "planned": planned,
-        "deprecations": [],
-        "policy": "Deprecations are announced here and in the changelog at least 90 days before removal; removed fields keep answering VALIDATION_ERROR naming the replacement",
-    })
+    Roadmap {
+        api_version: envelope::API_VERSION.into(),
+        planned,
+        deprecations: Vec::new(),
+        policy: "Deprecations are announced here and in the changelog at least 90 days before removal; removed fields keep answering VALIDATION_ERROR naming the replacement".into(),
+    }
 }
 
-pub fn capabilities_value(state: &AppState) -> Value {
-    json!({
-        "version": envelope::API_VERSION,
-        "sandbox": state.email_is_sandbox() || !state.settings.providers.twilio.configured(),
-        "endpoints": endpoints(),
-        "scopes": scopes(),
-        "providers": providers(state),
-        "pipelineModes": pipeline_modes(state),
-        "features": features(),
-        "limits": limits(state),
-        "metadataCompatibility": metadata_compatibility(),
-        "autonomousMode": autonomous_mode(),
-        "roadmap": roadmap(),
-    })
+/// `GET /capabilities`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CapabilitiesOut {
+    pub version: String,
+    /// Telephony or e-mail runs on the sandbox.
+    pub sandbox: bool,
+    pub endpoints: Vec<EndpointCapability>,
+    /// Every scope, with the operations it unlocks.
+    pub scopes: BTreeMap<String, Vec<String>>,
+    /// Keyed by kind: `llm`, `tts`, `stt`, `s2s`, `telephony`, `email`, `payment`.
+    pub providers: BTreeMap<String, ProviderMatrixOut>,
+    pub pipeline_modes: PipelineModesOut,
+    /// Keyed by feature: the contract's domains and this server's own.
+    pub features: BTreeMap<String, FeatureOut>,
+    pub limits: LimitsOut,
+    pub metadata_compatibility: MetadataCompatibility,
+    pub autonomous_mode: AutonomousMode,
+    pub roadmap: Roadmap,
+}
+
+pub fn capabilities_value(state: &AppState) -> CapabilitiesOut {
+    CapabilitiesOut {
+        version: envelope::API_VERSION.into(),
+        sandbox: state.email_is_sandbox() || !state.settings.providers.twilio.configured(),
+        endpoints: endpoints(),
+        scopes: scopes(),
+        providers: providers(state),
+        pipeline_modes: pipeline_modes(state),
+        features: features(),
+        limits: limits(state),
+        metadata_compatibility: metadata_compatibility(),
+        autonomous_mode: autonomous_mode(),
+        roadmap: roadmap(),
+    }
 }
 
 pub async fn capabilities(state: web::Data<AppState>) -> HttpResponse {
-    envelope::ok(&capabilities_value(&state))
+    envelope::ok(&Sorted(capabilities_value(&state)))
 }
 
 pub fn routes() -> Vec<RouteSpec> {
@@ -340,6 +783,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "Machine-readable capability discovery: endpoint availability, provider matrix, pipeline modes, feature status, required scopes, and operational limits",
             |r| r.to(capabilities),
         )
-        .public(),
+        .public()
+        .returns::<CapabilitiesOut>(),
     ]
 }

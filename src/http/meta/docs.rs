@@ -2,13 +2,18 @@
 //! `Accept: text/markdown`) kept in `docs/guides/*.md`, and `GET /quickstart`.
 
 use actix_web::{HttpRequest, HttpResponse, http::Method, web};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::{
     error::{ApiError, ApiResult},
     http::{
         BASE_PATH,
-        core::{envelope, route_spec::RouteSpec},
+        core::{
+            envelope::{self, Sorted},
+            route_spec::RouteSpec,
+        },
     },
 };
 
@@ -52,13 +57,40 @@ pub static GUIDES: &[Guide] = &[
     },
 ];
 
-fn summary(g: &Guide) -> Value {
-    json!({
-        "slug": g.slug,
-        "title": g.title,
-        "description": g.description,
-        "url": format!("{BASE_PATH}/docs/{}", g.slug),
-    })
+/// A guide as listed.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GuideSummary {
+    pub slug: String,
+    pub title: String,
+    pub description: String,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GuidesOut {
+    pub guides: Vec<GuideSummary>,
+}
+
+/// A guide with its content (or, with `Accept: text/markdown`, the markdown alone).
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GuideOut {
+    #[serde(flatten)]
+    pub summary: GuideSummary,
+    pub content: String,
+    /// `markdown`.
+    pub format: String,
+}
+
+fn summary(g: &Guide) -> GuideSummary {
+    GuideSummary {
+        slug: g.slug.into(),
+        title: g.title.into(),
+        description: g.description.into(),
+        url: format!("{BASE_PATH}/docs/{}", g.slug),
+    }
 }
 
 fn wants_markdown(req: &HttpRequest) -> bool {
@@ -69,8 +101,8 @@ fn wants_markdown(req: &HttpRequest) -> bool {
 }
 
 pub async fn list() -> HttpResponse {
-    let guides: Vec<Value> = GUIDES.iter().map(summary).collect();
-    envelope::ok(&json!({ "guides": guides }))
+    let guides = GUIDES.iter().map(summary).collect();
+    envelope::ok(&Sorted(GuidesOut { guides }))
 }
 
 pub async fn get(req: HttpRequest, slug: web::Path<String>) -> ApiResult<HttpResponse> {
@@ -83,48 +115,135 @@ pub async fn get(req: HttpRequest, slug: web::Path<String>) -> ApiResult<HttpRes
             .content_type("text/markdown; charset=utf-8")
             .body(guide.markdown));
     }
-    let mut data = summary(guide);
-    data["content"] = json!(guide.markdown);
-    data["format"] = json!("markdown");
-    Ok(envelope::ok(&data))
+    let out = GuideOut {
+        summary: summary(guide),
+        content: guide.markdown.into(),
+        format: "markdown".into(),
+    };
+    Ok(envelope::ok(&Sorted(out)))
+}
+
+/// One call of the quickstart.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct QuickstartStep {
+    pub step: u32,
+    pub title: String,
+    pub method: String,
+    pub path: String,
+    pub auth: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    pub notes: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct QuickstartConventions {
+    pub idempotency: String,
+    pub errors: String,
+    pub mcp: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct QuickstartNext {
+    pub guides: String,
+    pub openapi: String,
+    pub capabilities: String,
+    pub llms: String,
+}
+
+/// `GET /quickstart`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct QuickstartGuideOut {
+    pub title: String,
+    pub steps: Vec<QuickstartStep>,
+    pub conventions: QuickstartConventions,
+    pub next: QuickstartNext,
 }
 
 /// The ordered calls from nothing to a working phone agent.
-pub fn quickstart_value() -> Value {
-    json!({
-        "title": "From nothing to a working phone agent",
-        "steps": [
-            { "step": 1, "title": "Request a verification code", "method": "POST", "path": format!("{BASE_PATH}/accounts/provision"), "auth": false,
-              "body": { "email": "you@example.com", "orgName": "Your Org" },
-              "notes": "A 6-digit code is e-mailed. With the sandbox e-mail provider, loopback clients read it at GET /api/v1/public/_debug/sandbox/outbox?to=EMAIL." },
-            { "step": 2, "title": "Verify and receive the API key", "method": "POST", "path": format!("{BASE_PATH}/accounts/verify"), "auth": false,
-              "body": { "email": "you@example.com", "code": "123456" },
-              "notes": "data.apiKey (sk_live_...) is shown once: keep it. Send it as Authorization: Bearer <key>." },
-            { "step": 3, "title": "Bootstrap the session", "method": "GET", "path": format!("{BASE_PATH}/profile"), "auth": true,
-              "notes": "Permissions, allowed actions, resource counts and next steps." },
-            { "step": 4, "title": "Create an agent with a phone number", "method": "POST", "path": format!("{BASE_PATH}/agents/quickstart"), "auth": true,
-              "body": { "name": "Front desk", "systemPrompt": "You book appointments for Acme Dental.", "areaCode": "415" },
-              "notes": "Creates the agent, searches, provisions and assigns a number. data.phoneNumber is null (with data.error) when no number could be bought." },
-            { "step": 5, "title": "Check readiness", "method": "POST", "path": format!("{BASE_PATH}/agents/:id/preflight"), "auth": true,
-              "body": { "variables": {} },
-              "notes": "Then POST /agents/:id/simulate with the scenarios you care about." },
+pub fn quickstart_value() -> QuickstartGuideOut {
+    let step = |step: u32, title: &str, method: &str, path: &str, auth: bool, body: Option<Value>, notes: &str| {
+        QuickstartStep {
+            step,
+            title: title.into(),
+            method: method.into(),
+            path: format!("{BASE_PATH}{path}"),
+            auth,
+            body,
+            notes: notes.into(),
+        }
+    };
+    QuickstartGuideOut {
+        title: "From nothing to a working phone agent".into(),
+        steps: vec![
+            step(
+                1,
+                "Request a verification code",
+                "POST",
+                "/accounts/provision",
+                false,
+                Some(json!({ "email": "you@example.com", "orgName": "Your Org" })),
+                "A 6-digit code is e-mailed. With the sandbox e-mail provider, loopback clients read it at GET /api/v1/public/_debug/sandbox/outbox?to=EMAIL.",
+            ),
+            step(
+                2,
+                "Verify and receive the API key",
+                "POST",
+                "/accounts/verify",
+                false,
+                Some(json!({ "email": "you@example.com", "code": "123456" })),
+                "data.apiKey (sk_live_...) is shown once: keep it. Send it as Authorization: Bearer <key>.",
+            ),
+            step(
+                3,
+                "Bootstrap the session",
+                "GET",
+                "/profile",
+                true,
+                None,
+                "Permissions, allowed actions, resource counts and next steps.",
+            ),
+            step(
+                4,
+                "Create an agent with a phone number",
+                "POST",
+                "/agents/quickstart",
+                true,
+                Some(
+                    json!({ "name": "Front desk", "systemPrompt": "You book appointments for Acme Dental.", "areaCode": "415" }),
+                ),
+                "Creates the agent, searches, provisions and assigns a number. data.phoneNumber is null (with data.error) when no number could be bought.",
+            ),
+            step(
+                5,
+                "Check readiness",
+                "POST",
+                "/agents/:id/preflight",
+                true,
+                Some(json!({ "variables": {} })),
+                "Then POST /agents/:id/simulate with the scenarios you care about.",
+            ),
         ],
-        "conventions": {
-            "idempotency": "Send Idempotency-Key on every mutating request; a retry with the same key replays the first answer for 24h.",
-            "errors": "error.code and the HTTP status come from errorCodes in GET /api/v1/public/.",
-            "mcp": "The same operations are MCP tools at POST /mcp (Bearer key) or via `thruai mcp` over stdio.",
+        conventions: QuickstartConventions {
+            idempotency: "Send Idempotency-Key on every mutating request; a retry with the same key replays the first answer for 24h.".into(),
+            errors: "error.code and the HTTP status come from errorCodes in GET /api/v1/public/.".into(),
+            mcp: "The same operations are MCP tools at POST /mcp (Bearer key) or via `thruai mcp` over stdio.".into(),
         },
-        "next": {
-            "guides": format!("{BASE_PATH}/docs"),
-            "openapi": "/openapi.json",
-            "capabilities": format!("{BASE_PATH}/capabilities"),
-            "llms": "/llms.txt",
+        next: QuickstartNext {
+            guides: format!("{BASE_PATH}/docs"),
+            openapi: "/openapi.json".into(),
+            capabilities: format!("{BASE_PATH}/capabilities"),
+            llms: "/llms.txt".into(),
         },
-    })
+    }
 }
 
 pub async fn quickstart() -> HttpResponse {
-    envelope::ok(&quickstart_value())
+    envelope::ok(&Sorted(quickstart_value()))
 }
 
 pub fn routes() -> Vec<RouteSpec> {
@@ -138,7 +257,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "List all available API guides with slugs and descriptions",
             |r| r.to(list),
         )
-        .public(),
+        .public()
+        .returns::<GuidesOut>(),
         RouteSpec::new(
             M::GET,
             "/docs/:slug",
@@ -147,7 +267,8 @@ pub fn routes() -> Vec<RouteSpec> {
             "Get full guide content by slug. Supports Accept: text/markdown for raw markdown.",
             |r| r.to(get),
         )
-        .public(),
+        .public()
+        .returns::<GuideOut>(),
         RouteSpec::new(
             M::GET,
             "/quickstart",
@@ -157,6 +278,7 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(quickstart),
         )
         .public()
-        .extension(),
+        .extension()
+        .returns::<QuickstartGuideOut>(),
     ]
 }

@@ -2,17 +2,19 @@
 //! (llms.txt index), `/llms-full.txt` (full reference), `/.well-known/ai-plugin.json`,
 //! `/agents.json`.
 
-use std::fmt::Write as _;
+use std::{collections::BTreeMap, fmt::Write as _};
 
 use actix_web::{HttpResponse, http::Method, web};
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::{discovery::CONTRACT_META, docs::GUIDES};
 use crate::{
     http::{
         BASE_PATH,
         core::{
-            envelope,
+            envelope::{self, Sorted},
             route_spec::{Produces, RouteSpec},
             routes,
         },
@@ -181,69 +183,215 @@ pub async fn llms_full_txt(state: web::Data<AppState>) -> HttpResponse {
     text(llms_full_value(&base_url(&state)))
 }
 
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct PluginAuth {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub authorization_type: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct PluginApi {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+    pub is_user_authenticated: bool,
+}
+
+/// `/.well-known/ai-plugin.json`: the AI plugin manifest (its field names are snake_case).
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct AiPluginManifest {
+    pub schema_version: String,
+    pub name_for_human: String,
+    pub name_for_model: String,
+    pub description_for_human: String,
+    pub description_for_model: String,
+    pub auth: PluginAuth,
+    pub api: PluginApi,
+    pub logo_url: String,
+    pub contact_email: String,
+    pub legal_info_url: String,
+}
+
 pub async fn ai_plugin(state: web::Data<AppState>) -> HttpResponse {
     let base = base_url(&state);
-    HttpResponse::Ok().json(json!({
-        "schema_version": "v1",
-        "name_for_human": "ThruAI",
-        "name_for_model": "thruai",
-        "description_for_human": "Create and run AI voice agents with phone numbers.",
-        "description_for_model": format!(
+    HttpResponse::Ok().json(Sorted(AiPluginManifest {
+        schema_version: "v1".into(),
+        name_for_human: "ThruAI".into(),
+        name_for_model: "thruai".into(),
+        description_for_human: "Create and run AI voice agents with phone numbers.".into(),
+        description_for_model: format!(
             "ThruAI voice-agent platform API. Authenticate with a bearer API key (get one with POST {BASE_PATH}/accounts/provision then /accounts/verify). \
              Start with GET {BASE_PATH}/profile, read schemas before writing, run POST {BASE_PATH}/agents/:id/preflight before going live, \
              send Idempotency-Key on every mutating request."
         ),
-        "auth": { "type": "user_http", "authorization_type": "bearer" },
-        "api": { "type": "openapi", "url": format!("{base}/openapi.json"), "is_user_authenticated": true },
-        "logo_url": format!("{base}/reference"),
-        "contact_email": "support@thruai.local",
-        "legal_info_url": format!("{base}{BASE_PATH}/docs/getting-started"),
+        auth: PluginAuth {
+            kind: "user_http".into(),
+            authorization_type: "bearer".into(),
+        },
+        api: PluginApi {
+            kind: "openapi".into(),
+            url: format!("{base}/openapi.json"),
+            is_user_authenticated: true,
+        },
+        logo_url: format!("{base}/reference"),
+        contact_email: "support@thruai.local".into(),
+        legal_info_url: format!("{base}{BASE_PATH}/docs/getting-started"),
     }))
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamableHttp {
+    pub url: String,
+    pub auth: String,
+}
+
+/// What `thruai mcp` reads from its environment.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct StdioEnv {
+    #[serde(rename = "THRUAI_API_KEY")]
+    pub api_key: String,
+    #[serde(rename = "THRUAI_BASE_URL")]
+    pub base_url: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Stdio {
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: StdioEnv,
+}
+
+/// The two ways to reach the MCP server.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct McpAccess {
+    pub streamable_http: StreamableHttp,
+    pub stdio: Stdio,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Documents {
+    pub openapi: String,
+    pub llms_txt: String,
+    pub llms_full_txt: String,
+    pub self_description: String,
+    pub capabilities: String,
+    pub quickstart: String,
+    pub guides: String,
+}
+
+/// A suggested sequence of operations.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Flow {
+    pub id: String,
+    pub description: String,
+    /// Operation names, in order.
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationRef {
+    pub operation: String,
+    pub method: String,
+    pub path: String,
+    pub scope: Option<String>,
+}
+
+/// `/agents.json`: the agent integration manifest.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentsManifest {
+    pub schema_version: String,
+    pub name: String,
+    pub description: String,
+    pub version: String,
+    pub base_url: String,
+    /// The contract's authentication section.
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub authentication: Value,
+    pub mcp: McpAccess,
+    pub documents: Documents,
+    pub flows: Vec<Flow>,
+    pub operations: Vec<OperationRef>,
 }
 
 pub async fn agents_json(state: web::Data<AppState>) -> HttpResponse {
     let base = base_url(&state);
-    let flows = json!([
-        {
-            "id": "phone-agent-from-scratch",
-            "description": "From nothing to a working phone agent",
-            "steps": ["provision_account", "verify_account", "get_profile", "quickstart", "preflight_agent", "simulate_agent"],
+    let flow = |id: &str, description: &str, steps: &[&str]| Flow {
+        id: id.into(),
+        description: description.into(),
+        steps: steps.iter().map(|s| (*s).to_string()).collect(),
+    };
+    let flows = vec![
+        flow(
+            "phone-agent-from-scratch",
+            "From nothing to a working phone agent",
+            &[
+                "provision_account",
+                "verify_account",
+                "get_profile",
+                "quickstart",
+                "preflight_agent",
+                "simulate_agent",
+            ],
+        ),
+        flow(
+            "custom-tool",
+            "Give an agent a webhook tool",
+            &["create_tool", "test_tool", "update_agent"],
+        ),
+        flow(
+            "number-management",
+            "Buy a number and attach it to an agent",
+            &["search_numbers", "provision_number", "assign_number"],
+        ),
+    ];
+    HttpResponse::Ok().json(Sorted(AgentsManifest {
+        schema_version: "0.1".into(),
+        name: "ThruAI".into(),
+        description: summary().into(),
+        version: envelope::API_VERSION.into(),
+        base_url: format!("{base}{BASE_PATH}"),
+        authentication: CONTRACT_META["authentication"].clone(),
+        mcp: McpAccess {
+            streamable_http: StreamableHttp {
+                url: format!("{base}/mcp"),
+                auth: "Authorization: Bearer <API key>".into(),
+            },
+            stdio: Stdio {
+                command: "thruai".into(),
+                args: vec!["mcp".into()],
+                env: StdioEnv {
+                    api_key: "<API key>".into(),
+                    base_url: base.clone(),
+                },
+            },
         },
-        {
-            "id": "custom-tool",
-            "description": "Give an agent a webhook tool",
-            "steps": ["create_tool", "test_tool", "update_agent"],
+        documents: Documents {
+            openapi: format!("{base}/openapi.json"),
+            llms_txt: format!("{base}/llms.txt"),
+            llms_full_txt: format!("{base}/llms-full.txt"),
+            self_description: format!("{base}{BASE_PATH}/"),
+            capabilities: format!("{base}{BASE_PATH}/capabilities"),
+            quickstart: format!("{base}{BASE_PATH}/quickstart"),
+            guides: format!("{base}{BASE_PATH}/docs"),
         },
-        {
-            "id": "number-management",
-            "description": "Buy a number and attach it to an agent",
-            "steps": ["search_numbers", "provision_number", "assign_number"],
-        },
-    ]);
-    HttpResponse::Ok().json(json!({
-        "schemaVersion": "0.1",
-        "name": "ThruAI",
-        "description": summary(),
-        "version": envelope::API_VERSION,
-        "baseUrl": format!("{base}{BASE_PATH}"),
-        "authentication": CONTRACT_META["authentication"],
-        "mcp": {
-            "streamableHttp": { "url": format!("{base}/mcp"), "auth": "Authorization: Bearer <API key>" },
-            "stdio": { "command": "thruai", "args": ["mcp"], "env": { "THRUAI_API_KEY": "<API key>", "THRUAI_BASE_URL": base } },
-        },
-        "documents": {
-            "openapi": format!("{base}/openapi.json"),
-            "llmsTxt": format!("{base}/llms.txt"),
-            "llmsFullTxt": format!("{base}/llms-full.txt"),
-            "selfDescription": format!("{base}{BASE_PATH}/"),
-            "capabilities": format!("{base}{BASE_PATH}/capabilities"),
-            "quickstart": format!("{base}{BASE_PATH}/quickstart"),
-            "guides": format!("{base}{BASE_PATH}/docs"),
-        },
-        "flows": flows,
-        "operations": routes::table().iter().map(|s| json!({
-            "operation": s.operation, "method": s.method.as_str(), "path": s.full_path(), "scope": s.permission,
-        })).collect::<Vec<_>>(),
+        flows,
+        operations: routes::table()
+            .iter()
+            .map(|s| OperationRef {
+                operation: s.operation.into(),
+                method: s.method.to_string(),
+                path: s.full_path(),
+                scope: s.permission.map(str::to_string),
+            })
+            .collect(),
     }))
 }
 
@@ -261,7 +409,8 @@ pub fn routes() -> Vec<RouteSpec> {
         .public()
         .root()
         .raw("text/plain; charset=utf-8")
-        .extension(),
+        .extension()
+        .returns::<String>(),
         RouteSpec::new(
             M::GET,
             "/llms-full.txt",
@@ -273,7 +422,8 @@ pub fn routes() -> Vec<RouteSpec> {
         .public()
         .root()
         .raw("text/plain; charset=utf-8")
-        .extension(),
+        .extension()
+        .returns::<String>(),
         RouteSpec::new(
             M::GET,
             "/.well-known/ai-plugin.json",
@@ -285,7 +435,8 @@ pub fn routes() -> Vec<RouteSpec> {
         .public()
         .root()
         .raw("application/json")
-        .extension(),
+        .extension()
+        .returns::<AiPluginManifest>(),
         RouteSpec::new(
             M::GET,
             "/agents.json",
@@ -297,6 +448,7 @@ pub fn routes() -> Vec<RouteSpec> {
         .public()
         .root()
         .raw("application/json")
-        .extension(),
+        .extension()
+        .returns::<AgentsManifest>(),
     ]
 }

@@ -28,6 +28,7 @@ pub fn routes() -> Vec<RouteSpec> {
         .public()
         .root()
         .raw("text/plain; version=0.0.4; charset=utf-8")
-        .extension(),
+        .extension()
+        .returns::<String>(),
     ]
 }
