@@ -28,9 +28,9 @@ use super::{
         envelope::{self, DeletedOut},
         extract::{Body, Ctx, ListQuery},
         route_spec::RouteSpec,
-        validation::{self, Validate, Validator},
+        validation::{self, Validate, Validator, double_option},
     },
-    telephony::{self, double_option},
+    telephony::wire::PhoneNumberOut,
 };
 use crate::{
     domain::ids,
@@ -703,7 +703,7 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(numbers::list_numbers),
         )
         .key(Some("agents:read"))
-        .returns_list::<telephony::PhoneNumberOut>("phoneNumbers"),
+        .returns_list::<PhoneNumberOut>("phoneNumbers"),
         RouteSpec::new(
             M::POST,
             "/agents/:id/telephony",
@@ -715,7 +715,7 @@ pub fn routes() -> Vec<RouteSpec> {
         .key(Some("agents:write"))
         .body::<numbers::AssignIn>()
         .example(|| json!({ "phoneNumberId": "TEL-01JD0000000000000000000000" }))
-        .returns::<telephony::PhoneNumberOut>(),
+        .returns::<PhoneNumberOut>(),
         RouteSpec::new(
             M::DELETE,
             "/agents/:id/telephony/:phoneNumberId",

@@ -16,7 +16,10 @@ use crate::{
             extract::{Body, Ctx},
             validation::{Validate, Validator},
         },
-        telephony::{PhoneNumberOut, SearchIn, buy, compensate, number_row},
+        telephony::{
+            buy, compensate, number_row,
+            wire::{PhoneNumberOut, SearchIn},
+        },
     },
     providers::catalog::{self, Kind},
     store,

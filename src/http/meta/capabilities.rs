@@ -142,7 +142,7 @@ pub struct ProviderStatusOut {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        deserialize_with = "crate::http::telephony::double_option"
+        deserialize_with = "crate::http::core::validation::double_option"
     )]
     pub config_key: Option<Option<String>>,
     /// How an organisation brings its own account.
