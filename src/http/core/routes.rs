@@ -70,6 +70,30 @@ mod tests {
     }
 
     #[test]
+    fn every_route_declares_its_response() {
+        let undeclared: Vec<String> = table()
+            .iter()
+            .filter(|spec| spec.response.is_none())
+            .map(|spec| format!("{} {}", spec.method, spec.path))
+            .collect();
+        assert!(
+            undeclared.is_empty(),
+            "routes without a declared response: {undeclared:?}"
+        );
+        for spec in table() {
+            let schema = spec.response_schema().unwrap_or_default();
+            let described = ["type", "properties", "$ref", "anyOf", "oneOf", "allOf"]
+                .iter()
+                .any(|k| schema.get(k).is_some());
+            assert!(described, "{}: response schema says nothing: {schema}", spec.operation);
+            if let Some(key) = spec.list_key {
+                assert_eq!(schema["properties"][key]["type"], "array", "{}", spec.operation);
+                assert!(schema["properties"]["pagination"].is_object(), "{}", spec.operation);
+            }
+        }
+    }
+
+    #[test]
     fn paths_convert_to_actix_patterns() {
         let spec = table().iter().find(|s| s.path == "/feedback/:id").unwrap();
         assert_eq!(spec.actix_path(), "/feedback/{id}");
