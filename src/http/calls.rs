@@ -108,7 +108,7 @@ pub struct CallSummaryOut {
 }
 
 /// One line of a transcript.
-#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TranscriptLineOut {
     /// Its number in the call's transcript, from 1.
