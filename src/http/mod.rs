@@ -1,5 +1,7 @@
 //! The HTTP layer: the route table turned into actix resources, each wrapped by the API
 //! layer (auth, limits, idempotency), under the outer frame (envelope headers, panics).
+//! One module per resource, each declaring its routes (`routes()`) beside its handlers and
+//! wire types; `core` holds the request plumbing, `meta` the server's self-description.
 
 pub mod accounts;
 pub mod agents;

@@ -1,5 +1,6 @@
 //! The response envelope `{success, data, error, meta}` and the per-request metadata
-//! (request id, trace id) every answer carries, kept in a task-local for the request.
+//! (request id, trace id) every answer carries, kept in a task-local for the request; the
+//! shapes every resource shares (`PageInfo`, `DeletedOut`) and `Sorted`.
 
 use std::{cell::RefCell, sync::Arc};
 
