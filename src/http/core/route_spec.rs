@@ -1,5 +1,5 @@
 //! `RouteSpec`: one endpoint's description (method, path, auth, scope, limit, schemas,
-//! example, handler) and the builders the route table in `routes.rs` is written with.
+//! example, handler) and the builders each resource's `routes()` is written with.
 
 use actix_web::{Route, http::Method};
 use serde_json::{Value, json};
