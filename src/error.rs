@@ -638,7 +638,7 @@ mod tests {
 
     #[test]
     fn the_table_matches_the_contract() {
-        let contract: Value = serde_json::from_str(include_str!("http/contract_meta.json")).unwrap();
+        let contract: Value = serde_json::from_str(include_str!("http/meta/contract_meta.json")).unwrap();
         let ours = ErrorCode::table();
         for (name, entry) in contract["errorCodes"].as_object().unwrap() {
             assert_eq!(ours[name]["status"], entry["status"], "{name}");

@@ -64,7 +64,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .wrap(from_fn(http::frame::frame))
+                .wrap(from_fn(http::core::frame::frame))
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })

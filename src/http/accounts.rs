@@ -1,18 +1,24 @@
 //! Account provisioning in two unauthenticated steps (e-mailed 6-digit code, then the
 //! first API key), and `GET /accounts/me`.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, http::StatusCode, web};
-use chrono::{Duration, Utc};
+use actix_web::{
+    HttpMessage, HttpRequest, HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
+use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use thruai_entities::{organization, pending_account};
 
-use super::{
-    envelope,
+use super::core::{
+    envelope::{self, Sorted},
     extract::{self, Body, Ctx},
+    route_spec::{Limit, RouteSpec},
     validation::{Validate, Validator},
 };
 use crate::{
@@ -74,7 +80,7 @@ impl Validate for VerifyIn {
     }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationOut {
     pub id: String,
@@ -82,8 +88,8 @@ pub struct OrganizationOut {
     pub slug: String,
     pub plan: String,
     pub owner_email: String,
-    pub created_at: chrono::DateTime<Utc>,
-    pub updated_at: chrono::DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl From<organization::Model> for OrganizationOut {
@@ -98,6 +104,92 @@ impl From<organization::Model> for OrganizationOut {
             updated_at: m.updated_at,
         }
     }
+}
+
+/// An API call to make next.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NextCall {
+    pub method: String,
+    /// The full path, base path included.
+    pub path: String,
+    /// The body to send, with placeholders to fill.
+    pub body: Value,
+}
+
+/// Where to read the code while e-mail is the sandbox.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxNote {
+    pub note: String,
+    /// The sandbox outbox, readable from loopback only.
+    pub outbox: String,
+}
+
+/// The answer to step 1: the code is on its way.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProvisionOut {
+    pub email: String,
+    pub org_name: String,
+    pub slug: String,
+    pub expires_at: DateTime<Utc>,
+    pub expires_in_seconds: i64,
+    pub message: String,
+    pub next_step: NextCall,
+    /// Present only while e-mail is the sandbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<SandboxNote>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UserOut {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+}
+
+/// A suggested next step.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NextStep {
+    pub action: String,
+    pub method: String,
+    pub path: String,
+}
+
+/// The answer to step 2: the organisation, its owner and the first API key, shown once.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifiedOut {
+    /// The secret key (`sk_live_…`): shown here only.
+    pub api_key: String,
+    pub api_key_id: String,
+    pub key_prefix: String,
+    pub permissions: Vec<String>,
+    pub organization: OrganizationOut,
+    pub user: UserOut,
+    pub message: String,
+    pub next_steps: Vec<NextStep>,
+}
+
+/// The calling key, as `GET /accounts/me` shows it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyOut {
+    pub id: String,
+    pub prefix: String,
+    pub permissions: Vec<String>,
+}
+
+/// `GET /accounts/me`: the organisation, and the key that asked.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountOut {
+    #[serde(flatten)]
+    pub organization: OrganizationOut,
+    pub api_key: KeyOut,
 }
 
 fn code_hash(email: &str, code: &str) -> String {
@@ -153,22 +245,25 @@ pub async fn provision(state: web::Data<AppState>, Body(input): Body<ProvisionIn
             idempotency_key: Some(code_hash(&email, &code)),
         })
         .await?;
-    let mut data = serde_json::json!({
-        "email": email,
-        "orgName": org_name,
-        "slug": slug,
-        "expiresAt": now + ttl,
-        "expiresInSeconds": ttl.num_seconds(),
-        "message": format!("A 6-digit verification code was sent to {email}"),
-        "nextStep": { "method": "POST", "path": "/api/v1/public/accounts/verify", "body": { "email": email, "code": "<6-digit code>" } },
-    });
-    if state.email_is_sandbox() {
-        data["sandbox"] = serde_json::json!({
-            "note": "Email is in sandbox mode: the code was not sent; read it from the sandbox outbox (loopback only)",
-            "outbox": format!("/api/v1/public/_debug/sandbox/outbox?to={email}"),
-        });
-    }
-    Ok(envelope::ok(&data))
+    let out = ProvisionOut {
+        message: format!("A 6-digit verification code was sent to {email}"),
+        next_step: NextCall {
+            method: "POST".into(),
+            path: "/api/v1/public/accounts/verify".into(),
+            body: json!({ "email": email, "code": "<6-digit code>" }),
+        },
+        sandbox: state.email_is_sandbox().then(|| SandboxNote {
+            note: "Email is in sandbox mode: the code was not sent; read it from the sandbox outbox (loopback only)"
+                .into(),
+            outbox: format!("/api/v1/public/_debug/sandbox/outbox?to={email}"),
+        }),
+        email,
+        org_name,
+        slug,
+        expires_at: now + ttl,
+        expires_in_seconds: ttl.num_seconds(),
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 /// Step 2: checks the code and creates the organisation, its owner and the first API key,
@@ -264,21 +359,30 @@ pub async fn verify(
         },
     )
     .await?;
-    let data = serde_json::json!({
-        "apiKey": key.secret,
-        "apiKeyId": key_row.id,
-        "keyPrefix": key_row.display_prefix,
-        "permissions": ALL_SCOPES,
-        "organization": OrganizationOut::from(org),
-        "user": { "id": owner.id, "email": owner.email, "role": owner.role },
-        "message": "Store this API key now: it is shown only once",
-        "nextSteps": [
-            { "action": "Check your identity and permissions", "method": "GET", "path": "/api/v1/public/profile" },
-            { "action": "Read the getting-started guide", "method": "GET", "path": "/api/v1/public/docs/getting-started" },
+    let step = |action: &str, path: &str| NextStep {
+        action: action.into(),
+        method: "GET".into(),
+        path: path.into(),
+    };
+    let out = VerifiedOut {
+        api_key: key.secret,
+        api_key_id: key_row.id,
+        key_prefix: key_row.display_prefix,
+        permissions: ALL_SCOPES.iter().map(|s| (*s).to_string()).collect(),
+        organization: OrganizationOut::from(org),
+        user: UserOut {
+            id: owner.id,
+            email: owner.email,
+            role: owner.role,
+        },
+        message: "Store this API key now: it is shown only once".into(),
+        next_steps: vec![
+            step("Check your identity and permissions", "/api/v1/public/profile"),
+            step("Read the getting-started guide", "/api/v1/public/docs/getting-started"),
         ],
-    });
+    };
     let claim = req.extensions().get::<Claim>().cloned();
-    extract::commit(&req, &state, claim.as_ref(), txn, StatusCode::CREATED, &data).await
+    extract::commit(&req, &state, claim.as_ref(), txn, StatusCode::CREATED, &Sorted(out)).await
 }
 
 /// `GET /accounts/me`.
@@ -286,7 +390,52 @@ pub async fn me(ctx: Ctx) -> ApiResult<HttpResponse> {
     let org = store::accounts::find_org(ctx.db(), ctx.org())
         .await?
         .ok_or_else(|| ApiError::not_found("Organization", ctx.org()))?;
-    let mut data = serde_json::to_value(OrganizationOut::from(org)).unwrap_or_default();
-    data["apiKey"] = serde_json::json!({ "id": ctx.principal.key_id, "prefix": ctx.principal.key_prefix, "permissions": ctx.principal.scopes });
-    Ok(envelope::ok(&data))
+    let out = AccountOut {
+        organization: OrganizationOut::from(org),
+        api_key: KeyOut {
+            id: ctx.principal.key_id.clone(),
+            prefix: ctx.principal.key_prefix.clone(),
+            permissions: ctx.principal.scopes.clone(),
+        },
+    };
+    Ok(envelope::ok(&Sorted(out)))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::POST,
+            "/accounts/provision",
+            "accountProvisioning",
+            "provision_account",
+            "Step 1 (NO AUTH): Send email and org name to receive a 6-digit verification code via email",
+            |r| r.to(provision),
+        )
+        .limit(Limit::Provisioning)
+        .body::<ProvisionIn>()
+        .example(|| json!({ "email": "ada@example.com", "orgName": "Ada Voice Lab" }))
+        .returns::<ProvisionOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/accounts/verify",
+            "accountProvisioning",
+            "verify_account",
+            "Step 2 (NO AUTH): Submit the emailed code to create account and receive API key (sk_live_...)",
+            |r| r.to(verify),
+        )
+        .body::<VerifyIn>()
+        .example(|| json!({ "email": "ada@example.com", "code": "123456" }))
+        .returns::<VerifiedOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/accounts/me",
+            "accountInfo",
+            "get_account",
+            "Get current organization info",
+            |r| r.to(me),
+        )
+        .key(Some("billing:read"))
+        .returns::<AccountOut>(),
+    ]
 }

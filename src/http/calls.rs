@@ -4,20 +4,25 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thruai_actors::call::{
-    snapshot::{CallSnapshotV1, TranscriptEntry, Usage},
+    snapshot::{CallSnapshotV1, Speaker, TimelineEntry, TranscriptEntry, Usage},
     state::{ALL_STATUSES, CallStatus},
 };
 use thruai_entities::call;
 
-use super::{
-    envelope,
+use super::core::{
+    envelope::{self, Sorted},
     extract::{Body, Ctx, ListQuery},
+    route_spec::RouteSpec,
     validation::{Validate, Validator},
 };
 use crate::{
@@ -55,6 +60,200 @@ impl Validate for OutboundIn {
     }
 }
 
+/// The call just created by `POST /calls/outbound` (the dial runs after it is stored).
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboundCallOut {
+    /// Same as `id`.
+    pub call_id: String,
+    pub id: String,
+    pub session_id: String,
+    pub status: String,
+    pub agent_id: String,
+    pub direction: String,
+    pub from: String,
+    pub to: String,
+    pub provider: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A call as listed: its row, with the live state where the call is still running.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CallSummaryOut {
+    pub id: String,
+    /// Same as `id`.
+    pub call_id: String,
+    pub session_id: String,
+    pub agent_id: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    pub status: String,
+    pub from: String,
+    pub to: String,
+    pub phone_number_id: Option<String>,
+    pub provider: String,
+    pub provider_call_sid: Option<String>,
+    pub end_reason: Option<String>,
+    /// When the call was answered.
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Seconds connected so far.
+    pub duration: i64,
+    pub variables: Value,
+    pub metadata: Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One line of a transcript.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptLineOut {
+    /// Its number in the call's transcript, from 1.
+    pub seq: u64,
+    /// `agent` or `caller`.
+    pub speaker: String,
+    pub text: String,
+    /// Milliseconds since the call was answered.
+    pub at_ms: u64,
+    /// The agent was cut off: `text` is what the caller heard.
+    pub interrupted: bool,
+    /// The caller hung up mid-sentence: `text` is the part heard before.
+    pub partial: bool,
+}
+
+fn speaker_name(speaker: Speaker) -> &'static str {
+    match speaker {
+        Speaker::Agent => "agent",
+        Speaker::Caller => "caller",
+    }
+}
+
+impl From<TranscriptEntry> for TranscriptLineOut {
+    fn from(e: TranscriptEntry) -> Self {
+        Self {
+            seq: e.seq,
+            speaker: speaker_name(e.speaker).into(),
+            text: e.text,
+            at_ms: e.at_ms,
+            interrupted: e.interrupted,
+            partial: e.partial,
+        }
+    }
+}
+
+/// Usage per component, from which cost is priced.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageOut {
+    pub telephony_ms: u64,
+    pub stt_ms: u64,
+    pub llm_requests: u64,
+    pub llm_input_tokens: u64,
+    pub llm_output_tokens: u64,
+    pub tts_characters: u64,
+    pub tool_calls: u64,
+}
+
+impl From<&Usage> for UsageOut {
+    fn from(u: &Usage) -> Self {
+        Self {
+            telephony_ms: u.telephony_ms,
+            stt_ms: u.stt_ms,
+            llm_requests: u.llm_requests,
+            llm_input_tokens: u.llm_input_tokens,
+            llm_output_tokens: u.llm_output_tokens,
+            tts_characters: u.tts_characters,
+            tool_calls: u.tool_calls,
+        }
+    }
+}
+
+/// The price of a call in USD, per component.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CostOut {
+    pub currency: String,
+    pub telephony: f64,
+    pub stt: f64,
+    pub llm: f64,
+    pub tts: f64,
+    pub total: f64,
+    pub note: String,
+}
+
+/// `GET /calls/:id`: the call, its whole transcript, usage and cost.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CallOut {
+    #[serde(flatten)]
+    pub summary: CallSummaryOut,
+    pub transcript: Vec<TranscriptLineOut>,
+    pub usage: UsageOut,
+    pub cost: CostOut,
+}
+
+/// `GET /calls/:id/transcript`: the lines, and the same as text (`speaker: text` per line).
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TranscriptOut {
+    pub call_id: String,
+    pub status: String,
+    pub transcript: Vec<TranscriptLineOut>,
+    pub text: String,
+}
+
+/// One event of a call's timeline.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEventOut {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    /// `state`, `turn`, `interruption`, `tool_call`, `provider_error`, `stream`, ...
+    pub kind: String,
+    /// What happened; its fields depend on the kind.
+    pub detail: Value,
+}
+
+impl From<TimelineEntry> for TimelineEventOut {
+    fn from(e: TimelineEntry) -> Self {
+        Self {
+            seq: e.seq,
+            at: e.at,
+            kind: e.kind,
+            detail: e.detail,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyOut {
+    /// Per turn: from the end of the caller's turn to the agent's first audio.
+    pub end_of_turn_to_first_audio_ms: Vec<u64>,
+}
+
+/// `GET /calls/:id/debug`: the timeline, and its events by kind.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CallDebugOut {
+    pub call_id: String,
+    pub status: String,
+    pub end_reason: Option<String>,
+    /// The owner epoch of the call's actor.
+    pub epoch: i64,
+    pub timeline: Vec<TimelineEventOut>,
+    /// The `detail` of each event of that kind.
+    pub turns: Vec<Value>,
+    pub interruptions: Vec<Value>,
+    pub tool_calls: Vec<Value>,
+    pub provider_errors: Vec<Value>,
+    pub latency: LatencyOut,
+    pub usage: UsageOut,
+    pub cost: CostOut,
+}
+
 pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<HttpResponse> {
     if !is_e164(&input.to) {
         return Err(super::telephony::invalid_number("to", &input.to));
@@ -80,29 +279,38 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
         .await?;
     let txn = ctx.begin().await?;
     let row = store::calls::insert(&txn, call.row().clone()).await?;
-    let out = json!({
-        "callId": row.id, "id": row.id, "sessionId": row.session_id, "status": row.status,
-        "agentId": row.agent_id, "direction": row.direction, "from": row.from_number,
-        "to": row.to_number, "provider": row.provider, "createdAt": row.created_at,
-    });
-    let res = ctx.commit(txn, StatusCode::CREATED, &out).await?;
+    let out = OutboundCallOut {
+        call_id: row.id.clone(),
+        id: row.id.clone(),
+        session_id: row.session_id.clone(),
+        status: row.status.clone(),
+        agent_id: row.agent_id.clone(),
+        direction: row.direction.clone(),
+        from: row.from_number.clone(),
+        to: row.to_number.clone(),
+        provider: row.provider.clone(),
+        created_at: row.created_at,
+    };
+    let res = ctx.commit(txn, StatusCode::CREATED, &Sorted(out)).await?;
     ctx.state.calls.dial_recorded(call);
     Ok(res)
 }
 
 /// Prices (USD) per unit by provider; the sandbox is free.
-fn cost_of(provider: &str, usage: &Usage) -> Value {
+fn cost_of(provider: &str, usage: &Usage) -> CostOut {
     let paid = provider != "sandbox";
     let per_min = |ms: u64, price: f64| if paid { ms as f64 / 60_000.0 * price } else { 0.0 };
     let telephony = per_min(usage.telephony_ms, 0.014);
     let round = |x: f64| (x * 10_000.0).round() / 10_000.0;
-    json!({
-        "currency": "USD",
-        "telephony": round(telephony),
-        "stt": 0.0, "llm": 0.0, "tts": 0.0,
-        "total": round(telephony),
-        "note": "speech, LLM and TTS ran on the sandbox providers (free)",
-    })
+    CostOut {
+        currency: "USD".into(),
+        telephony: round(telephony),
+        stt: 0.0,
+        llm: 0.0,
+        tts: 0.0,
+        total: round(telephony),
+        note: "speech, LLM and TTS ran on the sandbox providers (free)".into(),
+    }
 }
 
 /// The call's stored snapshot. The API shows only what is durable: a line or a status a
@@ -120,20 +328,34 @@ fn snapshot(row: &call::Model) -> CallSnapshotV1 {
     })
 }
 
-fn summary(row: &call::Model, snap: Option<&CallSnapshotV1>) -> Value {
+fn summary(row: &call::Model, snap: Option<&CallSnapshotV1>) -> CallSummaryOut {
     let status = snap.map_or(row.status.as_str(), |s| s.status.as_str());
     let duration = snap.map_or(i64::from(row.duration_secs), |s| s.duration_secs(Utc::now()));
-    json!({
-        "id": row.id, "callId": row.id, "sessionId": row.session_id, "agentId": row.agent_id,
-        "direction": row.direction, "status": status, "from": row.from_number, "to": row.to_number,
-        "phoneNumberId": row.phone_number_id, "provider": row.provider,
-        "providerCallSid": snap.and_then(|s| s.provider_call_sid.clone()).or_else(|| row.provider_call_sid.clone()),
-        "endReason": snap.and_then(|s| s.end_reason.clone()).or_else(|| row.end_reason.clone()),
-        "startedAt": snap.and_then(|s| s.answered_at).or(row.answered_at),
-        "endedAt": snap.and_then(|s| s.ended_at).or(row.ended_at),
-        "duration": duration, "variables": row.variables, "metadata": row.metadata,
-        "createdAt": row.created_at, "updatedAt": row.updated_at,
-    })
+    CallSummaryOut {
+        id: row.id.clone(),
+        call_id: row.id.clone(),
+        session_id: row.session_id.clone(),
+        agent_id: row.agent_id.clone(),
+        direction: row.direction.clone(),
+        status: status.to_string(),
+        from: row.from_number.clone(),
+        to: row.to_number.clone(),
+        phone_number_id: row.phone_number_id.clone(),
+        provider: row.provider.clone(),
+        provider_call_sid: snap
+            .and_then(|s| s.provider_call_sid.clone())
+            .or_else(|| row.provider_call_sid.clone()),
+        end_reason: snap
+            .and_then(|s| s.end_reason.clone())
+            .or_else(|| row.end_reason.clone()),
+        started_at: snap.and_then(|s| s.answered_at).or(row.answered_at),
+        ended_at: snap.and_then(|s| s.ended_at).or(row.ended_at),
+        duration,
+        variables: row.variables.clone(),
+        metadata: row.metadata.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
 }
 
 fn parse_date(q: &ListQuery, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
@@ -161,7 +383,7 @@ pub async fn list(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
         to: parse_date(&q, "endDate")?.or(parse_date(&q, "to")?),
     };
     let (rows, total) = store::calls::list(ctx.db(), ctx.org(), &filter, page.offset(), page.page_size).await?;
-    let items: Vec<Value> = rows
+    let items: Vec<CallSummaryOut> = rows
         .iter()
         .map(|r| summary(r, store::calls::snapshot_of(r).as_ref()))
         .collect();
@@ -185,49 +407,110 @@ async fn load_with_transcript(ctx: &Ctx, id: &str) -> ApiResult<(call::Model, Ca
 
 pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let (row, snap, lines) = load_with_transcript(&ctx, &id).await?;
-    let mut out = summary(&row, Some(&snap));
-    out["transcript"] = json!(lines);
-    out["usage"] = json!(snap.usage);
-    out["cost"] = cost_of(&row.provider, &snap.usage);
-    Ok(envelope::ok(&out))
+    let out = CallOut {
+        summary: summary(&row, Some(&snap)),
+        transcript: lines.into_iter().map(Into::into).collect(),
+        usage: (&snap.usage).into(),
+        cost: cost_of(&row.provider, &snap.usage),
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 pub async fn transcript(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let (row, snap, lines) = load_with_transcript(&ctx, &id).await?;
-    let text: Vec<String> = lines
+    let transcript: Vec<TranscriptLineOut> = lines.into_iter().map(Into::into).collect();
+    let text: Vec<String> = transcript
         .iter()
-        .map(|l| {
-            format!(
-                "{}: {}",
-                serde_json::to_value(l.speaker)
-                    .unwrap_or_default()
-                    .as_str()
-                    .unwrap_or(""),
-                l.text
-            )
-        })
+        .map(|l| format!("{}: {}", l.speaker, l.text))
         .collect();
-    Ok(envelope::ok(&json!({
-        "callId": row.id, "status": snap.status.as_str(),
-        "transcript": lines, "text": text.join("\n"),
-    })))
+    let out = TranscriptOut {
+        call_id: row.id,
+        status: snap.status.as_str().to_string(),
+        transcript,
+        text: text.join("\n"),
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     // The snapshot first, then the rows (see `store::calls::timeline`).
     let (row, mut snap) = load(&ctx, &id).await?;
     let timeline = store::calls::timeline(ctx.db(), &row.id, std::mem::take(&mut snap.timeline)).await?;
-    let of_kind = |k: &str| -> Vec<&Value> { timeline.iter().filter(|e| e.kind == k).map(|e| &e.detail).collect() };
-    let latencies: Vec<u64> = of_kind("turn")
+    let of_kind = |k: &str| -> Vec<Value> {
+        timeline
+            .iter()
+            .filter(|e| e.kind == k)
+            .map(|e| e.detail.clone())
+            .collect()
+    };
+    let turns = of_kind("turn");
+    let latencies: Vec<u64> = turns
         .iter()
         .filter_map(|d| d["endOfTurnToFirstAudioMs"].as_u64())
         .collect();
-    Ok(envelope::ok(&json!({
-        "callId": row.id, "status": snap.status.as_str(), "endReason": snap.end_reason,
-        "epoch": snap.epoch, "timeline": timeline,
-        "turns": of_kind("turn"), "interruptions": of_kind("interruption"),
-        "toolCalls": of_kind("tool_call"), "providerErrors": of_kind("provider_error"),
-        "latency": { "endOfTurnToFirstAudioMs": latencies },
-        "usage": snap.usage, "cost": cost_of(&row.provider, &snap.usage),
-    })))
+    let out = CallDebugOut {
+        call_id: row.id.clone(),
+        status: snap.status.as_str().to_string(),
+        end_reason: snap.end_reason.clone(),
+        epoch: snap.epoch,
+        interruptions: of_kind("interruption"),
+        tool_calls: of_kind("tool_call"),
+        provider_errors: of_kind("provider_error"),
+        turns,
+        latency: LatencyOut {
+            end_of_turn_to_first_audio_ms: latencies,
+        },
+        usage: (&snap.usage).into(),
+        cost: cost_of(&row.provider, &snap.usage),
+        timeline: timeline.into_iter().map(Into::into).collect(),
+    };
+    Ok(envelope::ok(&Sorted(out)))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(M::GET, "/calls", "calls", "list_calls", "List call records", |r| {
+            r.to(list)
+        })
+        .key(Some("calls:read"))
+        .returns_list::<CallSummaryOut>("calls"),
+        RouteSpec::new(M::GET, "/calls/:id", "calls", "get_call", "Get call by ID", |r| {
+            r.to(get)
+        })
+        .key(Some("calls:read"))
+        .returns::<CallOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/calls/:id/transcript",
+            "calls",
+            "get_call_transcript",
+            "Get call transcript",
+            |r| r.to(transcript),
+        )
+        .key(Some("calls:read"))
+        .returns::<TranscriptOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/calls/:id/debug",
+            "calls",
+            "get_call_debug",
+            "Get call debug timeline and troubleshooting",
+            |r| r.to(debug),
+        )
+        .key(Some("calls:read"))
+        .returns::<CallDebugOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/calls/outbound",
+            "calls",
+            "make_call",
+            "Initiate outbound call",
+            |r| r.to(outbound),
+        )
+        .key(Some("calls:write"))
+        .body::<OutboundIn>()
+        .example(|| json!({ "agentId": "AGT-01JDEXAMPLE", "to": "+14155550100" }))
+        .returns::<OutboundCallOut>(),
+    ]
 }

@@ -1,17 +1,22 @@
 //! Feedback: the first resource through the whole stack and the model the others copy —
 //! wire types, their conversion, handlers, all scoped to the caller's organisation.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use thruai_entities::feedback;
 
-use super::{
+use super::core::{
     envelope,
     extract::{Body, Ctx, ListQuery},
+    route_spec::RouteSpec,
     validation::{Validate, Validator},
 };
 use crate::{
@@ -181,4 +186,54 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<FeedbackP
     active.updated_at = Set(now);
     let row = store::feedback::update(&txn, active).await?;
     ctx.commit(txn, StatusCode::OK, &FeedbackOut::from(row)).await
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::POST,
+            "/feedback",
+            "feedback",
+            "submit_feedback",
+            "Submit feedback",
+            |r| r.to(create),
+        )
+        .key(Some("feedback:write"))
+        .body::<FeedbackIn>()
+        .example(|| json!({ "type": "bug", "subject": "Agent repeats itself", "message": "The agent repeated the greeting twice", "rating": 2 }))
+        .returns::<FeedbackOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/feedback",
+            "feedback",
+            "list_feedback",
+            "List submitted feedback",
+            |r| r.to(list),
+        )
+        .key(Some("feedback:read"))
+        .returns_list::<FeedbackOut>("feedback"),
+        RouteSpec::new(
+            M::GET,
+            "/feedback/:id",
+            "feedback",
+            "get_feedback",
+            "Get feedback by ID",
+            |r| r.to(get),
+        )
+        .key(Some("feedback:read"))
+        .returns::<FeedbackOut>(),
+        RouteSpec::new(
+            M::PATCH,
+            "/feedback/:id",
+            "feedback",
+            "update_feedback",
+            "Respond to feedback",
+            |r| r.to(update),
+        )
+        .key(Some("feedback:write"))
+        .body::<FeedbackPatch>()
+        .example(|| json!({ "status": "resolved", "response": "Fixed in 1.13.0" }))
+        .returns::<FeedbackOut>(),
+    ]
 }

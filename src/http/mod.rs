@@ -1,34 +1,23 @@
 //! The HTTP layer: the route table turned into actix resources, each wrapped by the API
 //! layer (auth, limits, idempotency), under the outer frame (envelope headers, panics).
+//! One module per resource, each declaring its routes (`routes()`) beside its handlers and
+//! wire types; `core` holds the request plumbing, `meta` the server's self-description.
 
 pub mod accounts;
 pub mod agents;
 pub mod calls;
 pub mod campaigns;
-pub mod capabilities;
 pub mod compliance;
+pub mod core;
 pub mod debug;
-pub mod discovery;
-pub mod docs;
-pub mod envelope;
-pub mod extract;
 pub mod feedback;
-pub mod frame;
-pub mod health;
-pub mod layer;
-pub mod llms;
-pub mod mcp;
-pub mod metrics;
-pub mod openapi;
+pub mod meta;
 pub mod profile;
 pub mod providers;
-pub mod route_spec;
-pub mod routes;
 pub mod sms;
 pub mod telephony;
 pub mod tools;
 pub mod twilio;
-pub mod validation;
 pub mod webhook_deliveries;
 pub mod webhooks;
 
@@ -36,6 +25,7 @@ use std::{collections::BTreeMap, rc::Rc};
 
 use actix_web::{HttpRequest, HttpResponse, middleware::from_fn, web};
 
+use self::core::{layer, route_spec::RouteSpec, routes};
 use crate::error::{ApiError, ErrorCode};
 
 pub const BASE_PATH: &str = "/api/v1/public";
@@ -46,7 +36,7 @@ pub const BASE_PATH: &str = "/api/v1/public";
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Carrier webhooks and the media stream: outside the base path and the API layer.
     twilio::configure(cfg);
-    let mut by_path: BTreeMap<String, Vec<&'static routes::RouteSpec>> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, Vec<&'static RouteSpec>> = BTreeMap::new();
     for spec in routes::table() {
         let full = if spec.root {
             spec.actix_path()
@@ -63,7 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             fulls.push(BASE_PATH.to_string());
         }
         for full in fulls {
-            let specs: Rc<[&'static routes::RouteSpec]> = specs.clone().into();
+            let specs: Rc<[&'static RouteSpec]> = specs.clone().into();
             let allow = specs.iter().map(|s| s.method.as_str()).collect::<Vec<_>>().join(", ");
             let mut resource = web::resource(full);
             for spec in specs.iter() {

@@ -1,56 +1,181 @@
 //! `GET /profile`: everything an autonomous agent needs to start a session — who it is,
 //! what it may do (generated from the route table), what exists, and what to do next.
 
-use actix_web::HttpResponse;
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, http::Method};
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{BASE_PATH, envelope, extract::Ctx, routes};
+use super::{
+    BASE_PATH,
+    core::{
+        envelope::{self, Sorted},
+        extract::Ctx,
+        route_spec::RouteSpec,
+        routes,
+    },
+};
 use crate::{error::ApiResult, store};
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSummary {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub plan: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileKey {
+    pub id: String,
+    pub prefix: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub organization: Option<OrganizationSummary>,
+    pub api_key: ProfileKey,
+}
+
+/// One operation of the API and whether this key may call it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    pub method: String,
+    pub path: String,
+    pub permission: Option<String>,
+    pub allowed: bool,
+    pub description: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceCounts {
+    pub feedback: u64,
+    pub api_keys: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxStatus {
+    /// E-mail is the sandbox: codes are read from the sandbox outbox.
+    pub email: bool,
+}
+
+/// A suggested call, in order.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct QuickStartStep {
+    pub step: String,
+    pub method: String,
+    pub path: String,
+    /// The body to send, when the call takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileOut {
+    pub identity: Identity,
+    pub permissions: Vec<String>,
+    /// Every authenticated operation, keyed by name.
+    pub actions: BTreeMap<String, Action>,
+    pub resources: ResourceCounts,
+    pub sandbox: SandboxStatus,
+    pub quick_start: Vec<QuickStartStep>,
+}
 
 pub async fn profile(ctx: Ctx) -> ApiResult<HttpResponse> {
     let org = store::accounts::find_org(ctx.db(), ctx.org()).await?;
     let feedback = store::feedback::count(ctx.db(), ctx.org()).await?;
     let api_keys = store::api_keys::count_for_org(ctx.db(), ctx.org()).await?;
 
-    let mut actions = serde_json::Map::new();
-    for spec in routes::table().iter().filter(|s| s.auth) {
-        let allowed = spec.permission.is_none_or(|p| ctx.principal.has_scope(p));
-        actions.insert(
-            spec.operation.to_string(),
-            json!({
-                "method": spec.method.as_str(),
-                "path": format!("{BASE_PATH}{}", spec.path),
-                "permission": spec.permission,
-                "allowed": allowed,
-                "description": spec.description,
-            }),
-        );
-    }
-    let mut quick_start: Vec<Value> = Vec::new();
+    let actions = routes::table()
+        .iter()
+        .filter(|s| s.auth)
+        .map(|spec| {
+            let action = Action {
+                method: spec.method.to_string(),
+                path: format!("{BASE_PATH}{}", spec.path),
+                permission: spec.permission.map(str::to_string),
+                allowed: spec.permission.is_none_or(|p| ctx.principal.has_scope(p)),
+                description: spec.description.to_string(),
+            };
+            (spec.operation.to_string(), action)
+        })
+        .collect();
+    let step = |step: &str, method: &str, path: String| QuickStartStep {
+        step: step.into(),
+        method: method.into(),
+        path,
+        body: None,
+    };
+    let mut quick_start = Vec::new();
     if feedback == 0 {
-        quick_start.push(json!({
-            "step": "Tell us how it is going",
-            "method": "POST",
-            "path": format!("{BASE_PATH}/feedback"),
-            "body": { "type": "general", "message": "First contact from my agent" },
-        }));
+        quick_start.push(QuickStartStep {
+            body: Some(json!({ "type": "general", "message": "First contact from my agent" })),
+            ..step("Tell us how it is going", "POST", format!("{BASE_PATH}/feedback"))
+        });
     }
-    quick_start
-        .push(json!({ "step": "Read the full API description", "method": "GET", "path": format!("{BASE_PATH}/") }));
-    quick_start.push(json!({ "step": "Look up request schemas before writing", "method": "GET", "path": format!("{BASE_PATH}/_debug/schemas") }));
-    quick_start.push(json!({ "step": "Check providers, limits and features", "method": "GET", "path": format!("{BASE_PATH}/capabilities") }));
-    quick_start.push(json!({ "step": "Read the guides", "method": "GET", "path": format!("{BASE_PATH}/docs") }));
-    quick_start.push(json!({ "step": "Or drive the API as MCP tools (same key)", "method": "POST", "path": "/mcp" }));
+    quick_start.push(step("Read the full API description", "GET", format!("{BASE_PATH}/")));
+    quick_start.push(step(
+        "Look up request schemas before writing",
+        "GET",
+        format!("{BASE_PATH}/_debug/schemas"),
+    ));
+    quick_start.push(step(
+        "Check providers, limits and features",
+        "GET",
+        format!("{BASE_PATH}/capabilities"),
+    ));
+    quick_start.push(step("Read the guides", "GET", format!("{BASE_PATH}/docs")));
+    quick_start.push(step("Or drive the API as MCP tools (same key)", "POST", "/mcp".into()));
 
-    Ok(envelope::ok(&json!({
-        "identity": {
-            "organization": org.map(|o| json!({ "id": o.id, "name": o.name, "slug": o.slug, "plan": o.plan })),
-            "apiKey": { "id": ctx.principal.key_id, "prefix": ctx.principal.key_prefix, "expiresAt": ctx.principal.expires_at },
+    let out = ProfileOut {
+        identity: Identity {
+            organization: org.map(|o| OrganizationSummary {
+                id: o.id,
+                name: o.name,
+                slug: o.slug,
+                plan: o.plan,
+            }),
+            api_key: ProfileKey {
+                id: ctx.principal.key_id.clone(),
+                prefix: ctx.principal.key_prefix.clone(),
+                expires_at: ctx.principal.expires_at,
+            },
         },
-        "permissions": ctx.principal.scopes,
-        "actions": actions,
-        "resources": { "feedback": feedback, "apiKeys": api_keys },
-        "sandbox": { "email": ctx.state.email_is_sandbox() },
-        "quickStart": quick_start,
-    })))
+        permissions: ctx.principal.scopes.clone(),
+        actions,
+        resources: ResourceCounts { feedback, api_keys },
+        sandbox: SandboxStatus {
+            email: ctx.state.email_is_sandbox(),
+        },
+        quick_start,
+    };
+    Ok(envelope::ok(&Sorted(out)))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/profile",
+            "profile",
+            "get_profile",
+            "Get caller identity, granted permissions, action map, resource counts, and contextual quickStart guidance",
+            |r| r.to(profile),
+        )
+        .key(None)
+        .returns::<ProfileOut>(),
+    ]
 }

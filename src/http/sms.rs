@@ -1,16 +1,21 @@
 //! SMS: send (three paths, one handler), messages, conversations (one per pair of numbers)
 //! and opt-outs. Carrier webhooks (inbound, delivery status) live in `twilio/sms.rs`.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use thruai_entities::{phone_number, sms_conversation, sms_message, sms_opt_out};
 
-use super::{
-    envelope,
+use super::core::{
+    envelope::{self, PageInfo, Sorted},
     extract::{Body, Ctx, ListQuery},
+    route_spec::{PAGED, RouteSpec},
     validation::{Validate, Validator},
 };
 use crate::{
@@ -144,6 +149,15 @@ impl From<sms_opt_out::Model> for OptOutOut {
             created_at: o.created_at,
         }
     }
+}
+
+/// A conversation with one page of its messages.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationMessagesOut {
+    pub conversation: ConversationOut,
+    pub messages: Vec<SmsOut>,
+    pub pagination: PageInfo,
 }
 
 fn invalid_number(field: &str, raw: &str, why: &str) -> ApiError {
@@ -373,15 +387,12 @@ pub async fn conversation_messages(ctx: Ctx, id: web::Path<String>, q: ListQuery
     let items: Vec<SmsOut> = rows.into_iter().map(Into::into).collect();
     let opted_out = store::sms::is_opted_out(ctx.db(), ctx.org(), Some(&conv.org_number), &conv.contact_number).await?;
     let info = page.info(total);
-    let body = envelope::to_bytes(
-        Some(&json!({
-            "conversation": conversation_out(conv, opted_out),
-            "messages": items,
-            "pagination": info,
-        })),
-        None,
-        Some(info),
-    );
+    let out = ConversationMessagesOut {
+        conversation: conversation_out(conv, opted_out),
+        messages: items,
+        pagination: info,
+    };
+    let body = envelope::to_bytes(Some(&Sorted(out)), None, Some(info));
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
@@ -390,6 +401,74 @@ pub async fn opt_outs(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
     let (rows, total) = store::sms::list_opt_outs(ctx.db(), ctx.org(), page.offset(), page.page_size).await?;
     let items: Vec<OptOutOut> = rows.into_iter().map(Into::into).collect();
     Ok(envelope::list("optOuts", &items, page.info(total)))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(M::POST, "/sms", "sms", "send_sms_alias", "Send an SMS message (RESTful alias)", |r| {
+            r.to(send)
+        })
+        .key(Some("telephony:write"))
+        .body::<SmsIn>()
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))
+        .returns::<SmsOut>(),
+        RouteSpec::new(M::POST, "/sms/messages", "sms", "send_sms", "Send an SMS message", |r| {
+            r.to(send)
+        })
+        .key(Some("telephony:write"))
+        .body::<SmsIn>()
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))
+        .returns::<SmsOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/sms/send",
+            "sms",
+            "send_sms_legacy",
+            "Send an SMS message (alias for POST /sms/messages)",
+            |r| r.to(send),
+        )
+        .key(Some("telephony:write"))
+        .body::<SmsIn>()
+        .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))
+        .returns::<SmsOut>(),
+        RouteSpec::new(M::GET, "/sms/messages", "sms", "list_sms_messages", "List SMS messages", |r| {
+            r.to(list)
+        })
+        .key(Some("telephony:read"))
+        .returns_list::<SmsOut>("messages"),
+        RouteSpec::new(M::GET, "/sms/messages/:id", "sms", "get_sms_message", "Get SMS message by ID", |r| {
+            r.to(get)
+        })
+        .key(Some("telephony:read"))
+        .returns::<SmsOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/sms/conversations",
+            "sms",
+            "list_sms_conversations",
+            "List SMS conversations",
+            |r| r.to(conversations),
+        )
+        .key(Some("telephony:read"))
+        .returns_list::<ConversationOut>("conversations"),
+        RouteSpec::new(
+            M::GET,
+            "/sms/conversations/:id/messages",
+            "sms",
+            "get_sms_conversation_messages",
+            "Get SMS conversation messages",
+            |r| r.to(conversation_messages),
+        )
+        .key(Some("telephony:read"))
+        .query(PAGED)
+        .returns::<ConversationMessagesOut>(),
+        RouteSpec::new(M::GET, "/sms/opt-outs", "sms", "list_sms_opt_outs", "List SMS opt-outs", |r| {
+            r.to(opt_outs)
+        })
+        .key(Some("telephony:read"))
+        .returns_list::<OptOutOut>("optOuts"),
+    ]
 }
 
 #[cfg(test)]

@@ -3,16 +3,21 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thruai_entities::tool;
 
-use super::{
-    envelope,
+use super::core::{
+    envelope::{self, DeletedOut},
     extract::{Body, Ctx, ListQuery},
+    route_spec::RouteSpec,
     validation::{Validate, Validator},
 };
 use crate::{
@@ -402,11 +407,8 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
         })
         .collect();
     store::tools::delete(&txn, ctx.org(), &row.id).await?;
-    let mut data = json!({ "message": format!("Tool '{}' deleted", row.id) });
-    if !warnings.is_empty() {
-        data["warnings"] = json!(warnings);
-    }
-    ctx.commit(txn, StatusCode::OK, &data).await
+    let out = DeletedOut::new(format!("Tool '{}' deleted", row.id)).with_warnings(warnings);
+    ctx.commit(txn, StatusCode::OK, &out).await
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -437,7 +439,20 @@ pub struct ToolTestOut {
     pub error: Option<String>,
     /// True when the request carried Standard Webhooks signature headers.
     pub signed: bool,
-    pub request: Value,
+    pub request: ToolTestRequest,
+}
+
+/// The test request as sent. Fields in alphabetical order: the order this object has
+/// always gone out in.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolTestRequest {
+    /// The JSON body posted (`type` `tool.call`, `test` true, the arguments).
+    pub body: Value,
+    /// The `webhook-id` the request carried.
+    pub message_id: String,
+    pub method: String,
+    pub url: String,
 }
 
 pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>) -> ApiResult<HttpResponse> {
@@ -474,7 +489,78 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<ToolTestIn>
         response_time: d.elapsed_ms,
         error: d.error,
         signed: d.signed,
-        request: json!({ "method": "POST", "url": row.url, "messageId": d.message_id, "body": payload }),
+        request: ToolTestRequest {
+            body: payload,
+            message_id: d.message_id,
+            method: "POST".into(),
+            url: row.url,
+        },
     };
     Ok(envelope::ok(&out))
+}
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::POST,
+            "/tools",
+            "tools",
+            "create_tool",
+            "Create a custom webhook tool. The tool becomes available to agents via enabledTools.",
+            |r| r.to(create),
+        )
+        .key(Some("tools:write"))
+        .body::<ToolIn>()
+        .example(|| json!({ "name": "lookup_order", "description": "Look up an order by its number", "url": "https://tools.example.com/orders/lookup", "parameters": { "type": "object", "properties": { "orderId": { "type": "string" } }, "required": ["orderId"] }, "timeout": 10 }))
+        .returns::<ToolOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/tools",
+            "tools",
+            "list_tools",
+            "List all custom tools for the organization",
+            |r| r.to(list),
+        )
+        .key(Some("tools:read"))
+        .returns_list::<ToolOut>("tools"),
+        RouteSpec::new(M::GET, "/tools/:id", "tools", "get_tool", "Get tool details by ID", |r| {
+            r.to(get)
+        })
+        .key(Some("tools:read"))
+        .returns::<ToolOut>(),
+        RouteSpec::new(
+            M::PATCH,
+            "/tools/:id",
+            "tools",
+            "update_tool",
+            "Update tool configuration (URL, parameters, secret, headers, timeout). Tool name cannot be changed.",
+            |r| r.to(update),
+        )
+        .key(Some("tools:write"))
+        .body::<ToolPatch>()
+        .example(|| json!({ "description": "Look up an order and its delivery status", "timeout": 15 }))
+        .returns::<ToolOut>(),
+        RouteSpec::new(
+            M::DELETE,
+            "/tools/:id",
+            "tools",
+            "delete_tool",
+            "Delete a custom tool. Returns warnings if agents still reference it.",
+            |r| r.to(delete),
+        )
+        .key(Some("tools:write"))
+        .returns::<DeletedOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/tools/:id/test",
+            "tools",
+            "test_tool",
+            "Test tool by sending a sample request to the webhook URL",
+            |r| r.to(test),
+        )
+        .key(Some("tools:write"))
+        .body::<ToolTestIn>()
+        .example(|| json!({ "arguments": { "orderId": "A-1001" } }))
+        .returns::<ToolTestOut>(),
+    ]
 }

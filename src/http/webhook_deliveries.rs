@@ -1,7 +1,11 @@
 //! A subscription's delivery log (`GET /webhooks/:id/deliveries`), its test delivery
 //! (`POST …/test`) and replays (`POST …/replay`), scoped to the caller's organisation.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -9,9 +13,10 @@ use serde_json::json;
 use thruai_actors::webhook::state::Outcome;
 use thruai_entities::{webhook, webhook_attempt};
 
-use super::{
+use super::core::{
     envelope::{self, PageInfo},
     extract::{Body, Ctx, ListQuery},
+    route_spec::RouteSpec,
     validation::{Validate, Validator},
 };
 use crate::{
@@ -258,4 +263,46 @@ pub async fn replay(ctx: Ctx, id: web::Path<String>, Body(input): Body<ReplayIn>
     let response = ctx.commit(txn, StatusCode::OK, &out).await?;
     ctx.state.webhooks.wake(vec![sub.id]);
     Ok(response)
+}
+
+/// The delivery log, test and replay routes, in that order; `webhooks::routes` places them
+/// among the subscription routes.
+pub fn routes() -> [RouteSpec; 3] {
+    use Method as M;
+    [
+        RouteSpec::new(
+            M::GET,
+            "/webhooks/:id/deliveries",
+            "webhooks",
+            "list_webhook_deliveries",
+            "List webhook delivery attempts with status, timing, and error details",
+            |r| r.to(list),
+        )
+        .key(Some("webhooks:read"))
+        .returns_list::<DeliveryOut>("deliveries"),
+        RouteSpec::new(
+            M::POST,
+            "/webhooks/:id/test",
+            "webhooks",
+            "test_webhook",
+            "Send test webhook delivery with sample payload",
+            |r| r.to(test),
+        )
+        .key(Some("webhooks:write"))
+        .body::<WebhookTestIn>()
+        .example(|| json!({ "event": "call.completed" }))
+        .returns::<WebhookTestOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/webhooks/:id/replay",
+            "webhooks",
+            "replay_webhook",
+            "Replay failed deliveries by ID or time window for exactly-once recovery",
+            |r| r.to(replay),
+        )
+        .key(Some("webhooks:write"))
+        .body::<ReplayIn>()
+        .example(|| json!({ "since": "2026-03-01T00:00:00Z", "until": "2026-03-02T00:00:00Z" }))
+        .returns::<ReplayOut>(),
+    ]
 }

@@ -1,7 +1,11 @@
 //! Webhook subscriptions: wire types, their conversion and the CRUD handlers, scoped to the
 //! caller's organisation. Deliveries, tests and replays live in `webhook_deliveries.rs`.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use sea_orm::ActiveValue::Set;
@@ -10,9 +14,13 @@ use serde_json::{Value, json};
 use thruai_entities::webhook;
 
 use super::{
-    envelope,
-    extract::{Body, Ctx, ListQuery},
-    validation::{Validate, Validator, suggest},
+    core::{
+        envelope::{self, DeletedOut},
+        extract::{Body, Ctx, ListQuery},
+        route_spec::RouteSpec,
+        validation::{Validate, Validator, suggest},
+    },
+    webhook_deliveries,
 };
 use crate::{
     domain::ids,
@@ -302,19 +310,87 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
         return Err(ApiError::not_found("Webhook", &id));
     }
     let cancelled = store::webhook_deliveries::cancel_pending(&txn, &id, "endpoint deleted", now).await?;
-    let mut data = json!({ "message": format!("Webhook '{id}' deleted") });
+    let mut out = DeletedOut::new(format!("Webhook '{id}' deleted"));
     if cancelled > 0 {
-        data["warnings"] = json!([format!("{cancelled} pending deliveries were cancelled")]);
+        out.warnings
+            .push(format!("{cancelled} pending deliveries were cancelled"));
     }
-    let response = ctx.commit(txn, StatusCode::OK, &data).await?;
+    let response = ctx.commit(txn, StatusCode::OK, &out).await?;
     ctx.state.webhooks.ensure(&id);
     Ok(response)
+}
+
+/// The subscription routes, with `webhook_deliveries`' log, test and replay routes in
+/// their places.
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    let [deliveries, test, replay] = webhook_deliveries::routes();
+    vec![
+        RouteSpec::new(
+            M::POST,
+            "/webhooks",
+            "webhooks",
+            "create_webhook",
+            "Create webhook subscription for real-time events (call.started, call.completed, call.failed, transcript.ready, workflow.triggered, workflow.completed, agent.updated, a2p.brand.status_changed, a2p.campaign.status_changed)",
+            |r| r.to(create),
+        )
+        .key(Some("webhooks:write"))
+        .body::<WebhookIn>()
+        .example(|| json!({ "url": "https://hooks.example.invalid/thruai", "events": ["call.completed", "call.failed"], "description": "CRM sync" }))
+        .returns::<WebhookOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/webhooks",
+            "webhooks",
+            "list_webhooks",
+            "List all webhook subscriptions",
+            |r| r.to(list),
+        )
+        .key(Some("webhooks:read"))
+        .returns_list::<WebhookOut>("webhooks"),
+        RouteSpec::new(
+            M::GET,
+            "/webhooks/:id",
+            "webhooks",
+            "get_webhook",
+            "Get webhook subscription details",
+            |r| r.to(get),
+        )
+        .key(Some("webhooks:read"))
+        .returns::<WebhookOut>(),
+        deliveries,
+        // The contract lists PATCH /webhooks/:id twice; this is its later, fuller description.
+        RouteSpec::new(
+            M::PATCH,
+            "/webhooks/:id",
+            "webhooks",
+            "update_webhook",
+            "Update webhook subscription (url, events, secret, description, enabled)",
+            |r| r.to(update),
+        )
+        .key(Some("webhooks:write"))
+        .body::<WebhookPatch>()
+        .example(|| json!({ "events": ["call.completed", "transcript.ready"], "enabled": true }))
+        .returns::<WebhookOut>(),
+        RouteSpec::new(
+            M::DELETE,
+            "/webhooks/:id",
+            "webhooks",
+            "delete_webhook",
+            "Delete webhook subscription",
+            |r| r.to(delete),
+        )
+        .key(Some("webhooks:write"))
+        .returns::<DeletedOut>(),
+        test,
+        replay,
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::validation::parse_body;
+    use crate::http::core::validation::parse_body;
 
     #[test]
     fn unknown_events_are_refused_with_a_suggestion() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-use thruai::http::routes;
+use thruai::http::core::routes;
 use thruai_entities::outbox_event;
 
 use crate::{

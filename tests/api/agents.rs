@@ -3,7 +3,14 @@
 
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
-use thruai::http::agents::AgentOut;
+use thruai::http::{
+    agents::{
+        AgentOut,
+        checks::{PreflightOut, PreviewOut},
+        simulate::SimulateOut,
+    },
+    core::envelope::DeletedOut,
+};
 use thruai_entities::outbox_event;
 
 use crate::helpers::{TestApp, spawn_app};
@@ -51,9 +58,12 @@ async fn an_agent_is_created_with_defaults_and_every_change_records_an_event() {
     assert!(patched.data()["s2sConfig"]["noiseReduction"].is_null());
     assert_eq!(patched.data()["interruptionSettings"]["sensitivityMs"], 300);
     assert_eq!(patched.data()["memoryPolicy"]["namespaceScope"], "caller");
-    assert_eq!(listed.data()["agents"][0]["id"], agent.id.as_str());
+    let listed: Vec<AgentOut> = serde_json::from_value(listed.data()["agents"].clone()).unwrap();
+    assert_eq!(listed[0].id, agent.id);
     assert_eq!(deleted.status, 200);
-    assert!(deleted.data()["message"].is_string());
+    let deleted: DeletedOut = serde_json::from_value(deleted.data().clone()).unwrap();
+    assert_eq!(deleted.message, format!("Agent '{}' deleted", agent.id));
+    assert!(deleted.warnings.is_empty());
     assert_eq!(gone.code(), "NOT_FOUND");
     assert_eq!(agent_events(&app).await, 3);
 }
@@ -197,14 +207,18 @@ async fn preview_substitutes_variables_scores_risk_and_hard_fails() {
         .await;
 
     assert_eq!(partial.status, 200);
+    let partial: PreviewOut = serde_json::from_value(partial.data().clone()).unwrap();
+    let full: PreviewOut = serde_json::from_value(full.data().clone()).unwrap();
+    assert_eq!((partial.agent_id.as_str(), partial.hard_fail), (id.as_str(), false));
     assert_eq!(
-        partial.data()["systemPrompt"],
-        "You call for Acme about invoice 42. If asked, honour opt-out requests."
+        partial.assessment.system_prompt.as_deref(),
+        Some("You call for Acme about invoice 42. If asked, honour opt-out requests.")
     );
-    assert_eq!(partial.data()["unresolvedVariables"], json!(["customer_name"]));
-    assert_eq!(partial.data()["riskLevel"], "low");
-    assert_eq!(full.data()["firstMessage"], "Hi Bo, this is Ada.");
-    assert_eq!(full.data()["riskScore"], 0);
+    assert_eq!(partial.assessment.unresolved_variables, ["customer_name"]);
+    assert_eq!(partial.assessment.risk_level, "low");
+    assert_eq!(full.assessment.first_message.as_deref(), Some("Hi Bo, this is Ada."));
+    assert_eq!(full.assessment.risk_score, 0);
+    assert!(full.hard_fail);
     assert_eq!((hard.status.as_u16(), hard.code()), (400, "VALIDATION_ERROR"));
     let fields: Vec<&str> = hard.body["error"]["details"]
         .as_array()
@@ -250,17 +264,19 @@ async fn preflight_reports_machine_actionable_checks() {
     let r = app.post(&format!("/agents/{bare}/preflight"), &json!({})).await;
 
     assert_eq!(r.status, 200);
-    assert_eq!(r.data()["ready"], false);
-    let checks = r.data()["checks"].as_array().unwrap();
-    let prompt = checks.iter().find(|c| c["id"] == "prompt_integrity").unwrap();
-    assert_eq!(prompt["status"], "fail");
-    assert_eq!(prompt["fix"]["method"], "PATCH");
-    let providers = checks.iter().find(|c| c["id"] == "provider_readiness").unwrap();
-    assert_eq!(providers["data"]["s2s"]["status"], "sandbox");
+    let r: PreflightOut = serde_json::from_value(r.data().clone()).unwrap();
+    assert!(!r.ready);
+    let check = |id: &str| r.checks.iter().find(|c| c.id == id).unwrap();
+    let prompt = check("prompt_integrity");
+    assert_eq!(prompt.status, "fail");
+    assert_eq!(prompt.fix.as_ref().unwrap()["method"], "PATCH");
+    assert_eq!(check("provider_readiness").data["s2s"]["status"], "sandbox");
     for id in ["placeholders", "voice_quality", "compliance", "tools", "telephony"] {
-        assert!(checks.iter().any(|c| c["id"] == id), "{id}");
+        assert!(r.checks.iter().any(|c| c.id == id), "{id}");
     }
-    assert!(r.data()["voiceQualityScore"].as_u64().unwrap() <= 100);
+    assert_eq!(r.summary.pass + r.summary.warn + r.summary.fail, r.checks.len());
+    assert!(r.summary.fail >= 1);
+    assert!(r.voice_quality_score <= 100);
 }
 
 #[actix_web::test]
@@ -299,12 +315,20 @@ async fn simulation_runs_scenarios_against_the_sandbox_model() {
         .await;
 
     assert_eq!(all.status, 200, "{:?}", all.body);
-    assert_eq!(all.data()["llm"]["sandbox"], true);
-    let results = all.data()["results"].as_array().unwrap();
-    let opt_out = results.iter().find(|r| r["scenario"] == "opt_out").unwrap();
-    assert_eq!(opt_out["passed"], true);
-    assert!(opt_out["actions"].as_array().unwrap().contains(&json!("ended_call")));
-    assert_eq!(opt_out["transcript"][0]["content"], "Hi, this is Ada.");
+    let all: SimulateOut = serde_json::from_value(all.data().clone()).unwrap();
+    let noisy: SimulateOut = serde_json::from_value(noisy.data().clone()).unwrap();
+    assert!(all.llm.sandbox);
+    let result = |name: &str| all.results.iter().find(|r| r.scenario == name).unwrap();
+    let opt_out = result("opt_out");
+    assert!(opt_out.passed);
+    assert!(opt_out.actions.iter().any(|a| a == "ended_call"));
+    assert_eq!(
+        (
+            opt_out.transcript[0].role.as_str(),
+            opt_out.transcript[0].content.as_str()
+        ),
+        ("assistant", "Hi, this is Ada.")
+    );
     for name in [
         "wrong_party",
         "failed_verification",
@@ -312,15 +336,16 @@ async fn simulation_runs_scenarios_against_the_sandbox_model() {
         "silence",
         "background_noise",
     ] {
-        let r = results.iter().find(|r| r["scenario"] == name).unwrap();
-        assert_eq!(r["passed"], true, "{name}: {r}");
+        assert!(result(name).passed, "{name}: {:?}", result(name));
     }
-    let tool_use = results.iter().find(|r| r["scenario"] == "tool_use").unwrap();
-    assert_eq!(tool_use["passed"], false, "no tools attached");
-    assert_eq!(noisy.data()["results"][0]["passed"], false);
+    assert!(!result("tool_use").passed, "no tools attached");
+    assert_eq!(all.summary.total, all.results.len());
+    assert_eq!(all.summary.failed, 1);
+    assert!(!noisy.results[0].passed);
     assert!(
-        noisy.data()["results"][0]["recommendation"]
-            .as_str()
+        noisy.results[0]
+            .recommendation
+            .as_deref()
             .unwrap()
             .contains("noiseReduction")
     );

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use thruai::providers::sandbox::far_end::{FarEnd, FarEndEnv, Step};
+use thruai::{
+    http::calls::{CallDebugOut, CallOut, CallSummaryOut, OutboundCallOut, TranscriptLineOut, TranscriptOut},
+    providers::sandbox::far_end::{FarEnd, FarEndEnv, Step},
+};
 
 use crate::{
     fake_twilio::FakeTwilio,
@@ -44,30 +47,35 @@ async fn call(app: &TestApp, agent_id: &str, script: Value) -> String {
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
-    assert_eq!(r.data()["status"], "queued");
-    assert!(r.data()["sessionId"].is_string());
-    r.data()["callId"].as_str().unwrap().to_string()
+    let placed: OutboundCallOut = serde_json::from_value(r.data().clone()).unwrap();
+    assert_eq!(placed.status, "queued");
+    assert_eq!(placed.call_id, placed.id);
+    assert!(placed.session_id.starts_with("SES-"), "{placed:?}");
+    placed.call_id
 }
 
 /// Polls until the call is terminal; returns `GET /calls/:id`.
-async fn finished(app: &TestApp, id: &str) -> Value {
+async fn finished(app: &TestApp, id: &str) -> CallOut {
     for _ in 0..300 {
         let r = app.get(&format!("/calls/{id}")).await;
-        let status = r.data()["status"].as_str().unwrap_or("").to_string();
-        if !["queued", "ringing", "in_progress"].contains(&status.as_str()) {
-            return r.data().clone();
+        let call: CallOut = serde_json::from_value(r.data().clone()).unwrap();
+        if !["queued", "ringing", "in_progress"].contains(&call.summary.status.as_str()) {
+            return call;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("call {id} did not finish");
 }
 
-fn lines(call: &Value, speaker: &str) -> Vec<Value> {
-    call["transcript"]
-        .as_array()
-        .unwrap()
+async fn debug_of(app: &TestApp, id: &str) -> CallDebugOut {
+    let r = app.get(&format!("/calls/{id}/debug")).await;
+    serde_json::from_value(r.data().clone()).unwrap()
+}
+
+fn lines(call: &CallOut, speaker: &str) -> Vec<TranscriptLineOut> {
+    call.transcript
         .iter()
-        .filter(|l| l["speaker"] == speaker)
+        .filter(|l| l.speaker == speaker)
         .cloned()
         .collect()
 }
@@ -97,7 +105,7 @@ async fn on_default_settings_callbacks_reach_the_bound_port() {
     let agent = agent(&app, "Hello!", json!({})).await;
     let id = call(&app, &agent, json!([{ "waitForAgent": true }, { "hangup": true }])).await;
     let c = finished(&app, &id).await;
-    assert_eq!(c["status"], "completed", "{c}");
+    assert_eq!(c.summary.status, "completed", "{c:?}");
 }
 
 #[actix_web::test]
@@ -112,35 +120,28 @@ async fn a_sandbox_call_runs_end_to_end_greeting_turns_and_agent_hangup() {
     )
     .await;
     let c = finished(&app, &id).await;
-    assert_eq!(c["status"], "completed", "{c}");
-    assert_eq!(c["endReason"], "agent_ended");
+    assert_eq!(c.summary.status, "completed", "{c:?}");
+    assert_eq!(c.summary.end_reason.as_deref(), Some("agent_ended"));
     let agent_lines = lines(&c, "agent");
     let caller_lines = lines(&c, "caller");
-    assert_eq!(agent_lines[0]["text"], "Thanks for calling!");
-    assert_eq!(caller_lines[0]["text"], "What are your hours?");
-    assert_eq!(caller_lines[1]["text"], "Thanks, goodbye.");
-    assert!(
-        agent_lines.last().unwrap()["text"]
-            .as_str()
-            .unwrap()
-            .contains("Goodbye")
-    );
-    assert!(c["usage"]["sttMs"].as_u64().unwrap() > 1000);
-    assert!(c["usage"]["ttsCharacters"].as_u64().unwrap() > 20);
-    assert!(c["usage"]["llmRequests"].as_u64().unwrap() >= 2);
-    assert!(c["duration"].as_i64().unwrap() >= 3);
+    assert_eq!(agent_lines[0].text, "Thanks for calling!");
+    assert_eq!(caller_lines[0].text, "What are your hours?");
+    assert_eq!(caller_lines[1].text, "Thanks, goodbye.");
+    assert!(agent_lines.last().unwrap().text.contains("Goodbye"));
+    assert!(c.usage.stt_ms > 1000);
+    assert!(c.usage.tts_characters > 20);
+    assert!(c.usage.llm_requests >= 2);
+    assert!(c.summary.duration >= 3);
+    assert_eq!(c.cost.currency, "USD");
 
-    let debug = app.get(&format!("/calls/{id}/debug")).await;
-    let turns = debug.data()["turns"].as_array().unwrap();
-    assert_eq!(turns.len(), 2, "{}", debug.data());
-    assert!(turns[0]["endOfTurnToFirstAudioMs"].as_u64().unwrap() < 500);
+    let debug = debug_of(&app, &id).await;
+    assert_eq!(debug.turns.len(), 2, "{debug:?}");
+    assert!(debug.turns[0]["endOfTurnToFirstAudioMs"].as_u64().unwrap() < 500);
+    assert_eq!(debug.latency.end_of_turn_to_first_audio_ms.len(), 2);
     let transcript = app.get(&format!("/calls/{id}/transcript")).await;
-    assert!(
-        transcript.data()["text"]
-            .as_str()
-            .unwrap()
-            .contains("caller: What are your hours?")
-    );
+    let transcript: TranscriptOut = serde_json::from_value(transcript.data().clone()).unwrap();
+    assert!(transcript.text.contains("caller: What are your hours?"));
+    assert_eq!(transcript.transcript, c.transcript);
     assert_eq!(
         outbox(&app, &id).await,
         vec!["call.started", "call.completed", "transcript.ready"]
@@ -148,7 +149,8 @@ async fn a_sandbox_call_runs_end_to_end_greeting_turns_and_agent_hangup() {
     let list = app
         .get(&format!("/calls?agentId={agent}&status=completed&direction=outbound"))
         .await;
-    assert_eq!(list.data()["calls"][0]["id"], id.as_str());
+    let listed: Vec<CallSummaryOut> = serde_json::from_value(list.data()["calls"].clone()).unwrap();
+    assert_eq!(listed[0].id, id);
 }
 
 #[actix_web::test]
@@ -168,22 +170,18 @@ async fn a_long_calls_context_keeps_to_its_turn_budget_and_the_transcript_keeps_
     )
     .await;
     let c = finished(&app, &id).await;
-    assert_eq!(c["status"], "completed", "{c}");
-    assert_eq!(lines(&c, "caller").len(), 3, "{c}");
-    assert_eq!(lines(&c, "agent").len(), 4, "{c}");
-    let debug = app.get(&format!("/calls/{id}/debug")).await;
-    let trims: Vec<Value> = debug.data()["timeline"]
-        .as_array()
-        .unwrap()
+    assert_eq!(c.summary.status, "completed", "{c:?}");
+    assert_eq!(lines(&c, "caller").len(), 3, "{c:?}");
+    assert_eq!(lines(&c, "agent").len(), 4, "{c:?}");
+    let debug = debug_of(&app, &id).await;
+    let trims: Vec<&Value> = debug
+        .timeline
         .iter()
-        .filter(|t| t["kind"] == "context_trimmed")
-        .cloned()
+        .filter(|t| t.kind == "context_trimmed")
+        .map(|t| &t.detail)
         .collect();
-    assert!(!trims.is_empty(), "{}", debug.data());
-    let dropped: u64 = trims
-        .iter()
-        .map(|t| t["detail"]["turnsDropped"].as_u64().unwrap())
-        .sum();
+    assert!(!trims.is_empty(), "{debug:?}");
+    let dropped: u64 = trims.iter().map(|d| d["turnsDropped"].as_u64().unwrap()).sum();
     // Seven turns said, at most three kept.
     assert!(dropped >= 4, "{trims:?}");
 }
@@ -207,13 +205,13 @@ async fn barge_in_clears_the_agent_and_keeps_only_what_was_heard() {
     .await;
     let c = finished(&app, &id).await;
     let first = &lines(&c, "agent")[0];
-    assert_eq!(first["interrupted"], true, "{c}");
-    let heard = first["text"].as_str().unwrap();
+    assert!(first.interrupted, "{c:?}");
+    let heard = first.text.as_str();
     assert!(
         !heard.is_empty() && heard.len() < greeting.len() && greeting.starts_with(heard),
         "{heard}"
     );
-    assert_eq!(lines(&c, "caller")[0]["text"], "Sorry, wait");
+    assert_eq!(lines(&c, "caller")[0].text, "Sorry, wait");
     let debug = app.get(&format!("/calls/{id}/debug")).await;
     let interruption = &debug.data()["interruptions"][0];
     assert_eq!(interruption["heard"], heard);
@@ -251,8 +249,8 @@ async fn a_false_interruption_pauses_the_agent_then_resumes_it() {
     let timeline = debug.data()["timeline"].as_array().unwrap().clone();
     let resumed: Vec<&Value> = timeline.iter().filter(|t| t["kind"] == "false_interruption").collect();
 
-    assert_eq!(first["text"], greeting, "{c}");
-    assert_eq!(first["interrupted"], false);
+    assert_eq!(first.text, greeting, "{c:?}");
+    assert!(!first.interrupted);
     assert_eq!(resumed.len(), 1, "{timeline:?}");
     assert!(resumed[0]["detail"]["speechMs"].as_u64().unwrap() < 300);
     assert!(resumed[0]["detail"]["resumedAudioMs"].as_u64().unwrap() > 0);
@@ -278,8 +276,8 @@ async fn greeting_barge_in_can_be_disabled() {
     .await;
     let c = finished(&app, &id).await;
     let first = &lines(&c, "agent")[0];
-    assert_eq!(first["text"], greeting, "{c}");
-    assert_eq!(first["interrupted"], false);
+    assert_eq!(first.text, greeting, "{c:?}");
+    assert!(!first.interrupted);
 }
 
 #[actix_web::test]
@@ -320,10 +318,7 @@ async fn tools_are_called_mid_call_and_a_slow_tool_times_out() {
         "{}",
         tools[1]
     );
-    let agent_text: Vec<String> = lines(&c, "agent")
-        .iter()
-        .map(|l| l["text"].as_str().unwrap().to_string())
-        .collect();
+    let agent_text: Vec<String> = lines(&c, "agent").iter().map(|l| l.text.clone()).collect();
     assert!(agent_text.iter().any(|t| t.contains("shipped")), "{agent_text:?}");
     // The failure reached the model as a tool result; the caller hears the agent's own
     // sentence, never the error.
@@ -343,7 +338,7 @@ async fn tools_are_called_mid_call_and_a_slow_tool_times_out() {
         .filter(|r| r.header("webhook-signature").is_some())
         .count();
     assert!(signed >= 2);
-    assert_eq!(c["usage"]["toolCalls"], 2);
+    assert_eq!(c.usage.tool_calls, 2);
 }
 
 #[actix_web::test]
@@ -358,11 +353,11 @@ async fn a_caller_hanging_up_mid_sentence_keeps_the_part_said() {
     )
     .await;
     let c = finished(&app, &id).await;
-    assert_eq!(c["status"], "completed");
-    assert_eq!(c["endReason"], "caller_hangup");
+    assert_eq!(c.summary.status, "completed");
+    assert_eq!(c.summary.end_reason.as_deref(), Some("caller_hangup"));
     let last = lines(&c, "caller").pop().expect("a caller line");
-    assert_eq!(last["partial"], true);
-    let text = last["text"].as_str().unwrap();
+    assert!(last.partial);
+    let text = last.text.as_str();
     assert!(
         text.len() > 5 && said.starts_with(text.trim_end_matches('\u{FFFD}')),
         "{text}"
@@ -389,8 +384,8 @@ async fn malformed_and_out_of_order_frames_are_noted_and_survived() {
     )
     .await;
     let c = finished(&app, &id).await;
-    assert_eq!(c["status"], "completed", "{c}");
-    assert_eq!(lines(&c, "caller")[0]["text"], "goodbye");
+    assert_eq!(c.summary.status, "completed", "{c:?}");
+    assert_eq!(lines(&c, "caller")[0].text, "goodbye");
     let debug = app.get(&format!("/calls/{id}/debug")).await;
     let kinds: Vec<&str> = debug.data()["timeline"]
         .as_array()
@@ -409,8 +404,8 @@ async fn silence_ends_the_call() {
     let agent = agent(&app, "Hello?", json!({})).await;
     let id = call(&app, &agent, json!([{ "waitForAgent": true }, { "silenceMs": 20000 }])).await;
     let c = finished(&app, &id).await;
-    assert_eq!(c["endReason"], "silence_timeout", "{c}");
-    assert_eq!(c["status"], "completed");
+    assert_eq!(c.summary.end_reason.as_deref(), Some("silence_timeout"), "{c:?}");
+    assert_eq!(c.summary.status, "completed");
 }
 
 #[actix_web::test]
@@ -526,8 +521,8 @@ async fn an_outbound_twilio_call_is_placed_and_answered_with_signed_webhooks() {
     );
     assert!(report.closed_by_platform);
     let c = finished(&app, &id).await;
-    assert_eq!(c["status"], "completed");
-    assert_eq!(c["providerCallSid"], placed.sid.as_str());
+    assert_eq!(c.summary.status, "completed");
+    assert_eq!(c.summary.provider_call_sid.as_deref(), Some(placed.sid.as_str()));
     // The agent's hang-up reached Twilio.
     let hangups = twilio.requests_to("POST", &format!("/Calls/{}.json", placed.sid));
     assert!(
@@ -577,12 +572,13 @@ async fn an_inbound_twilio_call_reaches_the_numbers_agent() {
     assert!(report.error.is_none(), "{report:?}");
     assert_eq!(report.heard.first().map(String::as_str), Some("Reception, hello."));
     let list = app.get("/calls?direction=inbound").await;
-    let c = &list.data()["calls"][0];
-    assert_eq!(c["agentId"], agent_id.as_str());
-    assert_eq!(c["from"], "+12125550100");
-    let id = c["id"].as_str().unwrap().to_string();
+    let listed: Vec<CallSummaryOut> = serde_json::from_value(list.data()["calls"].clone()).unwrap();
+    let c = &listed[0];
+    assert_eq!(c.agent_id, agent_id);
+    assert_eq!((c.direction.as_str(), c.from.as_str()), ("inbound", "+12125550100"));
+    let id = c.id.clone();
     let c = finished(&app, &id).await;
-    assert_eq!(lines(&c, "caller")[0]["text"], "goodbye");
+    assert_eq!(lines(&c, "caller")[0].text, "goodbye");
 }
 
 /// Two short calls of one agent, ended: snapshots and lines to write over.
@@ -740,8 +736,8 @@ async fn a_call_whose_carrier_never_fetches_its_twiml_fails_after_the_ring_timeo
     let id = r.data()["callId"].as_str().unwrap().to_string();
     // The fake Twilio accepts the call and never fetches the TwiML nor calls back.
     let c = finished(&app, &id).await;
-    assert_eq!(c["status"], "failed", "{c}");
-    assert_eq!(c["endReason"], "carrier_timeout");
+    assert_eq!(c.summary.status, "failed", "{c:?}");
+    assert_eq!(c.summary.end_reason.as_deref(), Some("carrier_timeout"));
     assert!(timeline_kinds(&app, &id).await.contains(&"carrier_timeout".to_string()));
     // The carrier is told to drop it.
     let sid = twilio.calls()[0].sid.clone();
@@ -796,8 +792,8 @@ async fn a_call_that_rings_and_is_never_answered_ends_no_answer() {
         .unwrap();
     assert_eq!(res.status(), 204);
     let c = finished(&app, &id).await;
-    assert_eq!(c["status"], "no_answer", "{c}");
-    assert_eq!(c["endReason"], "ring_timeout");
+    assert_eq!(c.summary.status, "no_answer", "{c:?}");
+    assert_eq!(c.summary.end_reason.as_deref(), Some("ring_timeout"));
     assert!(timeline_kinds(&app, &id).await.contains(&"ring_timeout".to_string()));
 }
 
@@ -812,8 +808,8 @@ async fn an_answered_call_ends_at_its_agents_maximum_duration() {
     let started = std::time::Instant::now();
     let c = finished(&app, &id).await;
     assert!(started.elapsed() < Duration::from_secs(15));
-    assert_eq!(c["status"], "completed", "{c}");
-    assert_eq!(c["endReason"], "max_duration");
+    assert_eq!(c.summary.status, "completed", "{c:?}");
+    assert_eq!(c.summary.end_reason.as_deref(), Some("max_duration"));
     assert!(timeline_kinds(&app, &id).await.contains(&"max_duration".to_string()));
     let bad = app
         .patch(&format!("/agents/{agent}"), &json!({ "maxDurationSeconds": 0 }))

@@ -5,7 +5,14 @@
 use std::collections::{BTreeSet, HashSet};
 
 use serde_json::{Value, json};
-use thruai::http::routes;
+use thruai::http::{
+    core::routes,
+    meta::{
+        capabilities::{CapabilitiesOut, policies::RetryOn},
+        docs::{GuideOut, GuidesOut, QuickstartGuideOut},
+        llms::{AgentsManifest, AiPluginManifest},
+    },
+};
 
 use crate::helpers::{Reply, TestApp, spawn_app};
 
@@ -161,6 +168,73 @@ async fn the_openapi_document_is_valid_openapi_3_1_and_covers_every_route() {
     assert!(html.contains("/openapi.json") && !html.contains("https://") && !html.contains("<script src"));
 }
 
+/// Every operation in `/openapi.json` says what a success answers: a 2xx response whose
+/// schema (for the envelope: of `data`) is not empty once its `$ref` is followed.
+#[actix_web::test]
+async fn every_operation_in_the_openapi_document_declares_a_success_schema() {
+    let app = spawn_app().await;
+    let doc = root(&app, "/openapi.json").await.body;
+
+    let resolve = |schema: &Value| -> Value {
+        match schema["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        {
+            Some(name) => doc["components"]["schemas"][name].clone(),
+            None => schema.clone(),
+        }
+    };
+    let says_something = |schema: &Value| {
+        [
+            "type",
+            "properties",
+            "$ref",
+            "anyOf",
+            "oneOf",
+            "allOf",
+            "items",
+            "const",
+            "enum",
+        ]
+        .iter()
+        .any(|k| schema.get(k).is_some())
+    };
+    let mut problems = Vec::new();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let name = format!("{} {path} ({})", method.to_uppercase(), op["operationId"]);
+            let success: Vec<(&String, &Value)> = op["responses"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(status, _)| status.starts_with('2'))
+                .collect();
+            let [(_, response)] = success.as_slice() else {
+                problems.push(format!("{name}: {} success responses", success.len()));
+                continue;
+            };
+            let Some((media, content)) = response["content"].as_object().and_then(|c| c.iter().next()) else {
+                problems.push(format!("{name}: success without content"));
+                continue;
+            };
+            let body = resolve(&content["schema"]);
+            let schema = if media == "application/json" && body["properties"]["data"].is_object() {
+                resolve(&body["properties"]["data"])
+            } else {
+                body
+            };
+            if !schema.is_object() || !says_something(&schema) {
+                problems.push(format!("{name}: empty success schema ({media}): {schema}"));
+            }
+        }
+    }
+
+    assert_eq!(operations, routes::table().len());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 fn collect_refs(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
@@ -183,7 +257,8 @@ async fn debug_schemas_are_the_openapi_schemas_keyed_by_operation() {
     for spec in routes::table() {
         let ours = &schemas.data()["schemas"][spec.operation];
         assert_eq!(ours["method"], spec.method.as_str(), "{}", spec.operation);
-        let op = &doc["paths"][thruai::http::openapi::openapi_path(spec)][spec.method.as_str().to_ascii_lowercase()];
+        let op =
+            &doc["paths"][thruai::http::meta::openapi::openapi_path(spec)][spec.method.as_str().to_ascii_lowercase()];
         if spec.request.is_some() {
             let r = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
                 .as_str()
@@ -212,46 +287,45 @@ async fn capabilities_describe_providers_modes_limits_scopes_and_roadmap_without
     let app = spawn_app().await;
     let r = app.send(app.client.get(app.url("/capabilities"))).await;
     r.assert_envelope();
-    let c = r.data();
+    let c: CapabilitiesOut = serde_json::from_value(r.data().clone()).unwrap();
 
     assert_eq!(r.status, 200);
     assert_eq!(
-        c["pipelineModes"]["modes"]["s2s"]["defaults"]["s2sConfig"]["noiseReduction"],
+        c.pipeline_modes.modes.s2s.defaults.s2s_config.noise_reduction,
         "near_field"
     );
+    assert_eq!(c.pipeline_modes.modes.s2s.noise_reduction.values.last(), Some(&None));
     for kind in ["llm", "stt", "tts", "s2s", "telephony", "payment", "email"] {
-        assert!(c["providers"][kind]["mode"].is_string(), "{kind}");
+        assert!(c.providers.contains_key(kind), "{kind}");
     }
-    assert_eq!(c["providers"]["email"]["mode"], "sandbox");
-    assert_eq!(c["providers"]["telephony"]["mode"], "sandbox");
-    let endpoints = c["endpoints"].as_array().unwrap();
-    assert_eq!(endpoints.len(), routes::table().len());
-    let get_agent = endpoints.iter().find(|e| e["operation"] == "get_agent").unwrap();
-    assert_eq!(get_agent["requiredScope"], "agents:read");
-    assert!(
-        c["scopes"]["agents:write"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("create_agent"))
+    assert_eq!(c.providers["email"].mode, "sandbox");
+    assert_eq!(c.providers["telephony"].mode, "sandbox");
+    let sandbox_llm = c.providers["llm"].providers.iter().find(|p| p.id == "sandbox").unwrap();
+    assert_eq!(
+        sandbox_llm.config_key,
+        Some(None),
+        "the sandbox needs nothing configured"
     );
-    assert_eq!(c["limits"]["idempotency"]["ttlSeconds"], 86400);
-    assert!(c["limits"]["bodies"]["maxRequestBytes"].as_u64().unwrap() > 0);
-    assert!(c["limits"]["rateLimits"]["plans"]["free"].is_object());
-    let webhooks = &c["metadataCompatibility"]["resources"]["webhooks"][0];
-    assert_eq!(webhooks["field"], "isActive");
-    assert_eq!(webhooks["aliases"], json!(["enabled"]));
-    assert_eq!(c["autonomousMode"]["mandatoryPreflight"]["enabled"], true);
-    assert_eq!(c["autonomousMode"]["deterministicRetries"]["enabled"], true);
-    assert_eq!(c["features"]["agents"]["status"], "available");
-    assert_eq!(c["features"]["workflows"]["status"], "planned");
-    assert!(
-        c["roadmap"]["planned"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["feature"] == "workflows")
+    assert_eq!(c.endpoints.len(), routes::table().len());
+    let get_agent = c.endpoints.iter().find(|e| e.operation == "get_agent").unwrap();
+    assert_eq!(get_agent.required_scope.as_deref(), Some("agents:read"));
+    assert!(c.scopes["agents:write"].iter().any(|op| op == "create_agent"));
+    assert_eq!(c.limits.idempotency.ttl_seconds, 86400);
+    assert!(c.limits.bodies.max_request_bytes > 0);
+    assert!(c.limits.rate_limits.plans.contains_key("free"));
+    assert_eq!(
+        c.limits.retries.client_recommended.retry_on.last(),
+        Some(&RetryOn::Condition("network error".into()))
     );
-    assert!(c["roadmap"]["deprecations"].is_array());
+    let webhooks = &c.metadata_compatibility.resources["webhooks"][0];
+    assert_eq!(webhooks.field, "isActive");
+    assert_eq!(webhooks.aliases.as_deref(), Some(&["enabled".to_string()][..]));
+    assert!(c.autonomous_mode.mandatory_preflight.enabled);
+    assert!(c.autonomous_mode.deterministic_retries.enabled);
+    assert_eq!(c.features["agents"].status, "available");
+    assert_eq!(c.features["workflows"].status, "planned");
+    assert!(c.roadmap.planned.iter().any(|p| p.feature == "workflows"));
+    assert!(c.roadmap.deprecations.is_empty());
 }
 
 #[actix_web::test]
@@ -270,12 +344,8 @@ async fn guides_are_served_as_json_and_markdown() {
     let missing = app.send(app.client.get(app.url("/docs/ZZZ-0000doesnotexist"))).await;
     let quickstart = app.send(app.client.get(app.url("/quickstart"))).await;
 
-    let slugs: Vec<&str> = list.data()["guides"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| g["slug"].as_str().unwrap())
-        .collect();
+    let list: GuidesOut = serde_json::from_value(list.data().clone()).unwrap();
+    let slugs: Vec<&str> = list.guides.iter().map(|g| g.slug.as_str()).collect();
     assert_eq!(
         slugs,
         [
@@ -287,12 +357,10 @@ async fn guides_are_served_as_json_and_markdown() {
         ]
     );
     json_guide.assert_envelope();
-    assert!(
-        json_guide.data()["content"]
-            .as_str()
-            .unwrap()
-            .starts_with("# Getting started")
-    );
+    let guide: GuideOut = serde_json::from_value(json_guide.data().clone()).unwrap();
+    assert!(guide.content.starts_with("# Getting started"));
+    assert_eq!(guide.summary, list.guides[0]);
+    assert_eq!(guide.format, "markdown");
     assert_eq!(markdown.header("content-type"), Some("text/markdown; charset=utf-8"));
     assert!(text(&markdown).starts_with("# Agent design"));
     assert_eq!(missing.status, 404);
@@ -302,10 +370,9 @@ async fn guides_are_served_as_json_and_markdown() {
             .unwrap()
             .contains("ZZZ-0000doesnotexist")
     );
-    assert_eq!(
-        quickstart.data()["steps"][0]["path"],
-        "/api/v1/public/accounts/provision"
-    );
+    let quickstart: QuickstartGuideOut = serde_json::from_value(quickstart.data().clone()).unwrap();
+    assert_eq!(quickstart.steps[0].path, "/api/v1/public/accounts/provision");
+    assert!(quickstart.steps[2].body.is_none(), "a GET sends no body");
 }
 
 #[actix_web::test]
@@ -330,15 +397,13 @@ async fn llms_txt_manifests_and_full_reference_come_from_the_route_table() {
         );
     }
     assert!(full.contains("# Agent design") && full.contains("VALIDATION_ERROR"));
-    assert_eq!(plugin.body["api"]["type"], "openapi");
-    assert!(plugin.body["api"]["url"].as_str().unwrap().ends_with("/openapi.json"));
-    assert!(
-        agents.body["mcp"]["streamableHttp"]["url"]
-            .as_str()
-            .unwrap()
-            .ends_with("/mcp")
-    );
-    assert_eq!(agents.body["mcp"]["stdio"]["args"], json!(["mcp"]));
+    let plugin: AiPluginManifest = serde_json::from_value(plugin.body).unwrap();
+    let agents: AgentsManifest = serde_json::from_value(agents.body).unwrap();
+    assert_eq!(plugin.api.kind, "openapi");
+    assert!(plugin.api.url.ends_with("/openapi.json"));
+    assert!(agents.mcp.streamable_http.url.ends_with("/mcp"));
+    assert_eq!(agents.mcp.stdio.args, ["mcp"]);
+    assert_eq!(agents.operations.len(), routes::table().len());
 }
 
 #[actix_web::test]

@@ -1,16 +1,20 @@
 //! Walks the route table: every route is served and enveloped, authenticated routes refuse
-//! a missing key, and every mutating route honours `Idempotency-Key` (replay, mismatch).
+//! a missing key, every mutating route honours `Idempotency-Key` (replay, mismatch), and
+//! every route answers what it declares.
 
 use std::collections::HashMap;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use thruai::http::routes::{self, Produces, RouteSpec};
+use thruai::http::core::{
+    route_spec::{Produces, RouteSpec},
+    routes,
+};
 
 use crate::{
     a2p::{campaign_body, wait_for},
     fake_twilio::FakeTwilio,
-    helpers::{TestApp, spawn_app, spawn_with, unique},
+    helpers::{Reply, TestApp, spawn_app, spawn_with, unique},
 };
 
 /// Fills each `:param` with the id created by the POST to the path before it.
@@ -28,7 +32,11 @@ fn concrete(path: &str, ids: &HashMap<String, String>) -> Option<String> {
 }
 
 /// Where the id for a path prefix comes from, when it is not the POST to that prefix.
-const ID_SOURCES: &[(&str, &str)] = &[("/telephony/numbers", "/telephony/numbers/provision")];
+const ID_SOURCES: &[(&str, &str)] = &[
+    ("/telephony/numbers", "/telephony/numbers/provision"),
+    ("/calls", "/calls/outbound"),
+    ("/_debug/campaigns", "/campaigns"),
+];
 
 /// The body a route is walked with: its example, with fresh unique values or fixture ids
 /// where needed.
@@ -100,8 +108,9 @@ fn mutating_in_walk_order() -> Vec<&'static RouteSpec> {
     specs
 }
 
-#[actix_web::test]
-async fn every_mutating_route_replays_with_the_same_key_and_refuses_a_different_body() {
+/// An app whose every route can succeed: a fake Twilio with an account (for BYOC), an owned
+/// number (for import) and instant A2P approval, tool URLs on loopback allowed.
+async fn walkable_app() -> (TestApp, FakeTwilio) {
     let twilio = FakeTwilio::start().await;
     twilio.add_account("AC0123456789abcdef0123456789abcdef", "your_auth_token", "active");
     twilio.add_owned_number("AC0123456789abcdef0123456789abcdef", "+14155550123", None);
@@ -115,6 +124,27 @@ async fn every_mutating_route_replays_with_the_same_key_and_refuses_a_different_
         s.security.url_allowlist = vec!["127.0.0.1/32".into()];
     })
     .await;
+    (app, twilio)
+}
+
+/// Records the id a successful answer carries for the paths that take it.
+fn remember_ids(spec: &RouteSpec, data: &Value, ids: &mut HashMap<String, String>) {
+    if let Some(id) = data["id"].as_str() {
+        ids.entry(spec.path.to_string()).or_insert_with(|| id.to_string());
+        for (prefix, source) in ID_SOURCES {
+            if *source == spec.path {
+                ids.entry((*prefix).to_string()).or_insert_with(|| id.to_string());
+            }
+        }
+    }
+    if let Some(id) = data["conversationId"].as_str() {
+        ids.entry("/sms/conversations".into()).or_insert_with(|| id.to_string());
+    }
+}
+
+#[actix_web::test]
+async fn every_mutating_route_replays_with_the_same_key_and_refuses_a_different_body() {
+    let (app, _twilio) = walkable_app().await;
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut problems = Vec::new();
 
@@ -144,14 +174,7 @@ async fn every_mutating_route_replays_with_the_same_key_and_refuses_a_different_
             ));
             continue;
         }
-        if let Some(id) = first.data()["id"].as_str() {
-            ids.entry(spec.path.to_string()).or_insert_with(|| id.to_string());
-            for (prefix, source) in ID_SOURCES {
-                if *source == spec.path {
-                    ids.entry((*prefix).to_string()).or_insert_with(|| id.to_string());
-                }
-            }
-        }
+        remember_ids(spec, first.data(), &mut ids);
         let replay = app.send(send(&body)).await;
         let mut other = body.clone();
         other["__different"] = json!(true);
@@ -311,7 +334,7 @@ async fn every_route_is_in_the_description_the_openapi_document_and_the_mcp_tool
         if !listed.contains(&(spec.method.to_string(), spec.path.to_string())) {
             problems.push(format!("{name}: missing from GET /"));
         }
-        let path = thruai::http::openapi::openapi_path(spec);
+        let path = thruai::http::meta::openapi::openapi_path(spec);
         let op = &openapi.body["paths"][&path][spec.method.as_str().to_ascii_lowercase()];
         if op["operationId"] != spec.operation {
             problems.push(format!("{name}: missing from /openapi.json"));
@@ -325,4 +348,109 @@ async fn every_route_is_in_the_description_the_openapi_document_and_the_mcp_tool
         routes::table().iter().filter(|s| s.domain != "mcp").count()
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// `schema` with every object that lists its properties closed to others, so an answer
+/// carrying a field its type does not declare fails too.
+fn strict(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if map.contains_key("properties") && !map.contains_key("additionalProperties") {
+                map.insert("additionalProperties".into(), json!(false));
+            }
+            map.values_mut().for_each(strict);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strict),
+        _ => {}
+    }
+}
+
+/// What a route's declared schema describes: `data` in the envelope, else the body (a
+/// string for text and HTML).
+fn declared_part(spec: &RouteSpec, reply: &Reply) -> Value {
+    match spec.produces {
+        Produces::Envelope => reply.data().clone(),
+        Produces::Raw(ct) if ct.starts_with("application/json") => reply.body.clone(),
+        Produces::Raw(_) => Value::String(String::from_utf8_lossy(&reply.bytes).into_owned()),
+    }
+}
+
+/// Every route is walked with real ids — creates and updates first, then every read, then
+/// deletes — and each success is validated against the route's declared response schema
+/// (made strict). A route that could not be walked to a success fails the test too.
+#[actix_web::test]
+async fn every_route_answers_what_it_declares() {
+    let (app, _twilio) = walkable_app().await;
+    let mut ids: HashMap<String, String> = HashMap::from([
+        ("/providers".to_string(), "sandbox".to_string()),
+        ("/docs".to_string(), "getting-started".to_string()),
+    ]);
+    let (deletes, writes): (Vec<_>, Vec<_>) = mutating_in_walk_order().into_iter().partition(|s| s.method == "DELETE");
+    let reads = routes::table().iter().filter(|s| !s.idempotent());
+    let mut outbox_to = String::new();
+    let mut problems = Vec::new();
+    let mut validated = 0;
+
+    for spec in writes.into_iter().chain(reads).chain(deletes) {
+        let Some(mut path) = concrete(spec.path, &ids) else {
+            problems.push(format!(
+                "{} {}: no fixture id for its path parameters",
+                spec.method, spec.path
+            ));
+            continue;
+        };
+        if spec.path == "/_debug/sandbox/outbox" {
+            path = format!("{path}?to={outbox_to}");
+        }
+        let body = match spec.path {
+            "/mcp" => Some(json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list" })),
+            _ if spec.method == "GET" || spec.method == "DELETE" => None,
+            _ => Some(body_for(&app, spec, &ids).await),
+        };
+        let url = if spec.root {
+            format!("{}{path}", app.address)
+        } else {
+            app.url(&path)
+        };
+        let rb = app.client.request(m(spec), url).bearer_auth(&app.api_key);
+        let reply = app.send(if let Some(b) = &body { rb.json(b) } else { rb }).await;
+        if !reply.status.is_success() {
+            problems.push(format!(
+                "{} {}: no success to validate ({}: {})",
+                spec.method,
+                spec.path,
+                reply.status,
+                String::from_utf8_lossy(&reply.bytes)
+            ));
+            continue;
+        }
+        remember_ids(spec, reply.data(), &mut ids);
+        if spec.path == "/accounts/provision" {
+            outbox_to = reply.data()["email"].as_str().unwrap_or_default().to_string();
+        }
+
+        let mut schema = spec.response_schema().expect("every route declares its response");
+        strict(&mut schema);
+        let validator = jsonschema::validator_for(&schema)
+            .unwrap_or_else(|e| panic!("{}: its response schema does not compile: {e}", spec.operation));
+        let instance = declared_part(spec, &reply);
+        let errors: Vec<String> = validator
+            .iter_errors(&instance)
+            .take(5)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        if errors.is_empty() {
+            validated += 1;
+        } else {
+            problems.push(format!(
+                "{} {}: does not match its declared response:\n    {}",
+                spec.method,
+                spec.path,
+                errors.join("\n    ")
+            ));
+        }
+    }
+
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(validated, routes::table().len());
 }

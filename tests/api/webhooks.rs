@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use thruai::{
     config::Settings,
     http::{
+        core::envelope::DeletedOut,
         webhook_deliveries::{DeliveryOut, ReplayOut, WebhookTestOut},
         webhooks::WebhookOut,
     },
@@ -129,22 +130,23 @@ async fn webhooks_are_created_listed_updated_and_deleted() {
     assert!(hook.id.starts_with("WHK-"));
     assert!(hook.secret.as_deref().unwrap().starts_with("whsec_"));
     assert!(hook.is_active && hook.enabled);
-    assert_eq!(listed.data()["webhooks"][0]["id"], hook.id.as_str());
+    let webhook = |r: &crate::helpers::Reply| -> WebhookOut { serde_json::from_value(r.data().clone()).unwrap() };
+    let listed_hooks: Vec<WebhookOut> = serde_json::from_value(listed.data()["webhooks"].clone()).unwrap();
+    assert_eq!(listed_hooks.len(), 1);
+    assert_eq!(listed_hooks[0].id, hook.id);
     assert_eq!(listed.data()["pagination"]["total"], 1);
-    assert!(
-        listed.data()["webhooks"][0].get("secret").is_none(),
-        "secret shown on create only"
-    );
-    assert!(fetched.data().get("secret").is_none());
-    assert_eq!(fetched.data()["events"], json!(["call.completed", "call.started"]));
-    assert_eq!(
-        (disabled.data()["isActive"].clone(), disabled.data()["enabled"].clone()),
-        (json!(false), json!(false))
-    );
-    assert_eq!(disabled.data()["events"], json!(["agent.updated"]));
-    assert_eq!(enabled.data()["enabled"], true);
+    assert!(listed_hooks[0].secret.is_none(), "secret shown on create only");
+    let fetched = webhook(&fetched);
+    assert!(fetched.secret.is_none());
+    assert_eq!(fetched.events, ["call.completed", "call.started"]);
+    let disabled = webhook(&disabled);
+    assert_eq!((disabled.is_active, disabled.enabled), (false, false));
+    assert_eq!(disabled.events, ["agent.updated"]);
+    assert!(webhook(&enabled).enabled);
     assert_eq!(deleted.status, 200);
-    assert!(deleted.data()["message"].as_str().unwrap().contains(&hook.id));
+    let deleted: DeletedOut = serde_json::from_value(deleted.data().clone()).unwrap();
+    assert_eq!(deleted.message, format!("Webhook '{}' deleted", hook.id));
+    assert!(deleted.warnings.is_empty(), "nothing was pending");
     assert_eq!(gone.status, 404);
 }
 
@@ -518,7 +520,8 @@ async fn deleting_a_webhook_cancels_its_pending_deliveries() {
 
     assert_eq!(deleted.status, 200);
     assert_eq!(counts.get("cancelled"), Some(&3));
-    assert!(deleted.data()["warnings"][0].as_str().unwrap().contains('3'));
+    let deleted: DeletedOut = serde_json::from_value(deleted.data().clone()).unwrap();
+    assert_eq!(deleted.warnings, ["3 pending deliveries were cancelled"]);
 }
 
 /// W1: 10,000 events to a sink failing 30 % of attempts (500, reset, lost ack), four

@@ -12,8 +12,8 @@ use super::{AgentOut, load};
 use crate::domain::agent::is_variable_name;
 use crate::{
     error::{ApiError, ApiResult, FieldError},
-    http::{
-        envelope,
+    http::core::{
+        envelope::{self, Sorted},
         extract::{Body, Ctx},
         validation::{Validate, Validator},
     },
@@ -188,6 +188,16 @@ impl Validate for PreviewIn {
     }
 }
 
+/// The prompts as a call would render them, with the risk assessment.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewOut {
+    pub agent_id: String,
+    pub hard_fail: bool,
+    #[serde(flatten)]
+    pub assessment: Assessment,
+}
+
 pub async fn preview(ctx: Ctx, id: web::Path<String>, Body(input): Body<PreviewIn>) -> ApiResult<HttpResponse> {
     let agent = AgentOut::from(load(ctx.db(), ctx.org(), &id).await?);
     let vars = variables_for(&agent, input.variables.as_ref());
@@ -206,10 +216,12 @@ pub async fn preview(ctx: Ctx, id: web::Path<String>, Body(input): Body<PreviewI
                 .collect(),
         ));
     }
-    let mut out = serde_json::to_value(&a).unwrap_or(Value::Null);
-    out["agentId"] = json!(agent.id);
-    out["hardFail"] = json!(hard_fail);
-    Ok(envelope::ok(&out))
+    let out = PreviewOut {
+        agent_id: agent.id,
+        hard_fail,
+        assessment: a,
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 /// One preflight check. `status` is `pass`, `warn` or `fail`; a `fail` blocks launch.
@@ -481,18 +493,44 @@ impl Validate for PreflightIn {
     }
 }
 
+/// How many checks passed, warned and failed.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckSummary {
+    pub pass: usize,
+    pub warn: usize,
+    pub fail: usize,
+}
+
+/// Launch readiness: `ready` unless a check failed (or the agent is inactive).
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PreflightOut {
+    pub agent_id: String,
+    pub ready: bool,
+    /// 0–100.
+    pub voice_quality_score: u8,
+    pub summary: CheckSummary,
+    pub checks: Vec<Check>,
+}
+
 pub async fn preflight(ctx: Ctx, id: web::Path<String>, Body(input): Body<PreflightIn>) -> ApiResult<HttpResponse> {
     let agent = AgentOut::from(load(ctx.db(), ctx.org(), &id).await?);
     let vars = variables_for(&agent, input.variables.as_ref());
     let (ready, checks, score) = run_preflight(&ctx.state, ctx.org(), &agent, &vars).await?;
     let count = |s: &str| checks.iter().filter(|c| c.status == s).count();
-    Ok(envelope::ok(&json!({
-        "agentId": agent.id,
-        "ready": ready,
-        "voiceQualityScore": score,
-        "summary": { "pass": count("pass"), "warn": count("warn"), "fail": count("fail") },
-        "checks": checks,
-    })))
+    let out = PreflightOut {
+        agent_id: agent.id,
+        ready,
+        voice_quality_score: score,
+        summary: CheckSummary {
+            pass: count("pass"),
+            warn: count("warn"),
+            fail: count("fail"),
+        },
+        checks,
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 #[cfg(test)]

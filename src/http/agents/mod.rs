@@ -8,7 +8,11 @@ pub mod simulate;
 
 use std::collections::BTreeMap;
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -16,10 +20,13 @@ use serde_json::{Value, json};
 use thruai_entities::agent;
 
 use super::{
-    envelope,
-    extract::{Body, Ctx, ListQuery},
-    telephony::double_option,
-    validation::{Validate, Validator},
+    core::{
+        envelope::{self, DeletedOut},
+        extract::{Body, Ctx, ListQuery},
+        route_spec::RouteSpec,
+        validation::{self, Validate, Validator, double_option},
+    },
+    telephony::wire::PhoneNumberOut,
 };
 use crate::domain::agent::{
     InterruptionSettings, LlmConfig, MemoryPolicy, S2sConfig, S2sTurnDetection, SttConfig, VoiceConfig,
@@ -321,7 +328,7 @@ fn check_catalog(v: &mut Validator, a: &AgentOut) {
             Some(p) => Some(p),
             None => {
                 v.push(FieldError {
-                    suggestion: super::validation::suggest(id, catalog::ids_for(kind)),
+                    suggestion: validation::suggest(id, catalog::ids_for(kind)),
                     ..FieldError::new(
                         field,
                         format!(
@@ -362,7 +369,7 @@ fn check_catalog(v: &mut Validator, a: &AgentOut) {
         };
         if !known.contains(&model) {
             v.push(FieldError {
-                suggestion: super::validation::suggest(model, known.iter().copied()),
+                suggestion: validation::suggest(model, known.iter().copied()),
                 ..FieldError::new(
                     field,
                     format!("unknown model '{model}' for {}; one of: {}", p.id, known.join(", ")),
@@ -394,7 +401,7 @@ fn check_catalog(v: &mut Validator, a: &AgentOut) {
     {
         let known: Vec<&str> = p.voices.iter().map(|x| x.id).collect();
         v.push(FieldError {
-            suggestion: super::validation::suggest(voice, known.iter().copied()),
+            suggestion: validation::suggest(voice, known.iter().copied()),
             ..FieldError::new(
                 "s2sVoice",
                 format!("unknown voice '{voice}' for {}; one of: {}", p.id, known.join(", ")),
@@ -661,9 +668,121 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
             )
         })
         .collect();
-    let mut data = json!({ "message": format!("Agent '{}' deleted", row.id) });
-    if !warnings.is_empty() {
-        data["warnings"] = json!(warnings);
-    }
-    ctx.commit(txn, StatusCode::OK, &data).await
+    let out = DeletedOut::new(format!("Agent '{}' deleted", row.id)).with_warnings(warnings);
+    ctx.commit(txn, StatusCode::OK, &out).await
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(M::GET, "/agents", "agents", "list_agents", "List all agents", |r| {
+            r.to(list)
+        })
+        .key(Some("agents:read"))
+        .returns_list::<AgentOut>("agents"),
+        RouteSpec::new(M::GET, "/agents/:id", "agents", "get_agent", "Get agent by ID", |r| {
+            r.to(get)
+        })
+        .key(Some("agents:read"))
+        .returns::<AgentOut>(),
+        RouteSpec::new(M::POST, "/agents", "agents", "create_agent", "Create a new agent", |r| {
+            r.to(create)
+        })
+        .key(Some("agents:write"))
+        .body::<AgentIn>()
+        .example(|| json!({ "name": "Front desk", "systemPrompt": "You answer calls for {{business}}. Be brief and friendly.", "firstMessage": "Hi, thanks for calling {{business}}!", "pipelineMode": "traditional", "variables": { "business": "Acme Dental" }, "interruptionSettings": { "enabled": true, "sensitivityMs": 300 } }))
+        .returns::<AgentOut>(),
+        RouteSpec::new(M::PATCH, "/agents/:id", "agents", "update_agent", "Update an agent", |r| {
+            r.to(update)
+        })
+        .key(Some("agents:write"))
+        .body::<AgentPatch>()
+        .example(|| json!({ "firstMessage": "Hello, how can I help you today?" }))
+        .returns::<AgentOut>(),
+        RouteSpec::new(M::DELETE, "/agents/:id", "agents", "delete_agent", "Delete an agent", |r| {
+            r.to(delete)
+        })
+        .key(Some("agents:write"))
+        .returns::<DeletedOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/agents/:id/telephony",
+            "agents",
+            "list_agent_numbers",
+            "List phone numbers assigned to agent",
+            |r| r.to(numbers::list_numbers),
+        )
+        .key(Some("agents:read"))
+        .returns_list::<PhoneNumberOut>("phoneNumbers"),
+        RouteSpec::new(
+            M::POST,
+            "/agents/:id/telephony",
+            "agents",
+            "assign_number",
+            "Assign phone number to agent",
+            |r| r.to(numbers::assign),
+        )
+        .key(Some("agents:write"))
+        .body::<numbers::AssignIn>()
+        .example(|| json!({ "phoneNumberId": "TEL-01JD0000000000000000000000" }))
+        .returns::<PhoneNumberOut>(),
+        RouteSpec::new(
+            M::DELETE,
+            "/agents/:id/telephony/:phoneNumberId",
+            "agents",
+            "unassign_number",
+            "Remove phone number from agent",
+            |r| r.to(numbers::unassign),
+        )
+        .key(Some("agents:write"))
+        .returns::<DeletedOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/agents/:id/preview",
+            "agents",
+            "preview_agent",
+            "Preview variable substitution for agent prompts",
+            |r| r.to(checks::preview),
+        )
+        .key(Some("agents:read"))
+        .body::<checks::PreviewIn>()
+        .example(|| json!({ "variables": { "business": "Acme Dental" }, "hardFail": false }))
+        .returns::<checks::PreviewOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/agents/:id/preflight",
+            "agents",
+            "preflight_agent",
+            "Validate agent configuration before launch: prompt integrity, provider readiness, template placeholders, voice quality score, and compliance status",
+            |r| r.to(checks::preflight),
+        )
+        .key(Some("agents:read"))
+        .body::<checks::PreflightIn>()
+        .example(|| json!({ "variables": { "business": "Acme Dental" } }))
+        .returns::<checks::PreflightOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/agents/:id/simulate",
+            "agents",
+            "simulate_agent",
+            "Run scenario simulation (wrong_party, failed_verification, interruption, opt_out, silence, etc.) to test agent readiness without making real calls",
+            |r| r.to(simulate::simulate),
+        )
+        .key(Some("agents:read"))
+        .body::<simulate::SimulateIn>()
+        .example(|| json!({ "scenarios": ["wrong_party", "opt_out", "interruption"] }))
+        .returns::<simulate::SimulateOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/agents/quickstart",
+            "agents",
+            "quickstart",
+            "One-shot agent creation with sensible defaults — creates agent, searches for a phone number, provisions it, and assigns it in a single call",
+            |r| r.to(numbers::quickstart),
+        )
+        .key(Some("agents:write"))
+        .body::<numbers::QuickstartIn>()
+        .example(|| json!({ "name": "Quick agent", "systemPrompt": "You book appointments for {{business}}.", "areaCode": "415" }))
+        .returns::<numbers::QuickstartOut>(),
+    ]
 }

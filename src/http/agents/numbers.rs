@@ -3,18 +3,23 @@
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use schemars::JsonSchema;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
 use super::{AgentIn, AgentOut, insert_agent, load, new_agent, record_change};
 use crate::{
     domain::is_e164,
     error::{ApiError, ApiResult, ErrorCode},
     http::{
-        envelope,
-        extract::{Body, Ctx},
-        telephony::{PhoneNumberOut, SearchIn, buy, compensate, number_row},
-        validation::{Validate, Validator},
+        core::{
+            envelope::{self, DeletedOut, Sorted},
+            extract::{Body, Ctx},
+            validation::{Validate, Validator},
+        },
+        telephony::{
+            buy, compensate, number_row,
+            wire::{PhoneNumberOut, SearchIn},
+        },
     },
     providers::catalog::{self, Kind},
     store,
@@ -117,8 +122,11 @@ pub async fn unassign(ctx: Ctx, path: web::Path<(String, String)>) -> ApiResult<
         &json!({ "id": agent.id, "phoneNumberId": number.id, "assigned": false }),
     )
     .await?;
-    let data = json!({ "message": format!("Phone number '{}' removed from agent '{}'", number.id, agent.id) });
-    ctx.commit(txn, StatusCode::OK, &data).await
+    let out = DeletedOut::new(format!(
+        "Phone number '{}' removed from agent '{}'",
+        number.id, agent.id
+    ));
+    ctx.commit(txn, StatusCode::OK, &out).await
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -145,6 +153,42 @@ impl Validate for QuickstartIn {
         }
         .validate(v);
     }
+}
+
+/// What `POST /agents/quickstart` answers: the agent, and its number unless none could be
+/// bought (then `phoneNumber` is null and `error` says why and how to retry).
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct QuickstartOut {
+    pub agent: AgentOut,
+    pub phone_number: Option<PhoneNumberOut>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<QuickstartError>,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct QuickstartError {
+    /// The error code provisioning failed with.
+    pub code: String,
+    pub message: String,
+    pub details: QuickstartErrorDetails,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct QuickstartErrorDetails {
+    pub reason: String,
+    /// The call that provisions a number for the agent later.
+    pub retry: RetryCall,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryCall {
+    pub method: String,
+    pub path: String,
+    pub body: Value,
 }
 
 const DEFAULT_PROMPT: &str = "You are a friendly, concise phone assistant. Greet the caller, find out what they need and help them. If the caller asks not to be called again, confirm that they will be removed from the call list and end the call politely.";
@@ -210,22 +254,33 @@ pub async fn quickstart(ctx: Ctx, Body(input): Body<QuickstartIn>) -> ApiResult<
                 Some(agent_out.id.clone()),
             );
             match store::phone_numbers::insert(&txn, number_row).await {
-                Ok(saved) => json!({ "agent": agent_out, "phoneNumber": PhoneNumberOut::from(saved) }),
+                Ok(saved) => QuickstartOut {
+                    agent: agent_out,
+                    phone_number: Some(PhoneNumberOut::from(saved)),
+                    error: None,
+                },
                 Err(e) => {
                     compensate(carrier.as_ref(), &sid).await;
                     return Err(e.into());
                 }
             }
         }
-        Err(e) => json!({
-            "agent": agent_out,
-            "phoneNumber": null,
-            "error": {
-                "code": e.code.as_str(),
-                "message": "The agent was created but no phone number could be provisioned",
-                "details": { "reason": e.message, "retry": { "method": "POST", "path": "/api/v1/public/telephony/numbers/provision", "body": { "areaCode": input.area_code, "agentId": agent_out.id } } },
-            },
-        }),
+        Err(e) => QuickstartOut {
+            error: Some(QuickstartError {
+                code: e.code.as_str().to_string(),
+                message: "The agent was created but no phone number could be provisioned".into(),
+                details: QuickstartErrorDetails {
+                    reason: e.message,
+                    retry: RetryCall {
+                        method: "POST".into(),
+                        path: "/api/v1/public/telephony/numbers/provision".into(),
+                        body: json!({ "areaCode": input.area_code, "agentId": agent_out.id }),
+                    },
+                },
+            }),
+            agent: agent_out,
+            phone_number: None,
+        },
     };
-    ctx.commit(txn, StatusCode::CREATED, &data).await
+    ctx.commit(txn, StatusCode::CREATED, &Sorted(data)).await
 }

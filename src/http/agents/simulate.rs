@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, web};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use thruai_actors::call::{
     chat::{ChatRole, ChatTurn},
     ports::{LlmReply, LlmRequest, ToolDef},
@@ -13,8 +13,8 @@ use thruai_actors::call::{
 use super::{AgentOut, checks, load};
 use crate::{
     error::{ApiError, ApiResult, ErrorCode},
-    http::{
-        envelope,
+    http::core::{
+        envelope::{self, Sorted},
         extract::{Body, Ctx},
         validation::{Validate, Validator},
     },
@@ -91,7 +91,38 @@ impl Validate for SimulateIn {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One turn of a simulated conversation.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulatedTurn {
+    /// `user` (the scripted caller; `""` is silence), `assistant` or `tool`.
+    pub role: String,
+    pub content: String,
+}
+
+impl From<ChatTurn> for SimulatedTurn {
+    fn from(t: ChatTurn) -> Self {
+        let role = match t.role {
+            ChatRole::User => "user",
+            ChatRole::Assistant => "assistant",
+            ChatRole::Tool => "tool",
+        };
+        Self {
+            role: role.into(),
+            content: t.content,
+        }
+    }
+}
+
+/// One judged behaviour of a scenario.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ScenarioCheck {
+    pub name: String,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ScenarioResult {
     pub scenario: String,
@@ -99,16 +130,52 @@ pub struct ScenarioResult {
     pub passed: bool,
     /// What the agent did: `ended_call`, `called_tool:<name>`, `kept_talking`.
     pub actions: Vec<String>,
-    pub transcript: Vec<ChatTurn>,
-    pub checks: Vec<Value>,
+    pub transcript: Vec<SimulatedTurn>,
+    pub checks: Vec<ScenarioCheck>,
     pub recommendation: Option<String>,
 }
 
-fn verdict(name: &str, agent: &AgentOut, replies: &[LlmReply], tools: &[ToolDef]) -> (Vec<Value>, Option<String>) {
+/// The language model the scenarios ran against.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulationLlm {
+    pub provider: String,
+    pub model: String,
+    pub sandbox: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulationSummary {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+}
+
+/// Every scenario's result; `ready` when all passed.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SimulateOut {
+    pub agent_id: String,
+    pub llm: SimulationLlm,
+    pub summary: SimulationSummary,
+    pub ready: bool,
+    pub results: Vec<ScenarioResult>,
+}
+
+fn verdict(
+    name: &str,
+    agent: &AgentOut,
+    replies: &[LlmReply],
+    tools: &[ToolDef],
+) -> (Vec<ScenarioCheck>, Option<String>) {
     let last = replies.last();
     let ended = replies.iter().any(|r| r.end_call);
     let said = |needle: &str| replies.iter().any(|r| r.text.to_lowercase().contains(needle));
-    let c = |name: &str, ok: bool| json!({ "name": name, "passed": ok });
+    let c = |name: &str, ok: bool| ScenarioCheck {
+        name: name.into(),
+        passed: ok,
+    };
     match name {
         "opt_out" => (
             vec![
@@ -223,23 +290,32 @@ pub async fn simulate(ctx: Ctx, id: web::Path<String>, Body(input): Body<Simulat
             actions.push("kept_talking".into());
         }
         let (checks, recommendation) = verdict(name, &agent, &replies, &tools);
-        let passed = checks.iter().all(|c| c["passed"] == json!(true));
+        let passed = checks.iter().all(|c| c.passed);
         results.push(ScenarioResult {
             scenario: name.clone(),
             description: description.into(),
             passed,
             actions,
-            transcript: req.conversation,
+            transcript: req.conversation.into_iter().map(Into::into).collect(),
             checks,
             recommendation: if passed { None } else { recommendation },
         });
     }
     let passed = results.iter().filter(|r| r.passed).count();
-    Ok(envelope::ok(&json!({
-        "agentId": agent.id,
-        "llm": { "provider": llm.provider(), "model": model, "sandbox": llm.provider() == "sandbox" },
-        "summary": { "total": results.len(), "passed": passed, "failed": results.len() - passed },
-        "ready": passed == results.len(),
-        "results": results,
-    })))
+    let out = SimulateOut {
+        agent_id: agent.id,
+        llm: SimulationLlm {
+            provider: llm.provider().to_string(),
+            sandbox: llm.provider() == "sandbox",
+            model,
+        },
+        summary: SimulationSummary {
+            total: results.len(),
+            passed,
+            failed: results.len() - passed,
+        },
+        ready: passed == results.len(),
+        results,
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }

@@ -6,7 +6,11 @@ pub mod reference;
 pub mod status;
 pub mod wire;
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::Utc;
 use serde_json::{Value, json};
 use thruai_actors::a2p::{
@@ -14,11 +18,15 @@ use thruai_actors::a2p::{
     state::{Effect, Event, Kind, Registration},
 };
 use thruai_entities::{a2p_brand, a2p_campaign};
-use wire::{BrandCheck, BrandIn, BrandOut, CampaignCheck, CampaignIn, CampaignOut, LinkIn, LinkedNumberOut};
+use wire::{
+    BrandCheck, BrandIn, BrandOut, CampaignCheck, CampaignDryRunOut, CampaignIn, CampaignOut, DryRunOut,
+    FieldSuggestion, LinkIn, LinkedNumberOut,
+};
 
-use super::{
-    envelope,
+use super::core::{
+    envelope::{self, Sorted},
     extract::{Body, Ctx},
+    route_spec::RouteSpec,
 };
 use crate::{
     app::a2p::record_change,
@@ -102,25 +110,22 @@ async fn campaign_out(db: &impl sea_orm::ConnectionTrait, c: a2p_campaign::Model
 }
 
 /// The dry-run answer: `valid`, field errors with suggestions, nothing submitted.
-fn dry_run(errors: Vec<FieldError>, extra: Value) -> HttpResponse {
-    let suggestions: Vec<Value> = errors
+fn dry_run(errors: Vec<FieldError>) -> DryRunOut {
+    let suggestions = errors
         .iter()
         .filter_map(|e| {
-            e.suggestion
-                .as_ref()
-                .map(|s| json!({ "field": e.field, "suggestion": s }))
+            e.suggestion.as_ref().map(|s| FieldSuggestion {
+                field: e.field.clone(),
+                suggestion: s.clone(),
+            })
         })
         .collect();
-    let mut data = json!({
-        "valid": errors.is_empty(),
-        "errors": errors,
-        "suggestions": suggestions,
-        "submitted": false,
-    });
-    if let (Some(d), Some(x)) = (data.as_object_mut(), extra.as_object()) {
-        d.extend(x.clone());
+    DryRunOut {
+        valid: errors.is_empty(),
+        errors: errors.into_iter().map(Into::into).collect(),
+        suggestions,
+        submitted: false,
     }
-    envelope::ok(&data)
 }
 
 /// Applies `Submit` to a new registration: the row is written with its intent (and the
@@ -138,7 +143,7 @@ fn submitted(id: &str, org: &str, kind: Kind, payload: Value, state: &AppState) 
 }
 
 pub async fn config(_ctx: Ctx) -> ApiResult<HttpResponse> {
-    Ok(envelope::ok(&reference::config()))
+    Ok(envelope::ok(&Sorted(reference::config())))
 }
 
 pub async fn validate_brand(ctx: Ctx, Body(BrandCheck(input)): Body<BrandCheck>) -> ApiResult<HttpResponse> {
@@ -153,7 +158,7 @@ pub async fn validate_brand(ctx: Ctx, Body(BrandCheck(input)): Body<BrandCheck>)
             ),
         ));
     }
-    Ok(dry_run(errors, json!({})))
+    Ok(envelope::ok(&Sorted(dry_run(errors))))
 }
 
 pub async fn create_brand(ctx: Ctx, Body(input): Body<BrandIn>) -> ApiResult<HttpResponse> {
@@ -241,11 +246,11 @@ async fn approved_brand(ctx: &Ctx, brand_id: &str) -> ApiResult<a2p_brand::Model
 
 pub async fn validate_campaign(ctx: Ctx, Body(CampaignCheck(input)): Body<CampaignCheck>) -> ApiResult<HttpResponse> {
     let mut errors = input.problems();
-    let mut brand_status = Value::Null;
+    let mut brand_status = None;
     if let Some(brand_id) = &input.brand_id {
         match approved_brand(&ctx, brand_id).await {
             Ok(b) => {
-                brand_status = json!(b.status);
+                brand_status = Some(b.status);
                 if b.brand_type == "sole_proprietor" && input.use_case.as_deref() != Some("SOLE_PROPRIETOR") {
                     let mut e = FieldError::new(
                         "useCase",
@@ -256,12 +261,19 @@ pub async fn validate_campaign(ctx: Ctx, Body(CampaignCheck(input)): Body<Campai
                 }
             }
             Err(e) => {
-                brand_status = e.details.as_ref().map_or(Value::Null, |d| d["status"].clone());
+                brand_status = e
+                    .details
+                    .as_ref()
+                    .and_then(|d| d["status"].as_str().map(str::to_string));
                 errors.push(FieldError::new("brandId", e.message));
             }
         }
     }
-    Ok(dry_run(errors, json!({ "brandStatus": brand_status })))
+    let out = CampaignDryRunOut {
+        dry_run: dry_run(errors),
+        brand_status,
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 pub async fn create_campaign(ctx: Ctx, Body(input): Body<CampaignIn>) -> ApiResult<HttpResponse> {
@@ -366,4 +378,155 @@ pub async fn link_number(ctx: Ctx, id: web::Path<String>, Body(input): Body<Link
     store::a2p::link_number(&txn, ctx.org(), &campaign.id, &number).await?;
     let out = campaign_out(&txn, campaign).await?;
     ctx.commit(txn, StatusCode::OK, &out).await
+}
+
+fn brand_example() -> Value {
+    json!({
+        "brandType": "standard",
+        "companyName": "Acme Dental LLC",
+        "displayName": "Acme Dental",
+        "ein": "12-3456789",
+        "businessType": "Limited Liability Corporation",
+        "companyType": "private",
+        "vertical": "HEALTHCARE",
+        "website": "https://acme-dental.example.com",
+        "email": "compliance@acme-dental.example.com",
+        "phone": "+14155550100",
+        "address": { "street": "1 Market St", "city": "San Francisco", "state": "CA", "postalCode": "94105", "country": "US" },
+        "contact": { "firstName": "Ada", "lastName": "Lovelace", "email": "ada@acme-dental.example.com", "phone": "+14155550101", "title": "Owner", "jobPosition": "CEO" }
+    })
+}
+
+fn campaign_example() -> Value {
+    json!({
+        "brandId": "BRN-01JD0000000000000000000000",
+        "useCase": "CUSTOMER_CARE",
+        "description": "Appointment reminders and answers to patient questions for Acme Dental",
+        "messageFlow": "Patients opt in by ticking the SMS box on the booking form at acme-dental.example.com/book",
+        "messageSamples": [
+            "Hi Sam, this is Acme Dental: your cleaning is tomorrow at 3pm. Reply STOP to unsubscribe.",
+            "Acme Dental: thanks for your question, Dr. Lee will call you back today. Reply HELP for help."
+        ],
+        "hasEmbeddedLinks": false,
+        "hasEmbeddedPhone": false,
+        "helpMessage": "Acme Dental: call +14155550100 for help. Reply STOP to unsubscribe."
+    })
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/compliance/a2p/status",
+            "compliance",
+            "get_a2p_status",
+            "Get overall A2P compliance status with actionable blockingReasons[] and nextAction guidance",
+            |r| r.to(status::status),
+        )
+        .key(Some("compliance:read"))
+        .returns::<status::A2pStatusOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/compliance/a2p/config",
+            "compliance",
+            "get_a2p_config",
+            "Get available industry verticals, use cases, and brand types for registration",
+            |r| r.to(config),
+        )
+        .key(Some("compliance:read"))
+        .returns::<reference::A2pConfigOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/brands/validate",
+            "compliance",
+            "validate_a2p_brand",
+            "Dry-run validation for brand registration. Returns field-level errors and suggestions without submitting to Twilio/TCR",
+            |r| r.to(validate_brand),
+        )
+        .key(Some("compliance:read"))
+        .body::<wire::BrandCheck>()
+        .example(brand_example)
+        .returns::<DryRunOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/brands",
+            "compliance",
+            "submit_a2p_brand",
+            "Submit brand registration (sole_proprietor or standard). Returns Application ID (BRN-xxx) immediately",
+            |r| r.to(create_brand),
+        )
+        .key(Some("compliance:write"))
+        .body::<wire::BrandIn>()
+        .example(brand_example)
+        .returns::<BrandOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/compliance/a2p/brands/:id",
+            "compliance",
+            "get_a2p_brand",
+            "Get brand registration details by Application ID (BRN-xxx)",
+            |r| r.to(get_brand),
+        )
+        .key(Some("compliance:read"))
+        .returns::<BrandOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/brands/:id/refresh",
+            "compliance",
+            "refresh_a2p_brand",
+            "Poll Twilio for latest brand registration status",
+            |r| r.to(refresh_brand),
+        )
+        .key(Some("compliance:write"))
+        .example(|| json!({}))
+        .returns::<BrandOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns/validate",
+            "compliance",
+            "validate_a2p_campaign",
+            "Dry-run validation for campaign registration. Checks schema, brand approval status, and message samples",
+            |r| r.to(validate_campaign),
+        )
+        .key(Some("compliance:read"))
+        .body::<wire::CampaignCheck>()
+        .example(campaign_example)
+        .returns::<CampaignDryRunOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns",
+            "compliance",
+            "submit_a2p_campaign",
+            "Submit A2P campaign (requires approved brand). Returns campaign ID (CMP-xxx)",
+            |r| r.to(create_campaign),
+        )
+        .key(Some("compliance:write"))
+        .body::<wire::CampaignIn>()
+        .example(campaign_example)
+        .returns::<CampaignOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns/:id/refresh",
+            "compliance",
+            "refresh_a2p_campaign",
+            "Poll Twilio for latest campaign status",
+            |r| r.to(refresh_campaign),
+        )
+        .key(Some("compliance:write"))
+        .example(|| json!({}))
+        .returns::<CampaignOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/compliance/a2p/campaigns/:id/phone-numbers",
+            "compliance",
+            "link_phone_to_campaign",
+            "Link a phone number to an approved campaign for A2P-compliant SMS sending",
+            |r| r.to(link_number),
+        )
+        .key(Some("compliance:write"))
+        .body::<wire::LinkIn>()
+        .example(|| json!({ "phoneNumber": "+14155550123" }))
+        .returns::<CampaignOut>(),
+    ]
 }

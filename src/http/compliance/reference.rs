@@ -2,7 +2,8 @@
 //! industry verticals, campaign use cases (Twilio / TCR codes), and the limits the
 //! validators enforce. `GET /compliance/a2p/config` serves it as is.
 
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 pub const BRAND_TYPES: &[&str] = &["sole_proprietor", "standard"];
 pub const COMPANY_TYPES: &[&str] = &["private", "public", "non_profit", "government"];
@@ -95,34 +96,149 @@ pub const SAMPLE_LEN: (usize, usize) = (20, 1024);
 pub const SAMPLES_COUNT: (usize, usize) = (2, 5);
 pub const KEYWORD_MESSAGE_LEN: (usize, usize) = (20, 320);
 
-pub fn config() -> Value {
-    json!({
-        "brandTypes": [
-            { "value": "sole_proprietor", "description": "Individuals and businesses without an EIN; one campaign (SOLE_PROPRIETOR use case), one number, low throughput; the contact confirms a one-time code by SMS", "requires": ["companyName", "email", "phone", "address", "contact", "vertical"] },
-            { "value": "standard", "description": "Businesses with an EIN (US) or tax id; any use case; throughput from the brand's vetting score", "requires": ["companyName", "ein", "businessType", "companyType", "vertical", "website", "email", "phone", "address", "contact"] },
+/// A brand type and the fields its registration needs.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrandTypeOut {
+    pub value: &'static str,
+    pub description: &'static str,
+    pub requires: &'static [&'static str],
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UseCaseOut {
+    pub value: &'static str,
+    pub description: &'static str,
+    /// The carriers review it again after approval.
+    pub requires_post_approval: bool,
+}
+
+/// Length limits in characters.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LengthLimit {
+    pub min: usize,
+    pub max: usize,
+}
+
+impl From<(usize, usize)> for LengthLimit {
+    fn from((min, max): (usize, usize)) -> Self {
+        Self { min, max }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SamplesLimit {
+    pub min_items: usize,
+    pub max_items: usize,
+    pub min_length: usize,
+    pub max_length: usize,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignLimits {
+    pub description: LengthLimit,
+    pub message_flow: LengthLimit,
+    pub message_samples: SamplesLimit,
+    pub opt_in_message: LengthLimit,
+    pub opt_out_message: LengthLimit,
+    pub help_message: LengthLimit,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TypicalTimelines {
+    pub brand: &'static str,
+    pub campaign: &'static str,
+}
+
+/// `GET /compliance/a2p/config`: every value a registration may use, and the limits.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct A2pConfigOut {
+    pub brand_types: Vec<BrandTypeOut>,
+    pub company_types: &'static [&'static str],
+    pub business_types: &'static [&'static str],
+    pub stock_exchanges: &'static [&'static str],
+    pub job_positions: &'static [&'static str],
+    pub verticals: &'static [&'static str],
+    pub use_cases: Vec<UseCaseOut>,
+    pub campaign_limits: CampaignLimits,
+    pub typical_timelines: TypicalTimelines,
+    pub opt_out_keywords: &'static [&'static str],
+    pub opt_in_keywords: &'static [&'static str],
+    pub help_keywords: &'static [&'static str],
+}
+
+pub fn config() -> A2pConfigOut {
+    A2pConfigOut {
+        brand_types: vec![
+            BrandTypeOut {
+                value: "sole_proprietor",
+                description: "Individuals and businesses without an EIN; one campaign (SOLE_PROPRIETOR use case), one number, low throughput; the contact confirms a one-time code by SMS",
+                requires: &["companyName", "email", "phone", "address", "contact", "vertical"],
+            },
+            BrandTypeOut {
+                value: "standard",
+                description: "Businesses with an EIN (US) or tax id; any use case; throughput from the brand's vetting score",
+                requires: &[
+                    "companyName",
+                    "ein",
+                    "businessType",
+                    "companyType",
+                    "vertical",
+                    "website",
+                    "email",
+                    "phone",
+                    "address",
+                    "contact",
+                ],
+            },
         ],
-        "companyTypes": COMPANY_TYPES,
-        "businessTypes": BUSINESS_TYPES,
-        "stockExchanges": STOCK_EXCHANGES,
-        "jobPositions": JOB_POSITIONS,
-        "verticals": VERTICALS,
-        "useCases": USE_CASES.iter().map(|(code, description, post)| json!({
-            "value": code, "description": description, "requiresPostApproval": post,
-        })).collect::<Vec<_>>(),
-        "campaignLimits": {
-            "description": { "min": DESCRIPTION_LEN.0, "max": DESCRIPTION_LEN.1 },
-            "messageFlow": { "min": MESSAGE_FLOW_LEN.0, "max": MESSAGE_FLOW_LEN.1 },
-            "messageSamples": { "minItems": SAMPLES_COUNT.0, "maxItems": SAMPLES_COUNT.1, "minLength": SAMPLE_LEN.0, "maxLength": SAMPLE_LEN.1 },
-            "optInMessage": { "min": KEYWORD_MESSAGE_LEN.0, "max": KEYWORD_MESSAGE_LEN.1 },
-            "optOutMessage": { "min": KEYWORD_MESSAGE_LEN.0, "max": KEYWORD_MESSAGE_LEN.1 },
-            "helpMessage": { "min": KEYWORD_MESSAGE_LEN.0, "max": KEYWORD_MESSAGE_LEN.1 },
+        company_types: COMPANY_TYPES,
+        business_types: BUSINESS_TYPES,
+        stock_exchanges: STOCK_EXCHANGES,
+        job_positions: JOB_POSITIONS,
+        verticals: VERTICALS,
+        use_cases: USE_CASES
+            .iter()
+            .map(|(value, description, post)| UseCaseOut {
+                value,
+                description,
+                requires_post_approval: *post,
+            })
+            .collect(),
+        campaign_limits: CampaignLimits {
+            description: DESCRIPTION_LEN.into(),
+            message_flow: MESSAGE_FLOW_LEN.into(),
+            message_samples: SamplesLimit {
+                min_items: SAMPLES_COUNT.0,
+                max_items: SAMPLES_COUNT.1,
+                min_length: SAMPLE_LEN.0,
+                max_length: SAMPLE_LEN.1,
+            },
+            opt_in_message: KEYWORD_MESSAGE_LEN.into(),
+            opt_out_message: KEYWORD_MESSAGE_LEN.into(),
+            help_message: KEYWORD_MESSAGE_LEN.into(),
         },
-        "typicalTimelines": {
-            "brand": "minutes to 3 business days (secondary vetting can take longer)",
-            "campaign": "several business days up to 2-3 weeks (manual review)",
+        typical_timelines: TypicalTimelines {
+            brand: "minutes to 3 business days (secondary vetting can take longer)",
+            campaign: "several business days up to 2-3 weeks (manual review)",
         },
-        "optOutKeywords": ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"],
-        "optInKeywords": ["START", "YES", "UNSTOP"],
-        "helpKeywords": ["HELP", "INFO"],
-    })
+        opt_out_keywords: &[
+            "STOP",
+            "STOPALL",
+            "UNSUBSCRIBE",
+            "CANCEL",
+            "END",
+            "QUIT",
+            "REVOKE",
+            "OPTOUT",
+        ],
+        opt_in_keywords: &["START", "YES", "UNSTOP"],
+        help_keywords: &["HELP", "INFO"],
+    }
 }

@@ -3,12 +3,20 @@
 
 use actix_web::HttpResponse;
 use chrono::{DateTime, Duration, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thruai_entities::{a2p_brand, a2p_campaign};
 
 use crate::{
     error::ApiResult,
-    http::{envelope, extract::Ctx, sms::is_us_long_code},
+    http::{
+        core::{
+            envelope::{self, Sorted},
+            extract::Ctx,
+        },
+        sms::is_us_long_code,
+    },
     state::AppState,
     store,
 };
@@ -17,22 +25,65 @@ pub struct NextSteps {
     pub stage: &'static str,
     pub substatus: Option<String>,
     pub next_action: Option<String>,
-    pub next_actions: Vec<Value>,
-    pub blocking: Vec<Value>,
-    pub window: Option<Value>,
+    pub next_actions: Vec<NextAction>,
+    pub blocking: Vec<BlockingReason>,
+    pub window: Option<ReviewWindow>,
 }
 
-fn action(operation: &str, method: &str, path: &str, description: &str) -> Value {
-    json!({ "operation": operation, "method": method, "path": path, "description": description })
+/// An operation to call next, as an MCP tool name and as an HTTP call.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct NextAction {
+    pub operation: String,
+    pub method: String,
+    pub path: String,
+    pub description: String,
+    /// The body to send, when the call needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
 }
 
-fn window(from: DateTime<Utc>, min: Duration, max: Duration, typical: &str) -> Value {
-    json!({ "earliest": from + min, "latest": from + max, "description": typical })
+/// What keeps SMS on US long codes blocked.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockingReason {
+    /// `BRAND_REQUIRED`, `BRAND_REJECTED`, `BRAND_NOT_APPROVED`, `CAMPAIGN_REQUIRED`,
+    /// `CAMPAIGN_REJECTED`, `CAMPAIGN_NOT_APPROVED` or `NUMBER_NOT_LINKED`.
+    pub code: String,
+    pub message: String,
+    pub resource_id: Option<String>,
+}
+
+/// When a registration under review may be decided.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewWindow {
+    pub earliest: DateTime<Utc>,
+    pub latest: DateTime<Utc>,
+    pub description: String,
+}
+
+fn action(operation: &str, method: &str, path: &str, description: &str) -> NextAction {
+    NextAction {
+        operation: operation.into(),
+        method: method.into(),
+        path: path.into(),
+        description: description.into(),
+        body: None,
+    }
+}
+
+fn window(from: DateTime<Utc>, min: Duration, max: Duration, typical: &str) -> ReviewWindow {
+    ReviewWindow {
+        earliest: from + min,
+        latest: from + max,
+        description: typical.into(),
+    }
 }
 
 /// How long the registration still under review may take (carrier timelines, or the
 /// sandbox's configured review time).
-fn review_window(state: &AppState, sandbox: bool, brand: bool, created: DateTime<Utc>) -> Value {
+fn review_window(state: &AppState, sandbox: bool, brand: bool, created: DateTime<Utc>) -> ReviewWindow {
     let a2p = &state.settings.a2p;
     if sandbox {
         let ms = if brand {
@@ -65,8 +116,12 @@ fn review_window(state: &AppState, sandbox: bool, brand: bool, created: DateTime
     }
 }
 
-fn blocking(code: &str, message: String, id: Option<&str>) -> Value {
-    json!({ "code": code, "message": message, "resourceId": id })
+fn blocking(code: &str, message: String, id: Option<&str>) -> BlockingReason {
+    BlockingReason {
+        code: code.into(),
+        message,
+        resource_id: id.map(str::to_string),
+    }
 }
 
 /// The stage of the organisation's registration and what to do next.
@@ -260,7 +315,7 @@ pub async fn next_steps(state: &AppState, org_id: &str) -> ApiResult<NextSteps> 
                     &format!("/compliance/a2p/campaigns/{campaign_id}/phone-numbers"),
                     "Send SMS from this number",
                 );
-                a["body"] = json!({ "phoneNumberId": n.id });
+                a.body = Some(json!({ "phoneNumberId": n.id }));
                 a
             })
             .collect();
@@ -279,28 +334,85 @@ pub async fn next_steps(state: &AppState, org_id: &str) -> ApiResult<NextSteps> 
     Ok(s)
 }
 
+/// The organisation's brand, as the status shows it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BrandStatusOut {
+    pub id: String,
+    pub status: String,
+    pub substatus: Option<String>,
+    pub rejection_reason: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A campaign registration, as the status shows it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignStatusOut {
+    pub id: String,
+    pub brand_id: String,
+    pub use_case: String,
+    pub status: String,
+    pub substatus: Option<String>,
+    pub rejection_reason: Option<String>,
+    /// The numbers linked to it, E.164.
+    pub phone_numbers: Vec<String>,
+}
+
+/// `GET /compliance/a2p/status`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct A2pStatusOut {
+    /// `brand_required`, `brand_rejected`, `brand_pending`, `campaign_required`,
+    /// `campaign_rejected`, `campaign_pending`, `numbers_unlinked` or `compliant`.
+    pub status: String,
+    pub substatus: Option<String>,
+    pub can_send_sms: bool,
+    pub estimated_window: Option<ReviewWindow>,
+    pub blocking_reasons: Vec<BlockingReason>,
+    pub next_action: Option<String>,
+    pub next_actions: Vec<NextAction>,
+    pub brand: Option<BrandStatusOut>,
+    pub campaigns: Vec<CampaignStatusOut>,
+}
+
 pub async fn status(ctx: Ctx) -> ApiResult<HttpResponse> {
     let steps = next_steps(&ctx.state, ctx.org()).await?;
     let brands = store::a2p::brands(ctx.db(), ctx.org()).await?;
     let campaigns = store::a2p::campaigns(ctx.db(), ctx.org()).await?;
     let linked = store::a2p::linked_numbers(ctx.db(), ctx.org()).await?;
     let brand = brands.iter().find(|b| b.status == "approved").or(brands.first());
-    Ok(envelope::ok(&json!({
-        "status": steps.stage,
-        "substatus": steps.substatus,
-        "canSendSms": steps.blocking.is_empty(),
-        "estimatedWindow": steps.window,
-        "blockingReasons": steps.blocking,
-        "nextAction": steps.next_action,
-        "nextActions": steps.next_actions,
-        "brand": brand.map(|b| json!({
-            "id": b.id, "status": b.status, "substatus": b.substatus,
-            "rejectionReason": b.rejection_reason, "updatedAt": b.updated_at,
-        })),
-        "campaigns": campaigns.iter().map(|c| json!({
-            "id": c.id, "brandId": c.brand_id, "useCase": c.use_case, "status": c.status,
-            "substatus": c.substatus, "rejectionReason": c.rejection_reason,
-            "phoneNumbers": linked.iter().filter(|l| l.campaign_id == c.id).map(|l| &l.phone_number).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-    })))
+    let out = A2pStatusOut {
+        status: steps.stage.into(),
+        substatus: steps.substatus,
+        can_send_sms: steps.blocking.is_empty(),
+        estimated_window: steps.window,
+        blocking_reasons: steps.blocking,
+        next_action: steps.next_action,
+        next_actions: steps.next_actions,
+        brand: brand.map(|b| BrandStatusOut {
+            id: b.id.clone(),
+            status: b.status.clone(),
+            substatus: b.substatus.clone(),
+            rejection_reason: b.rejection_reason.clone(),
+            updated_at: b.updated_at,
+        }),
+        campaigns: campaigns
+            .into_iter()
+            .map(|c| CampaignStatusOut {
+                phone_numbers: linked
+                    .iter()
+                    .filter(|l| l.campaign_id == c.id)
+                    .map(|l| l.phone_number.clone())
+                    .collect(),
+                id: c.id,
+                brand_id: c.brand_id,
+                use_case: c.use_case,
+                status: c.status,
+                substatus: c.substatus,
+                rejection_reason: c.rejection_reason,
+            })
+            .collect(),
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }

@@ -13,7 +13,7 @@ use super::reference::{
 use crate::{
     domain::{is_e164, normalize_email},
     error::FieldError,
-    http::validation::{Validate, Validator, suggest},
+    http::core::validation::{Validate, Validator, suggest},
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -399,4 +399,54 @@ pub struct CampaignOut {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub approved_at: Option<DateTime<Utc>>,
+}
+
+/// A field's problem, as a dry run lists it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+    /// The closest allowed value, when the given one is near it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggestion: Option<String>,
+}
+
+impl From<FieldError> for FieldProblem {
+    fn from(e: FieldError) -> Self {
+        Self {
+            field: e.field,
+            message: e.message,
+            suggestion: e.suggestion,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldSuggestion {
+    pub field: String,
+    pub suggestion: String,
+}
+
+/// A dry-run validation: what submitting would refuse, nothing submitted.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunOut {
+    pub valid: bool,
+    pub errors: Vec<FieldProblem>,
+    /// The errors that come with a suggested value.
+    pub suggestions: Vec<FieldSuggestion>,
+    /// Always false.
+    pub submitted: bool,
+}
+
+/// A campaign's dry run, with the status of the brand it names.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignDryRunOut {
+    #[serde(flatten)]
+    pub dry_run: DryRunOut,
+    /// Null when no brand was named or it does not exist.
+    pub brand_status: Option<String>,
 }

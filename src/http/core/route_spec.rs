@@ -1,5 +1,5 @@
 //! `RouteSpec`: one endpoint's description (method, path, auth, scope, limit, schemas,
-//! example, handler) and the builders the route table in `routes.rs` is written with.
+//! example, handler) and the builders each resource's `routes()` is written with.
 
 use actix_web::{Route, http::Method};
 use serde_json::{Value, json};
@@ -62,7 +62,8 @@ pub struct RouteSpec {
     pub request: Option<fn() -> Value>,
     /// A valid example body (documentation, and the route-walking tests).
     pub example: Option<fn() -> Value>,
-    /// JSON Schema of `data` in a successful response, when known.
+    /// JSON Schema of `data` in a successful response (of the whole body for a raw
+    /// document). Every route declares one; `None` only while a spec is being built.
     pub response: Option<fn() -> Value>,
     /// For lists: the name of the array inside `data` (`agents`); `response` is the item.
     pub list_key: Option<&'static str>,
@@ -107,7 +108,7 @@ impl RouteSpec {
         }
     }
 
-    /// The `data` of a successful response is a `T`.
+    /// The `data` of a successful response is a `T` (for a raw document: the body is).
     pub(crate) fn returns<T: schemars::JsonSchema>(mut self) -> Self {
         self.response = Some(schema_of::<T>);
         self
@@ -190,7 +191,7 @@ impl RouteSpec {
         if self.root {
             self.path.to_string()
         } else {
-            format!("{}{}", super::BASE_PATH, self.path)
+            format!("{}{}", crate::http::BASE_PATH, self.path)
         }
     }
 
@@ -200,7 +201,7 @@ impl RouteSpec {
     }
 
     /// JSON Schema of `data` in a successful response (lists wrapped with their
-    /// pagination), when known.
+    /// pagination), or of the body of a raw document.
     pub fn response_schema(&self) -> Option<Value> {
         let item = (self.response?)();
         let Some(key) = self.list_key else {

@@ -1,17 +1,26 @@
 //! Telephony: BYOC Twilio credentials, number search, provision, import, external
 //! discovery, update and release — through the organisation's carrier (Twilio or sandbox).
+//! The wire types live in `wire.rs`.
 
-use actix_web::{HttpResponse, http::StatusCode, web};
-use chrono::{DateTime, Utc};
-use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Value, json};
+pub mod wire;
+
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
+use chrono::Utc;
+use serde_json::json;
 use thruai_entities::{phone_number, telephony_credential};
+use wire::{
+    CredentialsIn, CredentialsOut, ExternalNumberOut, ExternalNumbersOut, ImportIn, NumberPatch, NumberSearchOut,
+    PhoneNumberOut, ProvisionIn, SearchIn, mode_name,
+};
 
-use super::{
-    envelope,
+use super::core::{
+    envelope::{self, DeletedOut, Sorted},
     extract::{Body, Ctx, ListQuery},
-    validation::{Validate, Validator},
+    route_spec::{Param, RouteSpec},
 };
 use crate::{
     app::carriers::Mode,
@@ -24,9 +33,6 @@ use crate::{
     state::AppState,
     store,
 };
-
-pub const STATUSES: &[&str] = &["active", "inactive"];
-const DEFAULT_SEARCH_LIMIT: u32 = 10;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -45,219 +51,6 @@ pub(crate) fn invalid_number(field: &str, raw: &str) -> ApiError {
         format!("'{raw}' is not an E.164 phone number (e.g. +14155550123)"),
     )
     .with_details(json!([{ "field": field, "message": "must be E.164: '+', country code, number; 8–15 digits" }]))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Wire types
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct PhoneNumberOut {
-    pub id: String,
-    pub phone_number: String,
-    pub friendly_name: Option<String>,
-    /// `twilio` or `sandbox`.
-    pub provider: String,
-    pub provider_sid: Option<String>,
-    pub twilio_account_sid: Option<String>,
-    pub voice_webhook_url: Option<String>,
-    pub sms_webhook_url: Option<String>,
-    pub agent_id: Option<String>,
-    pub status: String,
-    pub country: String,
-    pub capabilities: Value,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<phone_number::Model> for PhoneNumberOut {
-    fn from(m: phone_number::Model) -> Self {
-        Self {
-            id: m.id,
-            phone_number: m.phone_number,
-            friendly_name: m.friendly_name,
-            provider: m.provider,
-            provider_sid: m.provider_sid,
-            twilio_account_sid: m.twilio_account_sid,
-            voice_webhook_url: m.voice_webhook_url,
-            sms_webhook_url: m.sms_webhook_url,
-            agent_id: m.agent_id,
-            status: m.status,
-            country: m.country,
-            capabilities: m.capabilities,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CredentialsIn {
-    /// Twilio Account SID: `AC` followed by 32 hex characters.
-    pub account_sid: String,
-    /// Twilio Auth Token; stored encrypted, never returned.
-    pub auth_token: String,
-    pub friendly_name: Option<String>,
-}
-
-impl Validate for CredentialsIn {
-    fn validate(&self, v: &mut Validator) {
-        let sid = self.account_sid.trim();
-        v.check(
-            sid.len() == 34 && sid.starts_with("AC") && sid[2..].bytes().all(|b| b.is_ascii_hexdigit()),
-            "accountSid",
-            "must be 'AC' followed by 32 hex characters",
-        );
-        v.length("authToken", self.auth_token.trim(), 8, 128);
-        v.opt_length("friendlyName", self.friendly_name.as_deref(), 1, 64);
-    }
-}
-
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct SearchIn {
-    /// Three-digit area code (US/CA), e.g. `415`.
-    pub area_code: Option<String>,
-    /// ISO 3166-1 alpha-2 country, default `US`.
-    pub country: Option<String>,
-    /// Digits the number must contain; `*` matches any one digit.
-    pub contains: Option<String>,
-    /// 1–50, default 10.
-    pub limit: Option<u32>,
-}
-
-impl Validate for SearchIn {
-    fn validate(&self, v: &mut Validator) {
-        if let Some(area) = &self.area_code {
-            v.check(
-                area.len() == 3 && area.bytes().all(|b| b.is_ascii_digit()) && !area.starts_with(['0', '1']),
-                "areaCode",
-                "must be a three-digit area code not starting with 0 or 1",
-            );
-        }
-        if let Some(country) = &self.country {
-            v.check(
-                country.len() == 2 && country.bytes().all(|b| b.is_ascii_alphabetic()),
-                "country",
-                "must be an ISO 3166-1 alpha-2 code such as US",
-            );
-        }
-        if let Some(contains) = &self.contains {
-            v.check(
-                (1..=16).contains(&contains.len()) && contains.bytes().all(|b| b.is_ascii_digit() || b == b'*'),
-                "contains",
-                "must be 1–16 digits, '*' matching any digit",
-            );
-        }
-        v.range("limit", self.limit, 1, 50);
-    }
-}
-
-impl SearchIn {
-    fn query(&self) -> SearchQuery {
-        SearchQuery {
-            country: self.country.as_deref().unwrap_or("US").to_ascii_uppercase(),
-            area_code: self.area_code.clone(),
-            contains: self.contains.clone(),
-            limit: self.limit.unwrap_or(DEFAULT_SEARCH_LIMIT),
-        }
-    }
-
-    fn from_query(q: &ListQuery) -> ApiResult<Self> {
-        let limit =
-            match q.get("limit") {
-                None | Some("") => None,
-                Some(raw) => Some(raw.parse::<u32>().map_err(|_| {
-                    ApiError::field("limit", format!("must be an integer between 1 and 50 (got '{raw}')"))
-                })?),
-            };
-        let owned = |k: &str| q.get(k).filter(|s| !s.is_empty()).map(str::to_string);
-        let input = Self {
-            area_code: owned("areaCode"),
-            country: owned("country"),
-            contains: owned("contains"),
-            limit,
-        };
-        let mut v = Validator::default();
-        input.validate(&mut v);
-        v.finish()?;
-        Ok(input)
-    }
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ProvisionIn {
-    /// The E.164 number to buy (from a search); or give `areaCode` to take the first available.
-    pub phone_number: Option<String>,
-    pub area_code: Option<String>,
-    pub country: Option<String>,
-    pub friendly_name: Option<String>,
-    /// Assign the new number to this agent.
-    pub agent_id: Option<String>,
-}
-
-impl Validate for ProvisionIn {
-    fn validate(&self, v: &mut Validator) {
-        v.check(
-            self.phone_number.is_some() || self.area_code.is_some(),
-            "phoneNumber",
-            "give phoneNumber (E.164) or areaCode",
-        );
-        SearchIn {
-            area_code: self.area_code.clone(),
-            country: self.country.clone(),
-            contains: None,
-            limit: None,
-        }
-        .validate(v);
-        v.opt_length("friendlyName", self.friendly_name.as_deref(), 1, 64);
-    }
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ImportIn {
-    /// The E.164 number, owned by your Twilio account.
-    pub phone_number: String,
-    pub friendly_name: Option<String>,
-    pub agent_id: Option<String>,
-}
-
-impl Validate for ImportIn {
-    fn validate(&self, v: &mut Validator) {
-        v.opt_length("friendlyName", self.friendly_name.as_deref(), 1, 64);
-    }
-}
-
-/// `Some(None)` for an explicit `null`, `None` when absent.
-pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct NumberPatch {
-    pub friendly_name: Option<String>,
-    /// Assign to an agent; `null` unassigns.
-    #[serde(default, deserialize_with = "double_option")]
-    pub agent_id: Option<Option<String>>,
-    /// `active` or `inactive` (inactive numbers reject calls).
-    pub status: Option<String>,
-}
-
-impl Validate for NumberPatch {
-    fn validate(&self, v: &mut Validator) {
-        v.opt_length("friendlyName", self.friendly_name.as_deref(), 1, 64);
-        v.one_of("status", self.status.as_deref(), STATUSES);
-        v.check(
-            self.friendly_name.is_some() || self.agent_id.is_some() || self.status.is_some(),
-            "body",
-            "at least one of friendlyName, agentId, status is required",
-        );
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -407,17 +200,17 @@ pub async fn put_credentials(ctx: Ctx, Body(input): Body<CredentialsIn>) -> ApiR
         },
     )
     .await?;
-    let out = json!({
-        "configured": true,
-        "provider": "twilio",
-        "mode": Mode::Byoc,
-        "accountSid": sid,
-        "friendlyName": friendly_name,
-        "accountType": account.account_type,
-        "accountStatus": account.status,
-        "validatedAt": now,
-    });
-    ctx.commit(txn, StatusCode::OK, &out).await
+    let out = CredentialsOut {
+        configured: true,
+        provider: "twilio".into(),
+        mode: mode_name(Mode::Byoc),
+        account_sid: sid,
+        friendly_name,
+        account_type: account.account_type,
+        account_status: account.status,
+        validated_at: now,
+    };
+    ctx.commit(txn, StatusCode::OK, &Sorted(out)).await
 }
 
 pub async fn list_numbers(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
@@ -436,13 +229,17 @@ async fn search(ctx: &Ctx, input: &SearchIn) -> ApiResult<HttpResponse> {
     let found = carrier.search(&input.query()).await?;
     let candidates: Vec<String> = found.iter().map(|n| n.phone_number.clone()).collect();
     let owned = store::phone_numbers::owned_among(ctx.db(), &candidates).await?;
-    let numbers: Vec<_> = found.into_iter().filter(|n| !owned.contains(&n.phone_number)).collect();
-    Ok(envelope::ok(&json!({
-        "numbers": numbers,
-        "provider": carrier.provider(),
-        "mode": mode,
-        "sandbox": mode == Mode::Sandbox,
-    })))
+    let out = NumberSearchOut {
+        numbers: found
+            .into_iter()
+            .filter(|n| !owned.contains(&n.phone_number))
+            .map(Into::into)
+            .collect(),
+        provider: carrier.provider().to_string(),
+        mode: mode_name(mode),
+        sandbox: mode == Mode::Sandbox,
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 pub async fn search_get(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
@@ -534,28 +331,29 @@ pub async fn list_external(ctx: Ctx) -> ApiResult<HttpResponse> {
     let (mine, _) =
         store::phone_numbers::list(ctx.db(), ctx.org(), &store::phone_numbers::Filter::default(), 0, 10_000).await?;
     let taken = store::phone_numbers::owned_among(ctx.db(), &all).await?;
-    let items: Vec<Value> = numbers
+    let items: Vec<ExternalNumberOut> = numbers
         .into_iter()
         .map(|n| {
             let imported = mine.iter().find(|m| m.phone_number == n.phone_number);
-            json!({
-                "sid": n.sid,
-                "phoneNumber": n.phone_number,
-                "friendlyName": n.friendly_name,
-                "voiceUrl": n.voice_url,
-                "smsUrl": n.sms_url,
-                "capabilities": n.capabilities,
-                "imported": imported.is_some(),
-                "phoneNumberId": imported.map(|m| m.id.clone()),
-                "importable": !taken.contains(&n.phone_number),
-            })
+            ExternalNumberOut {
+                imported: imported.is_some(),
+                phone_number_id: imported.map(|m| m.id.clone()),
+                importable: !taken.contains(&n.phone_number),
+                sid: n.sid,
+                phone_number: n.phone_number,
+                friendly_name: n.friendly_name,
+                voice_url: n.voice_url,
+                sms_url: n.sms_url,
+                capabilities: n.capabilities.into(),
+            }
         })
         .collect();
-    Ok(envelope::ok(&json!({
-        "numbers": items,
-        "accountSid": carrier.account_sid(),
-        "mode": mode,
-    })))
+    let out = ExternalNumbersOut {
+        numbers: items,
+        account_sid: carrier.account_sid().map(str::to_string),
+        mode: mode_name(mode),
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 async fn load(db: &impl sea_orm::ConnectionTrait, org_id: &str, id: &str) -> ApiResult<phone_number::Model> {
@@ -612,9 +410,139 @@ pub async fn release(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse>
         .await?;
     }
     store::phone_numbers::delete(&txn, ctx.org(), &row.id).await?;
-    let mut data = json!({ "message": format!("Phone number '{}' ({}) released", row.id, row.phone_number) });
-    if !warnings.is_empty() {
-        data["warnings"] = json!(warnings);
-    }
-    ctx.commit(txn, StatusCode::OK, &data).await
+    let out =
+        DeletedOut::new(format!("Phone number '{}' ({}) released", row.id, row.phone_number)).with_warnings(warnings);
+    ctx.commit(txn, StatusCode::OK, &out).await
+}
+
+/// Query of `GET /telephony/numbers/search`.
+const SEARCH_QUERY: &[Param] = &[
+    Param {
+        name: "areaCode",
+        ty: "string",
+        description: "Area code, e.g. 415",
+    },
+    Param {
+        name: "country",
+        ty: "string",
+        description: "ISO country code (default US)",
+    },
+    Param {
+        name: "contains",
+        ty: "string",
+        description: "Digits the number must contain",
+    },
+    Param {
+        name: "limit",
+        ty: "integer",
+        description: "Most results to return",
+    },
+];
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::PUT,
+            "/telephony/credentials",
+            "telephony",
+            "set_telephony_credentials",
+            "Configure BYOC Twilio credentials (validates against Twilio API)",
+            |r| r.to(put_credentials),
+        )
+        .key(Some("telephony:write"))
+        .body::<CredentialsIn>()
+        .example(|| json!({ "accountSid": "AC0123456789abcdef0123456789abcdef", "authToken": "your_auth_token" }))
+        .returns::<CredentialsOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/telephony/numbers",
+            "telephony",
+            "list_numbers",
+            "List phone numbers",
+            |r| r.to(list_numbers),
+        )
+        .key(Some("telephony:read"))
+        .returns_list::<PhoneNumberOut>("numbers"),
+        RouteSpec::new(
+            M::GET,
+            "/telephony/numbers/external",
+            "telephony",
+            "list_external_numbers",
+            "Discover numbers in your Twilio account (for import)",
+            |r| r.to(list_external),
+        )
+        .key(Some("telephony:read"))
+        .returns::<ExternalNumbersOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/telephony/numbers/search",
+            "telephony",
+            "search_numbers_get",
+            "Search available numbers to purchase (query: areaCode, country, contains, limit)",
+            |r| r.to(search_get),
+        )
+        .key(Some("telephony:read"))
+        .query(SEARCH_QUERY)
+        .extension()
+        .returns::<NumberSearchOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/telephony/numbers/search",
+            "telephony",
+            "search_numbers",
+            "Search available numbers to purchase",
+            |r| r.to(search_post),
+        )
+        .key(Some("telephony:read"))
+        .body::<SearchIn>()
+        .example(|| json!({ "areaCode": "415", "limit": 5 }))
+        .returns::<NumberSearchOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/telephony/numbers/provision",
+            "telephony",
+            "provision_number",
+            "Purchase and provision a new phone number",
+            |r| r.to(provision),
+        )
+        .key(Some("telephony:write"))
+        .body::<ProvisionIn>()
+        .example(|| json!({ "areaCode": "415" }))
+        .returns::<PhoneNumberOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/telephony/numbers/import",
+            "telephony",
+            "import_number",
+            "Import an existing number from your Twilio account",
+            |r| r.to(import),
+        )
+        .key(Some("telephony:write"))
+        .body::<ImportIn>()
+        .example(|| json!({ "phoneNumber": "+14155550123", "friendlyName": "Main line" }))
+        .returns::<PhoneNumberOut>(),
+        RouteSpec::new(
+            M::DELETE,
+            "/telephony/numbers/:id",
+            "telephony",
+            "release_number",
+            "Release a phone number",
+            |r| r.to(release),
+        )
+        .key(Some("telephony:write"))
+        .returns::<DeletedOut>(),
+        RouteSpec::new(
+            M::PATCH,
+            "/telephony/numbers/:id",
+            "telephony",
+            "update_number",
+            "Update phone number config",
+            |r| r.to(update_number),
+        )
+        .key(Some("telephony:write"))
+        .body::<NumberPatch>()
+        .example(|| json!({ "friendlyName": "Front desk line" }))
+        .returns::<PhoneNumberOut>(),
+    ]
 }

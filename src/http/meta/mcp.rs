@@ -5,14 +5,29 @@
 use std::net::SocketAddr;
 
 use actix_service::{IntoServiceFactory, ServiceFactory};
-use actix_web::{App, HttpRequest, HttpResponse, http::StatusCode, middleware::from_fn, web};
+use actix_web::{
+    App, HttpRequest, HttpResponse,
+    http::{Method, StatusCode},
+    middleware::from_fn,
+    web,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{
-    envelope,
-    routes::{self, Produces, RouteSpec},
+use crate::{
+    http::{
+        self,
+        core::{
+            envelope::{self, Sorted},
+            frame,
+            route_spec::{Produces, RouteSpec},
+            routes,
+        },
+    },
+    metrics,
+    state::AppState,
 };
-use crate::{metrics, state::AppState};
 
 pub const PROTOCOL_VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05"];
 
@@ -180,16 +195,58 @@ pub fn tool(spec: &RouteSpec) -> Value {
     })
 }
 
-fn rpc_result(id: &Value, result: Value) -> Value {
-    json!({ "jsonrpc": "2.0", "id": id, "result": result })
+/// A JSON-RPC 2.0 error.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    /// The API error (code, message, status, request id) when a call failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
 }
 
-fn rpc_error(id: &Value, code: i64, message: impl Into<String>, data: Option<Value>) -> Value {
-    let mut error = json!({ "code": code, "message": message.into() });
-    if let Some(data) = data {
-        error["data"] = data;
+/// A JSON-RPC 2.0 response: a `result` (an MCP result object) or an `error`.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct RpcResponse {
+    /// `2.0`.
+    pub jsonrpc: String,
+    /// The request's id (null when it could not be read).
+    pub id: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<RpcError>,
+}
+
+/// What `POST /mcp` answers with 200: one response, or those of a batch (202 and no body
+/// when every message was a notification).
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum McpAnswer {
+    One(RpcResponse),
+    Batch(Vec<RpcResponse>),
+}
+
+fn rpc_result(id: &Value, result: Value) -> RpcResponse {
+    RpcResponse {
+        jsonrpc: "2.0".into(),
+        id: id.clone(),
+        result: Some(result),
+        error: None,
     }
-    json!({ "jsonrpc": "2.0", "id": id, "error": error })
+}
+
+fn rpc_error(id: &Value, code: i64, message: impl Into<String>, data: Option<Value>) -> RpcResponse {
+    RpcResponse {
+        jsonrpc: "2.0".into(),
+        id: id.clone(),
+        result: None,
+        error: Some(RpcError {
+            code,
+            message: message.into(),
+            data,
+        }),
+    }
 }
 
 /// What an internal request answered.
@@ -296,9 +353,9 @@ async fn dispatch(
     }
     let app = App::new()
         .app_data(state.clone())
-        .wrap(from_fn(super::frame::frame))
-        .configure(super::configure)
-        .default_service(web::to(super::not_found))
+        .wrap(from_fn(frame::frame))
+        .configure(http::configure)
+        .default_service(web::to(http::not_found))
         .into_factory()
         .new_service(actix_web::dev::AppConfig::default())
         .await
@@ -342,7 +399,7 @@ fn error_of(answer: &Answer) -> Option<Value> {
     Some(error)
 }
 
-async fn call_tool(state: &web::Data<AppState>, caller: &Caller, id: &Value, params: &Value) -> Value {
+async fn call_tool(state: &web::Data<AppState>, caller: &Caller, id: &Value, params: &Value) -> RpcResponse {
     let Some(name) = params["name"].as_str() else {
         return rpc_error(id, -32602, "tools/call needs params.name", None);
     };
@@ -412,7 +469,7 @@ fn resources() -> Vec<Value> {
         .collect()
 }
 
-async fn read_resource(state: &web::Data<AppState>, caller: &Caller, id: &Value, params: &Value) -> Value {
+async fn read_resource(state: &web::Data<AppState>, caller: &Caller, id: &Value, params: &Value) -> RpcResponse {
     let uri = params["uri"].as_str().unwrap_or("");
     let Some((_, _, _, op, query)) = RESOURCES.iter().find(|(u, ..)| *u == uri) else {
         return rpc_error(
@@ -458,7 +515,7 @@ async fn read_resource(state: &web::Data<AppState>, caller: &Caller, id: &Value,
     }
 }
 
-fn initialize(id: &Value, params: &Value) -> Value {
+fn initialize(id: &Value, params: &Value) -> RpcResponse {
     let asked = params["protocolVersion"].as_str().unwrap_or("");
     let version = PROTOCOL_VERSIONS
         .iter()
@@ -482,7 +539,7 @@ fn initialize(id: &Value, params: &Value) -> Value {
 }
 
 /// Handles one JSON-RPC message; `None` for notifications and responses.
-pub async fn handle(state: &web::Data<AppState>, caller: &Caller, msg: &Value) -> Option<Value> {
+pub async fn handle(state: &web::Data<AppState>, caller: &Caller, msg: &Value) -> Option<RpcResponse> {
     let id = msg.get("id").cloned();
     let Some(method) = msg["method"].as_str() else {
         // A response from the client, or garbage.
@@ -506,10 +563,10 @@ pub async fn handle(state: &web::Data<AppState>, caller: &Caller, msg: &Value) -
     })
 }
 
-fn json_response(status: StatusCode, body: &Value) -> HttpResponse {
+fn json_response(status: StatusCode, body: &McpAnswer) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/json")
-        .body(body.to_string())
+        .body(serde_json::to_string(&Sorted(body)).unwrap_or_default())
 }
 
 /// `POST /mcp`: one message or a batch; JSON answers, 202 when there is nothing to say.
@@ -532,7 +589,7 @@ pub async fn endpoint(req: HttpRequest, body: web::Bytes, state: web::Data<AppSt
         Err(e) => {
             return json_response(
                 StatusCode::BAD_REQUEST,
-                &rpc_error(&Value::Null, -32700, format!("Parse error: {e}"), None),
+                &McpAnswer::One(rpc_error(&Value::Null, -32700, format!("Parse error: {e}"), None)),
             );
         }
     };
@@ -544,13 +601,32 @@ pub async fn endpoint(req: HttpRequest, body: web::Bytes, state: web::Data<AppSt
                     out.push(a);
                 }
             }
-            (!out.is_empty()).then_some(Value::Array(out))
+            (!out.is_empty()).then_some(McpAnswer::Batch(out))
         }
-        Value::Object(_) => handle(&state, &caller, &msg).await,
-        _ => Some(rpc_error(&Value::Null, -32600, "Invalid Request", None)),
+        Value::Object(_) => handle(&state, &caller, &msg).await.map(McpAnswer::One),
+        _ => Some(McpAnswer::One(rpc_error(&Value::Null, -32600, "Invalid Request", None))),
     };
     match answer {
         Some(a) => json_response(StatusCode::OK, &a),
         None => HttpResponse::Accepted().finish(),
     }
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::POST,
+            "/mcp",
+            "mcp",
+            "mcp",
+            "Model Context Protocol endpoint (Streamable HTTP, JSON responses): one tool per API operation, same API keys and scopes",
+            |r| r.to(endpoint),
+        )
+        .key(None)
+        .root()
+        .raw("application/json")
+        .extension()
+        .returns::<McpAnswer>(),
+    ]
 }

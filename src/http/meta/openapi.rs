@@ -4,11 +4,21 @@
 
 use std::{collections::BTreeMap, sync::LazyLock};
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, http::Method, web};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::{discovery::CONTRACT_META, envelope, routes::RouteSpec};
-use crate::{error::ErrorCode, state::AppState};
+use super::discovery::CONTRACT_META;
+use crate::{
+    error::ErrorCode,
+    http::core::{
+        envelope::{self, Sorted},
+        route_spec::{Limit, Produces, RouteSpec},
+        routes,
+    },
+    state::AppState,
+};
 
 /// Components collected while walking the table.
 #[derive(Default)]
@@ -186,7 +196,7 @@ fn error_responses(spec: &RouteSpec) -> Vec<(&'static str, &'static str)> {
     if spec.request.is_some() {
         out.push(("413", "Body larger than the server's limit (PAYLOAD_TOO_LARGE)"));
     }
-    if spec.limit != super::routes::Limit::None {
+    if spec.limit != Limit::None {
         out.push(("429", "Rate limited (RATE_LIMITED, see Retry-After)"));
     }
     out.push(("500", "Unexpected error; the message reveals nothing internal"));
@@ -229,20 +239,15 @@ fn operation(spec: &RouteSpec, c: &mut Components) -> Value {
         op["requestBody"] = json!({ "required": true, "content": { "application/json": media } });
     }
     let mut responses = Map::new();
+    let schema = spec
+        .response_schema()
+        .map_or_else(|| json!({}), |s| c.named(&format!("{name}Response"), s));
     let ok = match spec.produces {
-        super::routes::Produces::Envelope => {
-            let data = spec
-                .response_schema()
-                .map_or_else(|| json!({}), |s| c.named(&format!("{name}Response"), s));
-            json!({ "description": "Success", "content": { "application/json": { "schema": envelope_of(data) } } })
+        Produces::Envelope => {
+            json!({ "description": "Success", "content": { "application/json": { "schema": envelope_of(schema) } } })
         }
-        super::routes::Produces::Raw(ct) => {
+        Produces::Raw(ct) => {
             let media = ct.split(';').next().unwrap_or(ct).trim();
-            let schema = if media == "application/json" {
-                json!({ "type": "object" })
-            } else {
-                json!({ "type": "string" })
-            };
             json!({ "description": "Success", "content": { media: { "schema": schema } } })
         }
     };
@@ -268,12 +273,79 @@ fn operation(spec: &RouteSpec, c: &mut Components) -> Value {
 }
 
 /// The whole document, for `server_url` (the public base URL).
-pub fn document_value(server_url: &str) -> Value {
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct License {
+    pub name: String,
+    pub identifier: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Info {
+    pub title: String,
+    pub version: String,
+    /// The contract's description.
+    #[schemars(with = "String")]
+    pub description: Value,
+    pub license: License,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Server {
+    pub url: String,
+}
+
+/// A domain of the route table.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Tag {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecurityScheme {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub scheme: String,
+    pub bearer_format: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentsOut {
+    /// Request and response schemas by name (JSON Schema 2020-12), and the envelope's.
+    pub schemas: BTreeMap<String, Value>,
+    pub security_schemes: BTreeMap<String, SecurityScheme>,
+}
+
+/// `GET /openapi.json`: an OpenAPI 3.1 document. Operation objects and schemas are OpenAPI
+/// and JSON Schema documents in their own right, kept as JSON.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenApiDocument {
+    /// `3.1.0`.
+    pub openapi: String,
+    pub json_schema_dialect: String,
+    pub info: Info,
+    pub servers: Vec<Server>,
+    pub tags: Vec<Tag>,
+    /// Path, then lower-case method, then the OpenAPI operation object.
+    pub paths: BTreeMap<String, BTreeMap<String, Value>>,
+    pub components: ComponentsOut,
+    /// Security requirements: scheme name, then scopes (none).
+    pub security: Vec<BTreeMap<String, Vec<String>>>,
+}
+
+pub fn document_value(server_url: &str) -> OpenApiDocument {
     let mut c = Components::default();
     base_components(&mut c);
-    let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
-    let mut tags: BTreeMap<&str, Value> = BTreeMap::new();
-    for spec in super::routes::table() {
+    let mut paths: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
+    let mut tags: BTreeMap<&str, Tag> = BTreeMap::new();
+    for spec in routes::table() {
         let method = spec.method.as_str().to_ascii_lowercase();
         paths
             .entry(openapi_path(spec))
@@ -283,34 +355,39 @@ pub fn document_value(server_url: &str) -> Value {
             .as_str()
             .unwrap_or(spec.domain)
             .to_string();
-        tags.entry(spec.domain)
-            .or_insert_with(|| json!({ "name": spec.domain, "description": description }));
+        tags.entry(spec.domain).or_insert_with(|| Tag {
+            name: spec.domain.into(),
+            description,
+        });
     }
-    let paths: Map<String, Value> = paths.into_iter().map(|(k, v)| (k, Value::Object(v))).collect();
-    json!({
-        "openapi": "3.1.0",
-        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
-        "info": {
-            "title": CONTRACT_META["name"].as_str().unwrap_or("ThruAI Public API"),
-            "version": envelope::API_VERSION,
-            "description": CONTRACT_META["description"],
-            "license": { "name": "Apache-2.0", "identifier": "Apache-2.0" },
-        },
-        "servers": [{ "url": server_url.trim_end_matches('/') }],
-        "tags": tags.into_values().collect::<Vec<_>>(),
-        "paths": paths,
-        "components": {
-            "schemas": c.schemas,
-            "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "bearerFormat": "sk_live_... (obtained via POST /accounts/provision then /accounts/verify)",
-                },
+    let bearer = SecurityScheme {
+        kind: "http".into(),
+        scheme: "bearer".into(),
+        bearer_format: "sk_live_... (obtained via POST /accounts/provision then /accounts/verify)".into(),
+    };
+    OpenApiDocument {
+        openapi: "3.1.0".into(),
+        json_schema_dialect: "https://json-schema.org/draft/2020-12/schema".into(),
+        info: Info {
+            title: CONTRACT_META["name"].as_str().unwrap_or("ThruAI Public API").into(),
+            version: envelope::API_VERSION.into(),
+            description: CONTRACT_META["description"].clone(),
+            license: License {
+                name: "Apache-2.0".into(),
+                identifier: "Apache-2.0".into(),
             },
         },
-        "security": [{ "bearerAuth": [] }],
-    })
+        servers: vec![Server {
+            url: server_url.trim_end_matches('/').into(),
+        }],
+        tags: tags.into_values().collect(),
+        paths,
+        components: ComponentsOut {
+            schemas: c.schemas,
+            security_schemes: BTreeMap::from([("bearerAuth".to_string(), bearer)]),
+        },
+        security: vec![BTreeMap::from([("bearerAuth".to_string(), Vec::new())])],
+    }
 }
 
 /// The document does not change while the process runs, except for the server URL.
@@ -323,7 +400,7 @@ pub async fn document(state: web::Data<AppState>) -> HttpResponse {
     let bytes = match cache.as_ref() {
         Some((cached_url, bytes)) if *cached_url == url => bytes.clone(),
         _ => {
-            let bytes = web::Bytes::from(serde_json::to_vec(&document_value(&url)).unwrap_or_default());
+            let bytes = web::Bytes::from(serde_json::to_vec(&Sorted(document_value(&url))).unwrap_or_default());
             *cache = Some((url, bytes.clone()));
             bytes
         }
@@ -335,4 +412,36 @@ pub async fn reference() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(include_str!("reference.html"))
+}
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/openapi.json",
+            "discovery",
+            "get_openapi",
+            "OpenAPI 3.1 document of every served endpoint, generated from the route table",
+            |r| r.to(document),
+        )
+        .public()
+        .root()
+        .raw("application/json")
+        .extension()
+        .returns::<OpenApiDocument>(),
+        RouteSpec::new(
+            M::GET,
+            "/reference",
+            "discovery",
+            "get_api_reference",
+            "Interactive API reference (HTML, no external assets) rendering /openapi.json",
+            |r| r.to(reference),
+        )
+        .public()
+        .root()
+        .raw("text/html; charset=utf-8")
+        .extension()
+        .returns::<String>(),
+    ]
 }

@@ -13,7 +13,7 @@ use actix_web::{
 };
 use futures_util::StreamExt;
 
-use super::routes::{Limit, RouteSpec};
+use super::route_spec::{Limit, RouteSpec};
 use crate::{
     auth::Principal,
     error::{ApiError, ErrorCode},

@@ -1,5 +1,6 @@
 //! The response envelope `{success, data, error, meta}` and the per-request metadata
-//! (request id, trace id) every answer carries, kept in a task-local for the request.
+//! (request id, trace id) every answer carries, kept in a task-local for the request; the
+//! shapes every resource shares (`PageInfo`, `DeletedOut`) and `Sorted`.
 
 use std::{cell::RefCell, sync::Arc};
 
@@ -8,7 +9,7 @@ use actix_web::{
     http::{StatusCode, header::HeaderValue},
 };
 use chrono::{SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
@@ -41,7 +42,7 @@ pub fn current_request_id() -> String {
 }
 
 /// Pagination as carried in list payloads and `meta.pagination`.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PageInfo {
     pub page: u64,
@@ -118,13 +119,42 @@ pub fn list<T: Serialize>(name: &str, items: &[T], page: PageInfo) -> HttpRespon
     json_response(StatusCode::OK, to_bytes(Some(&Value::Object(data)), None, Some(page)))
 }
 
-/// DELETE answers 200 with a message (and warnings when there are any).
-pub fn deleted(message: String, warnings: Vec<String>) -> HttpResponse {
-    let mut data = serde_json::json!({ "message": message });
-    if !warnings.is_empty() {
-        data["warnings"] = serde_json::json!(warnings);
+/// What a DELETE answers (200, never 204): a message, and warnings when there are any.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedOut {
+    pub message: String,
+    /// What the deletion left behind (numbers unassigned, agents still naming a tool…).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl DeletedOut {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            warnings: Vec::new(),
+        }
     }
-    ok(&data)
+
+    pub fn with_warnings(mut self, warnings: Vec<String>) -> Self {
+        self.warnings = warnings;
+        self
+    }
+}
+
+/// Serializes `T` with the keys of every object in alphabetical order, as a
+/// `serde_json::Value` holds them: the order the `json!` bodies these types replaced went
+/// out in, kept so that typing a response changed no byte of it.
+#[derive(Debug)]
+pub struct Sorted<T>(pub T);
+
+impl<T: Serialize> Serialize for Sorted<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde_json::to_value(&self.0)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
 }
 
 pub fn error_response(status: StatusCode, error: Value) -> HttpResponse {

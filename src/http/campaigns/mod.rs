@@ -1,12 +1,15 @@
-//! Outbound campaigns: CRUD, `start` / `pause` (and `PATCH {status}` where the lifecycle
-//! allows it), contacts in pages of up to `campaigns.max_contacts_per_request` (multi-row
-//! inserts; rejected rows listed with a reason), stats (changelog 1.4.0), the flat 1.2.0
-//! progress view, and `/_debug/campaigns/:id` (the actor's live state and why it is not
-//! dialling).
+//! Outbound campaigns: wire types, CRUD, `start` / `pause` (and `PATCH {status}` where the
+//! lifecycle allows it). Contacts live in `contacts.rs`; stats, the progress view and
+//! `/_debug/campaigns/:id` in `progress.rs`.
 
-use std::collections::HashSet;
+pub mod contacts;
+pub mod progress;
 
-use actix_web::{HttpResponse, http::StatusCode, web};
+use actix_web::{
+    HttpResponse,
+    http::{Method, StatusCode},
+    web,
+};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -14,15 +17,16 @@ use serde_json::{Value, json};
 use thruai_actors::campaign::state::{self as cstate, CampaignStatus, Command, Counts, Outcome, RetryPolicy};
 use thruai_entities::campaign;
 
-use super::{
-    envelope,
+use super::core::{
+    envelope::{self, DeletedOut, Sorted},
     extract::{Body, Ctx, ListQuery},
+    route_spec::{Param, RouteSpec},
     validation::{Validate, Validator},
 };
 use crate::{
     app::{
         calls,
-        campaigns::{WindowJson, pool_of, window_of},
+        campaigns::{WindowJson, pool_of},
     },
     domain::{ids, is_e164},
     error::{ApiError, ApiResult, ErrorCode},
@@ -231,6 +235,40 @@ impl From<campaign::Model> for CampaignOut {
     }
 }
 
+/// Contacts per status.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct CountsOut {
+    pub total: u64,
+    pub queued: u64,
+    pub in_progress: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub suppressed: u64,
+}
+
+impl From<&Counts> for CountsOut {
+    fn from(c: &Counts) -> Self {
+        Self {
+            total: c.total,
+            queued: c.queued,
+            in_progress: c.in_progress,
+            completed: c.completed,
+            failed: c.failed,
+            suppressed: c.suppressed,
+        }
+    }
+}
+
+/// `GET /campaigns/:id`: the campaign with its contacts per status.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CampaignDetailOut {
+    #[serde(flatten)]
+    pub campaign: CampaignOut,
+    pub stats: CountsOut,
+}
+
 async fn check_agent(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, agent_id: &str) -> ApiResult<()> {
     store::agents::find(db, ctx.org(), agent_id)
         .await?
@@ -301,14 +339,18 @@ pub async fn list(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
 }
 
 /// Locks the campaign row (first statement of `txn`) and reads it.
-async fn load_locked(ctx: &Ctx, txn: &impl sea_orm::ConnectionTrait, id: &str) -> ApiResult<campaign::Model> {
+pub(super) async fn load_locked(
+    ctx: &Ctx,
+    txn: &impl sea_orm::ConnectionTrait,
+    id: &str,
+) -> ApiResult<campaign::Model> {
     if !cs::lock(txn, ctx.org(), id).await? {
         return Err(ApiError::not_found("Campaign", id));
     }
     load(ctx, txn, id).await
 }
 
-async fn load(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, id: &str) -> ApiResult<campaign::Model> {
+pub(super) async fn load(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, id: &str) -> ApiResult<campaign::Model> {
     cs::find(db, ctx.org(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("Campaign", id))
@@ -317,10 +359,11 @@ async fn load(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, id: &str) -> ApiRes
 pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let row = load(&ctx, ctx.db(), &id).await?;
     let counts = cs::counts(ctx.db(), &row.id).await?;
-    let mut out =
-        serde_json::to_value(CampaignOut::from(row)).map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
-    out["stats"] = json!(counts);
-    Ok(envelope::ok(&out))
+    let out = CampaignDetailOut {
+        campaign: CampaignOut::from(row),
+        stats: (&counts).into(),
+    };
+    Ok(envelope::ok(&Sorted(out)))
 }
 
 fn conflict(e: &cstate::IllegalTransition, id: &str) -> ApiError {
@@ -442,7 +485,6 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
     // Stop first: the epoch bump fences the actor out, then the rows go.
     ctx.state.campaigns.stop(&row.id);
     cs::delete(&txn, ctx.org(), &row.id).await?;
-    let mut data = json!({ "message": format!("Campaign '{}' deleted", row.id) });
     let mut warnings = Vec::new();
     if row.status == "running" {
         warnings.push("The campaign was running: it was stopped before deletion".to_string());
@@ -452,348 +494,130 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
             "{open} call(s) already placed continue to their end; see GET /calls"
         ));
     }
-    if !warnings.is_empty() {
-        data["warnings"] = json!(warnings);
-    }
-    ctx.commit(txn, StatusCode::OK, &data).await
+    let out = DeletedOut::new(format!("Campaign '{}' deleted", row.id)).with_warnings(warnings);
+    ctx.commit(txn, StatusCode::OK, &out).await
 }
 
-// ---------------------------------------------------------------------------------------------
-// Contacts
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ContactIn {
-    /// E.164; a row with anything else is rejected (`invalid number`).
-    pub phone_number: String,
-    pub name: Option<String>,
-    /// Fills the agent's `{{variables}}`; `timezone` (IANA) sets the contact's calling window zone.
-    pub custom_data: Option<Value>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ContactsIn {
-    /// 1 to `campaigns.max_contacts_per_request` (default 5,000) contacts; send larger
-    /// lists in several requests.
-    pub contacts: Vec<ContactIn>,
-}
-
-impl Validate for ContactsIn {
-    fn validate(&self, v: &mut Validator) {
-        v.check(!self.contacts.is_empty(), "contacts", "must list at least one contact");
-    }
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RejectedContact {
-    pub index: usize,
-    pub phone_number: String,
-    pub reason: String,
-}
-
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ContactsAdded {
-    pub added: usize,
-    pub failed: usize,
-    pub errors: Vec<RejectedContact>,
-}
-
-fn row_problem(c: &ContactIn) -> Option<String> {
-    if !is_e164(&c.phone_number) {
-        return Some("invalid number: must be E.164 (e.g. +14155550123)".into());
-    }
-    if c.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-        return Some("invalid name: at most 200 characters".into());
-    }
-    // PostgreSQL text cannot hold NUL: refused here on every database alike.
-    if c.name.as_ref().is_some_and(|n| n.contains('\0')) {
-        return Some("invalid name: must not contain NUL characters".into());
-    }
-    if let Some(d) = &c.custom_data {
-        if !d.is_object() {
-            return Some("invalid customData: must be an object".into());
-        }
-        let text = d.to_string();
-        if text.len() > 4096 {
-            return Some("invalid customData: at most 4096 bytes serialized".into());
-        }
-        if text.contains("\\u0000") {
-            return Some("invalid customData: must not contain NUL characters".into());
-        }
-        if let Some(tz) = d.get("timezone")
-            && tz
-                .as_str()
-                .and_then(thruai_actors::campaign::window::parse_tz)
-                .is_none()
-        {
-            return Some(format!("invalid timezone: {tz} is not an IANA time zone"));
-        }
-    }
-    None
-}
-
-pub async fn add_contacts(ctx: Ctx, id: web::Path<String>, Body(input): Body<ContactsIn>) -> ApiResult<HttpResponse> {
-    let max = ctx.state.settings.campaigns.max_contacts_per_request;
-    if input.contacts.len() > max {
-        return Err(ApiError::field(
-            "contacts",
-            format!(
-                "at most {max} contacts per request (got {}); send the list in pages",
-                input.contacts.len()
-            ),
-        ));
-    }
-    let txn = ctx.begin().await?;
-    let row = load_locked(&ctx, &txn, &id).await?;
-    if row.status == "completed" {
-        return Err(ApiError::new(
-            ErrorCode::ResourceConflict,
-            format!(
-                "Campaign '{}' is completed: create a new campaign for more contacts",
-                row.id
-            ),
-        ));
-    }
-    let numbers: Vec<String> = input
-        .contacts
-        .iter()
-        .filter(|c| is_e164(&c.phone_number))
-        .map(|c| c.phone_number.clone())
-        .collect();
-    let existing = cs::existing_numbers(&txn, &row.id, &numbers).await?;
-    let opted_out = cs::opted_out(&txn, ctx.org(), &numbers).await?;
-    let mut seen: HashSet<&str> = HashSet::with_capacity(input.contacts.len());
-    let mut errors = Vec::new();
-    let mut added = 0;
-    // Rows go to the database a batch at a time (1,000 on SQLite, up to 5,000 in one
-    // statement on PostgreSQL): a large request is never held twice over.
-    let batch = cs::insert_batch(&txn).min(input.contacts.len());
-    let mut rows = Vec::with_capacity(batch);
-    let mut position = cs::next_position(&txn, &row.id).await?;
-    let now = Utc::now();
-    for (index, c) in input.contacts.iter().enumerate() {
-        let reason = row_problem(c).or_else(|| {
-            if existing.contains(&c.phone_number) || !seen.insert(c.phone_number.as_str()) {
-                Some("duplicate: the campaign already has this number".into())
-            } else if opted_out.contains(&c.phone_number) {
-                Some("opted out: the number opted out of your messages (do not call)".into())
-            } else {
-                None
-            }
-        });
-        if let Some(reason) = reason {
-            errors.push(RejectedContact {
-                index,
-                phone_number: c.phone_number.clone(),
-                reason,
-            });
-            continue;
-        }
-        let custom = c.custom_data.clone().unwrap_or_else(|| json!({}));
-        rows.push(cs::NewContact {
-            id: ids::new_id(ids::CONTACT),
-            position,
-            phone_number: c.phone_number.clone(),
-            name: c.name.clone(),
-            timezone: custom.get("timezone").and_then(Value::as_str).map(str::to_string),
-            custom_data: custom,
-        });
-        position += 1;
-        if rows.len() == batch {
-            added += rows.len();
-            cs::insert_contacts(&txn, &row.id, &row.org_id, now, &rows).await?;
-            rows.clear();
-        }
-    }
-    added += rows.len();
-    cs::insert_contacts(&txn, &row.id, &row.org_id, now, &rows).await?;
-    let out = ContactsAdded {
-        added,
-        failed: errors.len(),
-        errors,
-    };
-    let status = if out.added > 0 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    let res = ctx.commit(txn, status, &out).await?;
-    if row.status == "running" {
-        // A campaign not running yet gets them when its actor starts.
-        if out.added > 0 {
-            crate::app::campaigns::refresh_queue_statistics(ctx.state.db.clone());
-        }
-        ctx.state.campaigns.ensure(&row.id);
-    }
-    Ok(res)
-}
-
-pub async fn list_contacts(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> ApiResult<HttpResponse> {
-    let page = q.page()?;
-    let status = q.one_of(
-        "status",
-        &["queued", "in_progress", "completed", "failed", "suppressed"],
-    )?;
-    let row = load(&ctx, ctx.db(), &id).await?;
-    let (rows, total) = cs::list_contacts(
-        ctx.db(),
-        ctx.org(),
-        &row.id,
-        status.as_deref(),
-        page.offset(),
-        page.page_size,
-    )
-    .await?;
-    let ids: Vec<String> = rows.iter().map(|c| c.id.clone()).collect();
-    let mut dials = cs::dials_of(ctx.db(), &ids).await?;
-    let items: Vec<Value> = rows
-        .into_iter()
-        .map(|c| {
-            let attempts: Vec<Value> = dials
-                .remove(&c.id)
-                .unwrap_or_default()
-                .into_iter()
-                // An intent armed ahead is no call (yet).
-                .filter(|d| d.status != cs::DIAL_ARMED)
-                .map(|d| {
-                    json!({
-                        "attempt": d.attempt, "callId": d.call_id, "intentKey": d.intent_key,
-                        "status": d.status, "outcome": d.outcome, "providerCallSid": d.provider_call_sid,
-                        "reconciled": d.reconciled, "createdAt": d.created_at,
-                    })
-                })
-                .collect();
-            let call_ids: Vec<Value> = attempts.iter().map(|a| a["callId"].clone()).collect();
-            json!({
-                "id": c.id, "campaignId": c.campaign_id, "phoneNumber": c.phone_number, "name": c.name,
-                "customData": c.custom_data, "timezone": c.timezone, "status": c.status,
-                "attempts": c.attempts, "lastOutcome": c.last_outcome, "nextAttemptAt": c.next_attempt_at,
-                "callIds": call_ids, "calls": attempts, "createdAt": c.created_at, "updatedAt": c.updated_at,
-            })
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(M::GET, "/campaigns", "campaigns", "list_campaigns", "List campaigns", |r| {
+            r.to(list)
         })
-        .collect();
-    Ok(envelope::list("contacts", &items, page.info(total)))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress
-// ---------------------------------------------------------------------------------------------
-
-/// Changelog 1.4.0: nested counts, with `percentComplete` and `successRate` computed here.
-pub fn stats_view(campaign_id: &str, c: &Counts) -> Value {
-    json!({
-        "campaignId": campaign_id,
-        "stats": {
-            "total": c.total, "queued": c.queued, "inProgress": c.in_progress,
-            "completed": c.completed, "failed": c.failed, "suppressed": c.suppressed,
-        },
-        "percentComplete": c.percent_complete(),
-        "successRate": c.success_rate(),
-    })
-}
-
-/// Changelog 1.2.0 (`GET /campaigns/:id/progress`, for older clients): the same figures,
-/// flat, with `pending` for queued.
-pub fn progress_view(campaign_id: &str, status: &str, c: &Counts) -> Value {
-    json!({
-        "campaignId": campaign_id, "status": status,
-        "total": c.total, "pending": c.queued, "inProgress": c.in_progress,
-        "completed": c.completed, "failed": c.failed, "suppressed": c.suppressed,
-        "percentComplete": c.percent_complete(), "successRate": c.success_rate(),
-    })
-}
-
-pub async fn stats(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let row = load(&ctx, ctx.db(), &id).await?;
-    let counts = cs::counts(ctx.db(), &row.id).await?;
-    Ok(envelope::ok(&stats_view(&row.id, &counts)))
-}
-
-pub async fn progress(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let row = load(&ctx, ctx.db(), &id).await?;
-    let counts = cs::counts(ctx.db(), &row.id).await?;
-    Ok(envelope::ok(&progress_view(&row.id, &row.status, &counts)))
-}
-
-/// `GET /_debug/campaigns/:id`: the actor's live state, and a plain-words diagnosis of why
-/// a started campaign is not dialling.
-pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let row = load(&ctx, ctx.db(), &id).await?;
-    let counts = cs::counts(ctx.db(), &row.id).await?;
-    let open = cs::open_dials(ctx.db(), &row.id).await?;
-    let armed = cs::armed_dials(ctx.db(), &row.id).await?;
-    let live = ctx.state.campaigns.inspect(&row.id).await;
-    let running_here = ctx.state.campaigns.is_running(&row.id);
-    let now = Utc::now();
-    let window = window_of(&row);
-    let next_opening = window.as_ref().and_then(|w| w.next_open(now));
-    let given_up = ctx.state.campaigns.given_up(&row.id);
-    let diagnosis = match row.status.as_str() {
-        "draft" => "Not started: POST /campaigns/:id/start to begin dialling".to_string(),
-        "paused" => "Paused: POST /campaigns/:id/start resumes it".to_string(),
-        "completed" => "Completed: every contact reached a final status".to_string(),
-        _ if counts.total == 0 => "Running with no contacts: add some with POST /campaigns/:id/contacts".to_string(),
-        _ if given_up.is_some() => format!(
-            "The actor failed repeatedly and the supervisor stopped restarting it: {}; POST /campaigns/:id/start retries",
-            given_up.clone().unwrap_or_default()
-        ),
-        _ if !running_here => format!(
-            "No actor runs for it on this node: the lease is held until {} (another node, or a previous process; it is taken over when the lease expires)",
-            row.lease_until.map_or_else(|| "-".into(), |t| t.to_rfc3339())
-        ),
-        _ => live
-            .as_ref()
-            .and_then(|l| l.not_dialing_because.clone())
-            .unwrap_or_else(|| "Dialling".into()),
-    };
-    // Calls in flight: started dials whose call is still open (a `pending` one whatever its
-    // call says: the carrier may have it). A dial whose call ended waits to be settled; its
-    // slot may already hold the next call.
-    let call_ids: Vec<String> = open.iter().map(|d| d.call_id.clone()).collect();
-    let call_status = cs::call_statuses(ctx.db(), &call_ids).await?;
-    let (in_flight, ended): (Vec<_>, Vec<_>) = open.iter().partition(|d| {
-        d.status == cs::DIAL_PENDING
-            || call_status
-                .get(&d.call_id)
-                .is_none_or(|s| cstate::Outcome::of_call_status(s).is_none())
-    });
-    let in_flight: Vec<Value> = in_flight
-        .into_iter()
-        .map(|d| {
-            json!({
-                "intentKey": d.intent_key, "contactId": d.contact_id, "callId": d.call_id,
-                "status": d.status, "providerCallSid": d.provider_call_sid,
-                "ageMs": (now - d.created_at).num_milliseconds(),
-            })
+        .key(Some("campaigns:read"))
+        .query(&[Param { name: "status", ty: "string", description: "draft, running, paused or completed" }])
+        .returns_list::<CampaignOut>("campaigns"),
+        RouteSpec::new(M::GET, "/campaigns/:id", "campaigns", "get_campaign", "Get campaign by ID", |r| {
+            r.to(get)
         })
-        .collect();
-    let ended: Vec<Value> = ended
-        .into_iter()
-        .map(|d| json!({ "intentKey": d.intent_key, "contactId": d.contact_id, "callId": d.call_id }))
-        .collect();
-    Ok(envelope::ok(&json!({
-        "campaignId": row.id,
-        "status": row.status,
-        "diagnosis": diagnosis,
-        "lease": { "epoch": row.owner_epoch, "until": row.lease_until, "heldByThisNode": running_here },
-        "window": {
-            "configured": row.calling_window,
-            "openNow": window.as_ref().is_none_or(|w| w.is_open(now)),
-            "nextOpening": next_opening,
-        },
-        "inFlightDials": in_flight,
-        "endedDialsToSettle": ended,
-        "armedDials": armed
-            .iter()
-            .map(|d| json!({ "intentKey": d.intent_key, "contactId": d.contact_id, "ageMs": (now - d.created_at).num_milliseconds() }))
-            .collect::<Vec<_>>(),
-        "stats": stats_view(&row.id, &counts),
-        "actor": live,
-        "storedSnapshot": row.snapshot,
-        "supervisor": { "runningActorsOnThisNode": ctx.state.campaigns.running(), "gaveUp": given_up },
-    })))
+        .key(Some("campaigns:read"))
+        .returns::<CampaignDetailOut>(),
+        RouteSpec::new(M::POST, "/campaigns", "campaigns", "create_campaign", "Create campaign", |r| {
+            r.to(create)
+        })
+        .key(Some("campaigns:write"))
+        .body::<CampaignIn>()
+        .example(|| json!({
+            "name": "Spring check-up reminders",
+            "description": "Remind patients to book their spring check-up",
+            "agentId": "AGT-01JDEXAMPLE",
+            "maxConcurrentCalls": 5,
+            "callingWindow": { "timezone": "America/New_York", "startTime": "09:00", "endTime": "18:00", "days": ["mon", "tue", "wed", "thu", "fri"] },
+            "retryPolicy": { "maxAttempts": 3, "delaySecs": 3600, "retryOn": ["no_answer", "busy"] },
+            "metadata": { "team": "front-desk" }
+        }))
+        .returns::<CampaignOut>(),
+        RouteSpec::new(M::PATCH, "/campaigns/:id", "campaigns", "update_campaign", "Update campaign", |r| {
+            r.to(update)
+        })
+        .key(Some("campaigns:write"))
+        .body::<CampaignPatch>()
+        .example(|| json!({ "maxConcurrentCalls": 10, "description": "Spring check-up reminders (wave 2)" }))
+        .returns::<CampaignOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/campaigns/:id/contacts",
+            "campaigns",
+            "add_campaign_contacts",
+            "Add contacts to campaign",
+            |r| r.to(contacts::add_contacts),
+        )
+        .key(Some("campaigns:write"))
+        .body::<contacts::ContactsIn>()
+        .example(|| json!({ "contacts": [
+            { "phoneNumber": "+14155552671", "name": "Sam Lee", "customData": { "firstName": "Sam", "appointment": "Tuesday 3pm" } },
+            { "phoneNumber": "+14155552672", "name": "Ada Byron", "customData": { "firstName": "Ada", "timezone": "America/Los_Angeles" } }
+        ] }))
+        .returns::<contacts::ContactsAdded>(),
+        RouteSpec::new(
+            M::POST,
+            "/campaigns/:id/start",
+            "campaigns",
+            "start_campaign",
+            "Start campaign",
+            |r| r.to(start),
+        )
+        .key(Some("campaigns:write"))
+        .example(|| json!({}))
+        .returns::<CampaignOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/campaigns/:id/pause",
+            "campaigns",
+            "pause_campaign",
+            "Pause campaign",
+            |r| r.to(pause),
+        )
+        .key(Some("campaigns:write"))
+        .example(|| json!({}))
+        .returns::<CampaignOut>(),
+        RouteSpec::new(M::DELETE, "/campaigns/:id", "campaigns", "delete_campaign", "Delete campaign", |r| {
+            r.to(delete)
+        })
+        .key(Some("campaigns:write"))
+        .returns::<DeletedOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/campaigns/:id/contacts",
+            "campaigns",
+            "list_campaign_contacts",
+            "List campaign contacts",
+            |r| r.to(contacts::list_contacts),
+        )
+        .key(Some("campaigns:read"))
+        .query(&[Param { name: "status", ty: "string", description: "queued, in_progress, completed, failed or suppressed" }])
+        .returns_list::<contacts::ContactOut>("contacts"),
+        RouteSpec::new(
+            M::GET,
+            "/campaigns/:id/stats",
+            "campaigns",
+            "get_campaign_stats",
+            "Get campaign statistics with real-time progress, success rate, and contact status breakdown",
+            |r| r.to(progress::stats),
+        )
+        .key(Some("campaigns:read"))
+        .returns::<progress::CampaignStatsOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/campaigns/:id/progress",
+            "campaigns",
+            "get_campaign_progress",
+            "Campaign progress in the flat 1.2.0 shape for older clients: { total, pending, inProgress, completed, failed, suppressed, percentComplete, successRate }",
+            |r| r.to(progress::progress),
+        )
+        .key(Some("campaigns:read"))
+        .extension()
+        .returns::<progress::CampaignProgressOut>(),
+        RouteSpec::new(
+            M::GET,
+            "/_debug/campaigns/:id",
+            "debug",
+            "get_campaign_debug",
+            "The campaign actor's live state: mailbox, in-flight dials, lease, next window opening, last transitions, and why it is not dialling",
+            |r| r.to(progress::debug),
+        )
+        .key(Some("campaigns:read"))
+        .extension()
+        .returns::<progress::CampaignDebugOut>(),
+    ]
 }

@@ -1,7 +1,7 @@
 //! Strict request validation: JSON bodies into typed wire structs (unknown fields refused
 //! with a "did you mean" suggestion), then range checks collected field by field.
 
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 
 pub use crate::domain::validation::{Validate, Validator, suggest};
 use crate::error::{ApiError, FieldError};
@@ -100,6 +100,11 @@ fn serde_error(path: &str, message: &str) -> FieldError {
         path.to_string()
     };
     FieldError::new(field, message.to_string())
+}
+
+/// `Some(None)` for an explicit `null`, `None` when absent.
+pub fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[cfg(test)]
