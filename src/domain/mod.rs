@@ -42,6 +42,15 @@ pub fn is_e164(s: &str) -> bool {
     (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
 }
 
+/// US toll-free area codes.
+const TOLL_FREE: [&str; 7] = ["800", "833", "844", "855", "866", "877", "888"];
+
+/// True for US (+1) long codes, which need an approved A2P 10DLC campaign to send SMS.
+pub fn is_us_long_code(e164: &str) -> bool {
+    e164.strip_prefix("+1")
+        .is_some_and(|rest| rest.len() == 10 && !TOLL_FREE.contains(&&rest[..3]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +78,13 @@ mod tests {
         assert_eq!(slugify("Acme Corp, Inc."), "acme-corp-inc");
         assert_eq!(slugify("  --Hello__World-- "), "hello-world");
         assert_eq!(slugify("日本"), "");
+    }
+
+    #[test]
+    fn us_long_codes_exclude_toll_free_and_other_countries() {
+        assert!(is_us_long_code("+14155550100"));
+        assert!(!is_us_long_code("+18005550100"));
+        assert!(!is_us_long_code("+447700900123"));
     }
 
     #[test]

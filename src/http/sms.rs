@@ -19,7 +19,7 @@ use super::core::{
     validation::{Validate, Validator},
 };
 use crate::{
-    domain::{ids, is_e164},
+    domain::{ids, is_e164, is_us_long_code},
     error::{ApiError, ApiResult, ErrorCode},
     providers::{
         telephony::{self, OutboundSms, TelephonyError},
@@ -30,7 +30,6 @@ use crate::{
 };
 
 /// US toll-free area codes: they need toll-free verification, not A2P 10DLC.
-const TOLL_FREE: [&str; 7] = ["800", "833", "844", "855", "866", "877", "888"];
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -163,12 +162,6 @@ pub struct ConversationMessagesOut {
 fn invalid_number(field: &str, raw: &str, why: &str) -> ApiError {
     ApiError::new(ErrorCode::InvalidNumber, format!("'{raw}' {why}"))
         .with_details(json!([{ "field": field, "message": why }]))
-}
-
-/// True for US (+1) long codes, which need an approved A2P 10DLC campaign to send SMS.
-pub fn is_us_long_code(e164: &str) -> bool {
-    e164.strip_prefix("+1")
-        .is_some_and(|rest| rest.len() == 10 && !TOLL_FREE.contains(&&rest[..3]))
 }
 
 /// The sending number: by id, by E.164, or the organisation's first SMS-capable one.
@@ -469,16 +462,4 @@ pub fn routes() -> Vec<RouteSpec> {
         .key(Some("telephony:read"))
         .returns_list::<OptOutOut>("optOuts"),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn us_long_codes_exclude_toll_free_and_other_countries() {
-        assert!(is_us_long_code("+14155550100"));
-        assert!(!is_us_long_code("+18005550100"));
-        assert!(!is_us_long_code("+447700900123"));
-    }
 }

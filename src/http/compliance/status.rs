@@ -9,13 +9,11 @@ use serde_json::{Value, json};
 use thruai_entities::{a2p_brand, a2p_campaign};
 
 use crate::{
+    domain::is_us_long_code,
     error::ApiResult,
-    http::{
-        core::{
-            envelope::{self, Sorted},
-            extract::Ctx,
-        },
-        sms::is_us_long_code,
+    http::core::{
+        envelope::{self, Sorted},
+        extract::Ctx,
     },
     state::AppState,
     store,
