@@ -11,6 +11,8 @@ pub struct Model {
     pub subject: Option<String>,
     pub message: String,
     pub rating: Option<i32>,
+    /// `low`, `medium` or `high`.
+    pub priority: Option<String>,
     pub status: String,
     pub response: Option<String>,
     pub responded_at: Option<DateTimeUtc>,

@@ -12,6 +12,7 @@ mod m20261202_000001_create_campaigns;
 mod m20261203_000001_create_campaign_contact_counts;
 mod m20261203_000002_create_call_lines;
 mod m20261207_000001_agent_max_duration;
+mod m20261207_000002_feedback_priority;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_create_campaign_contact_counts::Migration),
             Box::new(m20261203_000002_create_call_lines::Migration),
             Box::new(m20261207_000001_agent_max_duration::Migration),
+            Box::new(m20261207_000002_feedback_priority::Migration),
         ]
     }
 }

@@ -26,6 +26,7 @@ use crate::{
 };
 
 pub const KINDS: &[&str] = &["bug", "feature_request", "question", "general", "praise"];
+const PRIORITIES: &[&str] = &["low", "medium", "high"];
 pub const STATUSES: &[&str] = &["open", "acknowledged", "in_progress", "resolved", "closed"];
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -36,10 +37,13 @@ pub struct FeedbackIn {
     pub kind: Option<String>,
     /// Short summary, up to 200 characters.
     pub subject: Option<String>,
-    /// The feedback itself, 1–5000 characters.
+    /// The feedback itself, 1–5000 characters (`description` is accepted for it).
+    #[serde(alias = "description")]
     pub message: String,
     /// 1–5.
     pub rating: Option<i32>,
+    /// `low`, `medium` or `high`.
+    pub priority: Option<String>,
     /// Free-form object, up to 8 KB serialized.
     pub metadata: Option<Value>,
 }
@@ -50,6 +54,7 @@ impl Validate for FeedbackIn {
         v.opt_length("subject", self.subject.as_deref(), 1, 200);
         v.length("message", &self.message, 1, 5000);
         v.range("rating", self.rating, 1, 5);
+        v.one_of("priority", self.priority.as_deref(), PRIORITIES);
         check_metadata(v, self.metadata.as_ref());
     }
 }
@@ -96,7 +101,11 @@ pub struct FeedbackOut {
     pub kind: String,
     pub subject: Option<String>,
     pub message: String,
+    /// The same as `message` (the name some clients send and read).
+    pub description: String,
     pub rating: Option<i32>,
+    /// `low`, `medium` or `high`, when given.
+    pub priority: Option<String>,
     pub status: String,
     pub response: Option<String>,
     pub responded_at: Option<DateTime<Utc>>,
@@ -111,8 +120,10 @@ impl From<feedback::Model> for FeedbackOut {
             id: m.id,
             kind: m.kind,
             subject: m.subject,
+            description: m.message.clone(),
             message: m.message,
             rating: m.rating,
+            priority: m.priority,
             status: m.status,
             response: m.response,
             responded_at: m.responded_at,
@@ -135,6 +146,7 @@ pub async fn create(ctx: Ctx, Body(input): Body<FeedbackIn>) -> ApiResult<HttpRe
             subject: input.subject,
             message: input.message,
             rating: input.rating,
+            priority: input.priority,
             status: "open".into(),
             response: None,
             responded_at: None,

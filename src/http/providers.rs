@@ -80,6 +80,10 @@ pub struct ModelOut {
     pub languages: Option<&'static [&'static str]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub streaming: Option<bool>,
+    /// Dated snapshots accepted as this model (`deprecated` where the provider deprecated
+    /// them); any `{id}-YYYY-MM-DD` is accepted too.
+    #[serde(skip_serializing_if = "<[catalog::Alias]>::is_empty")]
+    pub aliases: &'static [catalog::Alias],
 }
 
 fn provider_out(p: &'static Provider, kind: Kind, ctx: &Ctx) -> ProviderOut {
@@ -174,6 +178,7 @@ pub async fn list_models(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> ApiRe
             supports_tools: Some(m.supports_tools),
             languages: None,
             streaming: None,
+            aliases: m.aliases,
         })
         .collect();
     models.extend(p.stt_models.iter().map(|m| stt_model(p.id, available, m)));
@@ -191,6 +196,7 @@ fn stt_model(provider: &'static str, available: bool, m: &catalog::SttModel) -> 
         supports_tools: None,
         languages: Some(m.languages),
         streaming: Some(m.streaming),
+        aliases: &[],
     }
 }
 

@@ -414,8 +414,9 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ToolTestIn {
-    /// Sample arguments; generated from the parameters schema when omitted.
-    #[serde(alias = "parameters")]
+    /// Sample arguments; generated from the parameters schema when omitted
+    /// (`testPayload` and `parameters` are accepted for it).
+    #[serde(alias = "parameters", alias = "testPayload")]
     pub arguments: Option<Value>,
 }
 

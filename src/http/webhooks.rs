@@ -36,7 +36,9 @@ pub struct WebhookIn {
     pub url: String,
     /// Event names to receive (the contract's names, at least one).
     pub events: Vec<String>,
-    /// `whsec_<base64 of 24–64 bytes>`; generated when absent and shown once, on create.
+    /// Your own secret of 16–256 printable characters (its UTF-8 bytes are the HMAC key), or
+    /// `whsec_<base64 of 24–64 bytes>` (the decoded bytes are the key); a `whsec_` secret is
+    /// generated when absent and shown once, on create.
     pub secret: Option<String>,
     /// Up to 500 characters.
     pub description: Option<String>,
@@ -107,23 +109,34 @@ fn check_events(v: &mut Validator, events: &[String]) {
     }
 }
 
+/// A signing secret: `whsec_` and the base64 of 24–64 bytes (the decoded bytes are the HMAC
+/// key, as Standard Webhooks), or any secret the user chose of 16–256 printable characters
+/// (its UTF-8 bytes are the key, as Svix does for secrets without the prefix).
 fn check_secret(v: &mut Validator, secret: Option<&str>) {
     use base64::Engine;
-    if let Some(secret) = secret {
-        let len = secret
-            .strip_prefix("whsec_")
-            .and_then(|b64| {
-                base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT
-                    .decode(b64)
-                    .ok()
-            })
+    let Some(secret) = secret else {
+        return;
+    };
+    if let Some(b64) = secret.strip_prefix("whsec_") {
+        let len = base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT
+            .decode(b64)
             .map_or(0, |key| key.len());
         v.check(
             (24..=64).contains(&len),
             "secret",
-            "must be whsec_ followed by the base64 of 24 to 64 random bytes",
+            "whsec_ secrets are the base64 of 24 to 64 random bytes",
         );
+        return;
     }
+    let chars = secret.chars().count();
+    v.check(
+        (16..=256).contains(&chars) && !secret.chars().any(char::is_control) && secret.trim() == secret,
+        "secret",
+        format!(
+            "must be 16 to 256 printable characters without surrounding spaces (got {chars}), \
+             or whsec_ and base64; omit it to have one generated"
+        ),
+    );
 }
 
 fn check_flags(v: &mut Validator, is_active: Option<bool>, enabled: Option<bool>) {
@@ -405,9 +418,12 @@ mod tests {
         let (_, good) = WebhookSecret::generate();
         let body = format!(r#"{{"url":"https://x.test","events":["call.started"],"secret":"{good}"}}"#);
         assert!(parse_body::<WebhookIn>(body.as_bytes()).is_ok());
+        let mine = r#"{"url":"https://x.test","events":["call.started"],"secret":"my-webhook-secret-123"}"#;
+        assert!(parse_body::<WebhookIn>(mine.as_bytes()).is_ok());
         for bad in [
             r#""secret":"whsec_YWJj""#,
             r#""secret":"plain""#,
+            r#""secret":" padded-secret-value ""#,
             r#""isActive":true,"enabled":false"#,
         ] {
             let body = format!(r#"{{"url":"https://x.test","events":["call.started"],{bad}}}"#);

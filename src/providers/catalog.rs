@@ -46,7 +46,7 @@ pub struct Model {
 }
 
 /// A dated snapshot of a model.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Alias {
     pub id: &'static str,
@@ -472,6 +472,25 @@ pub fn ids_for(kind: Kind) -> Vec<&'static str> {
     CATALOG.iter().filter(|p| p.has(kind)).map(|p| p.id).collect()
 }
 
+/// The provider of `kind` offering `model` and `voice` (either may be absent): `preferred`
+/// when it does, else the first provider of the catalogue that does, configured or not (a
+/// client asking for `gpt-realtime` and `alloy` gets OpenAI Realtime); `preferred` when
+/// none does (validation then names what is unknown).
+pub fn offering(
+    kind: Kind,
+    model: Option<&str>,
+    voice: Option<&str>,
+    preferred: &'static Provider,
+) -> &'static Provider {
+    let offers = |p: &Provider| {
+        p.has(kind) && model.is_none_or(|m| p.model(kind, m).is_some()) && voice.is_none_or(|v| p.voice(v).is_some())
+    };
+    if offers(preferred) {
+        return preferred;
+    }
+    CATALOG.iter().find(|p| offers(p)).unwrap_or(preferred)
+}
+
 /// The preferred provider for `kind`: the first configured real one, else the sandbox.
 pub fn default_for(kind: Kind, settings: &ProviderSettings) -> &'static Provider {
     let preferred: &[&str] = match kind {
@@ -504,6 +523,18 @@ mod tests {
             assert_eq!(p.has(Kind::Stt), !p.stt_models.is_empty(), "{}", p.id);
         }
         assert!(find("sandbox").is_some_and(Provider::is_sandbox));
+    }
+
+    #[test]
+    fn the_provider_offering_a_model_and_voice_is_found() {
+        let sandbox = find("sandbox").unwrap();
+        assert_eq!(
+            offering(Kind::S2s, Some("gpt-realtime"), Some("alloy"), sandbox).id,
+            "openai-realtime"
+        );
+        assert_eq!(offering(Kind::S2s, None, Some("alloy"), sandbox).id, "openai-realtime");
+        assert_eq!(offering(Kind::S2s, None, None, sandbox).id, "sandbox");
+        assert_eq!(offering(Kind::S2s, Some("no-such-model"), None, sandbox).id, "sandbox");
     }
 
     #[test]

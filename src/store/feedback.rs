@@ -19,6 +19,7 @@ pub async fn insert(db: &impl ConnectionTrait, row: feedback::Model) -> Result<f
         subject: Set(row.subject),
         message: Set(row.message),
         rating: Set(row.rating),
+        priority: Set(row.priority),
         status: Set(row.status),
         response: Set(row.response),
         responded_at: Set(row.responded_at),

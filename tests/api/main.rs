@@ -26,6 +26,7 @@ mod live_providers;
 mod mcp;
 mod processes;
 mod providers;
+mod public_client;
 mod rate_limits;
 mod route_table;
 mod sink;

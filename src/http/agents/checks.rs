@@ -38,6 +38,9 @@ const OPT_OUT_HINTS: &[&str] = &[
     "stop calling",
     "remove them",
     "unsubscribe",
+    "not to be called",
+    "called again",
+    "call list",
 ];
 
 /// `{{ name }}` placeholders of `text`, in order, without duplicates.
@@ -251,6 +254,30 @@ fn patch_fix(agent_id: &str, body: Value) -> Option<Value> {
     Some(json!({ "method": "PATCH", "path": format!("/api/v1/public/agents/{agent_id}"), "body": body }))
 }
 
+/// The providers of the agent's pipeline, by kind (its choice or the default).
+pub fn pipeline(agent: &AgentOut) -> Vec<(Kind, Option<&str>)> {
+    if agent.pipeline_mode == "s2s" {
+        vec![(Kind::S2s, agent.s2s_provider.as_deref())]
+    } else {
+        vec![
+            (Kind::Llm, agent.llm_config.as_ref().and_then(|c| c.provider.as_deref())),
+            (
+                Kind::Tts,
+                agent.voice_config.as_ref().and_then(|c| c.provider.as_deref()),
+            ),
+            (Kind::Stt, agent.stt_config.as_ref().and_then(|c| c.provider.as_deref())),
+        ]
+    }
+}
+
+/// True when a call of the agent runs, at least in part, on the sandbox providers: one is
+/// the sandbox, or has no key on this server (the sandbox stands in for it).
+pub fn runs_on_sandbox(state: &AppState, agent: &AgentOut) -> bool {
+    pipeline(agent)
+        .into_iter()
+        .any(|(kind, id)| readiness(state, id, kind).1 != "configured")
+}
+
 /// `configured`, `sandbox` or `missing` for a provider id.
 fn readiness(state: &AppState, id: Option<&str>, kind: Kind) -> (String, String) {
     let provider = id
@@ -306,20 +333,8 @@ pub async fn run_preflight(
     });
 
     let mut providers = serde_json::Map::new();
-    let kinds: &[(Kind, Option<&str>)] = if agent.pipeline_mode == "s2s" {
-        &[(Kind::S2s, agent.s2s_provider.as_deref())]
-    } else {
-        &[
-            (Kind::Llm, agent.llm_config.as_ref().and_then(|c| c.provider.as_deref())),
-            (
-                Kind::Tts,
-                agent.voice_config.as_ref().and_then(|c| c.provider.as_deref()),
-            ),
-            (Kind::Stt, agent.stt_config.as_ref().and_then(|c| c.provider.as_deref())),
-        ]
-    };
     let mut missing = Vec::new();
-    for (kind, id) in kinds {
+    for (kind, id) in &pipeline(agent) {
         let (provider, mode) = readiness(state, *id, *kind);
         if mode == "missing" {
             missing.push(provider.clone());
@@ -341,8 +356,12 @@ pub async fn run_preflight(
             .collect();
         check(
             "provider_readiness",
-            "fail",
-            format!("Not configured on this server: {}", missing.join(", ")),
+            "warn",
+            format!(
+                "Not configured on this server: {} — its calls run on the sandbox stand-in until {} is set",
+                missing.join(", "),
+                keys.join(", ")
+            ),
             Value::Object(providers),
             Some(json!({ "configure": keys, "or": "switch the agent to the sandbox provider", "patch": { "s2sProvider": "sandbox" } })),
         )

@@ -367,7 +367,13 @@ fn check_catalog(v: &mut Validator, a: &AgentOut) {
         } else {
             p.models_of(kind).map(|m| m.id).collect()
         };
-        if !known.contains(&model) {
+        // A model's dated snapshots and aliases are the model (`gpt-4o-realtime-preview-2024-12-17`).
+        let found = if kind == Kind::Stt {
+            known.contains(&model)
+        } else {
+            p.model(kind, model).is_some()
+        };
+        if !found {
             v.push(FieldError {
                 suggestion: validation::suggest(model, known.iter().copied()),
                 ..FieldError::new(
@@ -442,11 +448,18 @@ fn guard_hooks(state: &AppState, a: &AgentOut) -> ApiResult<()> {
     Ok(())
 }
 
+/// The checks of a whole agent before it is stored. An agent keeps the providers, model and
+/// voice it asked for even where a provider has no key on this server: its calls run on
+/// the sandbox stand-in, and the answer says so (`meta.sandbox`, preflight's warning).
 fn finish_checks(state: &AppState, a: &AgentOut) -> ApiResult<()> {
     let mut v = Validator::default();
     check_catalog(&mut v, a);
     v.finish()?;
-    guard_hooks(state, a)
+    guard_hooks(state, a)?;
+    if checks::runs_on_sandbox(state, a) {
+        envelope::mark_sandbox();
+    }
+    Ok(())
 }
 
 /// Records `agent.updated` for `change` (`created`, `updated`, `deleted`, `telephony`).

@@ -194,7 +194,14 @@ pub struct RetryCall {
 const DEFAULT_PROMPT: &str = "You are a friendly, concise phone assistant. Greet the caller, find out what they need and help them. If the caller asks not to be called again, confirm that they will be removed from the call list and end the call politely.";
 
 pub async fn quickstart(ctx: Ctx, Body(input): Body<QuickstartIn>) -> ApiResult<HttpResponse> {
-    let provider = catalog::default_for(Kind::S2s, &ctx.state.settings.providers);
+    // The provider offering the model and voice asked for (configured or not: without a
+    // key its calls run on the sandbox stand-in), else the preferred one.
+    let provider = catalog::offering(
+        Kind::S2s,
+        input.model.as_deref(),
+        input.voice.as_deref(),
+        catalog::default_for(Kind::S2s, &ctx.state.settings.providers),
+    );
     let agent_in = AgentIn {
         name: input.name.clone(),
         description: Some("Created by quickstart".into()),

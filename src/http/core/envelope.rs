@@ -17,11 +17,21 @@ use crate::error::ApiError;
 pub const API_VERSION: &str = "1.13.0";
 
 /// Identity of one request, set by the outermost middleware.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RequestMeta {
     pub request_id: String,
     pub trace_id: String,
     pub parent_id: Option<String>,
+    /// Something the request made or answered about runs on the sandbox providers
+    /// (`meta.sandbox: true`).
+    pub sandbox: std::sync::atomic::AtomicBool,
+}
+
+/// Marks the current request's answer `meta.sandbox: true`.
+pub fn mark_sandbox() {
+    if let Some(m) = current() {
+        m.sandbox.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 tokio::task_local! {
@@ -59,6 +69,8 @@ struct Meta<'a> {
     timestamp: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pagination: Option<PageInfo>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    sandbox: bool,
 }
 
 #[derive(Serialize)]
@@ -84,6 +96,9 @@ pub fn to_bytes<T: Serialize>(data: Option<&T>, error: Option<&Value>, paginatio
             trace_id,
             timestamp: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
             pagination,
+            sandbox: meta
+                .as_deref()
+                .is_some_and(|m| m.sandbox.load(std::sync::atomic::Ordering::Relaxed)),
         },
     };
     serde_json::to_vec(&env).unwrap_or_else(|_| {

@@ -56,6 +56,7 @@ pub async fn frame(
         request_id,
         trace_id,
         parent_id,
+        sandbox: Default::default(),
     });
     let method = req.method().clone();
     let path = req.path().to_string();
