@@ -84,6 +84,11 @@ impl A2p {
         self.supervisor.rehydrate().await
     }
 
+    /// Registrations whose actor runs on this node.
+    pub fn running(&self) -> usize {
+        self.supervisor.running().len()
+    }
+
     /// The polling backoff of new registrations.
     pub fn backoff(&self) -> Backoff {
         self.ports.backoff()

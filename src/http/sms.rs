@@ -303,6 +303,12 @@ pub async fn send(ctx: Ctx, Body(input): Body<SmsIn>) -> ApiResult<HttpResponse>
         })
         .await;
     let txn = ctx.begin().await?;
+    let result = if sent.is_ok() { "accepted" } else { "failed" };
+    crate::metrics::counter(
+        "thruai_sms_messages_total",
+        &[("direction", "outbound"), ("result", result)],
+        1.0,
+    );
     match sent {
         Ok(sent) => {
             row.provider_sid = Some(sent.sid);

@@ -476,6 +476,14 @@ pub async fn replay(
     Ok(res.rows_affected)
 }
 
+/// Deliveries waiting to be sent (due or scheduled for a retry), every subscription's.
+pub async fn pending_count(db: &impl ConnectionTrait) -> Result<u64, DbErr> {
+    delivery::Entity::find()
+        .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .count(db)
+        .await
+}
+
 /// Deliveries of a subscription by status (for tests, operators and the bench).
 pub async fn count_by_status(db: &impl ConnectionTrait, webhook_id: &str) -> Result<BTreeMap<String, u64>, DbErr> {
     let rows: Vec<(String, i64)> = delivery::Entity::find()

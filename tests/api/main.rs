@@ -24,6 +24,7 @@ mod http_layer;
 mod idempotency;
 mod live_providers;
 mod mcp;
+mod metrics;
 mod processes;
 mod providers;
 mod public_client;

@@ -155,6 +155,17 @@ async fn handle_inbound(req: &HttpRequest, body: &[u8], state: &AppState) -> Res
         .await?;
     }
     txn.commit().await?;
+    let result = match kw {
+        Some(Keyword::OptOut(_)) => "opt_out",
+        Some(Keyword::OptIn(_)) => "opt_in",
+        Some(Keyword::Help) => "help",
+        None => "received",
+    };
+    crate::metrics::counter(
+        "thruai_sms_messages_total",
+        &[("direction", "inbound"), ("result", result)],
+        1.0,
+    );
     // STOP and START are confirmed by the carrier itself; HELP is answered with our text.
     Ok(xml(&help
         .map(|h| format!("<Message>{}</Message>", escape(&h)))
