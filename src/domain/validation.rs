@@ -63,6 +63,11 @@ impl Validator {
         self.errors.push(err);
     }
 
+    /// The problems collected.
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
     /// # Errors
     /// `VALIDATION_ERROR` listing every collected problem.
     pub fn finish(self) -> Result<(), ApiError> {

@@ -24,7 +24,7 @@ use crate::{
     app::tools::headers_of,
     domain::ids,
     error::{ApiError, ApiResult, ErrorCode},
-    net::{signing::WebhookSecret, ssrf::SsrfError},
+    net::signing::WebhookSecret,
     providers::llm::sample_arguments,
     state::AppState,
     store,
@@ -194,15 +194,11 @@ fn check_schema(schema: &Value) -> Result<(), String> {
 
 /// The SSRF guard's verdict on a URL at save time, as a field error.
 pub fn guard_url(state: &AppState, field: &str, url: &str) -> ApiResult<()> {
-    state.url_guard.check_url(url).map(|_| ()).map_err(|e| {
-        let message = match e {
-            SsrfError::Blocked | SsrfError::Unresolvable => {
-                "destination refused: private, loopback, link-local and metadata addresses are not allowed".to_string()
-            }
-            other => other.to_string(),
-        };
-        ApiError::field(field, message)
-    })
+    state
+        .url_guard
+        .check_url(url)
+        .map(|_| ())
+        .map_err(|e| ApiError::field(field, e.to_string()))
 }
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]

@@ -182,7 +182,7 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<WebhookTest
         Outcome::Response { status, .. } => (false, Some(*status), format!("Endpoint answered HTTP {status}")),
         Outcome::Timeout => (false, None, "No response before the timeout".into()),
         Outcome::Network(e) => (false, None, format!("Network error: {e}")),
-        Outcome::Refused(e) => (false, None, format!("Destination refused: {e}")),
+        Outcome::Refused(e) => (false, None, e.clone()),
     };
     let out = WebhookTestOut {
         success,

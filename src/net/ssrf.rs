@@ -15,7 +15,9 @@ use url::{Host, Url};
 
 /// The one message shown for both a refused and an unresolvable destination, so that an
 /// error never tells a caller whether an internal address exists.
-pub const DESTINATION_REFUSED: &str = "destination refused: not allowed or not resolvable";
+pub const DESTINATION_REFUSED: &str = "destination refused: private, loopback, link-local and metadata addresses \
+     (and hosts that do not resolve) are not reachable; an operator can allow development hosts with the \
+     server setting security.url_allowlist";
 
 /// Upper bound for the DNS lookup done by [`UrlGuard::resolve`].
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);

@@ -140,6 +140,14 @@ async fn internal_tool_urls_are_refused_without_an_allow_list() {
             "{url}"
         );
         assert_eq!(reply.body["error"]["details"][0]["field"], "url", "{url}");
+        let message = reply.body["error"]["details"][0]["message"]
+            .as_str()
+            .unwrap_or_default();
+        if !url.starts_with("ftp") {
+            // Says what an operator can do about it, and says "refused" once.
+            assert!(message.contains("security.url_allowlist"), "{message}");
+            assert_eq!(message.matches("refused").count(), 1, "{message}");
+        }
     }
     let tool = app
         .post("/tools", &json!({ "name": "ok", "url": "https://tools.example.com" }))

@@ -45,7 +45,8 @@ pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
             let message = e.to_string();
             let position = format!(" at line {} column {}", e.line(), e.column());
             let message = message.strip_suffix(&position).unwrap_or(&message);
-            return Err(ApiError::validation(vec![serde_error(&path, message)]));
+            let first = serde_error(&path, message);
+            return Err(ApiError::validation(more_errors::<T>(bytes, first)));
         }
     };
     de.end().map_err(malformed)?;
@@ -53,6 +54,59 @@ pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     parsed.validate(&mut v);
     v.finish()?;
     Ok(parsed)
+}
+
+/// Every problem of a body whose first is `first` (serde stops at one): unknown fields are
+/// taken out one by one and the rest parsed again, so a misspelt field and a wrong value
+/// beside it are reported together; when what remains parses, its range checks are added.
+fn more_errors<T: DeserializeOwned + Validate>(bytes: &[u8], first: FieldError) -> Vec<FieldError> {
+    const MAX_ROUNDS: usize = 20;
+    let mut errors = vec![first];
+    let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return errors;
+    };
+    for _ in 0..MAX_ROUNDS {
+        let Some(last) = errors.last() else { break };
+        if !last.message.starts_with("unknown field") || !remove_at(&mut body, &last.field) {
+            break;
+        }
+        match serde_path_to_error::deserialize::<_, T>(&body) {
+            Ok(parsed) => {
+                let mut v = Validator::default();
+                parsed.validate(&mut v);
+                errors.extend(v.into_errors());
+                break;
+            }
+            Err(e) => {
+                let path = e.path().to_string();
+                errors.push(serde_error(&path, &e.into_inner().to_string()));
+            }
+        }
+    }
+    errors
+}
+
+/// Removes the member at a dotted path (`agent.name`); false when there is none.
+fn remove_at(body: &mut serde_json::Value, path: &str) -> bool {
+    let mut node = body;
+    let mut parts = path.split('.').filter(|p| !p.is_empty()).peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            return node.as_object_mut().is_some_and(|o| o.remove(part).is_some());
+        }
+        node = match node {
+            serde_json::Value::Object(o) => match o.get_mut(part) {
+                Some(next) => next,
+                None => return false,
+            },
+            serde_json::Value::Array(a) => match part.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                Some(next) => next,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    false
 }
 
 /// Turns serde's message into a field error, naming the field and suggesting a fix.
@@ -139,6 +193,16 @@ mod tests {
         let d = details(err);
         assert_eq!(d[0]["field"], "agentID");
         assert_eq!(d[0]["suggestion"], "agentId");
+    }
+
+    #[test]
+    fn an_unknown_field_and_a_bad_value_beside_it_are_both_reported() {
+        let d = details(parse_body::<Sample>(br#"{"name":"toolongname","agentID":"y","count":99}"#).unwrap_err());
+        let fields: Vec<&str> = d.iter().filter_map(|e| e["field"].as_str()).collect();
+        assert_eq!(fields, ["agentID", "name", "count"], "{d:?}");
+        let d = details(parse_body::<Sample>(br#"{"name":"ok","nam":"x","count":"many"}"#).unwrap_err());
+        let fields: Vec<&str> = d.iter().filter_map(|e| e["field"].as_str()).collect();
+        assert_eq!(fields, ["nam", "count"], "{d:?}");
     }
 
     #[test]
