@@ -411,6 +411,7 @@ pub fn routes() -> Vec<RouteSpec> {
         .key(Some("telephony:write"))
         .body::<SmsIn>()
         .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))
+        .alias_of("send_sms")
         .returns::<SmsOut>(),
         RouteSpec::new(M::POST, "/sms/messages", "sms", "send_sms", "Send an SMS message", |r| {
             r.to(send)
@@ -430,6 +431,7 @@ pub fn routes() -> Vec<RouteSpec> {
         .key(Some("telephony:write"))
         .body::<SmsIn>()
         .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))
+        .alias_of("send_sms")
         .returns::<SmsOut>(),
         RouteSpec::new(M::GET, "/sms/messages", "sms", "list_sms_messages", "List SMS messages", |r| {
             r.to(list)

@@ -268,3 +268,61 @@ async fn http_client_runs_quickstart_then_make_call_then_get_call_in_sandbox_mod
     assert_eq!(fetched["structuredContent"]["id"], call_id.as_str());
     assert_eq!(fetched["structuredContent"]["agentId"], agent_id.as_str());
 }
+
+/// `tools/list` is the actions, one tool each: documents are resources, aliases are not
+/// tools of their own, and nothing is listed that needs no key (the session has one).
+#[actix_web::test]
+async fn the_tool_list_holds_actions_only_and_documents_are_resources() {
+    let app = spawn_app().await;
+    let tools = rpc(&app, "tools/list", json!({})).await;
+    let bytes = serde_json::to_vec(&tools["result"]).unwrap().len();
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    eprintln!("tools/list: {} tools, {bytes} bytes", names.len());
+    for gone in [
+        "get_openapi",
+        "get_llms_full",
+        "get_reference",
+        "get_metrics",
+        "send_sms_alias",
+        "send_sms_legacy",
+        "search_numbers_get",
+        "provision_account",
+        "verify_account",
+    ] {
+        assert!(!names.contains(&gone), "{gone} is listed");
+    }
+    assert!(names.contains(&"send_sms") && names.contains(&"search_numbers"));
+    assert!(bytes < 60_000, "tools/list is {bytes} bytes");
+    let resources = rpc(&app, "resources/list", json!({})).await;
+    let uris: Vec<&str> = resources["result"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["uri"].as_str())
+        .collect();
+    for uri in [
+        "thruai://openapi",
+        "thruai://llms-full",
+        "thruai://reference",
+        "thruai://metrics",
+    ] {
+        assert!(uris.contains(&uri), "{uri} missing from {uris:?}");
+    }
+    let openapi = rpc(&app, "resources/read", json!({ "uri": "thruai://openapi" })).await;
+    let content = &openapi["result"]["contents"][0];
+    assert_eq!(content["mimeType"], "application/json");
+    let doc: Value = serde_json::from_str(content["text"].as_str().unwrap()).unwrap();
+    assert!(doc["paths"].is_object());
+    let llms = rpc(&app, "resources/read", json!({ "uri": "thruai://llms-full" })).await;
+    assert!(
+        llms["result"]["contents"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("ThruAI")
+    );
+}

@@ -74,6 +74,10 @@ pub struct RouteSpec {
     pub produces: Produces,
     /// Not in the published contract: an extension of this server, documented here.
     pub extension: bool,
+    /// Another path for the operation named here (one tool, one action).
+    pub alias_of: Option<&'static str>,
+    /// A document (self-description, a guide): an MCP resource, not a tool.
+    pub document: bool,
     /// Attaches the handler to a route builder.
     pub handler: fn(Route) -> Route,
 }
@@ -104,6 +108,8 @@ impl RouteSpec {
             root: false,
             produces: Produces::Envelope,
             extension: false,
+            alias_of: None,
+            document: false,
             handler,
         }
     }
@@ -142,6 +148,28 @@ impl RouteSpec {
     }
 
     /// Served by this server although the contract does not list it.
+    /// Another path for `operation` (not a tool of its own).
+    pub(crate) fn alias_of(mut self, operation: &'static str) -> Self {
+        self.alias_of = Some(operation);
+        self
+    }
+
+    /// A document clients read (an MCP resource rather than a tool).
+    pub(crate) fn document(mut self) -> Self {
+        self.document = true;
+        self
+    }
+
+    /// An action an MCP client can take with its key: not a document (raw documents are
+    /// documents too), not an alias, not account provisioning (which needs no key, and the
+    /// session has one).
+    pub fn is_tool(&self) -> bool {
+        !self.document
+            && self.alias_of.is_none()
+            && self.produces == Produces::Envelope
+            && self.domain != "accountProvisioning"
+    }
+
     pub(crate) fn extension(mut self) -> Self {
         self.extension = true;
         self

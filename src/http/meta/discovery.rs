@@ -234,6 +234,7 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(describe),
         )
         .public()
+        .document()
         .returns::<DescriptionOut>(),
     ]
 }

@@ -258,6 +258,7 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(list),
         )
         .public()
+        .document()
         .returns::<GuidesOut>(),
         RouteSpec::new(
             M::GET,
@@ -268,6 +269,7 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(get),
         )
         .public()
+        .document()
         .returns::<GuideOut>(),
         RouteSpec::new(
             M::GET,
@@ -279,6 +281,7 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .public()
         .extension()
+        .document()
         .returns::<QuickstartGuideOut>(),
     ]
 }

@@ -35,64 +35,180 @@ pub const PROTOCOL_VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05
 const IDEMPOTENCY_ARG: &str = "idempotencyKey";
 
 /// Read-only resources: URI, name, description, the operation that backs it, its query.
-const RESOURCES: &[(&str, &str, &str, &str, &str)] = &[
-    (
+/// An MCP resource: a document or a listing, read through the operation that serves it.
+struct Resource {
+    uri: &'static str,
+    name: &'static str,
+    description: &'static str,
+    operation: &'static str,
+    /// Path parameters of the operation.
+    args: &'static [(&'static str, &'static str)],
+    query: &'static str,
+}
+
+const fn resource(
+    uri: &'static str,
+    name: &'static str,
+    description: &'static str,
+    operation: &'static str,
+    query: &'static str,
+) -> Resource {
+    Resource {
+        uri,
+        name,
+        description,
+        operation,
+        args: &[],
+        query,
+    }
+}
+
+const fn guide(uri: &'static str, name: &'static str, slug: &'static [(&'static str, &'static str)]) -> Resource {
+    Resource {
+        uri,
+        name,
+        description: "An API guide (markdown in `content`)",
+        operation: "get_doc",
+        args: slug,
+        query: "",
+    }
+}
+
+/// Listings of the caller's resources, and every document the server publishes (the API
+/// description, OpenAPI, llms.txt, the reference page, metrics, the guides): documents are
+/// read here, not called as tools.
+const RESOURCES: &[Resource] = &[
+    resource(
         "thruai://agents",
         "agents",
         "Your agents (first 100)",
         "list_agents",
         "pageSize=100",
     ),
-    (
+    resource(
         "thruai://calls/recent",
         "recent calls",
         "The 20 most recent calls",
         "list_calls",
         "pageSize=20",
     ),
-    (
+    resource(
         "thruai://providers",
         "providers",
         "LLM, TTS, STT and S2S providers and their availability",
         "list_providers",
         "",
     ),
-    (
+    resource(
         "thruai://tools",
         "tools",
         "Your custom tools (first 100)",
         "list_tools",
         "pageSize=100",
     ),
-    (
+    resource(
         "thruai://numbers",
         "phone numbers",
         "Your phone numbers (first 100)",
         "list_numbers",
         "pageSize=100",
     ),
-    (
+    resource(
         "thruai://webhooks",
         "webhooks",
         "Your webhook subscriptions",
         "list_webhooks",
         "pageSize=100",
     ),
-    (
+    resource(
         "thruai://capabilities",
         "capabilities",
         "What this server can do: providers, limits, features",
         "get_capabilities",
         "",
     ),
-    (
+    resource(
         "thruai://profile",
         "profile",
         "Your identity, permissions and next steps",
         "get_profile",
         "",
     ),
-    ("thruai://guides", "guides", "The API guides", "list_docs", ""),
+    resource(
+        "thruai://api",
+        "API description",
+        "Every endpoint, error code and limit (the contract's shape)",
+        "get_api",
+        "",
+    ),
+    resource(
+        "thruai://openapi",
+        "OpenAPI",
+        "The OpenAPI 3.1 document of this server",
+        "get_openapi",
+        "",
+    ),
+    resource(
+        "thruai://llms",
+        "llms.txt",
+        "The API in brief, for language models",
+        "get_llms_txt",
+        "",
+    ),
+    resource(
+        "thruai://llms-full",
+        "llms-full.txt",
+        "Every operation in full, for language models",
+        "get_llms_full_txt",
+        "",
+    ),
+    resource(
+        "thruai://reference",
+        "API reference",
+        "The human-readable API reference (HTML)",
+        "get_api_reference",
+        "",
+    ),
+    resource(
+        "thruai://metrics",
+        "metrics",
+        "Prometheus metrics of this server",
+        "get_metrics",
+        "",
+    ),
+    resource(
+        "thruai://quickstart",
+        "quickstart",
+        "From sign-up to a completed sandbox call, step by step",
+        "get_quickstart_guide",
+        "",
+    ),
+    resource("thruai://guides", "guides", "The API guides", "list_docs", ""),
+    guide(
+        "thruai://guides/getting-started",
+        "guide: getting started",
+        &[("slug", "getting-started")],
+    ),
+    guide(
+        "thruai://guides/agent-design",
+        "guide: agent design",
+        &[("slug", "agent-design")],
+    ),
+    guide(
+        "thruai://guides/workflows",
+        "guide: workflows",
+        &[("slug", "workflows")],
+    ),
+    guide(
+        "thruai://guides/ai-agent-integration",
+        "guide: AI agent integration",
+        &[("slug", "ai-agent-integration")],
+    ),
+    guide(
+        "thruai://guides/migration",
+        "guide: migration",
+        &[("slug", "migration")],
+    ),
 ];
 
 /// Who is calling: what the internal requests carry on the caller's behalf.
@@ -111,7 +227,7 @@ fn find(operation: &str) -> Option<&'static RouteSpec> {
 
 /// Every operation that is a tool (all but the MCP endpoint itself).
 pub fn tool_specs() -> impl Iterator<Item = &'static RouteSpec> {
-    routes::table().iter().filter(|s| s.domain != "mcp")
+    routes::table().iter().filter(|s| s.domain != "mcp" && s.is_tool())
 }
 
 /// Whether the body schema's properties are merged into the tool input (else: `body`).
@@ -169,15 +285,52 @@ pub fn input_schema(spec: &RouteSpec) -> Value {
     if closed {
         schema["additionalProperties"] = json!(false);
     }
-    if let Some(defs) = defs {
+    if let Some(mut defs) = defs {
+        if let Some(defs) = defs.as_object_mut() {
+            for def in defs.values_mut() {
+                summarise_object(def);
+            }
+        }
         schema["$defs"] = defs;
     }
+    compact(&mut schema);
     schema
+}
+
+/// A nested object's schema in brief: its description and its fields' names (the whole
+/// schema is in `thruai://openapi`; the server checks every field anyway). Enums stay.
+fn summarise_object(def: &mut Value) {
+    let Some(props) = def["properties"].as_object() else {
+        return;
+    };
+    let fields: Vec<&str> = props.keys().map(String::as_str).collect();
+    let about = def["description"].as_str().unwrap_or_default().trim_end_matches('.');
+    let description = if about.is_empty() {
+        format!("Fields: {}.", fields.join(", "))
+    } else {
+        format!("{about}. Fields: {}.", fields.join(", "))
+    };
+    *def = json!({ "type": "object", "description": description });
+}
+
+/// Drops what only a validator needs (`format`, unsigned `minimum: 0`), everywhere.
+fn compact(schema: &mut Value) {
+    match schema {
+        Value::Object(o) => {
+            o.remove("format");
+            if o.get("minimum") == Some(&json!(0)) {
+                o.remove("minimum");
+            }
+            o.values_mut().for_each(compact);
+        }
+        Value::Array(a) => a.iter_mut().for_each(compact),
+        _ => {}
+    }
 }
 
 pub fn tool(spec: &RouteSpec) -> Value {
     let mut description = spec.description.to_string();
-    description.push_str(&format!(" [{} {}", spec.method, spec.full_path()));
+    description.push_str(&format!(" [{} {}", spec.method, spec.path));
     if let Some(p) = spec.permission {
         description.push_str(&format!("; scope {p}"));
     }
@@ -186,13 +339,26 @@ pub fn tool(spec: &RouteSpec) -> Value {
         "name": spec.operation,
         "description": description,
         "inputSchema": input_schema(spec),
-        "annotations": {
-            "readOnlyHint": spec.safe(),
-            "destructiveHint": spec.method == actix_web::http::Method::DELETE,
-            "idempotentHint": spec.safe() || matches!(spec.method.as_str(), "PUT" | "DELETE"),
-            "openWorldHint": false,
-        },
+        "annotations": annotations(spec),
     })
+}
+
+/// The tool's behaviour hints, only where they differ from MCP's defaults (not read-only,
+/// destructive, not idempotent, open world); the last two apply to writes only.
+fn annotations(spec: &RouteSpec) -> Value {
+    let mut hints = Map::new();
+    hints.insert("openWorldHint".into(), json!(false));
+    if spec.safe() {
+        hints.insert("readOnlyHint".into(), json!(true));
+        return Value::Object(hints);
+    }
+    if spec.method != actix_web::http::Method::DELETE {
+        hints.insert("destructiveHint".into(), json!(false));
+    }
+    if matches!(spec.method.as_str(), "PUT" | "DELETE") {
+        hints.insert("idempotentHint".into(), json!(true));
+    }
+    Value::Object(hints)
 }
 
 /// A JSON-RPC 2.0 error.
@@ -461,17 +627,25 @@ fn tool_error(error: Value) -> Value {
     })
 }
 
+/// The MIME type a resource is read as: a raw document's own, else JSON.
+fn mime_of(spec: &RouteSpec) -> &'static str {
+    match spec.produces {
+        Produces::Raw(ct) => ct.split(';').next().unwrap_or(ct),
+        Produces::Envelope => "application/json",
+    }
+}
+
 fn resources() -> Vec<Value> {
     RESOURCES
         .iter()
-        .filter(|(_, _, _, op, _)| find(op).is_some())
-        .map(|(uri, name, description, _, _)| json!({ "uri": uri, "name": name, "description": description, "mimeType": "application/json" }))
+        .filter_map(|r| find(r.operation).map(|spec| (r, spec)))
+        .map(|(r, spec)| json!({ "uri": r.uri, "name": r.name, "description": r.description, "mimeType": mime_of(spec) }))
         .collect()
 }
 
 async fn read_resource(state: &web::Data<AppState>, caller: &Caller, id: &Value, params: &Value) -> RpcResponse {
     let uri = params["uri"].as_str().unwrap_or("");
-    let Some((_, _, _, op, query)) = RESOURCES.iter().find(|(u, ..)| *u == uri) else {
+    let Some(r) = RESOURCES.iter().find(|r| r.uri == uri) else {
         return rpc_error(
             id,
             -32002,
@@ -479,7 +653,7 @@ async fn read_resource(state: &web::Data<AppState>, caller: &Caller, id: &Value,
             Some(json!({ "uri": uri })),
         );
     };
-    let Some(spec) = find(op) else {
+    let Some(spec) = find(r.operation) else {
         return rpc_error(
             id,
             -32002,
@@ -487,7 +661,8 @@ async fn read_resource(state: &web::Data<AppState>, caller: &Caller, id: &Value,
             Some(json!({ "uri": uri })),
         );
     };
-    match dispatch(state, caller, spec, Map::new(), query).await {
+    let args: Map<String, Value> = r.args.iter().map(|(k, v)| ((*k).to_string(), json!(v))).collect();
+    match dispatch(state, caller, spec, args, r.query).await {
         Err(error) => {
             let message = error["message"].as_str().unwrap_or("error").to_string();
             rpc_error(id, -32603, message, Some(error))
@@ -504,11 +679,16 @@ async fn read_resource(state: &web::Data<AppState>, caller: &Caller, id: &Value,
                 Some(error),
             ),
             None => {
-                let doc: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-                let text = serde_json::to_string_pretty(&doc["data"]).unwrap_or_default();
+                let text = match spec.produces {
+                    Produces::Raw(_) => String::from_utf8_lossy(&answer.body).into_owned(),
+                    Produces::Envelope => {
+                        let doc: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+                        serde_json::to_string_pretty(&doc["data"]).unwrap_or_default()
+                    }
+                };
                 rpc_result(
                     id,
-                    json!({ "contents": [{ "uri": uri, "mimeType": "application/json", "text": text }] }),
+                    json!({ "contents": [{ "uri": uri, "mimeType": mime_of(spec), "text": text }] }),
                 )
             }
         },

@@ -484,6 +484,7 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(Some("telephony:read"))
         .query(SEARCH_QUERY)
+        .alias_of("search_numbers")
         .extension()
         .returns::<NumberSearchOut>(),
         RouteSpec::new(
