@@ -58,6 +58,12 @@ pub struct Action {
 #[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ResourceCounts {
+    pub agents: u64,
+    pub phone_numbers: u64,
+    pub calls: u64,
+    pub campaigns: u64,
+    pub tools: u64,
+    pub webhooks: u64,
     pub feedback: u64,
     pub api_keys: u64,
 }
@@ -95,8 +101,19 @@ pub struct ProfileOut {
 
 pub async fn profile(ctx: Ctx) -> ApiResult<HttpResponse> {
     let org = store::accounts::find_org(ctx.db(), ctx.org()).await?;
-    let feedback = store::feedback::count(ctx.db(), ctx.org()).await?;
-    let api_keys = store::api_keys::count_for_org(ctx.db(), ctx.org()).await?;
+    let (db, org_id) = (ctx.db(), ctx.org());
+    let (agents, agent_count) = store::agents::list(db, org_id, None, 0, 1).await?;
+    let (calls, call_count) = store::calls::list(db, org_id, &store::calls::Filter::default(), 0, 1).await?;
+    let counts = ResourceCounts {
+        agents: agent_count,
+        phone_numbers: store::phone_numbers::count(db, org_id).await?,
+        calls: call_count,
+        campaigns: store::campaigns::list(db, org_id, None, 0, 1).await?.1,
+        tools: store::tools::count(db, org_id).await?,
+        webhooks: store::webhooks::count(db, org_id).await?,
+        feedback: store::feedback::count(db, org_id).await?,
+        api_keys: store::api_keys::count_for_org(db, org_id).await?,
+    };
 
     let actions = routes::table()
         .iter()
@@ -118,8 +135,35 @@ pub async fn profile(ctx: Ctx) -> ApiResult<HttpResponse> {
         path,
         body: None,
     };
-    let mut quick_start = Vec::new();
-    if feedback == 0 {
+    // Where the caller stands on the way to a completed call and its transcript.
+    let mut quick_start = match (agents.first(), calls.first()) {
+        (None, _) => vec![QuickStartStep {
+            body: Some(
+                json!({ "name": "Front desk", "systemPrompt": "You book appointments for Acme Dental. If the caller asks not to be called again, confirm and end the call.", "areaCode": "415" }),
+            ),
+            ..step(
+                "Create an agent with a phone number",
+                "POST",
+                format!("{BASE_PATH}/agents/quickstart"),
+            )
+        }],
+        (Some(agent), None) => vec![QuickStartStep {
+            body: Some(json!({ "agentId": agent.id, "to": "+14155550142",
+                               "metadata": { "sandboxScript": [{ "waitForAgent": true }, { "say": "Hi, I would like to book an appointment." },
+                                                               { "waitForAgent": true }, { "hangup": true }] } })),
+            ..step(
+                "Place a sandbox call with your agent",
+                "POST",
+                format!("{BASE_PATH}/calls/outbound"),
+            )
+        }],
+        (_, Some(call)) => vec![step(
+            "Read your latest call's transcript",
+            "GET",
+            format!("{BASE_PATH}/calls/{}/transcript", call.id),
+        )],
+    };
+    if counts.feedback == 0 {
         quick_start.push(QuickStartStep {
             body: Some(json!({ "type": "general", "message": "First contact from my agent" })),
             ..step("Tell us how it is going", "POST", format!("{BASE_PATH}/feedback"))
@@ -155,7 +199,7 @@ pub async fn profile(ctx: Ctx) -> ApiResult<HttpResponse> {
         },
         permissions: ctx.principal.scopes.clone(),
         actions,
-        resources: ResourceCounts { feedback, api_keys },
+        resources: counts,
         sandbox: SandboxStatus {
             email: ctx.state.email_is_sandbox(),
         },

@@ -82,7 +82,7 @@ pub struct ModelOut {
     pub streaming: Option<bool>,
     /// Dated snapshots accepted as this model (`deprecated` where the provider deprecated
     /// them); any `{id}-YYYY-MM-DD` is accepted too.
-    #[serde(skip_serializing_if = "<[catalog::Alias]>::is_empty")]
+    #[serde(default, skip_serializing_if = "<[catalog::Alias]>::is_empty")]
     pub aliases: &'static [catalog::Alias],
 }
 

@@ -492,3 +492,85 @@ fn no_file_of_the_repository_refers_to_a_sibling_checkout() {
         "files referring outside the repository: {offenders:?}"
     );
 }
+
+/// What a newcomer and a probe reach first: the manifest's logo is an image, `/health`
+/// answers at the root too, and `/profile` counts every resource and points at the next
+/// step on the way to a completed call and its transcript.
+#[actix_web::test]
+async fn the_first_ten_minutes_lead_to_a_call_and_its_transcript() {
+    let app = crate::helpers::spawn_app().await;
+    let plugin: Value = app
+        .client
+        .get(format!("{}/.well-known/ai-plugin.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let logo = app
+        .client
+        .get(plugin["logo_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logo.headers()["content-type"], "image/svg+xml");
+    assert!(logo.text().await.unwrap().starts_with("<svg"));
+    let health = app.client.get(format!("{}/health", app.address)).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    let step = |p: &Value| p["quickStart"][0]["path"].as_str().unwrap_or_default().to_string();
+    let fresh = app.get("/profile").await;
+    assert_eq!(fresh.data()["resources"]["agents"], 0);
+    assert!(step(fresh.data()).ends_with("/agents/quickstart"), "{}", fresh.data());
+    let q = app.post("/agents/quickstart", &json!({ "name": "Front desk" })).await;
+    assert_eq!(q.status, 201, "{:?}", q.body);
+    let with_agent = app.get("/profile").await;
+    assert_eq!(with_agent.data()["resources"]["agents"], 1);
+    assert_eq!(with_agent.data()["resources"]["phoneNumbers"], 1);
+    assert!(
+        step(with_agent.data()).ends_with("/calls/outbound"),
+        "{}",
+        with_agent.data()
+    );
+    let body = with_agent.data()["quickStart"][0]["body"].clone();
+    let call = app.post("/calls/outbound", &body).await;
+    assert_eq!(call.status, 201, "{:?}", call.body);
+    let after = app.get("/profile").await;
+    assert_eq!(after.data()["resources"]["calls"], 1);
+    assert!(step(after.data()).ends_with("/transcript"), "{}", after.data());
+
+    let guide = app.send(app.client.get(app.url("/quickstart"))).await;
+    let paths: Vec<&str> = guide.data()["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["path"].as_str())
+        .collect();
+    assert!(
+        paths.ends_with(&[
+            "/api/v1/public/calls/outbound",
+            "/api/v1/public/calls/:id",
+            "/api/v1/public/calls/:id/transcript"
+        ]),
+        "{paths:?}"
+    );
+    let agents_json: Value = app
+        .client
+        .get(format!("{}/agents.json", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let first_flow = agents_json["flows"][0]["steps"].as_array().unwrap();
+    assert_eq!(first_flow.last().unwrap(), "get_call_transcript");
+    let getting_started = app.send(app.client.get(app.url("/docs/getting-started"))).await;
+    assert!(
+        getting_started.data()["content"]
+            .as_str()
+            .unwrap()
+            .contains("/transcript")
+    );
+}

@@ -105,5 +105,19 @@ pub fn routes() -> Vec<RouteSpec> {
         })
         .public()
         .returns::<HealthOut>(),
+        // The path liveness probes try first; the same answer.
+        RouteSpec::new(
+            M::GET,
+            "/health",
+            "health",
+            "health_root",
+            "Health check endpoint, at the root (liveness probes)",
+            |r| r.to(health),
+        )
+        .public()
+        .root()
+        .extension()
+        .alias_of("health")
+        .returns::<HealthOut>(),
     ]
 }

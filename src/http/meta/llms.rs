@@ -234,7 +234,7 @@ pub async fn ai_plugin(state: web::Data<AppState>) -> HttpResponse {
             url: format!("{base}/openapi.json"),
             is_user_authenticated: true,
         },
-        logo_url: format!("{base}/reference"),
+        logo_url: format!("{base}/logo.svg"),
         contact_email: "support@thruai.local".into(),
         legal_info_url: format!("{base}{BASE_PATH}/docs/getting-started"),
     }))
@@ -338,7 +338,9 @@ pub async fn agents_json(state: web::Data<AppState>) -> HttpResponse {
                 "get_profile",
                 "quickstart",
                 "preflight_agent",
-                "simulate_agent",
+                "make_call",
+                "get_call",
+                "get_call_transcript",
             ],
         ),
         flow(
@@ -450,5 +452,28 @@ pub fn routes() -> Vec<RouteSpec> {
         .raw("application/json")
         .extension()
         .returns::<AgentsManifest>(),
+        RouteSpec::new(
+            M::GET,
+            "/logo.svg",
+            "discovery",
+            "get_logo",
+            "The ThruAI logo (SVG), for manifests and directories",
+            |r| r.to(logo),
+        )
+        .public()
+        .root()
+        .raw("image/svg+xml")
+        .extension()
+        .returns::<String>(),
     ]
+}
+
+/// The logo the manifests point at: a handset in a speech bubble, 512 × 512.
+const LOGO_SVG: &str = r##"<svg xmlns="http://www.w3.org/2000/svg" width="512" height="512" viewBox="0 0 512 512"><title>ThruAI</title><rect width="512" height="512" rx="112" fill="#1f3a5f"/><path d="M112 136h288a32 32 0 0 1 32 32v160a32 32 0 0 1-32 32H240l-88 64v-64h-40a32 32 0 0 1-32-32V168a32 32 0 0 1 32-32z" fill="#fff"/><path d="M196 196c8-8 20-8 28 0l16 16c8 8 8 20 0 28l-10 10c10 20 26 36 46 46l10-10c8-8 20-8 28 0l16 16c8 8 8 20 0 28l-14 14c-12 12-30 14-46 6-48-24-86-62-110-110-8-16-6-34 6-46z" fill="#1f3a5f"/></svg>"##;
+
+pub async fn logo() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("cache-control", "public, max-age=86400"))
+        .body(LOGO_SVG)
 }
