@@ -59,10 +59,10 @@ mod tests {
         let mut seen = HashSet::new();
         for spec in table() {
             assert!(
-                seen.insert((spec.method.clone(), spec.path)),
+                seen.insert((spec.method.clone(), spec.full_path())),
                 "{} {}",
                 spec.method,
-                spec.path
+                spec.full_path()
             );
             assert!(!spec.description.is_empty());
             assert!(spec.permission.is_none() || spec.auth);

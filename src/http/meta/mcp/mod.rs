@@ -2,6 +2,8 @@
 //! `POST /mcp`: one tool per route-table operation, run by dispatching an internal request
 //! through the same app (frame, API layer, handler), so there is no second implementation.
 
+mod resources;
+
 use std::net::SocketAddr;
 
 use actix_service::{IntoServiceFactory, ServiceFactory};
@@ -33,183 +35,6 @@ pub const PROTOCOL_VERSIONS: &[&str] = &["2025-06-18", "2025-03-26", "2024-11-05
 
 /// The argument carrying an `Idempotency-Key` for mutating tools.
 const IDEMPOTENCY_ARG: &str = "idempotencyKey";
-
-/// Read-only resources: URI, name, description, the operation that backs it, its query.
-/// An MCP resource: a document or a listing, read through the operation that serves it.
-struct Resource {
-    uri: &'static str,
-    name: &'static str,
-    description: &'static str,
-    operation: &'static str,
-    /// Path parameters of the operation.
-    args: &'static [(&'static str, &'static str)],
-    query: &'static str,
-}
-
-const fn resource(
-    uri: &'static str,
-    name: &'static str,
-    description: &'static str,
-    operation: &'static str,
-    query: &'static str,
-) -> Resource {
-    Resource {
-        uri,
-        name,
-        description,
-        operation,
-        args: &[],
-        query,
-    }
-}
-
-const fn guide(uri: &'static str, name: &'static str, slug: &'static [(&'static str, &'static str)]) -> Resource {
-    Resource {
-        uri,
-        name,
-        description: "An API guide (markdown in `content`)",
-        operation: "get_doc",
-        args: slug,
-        query: "",
-    }
-}
-
-/// Listings of the caller's resources, and every document the server publishes (the API
-/// description, OpenAPI, llms.txt, the reference page, metrics, the guides): documents are
-/// read here, not called as tools.
-const RESOURCES: &[Resource] = &[
-    resource(
-        "thruai://agents",
-        "agents",
-        "Your agents (first 100)",
-        "list_agents",
-        "pageSize=100",
-    ),
-    resource(
-        "thruai://calls/recent",
-        "recent calls",
-        "The 20 most recent calls",
-        "list_calls",
-        "pageSize=20",
-    ),
-    resource(
-        "thruai://providers",
-        "providers",
-        "LLM, TTS, STT and S2S providers and their availability",
-        "list_providers",
-        "",
-    ),
-    resource(
-        "thruai://tools",
-        "tools",
-        "Your custom tools (first 100)",
-        "list_tools",
-        "pageSize=100",
-    ),
-    resource(
-        "thruai://numbers",
-        "phone numbers",
-        "Your phone numbers (first 100)",
-        "list_numbers",
-        "pageSize=100",
-    ),
-    resource(
-        "thruai://webhooks",
-        "webhooks",
-        "Your webhook subscriptions",
-        "list_webhooks",
-        "pageSize=100",
-    ),
-    resource(
-        "thruai://capabilities",
-        "capabilities",
-        "What this server can do: providers, limits, features",
-        "get_capabilities",
-        "",
-    ),
-    resource(
-        "thruai://profile",
-        "profile",
-        "Your identity, permissions and next steps",
-        "get_profile",
-        "",
-    ),
-    resource(
-        "thruai://api",
-        "API description",
-        "Every endpoint, error code and limit (the contract's shape)",
-        "get_api",
-        "",
-    ),
-    resource(
-        "thruai://openapi",
-        "OpenAPI",
-        "The OpenAPI 3.1 document of this server",
-        "get_openapi",
-        "",
-    ),
-    resource(
-        "thruai://llms",
-        "llms.txt",
-        "The API in brief, for language models",
-        "get_llms_txt",
-        "",
-    ),
-    resource(
-        "thruai://llms-full",
-        "llms-full.txt",
-        "Every operation in full, for language models",
-        "get_llms_full_txt",
-        "",
-    ),
-    resource(
-        "thruai://reference",
-        "API reference",
-        "The human-readable API reference (HTML)",
-        "get_api_reference",
-        "",
-    ),
-    resource(
-        "thruai://metrics",
-        "metrics",
-        "Prometheus metrics of this server",
-        "get_metrics",
-        "",
-    ),
-    resource(
-        "thruai://quickstart",
-        "quickstart",
-        "From sign-up to a completed sandbox call, step by step",
-        "get_quickstart_guide",
-        "",
-    ),
-    resource("thruai://guides", "guides", "The API guides", "list_docs", ""),
-    guide(
-        "thruai://guides/getting-started",
-        "guide: getting started",
-        &[("slug", "getting-started")],
-    ),
-    guide(
-        "thruai://guides/agent-design",
-        "guide: agent design",
-        &[("slug", "agent-design")],
-    ),
-    guide(
-        "thruai://guides/workflows",
-        "guide: workflows",
-        &[("slug", "workflows")],
-    ),
-    guide(
-        "thruai://guides/ai-agent-integration",
-        "guide: AI agent integration",
-        &[("slug", "ai-agent-integration")],
-    ),
-    guide(
-        "thruai://guides/migration",
-        "guide: migration",
-        &[("slug", "migration")],
-    ),
-];
 
 /// Who is calling: what the internal requests carry on the caller's behalf.
 #[derive(Clone)]
@@ -627,74 +452,6 @@ fn tool_error(error: Value) -> Value {
     })
 }
 
-/// The MIME type a resource is read as: a raw document's own, else JSON.
-fn mime_of(spec: &RouteSpec) -> &'static str {
-    match spec.produces {
-        Produces::Raw(ct) => ct.split(';').next().unwrap_or(ct),
-        Produces::Envelope => "application/json",
-    }
-}
-
-fn resources() -> Vec<Value> {
-    RESOURCES
-        .iter()
-        .filter_map(|r| find(r.operation).map(|spec| (r, spec)))
-        .map(|(r, spec)| json!({ "uri": r.uri, "name": r.name, "description": r.description, "mimeType": mime_of(spec) }))
-        .collect()
-}
-
-async fn read_resource(state: &web::Data<AppState>, caller: &Caller, id: &Value, params: &Value) -> RpcResponse {
-    let uri = params["uri"].as_str().unwrap_or("");
-    let Some(r) = RESOURCES.iter().find(|r| r.uri == uri) else {
-        return rpc_error(
-            id,
-            -32002,
-            format!("Resource not found: {uri}"),
-            Some(json!({ "uri": uri })),
-        );
-    };
-    let Some(spec) = find(r.operation) else {
-        return rpc_error(
-            id,
-            -32002,
-            format!("Resource not available on this server: {uri}"),
-            Some(json!({ "uri": uri })),
-        );
-    };
-    let args: Map<String, Value> = r.args.iter().map(|(k, v)| ((*k).to_string(), json!(v))).collect();
-    match dispatch(state, caller, spec, args, r.query).await {
-        Err(error) => {
-            let message = error["message"].as_str().unwrap_or("error").to_string();
-            rpc_error(id, -32603, message, Some(error))
-        }
-        Ok(answer) => match error_of(&answer) {
-            Some(error) => rpc_error(
-                id,
-                -32603,
-                format!(
-                    "{}: {}",
-                    error["code"].as_str().unwrap_or(""),
-                    error["message"].as_str().unwrap_or("")
-                ),
-                Some(error),
-            ),
-            None => {
-                let text = match spec.produces {
-                    Produces::Raw(_) => String::from_utf8_lossy(&answer.body).into_owned(),
-                    Produces::Envelope => {
-                        let doc: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
-                        serde_json::to_string_pretty(&doc["data"]).unwrap_or_default()
-                    }
-                };
-                rpc_result(
-                    id,
-                    json!({ "contents": [{ "uri": uri, "mimeType": mime_of(spec), "text": text }] }),
-                )
-            }
-        },
-    }
-}
-
 fn initialize(id: &Value, params: &Value) -> RpcResponse {
     let asked = params["protocolVersion"].as_str().unwrap_or("");
     let version = PROTOCOL_VERSIONS
@@ -735,9 +492,9 @@ pub async fn handle(state: &web::Data<AppState>, caller: &Caller, msg: &Value) -
         "ping" => rpc_result(&id, json!({})),
         "tools/list" => rpc_result(&id, json!({ "tools": tool_specs().map(tool).collect::<Vec<_>>() })),
         "tools/call" => call_tool(state, caller, &id, &params).await,
-        "resources/list" => rpc_result(&id, json!({ "resources": resources() })),
+        "resources/list" => rpc_result(&id, json!({ "resources": resources::resources() })),
         "resources/templates/list" => rpc_result(&id, json!({ "resourceTemplates": [] })),
-        "resources/read" => read_resource(state, caller, &id, &params).await,
+        "resources/read" => resources::read_resource(state, caller, &id, &params).await,
         "prompts/list" => rpc_result(&id, json!({ "prompts": [] })),
         _ => rpc_error(&id, -32601, format!("Method not found: {method}"), None),
     })
