@@ -107,6 +107,9 @@ pub struct EmailSettings {
     pub resend_api_key: String,
     pub resend_base_url: String,
     pub timeout_ms: u64,
+    /// Development only: serve the sandbox e-mail provider's outbox (every sign-up code) at
+    /// `/_debug/sandbox/outbox`, to loopback clients that are not behind a proxy.
+    pub sandbox_outbox: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -79,6 +79,12 @@ impl AppState {
             );
         }
         let email = email::from_settings(&settings, db.clone())?;
+        if email.is_sandbox() && settings.email.sandbox_outbox {
+            tracing::warn!(
+                "email.sandbox_outbox is on: every sign-up code is readable at /_debug/sandbox/outbox from \
+                 this machine — for development only"
+            );
+        }
         let trusted_proxies = settings
             .server
             .trusted_proxies

@@ -174,6 +174,7 @@ fn main() -> anyhow::Result<()> {
     settings.server.port = 0;
     settings.server.workers = 2;
     settings.email.provider = "sandbox".into();
+    settings.email.sandbox_outbox = true;
     if std::env::var("DATABASE_URL").is_err() {
         settings.database.url = format!("sqlite://{}/bench.db?mode=rwc", dir.display());
     }

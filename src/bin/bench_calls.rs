@@ -134,6 +134,7 @@ fn start_server(workers: u64) -> Server {
         .env("THRUAI__SERVER__WORKERS", workers.to_string())
         .env("THRUAI__SERVER__PUBLIC_BASE_URL", &base)
         .env("THRUAI__EMAIL__PROVIDER", "sandbox")
+        .env("THRUAI__EMAIL__SANDBOX_OUTBOX", "true")
         .env("THRUAI__CALLS__SANDBOX_AUTH_TOKEN", AUTH_TOKEN)
         .env("THRUAI__CALLS__SILENCE_TIMEOUT_MS", "600000")
         .stdout(Stdio::null())

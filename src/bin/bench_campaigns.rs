@@ -92,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
         .env("THRUAI__DATABASE__MAX_CONNECTIONS", "16")
         .env("THRUAI__SERVER__MAX_BODY_BYTES", "4194304")
         .env("THRUAI__EMAIL__PROVIDER", "sandbox")
+        .env("THRUAI__EMAIL__SANDBOX_OUTBOX", "true")
         .env("THRUAI__RATE_LIMIT__PLANS__FREE__REQUESTS_PER_SECOND", "100000")
         .env("THRUAI__RATE_LIMIT__PLANS__FREE__BURST", "100000")
         .env("THRUAI__CAMPAIGNS__SANDBOX_CALL_MS", call_ms.to_string())

@@ -81,6 +81,7 @@ pub async fn run(mut settings: Settings) -> anyhow::Result<()> {
     settings.server.host = "127.0.0.1".into();
     settings.server.port = 0;
     settings.email.provider = "sandbox".into();
+    settings.email.sandbox_outbox = true;
     let lag = &mut settings.providers.sandbox;
     if lag.stt_latency_ms + lag.llm_latency_ms + lag.tts_latency_ms == 0 {
         (lag.stt_latency_ms, lag.llm_latency_ms, lag.tts_latency_ms) = DEMO_LATENCY_MS;

@@ -122,7 +122,7 @@ pub struct NextCall {
 #[serde(rename_all = "camelCase")]
 pub struct SandboxNote {
     pub note: String,
-    /// The sandbox outbox, readable from loopback only.
+    /// The sandbox outbox, readable from this machine when `email.sandbox_outbox` is on.
     pub outbox: String,
 }
 
@@ -253,8 +253,14 @@ pub async fn provision(state: web::Data<AppState>, Body(input): Body<ProvisionIn
             body: json!({ "email": email, "code": "<6-digit code>" }),
         },
         sandbox: state.email_is_sandbox().then(|| SandboxNote {
-            note: "Email is in sandbox mode: the code was not sent; read it from the sandbox outbox (loopback only)"
-                .into(),
+            note: if state.settings.email.sandbox_outbox {
+                "Email is in sandbox mode: the code was not sent; read it from the sandbox outbox (from this machine only)"
+            } else {
+                "Email is in sandbox mode: the code was not sent, and the sandbox outbox is closed; for development, \
+                 restart with email.sandbox_outbox = true (THRUAI__EMAIL__SANDBOX_OUTBOX=true) and read it there, \
+                 or configure Resend (email.resend_api_key)"
+            }
+            .into(),
             outbox: format!("/api/v1/public/_debug/sandbox/outbox?to={email}"),
         }),
         email,

@@ -12,6 +12,7 @@ use super::{
     core::{
         envelope::{self, Sorted},
         extract::{Ctx, ListQuery},
+        layer::is_local_client,
         route_spec::{Param, RouteSpec},
         routes,
     },
@@ -124,11 +125,12 @@ pub struct OutboxOut {
     pub messages: Vec<SandboxEmailOut>,
 }
 
-/// `GET /_debug/sandbox/outbox?to=EMAIL`: only while e-mail is the sandbox, only from
-/// loopback (never through a proxy header).
+/// `GET /_debug/sandbox/outbox?to=EMAIL`: only while e-mail is the sandbox and
+/// `email.sandbox_outbox` allows it, only to a local client (loopback, not forwarded by a
+/// proxy); anyone else gets the 404 of a route that does not exist.
 pub async fn sandbox_outbox(req: HttpRequest, state: web::Data<AppState>, q: ListQuery) -> ApiResult<HttpResponse> {
-    let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
-    if !state.email_is_sandbox() || !loopback {
+    let open = state.email_is_sandbox() && state.settings.email.sandbox_outbox;
+    if !open || !is_local_client(&req, &state.trusted_proxies) {
         return Err(ApiError::new(
             ErrorCode::NotFound,
             format!("No route for GET {}", req.path()),
@@ -184,7 +186,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "/_debug/sandbox/outbox",
             "debug",
             "get_sandbox_outbox",
-            "Messages the sandbox email provider sent to ?to=EMAIL, newest first (loopback clients only, sandbox only)",
+            "Messages the sandbox email provider sent to ?to=EMAIL, newest first (sandbox provider with email.sandbox_outbox on; local, unproxied clients only)",
             |r| r.to(sandbox_outbox),
         )
         .public()

@@ -417,7 +417,7 @@ async fn metrics_count_requests_by_route_pattern_and_limit_decisions() {
 
     assert!(r.header("content-type").unwrap().starts_with("text/plain"));
     assert!(
-        body.contains("route=\"/api/v1/public/agents/{id}\",status=\"404\""),
+        body.contains("route=\"/api/v1/public/agents/{id}\",status=\"4xx\""),
         "{body}"
     );
     assert!(!body.contains("AGT-metrics-1"));

@@ -47,6 +47,7 @@ pub fn test_settings() -> Settings {
     s.redis.url = redis.unwrap_or_default();
     s.redis.key_prefix = format!("{}:", unique("test"));
     s.email.provider = "sandbox".into();
+    s.email.sandbox_outbox = true;
     s.auth.cache_ttl_ms = 0;
     // Plenty of headroom: the limit tests configure their own.
     for plan in s.rate_limit.plans.values_mut() {

@@ -30,6 +30,7 @@ mod providers;
 mod public_client;
 mod rate_limits;
 mod route_table;
+mod security;
 mod sink;
 mod sms;
 mod telephony;

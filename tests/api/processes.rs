@@ -54,6 +54,7 @@ pub(crate) fn start(shared: &[(String, String)], extra: &[(&str, &str)]) -> Serv
         .env("RUST_LOG", "info")
         .env("THRUAI__SERVER__WORKERS", "1")
         .env("THRUAI__EMAIL__PROVIDER", "sandbox")
+        .env("THRUAI__EMAIL__SANDBOX_OUTBOX", "true")
         .env("THRUAI__RATE_LIMIT__PLANS__FREE__REQUESTS_PER_SECOND", "10000")
         .env("THRUAI__RATE_LIMIT__PLANS__FREE__BURST", "10000")
         .envs(shared.iter().map(|(k, v)| (k.as_str(), v.as_str())))

@@ -111,20 +111,43 @@ fn add_headers(headers: &mut HeaderMap, meta: &RequestMeta) {
     }
 }
 
-/// The access log line (info, carrying both ids) and the per-route metrics, labelled by
-/// route pattern rather than raw path so ids do not explode the series.
+/// A method as a metrics label: the standard ones, every other one `other` (a client
+/// inventing methods must not invent series).
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    KNOWN.into_iter().find(|m| *m == method.as_str()).unwrap_or("other")
+}
+
+/// A status as a metrics label: its class (`2xx` … `5xx`).
+fn status_label(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// The access log line (info, carrying both ids) and the per-route metrics. Every label
+/// comes from a closed set — known methods, route patterns (never raw paths), status classes
+/// — so no request, with a key or without, can add series.
 fn log(meta: &RequestMeta, method: &Method, path: &str, route: Option<&str>, status: u16, started: Instant) {
     let elapsed = started.elapsed().as_secs_f64();
     let route = route.unwrap_or("unmatched");
-    let status_text = status.to_string();
+    let method_label = method_label(method);
     metrics::counter(
         "thruai_http_requests_total",
-        &[("method", method.as_str()), ("route", route), ("status", &status_text)],
+        &[
+            ("method", method_label),
+            ("route", route),
+            ("status", status_label(status)),
+        ],
         1.0,
     );
     metrics::observe(
         "thruai_http_request_duration_seconds",
-        &[("method", method.as_str()), ("route", route)],
+        &[("method", method_label), ("route", route)],
         elapsed,
     );
     tracing::info!(

@@ -187,7 +187,7 @@ pub fn quickstart_value() -> QuickstartGuideOut {
                 "/accounts/provision",
                 false,
                 Some(json!({ "email": "you@example.com", "orgName": "Your Org" })),
-                "A 6-digit code is e-mailed. With the sandbox e-mail provider, loopback clients read it at GET /api/v1/public/_debug/sandbox/outbox?to=EMAIL.",
+                "A 6-digit code is e-mailed. With the sandbox e-mail provider and email.sandbox_outbox on (development), clients on the server's machine read it at GET /api/v1/public/_debug/sandbox/outbox?to=EMAIL.",
             ),
             step(
                 2,

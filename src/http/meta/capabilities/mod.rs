@@ -244,7 +244,7 @@ fn providers(state: &AppState) -> BTreeMap<String, ProviderMatrixOut> {
                     ..status_of("resend", if email_sandbox { "not_configured" } else { "configured" })
                 },
                 ProviderStatusOut {
-                    inspect: Some("GET /api/v1/public/_debug/sandbox/outbox?to=EMAIL (loopback only)".into()),
+                    inspect: Some("GET /api/v1/public/_debug/sandbox/outbox?to=EMAIL (with email.sandbox_outbox on, from this machine only)".into()),
                     ..status_of("sandbox", "sandbox")
                 },
             ],

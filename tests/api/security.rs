@@ -1,0 +1,79 @@
+//! What an attacker tries first: the sandbox outbox through a proxy, metrics cardinality.
+
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_bare};
+
+async fn outbox(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
+    let mut rb = app.client.get(app.url("/_debug/sandbox/outbox?to=ada@example.com"));
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    rb.send().await.unwrap().status().as_u16()
+}
+
+/// Behind a reverse proxy on the same host every request comes from loopback: a forwarded
+/// request is not local, trusted proxy or not, and without the development setting the
+/// outbox is not there at all.
+#[actix_web::test]
+async fn the_sandbox_outbox_is_closed_to_forwarded_requests_and_off_unless_allowed() {
+    let app = spawn_bare(|s| s.server.trusted_proxies = vec!["127.0.0.1/32".into()]).await;
+    app.post(
+        "/accounts/provision",
+        &json!({ "email": "ada@example.com", "orgName": "Ada Voice Lab" }),
+    )
+    .await;
+    assert_eq!(outbox(&app, &[]).await, 200);
+    assert_eq!(outbox(&app, &[("x-forwarded-for", "203.0.113.9")]).await, 404);
+    assert_eq!(outbox(&app, &[("x-forwarded-for", "127.0.0.1")]).await, 404);
+    assert_eq!(outbox(&app, &[("forwarded", "for=203.0.113.9")]).await, 404);
+    let untrusted = spawn_bare(|_| {}).await;
+    assert_eq!(outbox(&untrusted, &[("x-forwarded-for", "203.0.113.9")]).await, 404);
+    let off = spawn_bare(|s| s.email.sandbox_outbox = false).await;
+    assert_eq!(outbox(&off, &[]).await, 404);
+}
+
+/// Made-up methods and paths, with or without a key, add no series to `/metrics`: every
+/// label comes from a closed set.
+#[actix_web::test]
+async fn a_flood_of_unknown_methods_and_paths_adds_no_metrics_series() {
+    let app = crate::helpers::spawn_app().await;
+    // Other tests of this binary feed the same process-wide registry: count the series an
+    // unknown method can land in.
+    let series = |text: &str| text.lines().filter(|l| l.contains("method=\"other\"")).count();
+    let scrape = async || {
+        app.client
+            .get(format!("{}/metrics", app.address))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let flood = async |round: usize| {
+        for i in 0..50 {
+            let method = reqwest::Method::from_bytes(format!("FOO{round}X{i}").as_bytes()).unwrap();
+            let _ = app
+                .client
+                .request(method, app.url(&format!("/agents/AGT-{round}-{i}")))
+                .bearer_auth(&app.api_key)
+                .send()
+                .await;
+            let _ = app
+                .client
+                .get(format!("{}/nowhere/{round}/{i}", app.address))
+                .send()
+                .await;
+        }
+    };
+    flood(0).await;
+    let before = series(&scrape().await);
+    assert!(before > 0, "the flood is counted, under method=\"other\"");
+    flood(1).await;
+    flood(2).await;
+    let text = scrape().await;
+    assert_eq!(series(&text), before, "{text}");
+    assert!(!text.contains("FOO1X"));
+    assert!(!text.contains("/nowhere/"));
+}
