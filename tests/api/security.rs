@@ -77,3 +77,86 @@ async fn a_flood_of_unknown_methods_and_paths_adds_no_metrics_series() {
     assert!(!text.contains("FOO1X"));
     assert!(!text.contains("/nowhere/"));
 }
+
+/// PostgreSQL refuses NUL in text, and no field needs a control character other than tab
+/// and line breaks: a body, a query or a path carrying one is refused before it reaches
+/// the database, naming where it was.
+#[actix_web::test]
+async fn control_characters_are_refused_naming_the_field() {
+    let app = crate::helpers::spawn_app().await;
+    let agent = app
+        .post(
+            "/agents",
+            &json!({ "name": "Desk", "systemPrompt": "Line one.\n\tLine two.\r\n" }),
+        )
+        .await;
+    assert_eq!(agent.status, 201, "tab and line breaks are text: {:?}", agent.body);
+    let agent_id = agent.data()["id"].as_str().unwrap().to_string();
+
+    let cases = [
+        (
+            "/agents",
+            json!({ "name": "Desk\u{0}", "systemPrompt": "Hello." }),
+            "name",
+        ),
+        (
+            "/feedback",
+            json!({ "type": "general", "message": "Hi\u{0}there" }),
+            "message",
+        ),
+        (
+            "/tools",
+            json!({ "name": "lookup", "description": "Finds\u{1b}[31m", "url": "https://example.com/t",
+                    "headers": { "X-Key": "a\u{0}b" } }),
+            "description",
+        ),
+        (
+            "/webhooks",
+            json!({ "url": "https://example.com/h", "events": ["call.ended"], "description": "x\u{7f}" }),
+            "description",
+        ),
+        (
+            "/campaigns",
+            json!({ "name": "Spring\u{0}", "agentId": agent_id }),
+            "name",
+        ),
+        (
+            "/agents",
+            json!({ "name": "Desk", "systemPrompt": "Hello.", "variables": { "who\u{0}": "x" } }),
+            "variables",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let r = app.post(path, &body).await;
+        assert_eq!(r.status, 400, "{path}: {:?}", r.body);
+        assert_eq!(r.code(), "VALIDATION_ERROR", "{path}: {:?}", r.body);
+        let fields = r.body["error"]["details"].to_string();
+        assert!(fields.contains(field), "{path} names {field}: {fields}");
+    }
+    let patched = app
+        .patch(&format!("/agents/{agent_id}"), &json!({ "firstMessage": "Hi\u{0}" }))
+        .await;
+    assert_eq!(patched.status, 400, "{:?}", patched.body);
+
+    let query = app.get("/calls?status=%00").await;
+    assert_eq!(
+        (query.status.as_u16(), query.code()),
+        (400, "VALIDATION_ERROR"),
+        "{:?}",
+        query.body
+    );
+    assert!(query.body["error"]["details"].to_string().contains("status"));
+    let path = app.get("/agents/AGT-%00").await;
+    assert_eq!(path.status, 400, "{:?}", path.body);
+    assert_eq!(path.code(), "VALIDATION_ERROR");
+
+    // Nothing was half-written.
+    assert_eq!(
+        app.get("/agents").await.data()["agents"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        app.get("/tools").await.data()["tools"].as_array().map(Vec::len),
+        Some(0)
+    );
+}

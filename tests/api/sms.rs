@@ -369,3 +369,19 @@ async fn another_organisations_messages_and_conversations_are_not_found() {
     assert_eq!(spoof.code(), "INVALID_NUMBER");
     assert_eq!(other.get("/sms/messages").await.data()["pagination"]["total"], 0);
 }
+
+/// A carrier's message is kept whatever it holds (NUL, which no database text holds,
+/// becomes U+FFFD); a sender or recipient with a control character is refused, never a 500.
+#[actix_web::test]
+async fn an_inbound_message_with_nul_is_kept_and_a_bad_number_refused() {
+    let app = spawn_app().await;
+    let (from, _, _) = registered_number(&app).await;
+
+    let kept = inbound(&app, CONTACT, &from, "Hi\0there").await;
+    let refused = inbound(&app, "+1415555\u{0}0188", &from, "Hello").await;
+    let list = app.get("/sms/conversations").await;
+
+    assert_eq!(kept.status, 200, "{:?}", kept.body);
+    assert_eq!(refused.status, 400, "{:?}", refused.body);
+    assert_eq!(list.data()["conversations"][0]["lastMessagePreview"], "Hi\u{FFFD}there");
+}

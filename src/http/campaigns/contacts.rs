@@ -11,7 +11,10 @@ use serde_json::{Value, json};
 
 use super::{load, load_locked};
 use crate::{
-    domain::{ids, is_e164},
+    domain::{
+        ids, is_e164,
+        validation::{control_message, forbidden_control, forbidden_control_in},
+    },
     error::{ApiError, ApiResult, ErrorCode},
     http::core::{
         envelope,
@@ -40,6 +43,8 @@ pub struct ContactsIn {
 }
 
 impl Validate for ContactsIn {
+    const CONTROL_CHARACTERS_PER_ITEM: bool = true;
+
     fn validate(&self, v: &mut Validator) {
         v.check(!self.contacts.is_empty(), "contacts", "must list at least one contact");
     }
@@ -107,9 +112,8 @@ fn row_problem(c: &ContactIn) -> Option<String> {
     if c.name.as_ref().is_some_and(|n| n.chars().count() > 200) {
         return Some("invalid name: at most 200 characters".into());
     }
-    // PostgreSQL text cannot hold NUL: refused here on every database alike.
-    if c.name.as_ref().is_some_and(|n| n.contains('\0')) {
-        return Some("invalid name: must not contain NUL characters".into());
+    if let Some(ch) = c.name.as_deref().and_then(forbidden_control) {
+        return Some(format!("invalid name: {}", control_message(ch)));
     }
     if let Some(d) = &c.custom_data {
         if !d.is_object() {
@@ -119,8 +123,8 @@ fn row_problem(c: &ContactIn) -> Option<String> {
         if text.len() > 4096 {
             return Some("invalid customData: at most 4096 bytes serialized".into());
         }
-        if text.contains("\\u0000") {
-            return Some("invalid customData: must not contain NUL characters".into());
+        if let Some(ch) = forbidden_control_in(d) {
+            return Some(format!("invalid customData: {}", control_message(ch)));
         }
         if let Some(tz) = d.get("timezone")
             && tz

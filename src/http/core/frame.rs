@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use super::envelope::{self, API_VERSION, RequestMeta};
 use crate::{
+    domain::validation::{control_message, forbidden_control},
     error::{ApiError, ErrorCode},
     metrics,
 };
@@ -66,6 +67,9 @@ pub async fn frame(
     // The request is owned by the router once called, so failures are answered with a
     // pre-rendered response carried in an `InternalError`.
     let outcome = envelope::scope(meta.clone(), async move {
+        if let Some(refused) = control_in_url(&req) {
+            return Err(refused.error_response());
+        }
         match AssertUnwindSafe(next.call(req)).catch_unwind().await {
             Ok(Ok(res)) => {
                 let route = res.request().match_pattern();
@@ -97,6 +101,19 @@ pub async fn frame(
             Err(InternalError::from_response("request failed", res).into())
         }
     }
+}
+
+/// A path or query holding a control character no field needs (`%00` in an id, say) is
+/// refused before any handler or database sees it, naming the parameter.
+fn control_in_url(req: &ServiceRequest) -> Option<ApiError> {
+    let path = percent_encoding::percent_decode_str(req.path()).decode_utf8_lossy();
+    if let Some(c) = forbidden_control(&path) {
+        return Some(ApiError::field("path", control_message(c)));
+    }
+    url::form_urlencoded::parse(req.query_string().as_bytes()).find_map(|(name, value)| {
+        let c = forbidden_control(&name).or_else(|| forbidden_control(&value))?;
+        Some(ApiError::field(name.into_owned(), control_message(c)))
+    })
 }
 
 fn add_headers(headers: &mut HeaderMap, meta: &RequestMeta) {

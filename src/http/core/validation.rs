@@ -4,6 +4,7 @@
 use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 
 pub use crate::domain::validation::{Validate, Validator, suggest};
+use crate::domain::validation::{control_message, forbidden_control};
 use crate::error::{ApiError, FieldError};
 
 /// Parses a JSON body into `T` and runs its checks. An empty body is `{}`.
@@ -25,6 +26,11 @@ pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(malformed)?;
         return Err(ApiError::field("body", "must be a JSON object"));
+    }
+    if !T::CONTROL_CHARACTERS_PER_ITEM
+        && let Some(error) = control_character(bytes)
+    {
+        return Err(ApiError::validation(vec![error]));
     }
     // One pass from the bytes (a large body is never held twice, as a `Value` tree too);
     // a syntax error anywhere is reported as such, a data error with its path.
@@ -54,6 +60,46 @@ pub fn parse_body<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     parsed.validate(&mut v);
     v.finish()?;
     Ok(parsed)
+}
+
+/// A control character no field needs, with where it is (a key or a value). JSON forbids
+/// raw C0 controls in strings, so they arrive escaped (`\u0000`), or as raw DEL or C1
+/// bytes: only a body holding one of those is walked as a tree.
+fn control_character(bytes: &[u8]) -> Option<FieldError> {
+    let suspicious = bytes
+        .windows(2)
+        .any(|w| w == b"\\u" || (w[0] == 0xC2 && (0x80..=0x9F).contains(&w[1])))
+        || bytes.contains(&0x7F);
+    if !suspicious {
+        return None;
+    }
+    let value = serde_json::from_slice::<serde_json::Value>(bytes).ok()?;
+    control_in(&value, "")
+}
+
+fn control_in(value: &serde_json::Value, path: &str) -> Option<FieldError> {
+    let here = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(s) => forbidden_control(s).map(|c| FieldError::new(path, control_message(c))),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| control_in(item, &here(&i.to_string()))),
+        serde_json::Value::Object(members) => members.iter().find_map(|(key, item)| {
+            let field = here(key);
+            match forbidden_control(key) {
+                Some(c) => Some(FieldError::new(field, format!("its key {}", control_message(c)))),
+                None => control_in(item, &field),
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// Every problem of a body whose first is `first` (serde stops at one): unknown fields are

@@ -9,7 +9,10 @@ use thruai_entities::{phone_number, sms_message};
 use super::{escape, param, verified, xml};
 use crate::{
     app::carriers::Hook,
-    domain::ids,
+    domain::{
+        ids,
+        validation::{control_message, forbidden_control},
+    },
     error::{ApiError, ErrorCode},
     state::AppState,
     store,
@@ -91,12 +94,16 @@ async fn handle_inbound(req: &HttpRequest, body: &[u8], state: &AppState) -> Res
     let (Some(from), Some(to)) = (param(&form, "From"), param(&form, "To")) else {
         return Err(ApiError::field("To", "From and To are required"));
     };
+    if let Some(c) = forbidden_control(from).or_else(|| forbidden_control(to)) {
+        return Err(ApiError::field("To", control_message(c)));
+    }
     let number = store::phone_numbers::find_global(&state.db, to)
         .await?
         .ok_or_else(|| ApiError::not_found("Phone number", to))?;
     verify(state, req, &number, &form).await?;
     let org = number.org_id.clone();
-    let text = param(&form, "Body").unwrap_or_default().to_string();
+    // What the sender wrote is kept; only NUL, which no database text holds, is replaced.
+    let text = param(&form, "Body").unwrap_or_default().replace('\0', "\u{FFFD}");
     let sid = param(&form, "MessageSid")
         .or_else(|| param(&form, "SmsSid"))
         .map(str::to_owned);
