@@ -41,6 +41,12 @@ pub struct ServerSettings {
     pub port: u16,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// Time for a request's head (line and headers) to arrive.
+    pub client_request_timeout_ms: u64,
+    /// Time for a request's body to arrive, counted from its head.
+    pub body_timeout_ms: u64,
+    /// Requests in flight per client address (media-stream upgrades aside); 0: no cap.
+    pub max_requests_per_client: usize,
     pub public_base_url: String,
     #[serde(deserialize_with = "string_or_list")]
     pub trusted_proxies: Vec<String>,
@@ -374,6 +380,9 @@ impl Settings {
         }
         if self.server.max_body_bytes < 1024 {
             return Err("server.max_body_bytes: must be at least 1024".into());
+        }
+        if self.server.client_request_timeout_ms == 0 || self.server.body_timeout_ms == 0 {
+            return Err("server.client_request_timeout_ms and server.body_timeout_ms: must be above 0".into());
         }
         if !self.server.public_base_url.is_empty() && url::Url::parse(&self.server.public_base_url).is_err() {
             return Err(format!(

@@ -76,6 +76,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// Not in the contract's table: a path served for other methods only (405).
     MethodNotAllowed,
+    /// Not in the contract's table: a body that did not arrive within `server.body_timeout_ms` (408).
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -145,6 +147,7 @@ impl ErrorCode {
         Self::InvalidState,
         Self::PayloadTooLarge,
         Self::MethodNotAllowed,
+        Self::RequestTimeout,
     ];
 
     /// (wire code, HTTP status, description, source) — the only place a status is chosen.
@@ -413,6 +416,12 @@ impl ErrorCode {
                 "METHOD_NOT_ALLOWED",
                 405,
                 "The path exists but not for this method (extension to the contract's table)",
+                Some("transport"),
+            ),
+            RequestTimeout => (
+                "REQUEST_TIMEOUT",
+                408,
+                "The request body did not arrive in time (extension to the contract's table)",
                 Some("transport"),
             ),
         }

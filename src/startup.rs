@@ -10,7 +10,7 @@ use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 
 use crate::{
     config::Settings,
-    http,
+    http::{self, core::guard::ClientLimits},
     state::AppState,
     store::{SqliteLock, lock_sqlite},
 };
@@ -61,14 +61,22 @@ impl Application {
         }
         spawn_maintenance(state.clone());
         let data = web::Data::new(state.clone());
+        let server_settings = &state.settings.server;
+        let limits = web::Data::new(ClientLimits::new(
+            server_settings.max_requests_per_client,
+            Duration::from_millis(server_settings.body_timeout_ms),
+        ));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(limits.clone())
+                .wrap(from_fn(http::core::guard::guard))
                 .wrap(from_fn(http::core::frame::frame))
                 .configure(http::configure)
                 .default_service(web::to(http::not_found))
         })
         .workers(workers)
+        .client_request_timeout(Duration::from_millis(server_settings.client_request_timeout_ms))
         .listen(listener)?
         .run();
         Ok(Self {

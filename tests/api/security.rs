@@ -1,8 +1,10 @@
 //! What an attacker tries first: the sandbox outbox through a proxy, metrics cardinality.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
-use crate::helpers::{TestApp, spawn_bare};
+use crate::helpers::{BASE, TestApp, spawn_bare};
 
 async fn outbox(app: &TestApp, headers: &[(&str, &str)]) -> u16 {
     let mut rb = app.client.get(app.url("/_debug/sandbox/outbox?to=ada@example.com"));
@@ -159,4 +161,95 @@ async fn control_characters_are_refused_naming_the_field() {
         app.get("/tools").await.data()["tools"].as_array().map(Vec::len),
         Some(0)
     );
+}
+
+/// A request whose body stalls after its head.
+async fn stalled(app: &TestApp, path: &str, key: Option<&str>) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let addr = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let auth = key
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{auth}Content-Length: 100\r\n\r\n{{\"email\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// What the server said on a stalled connection before closing it, within `within`.
+async fn answer_then_close(mut stream: tokio::net::TcpStream, within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut out))
+        .await
+        .ok()?
+        .ok()?;
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Stalled bodies, unauthenticated or not, are answered 408 and closed at the body
+/// deadline while the server keeps answering others; a client holding more requests in
+/// flight than its share is refused at once.
+#[actix_web::test]
+async fn stalled_bodies_are_timed_out_and_a_client_holds_only_its_share() {
+    let app = crate::helpers::spawn_with(|s| {
+        s.server.body_timeout_ms = 600;
+        s.server.client_request_timeout_ms = 600;
+        s.server.max_requests_per_client = 6;
+    })
+    .await;
+    let started = Instant::now();
+    // A head that never ends is closed too (it holds no request, so no share).
+    let mut slow_head = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut slow_head, b"POST /api/v1/public/agents HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(stalled(&app, &format!("{BASE}/accounts/verify"), None).await);
+        held.push(stalled(&app, "/twilio/sms", None).await);
+        held.push(stalled(&app, &format!("{BASE}/agents"), Some(&app.api_key)).await);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Six in flight from this address: a seventh is refused at once, whatever it is.
+    let refused = app.get("/agents").await;
+    assert_eq!(
+        (refused.status.as_u16(), refused.code()),
+        (429, "RATE_LIMITED"),
+        "{:?}",
+        refused.body
+    );
+
+    let answers =
+        futures_util::future::join_all(held.into_iter().map(|s| answer_then_close(s, Duration::from_secs(5)))).await;
+    let elapsed = started.elapsed();
+    assert!(
+        answer_then_close(slow_head, Duration::from_secs(3)).await.is_some(),
+        "a stalled head is closed"
+    );
+    for answer in &answers {
+        let answer = answer.as_deref().expect("closed by the server within 5 s");
+        assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    }
+    let api_answers = answers.iter().flatten().filter(|a| !a.contains("/twilio")).count();
+    assert!(api_answers >= 4);
+    assert!(
+        answers
+            .iter()
+            .flatten()
+            .filter(|a| a.contains("REQUEST_TIMEOUT"))
+            .count()
+            >= 4,
+        "{answers:?}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(600) && elapsed < Duration::from_secs(4),
+        "{elapsed:?}"
+    );
+    // Their share released, the same client is served again.
+    assert_eq!(app.get("/agents").await.status, 200);
 }

@@ -135,7 +135,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
         Box::pin(async move {
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::field("body", "could not read the request body"))?;
+                let chunk = chunk.map_err(|e| super::guard::body_error(&e))?;
                 if body.len() + chunk.len() > limit {
                     return Err(too_large(limit));
                 }

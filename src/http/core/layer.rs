@@ -218,9 +218,7 @@ pub async fn read_body(req: &mut ServiceRequest, limit: usize) -> Result<web::By
     let mut payload = req.take_payload();
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::field("body", "could not read the request body").with_source(anyhow::anyhow!("{e}"))
-        })?;
+        let chunk = chunk.map_err(|e| super::guard::body_error(&e))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large(limit));
         }
