@@ -1,6 +1,6 @@
 //! Walks the route table: every route is served and enveloped, authenticated routes refuse
-//! a missing key, every mutating route honours `Idempotency-Key` (replay, mismatch), and
-//! every route answers what it declares.
+//! a missing key, every mutating route honours `Idempotency-Key` (replay, mismatch), every
+//! route answers what it declares, and no `:id` route reaches another organisation's resource.
 
 use std::collections::HashMap;
 
@@ -382,6 +382,42 @@ fn declared_part(spec: &RouteSpec, reply: &Reply) -> Value {
 /// Every route is walked with real ids — creates and updates first, then every read, then
 /// deletes — and each success is validated against the route's declared response schema
 /// (made strict). A route that could not be walked to a success fails the test too.
+/// Routes whose path parameter is not an organisation's resource.
+const SHARED_PARAMS: &[&str] = &["/providers/", "/docs/"];
+
+/// Every authenticated `:id` route, called with another organisation's key on the first
+/// organisation's ids, answers 404 and changes nothing (the deletes that follow still find
+/// every resource). What it returns instead, for each that does not.
+async fn cross_organisation_walk(app: &TestApp, ids: &HashMap<String, String>) -> Vec<String> {
+    let other = app.other_org().await;
+    let mut leaks = Vec::new();
+    let mut walked = 0;
+    for spec in routes::table() {
+        if !spec.auth || !spec.path.contains(':') || SHARED_PARAMS.iter().any(|p| spec.path.starts_with(p)) {
+            continue;
+        }
+        let Some(path) = concrete(spec.path, ids) else { continue };
+        let rb = other.req(m(spec), &path);
+        let rb = match spec.method.as_str() {
+            "GET" | "DELETE" => rb,
+            _ => rb.json(&spec.example.map_or_else(|| json!({}), |f| f())),
+        };
+        let reply = other.send(rb).await;
+        walked += 1;
+        if reply.status != 404 {
+            leaks.push(format!(
+                "{} {} with another organisation's key: {} {}",
+                spec.method,
+                spec.path,
+                reply.status,
+                String::from_utf8_lossy(&reply.bytes)
+            ));
+        }
+    }
+    assert!(walked > 40, "walked {walked} :id routes");
+    leaks
+}
+
 #[actix_web::test]
 async fn every_route_answers_what_it_declares() {
     let (app, _twilio) = walkable_app().await;
@@ -394,8 +430,14 @@ async fn every_route_answers_what_it_declares() {
     let mut outbox_to = String::new();
     let mut problems = Vec::new();
     let mut validated = 0;
+    let mut crossed = false;
 
     for spec in writes.into_iter().chain(reads).chain(deletes) {
+        if spec.method == "DELETE" && !crossed {
+            // Every resource exists now: another organisation reaches none of them.
+            crossed = true;
+            problems.extend(cross_organisation_walk(&app, &ids).await);
+        }
         let Some(mut path) = concrete(spec.path, &ids) else {
             problems.push(format!(
                 "{} {}: no fixture id for its path parameters",
