@@ -126,6 +126,8 @@ pub struct SecuritySettings {
     /// Base64 of 32 bytes: the AES-256-GCM key for secrets at rest. Empty: a random key is
     /// generated on first use and kept in the database (`platform_secrets`).
     pub encryption_key: String,
+    /// A production deployment: development conveniences that weaken it refuse to start.
+    pub production: bool,
 }
 
 /// Outbound AI and telephony providers. An empty key means "not configured": the
@@ -367,6 +369,7 @@ impl Settings {
     /// # Errors
     /// A message naming the offending key.
     pub fn validate(&self) -> Result<(), String> {
+        self.validate_production()?;
         let url = &self.database.url;
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(format!("database.url: expected sqlite:… or postgres://…, got `{url}`"));
@@ -577,9 +580,55 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
     })
 }
 
+impl Settings {
+    /// With `security.production`, what only development may do is refused: a generated
+    /// encryption key kept beside the data it protects (on PostgreSQL, where a dump or a
+    /// replica travels without the machine), the sandbox outbox, URLs to internal hosts,
+    /// fault injection.
+    fn validate_production(&self) -> Result<(), String> {
+        if !self.security.production {
+            return Ok(());
+        }
+        if !self.is_sqlite() && self.security.encryption_key.trim().is_empty() {
+            return Err(
+                "security.encryption_key: required in production on PostgreSQL (base64 of 32 bytes, \
+                        `openssl rand -base64 32`); without it the key that seals every secret is kept in the \
+                        same database"
+                    .into(),
+            );
+        }
+        if self.email.sandbox_outbox {
+            return Err("email.sandbox_outbox: development only, refused with security.production".into());
+        }
+        if !self.security.url_allowlist.is_empty() {
+            return Err("security.url_allowlist: development only, refused with security.production".into());
+        }
+        if !self.testing.failpoint.is_empty() {
+            return Err("testing.failpoint: refused with security.production".into());
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn production_refuses_what_only_development_may_do() {
+        let mut s: Settings = Figment::from(Toml::string(DEFAULT_TOML)).extract().unwrap();
+        s.security.production = true;
+        s.validate().unwrap();
+        s.database.url = "postgres://postgres@127.0.0.1:5432/thruai".into();
+        assert!(s.validate().unwrap_err().starts_with("security.encryption_key"));
+        s.security.encryption_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".into();
+        s.validate().unwrap();
+        s.email.sandbox_outbox = true;
+        assert!(s.validate().unwrap_err().starts_with("email.sandbox_outbox"));
+        s.email.sandbox_outbox = false;
+        s.security.url_allowlist = vec!["127.0.0.1/32".into()];
+        assert!(s.validate().unwrap_err().starts_with("security.url_allowlist"));
+    }
 
     #[test]
     fn the_compiled_in_defaults_load_and_validate() {

@@ -15,7 +15,7 @@ use tokio::sync::OnceCell;
 use crate::store;
 
 /// Name of the generated key in `platform_secrets`.
-const KEY_NAME: &str = "encryption_key_v1";
+pub const GENERATED_KEY_NAME: &str = "encryption_key_v1";
 /// Ciphertexts carry their format version, so the scheme can change later.
 const PREFIX: &str = "v1:";
 const NONCE_LEN: usize = 12;
@@ -62,6 +62,26 @@ impl Crypto {
         })
     }
 
+    /// The key comes from `security.encryption_key`, not from the database.
+    pub fn is_configured(&self) -> bool {
+        self.configured.is_some()
+    }
+
+    /// Reads (or, the first time, generates) the key now rather than at first use.
+    ///
+    /// # Errors
+    /// When a generated key cannot be read or stored.
+    pub async fn ready(&self) -> Result<(), CryptoError> {
+        self.key().await.map(|_| ())
+    }
+
+    /// A fresh key, as `security.encryption_key` takes it (base64 of 32 random bytes).
+    pub fn generate_key() -> String {
+        let mut fresh = [0u8; 32];
+        rand::rng().fill_bytes(&mut fresh);
+        STANDARD.encode(fresh)
+    }
+
     async fn key(&self) -> Result<[u8; 32], CryptoError> {
         if let Some(key) = self.configured {
             return Ok(key);
@@ -69,9 +89,7 @@ impl Crypto {
         let key = self
             .generated
             .get_or_try_init(|| async {
-                let mut fresh = [0u8; 32];
-                rand::rng().fill_bytes(&mut fresh);
-                let stored = store::secrets::get_or_insert(&self.db, KEY_NAME, &STANDARD.encode(fresh))
+                let stored = store::secrets::get_or_insert(&self.db, GENERATED_KEY_NAME, &Self::generate_key())
                     .await
                     .map_err(|e| CryptoError::Key(e.to_string()))?;
                 decode_key(&stored)

@@ -103,6 +103,13 @@ impl AppState {
             .connect_timeout(OUTBOUND_CONNECT_TIMEOUT)
             .build()?;
         let crypto = Crypto::new(&settings.security.encryption_key, db.clone())?;
+        let in_memory = settings.database.url.contains(":memory:") || settings.database.url.contains("mode=memory");
+        if !crypto.is_configured() && !in_memory {
+            tracing::warn!(
+                "security.encryption_key is not set: secrets are sealed with a key generated into this same \
+                 database, so a copy of the database alone opens them; set it in production (see docs/security.md)"
+            );
+        }
         let settings = Arc::new(settings);
         let llm: Arc<dyn LanguageModel> = Arc::new(SandboxLlm);
         let webhooks = Webhooks::start(

@@ -6,5 +6,6 @@ pub mod a2p;
 pub mod calls;
 pub mod campaigns;
 pub mod carriers;
+pub mod secrets;
 pub mod tools;
 pub mod webhooks;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::{config::Settings, startup::Application, store, telemetry};
+use crate::{config::Settings, crypto::Crypto, startup::Application, store, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -38,6 +38,15 @@ pub enum Command {
     Mcp,
     /// Place a sandbox call end to end on embedded defaults and print its transcript.
     Demo,
+    /// Re-seal every secret at rest (BYOC tokens, tool and webhook secrets) under a new
+    /// encryption key, in one transaction; run it with the server stopped, then start the
+    /// server with security.encryption_key set to the new key.
+    RotateKey {
+        /// The new key (base64 of 32 bytes); also read from THRUAI_NEW_ENCRYPTION_KEY.
+        /// Neither: a key is generated and printed once.
+        #[arg(long)]
+        to: Option<String>,
+    },
 }
 
 /// Runs the parsed command.
@@ -67,11 +76,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Mcp => crate::mcp_stdio::run().await?,
         Command::Demo => demo::run(settings).await?,
+        Command::RotateKey { to } => rotate_key(&settings, to).await?,
         Command::Migrate => {
             let db = store::connect(&settings.database).await?;
             store::migrate(&db).await?;
             tracing::info!("migrations applied");
         }
     }
+    Ok(())
+}
+
+async fn rotate_key(settings: &Settings, to: Option<String>) -> anyhow::Result<()> {
+    // A server running on the same SQLite file would keep sealing with the old key.
+    let _lock = store::lock_sqlite(&settings.database.url)?;
+    let db = store::connect(&settings.database).await?;
+    let given = to.or_else(|| std::env::var("THRUAI_NEW_ENCRYPTION_KEY").ok());
+    let next_key = given.clone().unwrap_or_else(Crypto::generate_key);
+    let current = Crypto::new(&settings.security.encryption_key, db.clone())?;
+    let next = Crypto::new(&next_key, db.clone())?;
+    let count = crate::app::secrets::rotate(&db, &current, &next).await?;
+    println!("Re-sealed {count} secrets under the new key.");
+    if given.is_none() {
+        println!("The new key (shown once): {next_key}");
+    }
+    println!("Start the server with security.encryption_key set to it (THRUAI__SECURITY__ENCRYPTION_KEY).");
     Ok(())
 }

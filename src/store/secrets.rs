@@ -1,8 +1,9 @@
-//! Platform-wide generated secrets (not tenant data).
+//! Platform-wide generated secrets (not tenant data), and the sealed values of every
+//! organisation, for re-sealing them under a new key.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
-use thruai_entities::platform_secret;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
+use thruai_entities::{platform_secret, telephony_credential, tool, webhook};
 
 /// The stored value of `name`, inserting `fresh` when there is none. Two nodes racing on
 /// first use both end up with the value that won the insert.
@@ -25,4 +26,90 @@ pub async fn get_or_insert(db: &impl ConnectionTrait, name: &str, fresh: &str) -
         .await?
         .map(|row| row.value)
         .ok_or_else(|| DbErr::RecordNotFound(format!("platform secret {name}")))
+}
+
+/// A column that holds a value sealed with the platform's encryption key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealedColumn {
+    /// `telephony_credentials.auth_token_ciphertext`, keyed by organisation.
+    TelephonyAuthToken,
+    /// `tools.secret_ciphertext`.
+    ToolSecret,
+    /// `webhooks.secret` (rows older than sealing hold the `whsec_` text itself).
+    WebhookSecret,
+}
+
+/// One sealed value and the row it is in.
+#[derive(Debug, Clone)]
+pub struct SealedValue {
+    pub column: SealedColumn,
+    pub row: String,
+    pub text: String,
+}
+
+/// Every sealed value at rest, of every organisation.
+pub async fn sealed_values(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>, DbErr> {
+    let mut out = Vec::new();
+    for row in telephony_credential::Entity::find().all(db).await? {
+        out.push(SealedValue {
+            column: SealedColumn::TelephonyAuthToken,
+            row: row.org_id,
+            text: row.auth_token_ciphertext,
+        });
+    }
+    for row in tool::Entity::find()
+        .filter(tool::Column::SecretCiphertext.is_not_null())
+        .all(db)
+        .await?
+    {
+        if let Some(text) = row.secret_ciphertext {
+            out.push(SealedValue {
+                column: SealedColumn::ToolSecret,
+                row: row.id,
+                text,
+            });
+        }
+    }
+    for row in webhook::Entity::find().all(db).await? {
+        out.push(SealedValue {
+            column: SealedColumn::WebhookSecret,
+            row: row.id,
+            text: row.secret,
+        });
+    }
+    Ok(out)
+}
+
+/// Replaces one sealed value with `text`.
+pub async fn reseal(db: &impl ConnectionTrait, value: &SealedValue, text: String) -> Result<(), DbErr> {
+    match value.column {
+        SealedColumn::TelephonyAuthToken => {
+            telephony_credential::Entity::update_many()
+                .col_expr(telephony_credential::Column::AuthTokenCiphertext, Expr::value(text))
+                .filter(telephony_credential::Column::OrgId.eq(&value.row))
+                .exec(db)
+                .await?;
+        }
+        SealedColumn::ToolSecret => {
+            tool::Entity::update_many()
+                .col_expr(tool::Column::SecretCiphertext, Expr::value(text))
+                .filter(tool::Column::Id.eq(&value.row))
+                .exec(db)
+                .await?;
+        }
+        SealedColumn::WebhookSecret => {
+            webhook::Entity::update_many()
+                .col_expr(webhook::Column::Secret, Expr::value(text))
+                .filter(webhook::Column::Id.eq(&value.row))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Forgets a platform secret.
+pub async fn remove(db: &impl ConnectionTrait, name: &str) -> Result<(), DbErr> {
+    platform_secret::Entity::delete_by_id(name).exec(db).await?;
+    Ok(())
 }

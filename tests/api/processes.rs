@@ -462,3 +462,51 @@ fn an_unreachable_database_fails_fast_with_its_cause() {
     assert_eq!(stderr.matches("cannot connect to PostgreSQL").count(), 1, "{stderr}");
     assert!(!stderr.contains("pool timed out"), "{stderr}");
 }
+
+/// `thruai rotate-key` re-seals every secret under a new key, which then opens them; the
+/// generated key kept in the database is forgotten, so the database alone opens nothing;
+/// on SQLite it refuses while a server runs on the file.
+#[actix_web::test]
+async fn rotate_key_reseals_every_secret_under_the_new_key() {
+    let shared = shared_env();
+    let client = reqwest::Client::new();
+    let server = start(&shared, &[("THRUAI__SECURITY__URL_ALLOWLIST", "127.0.0.1/32")]);
+    let key = signup(&client, &server).await;
+    let hook = send(
+        client
+            .post(url(&server, "/webhooks"))
+            .bearer_auth(&key)
+            .json(&json!({ "url": "http://127.0.0.1:9/hook", "events": ["call.completed"],
+                           "secret": "my-webhook-secret-123" })),
+    )
+    .await;
+    assert_eq!(hook.status, 201, "{:?}", hook.body);
+    let rotate = |new_key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_thruai"))
+            .args(["rotate-key", "--to", new_key])
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .envs(shared.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .unwrap()
+    };
+    let new_key = thruai::crypto::Crypto::generate_key();
+    if !shared_backends() {
+        let refused = rotate(&new_key);
+        assert!(!refused.status.success(), "refused while the server holds the file");
+    }
+    drop(server);
+    let out = rotate(&new_key);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Re-sealed 1 secrets"), "{stdout}");
+    assert!(!stdout.contains(&new_key), "a key the operator gave is not echoed");
+
+    let db = connect(&shared).await;
+    let sealed = thruai::store::secrets::sealed_values(&db).await.unwrap();
+    let next = thruai::crypto::Crypto::new(&new_key, db.clone()).unwrap();
+    assert_eq!(next.decrypt(&sealed[0].text).await.unwrap(), "my-webhook-secret-123");
+    // The generated key was forgotten: a server without the new key opens nothing.
+    let old = thruai::crypto::Crypto::new("", db.clone()).unwrap();
+    assert!(old.decrypt(&sealed[0].text).await.is_err());
+}
