@@ -196,18 +196,13 @@ fn code_hash(email: &str, code: &str) -> String {
     auth::hex(&Sha256::digest(format!("thruai-verify:{email}:{code}").as_bytes()))
 }
 
-/// Step 1: checks the e-mail and slug are free, stores a pending sign-up and e-mails the code.
+/// Step 1: checks the slug is free, stores a pending sign-up and e-mails the code. An
+/// address that already has an account gets the same answer, and its owner a notice.
 pub async fn provision(state: web::Data<AppState>, Body(input): Body<ProvisionIn>) -> ApiResult<HttpResponse> {
     let email =
         normalize_email(&input.email).ok_or_else(|| ApiError::field("email", "must be a valid email address"))?;
     let org_name = input.org_name.trim().to_string();
     let slug = slugify(&org_name);
-    if store::accounts::user_exists(&state.db, &email).await? {
-        return Err(ApiError::new(
-            ErrorCode::UserExists,
-            format!("A user with email '{email}' already exists"),
-        ));
-    }
     if store::accounts::slug_taken(&state.db, &slug).await? {
         return Err(ApiError::new(
             ErrorCode::SlugTaken,
@@ -215,9 +210,30 @@ pub async fn provision(state: web::Data<AppState>, Body(input): Body<ProvisionIn
         )
         .with_details(serde_json::json!({ "slug": slug })));
     }
-    let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let now = Utc::now();
     let ttl = Duration::seconds(i64::try_from(state.settings.accounts.code_ttl_secs).unwrap_or(900));
+    if store::accounts::user_exists(&state.db, &email).await? {
+        // The same answer as for a new address, so sign-up does not tell who has an
+        // account; the owner of the address is told instead, and nothing is created.
+        state
+            .email
+            .send(OutgoingEmail {
+                to: email.clone(),
+                subject: "Someone tried to sign up to ThruAI with your address".into(),
+                text: format!(
+                    "Someone asked to create the ThruAI organization \"{org_name}\" with this address, which \
+                     already has an account. Nothing was created and no code was issued.\n\nIf this was you, \
+                     use your existing API key (GET /api/v1/public/profile). If it was not, you can ignore this email."
+                ),
+                html: None,
+                idempotency_key: None,
+            })
+            .await?;
+        return Ok(envelope::ok(&Sorted(provision_out(
+            &state, email, org_name, slug, now, ttl,
+        ))));
+    }
+    let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     store::accounts::upsert_pending(
         &state.db,
         pending_account::Model {
@@ -245,7 +261,20 @@ pub async fn provision(state: web::Data<AppState>, Body(input): Body<ProvisionIn
             idempotency_key: Some(code_hash(&email, &code)),
         })
         .await?;
-    let out = ProvisionOut {
+    Ok(envelope::ok(&Sorted(provision_out(
+        &state, email, org_name, slug, now, ttl,
+    ))))
+}
+
+fn provision_out(
+    state: &AppState,
+    email: String,
+    org_name: String,
+    slug: String,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> ProvisionOut {
+    ProvisionOut {
         message: format!("A 6-digit verification code was sent to {email}"),
         next_step: NextCall {
             method: "POST".into(),
@@ -268,8 +297,7 @@ pub async fn provision(state: web::Data<AppState>, Body(input): Body<ProvisionIn
         slug,
         expires_at: now + ttl,
         expires_in_seconds: ttl.num_seconds(),
-    };
-    Ok(envelope::ok(&Sorted(out)))
+    }
 }
 
 /// Step 2: checks the code and creates the organisation, its owner and the first API key,

@@ -146,8 +146,8 @@ pub struct WebhookTestOut {
     pub status_code: Option<u16>,
     pub message: String,
     pub response_time_ms: u64,
-    /// The `webhook-id` the sample carried.
-    pub webhook_id: String,
+    /// The sample event's id (`EVT-…`), sent as its `webhook-id` header.
+    pub event_id: String,
 }
 
 /// Sends a signed sample event now (also to a disabled endpoint, to check it before
@@ -189,7 +189,7 @@ pub async fn test(ctx: Ctx, id: web::Path<String>, Body(input): Body<WebhookTest
         status_code,
         message,
         response_time_ms: u64::try_from(report.elapsed.as_millis()).unwrap_or(u64::MAX),
-        webhook_id: msg_id,
+        event_id: msg_id,
     };
     let txn = ctx.begin().await?;
     ctx.commit(txn, StatusCode::OK, &out).await

@@ -75,6 +75,9 @@ pub enum TelephonyError {
     Twilio(#[from] TwilioError),
     #[error("Phone number '{0}' is not available for purchase")]
     Unavailable(String),
+    /// Bought by another request a moment ago (a carrier that can tell).
+    #[error("Phone number '{0}' is not available")]
+    Taken(String),
     #[error("No Twilio credentials configured — use PUT /telephony/credentials to set up BYOC")]
     NotConfigured,
     #[error(transparent)]
@@ -88,6 +91,7 @@ impl CodedError for TelephonyError {
         match self {
             Self::Twilio(e) => e.code(),
             Self::Unavailable(_) => ErrorCode::InvalidNumber,
+            Self::Taken(_) => ErrorCode::NumberConflict,
             Self::NotConfigured => ErrorCode::TwilioNotConfigured,
             Self::Db(e) => db_code(e),
             Self::Crypto(_) => ErrorCode::InternalError,

@@ -253,3 +253,25 @@ async fn stalled_bodies_are_timed_out_and_a_client_holds_only_its_share() {
     // Their share released, the same client is served again.
     assert_eq!(app.get("/agents").await.status, 200);
 }
+
+/// Errors raised below the API's handlers (actix-web's own extractors) come back in the
+/// envelope too, their status kept.
+#[actix_web::test]
+async fn errors_below_the_handlers_are_enveloped() {
+    let app = crate::helpers::spawn_app().await;
+    let huge = "x".repeat(3 << 20);
+    for path in ["/mcp", "/twilio/voice"] {
+        let r = app
+            .send(
+                app.client
+                    .post(format!("{}{path}", app.address))
+                    .bearer_auth(&app.api_key)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(huge.clone()),
+            )
+            .await;
+        assert_eq!(r.status, 413, "{path}: {}", String::from_utf8_lossy(&r.bytes));
+        assert_eq!(r.code(), "PAYLOAD_TOO_LARGE", "{path}");
+        r.assert_envelope();
+    }
+}

@@ -398,3 +398,27 @@ async fn quickstart_still_creates_the_agent_when_no_number_can_be_had() {
     assert!(quick.data()["error"]["details"].is_object());
     assert_eq!(agents.data()["pagination"]["total"], 1);
 }
+
+/// Racing for one number: exactly one request wins; every loser in the winner's
+/// organisation hears NUMBER_EXISTS, whenever it lost; another organisation hears
+/// NUMBER_CONFLICT, "not available", never whose it is.
+#[actix_web::test]
+async fn losers_of_a_race_for_one_number_always_hear_the_same_code() {
+    let app = spawn_app().await;
+    let other = app.other_org().await;
+    let number = "+14155550177";
+    let body = json!({ "phoneNumber": number });
+    let replies = futures_util::future::join_all((0..6).map(|_| app.post("/telephony/numbers/provision", &body))).await;
+    let theirs = other.post("/telephony/numbers/provision", &body).await;
+
+    let won = replies.iter().filter(|r| r.status == 201).count();
+    let codes: Vec<&str> = replies.iter().filter(|r| r.status != 201).map(Reply::code).collect();
+    assert_eq!(won, 1, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == "NUMBER_EXISTS"), "{codes:?}");
+    assert_eq!(theirs.code(), "NUMBER_CONFLICT");
+    let message = theirs.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("not available") && !message.contains("organization"),
+        "{message}"
+    );
+}

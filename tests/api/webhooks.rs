@@ -451,7 +451,7 @@ async fn the_test_endpoint_sends_a_signed_sample() {
     let seen = sink.seen();
     assert_eq!(seen.len(), 1);
     assert!(seen[0].signature_valid);
-    assert_eq!(seen[0].webhook_id, out.webhook_id);
+    assert_eq!(seen[0].webhook_id, out.event_id);
     assert_eq!(seen[0].path, "/hook");
 }
 

@@ -73,9 +73,19 @@ pub async fn frame(
         match AssertUnwindSafe(next.call(req)).catch_unwind().await {
             Ok(Ok(res)) => {
                 let route = res.request().match_pattern();
-                Ok((res.map_into_boxed_body(), route))
+                let res = res.map_into_boxed_body();
+                // An extractor's error, rendered by actix-web as plain text.
+                let rendered = match res.response().error() {
+                    Some(e) if !is_json(res.headers()) => Some(enveloped(e.as_response_error())),
+                    _ => None,
+                };
+                let res = match rendered {
+                    Some(r) => res.into_response(r),
+                    None => res,
+                };
+                Ok((res, route))
             }
-            Ok(Err(err)) => Err(err.error_response()),
+            Ok(Err(err)) => Err(enveloped(err.as_response_error())),
             Err(panic) => {
                 let cause = panic
                     .downcast_ref::<&str>()
@@ -101,6 +111,38 @@ pub async fn frame(
             Err(InternalError::from_response("request failed", res).into())
         }
     }
+}
+
+/// An error raised below the API's own handlers (an extractor of actix-web's, a body that
+/// overflowed or stalled) in the same envelope as every other error, its status kept.
+fn enveloped(err: &dyn ResponseError) -> actix_web::HttpResponse {
+    let res = err.error_response();
+    if is_json(res.headers()) {
+        return res;
+    }
+    let code = match res.status().as_u16() {
+        404 => ErrorCode::NotFound,
+        405 => ErrorCode::MethodNotAllowed,
+        408 => ErrorCode::RequestTimeout,
+        413 => ErrorCode::PayloadTooLarge,
+        400..=499 => ErrorCode::ValidationError,
+        _ => ErrorCode::InternalError,
+    };
+    let message = if code == ErrorCode::InternalError {
+        String::new()
+    } else {
+        err.to_string()
+    };
+    let mut out = ApiError::new(code, message).error_response();
+    *out.status_mut() = res.status();
+    out
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"))
 }
 
 /// A path or query holding a control character no field needs (`%00` in an id, say) is

@@ -14,7 +14,7 @@ use crate::{
     error::ErrorCode,
     http::core::{
         envelope::{self, Sorted},
-        route_spec::{Limit, Produces, RouteSpec},
+        route_spec::{Produces, RouteSpec},
         routes,
     },
     state::AppState,
@@ -175,17 +175,22 @@ fn envelope_of(data: Value) -> Value {
     })
 }
 
+/// The errors a route can answer, each in the error envelope. What every route can meet is
+/// listed on each (a control character in the URL, a client over its share of requests in
+/// flight, a database or Redis that is down); a provider's failure (502) and anything else
+/// is the `default` response.
 fn error_responses(spec: &RouteSpec) -> Vec<(&'static str, &'static str)> {
-    let mut out = vec![];
-    if spec.request.is_some() || !spec.path_params().is_empty() || !spec.query.is_empty() {
-        out.push(("400", "Validation failed (VALIDATION_ERROR with details)"));
-    }
+    let mut out = vec![(
+        "400",
+        "Validation failed (VALIDATION_ERROR with details: body, query, path or headers)",
+    )];
     if spec.auth {
         out.push(("401", "API key missing, malformed, invalid, revoked or expired"));
         out.push(("403", "The key lacks the required permission (FORBIDDEN)"));
     }
-    if !spec.path_params().is_empty() {
-        out.push(("404", "Not found (also for another organisation's resources)"));
+    out.push(("404", "Not found (also for another organisation's resources)"));
+    if spec.request.is_some() {
+        out.push(("408", "The body did not arrive in time (REQUEST_TIMEOUT)"));
     }
     if spec.idempotent() {
         out.push((
@@ -196,10 +201,16 @@ fn error_responses(spec: &RouteSpec) -> Vec<(&'static str, &'static str)> {
     if spec.request.is_some() {
         out.push(("413", "Body larger than the server's limit (PAYLOAD_TOO_LARGE)"));
     }
-    if spec.limit != Limit::None {
-        out.push(("429", "Rate limited (RATE_LIMITED, see Retry-After)"));
-    }
+    out.push((
+        "429",
+        "Rate limited (RATE_LIMITED, see Retry-After), or too many requests in flight from one client",
+    ));
     out.push(("500", "Unexpected error; the message reveals nothing internal"));
+    out.push(("503", "A backing service (database, Redis) is unavailable; retry later"));
+    out.push((
+        "default",
+        "Any other error, in the same envelope (e.g. 502 when a provider fails); see the error codes",
+    ));
     out
 }
 

@@ -67,7 +67,7 @@ pub async fn ensure_unowned(state: &AppState, org_id: &str, e164: &str) -> ApiRe
         )),
         Some(_) => Err(ApiError::new(
             ErrorCode::NumberConflict,
-            format!("Phone number '{e164}' belongs to a different organization"),
+            format!("Phone number '{e164}' is not available"),
         )),
     }
 }
@@ -150,8 +150,37 @@ pub async fn buy(
         }
     };
     ensure_unowned(state, org_id, &e164).await?;
-    let bought = carrier.purchase(&e164, &webhooks(state)).await?;
+    let bought = match carrier.purchase(&e164, &webhooks(state)).await {
+        Ok(bought) => bought,
+        Err(telephony::TelephonyError::Taken(_)) => return Err(lost_race(state, org_id, &e164).await),
+        Err(e) => return Err(e.into()),
+    };
     Ok((carrier, bought, query.country))
+}
+
+/// The answer to the loser of a race for one number, whenever it lost (at the carrier or
+/// at the insert): the winner's row is waited for briefly, so a loser in the winner's
+/// organisation always hears `NUMBER_EXISTS` and any other `NUMBER_CONFLICT`.
+pub async fn lost_race(state: &AppState, org_id: &str, e164: &str) -> ApiError {
+    const SETTLE: std::time::Duration = std::time::Duration::from_secs(2);
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        match ensure_unowned(state, org_id, e164).await {
+            Err(answer) => return answer,
+            Ok(()) if std::time::Instant::now() >= deadline => {
+                return ApiError::new(
+                    ErrorCode::NumberConflict,
+                    format!("Phone number '{e164}' is not available"),
+                );
+            }
+            Ok(()) => tokio::time::sleep(std::time::Duration::from_millis(25)).await,
+        }
+    }
+}
+
+/// Whether recording a number failed because another request recorded it first.
+fn is_duplicate(e: &ApiError) -> bool {
+    e.code == ErrorCode::ResourceConflict
 }
 
 /// Best effort: gives a number back to the carrier when recording it failed.
@@ -268,6 +297,7 @@ pub async fn provision(ctx: Ctx, Body(input): Body<ProvisionIn>) -> ApiResult<Ht
     };
     let (carrier, bought, country) = buy(&ctx.state, ctx.org(), input.phone_number.as_deref(), &search).await?;
     let sid = bought.sid.clone();
+    let e164 = bought.phone_number.clone();
     let row = number_row(
         ctx.org(),
         carrier.as_ref(),
@@ -282,10 +312,16 @@ pub async fn provision(ctx: Ctx, Body(input): Body<ProvisionIn>) -> ApiResult<Ht
         ctx.commit(txn, StatusCode::CREATED, &PhoneNumberOut::from(row)).await
     }
     .await;
-    if recorded.is_err() {
-        compensate(carrier.as_ref(), &sid).await;
+    match recorded {
+        Ok(res) => Ok(res),
+        Err(e) => {
+            compensate(carrier.as_ref(), &sid).await;
+            if is_duplicate(&e) {
+                return Err(lost_race(&ctx.state, ctx.org(), &e164).await);
+            }
+            Err(e)
+        }
     }
-    recorded
 }
 
 pub async fn import(ctx: Ctx, Body(input): Body<ImportIn>) -> ApiResult<HttpResponse> {
@@ -316,9 +352,16 @@ pub async fn import(ctx: Ctx, Body(input): Body<ImportIn>) -> ApiResult<HttpResp
         input.friendly_name,
         input.agent_id,
     );
-    let txn = ctx.begin().await?;
-    let row = store::phone_numbers::insert(&txn, row).await?;
-    ctx.commit(txn, StatusCode::CREATED, &PhoneNumberOut::from(row)).await
+    let recorded = async {
+        let txn = ctx.begin().await?;
+        let row = store::phone_numbers::insert(&txn, row).await?;
+        ctx.commit(txn, StatusCode::CREATED, &PhoneNumberOut::from(row)).await
+    }
+    .await;
+    match recorded {
+        Err(e) if is_duplicate(&e) => Err(lost_race(&ctx.state, ctx.org(), &e164).await),
+        other => other,
+    }
 }
 
 pub async fn list_external(ctx: Ctx) -> ApiResult<HttpResponse> {

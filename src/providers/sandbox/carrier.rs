@@ -179,7 +179,7 @@ impl Telephony for SandboxCarrier {
         )
         .await
         .map_err(|e| match e.sql_err() {
-            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => TelephonyError::Unavailable(e164.to_string()),
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => TelephonyError::Taken(e164.to_string()),
             _ => TelephonyError::Db(e),
         })?;
         Ok(sandbox_number(row))
