@@ -50,6 +50,13 @@ pub const ALL_SCOPES: &[&str] = &[
     "email:write",
 ];
 
+/// The permission of the key-management routes: held only by an owner key, one that holds
+/// every permission, so no key can mint a key stronger than itself.
+pub const MANAGE_KEYS: &str = "keys:manage";
+
+/// How often, at most, a key's `last_used_at` is written.
+const LAST_USED_EVERY: Duration = Duration::from_secs(60);
+
 /// A freshly minted key: the secret (shown once) and what is stored.
 pub struct NewKey {
     pub secret: String,
@@ -124,8 +131,20 @@ pub struct Principal {
 
 impl Principal {
     pub fn has_scope(&self, scope: &str) -> bool {
+        if scope == MANAGE_KEYS {
+            return self.is_owner();
+        }
         self.scopes.iter().any(|s| s == scope)
     }
+
+    /// A key holding every permission (the first key of an organisation is one).
+    pub fn is_owner(&self) -> bool {
+        is_owner_scopes(&self.scopes)
+    }
+}
+
+pub fn is_owner_scopes(scopes: &[String]) -> bool {
+    ALL_SCOPES.iter().all(|s| scopes.iter().any(|held| held == s))
 }
 
 /// A verified key and when it was looked up.
@@ -137,6 +156,8 @@ pub struct Authenticator {
     db: DatabaseConnection,
     ttl: Duration,
     cache: Arc<Mutex<HashMap<String, CachedKey>>>,
+    /// When each key's `last_used_at` was last written by this process.
+    used: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl Authenticator {
@@ -145,6 +166,41 @@ impl Authenticator {
             db,
             ttl,
             cache: Arc::default(),
+            used: Arc::default(),
+        }
+    }
+
+    /// Drops a key's cached verification (after it was revoked or its expiry changed), so
+    /// this process sees the change at once; other nodes see it within `auth.cache_ttl_ms`.
+    pub fn forget(&self, key_hash: &str) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(key_hash);
+        }
+    }
+
+    /// Records the key's use: written at most once a minute per key, off the request path.
+    fn note_use(&self, key_id: &str) {
+        let due = self.used.lock().is_ok_and(|mut used| {
+            let now = Instant::now();
+            match used.get(key_id) {
+                Some(at) if now.duration_since(*at) < LAST_USED_EVERY => false,
+                _ => {
+                    if used.len() > 100_000 {
+                        used.clear();
+                    }
+                    used.insert(key_id.to_string(), now);
+                    true
+                }
+            }
+        });
+        if due {
+            let db = self.db.clone();
+            let key_id = key_id.to_string();
+            tokio::spawn(async move {
+                if let Err(e) = store::api_keys::touch(&db, &key_id, Utc::now()).await {
+                    tracing::debug!(error = %e, key_id, "recording a key's last use failed");
+                }
+            });
         }
     }
 
@@ -182,6 +238,7 @@ impl Authenticator {
             if principal.expires_at.is_some_and(|at| at <= Utc::now()) {
                 return Err(ApiError::new(ErrorCode::ApiKeyExpired, "API key has expired"));
             }
+            self.note_use(&principal.key_id);
             return Ok(principal);
         }
         let Some((key_row, org)) = store::api_keys::find_by_hash(&self.db, &hash).await? else {
@@ -216,6 +273,7 @@ impl Authenticator {
             }
             cache.insert(hash, (Instant::now(), principal.clone()));
         }
+        self.note_use(&principal.key_id);
         Ok(principal)
     }
 

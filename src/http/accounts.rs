@@ -389,6 +389,7 @@ pub async fn verify(
             hash: &key.hash,
             display_prefix: &key.display_prefix,
             scopes: ALL_SCOPES,
+            expires_at: None,
             now,
         },
     )

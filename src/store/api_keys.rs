@@ -1,7 +1,9 @@
 //! API key queries.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryFilter, prelude::*};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, prelude::*, sea_query::Expr,
+};
 use thruai_entities::{api_key, organization};
 
 /// The key with that hash and its organisation.
@@ -27,6 +29,7 @@ pub struct NewApiKey<'a> {
     pub hash: &'a str,
     pub display_prefix: &'a str,
     pub scopes: &'a [&'a str],
+    pub expires_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
 
@@ -40,7 +43,7 @@ pub async fn insert(db: &impl ConnectionTrait, key: NewApiKey<'_>) -> Result<api
         scopes: Set(serde_json::json!(key.scopes)),
         created_at: Set(key.now),
         last_used_at: Set(None),
-        expires_at: Set(None),
+        expires_at: Set(key.expires_at),
         revoked_at: Set(None),
     }
     .insert(db)
@@ -52,4 +55,52 @@ pub async fn count_for_org(db: &impl ConnectionTrait, org_id: &str) -> Result<u6
         .filter(api_key::Column::OrgId.eq(org_id))
         .count(db)
         .await
+}
+
+/// The organisation's keys, newest first (revoked and expired ones included).
+pub async fn list(db: &impl ConnectionTrait, org_id: &str) -> Result<Vec<api_key::Model>, DbErr> {
+    api_key::Entity::find()
+        .filter(api_key::Column::OrgId.eq(org_id))
+        .order_by_desc(api_key::Column::CreatedAt)
+        .order_by_desc(api_key::Column::Id)
+        .all(db)
+        .await
+}
+
+pub async fn find(db: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<Option<api_key::Model>, DbErr> {
+    api_key::Entity::find_by_id(id)
+        .filter(api_key::Column::OrgId.eq(org_id))
+        .one(db)
+        .await
+}
+
+/// Revokes a key now (a key already revoked keeps its first revocation time).
+pub async fn revoke(db: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, Expr::value(now))
+        .filter(api_key::Column::Id.eq(id))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Sets when a key stops working.
+pub async fn expire_at(db: &impl ConnectionTrait, id: &str, at: DateTime<Utc>) -> Result<(), DbErr> {
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::ExpiresAt, Expr::value(at))
+        .filter(api_key::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records a key's use.
+pub async fn touch(db: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
+        .filter(api_key::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -99,6 +99,7 @@ async fn a_missing_scope_is_forbidden_and_named() {
             hash: &key.hash,
             display_prefix: &key.display_prefix,
             scopes: &["feedback:read"],
+            expires_at: None,
             now: Utc::now(),
         },
     )

@@ -276,6 +276,7 @@ impl TestApp {
                 hash: &key.hash,
                 display_prefix: &key.display_prefix,
                 scopes: thruai::auth::ALL_SCOPES,
+                expires_at: None,
                 now,
             },
         )

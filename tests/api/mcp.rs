@@ -226,6 +226,7 @@ async fn a_tool_needs_the_scope_its_route_needs() {
             hash: &key.hash,
             display_prefix: &key.display_prefix,
             scopes: &["feedback:read"],
+            expires_at: None,
             now: chrono::Utc::now(),
         },
     )

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use super::route_spec::RouteSpec;
 use crate::http::{
-    accounts, agents, calls, campaigns, compliance, debug, feedback,
+    accounts, agents, api_keys, calls, campaigns, compliance, debug, feedback,
     meta::{capabilities, discovery, docs, health, llms, mcp, metrics, openapi},
     profile, providers, sms, telephony, tools, webhooks,
 };
@@ -25,6 +25,7 @@ fn build() -> Vec<RouteSpec> {
         health::routes(),
         accounts::routes(),
         profile::routes(),
+        api_keys::routes(),
         feedback::routes(),
         agents::routes(),
         providers::routes(),
