@@ -20,6 +20,7 @@ mod fake_realtime;
 mod fake_twilio;
 mod fake_twilio_a2p;
 mod feedback;
+mod fuzz;
 mod helpers;
 mod http_layer;
 mod idempotency;
