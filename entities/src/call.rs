@@ -2,6 +2,8 @@
 //! versioned snapshot (transcript, timeline, usage) as JSON.
 use sea_orm::entity::prelude::*;
 
+use crate::values::StringMap;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "calls")]
 pub struct Model {
@@ -21,7 +23,7 @@ pub struct Model {
     pub session_id: String,
     pub stream_token: String,
     pub end_reason: Option<String>,
-    pub variables: Json,
+    pub variables: StringMap,
     pub metadata: Json,
     pub owner_epoch: i64,
     pub duration_secs: i32,

@@ -272,7 +272,7 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
                 agent_id: input.agent_id,
                 to: input.to,
                 from: input.from,
-                variables: json!(input.variables.unwrap_or_default()),
+                variables: input.variables.unwrap_or_default(),
                 metadata: input.metadata.unwrap_or_else(|| json!({})),
             },
         )
@@ -351,7 +351,7 @@ fn summary(row: &call::Model, snap: Option<&CallSnapshotV1>) -> CallSummaryOut {
         started_at: snap.and_then(|s| s.answered_at).or(row.answered_at),
         ended_at: snap.and_then(|s| s.ended_at).or(row.ended_at),
         duration,
-        variables: row.variables.clone(),
+        variables: json!(row.variables),
         metadata: row.metadata.clone(),
         created_at: row.created_at,
         updated_at: row.updated_at,

@@ -810,7 +810,7 @@ async fn in_doubt_intent(app: &TestApp, campaign_id: &str, contact_id: &str, to:
         TWILIO_NUMBER,
         to,
         Some(&number),
-        json!({}),
+        Default::default(),
         json!({ "campaignId": campaign_id, "contactId": contact_id, "intentKey": key, "attempt": 1 }),
     );
     let call_id = call_row.id.clone();

@@ -32,6 +32,7 @@ mod rate_limits;
 mod route_table;
 mod sink;
 mod sms;
+mod stored_shapes;
 mod telephony;
 mod tools;
 mod twilio_client;

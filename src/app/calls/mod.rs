@@ -9,7 +9,7 @@ mod setup;
 pub use checkpoints::CheckpointWriter;
 pub use setup::{AgentSetup, SetupError, fill, turn_detection};
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
@@ -22,7 +22,7 @@ use thruai_actors::{
         state::CallStatus,
     },
 };
-use thruai_entities::{call, phone_number};
+use thruai_entities::{call, phone_number, values::StringMap};
 
 use super::{carriers::Carriers, tools::ToolDelivery};
 use crate::{
@@ -67,7 +67,7 @@ pub struct OutboundRequest {
     pub agent_id: String,
     pub to: String,
     pub from: Option<String>,
-    pub variables: Value,
+    pub variables: BTreeMap<String, String>,
     pub metadata: Value,
 }
 
@@ -202,7 +202,7 @@ impl Calls {
             &number.phone_number,
             &req.to,
             Some(&number),
-            req.variables,
+            req.variables.into(),
             req.metadata,
         );
         Ok(Outbound { row, carrier, setup })
@@ -250,7 +250,7 @@ impl Calls {
             from,
             &number.phone_number,
             Some(number),
-            json!({}),
+            StringMap::default(),
             json!({}),
         );
         row.provider_call_sid = carrier_call_sid.map(str::to_string);
@@ -370,7 +370,7 @@ pub fn new_call(
     from: &str,
     to: &str,
     number: Option<&thruai_entities::phone_number::Model>,
-    variables: Value,
+    variables: StringMap,
     metadata: Value,
 ) -> call::Model {
     let id = crate::domain::ids::new_id(crate::domain::ids::CALL);

@@ -572,7 +572,7 @@ impl CampaignPorts for ServerCampaignPorts {
                 &number.phone_number,
                 &contact.phone_number,
                 Some(number),
-                json!(variables_of(contact.name.as_deref(), &contact.custom_data)),
+                variables_of(contact.name.as_deref(), &contact.custom_data).into(),
                 metadata,
             );
             let intent = campaign_dial::Model {
