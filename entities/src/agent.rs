@@ -5,6 +5,7 @@ use sea_orm::entity::prelude::*;
 use crate::values::{
     StringList, StringMap,
     agent::{InterruptionSettings, LlmConfig, MemoryPolicy, S2sConfig, S2sTurnDetection, SttConfig, VoiceConfig},
+    status::{AgentStatus, PipelineMode},
 };
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -17,8 +18,8 @@ pub struct Model {
     pub description: Option<String>,
     pub system_prompt: Option<String>,
     pub first_message: Option<String>,
-    pub status: String,
-    pub pipeline_mode: String,
+    pub status: AgentStatus,
+    pub pipeline_mode: PipelineMode,
     pub s2s_provider: Option<String>,
     pub s2s_model: Option<String>,
     pub s2s_voice: Option<String>,

@@ -2,7 +2,10 @@
 //! versioned snapshot (transcript, timeline, usage) as JSON.
 use sea_orm::entity::prelude::*;
 
-use crate::values::StringMap;
+use crate::values::{
+    StringMap,
+    status::{Direction, TelephonyProvider},
+};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "calls")]
@@ -12,13 +15,13 @@ pub struct Model {
     pub org_id: String,
     pub agent_id: String,
     /// `inbound` or `outbound`.
-    pub direction: String,
+    pub direction: Direction,
     pub status: String,
     pub from_number: String,
     pub to_number: String,
     pub phone_number_id: Option<String>,
     /// `twilio` or `sandbox`.
-    pub provider: String,
+    pub provider: TelephonyProvider,
     pub provider_call_sid: Option<String>,
     pub session_id: String,
     pub stream_token: String,

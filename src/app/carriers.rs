@@ -10,6 +10,7 @@
 //!   when they match. A number bought on the platform account keeps it after the
 //!   organisation adds its own credentials — for dialling and for its webhooks alike.
 
+use crate::domain::TelephonyProvider;
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
@@ -68,7 +69,7 @@ pub enum Hook {
 #[derive(Debug, Clone, Copy)]
 pub struct Line<'a> {
     pub org_id: &'a str,
-    pub provider: &'a str,
+    pub provider: TelephonyProvider,
     pub twilio_account_sid: Option<&'a str>,
 }
 
@@ -76,7 +77,7 @@ impl<'a> From<&'a phone_number::Model> for Line<'a> {
     fn from(n: &'a phone_number::Model) -> Self {
         Self {
             org_id: &n.org_id,
-            provider: &n.provider,
+            provider: n.provider,
             twilio_account_sid: n.twilio_account_sid.as_deref(),
         }
     }
@@ -182,7 +183,7 @@ impl Carriers {
     /// `NotConfigured` when the line's Twilio account is no longer configured; when the
     /// stored credentials cannot be read.
     pub async fn line_account(&self, line: Line<'_>) -> Result<Account, TelephonyError> {
-        if line.provider == "sandbox" {
+        if line.provider == TelephonyProvider::Sandbox {
             return Ok(Account::Sandbox);
         }
         let matches = |account: &TwilioAccount| line.twilio_account_sid.is_none_or(|sid| sid == account.account_sid);
@@ -258,7 +259,7 @@ impl Carriers {
         let line = number.as_ref().map_or(
             Line {
                 org_id: &call.org_id,
-                provider: &call.provider,
+                provider: call.provider,
                 twilio_account_sid: None,
             },
             Line::from,

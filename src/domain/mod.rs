@@ -1,8 +1,11 @@
-//! Parsed domain values: resource ids with their prefixes, e-mail addresses, slugs.
+//! Parsed domain values: resource ids with their prefixes, e-mail addresses, slugs, and
+//! the closed sets of values stored as strings (statuses, pipeline, direction, carrier).
 
 pub mod agent;
 pub mod ids;
 pub mod validation;
+
+pub use thruai_entities::values::status::{AgentStatus, Direction, PipelineMode, TelephonyProvider};
 
 /// Lower-cases and checks an e-mail address (one `@`, a dotted domain, no spaces).
 pub fn normalize_email(raw: &str) -> Option<String> {

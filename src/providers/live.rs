@@ -4,6 +4,7 @@
 //! `[providers.*] api_key` is empty is not configured: the sandbox stands in, and the
 //! call's debug timeline says so (`provider_fallback`).
 
+use crate::domain::PipelineMode;
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
@@ -71,7 +72,7 @@ pub fn clients_for(agent: &agent::Model, settings: &ProviderSettings, http: &req
         }
     };
     let mut notes = Vec::new();
-    if agent.pipeline_mode == "s2s" {
+    if agent.pipeline_mode == PipelineMode::S2s {
         let provider = provider_id(Kind::S2s, agent.s2s_provider.as_deref(), settings);
         match (provider.as_str(), key_of(settings, &provider)) {
             ("openai-realtime", Some(k)) => {

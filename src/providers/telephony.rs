@@ -2,6 +2,7 @@
 //! carriers: Twilio (per-organisation BYOC credentials or the platform-wide account) and
 //! the sandbox carrier, whose deterministic inventory and sales live in the database.
 
+use crate::domain::TelephonyProvider;
 use async_trait::async_trait;
 use sea_orm::DbErr;
 use serde::Serialize;
@@ -131,7 +132,7 @@ pub fn segments(body: &str) -> i32 {
 #[async_trait]
 pub trait Telephony: Send + Sync {
     /// `twilio` or `sandbox` (stored on each number).
-    fn provider(&self) -> &'static str;
+    fn provider(&self) -> TelephonyProvider;
     /// The Twilio account in use, for Twilio.
     fn account_sid(&self) -> Option<&str>;
     async fn search(&self, q: &SearchQuery) -> Result<Vec<AvailableNumber>, TelephonyError>;
@@ -211,8 +212,8 @@ fn from_incoming(n: super::twilio::IncomingNumber) -> CarrierNumber {
 
 #[async_trait]
 impl Telephony for TwilioCarrier {
-    fn provider(&self) -> &'static str {
-        "twilio"
+    fn provider(&self) -> TelephonyProvider {
+        TelephonyProvider::Twilio
     }
 
     fn account_sid(&self) -> Option<&str> {

@@ -806,7 +806,7 @@ async fn in_doubt_intent(app: &TestApp, campaign_id: &str, contact_id: &str, to:
     let call_row = thruai::app::calls::new_call(
         &row.org_id,
         &row.agent_id,
-        "outbound",
+        thruai::domain::Direction::Outbound,
         TWILIO_NUMBER,
         to,
         Some(&number),

@@ -22,7 +22,13 @@ use thruai_actors::{
         state::CallStatus,
     },
 };
-use thruai_entities::{call, phone_number, values::StringMap};
+use thruai_entities::{
+    call, phone_number,
+    values::{
+        StringMap,
+        status::{AgentStatus, Direction, TelephonyProvider},
+    },
+};
 
 use super::{carriers::Carriers, tools::ToolDelivery};
 use crate::{
@@ -189,7 +195,7 @@ impl Calls {
     /// [`CallError`]: an inactive or unknown agent, no usable number, an unconfigured carrier.
     pub async fn prepare_outbound(&self, org_id: &str, req: OutboundRequest) -> Result<Outbound, CallError> {
         let setup = match AgentSetup::read(&self.db, org_id, &req.agent_id).await {
-            Ok(s) if s.agent.status != "inactive" => s,
+            Ok(s) if s.agent.status != AgentStatus::Inactive => s,
             Ok(_) | Err(SetupError::AgentGone(_)) => return Err(CallError::InvalidAgent(req.agent_id)),
             Err(e) => return Err(e.into()),
         };
@@ -198,7 +204,7 @@ impl Calls {
         let row = new_call(
             org_id,
             &setup.agent.id,
-            "outbound",
+            Direction::Outbound,
             &number.phone_number,
             &req.to,
             Some(&number),
@@ -246,7 +252,7 @@ impl Calls {
         let mut row = new_call(
             &number.org_id,
             agent_id,
-            "inbound",
+            Direction::Inbound,
             from,
             &number.phone_number,
             Some(number),
@@ -366,7 +372,7 @@ impl Calls {
 pub fn new_call(
     org_id: &str,
     agent_id: &str,
-    direction: &str,
+    direction: Direction,
     from: &str,
     to: &str,
     number: Option<&thruai_entities::phone_number::Model>,
@@ -381,12 +387,12 @@ pub fn new_call(
         stream_token: uuid::Uuid::new_v4().simple().to_string(),
         org_id: org_id.into(),
         agent_id: agent_id.into(),
-        direction: direction.into(),
+        direction,
         status: CallStatus::Queued.as_str().into(),
         from_number: from.into(),
         to_number: to.into(),
         phone_number_id: number.map(|n| n.id.clone()),
-        provider: number.map_or_else(|| "sandbox".into(), |n| n.provider.clone()),
+        provider: number.map_or(TelephonyProvider::Sandbox, |n| n.provider),
         provider_call_sid: None,
         end_reason: None,
         variables,

@@ -3,6 +3,7 @@
 //! (the provider clients the agent asks for, or the sandbox where one has no key; its tools;
 //! its carrier; the checkpoint store).
 
+use crate::domain::PipelineMode;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
@@ -116,7 +117,7 @@ impl ports::Telephony for CarrierHangup {
         self.0
             .hangup(provider_call_sid)
             .await
-            .map_err(|e| PortError::new(self.0.provider(), e.to_string()))
+            .map_err(|e| PortError::new(self.0.provider().as_str(), e.to_string()))
     }
 }
 
@@ -210,7 +211,7 @@ pub(super) fn start_actor(
         s2s: None,
     };
     let mut setup = setup;
-    if agent.pipeline_mode == "s2s" {
+    if agent.pipeline_mode == PipelineMode::S2s {
         setup.s2s = Some(s2s_settings(agent, &setup));
     }
     let live = live::clients_for(agent, &calls.providers, &calls.http);

@@ -1,6 +1,7 @@
 //! The `CampaignPorts` of this node's campaign actors: the store, fenced by the owner epoch;
 //! dialling through the calls service; the carrier's lookup of in-doubt intents.
 
+use crate::domain::Direction;
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, OnceLock},
@@ -394,7 +395,7 @@ impl CampaignPorts for ServerCampaignPorts {
         let row = calls::new_call(
             &old.org_id,
             &old.agent_id,
-            "outbound",
+            Direction::Outbound,
             &old.from_number,
             &old.to_number,
             Some(&number),
@@ -568,7 +569,7 @@ impl CampaignPorts for ServerCampaignPorts {
             let call_row = calls::new_call(
                 &row.org_id,
                 &row.agent_id,
-                "outbound",
+                Direction::Outbound,
                 &number.phone_number,
                 &contact.phone_number,
                 Some(number),

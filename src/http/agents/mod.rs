@@ -6,6 +6,7 @@ pub mod checks;
 pub mod numbers;
 pub mod simulate;
 
+use crate::domain::{AgentStatus, PipelineMode};
 use std::collections::BTreeMap;
 
 use actix_web::{
@@ -239,8 +240,12 @@ pub struct AgentOut {
     pub description: Option<String>,
     pub system_prompt: Option<String>,
     pub first_message: Option<String>,
-    pub status: String,
-    pub pipeline_mode: String,
+    /// `active`, `inactive` or `draft`.
+    #[schemars(with = "String")]
+    pub status: AgentStatus,
+    /// `s2s` or `traditional`.
+    #[schemars(with = "String")]
+    pub pipeline_mode: PipelineMode,
     pub s2s_provider: Option<String>,
     pub s2s_model: Option<String>,
     pub s2s_voice: Option<String>,
@@ -299,8 +304,8 @@ fn apply(out: &AgentOut, row: &mut agent::Model) {
     row.description = out.description.clone();
     row.system_prompt = out.system_prompt.clone();
     row.first_message = out.first_message.clone();
-    row.status = out.status.clone();
-    row.pipeline_mode = out.pipeline_mode.clone();
+    row.status = out.status;
+    row.pipeline_mode = out.pipeline_mode;
     row.s2s_provider = out.s2s_provider.clone();
     row.s2s_model = out.s2s_model.clone();
     row.s2s_voice = out.s2s_voice.clone();
@@ -491,8 +496,17 @@ pub fn new_agent(state: &AppState, org_id: &str, input: AgentIn, enabled_tools: 
         description: input.description,
         system_prompt: input.system_prompt,
         first_message: input.first_message,
-        status: input.status.unwrap_or_else(|| "active".into()),
-        pipeline_mode: input.pipeline_mode.unwrap_or_else(|| "s2s".into()),
+        // Both were checked against STATUSES and PIPELINES on the way in.
+        status: input
+            .status
+            .as_deref()
+            .and_then(AgentStatus::parse)
+            .unwrap_or(AgentStatus::Active),
+        pipeline_mode: input
+            .pipeline_mode
+            .as_deref()
+            .and_then(PipelineMode::parse)
+            .unwrap_or(PipelineMode::S2s),
         s2s_model: input
             .s2s_model
             .or_else(|| s2s.default_model(Kind::S2s).map(str::to_string)),
@@ -528,8 +542,8 @@ pub async fn insert_agent(
         description: None,
         system_prompt: None,
         first_message: None,
-        status: String::new(),
-        pipeline_mode: String::new(),
+        status: AgentStatus::Active,
+        pipeline_mode: PipelineMode::S2s,
         s2s_provider: None,
         s2s_model: None,
         s2s_voice: None,
@@ -600,10 +614,10 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(p): Body<AgentPatch>) 
     if let Some(v) = p.first_message {
         a.first_message = v;
     }
-    if let Some(v) = p.status {
+    if let Some(v) = p.status.as_deref().and_then(AgentStatus::parse) {
         a.status = v;
     }
-    if let Some(v) = p.pipeline_mode {
+    if let Some(v) = p.pipeline_mode.as_deref().and_then(PipelineMode::parse) {
         a.pipeline_mode = v;
     }
     if let Some(v) = p.s2s_provider {

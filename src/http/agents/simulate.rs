@@ -1,6 +1,7 @@
 //! `POST /agents/:id/simulate`: scripted caller scenarios played against the agent's
 //! language model (the sandbox unless a live client exists), each judged pass or fail.
 
+use crate::domain::PipelineMode;
 use actix_web::{HttpResponse, web};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -196,7 +197,7 @@ fn verdict(
             Some("Tell the agent never to disclose account details before verification.".into()),
         ),
         "interruption" => {
-            let enabled = agent.pipeline_mode == "s2s"
+            let enabled = agent.pipeline_mode == PipelineMode::S2s
                 || agent
                     .interruption_settings
                     .as_ref()

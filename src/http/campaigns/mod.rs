@@ -5,6 +5,7 @@
 pub mod contacts;
 pub mod progress;
 
+use crate::domain::AgentStatus;
 use actix_web::{
     HttpResponse,
     http::{Method, StatusCode},
@@ -272,7 +273,7 @@ pub struct CampaignDetailOut {
 async fn check_agent(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, agent_id: &str) -> ApiResult<()> {
     store::agents::find(db, ctx.org(), agent_id)
         .await?
-        .filter(|a| a.status != "inactive")
+        .filter(|a| a.status != AgentStatus::Inactive)
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidAgent,

@@ -6,6 +6,7 @@ pub mod reference;
 pub mod status;
 pub mod wire;
 
+use crate::domain::TelephonyProvider;
 use actix_web::{
     HttpResponse,
     http::{Method, StatusCode},
@@ -360,7 +361,7 @@ pub async fn link_number(ctx: Ctx, id: web::Path<String>, Body(input): Body<Link
             "nextAction": next_action(&campaign.status, Kind::Campaign, &campaign.id),
         })));
     }
-    if number.provider == "twilio"
+    if number.provider == TelephonyProvider::Twilio
         && let (Some(carrier_ref), Some(pn)) = (&campaign.carrier_sid, &number.provider_sid)
         && let Some(twilio) = ctx
             .state

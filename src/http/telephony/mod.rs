@@ -102,7 +102,7 @@ pub fn number_row(
         id: ids::new_id(ids::PHONE_NUMBER),
         org_id: org_id.to_string(),
         friendly_name: friendly_name.or(bought.friendly_name),
-        provider: carrier.provider().to_string(),
+        provider: carrier.provider(),
         provider_sid: Some(bought.sid),
         twilio_account_sid: carrier.account_sid().map(str::to_string),
         voice_webhook_url: bought.voice_url,
