@@ -10,7 +10,6 @@
 //!   when they match. A number bought on the platform account keeps it after the
 //!   organisation adds its own credentials — for dialling and for its webhooks alike.
 
-use crate::domain::TelephonyProvider;
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
@@ -20,6 +19,7 @@ use thruai_entities::{call, phone_number};
 use crate::{
     config::{ProviderSettings, Settings},
     crypto::Crypto,
+    domain::TelephonyProvider,
     providers::{
         sandbox::{
             carrier::SandboxCarrier,

@@ -2,7 +2,6 @@
 //! after the call row is committed), `GET /calls` (filters), `/calls/:id` (with transcript,
 //! duration and cost), `/calls/:id/transcript` and `/calls/:id/debug` (the timeline).
 
-use crate::domain::TelephonyProvider;
 use std::collections::BTreeMap;
 
 use actix_web::{
@@ -28,8 +27,9 @@ use super::core::{
 };
 use crate::{
     app::calls::OutboundRequest,
-    domain::is_e164,
+    domain::TelephonyProvider,
     error::{ApiError, ApiResult},
+    http::telephony::e164,
     store,
 };
 
@@ -256,14 +256,8 @@ pub struct CallDebugOut {
 }
 
 pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<HttpResponse> {
-    if !is_e164(&input.to) {
-        return Err(super::telephony::invalid_number("to", &input.to));
-    }
-    if let Some(from) = &input.from
-        && !is_e164(from)
-    {
-        return Err(super::telephony::invalid_number("from", from));
-    }
+    let to = e164("to", &input.to)?;
+    let from = input.from.as_deref().map(|f| e164("from", f)).transpose()?;
     let call = ctx
         .state
         .calls
@@ -271,8 +265,8 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
             ctx.org(),
             OutboundRequest {
                 agent_id: input.agent_id,
-                to: input.to,
-                from: input.from,
+                to,
+                from,
                 variables: input.variables.unwrap_or_default(),
                 metadata: input.metadata.unwrap_or_else(|| json!({})),
             },

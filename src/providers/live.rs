@@ -4,7 +4,6 @@
 //! `[providers.*] api_key` is empty is not configured: the sandbox stands in, and the
 //! call's debug timeline says so (`provider_fallback`).
 
-use crate::domain::PipelineMode;
 use std::{sync::Arc, time::Duration};
 
 use serde_json::{Value, json};
@@ -19,7 +18,7 @@ use super::{
 };
 use crate::{
     config::{ApiProviderSettings, ProviderSettings},
-    domain::agent::stored::VoiceConfig,
+    domain::{PipelineMode, agent::stored::VoiceConfig},
 };
 
 /// The real clients chosen for a call; `None` where the sandbox stands in.

@@ -2,7 +2,6 @@
 //! carriers: Twilio (per-organisation BYOC credentials or the platform-wide account) and
 //! the sandbox carrier, whose deterministic inventory and sales live in the database.
 
-use crate::domain::TelephonyProvider;
 use async_trait::async_trait;
 use sea_orm::DbErr;
 use serde::Serialize;
@@ -10,6 +9,7 @@ use serde::Serialize;
 use super::twilio::{BuyNumber, NumberSearch, TwilioClient, TwilioError, UpdateNumber};
 use crate::{
     crypto::CryptoError,
+    domain::TelephonyProvider,
     error::{CodedError, ErrorCode, db_code},
 };
 

@@ -33,6 +33,7 @@ use thruai_entities::{
 use super::{carriers::Carriers, tools::ToolDelivery};
 use crate::{
     config::{CallSettings, ProviderSettings},
+    domain::E164,
     error::{CodedError, ErrorCode},
     providers::telephony::{PlaceCall, Telephony, TelephonyError},
     store,
@@ -71,8 +72,8 @@ pub struct CallParts {
 #[derive(Debug, Clone)]
 pub struct OutboundRequest {
     pub agent_id: String,
-    pub to: String,
-    pub from: Option<String>,
+    pub to: E164,
+    pub from: Option<E164>,
     pub variables: BTreeMap<String, String>,
     pub metadata: Value,
 }
@@ -199,14 +200,14 @@ impl Calls {
             Ok(_) | Err(SetupError::AgentGone(_)) => return Err(CallError::InvalidAgent(req.agent_id)),
             Err(e) => return Err(e.into()),
         };
-        let number = from_number(&self.db, org_id, &setup.agent.id, req.from.as_deref()).await?;
+        let number = from_number(&self.db, org_id, &setup.agent.id, req.from.as_ref().map(E164::as_str)).await?;
         let carrier = self.carriers.of_number(&number).await?;
         let row = new_call(
             org_id,
             &setup.agent.id,
             Direction::Outbound,
             &number.phone_number,
-            &req.to,
+            req.to.as_str(),
             Some(&number),
             req.variables.into(),
             req.metadata,

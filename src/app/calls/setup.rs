@@ -3,7 +3,6 @@
 //! (the provider clients the agent asks for, or the sandbox where one has no key; its tools;
 //! its carrier; the checkpoint store).
 
-use crate::domain::PipelineMode;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
@@ -24,7 +23,10 @@ use thruai_entities::{agent, call, tool};
 use super::{Calls, CheckpointWriter};
 use crate::{
     app::tools::ToolDelivery,
-    domain::agent::stored::{Eagerness, NoiseReduction, S2sTurnDetection, TurnDetectionType},
+    domain::{
+        PipelineMode,
+        agent::stored::{Eagerness, NoiseReduction, S2sTurnDetection, TurnDetectionType},
+    },
     providers::{live, realtime::SandboxRealtime, sandbox::latency, telephony::Telephony},
     store,
 };

@@ -1,7 +1,6 @@
 //! The `CampaignPorts` of this node's campaign actors: the store, fenced by the owner epoch;
 //! dialling through the calls service; the carrier's lookup of in-doubt intents.
 
-use crate::domain::Direction;
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, OnceLock},
@@ -32,6 +31,7 @@ use super::{
 use crate::{
     app::calls::{self, Calls},
     config::CampaignSettings,
+    domain::Direction,
     providers::telephony::{self as tel, CallLookup},
     store::{self, campaigns as cs},
 };

@@ -1,7 +1,6 @@
 //! `POST /agents/:id/preview` (placeholder substitution with a risk assessment) and
 //! `POST /agents/:id/preflight` (launch checks, each with a machine-actionable result).
 
-use crate::domain::{AgentStatus, PipelineMode};
 use std::collections::BTreeMap;
 
 use actix_web::{HttpResponse, web};
@@ -12,6 +11,7 @@ use serde_json::{Value, json};
 use super::{AgentOut, load};
 use crate::domain::agent::is_variable_name;
 use crate::{
+    domain::{AgentStatus, PipelineMode},
     error::{ApiError, ApiResult, FieldError},
     http::core::{
         envelope::{self, Sorted},

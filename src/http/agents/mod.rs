@@ -6,7 +6,6 @@ pub mod checks;
 pub mod numbers;
 pub mod simulate;
 
-use crate::domain::{AgentStatus, PipelineMode};
 use std::collections::BTreeMap;
 
 use actix_web::{
@@ -34,7 +33,7 @@ use crate::domain::agent::{
     is_variable_name,
 };
 use crate::{
-    domain::ids,
+    domain::{AgentStatus, PipelineMode, ids},
     error::{ApiError, ApiResult, FieldError},
     providers::catalog::{self, Kind},
     state::AppState,

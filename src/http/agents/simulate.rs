@@ -1,7 +1,6 @@
 //! `POST /agents/:id/simulate`: scripted caller scenarios played against the agent's
 //! language model (the sandbox unless a live client exists), each judged pass or fail.
 
-use crate::domain::PipelineMode;
 use actix_web::{HttpResponse, web};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,6 +12,7 @@ use thruai_actors::call::{
 
 use super::{AgentOut, checks, load};
 use crate::{
+    domain::PipelineMode,
     error::{ApiError, ApiResult, ErrorCode},
     http::core::{
         envelope::{self, Sorted},

@@ -5,7 +5,6 @@
 pub mod contacts;
 pub mod progress;
 
-use crate::domain::AgentStatus;
 use actix_web::{
     HttpResponse,
     http::{Method, StatusCode},
@@ -29,7 +28,7 @@ use crate::{
         calls,
         campaigns::{WindowJson, pool_of},
     },
-    domain::{ids, is_e164},
+    domain::{AgentStatus, ids, is_e164},
     error::{ApiError, ApiResult, ErrorCode},
     store::{self, campaigns as cs},
 };

@@ -6,7 +6,6 @@ pub mod reference;
 pub mod status;
 pub mod wire;
 
-use crate::domain::TelephonyProvider;
 use actix_web::{
     HttpResponse,
     http::{Method, StatusCode},
@@ -31,7 +30,7 @@ use super::core::{
 };
 use crate::{
     app::a2p::record_change,
-    domain::{ids, is_e164},
+    domain::{TelephonyProvider, ids, is_e164},
     error::{ApiError, ApiResult, ErrorCode, FieldError},
     state::AppState,
     store,
