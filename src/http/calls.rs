@@ -264,7 +264,7 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
         .prepare_outbound(
             ctx.org(),
             OutboundRequest {
-                agent_id: input.agent_id,
+                agent_id: input.agent_id.into(),
                 to,
                 from,
                 variables: input.variables.unwrap_or_default(),

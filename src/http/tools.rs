@@ -22,7 +22,7 @@ use super::core::{
 };
 use crate::{
     app::tools::headers_of,
-    domain::ids,
+    domain::ids::ToolId,
     error::{ApiError, ApiResult, ErrorCode},
     net::signing::WebhookSecret,
     providers::llm::sample_arguments,
@@ -301,7 +301,7 @@ pub async fn create(ctx: Ctx, Body(input): Body<ToolIn>) -> ApiResult<HttpRespon
         return Err(name_taken(&input.name));
     }
     let row = tool::Model {
-        id: ids::new_id(ids::TOOL),
+        id: ToolId::new().into(),
         org_id: ctx.org().to_string(),
         name: input.name.clone(),
         description: input.description,

@@ -23,7 +23,7 @@ use super::{
     webhook_deliveries,
 };
 use crate::{
-    domain::ids,
+    domain::ids::WebhookId,
     error::{ApiError, ApiResult, ErrorCode, FieldError},
     net::signing::WebhookSecret,
     store::{self, outbox::EVENT_TYPES},
@@ -226,7 +226,7 @@ pub async fn create(ctx: Ctx, Body(input): Body<WebhookIn>) -> ApiResult<HttpRes
     let row = store::webhooks::insert(
         &txn,
         webhook::Model {
-            id: ids::new_id(ids::WEBHOOK),
+            id: WebhookId::new().into(),
             org_id: ctx.org().to_string(),
             url,
             events: dedup(input.events),

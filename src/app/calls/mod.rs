@@ -33,7 +33,10 @@ use thruai_entities::{
 use super::{carriers::Carriers, tools::ToolDelivery};
 use crate::{
     config::{CallSettings, ProviderSettings},
-    domain::E164,
+    domain::{
+        E164,
+        ids::{AgentId, CallId},
+    },
     error::{CodedError, ErrorCode},
     providers::telephony::{PlaceCall, Telephony, TelephonyError},
     store,
@@ -71,7 +74,7 @@ pub struct CallParts {
 /// What `POST /calls/outbound` asks for.
 #[derive(Debug, Clone)]
 pub struct OutboundRequest {
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub to: E164,
     pub from: Option<E164>,
     pub variables: BTreeMap<String, String>,
@@ -197,7 +200,7 @@ impl Calls {
     pub async fn prepare_outbound(&self, org_id: &str, req: OutboundRequest) -> Result<Outbound, CallError> {
         let setup = match AgentSetup::read(&self.db, org_id, &req.agent_id).await {
             Ok(s) if s.agent.status != AgentStatus::Inactive => s,
-            Ok(_) | Err(SetupError::AgentGone(_)) => return Err(CallError::InvalidAgent(req.agent_id)),
+            Ok(_) | Err(SetupError::AgentGone(_)) => return Err(CallError::InvalidAgent(req.agent_id.into_string())),
             Err(e) => return Err(e.into()),
         };
         let number = from_number(&self.db, org_id, &setup.agent.id, req.from.as_ref().map(E164::as_str)).await?;
@@ -380,7 +383,7 @@ pub fn new_call(
     variables: StringMap,
     metadata: Value,
 ) -> call::Model {
-    let id = crate::domain::ids::new_id(crate::domain::ids::CALL);
+    let id = CallId::new().into_string();
     let now = Utc::now();
     let snap = CallSnapshotV1::new(&id, org_id, agent_id, CallStatus::Queued, 1);
     call::Model {

@@ -33,7 +33,7 @@ use crate::domain::agent::{
     is_variable_name,
 };
 use crate::{
-    domain::{AgentStatus, PipelineMode, ids},
+    domain::{AgentStatus, PipelineMode, ids::AgentId},
     error::{ApiError, ApiResult, FieldError},
     providers::catalog::{self, Kind},
     state::AppState,
@@ -490,7 +490,7 @@ pub fn new_agent(state: &AppState, org_id: &str, input: AgentIn, enabled_tools: 
         .unwrap_or_else(|| catalog::default_for(Kind::S2s, providers));
     let _ = org_id;
     AgentOut {
-        id: ids::new_id(ids::AGENT),
+        id: AgentId::new().into(),
         name: input.name.trim().to_string(),
         description: input.description,
         system_prompt: input.system_prompt,

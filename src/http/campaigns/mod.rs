@@ -28,7 +28,7 @@ use crate::{
         calls,
         campaigns::{WindowJson, pool_of},
     },
-    domain::{AgentStatus, ids, is_e164},
+    domain::{AgentStatus, ids::CampaignId, is_e164},
     error::{ApiError, ApiResult, ErrorCode},
     store::{self, campaigns as cs},
 };
@@ -302,7 +302,7 @@ pub async fn create(ctx: Ctx, Body(input): Body<CampaignIn>) -> ApiResult<HttpRe
     check_numbers(&ctx, ctx.db(), &input.agent_id, input.from_number.as_deref(), &pool).await?;
     let now = Utc::now();
     let row = campaign::Model {
-        id: ids::new_id(ids::CAMPAIGN),
+        id: CampaignId::new().into(),
         org_id: ctx.org().to_string(),
         name: input.name.trim().to_string(),
         description: input.description.filter(|d| !d.is_empty()),

@@ -24,7 +24,7 @@ use super::core::{
 };
 use crate::{
     app::carriers::Mode,
-    domain::{E164, ids},
+    domain::{E164, ids::PhoneNumberId},
     error::{ApiError, ApiResult, ErrorCode},
     providers::{
         telephony::{self, CarrierNumber, SearchQuery, Telephony, Webhooks},
@@ -104,7 +104,7 @@ pub fn number_row(
 ) -> phone_number::Model {
     let now = Utc::now();
     phone_number::Model {
-        id: ids::new_id(ids::PHONE_NUMBER),
+        id: PhoneNumberId::new().into(),
         org_id: org_id.to_string(),
         friendly_name: friendly_name.or(bought.friendly_name),
         provider: carrier.provider(),
