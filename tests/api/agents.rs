@@ -352,3 +352,10 @@ async fn simulation_runs_scenarios_against_the_sandbox_model() {
     assert_eq!(unknown.code(), "VALIDATION_ERROR");
     assert_eq!(unknown.body["error"]["details"][0]["suggestion"], "opt_out");
 }
+
+#[test]
+fn status_and_pipeline_mode_are_described_as_plain_strings() {
+    let schema = serde_json::to_value(schemars::schema_for!(AgentOut)).unwrap();
+    assert_eq!(schema["properties"]["status"], json!({ "type": "string" }));
+    assert_eq!(schema["properties"]["pipelineMode"], json!({ "type": "string" }));
+}

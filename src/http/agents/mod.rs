@@ -239,10 +239,9 @@ pub struct AgentOut {
     pub description: Option<String>,
     pub system_prompt: Option<String>,
     pub first_message: Option<String>,
-    /// `active`, `inactive` or `draft`.
+    // Served as the plain strings they always were (same schema).
     #[schemars(with = "String")]
     pub status: AgentStatus,
-    /// `s2s` or `traditional`.
     #[schemars(with = "String")]
     pub pipeline_mode: PipelineMode,
     pub s2s_provider: Option<String>,
