@@ -257,7 +257,7 @@ impl Authenticator {
             ));
         }
         let principal = Arc::new(Principal {
-            scopes: serde_json::from_value(key_row.scopes.clone()).unwrap_or_default(),
+            scopes: key_row.scopes.0.clone(),
             org_id: org.id,
             org_name: org.name,
             plan: org.plan,

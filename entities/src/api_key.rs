@@ -1,6 +1,8 @@
 //! An API key, stored only as its SHA-256 hash and a display prefix.
 use sea_orm::entity::prelude::*;
 
+use crate::values::StringList;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "api_keys")]
 pub struct Model {
@@ -11,7 +13,7 @@ pub struct Model {
     #[sea_orm(unique)]
     pub key_hash: String,
     pub display_prefix: String,
-    pub scopes: Json,
+    pub scopes: StringList,
     pub created_at: DateTimeUtc,
     pub last_used_at: Option<DateTimeUtc>,
     pub expires_at: Option<DateTimeUtc>,

@@ -2,6 +2,11 @@
 //! versioned snapshot (transcript, timeline, usage) as JSON.
 use sea_orm::entity::prelude::*;
 
+use crate::values::{
+    StringMap,
+    status::{Direction, TelephonyProvider},
+};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "calls")]
 pub struct Model {
@@ -10,18 +15,18 @@ pub struct Model {
     pub org_id: String,
     pub agent_id: String,
     /// `inbound` or `outbound`.
-    pub direction: String,
+    pub direction: Direction,
     pub status: String,
     pub from_number: String,
     pub to_number: String,
     pub phone_number_id: Option<String>,
     /// `twilio` or `sandbox`.
-    pub provider: String,
+    pub provider: TelephonyProvider,
     pub provider_call_sid: Option<String>,
     pub session_id: String,
     pub stream_token: String,
     pub end_reason: Option<String>,
-    pub variables: Json,
+    pub variables: StringMap,
     pub metadata: Json,
     pub owner_epoch: i64,
     pub duration_secs: i32,

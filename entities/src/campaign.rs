@@ -2,6 +2,11 @@
 //! fences every write of its actor, and the actor's last snapshot (debug view).
 use sea_orm::entity::prelude::*;
 
+use crate::values::{
+    StringList,
+    campaign::{RetryPolicy, WindowSpec},
+};
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "campaigns")]
 pub struct Model {
@@ -14,10 +19,10 @@ pub struct Model {
     pub workflow_id: Option<String>,
     pub from_number: Option<String>,
     /// E.164 numbers dialled from in turn (empty: `from_number` or the agent's number).
-    pub number_pool: Json,
+    pub number_pool: StringList,
     pub max_concurrent_calls: i32,
-    pub calling_window: Option<Json>,
-    pub retry_policy: Json,
+    pub calling_window: Option<WindowSpec>,
+    pub retry_policy: RetryPolicy,
     pub metadata: Json,
     /// `draft`, `running`, `paused` or `completed`.
     pub status: String,

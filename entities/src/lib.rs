@@ -30,6 +30,7 @@ pub mod sms_opt_out;
 pub mod telephony_credential;
 pub mod tool;
 pub mod user;
+pub mod values;
 pub mod webhook;
 pub mod webhook_attempt;
 pub mod webhook_delivery;

@@ -1,6 +1,8 @@
 //! A phone number an organisation owns (bought, imported or from the sandbox carrier).
 use sea_orm::entity::prelude::*;
 
+use crate::values::status::TelephonyProvider;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "phone_numbers")]
 pub struct Model {
@@ -11,7 +13,7 @@ pub struct Model {
     pub phone_number: String,
     pub friendly_name: Option<String>,
     /// `twilio` or `sandbox`.
-    pub provider: String,
+    pub provider: TelephonyProvider,
     pub provider_sid: Option<String>,
     pub twilio_account_sid: Option<String>,
     pub voice_webhook_url: Option<String>,

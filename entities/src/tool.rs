@@ -1,6 +1,8 @@
 //! A custom webhook tool agents call during conversations; the secret is stored encrypted.
 use sea_orm::entity::prelude::*;
 
+use crate::values::StringMap;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "tools")]
 pub struct Model {
@@ -14,7 +16,7 @@ pub struct Model {
     pub secret_ciphertext: Option<String>,
     /// The last four characters of the secret, shown instead of it.
     pub secret_hint: Option<String>,
-    pub headers: Json,
+    pub headers: StringMap,
     pub timeout_secs: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -1,6 +1,8 @@
 //! A webhook subscription: where an organisation's events are delivered, signed with its secret.
 use sea_orm::entity::prelude::*;
 
+use crate::values::StringList;
+
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhooks")]
 pub struct Model {
@@ -9,7 +11,7 @@ pub struct Model {
     pub org_id: String,
     pub url: String,
     /// JSON array of event names.
-    pub events: Json,
+    pub events: StringList,
     /// `whsec_…`; shown to the client on create only.
     pub secret: String,
     pub description: Option<String>,

@@ -19,6 +19,7 @@ use thruai_entities::{call, phone_number};
 use crate::{
     config::{ProviderSettings, Settings},
     crypto::Crypto,
+    domain::TelephonyProvider,
     providers::{
         sandbox::{
             carrier::SandboxCarrier,
@@ -68,7 +69,7 @@ pub enum Hook {
 #[derive(Debug, Clone, Copy)]
 pub struct Line<'a> {
     pub org_id: &'a str,
-    pub provider: &'a str,
+    pub provider: TelephonyProvider,
     pub twilio_account_sid: Option<&'a str>,
 }
 
@@ -76,7 +77,7 @@ impl<'a> From<&'a phone_number::Model> for Line<'a> {
     fn from(n: &'a phone_number::Model) -> Self {
         Self {
             org_id: &n.org_id,
-            provider: &n.provider,
+            provider: n.provider,
             twilio_account_sid: n.twilio_account_sid.as_deref(),
         }
     }
@@ -182,7 +183,7 @@ impl Carriers {
     /// `NotConfigured` when the line's Twilio account is no longer configured; when the
     /// stored credentials cannot be read.
     pub async fn line_account(&self, line: Line<'_>) -> Result<Account, TelephonyError> {
-        if line.provider == "sandbox" {
+        if line.provider == TelephonyProvider::Sandbox {
             return Ok(Account::Sandbox);
         }
         let matches = |account: &TwilioAccount| line.twilio_account_sid.is_none_or(|sid| sid == account.account_sid);
@@ -258,7 +259,7 @@ impl Carriers {
         let line = number.as_ref().map_or(
             Line {
                 org_id: &call.org_id,
-                provider: &call.provider,
+                provider: call.provider,
                 twilio_account_sid: None,
             },
             Line::from,

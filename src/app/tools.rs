@@ -68,7 +68,7 @@ fn describe_send_error(err: &SsrfError, timeout: u64) -> String {
 }
 
 pub fn headers_of(m: &tool::Model) -> BTreeMap<String, String> {
-    serde_json::from_value(m.headers.clone()).unwrap_or_default()
+    m.headers.0.clone()
 }
 
 /// The outcome of one signed tool call.

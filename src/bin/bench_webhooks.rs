@@ -123,7 +123,7 @@ async fn subscribe(app: &Application, org: &str, url: &str, n: usize, start: boo
                 id: ids::new_id(ids::WEBHOOK),
                 org_id: org.to_string(),
                 url: url.to_string(),
-                events: json!(["call.completed"]),
+                events: vec!["call.completed".to_string()].into(),
                 secret: thruai::net::signing::WebhookSecret::generate().1,
                 description: None,
                 is_active: true,

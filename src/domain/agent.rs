@@ -363,3 +363,196 @@ impl MemoryPolicy {
             .map(|(i, h)| (i, h.url.as_str()))
     }
 }
+
+/// The stored shapes of these configurations (the agent's typed JSON columns). The wire
+/// types above are strict (unknown fields refused, ranges checked); the stored ones read
+/// whatever older rows hold. Both serialise identically.
+pub use thruai_entities::values::agent as stored;
+
+macro_rules! mirror_enum {
+    ($($wire:ident { $($variant:ident),* }),* $(,)?) => {$(
+        impl From<$wire> for stored::$wire {
+            fn from(w: $wire) -> Self {
+                match w { $($wire::$variant => Self::$variant),* }
+            }
+        }
+
+        impl From<stored::$wire> for $wire {
+            fn from(s: stored::$wire) -> Self {
+                match s { $(stored::$wire::$variant => Self::$variant),* }
+            }
+        }
+    )*};
+}
+
+mirror_enum!(
+    NoiseReduction { NearField, FarField },
+    TurnDetectionType { ServerVad, SemanticVad },
+    Eagerness { Low, Medium, High },
+    DataClassification {
+        Public,
+        Internal,
+        Confidential,
+        Restricted
+    },
+    NamespaceScope {
+        Organization,
+        Agent,
+        Caller
+    },
+    HookEvent {
+        BeforeRead,
+        BeforeWrite,
+        BeforeDelete
+    },
+);
+
+/// Field-for-field conversions between a wire struct and its stored twin (each field's
+/// own `Into`, `Option`s and `Vec`s element-wise).
+trait Convert<T> {
+    fn convert(self) -> T;
+}
+
+impl<A: Into<B>, B> Convert<Option<B>> for Option<A> {
+    fn convert(self) -> Option<B> {
+        self.map(Into::into)
+    }
+}
+
+macro_rules! mirror_struct {
+    ($($wire:ident { $($field:ident),* }),* $(,)?) => {$(
+        impl From<$wire> for stored::$wire {
+            fn from(w: $wire) -> Self {
+                Self { $($field: w.$field.convert()),* }
+            }
+        }
+
+        impl From<stored::$wire> for $wire {
+            fn from(s: stored::$wire) -> Self {
+                Self { $($field: s.$field.convert()),* }
+            }
+        }
+    )*};
+}
+
+mirror_struct!(
+    S2sConfig {
+        noise_reduction,
+        temperature,
+        max_response_output_tokens,
+        input_audio_transcription
+    },
+    S2sTurnDetection {
+        kind,
+        threshold,
+        prefix_padding_ms,
+        silence_duration_ms,
+        eagerness
+    },
+    InterruptionSettings {
+        enabled,
+        sensitivity_ms,
+        min_silence_ms,
+        barge_in_during_greeting,
+        barge_in_confidence,
+        echo_confidence,
+        false_interruption_timeout_ms
+    },
+    VoiceConfig {
+        provider,
+        voice_id,
+        model,
+        speed,
+        stability,
+        similarity_boost,
+        language
+    },
+    LlmConfig {
+        provider,
+        model,
+        temperature,
+        max_tokens,
+        top_p
+    },
+    SttConfig {
+        provider,
+        model,
+        language,
+        endpointing_ms,
+        keywords
+    },
+);
+
+/// `MemoryPolicy`'s fields, but `policyHooks` (a list, converted hook by hook).
+macro_rules! memory_policy {
+    ($from:expr) => {{
+        let p = $from;
+        Self {
+            enabled: p.enabled,
+            data_classification: p.data_classification.convert(),
+            namespace_scope: p.namespace_scope.convert(),
+            namespace: p.namespace,
+            retention_days: p.retention_days,
+            require_verification: p.require_verification,
+            verification_fields: p.verification_fields,
+            redact_pii: p.redact_pii,
+            policy_hooks: p.policy_hooks.map(|hooks| hooks.into_iter().map(Into::into).collect()),
+        }
+    }};
+}
+
+impl From<MemoryPolicy> for stored::MemoryPolicy {
+    fn from(p: MemoryPolicy) -> Self {
+        memory_policy!(p)
+    }
+}
+
+impl From<stored::MemoryPolicy> for MemoryPolicy {
+    fn from(p: stored::MemoryPolicy) -> Self {
+        memory_policy!(p)
+    }
+}
+
+impl From<PolicyHook> for stored::PolicyHook {
+    fn from(h: PolicyHook) -> Self {
+        Self {
+            event: h.event.into(),
+            url: h.url,
+            timeout_ms: h.timeout_ms,
+        }
+    }
+}
+
+impl From<stored::PolicyHook> for PolicyHook {
+    fn from(h: stored::PolicyHook) -> Self {
+        Self {
+            event: h.event.into(),
+            url: h.url,
+            timeout_ms: h.timeout_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod stored_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn wire_and_stored_shapes_serialise_alike() {
+        let wire: MemoryPolicy = serde_json::from_value(json!({
+            "enabled": true, "dataClassification": "internal", "namespaceScope": "caller",
+            "retentionDays": 30, "policyHooks": [{ "event": "before_read", "url": "https://h.test" }]
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let back = serde_json::to_value(stored::MemoryPolicy::from(wire.clone())).ok();
+        assert_eq!(back, serde_json::to_value(&wire).ok());
+        assert_eq!(MemoryPolicy::from(stored::MemoryPolicy::from(wire.clone())), wire);
+        let s2s: S2sConfig = serde_json::from_value(json!({ "noiseReduction": null, "temperature": 0.7 }))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            serde_json::to_value(stored::S2sConfig::from(s2s.clone())).ok(),
+            serde_json::to_value(&s2s).ok()
+        );
+    }
+}

@@ -42,9 +42,128 @@ pub fn new_id(prefix: &str) -> String {
     id
 }
 
+/// A string newtype for one resource's ids: serialised as the bare string, made fresh with
+/// its prefix by `new()`.
+macro_rules! id_types {
+    ($($(#[$doc:meta])* $name:ident => $prefix:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// A fresh id with this resource's prefix.
+            pub fn new() -> Self {
+                Self(new_id($prefix))
+            }
+
+            /// This resource's prefix (`AGT`, `CALL`, …).
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self(s.to_string())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    )*};
+}
+
+id_types!(
+    /// `AGT-…`
+    AgentId => AGENT,
+    /// `CALL-…`
+    CallId => CALL,
+    /// `CMP-…` (outbound campaigns)
+    CampaignId => CAMPAIGN,
+    /// `TEL-…`
+    PhoneNumberId => PHONE_NUMBER,
+    /// `WHK-…`
+    WebhookId => WEBHOOK,
+    /// `TOOL-…`
+    ToolId => TOOL,
+    /// `ORG-…`
+    OrganizationId => ORGANIZATION,
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn id_newtypes_carry_their_prefix_and_are_plain_strings_on_the_wire() {
+        let agent = AgentId::new();
+        assert!(agent.as_str().starts_with("AGT-") && agent.len() == 30);
+        assert!(CallId::new().starts_with("CALL-"));
+        assert!(CampaignId::new().starts_with("CMP-"));
+        assert!(PhoneNumberId::new().starts_with("TEL-"));
+        assert!(WebhookId::new().starts_with("WHK-"));
+        assert!(ToolId::new().starts_with("TOOL-"));
+        assert!(OrganizationId::new().starts_with("ORG-"));
+        let json = serde_json::to_string(&agent).unwrap_or_default();
+        assert_eq!(json, format!("\"{agent}\""));
+        let back: AgentId = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, agent);
+        assert_eq!(String::from(back.clone()), agent.to_string());
+        assert_eq!(AgentId::from("AGT-x"), "AGT-x");
+    }
 
     #[test]
     fn ids_carry_their_prefix_and_sort_by_time() {

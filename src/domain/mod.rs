@@ -1,8 +1,12 @@
-//! Parsed domain values: resource ids with their prefixes, e-mail addresses, slugs.
+//! Parsed domain values: resource ids with their prefixes, e-mail addresses, slugs, and
+//! the closed sets of values stored as strings (statuses, pipeline, direction, carrier).
 
 pub mod agent;
+pub mod e164;
 pub mod ids;
 pub mod validation;
+
+pub use thruai_entities::values::status::{AgentStatus, Direction, PipelineMode, TelephonyProvider};
 
 /// Lower-cases and checks an e-mail address (one `@`, a dotted domain, no spaces).
 pub fn normalize_email(raw: &str) -> Option<String> {
@@ -34,12 +38,11 @@ pub fn slugify(name: &str) -> String {
     slug.trim_end_matches('-').chars().take(63).collect()
 }
 
-/// Strict E.164: `+`, a non-zero country digit, 8–15 digits in all.
+pub use e164::{E164, InvalidE164};
+
+/// Strict E.164: `+`, a non-zero country digit, 8–15 digits in all (see [`E164`]).
 pub fn is_e164(s: &str) -> bool {
-    let Some(digits) = s.strip_prefix('+') else {
-        return false;
-    };
-    (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0')
+    E164::parse(s).is_ok()
 }
 
 /// US toll-free area codes.

@@ -23,7 +23,10 @@ use super::core::{
 };
 use crate::{
     auth::{self, ALL_SCOPES},
-    domain::{ids, normalize_email, slugify},
+    domain::{
+        ids::{self, OrganizationId},
+        normalize_email, slugify,
+    },
     error::{ApiError, ApiResult, ErrorCode},
     idempotency::Claim,
     providers::email::OutgoingEmail,
@@ -358,7 +361,7 @@ pub async fn verify(
         ));
     }
     let now = Utc::now();
-    let org_id = ids::new_id(ids::ORGANIZATION);
+    let org_id = OrganizationId::new().into_string();
     let (org, owner) = store::accounts::create_organization(
         &txn,
         NewOrganization {

@@ -27,8 +27,9 @@ use super::core::{
 };
 use crate::{
     app::calls::OutboundRequest,
-    domain::is_e164,
+    domain::TelephonyProvider,
     error::{ApiError, ApiResult},
+    http::telephony::e164,
     store,
 };
 
@@ -255,24 +256,18 @@ pub struct CallDebugOut {
 }
 
 pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<HttpResponse> {
-    if !is_e164(&input.to) {
-        return Err(super::telephony::invalid_number("to", &input.to));
-    }
-    if let Some(from) = &input.from
-        && !is_e164(from)
-    {
-        return Err(super::telephony::invalid_number("from", from));
-    }
+    let to = e164("to", &input.to)?;
+    let from = input.from.as_deref().map(|f| e164("from", f)).transpose()?;
     let call = ctx
         .state
         .calls
         .prepare_outbound(
             ctx.org(),
             OutboundRequest {
-                agent_id: input.agent_id,
-                to: input.to,
-                from: input.from,
-                variables: json!(input.variables.unwrap_or_default()),
+                agent_id: input.agent_id.into(),
+                to,
+                from,
+                variables: input.variables.unwrap_or_default(),
                 metadata: input.metadata.unwrap_or_else(|| json!({})),
             },
         )
@@ -285,10 +280,10 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
         session_id: row.session_id.clone(),
         status: row.status.clone(),
         agent_id: row.agent_id.clone(),
-        direction: row.direction.clone(),
+        direction: row.direction.to_string(),
         from: row.from_number.clone(),
         to: row.to_number.clone(),
-        provider: row.provider.clone(),
+        provider: row.provider.to_string(),
         created_at: row.created_at,
     };
     let res = ctx.commit(txn, StatusCode::CREATED, &Sorted(out)).await?;
@@ -297,8 +292,8 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
 }
 
 /// Prices (USD) per unit by provider; the sandbox is free.
-fn cost_of(provider: &str, usage: &Usage) -> CostOut {
-    let paid = provider != "sandbox";
+fn cost_of(provider: TelephonyProvider, usage: &Usage) -> CostOut {
+    let paid = provider != TelephonyProvider::Sandbox;
     let per_min = |ms: u64, price: f64| if paid { ms as f64 / 60_000.0 * price } else { 0.0 };
     let telephony = per_min(usage.telephony_ms, 0.014);
     let round = |x: f64| (x * 10_000.0).round() / 10_000.0;
@@ -336,12 +331,12 @@ fn summary(row: &call::Model, snap: Option<&CallSnapshotV1>) -> CallSummaryOut {
         call_id: row.id.clone(),
         session_id: row.session_id.clone(),
         agent_id: row.agent_id.clone(),
-        direction: row.direction.clone(),
+        direction: row.direction.to_string(),
         status: status.to_string(),
         from: row.from_number.clone(),
         to: row.to_number.clone(),
         phone_number_id: row.phone_number_id.clone(),
-        provider: row.provider.clone(),
+        provider: row.provider.to_string(),
         provider_call_sid: snap
             .and_then(|s| s.provider_call_sid.clone())
             .or_else(|| row.provider_call_sid.clone()),
@@ -351,7 +346,7 @@ fn summary(row: &call::Model, snap: Option<&CallSnapshotV1>) -> CallSummaryOut {
         started_at: snap.and_then(|s| s.answered_at).or(row.answered_at),
         ended_at: snap.and_then(|s| s.ended_at).or(row.ended_at),
         duration,
-        variables: row.variables.clone(),
+        variables: json!(row.variables),
         metadata: row.metadata.clone(),
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -411,7 +406,7 @@ pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
         summary: summary(&row, Some(&snap)),
         transcript: lines.into_iter().map(Into::into).collect(),
         usage: (&snap.usage).into(),
-        cost: cost_of(&row.provider, &snap.usage),
+        cost: cost_of(row.provider, &snap.usage),
     };
     Ok(envelope::ok(&Sorted(out)))
 }
@@ -461,7 +456,7 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
             end_of_turn_to_first_audio_ms: latencies,
         },
         usage: (&snap.usage).into(),
-        cost: cost_of(&row.provider, &snap.usage),
+        cost: cost_of(row.provider, &snap.usage),
         timeline: timeline.into_iter().map(Into::into).collect(),
     };
     Ok(envelope::ok(&Sorted(out)))

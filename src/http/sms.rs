@@ -19,7 +19,7 @@ use super::core::{
     validation::{Validate, Validator},
 };
 use crate::{
-    domain::{ids, is_e164, is_us_long_code},
+    domain::{E164, ids, is_us_long_code},
     error::{ApiError, ApiResult, ErrorCode},
     providers::{
         telephony::{self, OutboundSms, TelephonyError},
@@ -171,16 +171,17 @@ async fn sender(ctx: &Ctx, input: &SmsIn) -> ApiResult<phone_number::Model> {
             .await?
             .ok_or_else(|| ApiError::not_found("Phone number", id))?
     } else if let Some(from) = &input.from {
-        if !is_e164(from) {
-            return Err(invalid_number(
-                "from",
-                from,
-                "is not an E.164 phone number (e.g. +14155550123)",
-            ));
-        }
-        store::phone_numbers::find_by_number(ctx.db(), ctx.org(), from)
+        let number = E164::parse(from)
+            .map_err(|_| invalid_number("from", from, "is not an E.164 phone number (e.g. +14155550123)"))?;
+        store::phone_numbers::find_by_number(ctx.db(), ctx.org(), number.as_str())
             .await?
-            .ok_or_else(|| invalid_number("from", from, "is not one of this organization's phone numbers"))?
+            .ok_or_else(|| {
+                invalid_number(
+                    "from",
+                    number.as_str(),
+                    "is not one of this organization's phone numbers",
+                )
+            })?
     } else {
         let (rows, _) =
             store::phone_numbers::list(ctx.db(), ctx.org(), &store::phone_numbers::Filter::default(), 0, 100).await?;
@@ -244,14 +245,10 @@ async fn ensure_registered(state: &AppState, org_id: &str, from: &phone_number::
 }
 
 pub async fn send(ctx: Ctx, Body(input): Body<SmsIn>) -> ApiResult<HttpResponse> {
-    let to = input.to.trim().to_string();
-    if !is_e164(&to) {
-        return Err(invalid_number(
-            "to",
-            &to,
-            "is not an E.164 phone number (e.g. +14155550123)",
-        ));
-    }
+    let to = input.to.trim();
+    let to = E164::parse(to)
+        .map_err(|_| invalid_number("to", to, "is not an E.164 phone number (e.g. +14155550123)"))?
+        .into_string();
     let from = sender(&ctx, &input).await?;
     if store::sms::is_opted_out(ctx.db(), ctx.org(), Some(&from.phone_number), &to).await? {
         return Err(opted_out_error(&from.phone_number, &to));

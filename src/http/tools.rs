@@ -22,7 +22,7 @@ use super::core::{
 };
 use crate::{
     app::tools::headers_of,
-    domain::ids,
+    domain::ids::ToolId,
     error::{ApiError, ApiResult, ErrorCode},
     net::signing::WebhookSecret,
     providers::llm::sample_arguments,
@@ -301,7 +301,7 @@ pub async fn create(ctx: Ctx, Body(input): Body<ToolIn>) -> ApiResult<HttpRespon
         return Err(name_taken(&input.name));
     }
     let row = tool::Model {
-        id: ids::new_id(ids::TOOL),
+        id: ToolId::new().into(),
         org_id: ctx.org().to_string(),
         name: input.name.clone(),
         description: input.description,
@@ -309,7 +309,7 @@ pub async fn create(ctx: Ctx, Body(input): Body<ToolIn>) -> ApiResult<HttpRespon
         parameters: input.parameters,
         secret_hint: secret.as_ref().map(|(_, hint)| hint.clone()),
         secret_ciphertext: secret.map(|(sealed, _)| sealed),
-        headers: json!(input.headers.unwrap_or_default()),
+        headers: input.headers.unwrap_or_default().into(),
         timeout_secs: input.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS),
         created_at: now,
         updated_at: now,
@@ -368,7 +368,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<ToolPatch
         row.secret_ciphertext = secret.map(|(sealed, _)| sealed);
     }
     if let Some(headers) = patch.headers {
-        row.headers = json!(headers);
+        row.headers = headers.into();
     }
     if let Some(timeout) = patch.timeout {
         row.timeout_secs = timeout;
@@ -383,11 +383,9 @@ pub fn agents_using<'a>(
     agents: &'a [thruai_entities::agent::Model],
     tool_id: &'a str,
 ) -> impl Iterator<Item = &'a thruai_entities::agent::Model> {
-    agents.iter().filter(move |a| {
-        a.enabled_tools
-            .as_array()
-            .is_some_and(|ids| ids.iter().any(|t| t.as_str() == Some(tool_id)))
-    })
+    agents
+        .iter()
+        .filter(move |a| a.enabled_tools.iter().any(|t| t == tool_id))
 }
 
 pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {

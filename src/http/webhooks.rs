@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use sea_orm::ActiveValue::Set;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use thruai_entities::webhook;
+use serde_json::json;
+use thruai_entities::{values::StringList, webhook};
 
 use super::{
     core::{
@@ -23,7 +23,7 @@ use super::{
     webhook_deliveries,
 };
 use crate::{
-    domain::ids,
+    domain::ids::WebhookId,
     error::{ApiError, ApiResult, ErrorCode, FieldError},
     net::signing::WebhookSecret,
     store::{self, outbox::EVENT_TYPES},
@@ -195,14 +195,14 @@ fn check_url(ctx: &Ctx, url: &str) -> ApiResult<String> {
         .map_err(|e| ApiError::field("url", e.to_string()))
 }
 
-fn dedup(events: Vec<String>) -> Value {
+fn dedup(events: Vec<String>) -> StringList {
     let mut out: Vec<String> = Vec::with_capacity(events.len());
     for e in events {
         if !out.contains(&e) {
             out.push(e);
         }
     }
-    json!(out)
+    out.into()
 }
 
 /// Secrets are kept AES-256-GCM sealed; the plain text is shown once, in the create answer.
@@ -226,7 +226,7 @@ pub async fn create(ctx: Ctx, Body(input): Body<WebhookIn>) -> ApiResult<HttpRes
     let row = store::webhooks::insert(
         &txn,
         webhook::Model {
-            id: ids::new_id(ids::WEBHOOK),
+            id: WebhookId::new().into(),
             org_id: ctx.org().to_string(),
             url,
             events: dedup(input.events),

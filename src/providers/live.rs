@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     config::{ApiProviderSettings, ProviderSettings},
-    domain::agent::{LlmConfig, SttConfig, VoiceConfig},
+    domain::{PipelineMode, agent::stored::VoiceConfig},
 };
 
 /// The real clients chosen for a call; `None` where the sandbox stands in.
@@ -30,10 +30,6 @@ pub struct LiveClients {
     pub s2s: Option<Arc<dyn SpeechToSpeech>>,
     /// Timeline notes: providers asked for that could not be used.
     pub notes: Vec<Value>,
-}
-
-fn parse<T: serde::de::DeserializeOwned>(v: Option<&serde_json::Value>) -> Option<T> {
-    v.and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
 /// The provider id for `kind`: the agent's choice or the preferred configured one.
@@ -75,7 +71,7 @@ pub fn clients_for(agent: &agent::Model, settings: &ProviderSettings, http: &req
         }
     };
     let mut notes = Vec::new();
-    if agent.pipeline_mode == "s2s" {
+    if agent.pipeline_mode == PipelineMode::S2s {
         let provider = provider_id(Kind::S2s, agent.s2s_provider.as_deref(), settings);
         match (provider.as_str(), key_of(settings, &provider)) {
             ("openai-realtime", Some(k)) => {
@@ -93,13 +89,7 @@ pub fn clients_for(agent: &agent::Model, settings: &ProviderSettings, http: &req
         out.notes = notes.into_iter().filter(|n| !n.is_null()).collect();
         return out;
     }
-    let llm: LlmConfig = parse(agent.llm_config.as_ref()).unwrap_or(LlmConfig {
-        provider: None,
-        model: None,
-        temperature: None,
-        max_tokens: None,
-        top_p: None,
-    });
+    let llm = agent.llm_config.clone().unwrap_or_default();
     let provider = provider_id(Kind::Llm, llm.provider.as_deref(), settings);
     let model = model_or_default(Kind::Llm, &provider, llm.model.as_deref(), "");
     let chat = |k: &ApiProviderSettings| ChatSettings {
@@ -129,20 +119,17 @@ pub fn clients_for(agent: &agent::Model, settings: &ProviderSettings, http: &req
         (p, None) => notes.push(fallback("llm", p, "not configured")),
     }
 
-    let stt: Option<SttConfig> = parse(agent.stt_config.as_ref());
-    let stt_provider = provider_id(Kind::Stt, stt.as_ref().and_then(|c| c.provider.as_deref()), settings);
+    let stt = agent.stt_config.as_ref();
+    let stt_provider = provider_id(Kind::Stt, stt.and_then(|c| c.provider.as_deref()), settings);
     match (stt_provider.as_str(), key_of(settings, &stt_provider)) {
         ("deepgram", Some(k)) => {
             out.stt = Some(Arc::new(DeepgramStt {
                 base_url: k.base_url.clone(),
                 api_key: k.api_key.clone(),
-                model: stt
-                    .as_ref()
-                    .and_then(|c| c.model.clone())
-                    .unwrap_or_else(|| "nova-3".into()),
-                language: stt.as_ref().and_then(|c| c.language.clone()),
-                endpointing_ms: stt.as_ref().and_then(|c| c.endpointing_ms),
-                keywords: stt.as_ref().and_then(|c| c.keywords.clone()).unwrap_or_default(),
+                model: stt.and_then(|c| c.model.clone()).unwrap_or_else(|| "nova-3".into()),
+                language: stt.and_then(|c| c.language.clone()),
+                endpointing_ms: stt.and_then(|c| c.endpointing_ms),
+                keywords: stt.and_then(|c| c.keywords.clone()).unwrap_or_default(),
                 timeout,
             }));
         }
@@ -150,8 +137,7 @@ pub fn clients_for(agent: &agent::Model, settings: &ProviderSettings, http: &req
         (p, None) => notes.push(fallback("stt", p, "not configured")),
     }
 
-    let voice: Option<VoiceConfig> = parse(agent.voice_config.as_ref());
-    let v = voice.as_ref();
+    let v: Option<&VoiceConfig> = agent.voice_config.as_ref();
     let tts_provider = provider_id(Kind::Tts, v.and_then(|c| c.provider.as_deref()), settings);
     let tts_model = model_or_default(Kind::Tts, &tts_provider, v.and_then(|c| c.model.as_deref()), "");
     let voice_id = v.and_then(|c| c.voice_id.clone()).unwrap_or_else(|| {

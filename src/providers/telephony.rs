@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::twilio::{BuyNumber, NumberSearch, TwilioClient, TwilioError, UpdateNumber};
 use crate::{
     crypto::CryptoError,
+    domain::TelephonyProvider,
     error::{CodedError, ErrorCode, db_code},
 };
 
@@ -135,7 +136,7 @@ pub fn segments(body: &str) -> i32 {
 #[async_trait]
 pub trait Telephony: Send + Sync {
     /// `twilio` or `sandbox` (stored on each number).
-    fn provider(&self) -> &'static str;
+    fn provider(&self) -> TelephonyProvider;
     /// The Twilio account in use, for Twilio.
     fn account_sid(&self) -> Option<&str>;
     async fn search(&self, q: &SearchQuery) -> Result<Vec<AvailableNumber>, TelephonyError>;
@@ -215,8 +216,8 @@ fn from_incoming(n: super::twilio::IncomingNumber) -> CarrierNumber {
 
 #[async_trait]
 impl Telephony for TwilioCarrier {
-    fn provider(&self) -> &'static str {
-        "twilio"
+    fn provider(&self) -> TelephonyProvider {
+        TelephonyProvider::Twilio
     }
 
     fn account_sid(&self) -> Option<&str> {

@@ -40,7 +40,7 @@ pub async fn insert(db: &impl ConnectionTrait, key: NewApiKey<'_>) -> Result<api
         name: Set(key.name.to_string()),
         key_hash: Set(key.hash.to_string()),
         display_prefix: Set(key.display_prefix.to_string()),
-        scopes: Set(serde_json::json!(key.scopes)),
+        scopes: Set(key.scopes.iter().map(|s| (*s).to_string()).collect()),
         created_at: Set(key.now),
         last_used_at: Set(None),
         expires_at: Set(key.expires_at),

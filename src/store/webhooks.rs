@@ -133,8 +133,5 @@ pub async fn set_failing_since(db: &impl ConnectionTrait, id: &str, since: Optio
 
 /// The event names a subscription listens to.
 pub fn events_of(row: &webhook::Model) -> Vec<String> {
-    row.events
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
-        .unwrap_or_default()
+    row.events.0.clone()
 }

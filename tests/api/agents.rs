@@ -50,8 +50,8 @@ async fn an_agent_is_created_with_defaults_and_every_change_records_an_event() {
 
     assert_eq!(created.status, 201);
     assert!(agent.id.starts_with("AGT-"));
-    assert_eq!(agent.pipeline_mode, "s2s");
-    assert_eq!(agent.status, "active");
+    assert_eq!(agent.pipeline_mode.as_str(), "s2s");
+    assert_eq!(agent.status.as_str(), "active");
     assert_eq!(agent.s2s_provider.as_deref(), Some("sandbox"));
     assert_eq!(created.data()["s2sConfig"]["noiseReduction"], "near_field");
     assert_eq!(patched.status, 200, "{:?}", patched.body);
@@ -351,4 +351,11 @@ async fn simulation_runs_scenarios_against_the_sandbox_model() {
     );
     assert_eq!(unknown.code(), "VALIDATION_ERROR");
     assert_eq!(unknown.body["error"]["details"][0]["suggestion"], "opt_out");
+}
+
+#[test]
+fn status_and_pipeline_mode_are_described_as_plain_strings() {
+    let schema = serde_json::to_value(schemars::schema_for!(AgentOut)).unwrap();
+    assert_eq!(schema["properties"]["status"], json!({ "type": "string" }));
+    assert_eq!(schema["properties"]["pipelineMode"], json!({ "type": "string" }));
 }

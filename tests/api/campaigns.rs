@@ -806,11 +806,11 @@ async fn in_doubt_intent(app: &TestApp, campaign_id: &str, contact_id: &str, to:
     let call_row = thruai::app::calls::new_call(
         &row.org_id,
         &row.agent_id,
-        "outbound",
+        thruai::domain::Direction::Outbound,
         TWILIO_NUMBER,
         to,
         Some(&number),
-        json!({}),
+        Default::default(),
         json!({ "campaignId": campaign_id, "contactId": contact_id, "intentKey": key, "attempt": 1 }),
     );
     let call_id = call_row.id.clone();

@@ -35,6 +35,7 @@ mod route_table;
 mod security;
 mod sink;
 mod sms;
+mod stored_shapes;
 mod telephony;
 mod tools;
 mod twilio_client;

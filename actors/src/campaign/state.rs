@@ -127,62 +127,7 @@ impl ContactStatus {
     }
 }
 
-/// How a call of a campaign ended (the call's final status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Completed,
-    NoAnswer,
-    Busy,
-    Failed,
-    /// The process holding the call died; the carrier did place it, so it is never redialled.
-    Interrupted,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Completed => "completed",
-            Self::NoAnswer => "no_answer",
-            Self::Busy => "busy",
-            Self::Failed => "failed",
-            Self::Interrupted => "interrupted",
-        }
-    }
-
-    /// The outcome of a call that reached `status`; `None` while it is still open.
-    pub fn of_call_status(status: &str) -> Option<Self> {
-        Some(match status {
-            "completed" => Self::Completed,
-            "no_answer" => Self::NoAnswer,
-            "busy" => Self::Busy,
-            "failed" | "canceled" => Self::Failed,
-            "interrupted" => Self::Interrupted,
-            _ => return None,
-        })
-    }
-}
-
-/// Which outcomes are retried, how often and how much later.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RetryPolicy {
-    /// Attempts per contact in total (1 = never retried).
-    pub max_attempts: u32,
-    /// Wait before a retry.
-    pub delay_secs: u64,
-    pub retry_on: Vec<Outcome>,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 1,
-            delay_secs: 300,
-            retry_on: vec![Outcome::NoAnswer, Outcome::Busy, Outcome::Failed],
-        }
-    }
-}
+pub use thruai_entities::values::campaign::{Outcome, RetryPolicy};
 
 /// What becomes of a contact after a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

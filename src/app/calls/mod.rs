@@ -9,7 +9,7 @@ mod setup;
 pub use checkpoints::CheckpointWriter;
 pub use setup::{AgentSetup, SetupError, fill, turn_detection};
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
@@ -22,11 +22,21 @@ use thruai_actors::{
         state::CallStatus,
     },
 };
-use thruai_entities::{call, phone_number};
+use thruai_entities::{
+    call, phone_number,
+    values::{
+        StringMap,
+        status::{AgentStatus, Direction, TelephonyProvider},
+    },
+};
 
 use super::{carriers::Carriers, tools::ToolDelivery};
 use crate::{
     config::{CallSettings, ProviderSettings},
+    domain::{
+        E164,
+        ids::{AgentId, CallId},
+    },
     error::{CodedError, ErrorCode},
     providers::telephony::{PlaceCall, Telephony, TelephonyError},
     store,
@@ -64,10 +74,10 @@ pub struct CallParts {
 /// What `POST /calls/outbound` asks for.
 #[derive(Debug, Clone)]
 pub struct OutboundRequest {
-    pub agent_id: String,
-    pub to: String,
-    pub from: Option<String>,
-    pub variables: Value,
+    pub agent_id: AgentId,
+    pub to: E164,
+    pub from: Option<E164>,
+    pub variables: BTreeMap<String, String>,
     pub metadata: Value,
 }
 
@@ -189,20 +199,20 @@ impl Calls {
     /// [`CallError`]: an inactive or unknown agent, no usable number, an unconfigured carrier.
     pub async fn prepare_outbound(&self, org_id: &str, req: OutboundRequest) -> Result<Outbound, CallError> {
         let setup = match AgentSetup::read(&self.db, org_id, &req.agent_id).await {
-            Ok(s) if s.agent.status != "inactive" => s,
-            Ok(_) | Err(SetupError::AgentGone(_)) => return Err(CallError::InvalidAgent(req.agent_id)),
+            Ok(s) if s.agent.status != AgentStatus::Inactive => s,
+            Ok(_) | Err(SetupError::AgentGone(_)) => return Err(CallError::InvalidAgent(req.agent_id.into_string())),
             Err(e) => return Err(e.into()),
         };
-        let number = from_number(&self.db, org_id, &setup.agent.id, req.from.as_deref()).await?;
+        let number = from_number(&self.db, org_id, &setup.agent.id, req.from.as_ref().map(E164::as_str)).await?;
         let carrier = self.carriers.of_number(&number).await?;
         let row = new_call(
             org_id,
             &setup.agent.id,
-            "outbound",
+            Direction::Outbound,
             &number.phone_number,
-            &req.to,
+            req.to.as_str(),
             Some(&number),
-            req.variables,
+            req.variables.into(),
             req.metadata,
         );
         Ok(Outbound { row, carrier, setup })
@@ -246,11 +256,11 @@ impl Calls {
         let mut row = new_call(
             &number.org_id,
             agent_id,
-            "inbound",
+            Direction::Inbound,
             from,
             &number.phone_number,
             Some(number),
-            json!({}),
+            StringMap::default(),
             json!({}),
         );
         row.provider_call_sid = carrier_call_sid.map(str::to_string);
@@ -366,14 +376,14 @@ impl Calls {
 pub fn new_call(
     org_id: &str,
     agent_id: &str,
-    direction: &str,
+    direction: Direction,
     from: &str,
     to: &str,
     number: Option<&thruai_entities::phone_number::Model>,
-    variables: Value,
+    variables: StringMap,
     metadata: Value,
 ) -> call::Model {
-    let id = crate::domain::ids::new_id(crate::domain::ids::CALL);
+    let id = CallId::new().into_string();
     let now = Utc::now();
     let snap = CallSnapshotV1::new(&id, org_id, agent_id, CallStatus::Queued, 1);
     call::Model {
@@ -381,12 +391,12 @@ pub fn new_call(
         stream_token: uuid::Uuid::new_v4().simple().to_string(),
         org_id: org_id.into(),
         agent_id: agent_id.into(),
-        direction: direction.into(),
+        direction,
         status: CallStatus::Queued.as_str().into(),
         from_number: from.into(),
         to_number: to.into(),
         phone_number_id: number.map(|n| n.id.clone()),
-        provider: number.map_or_else(|| "sandbox".into(), |n| n.provider.clone()),
+        provider: number.map_or(TelephonyProvider::Sandbox, |n| n.provider),
         provider_call_sid: None,
         end_reason: None,
         variables,

@@ -23,7 +23,10 @@ use thruai_entities::{agent, call, tool};
 use super::{Calls, CheckpointWriter};
 use crate::{
     app::tools::ToolDelivery,
-    domain::agent::{Eagerness, InterruptionSettings, NoiseReduction, S2sConfig, S2sTurnDetection, TurnDetectionType},
+    domain::{
+        PipelineMode,
+        agent::stored::{Eagerness, NoiseReduction, S2sTurnDetection, TurnDetectionType},
+    },
     providers::{live, realtime::SandboxRealtime, sandbox::latency, telephony::Telephony},
     store,
 };
@@ -54,11 +57,11 @@ impl AgentSetup {
         let agent = store::agents::find(db, org_id, agent_id)
             .await?
             .ok_or_else(|| SetupError::AgentGone(agent_id.to_string()))?;
-        let refs: Vec<String> = serde_json::from_value(agent.enabled_tools.clone()).unwrap_or_default();
+        let refs = &agent.enabled_tools;
         let tools = if refs.is_empty() {
             Vec::new()
         } else {
-            store::tools::find_refs(db, &agent.org_id, &refs).await?
+            store::tools::find_refs(db, &agent.org_id, refs).await?
         };
         Ok(Self { agent, tools })
     }
@@ -116,7 +119,7 @@ impl ports::Telephony for CarrierHangup {
         self.0
             .hangup(provider_call_sid)
             .await
-            .map_err(|e| PortError::new(self.0.provider(), e.to_string()))
+            .map_err(|e| PortError::new(self.0.provider().as_str(), e.to_string()))
     }
 }
 
@@ -151,9 +154,8 @@ pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
 }
 
 fn variables_of(agent: &agent::Model, call: &call::Model) -> BTreeMap<String, String> {
-    let mut vars: BTreeMap<String, String> = serde_json::from_value(agent.variables.clone()).unwrap_or_default();
-    let call_vars: BTreeMap<String, String> = serde_json::from_value(call.variables.clone()).unwrap_or_default();
-    vars.extend(call_vars);
+    let mut vars = agent.variables.0.clone();
+    vars.extend(call.variables.iter().map(|(k, v)| (k.clone(), v.clone())));
     vars
 }
 
@@ -168,19 +170,7 @@ pub(super) fn start_actor(
     let AgentSetup { agent, tools } = loaded;
     let vars = variables_of(agent, row);
     let cfg = &calls.settings;
-    let interruption: InterruptionSettings = agent
-        .interruption_settings
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or(InterruptionSettings {
-            enabled: None,
-            sensitivity_ms: None,
-            min_silence_ms: None,
-            barge_in_during_greeting: None,
-            barge_in_confidence: None,
-            echo_confidence: None,
-            false_interruption_timeout_ms: None,
-        });
+    let interruption = agent.interruption_settings.clone().unwrap_or_default();
     let setup = CallSetup {
         call_id: row.id.clone(),
         org_id: row.org_id.clone(),
@@ -223,7 +213,7 @@ pub(super) fn start_actor(
         s2s: None,
     };
     let mut setup = setup;
-    if agent.pipeline_mode == "s2s" {
+    if agent.pipeline_mode == PipelineMode::S2s {
         setup.s2s = Some(s2s_settings(agent, &setup));
     }
     let live = live::clients_for(agent, &calls.providers, &calls.http);
@@ -272,17 +262,14 @@ pub(super) fn start_actor(
 /// The realtime session's settings from the agent (`s2sConfig`, `s2sTurnDetection`, voice
 /// and model) and the call's prompt and tools.
 fn s2s_settings(agent: &agent::Model, setup: &CallSetup) -> S2sSettings {
-    let config: S2sConfig = serde_json::from_value(agent.s2s_config.clone()).unwrap_or_default();
-    let td: Option<S2sTurnDetection> = agent
-        .s2s_turn_detection
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok());
+    let config = &agent.s2s_config;
+    let td = agent.s2s_turn_detection.as_ref();
     S2sSettings {
         model: agent.s2s_model.clone(),
         voice: agent.s2s_voice.clone(),
         instructions: setup.system_prompt.clone(),
         tools: setup.tools.clone(),
-        turn_detection: turn_detection(td.as_ref(), setup.end_silence_ms),
+        turn_detection: turn_detection(td, setup.end_silence_ms),
         temperature: config.temperature,
         max_output_tokens: config.max_response_output_tokens,
         noise_reduction: config.noise_reduction.map(|n| match n {

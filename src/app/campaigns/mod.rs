@@ -22,7 +22,10 @@ use thruai_actors::{
         window::{self, CallingWindow},
     },
 };
-use thruai_entities::campaign;
+use thruai_entities::{
+    campaign,
+    values::campaign::{WindowSpec, weekdays},
+};
 
 use crate::{app::calls::Calls, config::Settings, store::campaigns as cs};
 
@@ -40,10 +43,6 @@ pub struct WindowJson {
     /// Days calls may start: `mon` … `sun`; default Monday to Friday.
     #[serde(default = "weekdays")]
     pub days: Vec<String>,
-}
-
-fn weekdays() -> Vec<String> {
-    ["mon", "tue", "wed", "thu", "fri"].map(String::from).to_vec()
 }
 
 impl WindowJson {
@@ -83,20 +82,41 @@ impl WindowJson {
     }
 }
 
-/// The stored window of a campaign row.
+impl From<WindowJson> for WindowSpec {
+    fn from(w: WindowJson) -> Self {
+        Self {
+            timezone: w.timezone,
+            start_time: w.start_time,
+            end_time: w.end_time,
+            days: w.days,
+        }
+    }
+}
+
+impl From<WindowSpec> for WindowJson {
+    fn from(w: WindowSpec) -> Self {
+        Self {
+            timezone: w.timezone,
+            start_time: w.start_time,
+            end_time: w.end_time,
+            days: w.days,
+        }
+    }
+}
+
+/// The stored window of a campaign row (`None`: none, or one that no longer parses).
 pub fn window_of(row: &campaign::Model) -> Option<CallingWindow> {
     row.calling_window
         .clone()
-        .and_then(|v| serde_json::from_value::<WindowJson>(v).ok())
-        .and_then(|w| w.parse().ok())
+        .and_then(|w| WindowJson::from(w).parse().ok())
 }
 
 pub fn retry_of(row: &campaign::Model) -> RetryPolicy {
-    serde_json::from_value(row.retry_policy.clone()).unwrap_or_default()
+    row.retry_policy.clone()
 }
 
 pub fn pool_of(row: &campaign::Model) -> Vec<String> {
-    serde_json::from_value(row.number_pool.clone()).unwrap_or_default()
+    row.number_pool.0.clone()
 }
 
 /// Prompt variables of a contact's call: its `customData` (strings as they are, other

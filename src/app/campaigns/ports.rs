@@ -31,6 +31,7 @@ use super::{
 use crate::{
     app::calls::{self, Calls},
     config::CampaignSettings,
+    domain::Direction,
     providers::telephony::{self as tel, CallLookup},
     store::{self, campaigns as cs},
 };
@@ -394,7 +395,7 @@ impl CampaignPorts for ServerCampaignPorts {
         let row = calls::new_call(
             &old.org_id,
             &old.agent_id,
-            "outbound",
+            Direction::Outbound,
             &old.from_number,
             &old.to_number,
             Some(&number),
@@ -568,11 +569,11 @@ impl CampaignPorts for ServerCampaignPorts {
             let call_row = calls::new_call(
                 &row.org_id,
                 &row.agent_id,
-                "outbound",
+                Direction::Outbound,
                 &number.phone_number,
                 &contact.phone_number,
                 Some(number),
-                json!(variables_of(contact.name.as_deref(), &contact.custom_data)),
+                variables_of(contact.name.as_deref(), &contact.custom_data).into(),
                 metadata,
             );
             let intent = campaign_dial::Model {

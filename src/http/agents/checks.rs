@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::{AgentOut, load};
 use crate::domain::agent::is_variable_name;
 use crate::{
+    domain::{AgentStatus, PipelineMode},
     error::{ApiError, ApiResult, FieldError},
     http::core::{
         envelope::{self, Sorted},
@@ -256,7 +257,7 @@ fn patch_fix(agent_id: &str, body: Value) -> Option<Value> {
 
 /// The providers of the agent's pipeline, by kind (its choice or the default).
 pub fn pipeline(agent: &AgentOut) -> Vec<(Kind, Option<&str>)> {
-    if agent.pipeline_mode == "s2s" {
+    if agent.pipeline_mode == PipelineMode::S2s {
         vec![(Kind::S2s, agent.s2s_provider.as_deref())]
     } else {
         vec![
@@ -468,14 +469,14 @@ pub async fn run_preflight(
         )
     });
 
-    let ready = agent.status != "inactive" && !checks.iter().any(|c| c.status == "fail");
+    let ready = agent.status != AgentStatus::Inactive && !checks.iter().any(|c| c.status == "fail");
     Ok((ready, checks, score))
 }
 
 /// 0–100 from the voice, noise reduction, turn-taking settings and greeting length.
 pub fn voice_quality(agent: &AgentOut) -> u8 {
     let mut score = 40u8;
-    let voice_set = if agent.pipeline_mode == "s2s" {
+    let voice_set = if agent.pipeline_mode == PipelineMode::S2s {
         agent.s2s_voice.is_some()
     } else {
         agent.voice_config.as_ref().is_some_and(|v| v.voice_id.is_some())

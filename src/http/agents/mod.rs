@@ -33,7 +33,7 @@ use crate::domain::agent::{
     is_variable_name,
 };
 use crate::{
-    domain::ids,
+    domain::{AgentStatus, PipelineMode, ids::AgentId},
     error::{ApiError, ApiResult, FieldError},
     providers::catalog::{self, Kind},
     state::AppState,
@@ -239,8 +239,11 @@ pub struct AgentOut {
     pub description: Option<String>,
     pub system_prompt: Option<String>,
     pub first_message: Option<String>,
-    pub status: String,
-    pub pipeline_mode: String,
+    // Served as the plain strings they always were (same schema).
+    #[schemars(with = "String")]
+    pub status: AgentStatus,
+    #[schemars(with = "String")]
+    pub pipeline_mode: PipelineMode,
     pub s2s_provider: Option<String>,
     pub s2s_model: Option<String>,
     pub s2s_voice: Option<String>,
@@ -260,10 +263,6 @@ pub struct AgentOut {
     pub updated_at: DateTime<Utc>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(v: Option<Value>) -> Option<T> {
-    v.and_then(|v| serde_json::from_value(v).ok())
-}
-
 impl From<agent::Model> for AgentOut {
     fn from(m: agent::Model) -> Self {
         Self {
@@ -277,15 +276,15 @@ impl From<agent::Model> for AgentOut {
             s2s_provider: m.s2s_provider,
             s2s_model: m.s2s_model,
             s2s_voice: m.s2s_voice,
-            s2s_config: parse(Some(m.s2s_config)).unwrap_or_default(),
-            s2s_turn_detection: parse(m.s2s_turn_detection),
-            interruption_settings: parse(m.interruption_settings),
-            voice_config: parse(m.voice_config),
-            llm_config: parse(m.llm_config),
-            stt_config: parse(m.stt_config),
-            enabled_tools: parse(Some(m.enabled_tools)).unwrap_or_default(),
-            memory_policy: parse(m.memory_policy),
-            variables: parse(Some(m.variables)).unwrap_or_default(),
+            s2s_config: m.s2s_config.into(),
+            s2s_turn_detection: m.s2s_turn_detection.map(Into::into),
+            interruption_settings: m.interruption_settings.map(Into::into),
+            voice_config: m.voice_config.map(Into::into),
+            llm_config: m.llm_config.map(Into::into),
+            stt_config: m.stt_config.map(Into::into),
+            enabled_tools: m.enabled_tools.into(),
+            memory_policy: m.memory_policy.map(Into::into),
+            variables: m.variables.into(),
             max_duration_seconds: m.max_duration_secs.and_then(|s| u32::try_from(s).ok()),
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -303,20 +302,20 @@ fn apply(out: &AgentOut, row: &mut agent::Model) {
     row.description = out.description.clone();
     row.system_prompt = out.system_prompt.clone();
     row.first_message = out.first_message.clone();
-    row.status = out.status.clone();
-    row.pipeline_mode = out.pipeline_mode.clone();
+    row.status = out.status;
+    row.pipeline_mode = out.pipeline_mode;
     row.s2s_provider = out.s2s_provider.clone();
     row.s2s_model = out.s2s_model.clone();
     row.s2s_voice = out.s2s_voice.clone();
-    row.s2s_config = to_json(&out.s2s_config);
-    row.s2s_turn_detection = out.s2s_turn_detection.as_ref().map(to_json);
-    row.interruption_settings = out.interruption_settings.as_ref().map(to_json);
-    row.voice_config = out.voice_config.as_ref().map(to_json);
-    row.llm_config = out.llm_config.as_ref().map(to_json);
-    row.stt_config = out.stt_config.as_ref().map(to_json);
-    row.enabled_tools = to_json(&out.enabled_tools);
-    row.memory_policy = out.memory_policy.as_ref().map(to_json);
-    row.variables = to_json(&out.variables);
+    row.s2s_config = out.s2s_config.clone().into();
+    row.s2s_turn_detection = out.s2s_turn_detection.clone().map(Into::into);
+    row.interruption_settings = out.interruption_settings.clone().map(Into::into);
+    row.voice_config = out.voice_config.clone().map(Into::into);
+    row.llm_config = out.llm_config.clone().map(Into::into);
+    row.stt_config = out.stt_config.clone().map(Into::into);
+    row.enabled_tools = out.enabled_tools.clone().into();
+    row.memory_policy = out.memory_policy.clone().map(Into::into);
+    row.variables = out.variables.clone().into();
     row.max_duration_secs = out.max_duration_seconds.and_then(|s| i32::try_from(s).ok());
 }
 
@@ -490,13 +489,22 @@ pub fn new_agent(state: &AppState, org_id: &str, input: AgentIn, enabled_tools: 
         .unwrap_or_else(|| catalog::default_for(Kind::S2s, providers));
     let _ = org_id;
     AgentOut {
-        id: ids::new_id(ids::AGENT),
+        id: AgentId::new().into(),
         name: input.name.trim().to_string(),
         description: input.description,
         system_prompt: input.system_prompt,
         first_message: input.first_message,
-        status: input.status.unwrap_or_else(|| "active".into()),
-        pipeline_mode: input.pipeline_mode.unwrap_or_else(|| "s2s".into()),
+        // Both were checked against STATUSES and PIPELINES on the way in.
+        status: input
+            .status
+            .as_deref()
+            .and_then(AgentStatus::parse)
+            .unwrap_or(AgentStatus::Active),
+        pipeline_mode: input
+            .pipeline_mode
+            .as_deref()
+            .and_then(PipelineMode::parse)
+            .unwrap_or(PipelineMode::S2s),
         s2s_model: input
             .s2s_model
             .or_else(|| s2s.default_model(Kind::S2s).map(str::to_string)),
@@ -532,20 +540,20 @@ pub async fn insert_agent(
         description: None,
         system_prompt: None,
         first_message: None,
-        status: String::new(),
-        pipeline_mode: String::new(),
+        status: AgentStatus::Active,
+        pipeline_mode: PipelineMode::S2s,
         s2s_provider: None,
         s2s_model: None,
         s2s_voice: None,
-        s2s_config: Value::Null,
+        s2s_config: Default::default(),
         s2s_turn_detection: None,
         interruption_settings: None,
         voice_config: None,
         llm_config: None,
         stt_config: None,
-        enabled_tools: Value::Null,
+        enabled_tools: Default::default(),
         memory_policy: None,
-        variables: Value::Null,
+        variables: Default::default(),
         max_duration_secs: None,
         created_at: out.created_at,
         updated_at: out.updated_at,
@@ -604,10 +612,10 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(p): Body<AgentPatch>) 
     if let Some(v) = p.first_message {
         a.first_message = v;
     }
-    if let Some(v) = p.status {
+    if let Some(v) = p.status.as_deref().and_then(AgentStatus::parse) {
         a.status = v;
     }
-    if let Some(v) = p.pipeline_mode {
+    if let Some(v) = p.pipeline_mode.as_deref().and_then(PipelineMode::parse) {
         a.pipeline_mode = v;
     }
     if let Some(v) = p.s2s_provider {

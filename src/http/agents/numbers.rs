@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{AgentIn, AgentOut, insert_agent, load, new_agent, record_change};
 use crate::{
-    domain::is_e164,
+    domain::E164,
     error::{ApiError, ApiResult, ErrorCode},
     http::{
         core::{
@@ -63,7 +63,7 @@ impl Validate for AssignIn {
 
 pub async fn assign(ctx: Ctx, id: web::Path<String>, Body(input): Body<AssignIn>) -> ApiResult<HttpResponse> {
     if let Some(n) = &input.phone_number
-        && !is_e164(n)
+        && E164::parse(n).is_err()
     {
         return Err(ApiError::new(
             ErrorCode::InvalidNumber,

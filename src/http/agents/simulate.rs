@@ -12,6 +12,7 @@ use thruai_actors::call::{
 
 use super::{AgentOut, checks, load};
 use crate::{
+    domain::PipelineMode,
     error::{ApiError, ApiResult, ErrorCode},
     http::core::{
         envelope::{self, Sorted},
@@ -196,7 +197,7 @@ fn verdict(
             Some("Tell the agent never to disclose account details before verification.".into()),
         ),
         "interruption" => {
-            let enabled = agent.pipeline_mode == "s2s"
+            let enabled = agent.pipeline_mode == PipelineMode::S2s
                 || agent
                     .interruption_settings
                     .as_ref()

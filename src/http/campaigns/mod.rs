@@ -28,7 +28,7 @@ use crate::{
         calls,
         campaigns::{WindowJson, pool_of},
     },
-    domain::{ids, is_e164},
+    domain::{AgentStatus, ids::CampaignId, is_e164},
     error::{ApiError, ApiResult, ErrorCode},
     store::{self, campaigns as cs},
 };
@@ -223,8 +223,8 @@ impl From<campaign::Model> for CampaignOut {
             workflow_id: r.workflow_id,
             from_number: r.from_number,
             max_concurrent_calls: r.max_concurrent_calls,
-            calling_window: r.calling_window,
-            retry_policy: r.retry_policy,
+            calling_window: r.calling_window.map(|w| json!(w)),
+            retry_policy: json!(r.retry_policy),
             metadata: r.metadata,
             status: r.status,
             started_at: r.started_at,
@@ -272,7 +272,7 @@ pub struct CampaignDetailOut {
 async fn check_agent(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, agent_id: &str) -> ApiResult<()> {
     store::agents::find(db, ctx.org(), agent_id)
         .await?
-        .filter(|a| a.status != "inactive")
+        .filter(|a| a.status != AgentStatus::Inactive)
         .ok_or_else(|| {
             ApiError::new(
                 ErrorCode::InvalidAgent,
@@ -302,17 +302,17 @@ pub async fn create(ctx: Ctx, Body(input): Body<CampaignIn>) -> ApiResult<HttpRe
     check_numbers(&ctx, ctx.db(), &input.agent_id, input.from_number.as_deref(), &pool).await?;
     let now = Utc::now();
     let row = campaign::Model {
-        id: ids::new_id(ids::CAMPAIGN),
+        id: CampaignId::new().into(),
         org_id: ctx.org().to_string(),
         name: input.name.trim().to_string(),
         description: input.description.filter(|d| !d.is_empty()),
         agent_id: input.agent_id,
         workflow_id: input.workflow_id,
         from_number: input.from_number,
-        number_pool: json!(pool),
+        number_pool: pool.into(),
         max_concurrent_calls: i32::try_from(input.max_concurrent_calls.unwrap_or(5)).unwrap_or(5),
-        calling_window: input.calling_window.map(|w| json!(w)),
-        retry_policy: json!(input.retry_policy.map(|r| r.policy()).unwrap_or_default()),
+        calling_window: input.calling_window.map(Into::into),
+        retry_policy: input.retry_policy.map(|r| r.policy()).unwrap_or_default(),
         metadata: input.metadata.unwrap_or_else(|| json!({})),
         status: CampaignStatus::Draft.as_str().into(),
         owner_epoch: 0,
@@ -405,7 +405,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignP
         let from = patch.from_number.clone().or_else(|| row.from_number.clone());
         check_numbers(&ctx, &txn, &row.agent_id, from.as_deref(), &pool).await?;
         row.from_number = from;
-        row.number_pool = json!(pool);
+        row.number_pool = pool.into();
     }
     if let Some(n) = patch.name {
         row.name = n.trim().to_string();
@@ -420,10 +420,10 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignP
         row.max_concurrent_calls = i32::try_from(m).unwrap_or(1);
     }
     if let Some(w) = patch.calling_window {
-        row.calling_window = Some(json!(w));
+        row.calling_window = Some(w.into());
     }
     if let Some(r) = patch.retry_policy {
-        row.retry_policy = json!(r.policy());
+        row.retry_policy = r.policy();
     }
     if let Some(m) = patch.metadata {
         row.metadata = m;

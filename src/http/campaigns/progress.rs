@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use thruai_actors::campaign::state::{self as cstate, Counts};
 
 use super::{CountsOut, load};
@@ -241,7 +241,7 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
             held_by_this_node: running_here,
         },
         window: WindowStateOut {
-            configured: row.calling_window.clone(),
+            configured: row.calling_window.as_ref().map(|w| json!(w)),
             open_now: window.as_ref().is_none_or(|w| w.is_open(now)),
             next_opening,
         },

@@ -30,7 +30,7 @@ use super::core::{
 };
 use crate::{
     app::a2p::record_change,
-    domain::{ids, is_e164},
+    domain::{TelephonyProvider, ids, is_e164},
     error::{ApiError, ApiResult, ErrorCode, FieldError},
     state::AppState,
     store,
@@ -360,7 +360,7 @@ pub async fn link_number(ctx: Ctx, id: web::Path<String>, Body(input): Body<Link
             "nextAction": next_action(&campaign.status, Kind::Campaign, &campaign.id),
         })));
     }
-    if number.provider == "twilio"
+    if number.provider == TelephonyProvider::Twilio
         && let (Some(carrier_ref), Some(pn)) = (&campaign.carrier_sid, &number.provider_sid)
         && let Some(twilio) = ctx
             .state

@@ -24,7 +24,7 @@ use super::core::{
 };
 use crate::{
     app::carriers::Mode,
-    domain::{ids, is_e164},
+    domain::{E164, ids::PhoneNumberId},
     error::{ApiError, ApiResult, ErrorCode},
     providers::{
         telephony::{self, CarrierNumber, SearchQuery, Telephony, Webhooks},
@@ -43,6 +43,11 @@ fn not_configured() -> ApiError {
         ErrorCode::TwilioNotConfigured,
         "No Twilio credentials configured — use PUT /telephony/credentials to set up BYOC",
     )
+}
+
+/// `raw` as an E.164 number, or `INVALID_NUMBER` naming `field`.
+pub(crate) fn e164(field: &str, raw: &str) -> ApiResult<E164> {
+    E164::parse(raw).map_err(|_| invalid_number(field, raw))
 }
 
 pub(crate) fn invalid_number(field: &str, raw: &str) -> ApiError {
@@ -99,10 +104,10 @@ pub fn number_row(
 ) -> phone_number::Model {
     let now = Utc::now();
     phone_number::Model {
-        id: ids::new_id(ids::PHONE_NUMBER),
+        id: PhoneNumberId::new().into(),
         org_id: org_id.to_string(),
         friendly_name: friendly_name.or(bought.friendly_name),
-        provider: carrier.provider().to_string(),
+        provider: carrier.provider(),
         provider_sid: Some(bought.sid),
         twilio_account_sid: carrier.account_sid().map(str::to_string),
         voice_webhook_url: bought.voice_url,
@@ -122,7 +127,7 @@ pub fn number_row(
 pub async fn buy(
     state: &AppState,
     org_id: &str,
-    phone_number: Option<&str>,
+    phone_number: Option<&E164>,
     search: &SearchIn,
 ) -> ApiResult<(std::sync::Arc<dyn Telephony>, CarrierNumber, String)> {
     let (_, carrier) = state.carriers.for_org(org_id).await?;
@@ -281,11 +286,11 @@ pub async fn search_post(ctx: Ctx, Body(input): Body<SearchIn>) -> ApiResult<Htt
 }
 
 pub async fn provision(ctx: Ctx, Body(input): Body<ProvisionIn>) -> ApiResult<HttpResponse> {
-    if let Some(n) = &input.phone_number
-        && !is_e164(n)
-    {
-        return Err(invalid_number("phoneNumber", n));
-    }
+    let phone_number = input
+        .phone_number
+        .as_deref()
+        .map(|n| e164("phoneNumber", n))
+        .transpose()?;
     if let Some(agent_id) = &input.agent_id {
         ensure_agent(ctx.db(), ctx.org(), agent_id).await?;
     }
@@ -295,7 +300,7 @@ pub async fn provision(ctx: Ctx, Body(input): Body<ProvisionIn>) -> ApiResult<Ht
         contains: None,
         limit: None,
     };
-    let (carrier, bought, country) = buy(&ctx.state, ctx.org(), input.phone_number.as_deref(), &search).await?;
+    let (carrier, bought, country) = buy(&ctx.state, ctx.org(), phone_number.as_ref(), &search).await?;
     let sid = bought.sid.clone();
     let e164 = bought.phone_number.clone();
     let row = number_row(
@@ -325,22 +330,19 @@ pub async fn provision(ctx: Ctx, Body(input): Body<ProvisionIn>) -> ApiResult<Ht
 }
 
 pub async fn import(ctx: Ctx, Body(input): Body<ImportIn>) -> ApiResult<HttpResponse> {
-    let e164 = input.phone_number.trim().to_string();
-    if !is_e164(&e164) {
-        return Err(invalid_number("phoneNumber", &e164));
-    }
+    let number = e164("phoneNumber", input.phone_number.trim())?;
     let Some((_, client)) = ctx.state.carriers.twilio_for(ctx.org()).await? else {
         return Err(not_configured());
     };
     if let Some(agent_id) = &input.agent_id {
         ensure_agent(ctx.db(), ctx.org(), agent_id).await?;
     }
-    ensure_unowned(&ctx.state, ctx.org(), &e164).await?;
+    ensure_unowned(&ctx.state, ctx.org(), number.as_str()).await?;
     let carrier = telephony::TwilioCarrier::new(client);
-    let owned = carrier.find_owned(&e164).await?.ok_or_else(|| {
+    let owned = carrier.find_owned(number.as_str()).await?.ok_or_else(|| {
         ApiError::not_found(
             &format!("Phone number in Twilio account {}", carrier.account_sid().unwrap_or("")),
-            &e164,
+            number.as_str(),
         )
     })?;
     let configured = carrier.configure(&owned.sid, &webhooks(&ctx.state)).await?;

@@ -45,7 +45,7 @@ impl From<phone_number::Model> for PhoneNumberOut {
             id: m.id,
             phone_number: m.phone_number,
             friendly_name: m.friendly_name,
-            provider: m.provider,
+            provider: m.provider.to_string(),
             provider_sid: m.provider_sid,
             twilio_account_sid: m.twilio_account_sid,
             voice_webhook_url: m.voice_webhook_url,

@@ -131,7 +131,7 @@ async fn handle_inbound(req: &HttpRequest, body: &[u8], state: &AppState) -> Res
             to,
             &text,
             "received",
-            &number.provider,
+            number.provider.as_str(),
             sid,
         ),
     )
@@ -155,7 +155,7 @@ async fn handle_inbound(req: &HttpRequest, body: &[u8], state: &AppState) -> Res
                 from,
                 help,
                 "sent",
-                &number.provider,
+                number.provider.as_str(),
                 None,
             ),
         )

@@ -123,8 +123,8 @@ fn matches_contains(digits: &str, pattern: &str) -> bool {
 
 #[async_trait]
 impl Telephony for SandboxCarrier {
-    fn provider(&self) -> &'static str {
-        "sandbox"
+    fn provider(&self) -> thruai_entities::values::status::TelephonyProvider {
+        thruai_entities::values::status::TelephonyProvider::Sandbox
     }
 
     fn account_sid(&self) -> Option<&str> {

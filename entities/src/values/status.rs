@@ -1,0 +1,110 @@
+//! The string columns with a closed set of values, as enums: each keeps the column a plain
+//! string (no migration) and reads and writes exactly the values the API has always used.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Declares `as_str` (the stored and served value) and `parse` for a string enum.
+macro_rules! string_values {
+    ($t:ident { $($variant:ident => $value:literal),* $(,)? }) => {
+        impl $t {
+            pub const ALL: &'static [$t] = &[$($t::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $value),* }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($value => Some(Self::$variant),)* _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// An agent's status: `active`, `inactive` (takes no calls) or `draft`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    #[sea_orm(string_value = "active")]
+    Active,
+    #[sea_orm(string_value = "inactive")]
+    Inactive,
+    #[sea_orm(string_value = "draft")]
+    Draft,
+}
+
+string_values!(AgentStatus { Active => "active", Inactive => "inactive", Draft => "draft" });
+
+/// How an agent speaks: one speech-to-speech session, or STT → LLM → TTS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum PipelineMode {
+    #[sea_orm(string_value = "s2s")]
+    S2s,
+    #[sea_orm(string_value = "traditional")]
+    Traditional,
+}
+
+string_values!(PipelineMode { S2s => "s2s", Traditional => "traditional" });
+
+/// Which way a call (or a message) went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    #[sea_orm(string_value = "inbound")]
+    Inbound,
+    #[sea_orm(string_value = "outbound")]
+    Outbound,
+}
+
+string_values!(Direction { Inbound => "inbound", Outbound => "outbound" });
+
+/// The carrier a number was bought or imported on, and its calls placed through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum TelephonyProvider {
+    #[sea_orm(string_value = "twilio")]
+    Twilio,
+    #[sea_orm(string_value = "sandbox")]
+    Sandbox,
+}
+
+string_values!(TelephonyProvider { Twilio => "twilio", Sandbox => "sandbox" });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::ActiveEnum;
+
+    #[test]
+    fn stored_served_and_parsed_values_agree() {
+        for s in AgentStatus::ALL {
+            assert_eq!(s.to_value(), s.as_str());
+            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.as_str())));
+            assert_eq!(AgentStatus::parse(s.as_str()), Some(*s));
+        }
+        for p in PipelineMode::ALL {
+            assert_eq!(p.to_value(), p.as_str());
+            assert_eq!(serde_json::to_value(p).ok(), Some(serde_json::json!(p.as_str())));
+        }
+        for d in Direction::ALL {
+            assert_eq!(d.to_value(), d.as_str());
+            assert_eq!(serde_json::to_value(d).ok(), Some(serde_json::json!(d.as_str())));
+        }
+        for t in TelephonyProvider::ALL {
+            assert_eq!(t.to_value(), t.as_str());
+            assert_eq!(serde_json::to_value(t).ok(), Some(serde_json::json!(t.as_str())));
+        }
+        assert_eq!(PipelineMode::parse("pipeline"), None);
+    }
+}
