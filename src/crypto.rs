@@ -18,6 +18,8 @@ use crate::store;
 pub const GENERATED_KEY_NAME: &str = "encryption_key_v1";
 /// Ciphertexts carry their format version, so the scheme can change later.
 const PREFIX: &str = "v1:";
+/// How every sealed value begins.
+pub const SEALED_PREFIX: &str = PREFIX;
 const NONCE_LEN: usize = 12;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,11 @@
-//! Re-sealing every secret at rest under a new encryption key (`thruai rotate-key`).
+//! Re-sealing every secret at rest under a new encryption key (`thruai rotate-key`);
+//! values stored before they were sealed (old webhook secrets, tool header values) are
+//! sealed on the way.
 
 use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
 
 use crate::{
-    app::webhooks::open_secret,
+    app::{tools::is_sealed, webhooks::open_secret},
     crypto::{Crypto, CryptoError, GENERATED_KEY_NAME},
     store::secrets::{self, SealedColumn},
 };
@@ -39,6 +41,7 @@ pub async fn rotate(db: &DatabaseConnection, current: &Crypto, next: &Crypto) ->
     for value in &values {
         let opened = match value.column {
             SealedColumn::WebhookSecret => open_secret(current, &value.text).await,
+            SealedColumn::ToolHeader if !is_sealed(&value.text) => Ok(value.text.clone()),
             _ => current.decrypt(&value.text).await,
         };
         let plain = opened.map_err(|source| RotateError::Open {

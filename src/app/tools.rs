@@ -67,8 +67,43 @@ fn describe_send_error(err: &SsrfError, timeout: u64) -> String {
     }
 }
 
-pub fn headers_of(m: &tool::Model) -> BTreeMap<String, String> {
-    m.headers.0.clone()
+/// Whether a stored header value is sealed (values stored before headers were sealed are
+/// plain text, read as they are until the tool is saved again or the key is rotated).
+pub fn is_sealed(value: &str) -> bool {
+    value.starts_with(crate::crypto::SEALED_PREFIX)
+}
+
+/// The tool's extra headers, opened (header values are sealed at rest: they are often
+/// credentials).
+///
+/// # Errors
+/// A sealed value that does not open with the platform key.
+pub async fn open_headers(crypto: &Crypto, m: &tool::Model) -> Result<BTreeMap<String, String>, CryptoError> {
+    let mut out = BTreeMap::new();
+    for (name, value) in &m.headers.0 {
+        let value = if is_sealed(value) {
+            crypto.decrypt(value).await?
+        } else {
+            value.clone()
+        };
+        out.insert(name.clone(), value);
+    }
+    Ok(out)
+}
+
+/// Seals every header value for storage.
+///
+/// # Errors
+/// When the platform key is unavailable.
+pub async fn seal_headers(
+    crypto: &Crypto,
+    headers: BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, CryptoError> {
+    let mut out = BTreeMap::new();
+    for (name, value) in headers {
+        out.insert(name, crypto.encrypt(&value).await?);
+    }
+    Ok(out)
 }
 
 /// The outcome of one signed tool call.
@@ -119,7 +154,7 @@ impl ToolDelivery {
             .header("content-type", "application/json")
             .header("user-agent", USER_AGENT)
             .timeout(Duration::from_secs(timeout));
-        for (name, value) in headers_of(row) {
+        for (name, value) in open_headers(&self.crypto, row).await? {
             req = req.header(name, value);
         }
         if let Some(secret) = &secret {

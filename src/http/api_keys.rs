@@ -145,7 +145,7 @@ pub struct ApiKeyCreatedOut {
 }
 
 fn scopes_of(m: &api_key::Model) -> Vec<String> {
-    serde_json::from_value(m.scopes.clone()).unwrap_or_default()
+    m.scopes.0.clone()
 }
 
 fn status_of(m: &api_key::Model, now: DateTime<Utc>) -> &'static str {

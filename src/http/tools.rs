@@ -21,7 +21,7 @@ use super::core::{
     validation::{Validate, Validator},
 };
 use crate::{
-    app::tools::headers_of,
+    app::tools::{open_headers, seal_headers},
     domain::ids::ToolId,
     error::{ApiError, ApiResult, ErrorCode},
     net::signing::WebhookSecret,
@@ -235,9 +235,17 @@ fn mask(value: &str) -> String {
     }
 }
 
-impl From<tool::Model> for ToolOut {
-    fn from(m: tool::Model) -> Self {
-        let headers = headers_of(&m)
+impl ToolOut {
+    /// The answer for a stored tool, its header values opened then masked where sensitive.
+    async fn of(state: &AppState, m: tool::Model) -> ApiResult<Self> {
+        let headers = open_headers(&state.crypto, &m)
+            .await
+            .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))?;
+        Ok(Self::with_headers(m, headers))
+    }
+
+    fn with_headers(m: tool::Model, headers: BTreeMap<String, String>) -> Self {
+        let headers = headers
             .into_iter()
             .map(|(k, v)| {
                 let lower = k.to_ascii_lowercase();
@@ -309,7 +317,9 @@ pub async fn create(ctx: Ctx, Body(input): Body<ToolIn>) -> ApiResult<HttpRespon
         parameters: input.parameters,
         secret_hint: secret.as_ref().map(|(_, hint)| hint.clone()),
         secret_ciphertext: secret.map(|(sealed, _)| sealed),
-        headers: input.headers.unwrap_or_default().into(),
+        headers: sealed_headers(&ctx.state, input.headers.unwrap_or_default())
+            .await?
+            .into(),
         timeout_secs: input.timeout.unwrap_or(DEFAULT_TIMEOUT_SECS),
         created_at: now,
         updated_at: now,
@@ -322,13 +332,23 @@ pub async fn create(ctx: Ctx, Body(input): Body<ToolIn>) -> ApiResult<HttpRespon
             err
         }
     })?;
-    ctx.commit(txn, StatusCode::CREATED, &ToolOut::from(row)).await
+    let out = ToolOut::of(&ctx.state, row).await?;
+    ctx.commit(txn, StatusCode::CREATED, &out).await
+}
+
+async fn sealed_headers(state: &AppState, headers: BTreeMap<String, String>) -> ApiResult<BTreeMap<String, String>> {
+    seal_headers(&state.crypto, headers)
+        .await
+        .map_err(|e| ApiError::internal(ErrorCode::InternalError, e))
 }
 
 pub async fn list(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
     let page = q.page()?;
     let (rows, total) = store::tools::list(ctx.db(), ctx.org(), page.offset(), page.page_size).await?;
-    let items: Vec<ToolOut> = rows.into_iter().map(Into::into).collect();
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        items.push(ToolOut::of(&ctx.state, row).await?);
+    }
     Ok(envelope::list("tools", &items, page.info(total)))
 }
 
@@ -340,7 +360,7 @@ async fn load(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, id: &str) -> ApiRes
 
 pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let row = load(&ctx, ctx.db(), &id).await?;
-    Ok(envelope::ok(&ToolOut::from(row)))
+    Ok(envelope::ok(&ToolOut::of(&ctx.state, row).await?))
 }
 
 pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<ToolPatch>) -> ApiResult<HttpResponse> {
@@ -368,14 +388,15 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<ToolPatch
         row.secret_ciphertext = secret.map(|(sealed, _)| sealed);
     }
     if let Some(headers) = patch.headers {
-        row.headers = headers.into();
+        row.headers = sealed_headers(&ctx.state, headers).await?.into();
     }
     if let Some(timeout) = patch.timeout {
         row.timeout_secs = timeout;
     }
     row.updated_at = Utc::now();
     let row = store::tools::save(&txn, row).await?;
-    ctx.commit(txn, StatusCode::OK, &ToolOut::from(row)).await
+    let out = ToolOut::of(&ctx.state, row).await?;
+    ctx.commit(txn, StatusCode::OK, &out).await
 }
 
 /// Agents whose `enabledTools` lists `tool_id`.

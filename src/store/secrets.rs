@@ -2,7 +2,9 @@
 //! organisation, for re-sealing them under a new key.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr,
+};
 use thruai_entities::{platform_secret, telephony_credential, tool, webhook};
 
 /// The stored value of `name`, inserting `fresh` when there is none. Two nodes racing on
@@ -35,6 +37,8 @@ pub enum SealedColumn {
     TelephonyAuthToken,
     /// `tools.secret_ciphertext`.
     ToolSecret,
+    /// One value of `tools.headers` (rows older than sealing hold the text itself).
+    ToolHeader,
     /// `webhooks.secret` (rows older than sealing hold the `whsec_` text itself).
     WebhookSecret,
 }
@@ -44,6 +48,8 @@ pub enum SealedColumn {
 pub struct SealedValue {
     pub column: SealedColumn,
     pub row: String,
+    /// The header's name, for a tool header.
+    pub field: Option<String>,
     pub text: String,
 }
 
@@ -54,18 +60,24 @@ pub async fn sealed_values(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>
         out.push(SealedValue {
             column: SealedColumn::TelephonyAuthToken,
             row: row.org_id,
+            field: None,
             text: row.auth_token_ciphertext,
         });
     }
-    for row in tool::Entity::find()
-        .filter(tool::Column::SecretCiphertext.is_not_null())
-        .all(db)
-        .await?
-    {
+    for row in tool::Entity::find().all(db).await? {
+        for (name, text) in row.headers.0 {
+            out.push(SealedValue {
+                column: SealedColumn::ToolHeader,
+                row: row.id.clone(),
+                field: Some(name),
+                text,
+            });
+        }
         if let Some(text) = row.secret_ciphertext {
             out.push(SealedValue {
                 column: SealedColumn::ToolSecret,
                 row: row.id,
+                field: None,
                 text,
             });
         }
@@ -74,6 +86,7 @@ pub async fn sealed_values(db: &impl ConnectionTrait) -> Result<Vec<SealedValue>
         out.push(SealedValue {
             column: SealedColumn::WebhookSecret,
             row: row.id,
+            field: None,
             text: row.secret,
         });
     }
@@ -96,6 +109,15 @@ pub async fn reseal(db: &impl ConnectionTrait, value: &SealedValue, text: String
                 .filter(tool::Column::Id.eq(&value.row))
                 .exec(db)
                 .await?;
+        }
+        SealedColumn::ToolHeader => {
+            if let (Some(tool), Some(name)) = (tool::Entity::find_by_id(&value.row).one(db).await?, &value.field) {
+                let mut headers = tool.headers.clone();
+                headers.0.insert(name.clone(), text);
+                let mut active: tool::ActiveModel = tool.into();
+                active.headers = Set(headers);
+                active.update(db).await?;
+            }
         }
         SealedColumn::WebhookSecret => {
             webhook::Entity::update_many()

@@ -481,6 +481,15 @@ async fn rotate_key_reseals_every_secret_under_the_new_key() {
     )
     .await;
     assert_eq!(hook.status, 201, "{:?}", hook.body);
+    let tool = send(
+        client
+            .post(url(&server, "/tools"))
+            .bearer_auth(&key)
+            .json(&json!({ "name": "lookup", "url": "http://127.0.0.1:9/tool",
+                           "headers": { "X-Api-Key": "abcdefgh12345678" } })),
+    )
+    .await;
+    assert_eq!(tool.status, 201, "{:?}", tool.body);
     let rotate = |new_key: &str| {
         Command::new(env!("CARGO_BIN_EXE_thruai"))
             .args(["rotate-key", "--to", new_key])
@@ -499,13 +508,18 @@ async fn rotate_key_reseals_every_secret_under_the_new_key() {
     let out = rotate(&new_key);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("Re-sealed 1 secrets"), "{stdout}");
+    assert!(stdout.contains("Re-sealed 2 secrets"), "{stdout}");
     assert!(!stdout.contains(&new_key), "a key the operator gave is not echoed");
 
     let db = connect(&shared).await;
     let sealed = thruai::store::secrets::sealed_values(&db).await.unwrap();
     let next = thruai::crypto::Crypto::new(&new_key, db.clone()).unwrap();
-    assert_eq!(next.decrypt(&sealed[0].text).await.unwrap(), "my-webhook-secret-123");
+    let mut opened = Vec::new();
+    for value in &sealed {
+        opened.push(next.decrypt(&value.text).await.unwrap());
+    }
+    opened.sort();
+    assert_eq!(opened, ["abcdefgh12345678", "my-webhook-secret-123"]);
     // The generated key was forgotten: a server without the new key opens nothing.
     let old = thruai::crypto::Crypto::new("", db.clone()).unwrap();
     assert!(old.decrypt(&sealed[0].text).await.is_err());

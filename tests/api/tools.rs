@@ -1,6 +1,7 @@
 //! Custom tools: CRUD rules, the SSRF guard at save time, signed test calls against a
 //! local sink, timeouts, and delete warnings.
 
+use sea_orm::EntityTrait;
 use serde_json::json;
 use thruai::{
     http::tools::{ToolOut, ToolTestOut},
@@ -178,6 +179,14 @@ async fn testing_a_tool_sends_a_signed_request_with_its_headers() {
         )
         .await;
     let id = tool.data()["id"].as_str().unwrap().to_string();
+    // Header values are often credentials: sealed at rest, opened for the call.
+    let stored = thruai_entities::tool::Entity::find_by_id(id.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.headers.0["X-Env"].starts_with("v1:"), "{:?}", stored.headers);
+    assert_eq!(tool.data()["headers"]["X-Env"], "test");
 
     let r = app
         .post(

@@ -361,7 +361,7 @@ pub async fn import(ctx: Ctx, Body(input): Body<ImportIn>) -> ApiResult<HttpResp
     }
     .await;
     match recorded {
-        Err(e) if is_duplicate(&e) => Err(lost_race(&ctx.state, ctx.org(), &e164).await),
+        Err(e) if is_duplicate(&e) => Err(lost_race(&ctx.state, ctx.org(), number.as_str()).await),
         other => other,
     }
 }
