@@ -12,7 +12,7 @@ use super::{
     core::{
         envelope::{self, Sorted},
         extract::{Ctx, ListQuery},
-        layer::is_local_client,
+        guard::is_local_client,
         route_spec::{Param, RouteSpec},
         routes,
     },

@@ -13,7 +13,7 @@ use std::{
 };
 
 use actix_web::{
-    Error, HttpMessage,
+    Error, HttpMessage, HttpRequest,
     body::{BoxBody, MessageBody},
     dev::{Payload, ServiceRequest, ServiceResponse},
     error::PayloadError,
@@ -24,7 +24,6 @@ use actix_web::{
 use futures_util::Stream;
 use tokio::time::Sleep;
 
-use super::layer::client_addr;
 use crate::{
     error::{ApiError, ErrorCode},
     state::AppState,
@@ -79,6 +78,41 @@ impl Drop for Permit {
             }
         }
     }
+}
+
+/// The client address: the peer, unless the peer is a trusted proxy, in which case the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy. The rate limiter
+/// and the loopback-only routes resolve it the same way.
+pub fn client_addr(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr().map(|a| a.ip())?;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    Some(
+        forwarded
+            .split(',')
+            .rev()
+            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+            .find(|ip| !is_trusted(ip))
+            .unwrap_or(peer),
+    )
+}
+
+/// A client on this machine, talking to the server directly: its address (resolved as
+/// [`client_addr`]) is loopback and the request carries no forwarding header — a request a
+/// proxy on this host forwarded is not local, trusted or not.
+pub fn is_local_client(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> bool {
+    let forwarded = ["x-forwarded-for", "forwarded", "x-real-ip"]
+        .iter()
+        .any(|h| req.headers().contains_key(*h));
+    !forwarded && client_addr(req, trusted).is_some_and(|ip| ip.is_loopback())
 }
 
 /// Marks a request whose body missed its deadline (its connection is then closed).

@@ -1,10 +1,10 @@
 //! The per-route API layer, driven by the route's table entry: provisioning limit,
 //! authentication and scope, plan limit, and `Idempotency-Key` on mutating routes.
 
-use std::{net::IpAddr, rc::Rc, sync::Arc};
+use std::{rc::Rc, sync::Arc};
 
 use actix_web::{
-    Error, HttpMessage, HttpRequest, ResponseError,
+    Error, HttpMessage, ResponseError,
     body::BoxBody,
     dev::{Payload, ServiceRequest, ServiceResponse},
     http::header::{HeaderName, HeaderValue},
@@ -13,7 +13,10 @@ use actix_web::{
 };
 use futures_util::StreamExt;
 
-use super::route_spec::{Limit, RouteSpec};
+use super::{
+    guard::client_addr,
+    route_spec::{Limit, RouteSpec},
+};
 use crate::{
     auth::Principal,
     error::{ApiError, ErrorCode},
@@ -237,39 +240,4 @@ pub fn too_large(limit: usize) -> ApiError {
 /// The client address as a string for limits and logs (`unknown` without a peer).
 pub fn client_ip(req: &ServiceRequest, trusted: &[ipnet::IpNet]) -> String {
     client_addr(req.request(), trusted).map_or_else(|| "unknown".into(), |ip| ip.to_string())
-}
-
-/// The client address: the peer, unless the peer is a trusted proxy, in which case the
-/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy. The rate limiter
-/// and the loopback-only routes resolve it the same way.
-pub fn client_addr(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr> {
-    let peer = req.peer_addr().map(|a| a.ip())?;
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return Some(peer);
-    }
-    let forwarded = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",");
-    Some(
-        forwarded
-            .split(',')
-            .rev()
-            .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-            .find(|ip| !is_trusted(ip))
-            .unwrap_or(peer),
-    )
-}
-
-/// A client on this machine, talking to the server directly: its address (resolved as
-/// [`client_addr`]) is loopback and the request carries no forwarding header — a request a
-/// proxy on this host forwarded is not local, trusted or not.
-pub fn is_local_client(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> bool {
-    let forwarded = ["x-forwarded-for", "forwarded", "x-real-ip"]
-        .iter()
-        .any(|h| req.headers().contains_key(*h));
-    !forwarded && client_addr(req, trusted).is_some_and(|ip| ip.is_loopback())
 }
