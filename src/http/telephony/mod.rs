@@ -183,6 +183,13 @@ pub async fn lost_race(state: &AppState, org_id: &str, e164: &str) -> ApiError {
     }
 }
 
+/// Records a bought or imported number and answers it.
+async fn record(ctx: &Ctx, row: phone_number::Model) -> ApiResult<HttpResponse> {
+    let txn = ctx.begin().await?;
+    let row = store::phone_numbers::insert(&txn, row).await?;
+    ctx.commit(txn, StatusCode::CREATED, &PhoneNumberOut::from(row)).await
+}
+
 /// Whether recording a number failed because another request recorded it first.
 fn is_duplicate(e: &ApiError) -> bool {
     e.code == ErrorCode::ResourceConflict
@@ -311,13 +318,7 @@ pub async fn provision(ctx: Ctx, Body(input): Body<ProvisionIn>) -> ApiResult<Ht
         input.friendly_name,
         input.agent_id,
     );
-    let recorded = async {
-        let txn = ctx.begin().await?;
-        let row = store::phone_numbers::insert(&txn, row).await?;
-        ctx.commit(txn, StatusCode::CREATED, &PhoneNumberOut::from(row)).await
-    }
-    .await;
-    match recorded {
+    match record(&ctx, row).await {
         Ok(res) => Ok(res),
         Err(e) => {
             compensate(carrier.as_ref(), &sid).await;
@@ -354,13 +355,7 @@ pub async fn import(ctx: Ctx, Body(input): Body<ImportIn>) -> ApiResult<HttpResp
         input.friendly_name,
         input.agent_id,
     );
-    let recorded = async {
-        let txn = ctx.begin().await?;
-        let row = store::phone_numbers::insert(&txn, row).await?;
-        ctx.commit(txn, StatusCode::CREATED, &PhoneNumberOut::from(row)).await
-    }
-    .await;
-    match recorded {
+    match record(&ctx, row).await {
         Err(e) if is_duplicate(&e) => Err(lost_race(&ctx.state, ctx.org(), number.as_str()).await),
         other => other,
     }
