@@ -79,7 +79,10 @@ impl AppState {
             );
         }
         let email = email::from_settings(&settings, db.clone())?;
-        if email.is_sandbox() && settings.email.sandbox_outbox {
+        // A database that lives and dies with the process (the demo, tests) holds nothing
+        // worth the warnings below.
+        let in_memory = settings.database.url.contains(":memory:") || settings.database.url.contains("mode=memory");
+        if email.is_sandbox() && settings.email.sandbox_outbox && !in_memory {
             tracing::warn!(
                 "email.sandbox_outbox is on: every sign-up code is readable at /_debug/sandbox/outbox from \
                  this machine — for development only"
@@ -103,7 +106,6 @@ impl AppState {
             .connect_timeout(OUTBOUND_CONNECT_TIMEOUT)
             .build()?;
         let crypto = Crypto::new(&settings.security.encryption_key, db.clone())?;
-        let in_memory = settings.database.url.contains(":memory:") || settings.database.url.contains("mode=memory");
         if !crypto.is_configured() && !in_memory {
             tracing::warn!(
                 "security.encryption_key is not set: secrets are sealed with a key generated into this same \
