@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 
 use crate::values::{
     StringMap,
-    status::{Direction, TelephonyProvider},
+    status::{CallStatus, Direction, TelephonyProvider},
 };
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -16,7 +16,7 @@ pub struct Model {
     pub agent_id: String,
     /// `inbound` or `outbound`.
     pub direction: Direction,
-    pub status: String,
+    pub status: CallStatus,
     pub from_number: String,
     pub to_number: String,
     pub phone_number_id: Option<String>,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thruai_actors::call::{
     snapshot::{CallSnapshotV1, Speaker, TimelineEntry, TranscriptEntry, Usage},
-    state::{ALL_STATUSES, CallStatus},
+    state::ALL_STATUSES,
 };
 use thruai_entities::call;
 
@@ -278,7 +278,7 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
         call_id: row.id.clone(),
         id: row.id.clone(),
         session_id: row.session_id.clone(),
-        status: row.status.clone(),
+        status: row.status.to_string(),
         agent_id: row.agent_id.clone(),
         direction: row.direction.to_string(),
         from: row.from_number.clone(),
@@ -312,15 +312,8 @@ fn cost_of(provider: TelephonyProvider, usage: &Usage) -> CostOut {
 /// client has seen survives a crash of the process running the call (the live actor writes
 /// every change within milliseconds, behind the media path).
 fn snapshot(row: &call::Model) -> CallSnapshotV1 {
-    store::calls::snapshot_of(row).unwrap_or_else(|| {
-        CallSnapshotV1::new(
-            &row.id,
-            &row.org_id,
-            &row.agent_id,
-            CallStatus::parse(&row.status).unwrap_or(CallStatus::Failed),
-            row.owner_epoch,
-        )
-    })
+    store::calls::snapshot_of(row)
+        .unwrap_or_else(|| CallSnapshotV1::new(&row.id, &row.org_id, &row.agent_id, row.status, row.owner_epoch))
 }
 
 fn summary(row: &call::Model, snap: Option<&CallSnapshotV1>) -> CallSummaryOut {

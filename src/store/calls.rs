@@ -321,7 +321,9 @@ pub async fn close_interrupted(db: &DatabaseConnection, row: &call::Model) -> Re
     let Some(mut snap) = snapshot_of(row) else {
         return Ok(false);
     };
-    let Ok((status, effects)) = snap.status.on(thruai_actors::call::state::Event::Crashed) else {
+    let Ok((status, effects)) =
+        thruai_actors::call::state::Transitions::on(snap.status, thruai_actors::call::state::Event::Crashed)
+    else {
         return Ok(false);
     };
     let txn = super::begin(db).await?;

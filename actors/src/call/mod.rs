@@ -36,7 +36,7 @@ use self::{
     ports::{Ports, S2sSettings, StoreError, ToolDef},
     snapshot::CallSnapshotV1,
     speaking::Utterance,
-    state::{CallStatus, DomainEvent, Effect, Event},
+    state::{CallStatus, DomainEvent, Effect, Event, Transitions},
 };
 use crate::audio::vad::{TurnDetector, TurnSettings};
 
@@ -550,7 +550,7 @@ impl Handler<CarrierStatus> for CallActor {
             self.snap.provider_call_sid = msg.provider_call_sid;
         }
         self.note("carrier_status", json!({ "status": msg.status }));
-        let Some(event) = CallStatus::carrier_event(&msg.status) else {
+        let Some(event) = state::carrier_event(&msg.status) else {
             return;
         };
         match (self.snap.status, event) {

@@ -4,68 +4,37 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CallStatus {
-    Queued,
-    Ringing,
-    InProgress,
-    Completed,
-    Failed,
-    Busy,
-    NoAnswer,
-    Canceled,
-    Interrupted,
+pub use thruai_entities::values::status::CallStatus;
+
+pub const ALL_STATUSES: &[CallStatus] = CallStatus::ALL;
+
+/// The call's transitions, on the stored status type.
+pub trait Transitions: Sized {
+    /// The next status and the effects, or why the event does not apply.
+    ///
+    /// # Errors
+    /// An event that does not apply in this status.
+    fn on(self, event: Event) -> Result<(CallStatus, Vec<Effect>), InvalidTransition>;
 }
 
-pub const ALL_STATUSES: &[CallStatus] = &[
-    CallStatus::Queued,
-    CallStatus::Ringing,
-    CallStatus::InProgress,
-    CallStatus::Completed,
-    CallStatus::Failed,
-    CallStatus::Busy,
-    CallStatus::NoAnswer,
-    CallStatus::Canceled,
-    CallStatus::Interrupted,
-];
-
-impl CallStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Ringing => "ringing",
-            Self::InProgress => "in_progress",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Busy => "busy",
-            Self::NoAnswer => "no_answer",
-            Self::Canceled => "canceled",
-            Self::Interrupted => "interrupted",
-        }
+impl Transitions for CallStatus {
+    fn on(self, event: Event) -> Result<(CallStatus, Vec<Effect>), InvalidTransition> {
+        transition(self, event)
     }
+}
 
-    pub fn parse(s: &str) -> Option<Self> {
-        ALL_STATUSES.iter().copied().find(|c| c.as_str() == s)
-    }
-
-    pub fn is_terminal(self) -> bool {
-        !matches!(self, Self::Queued | Self::Ringing | Self::InProgress)
-    }
-
-    /// The carrier's status (`in-progress`, `no-answer`, ...) as an event, if it is one.
-    pub fn carrier_event(twilio_status: &str) -> Option<Event> {
-        Some(match twilio_status {
-            "ringing" => Event::Ringing,
-            "in-progress" | "answered" => Event::Answered,
-            "completed" => Event::Completed,
-            "busy" => Event::Busy,
-            "no-answer" => Event::NoAnswer,
-            "failed" => Event::Failed,
-            "canceled" => Event::Canceled,
-            _ => return None,
-        })
-    }
+/// The carrier's status (`in-progress`, `no-answer`, ...) as an event, if it is one.
+pub fn carrier_event(twilio_status: &str) -> Option<Event> {
+    Some(match twilio_status {
+        "ringing" => Event::Ringing,
+        "in-progress" | "answered" => Event::Answered,
+        "completed" => Event::Completed,
+        "busy" => Event::Busy,
+        "no-answer" => Event::NoAnswer,
+        "failed" => Event::Failed,
+        "canceled" => Event::Canceled,
+        _ => return None,
+    })
 }
 
 /// What happened to the call.
@@ -139,12 +108,12 @@ fn failed_before_answer() -> Vec<Effect> {
     vec![Effect::Persist, Effect::Emit(DomainEvent::CallFailed), Effect::Stop]
 }
 
-impl CallStatus {
-    /// The next status and the effects, or why the event does not apply.
-    pub fn on(self, event: Event) -> Result<(CallStatus, Vec<Effect>), InvalidTransition> {
+/// The next status and the effects, or why the event does not apply.
+fn transition(status: CallStatus, event: Event) -> Result<(CallStatus, Vec<Effect>), InvalidTransition> {
+    {
         use CallStatus as S;
         use Event as E;
-        let next = match (self, event) {
+        let next = match (status, event) {
             (S::Queued, E::Ringing) => (S::Ringing, vec![Effect::Persist]),
             (S::Queued | S::Ringing, E::Answered) => (
                 S::InProgress,
@@ -257,8 +226,8 @@ mod tests {
         for &s in ALL_STATUSES {
             assert_eq!(S::parse(s.as_str()), Some(s));
         }
-        assert_eq!(S::carrier_event("in-progress"), Some(E::Answered));
-        assert_eq!(S::carrier_event("no-answer"), Some(E::NoAnswer));
-        assert_eq!(S::carrier_event("initiated"), None);
+        assert_eq!(carrier_event("in-progress"), Some(E::Answered));
+        assert_eq!(carrier_event("no-answer"), Some(E::NoAnswer));
+        assert_eq!(carrier_event("initiated"), None);
     }
 }

@@ -23,7 +23,7 @@ use super::{
     messages::{AttachStream, MediaOut},
     ports::Ports,
     snapshot::CallSnapshotV1,
-    state::{Effect, Event},
+    state::{Effect, Event, Transitions},
 };
 
 /// The restart bound of crashed call actors.

@@ -108,3 +108,49 @@ mod tests {
         assert_eq!(PipelineMode::parse("pipeline"), None);
     }
 }
+
+/// A call's lifecycle status: `queued → ringing → in_progress → completed / failed / busy /
+/// no_answer / canceled`, and `interrupted` after a crash. The transitions are the call
+/// actor's (`thruai_actors::call::state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    #[sea_orm(string_value = "queued")]
+    Queued,
+    #[sea_orm(string_value = "ringing")]
+    Ringing,
+    #[sea_orm(string_value = "in_progress")]
+    InProgress,
+    #[sea_orm(string_value = "completed")]
+    Completed,
+    #[sea_orm(string_value = "failed")]
+    Failed,
+    #[sea_orm(string_value = "busy")]
+    Busy,
+    #[sea_orm(string_value = "no_answer")]
+    NoAnswer,
+    #[sea_orm(string_value = "canceled")]
+    Canceled,
+    #[sea_orm(string_value = "interrupted")]
+    Interrupted,
+}
+
+string_values!(CallStatus {
+    Queued => "queued",
+    Ringing => "ringing",
+    InProgress => "in_progress",
+    Completed => "completed",
+    Failed => "failed",
+    Busy => "busy",
+    NoAnswer => "no_answer",
+    Canceled => "canceled",
+    Interrupted => "interrupted",
+});
+
+impl CallStatus {
+    /// Ended: nothing more happens to the call.
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, Self::Queued | Self::Ringing | Self::InProgress)
+    }
+}

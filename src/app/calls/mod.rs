@@ -392,7 +392,7 @@ pub fn new_call(
         org_id: org_id.into(),
         agent_id: agent_id.into(),
         direction,
-        status: CallStatus::Queued.as_str().into(),
+        status: CallStatus::Queued,
         from_number: from.into(),
         to_number: to.into(),
         phone_number_id: number.map(|n| n.id.clone()),

@@ -362,7 +362,7 @@ impl CampaignPorts for ServerCampaignPorts {
             .await
             .map_err(|e| PortError::Unavailable(format!("carrier lookup: {e}")))?;
         // The call row a crash left open is closed (interrupted) either way.
-        if self.calls.get(&old.id).is_none() && Outcome::of_call_status(&old.status).is_none() {
+        if self.calls.get(&old.id).is_none() && Outcome::of_call_status(old.status.as_str()).is_none() {
             let (db, row) = (self.db.clone(), old.clone());
             on_runtime(async move { store::calls::close_interrupted(&db, &row).await }, db_err).await?;
         }

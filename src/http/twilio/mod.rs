@@ -7,7 +7,6 @@ pub mod media;
 pub mod sms;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use thruai_actors::call::state::CallStatus;
 
 use thruai_entities::call;
 
@@ -113,7 +112,7 @@ pub async fn voice(req: HttpRequest, body: web::Bytes, state: web::Data<AppState
             return refuse("invalid X-Twilio-Signature");
         }
         let live = state.calls.get(&row.id).is_some();
-        if !live || CallStatus::parse(&row.status).is_none_or(CallStatus::is_terminal) {
+        if !live || row.status.is_terminal() {
             return xml("<Hangup/>");
         }
         return stream_twiml(&state, &row);
