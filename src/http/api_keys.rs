@@ -273,18 +273,15 @@ pub async fn revoke(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
 /// A new key with the same name and permissions; the old one works for the grace period.
 pub async fn rotate(ctx: Ctx, id: web::Path<String>, Body(input): Body<RotateIn>) -> ApiResult<HttpResponse> {
     let old = load(&ctx, &id).await?;
-    if status_of(&old, Utc::now()) != "active" {
+    let now = Utc::now();
+    let status = status_of(&old, now);
+    if status != "active" {
         return Err(ApiError::new(
             ErrorCode::InvalidState,
-            format!(
-                "API key '{}' is {}: only an active key is rotated",
-                old.id,
-                status_of(&old, Utc::now())
-            ),
+            format!("API key '{}' is {status}: only an active key is rotated", old.id),
         ));
     }
     let grace = Duration::seconds(input.grace_period_seconds.unwrap_or(86_400));
-    let now = Utc::now();
     let txn = ctx.begin().await?;
     let (secret, row) = mint(&ctx, &txn, &old.name, &scopes_of(&old), input.expires_at).await?;
     if grace.is_zero() {

@@ -227,7 +227,7 @@ pub async fn quickstart(ctx: Ctx, Body(input): Body<QuickstartIn>) -> ApiResult<
     // Checked before anything is bought, so a bad voice or model costs nothing.
     {
         let mut v = Validator::default();
-        super::check_catalog(&mut v, &agent);
+        super::known::check_catalog(&mut v, &agent);
         v.finish()?;
     }
     let search = SearchIn {
