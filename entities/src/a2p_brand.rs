@@ -10,7 +10,7 @@ pub struct Model {
     pub brand_type: String,
     /// The submitted registration (wire form).
     pub data: Json,
-    pub status: String,
+    pub status: crate::values::status::RegistrationStatus,
     pub substatus: Option<String>,
     pub carrier_sid: Option<String>,
     pub rejection_reason: Option<String>,

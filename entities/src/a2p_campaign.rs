@@ -10,7 +10,7 @@ pub struct Model {
     pub brand_id: String,
     pub use_case: String,
     pub data: Json,
-    pub status: String,
+    pub status: crate::values::status::RegistrationStatus,
     pub substatus: Option<String>,
     pub carrier_sid: Option<String>,
     pub rejection_reason: Option<String>,

@@ -5,6 +5,7 @@ use sea_orm::entity::prelude::*;
 use crate::values::{
     StringList,
     campaign::{RetryPolicy, WindowSpec},
+    status::CampaignStatus,
 };
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -25,7 +26,7 @@ pub struct Model {
     pub retry_policy: RetryPolicy,
     pub metadata: Json,
     /// `draft`, `running`, `paused` or `completed`.
-    pub status: String,
+    pub status: CampaignStatus,
     pub owner_epoch: i64,
     /// The process holding the lease.
     pub owner_node: Option<String>,

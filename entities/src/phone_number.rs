@@ -1,7 +1,7 @@
 //! A phone number an organisation owns (bought, imported or from the sandbox carrier).
 use sea_orm::entity::prelude::*;
 
-use crate::values::status::TelephonyProvider;
+use crate::values::status::{NumberStatus, TelephonyProvider};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "phone_numbers")]
@@ -19,7 +19,7 @@ pub struct Model {
     pub voice_webhook_url: Option<String>,
     pub sms_webhook_url: Option<String>,
     pub agent_id: Option<String>,
-    pub status: String,
+    pub status: NumberStatus,
     pub country: String,
     pub capabilities: Json,
     pub created_at: DateTimeUtc,

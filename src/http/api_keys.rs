@@ -94,6 +94,25 @@ impl Validate for RotateIn {
     }
 }
 
+/// Whether a key still opens the API.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl std::fmt::Display for KeyStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        })
+    }
+}
+
 /// A key as listed: never its secret.
 #[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -103,8 +122,7 @@ pub struct ApiKeyOut {
     /// `sk_live_AbCd…wxyz`: enough to recognise the key.
     pub prefix: String,
     pub scopes: Vec<String>,
-    /// `active`, `expired` or `revoked`.
-    pub status: String,
+    pub status: KeyStatus,
     /// Holds every permission, so it can manage keys.
     pub owner: bool,
     pub created_at: DateTime<Utc>,
@@ -118,7 +136,7 @@ impl From<api_key::Model> for ApiKeyOut {
     fn from(m: api_key::Model) -> Self {
         let scopes = scopes_of(&m);
         Self {
-            status: status_of(&m, Utc::now()).into(),
+            status: status_of(&m, Utc::now()),
             owner: is_owner_scopes(&scopes),
             id: m.id,
             name: m.name,
@@ -148,13 +166,13 @@ fn scopes_of(m: &api_key::Model) -> Vec<String> {
     m.scopes.0.clone()
 }
 
-fn status_of(m: &api_key::Model, now: DateTime<Utc>) -> &'static str {
+fn status_of(m: &api_key::Model, now: DateTime<Utc>) -> KeyStatus {
     if m.revoked_at.is_some() {
-        "revoked"
+        KeyStatus::Revoked
     } else if m.expires_at.is_some_and(|at| at <= now) {
-        "expired"
+        KeyStatus::Expired
     } else {
-        "active"
+        KeyStatus::Active
     }
 }
 
@@ -239,7 +257,7 @@ async fn ensure_another_owner(ctx: &Ctx, leaving: &api_key::Model) -> ApiResult<
     let others = store::api_keys::list(ctx.db(), ctx.org())
         .await?
         .into_iter()
-        .filter(|k| k.id != leaving.id && status_of(k, now) == "active" && k.expires_at.is_none())
+        .filter(|k| k.id != leaving.id && status_of(k, now) == KeyStatus::Active && k.expires_at.is_none())
         .any(|k| is_owner_scopes(&scopes_of(&k)));
     if others {
         return Ok(());
@@ -275,7 +293,7 @@ pub async fn rotate(ctx: Ctx, id: web::Path<String>, Body(input): Body<RotateIn>
     let old = load(&ctx, &id).await?;
     let now = Utc::now();
     let status = status_of(&old, now);
-    if status != "active" {
+    if status != KeyStatus::Active {
         return Err(ApiError::new(
             ErrorCode::InvalidState,
             format!("API key '{}' is {status}: only an active key is rotated", old.id),

@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use thruai_entities::{phone_number, sms_conversation, sms_message, sms_opt_out};
+use thruai_entities::{
+    phone_number, sms_conversation, sms_message, sms_opt_out,
+    values::status::{NumberStatus, RegistrationStatus as Phase},
+};
 
 use super::core::{
     envelope::{self, PageInfo, Sorted},
@@ -203,7 +206,7 @@ async fn sender(ctx: &Ctx, input: &SmsIn) -> ApiResult<phone_number::Model> {
 }
 
 fn sms_capable(n: &phone_number::Model) -> bool {
-    n.status == "active" && n.capabilities["sms"].as_bool().unwrap_or(false)
+    n.status == NumberStatus::Active && n.capabilities["sms"].as_bool().unwrap_or(false)
 }
 
 fn opted_out_error(from: &str, to: &str) -> ApiError {
@@ -220,7 +223,7 @@ async fn ensure_registered(state: &AppState, org_id: &str, from: &phone_number::
         return Ok(());
     }
     let campaign = store::a2p::campaign_for_number(&state.db, org_id, &from.phone_number).await?;
-    if campaign.as_ref().is_some_and(|c| c.status == "approved") {
+    if campaign.as_ref().is_some_and(|c| c.status == Phase::Approved) {
         return Ok(());
     }
     let next = super::compliance::status::next_steps(state, org_id).await?;

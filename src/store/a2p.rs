@@ -12,8 +12,6 @@ use thruai_actors::a2p::{
 };
 use thruai_entities::{a2p_brand, a2p_campaign, a2p_campaign_number, a2p_sandbox_registration, phone_number};
 
-const TERMINAL: [&str; 3] = ["approved", "rejected", "failed"];
-
 pub async fn insert_brand(db: &impl ConnectionTrait, row: a2p_brand::Model) -> Result<a2p_brand::Model, DbErr> {
     row.into_active_model().reset_all().insert(db).await
 }
@@ -77,7 +75,7 @@ pub async fn save_registration(db: &impl ConnectionTrait, reg: &Registration) ->
             };
             let first_approval = row.approved_at.is_none();
             let mut a = row.into_active_model();
-            a.status = Set(reg.phase.as_str().to_string());
+            a.status = Set(reg.phase);
             a.substatus = Set(reg.substatus.clone());
             a.carrier_sid = Set(reg.carrier_ref.clone());
             a.rejection_reason = Set(reg.rejection_reason.clone());
@@ -94,7 +92,7 @@ pub async fn save_registration(db: &impl ConnectionTrait, reg: &Registration) ->
             };
             let first_approval = row.approved_at.is_none();
             let mut a = row.into_active_model();
-            a.status = Set(reg.phase.as_str().to_string());
+            a.status = Set(reg.phase);
             a.substatus = Set(reg.substatus.clone());
             a.carrier_sid = Set(reg.carrier_ref.clone());
             a.rejection_reason = Set(reg.rejection_reason.clone());
@@ -112,13 +110,13 @@ pub async fn save_registration(db: &impl ConnectionTrait, reg: &Registration) ->
 /// Snapshots of every registration not yet approved, rejected or failed.
 pub async fn active_snapshots(db: &impl ConnectionTrait) -> Result<Vec<serde_json::Value>, DbErr> {
     let brands = a2p_brand::Entity::find()
-        .filter(a2p_brand::Column::Status.is_not_in(TERMINAL))
+        .filter(a2p_brand::Column::Status.is_not_in(Phase::TERMINAL))
         .all(db)
         .await?
         .into_iter()
         .map(|r| r.snapshot);
     let campaigns = a2p_campaign::Entity::find()
-        .filter(a2p_campaign::Column::Status.is_not_in(TERMINAL))
+        .filter(a2p_campaign::Column::Status.is_not_in(Phase::TERMINAL))
         .all(db)
         .await?
         .into_iter()

@@ -305,11 +305,7 @@ pub async fn timeline(
 /// Calls left in a non-terminal state (by a crash): the registry closes them at start-up.
 pub async fn open_calls(db: &impl ConnectionTrait) -> Result<Vec<call::Model>, DbErr> {
     call::Entity::find()
-        .filter(call::Column::Status.is_in([
-            CallStatus::Queued.as_str(),
-            CallStatus::Ringing.as_str(),
-            CallStatus::InProgress.as_str(),
-        ]))
+        .filter(call::Column::Status.is_in(CallStatus::OPEN))
         .all(db)
         .await
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use thruai::http::{
     agents::{
         AgentOut,
-        checks::{PreflightOut, PreviewOut},
+        checks::{CheckStatus, PreflightOut, PreviewOut},
         simulate::SimulateOut,
     },
     core::envelope::DeletedOut,
@@ -268,7 +268,7 @@ async fn preflight_reports_machine_actionable_checks() {
     assert!(!r.ready);
     let check = |id: &str| r.checks.iter().find(|c| c.id == id).unwrap();
     let prompt = check("prompt_integrity");
-    assert_eq!(prompt.status, "fail");
+    assert_eq!(prompt.status, CheckStatus::Fail);
     assert_eq!(prompt.fix.as_ref().unwrap()["method"], "PATCH");
     assert_eq!(check("provider_readiness").data["s2s"]["status"], "sandbox");
     for id in ["placeholders", "voice_quality", "compliance", "tools", "telephony"] {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use reqwest::Method;
 use serde_json::json;
-use thruai::http::api_keys::{ApiKeyCreatedOut, ApiKeyOut};
+use thruai::http::api_keys::{ApiKeyCreatedOut, ApiKeyOut, KeyStatus};
 
 use crate::helpers::{Reply, TestApp, spawn_app};
 
@@ -54,7 +54,7 @@ async fn a_key_with_a_subset_of_permissions_does_only_that_and_cannot_manage_key
         .await;
 
     assert_eq!(made.key.scopes, vec!["feedback:read"]);
-    assert_eq!(made.key.status, "active");
+    assert_eq!(made.key.status, KeyStatus::Active);
     assert!(!made.key.owner);
     assert!(made.api_key.starts_with(&made.key.prefix[..12]));
     assert_eq!(reads.status, 200);
@@ -167,6 +167,6 @@ async fn a_rotated_key_keeps_working_for_its_grace_period_then_expires() {
     assert_eq!(new_works.status, 200);
     assert_eq!((old_after.status.as_u16(), old_after.code()), (401, "API_KEY_EXPIRED"));
     assert_eq!(again.code(), "INVALID_STATE", "an expired key is not rotated");
-    assert_eq!(immediate.replaces.unwrap().status, "revoked");
+    assert_eq!(immediate.replaces.unwrap().status, KeyStatus::Revoked);
     assert_eq!(revoked_now.code(), "API_KEY_REVOKED");
 }

@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use thruai::http::{agents::checks::PreflightOut, calls::CallOut};
+use thruai::http::{
+    agents::checks::{CheckStatus, PreflightOut},
+    calls::CallOut,
+};
 
 use crate::helpers::{TestApp, spawn_app, spawn_with};
 
@@ -89,7 +92,7 @@ async fn quickstart_keeps_the_provider_model_and_voice_asked_for_and_its_call_ru
     let pre = app.post(&format!("/agents/{id}/preflight"), &json!({})).await;
     let pre: PreflightOut = serde_json::from_value(pre.data().clone()).unwrap();
     let readiness = pre.checks.iter().find(|c| c.id == "provider_readiness").unwrap();
-    assert_eq!(readiness.status, "warn", "{readiness:?}");
+    assert_eq!(readiness.status, CheckStatus::Warn, "{readiness:?}");
     assert!(readiness.message.contains("sandbox stand-in"), "{readiness:?}");
 
     let call = app

@@ -24,34 +24,8 @@ impl Kind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    Draft,
-    Pending,
-    InReview,
-    Approved,
-    Rejected,
-    /// The submission itself was refused (a permanent error); nothing is under review.
-    Failed,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Pending => "pending",
-            Self::InReview => "in_review",
-            Self::Approved => "approved",
-            Self::Rejected => "rejected",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Approved | Self::Rejected | Self::Failed)
-    }
-}
+/// A registration's status, as stored on its row.
+pub use thruai_entities::values::status::RegistrationStatus as Phase;
 
 /// The carrier's verdict, mapped from its own vocabulary (`PENDING`, `IN_REVIEW`, `VERIFIED`…).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,36 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum CampaignStatus {
-    Draft,
-    Running,
-    Paused,
-    Completed,
-}
+pub use thruai_entities::values::status::CampaignStatus;
 
-pub const ALL_CAMPAIGN_STATUSES: [CampaignStatus; 4] = [
-    CampaignStatus::Draft,
-    CampaignStatus::Running,
-    CampaignStatus::Paused,
-    CampaignStatus::Completed,
-];
-
-impl CampaignStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Running => "running",
-            Self::Paused => "paused",
-            Self::Completed => "completed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        ALL_CAMPAIGN_STATUSES.into_iter().find(|c| c.as_str() == s)
-    }
-}
+pub const ALL_CAMPAIGN_STATUSES: &[CampaignStatus] = CampaignStatus::ALL;
 
 /// What can happen to a campaign.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,7 +226,7 @@ mod tests {
                 _ => None,
             }
         };
-        for from in ALL_CAMPAIGN_STATUSES {
+        for &from in ALL_CAMPAIGN_STATUSES {
             for cmd in ALL_COMMANDS {
                 assert_eq!(transition(from, cmd).ok(), expected(from, cmd), "{from:?} + {cmd:?}");
             }

@@ -9,6 +9,8 @@ macro_rules! string_values {
     ($t:ident { $($variant:ident => $value:literal),* $(,)? }) => {
         impl $t {
             pub const ALL: &'static [$t] = &[$($t::$variant),*];
+            /// The stored and served values, in declaration order.
+            pub const VALUES: &'static [&'static str] = &[$($value),*];
 
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $value),* }
@@ -105,6 +107,17 @@ mod tests {
             assert_eq!(t.to_value(), t.as_str());
             assert_eq!(serde_json::to_value(t).ok(), Some(serde_json::json!(t.as_str())));
         }
+        for c in CampaignStatus::ALL {
+            assert_eq!(c.to_value(), c.as_str());
+            assert_eq!(CampaignStatus::parse(c.as_str()), Some(*c));
+        }
+        for r in RegistrationStatus::ALL {
+            assert_eq!(r.to_value(), r.as_str());
+            assert_eq!(serde_json::to_value(r).ok(), Some(serde_json::json!(r.as_str())));
+        }
+        for n in NumberStatus::ALL {
+            assert_eq!(n.to_value(), n.as_str());
+        }
         assert_eq!(PipelineMode::parse("pipeline"), None);
     }
 }
@@ -149,8 +162,87 @@ string_values!(CallStatus {
 });
 
 impl CallStatus {
+    /// Not ended yet.
+    pub const OPEN: [CallStatus; 3] = [Self::Queued, Self::Ringing, Self::InProgress];
+
     /// Ended: nothing more happens to the call.
     pub fn is_terminal(self) -> bool {
         !matches!(self, Self::Queued | Self::Ringing | Self::InProgress)
     }
 }
+
+/// A campaign's status: `draft → running ⇄ paused → completed`. The transitions are the
+/// campaign actor's (`thruai_actors::campaign::state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignStatus {
+    #[sea_orm(string_value = "draft")]
+    Draft,
+    #[sea_orm(string_value = "running")]
+    Running,
+    #[sea_orm(string_value = "paused")]
+    Paused,
+    #[sea_orm(string_value = "completed")]
+    Completed,
+}
+
+string_values!(CampaignStatus { Draft => "draft", Running => "running", Paused => "paused", Completed => "completed" });
+
+/// An A2P brand's or campaign's registration status: `draft → pending → in_review →
+/// approved / rejected / failed`. The transitions are the A2P actor's
+/// (`thruai_actors::a2p::state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum RegistrationStatus {
+    #[sea_orm(string_value = "draft")]
+    Draft,
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "in_review")]
+    InReview,
+    #[sea_orm(string_value = "approved")]
+    Approved,
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
+    /// The submission itself was refused (a permanent error); nothing is under review.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+string_values!(RegistrationStatus {
+    Draft => "draft",
+    Pending => "pending",
+    InReview => "in_review",
+    Approved => "approved",
+    Rejected => "rejected",
+    Failed => "failed",
+});
+
+impl RegistrationStatus {
+    pub const TERMINAL: [RegistrationStatus; 3] = [Self::Approved, Self::Rejected, Self::Failed];
+
+    /// The carrier has given its final word (or the submission was refused).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Approved | Self::Rejected | Self::Failed)
+    }
+
+    /// Refused for good: a new registration may replace it.
+    pub fn is_refused(self) -> bool {
+        matches!(self, Self::Rejected | Self::Failed)
+    }
+}
+
+/// A phone number's status: `active` (takes calls and messages) or `inactive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+#[serde(rename_all = "snake_case")]
+pub enum NumberStatus {
+    #[sea_orm(string_value = "active")]
+    Active,
+    #[sea_orm(string_value = "inactive")]
+    Inactive,
+}
+
+string_values!(NumberStatus { Active => "active", Inactive => "inactive" });

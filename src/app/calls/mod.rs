@@ -26,7 +26,7 @@ use thruai_entities::{
     call, phone_number,
     values::{
         StringMap,
-        status::{AgentStatus, Direction, TelephonyProvider},
+        status::{AgentStatus, Direction, NumberStatus, TelephonyProvider},
     },
 };
 
@@ -447,7 +447,7 @@ pub async fn from_number(
     if let Some(from) = from {
         return store::phone_numbers::find_by_number(db, org_id, from)
             .await?
-            .filter(|n| n.status == "active")
+            .filter(|n| n.status == NumberStatus::Active)
             .ok_or_else(|| FromNumberError::NotYours(from.to_string()));
     }
     let mine = store::phone_numbers::for_agent(db, org_id, agent_id).await?;
@@ -465,6 +465,6 @@ pub async fn from_number(
     .0;
     mine.into_iter()
         .chain(any)
-        .find(|n| n.status == "active")
+        .find(|n| n.status == NumberStatus::Active)
         .ok_or(FromNumberError::NoneActive)
 }

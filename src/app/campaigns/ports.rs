@@ -16,7 +16,7 @@ use thruai_actors::campaign::{
         Ahead, ArmedIntent, CampaignPorts, CampaignView, DueContact, Finished, InDoubt, PortError, Reconciled,
         Remaining, Settle,
     },
-    state::{CampaignStatus, ContactStatus, Decision, Outcome},
+    state::{ContactStatus, Decision, Outcome},
 };
 use thruai_entities::{campaign, campaign_dial};
 
@@ -211,7 +211,7 @@ impl CampaignPorts for ServerCampaignPorts {
         }
         Ok(row.map(|r| CampaignView {
             org_id: r.org_id.clone(),
-            status: CampaignStatus::parse(&r.status).unwrap_or(CampaignStatus::Paused),
+            status: r.status,
             max_concurrent: u32::try_from(r.max_concurrent_calls).unwrap_or(1),
             window: window_of(&r),
             retry: retry_of(&r),

@@ -228,12 +228,21 @@ pub async fn preview(ctx: Ctx, id: web::Path<String>, Body(input): Body<PreviewI
     Ok(envelope::ok(&Sorted(out)))
 }
 
-/// One preflight check. `status` is `pass`, `warn` or `fail`; a `fail` blocks launch.
+/// A check's verdict; a `fail` blocks launch.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    Warn,
+    Fail,
+}
+
+/// One preflight check.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Check {
     pub id: String,
-    pub status: String,
+    pub status: CheckStatus,
     pub message: String,
     /// Details a program can act on (values, provider modes, ids).
     pub data: Value,
@@ -241,10 +250,10 @@ pub struct Check {
     pub fix: Option<Value>,
 }
 
-fn check(id: &str, status: &str, message: impl Into<String>, data: Value, fix: Option<Value>) -> Check {
+fn check(id: &str, status: CheckStatus, message: impl Into<String>, data: Value, fix: Option<Value>) -> Check {
     Check {
         id: id.into(),
-        status: status.into(),
+        status,
         message: message.into(),
         data,
         fix,
@@ -307,7 +316,7 @@ pub async fn run_preflight(
     checks.push(if prompt.trim().chars().count() < 20 {
         check(
             "prompt_integrity",
-            "fail",
+            CheckStatus::Fail,
             "The system prompt is missing or shorter than 20 characters",
             json!({ "length": prompt.chars().count() }),
             patch_fix(
@@ -318,7 +327,7 @@ pub async fn run_preflight(
     } else if unbalanced {
         check(
             "prompt_integrity",
-            "fail",
+            CheckStatus::Fail,
             "The system prompt has unbalanced '{{' / '}}' placeholder braces",
             json!({ "length": prompt.chars().count() }),
             None,
@@ -326,7 +335,7 @@ pub async fn run_preflight(
     } else {
         check(
             "prompt_integrity",
-            "pass",
+            CheckStatus::Pass,
             "System prompt present and well-formed",
             json!({ "length": prompt.chars().count() }),
             None,
@@ -345,7 +354,7 @@ pub async fn run_preflight(
     checks.push(if missing.is_empty() {
         check(
             "provider_readiness",
-            "pass",
+            CheckStatus::Pass,
             "Every provider of the pipeline is configured or the sandbox",
             Value::Object(providers),
             None,
@@ -357,7 +366,7 @@ pub async fn run_preflight(
             .collect();
         check(
             "provider_readiness",
-            "warn",
+            CheckStatus::Warn,
             format!(
                 "Not configured on this server: {} — its calls run on the sandbox stand-in until {} is set",
                 missing.join(", "),
@@ -372,7 +381,7 @@ pub async fn run_preflight(
     checks.push(if a.unresolved_variables.is_empty() {
         check(
             "placeholders",
-            "pass",
+            CheckStatus::Pass,
             "Every placeholder has a value",
             json!({ "placeholders": a.placeholders }),
             None,
@@ -381,7 +390,7 @@ pub async fn run_preflight(
         let defaults: BTreeMap<&str, &str> = a.unresolved_variables.iter().map(|n| (n.as_str(), "…")).collect();
         check(
             "placeholders",
-            "warn",
+            CheckStatus::Warn,
             format!(
                 "Unresolved placeholders (pass them per call or set defaults): {}",
                 a.unresolved_variables.join(", ")
@@ -394,7 +403,11 @@ pub async fn run_preflight(
     let score = voice_quality(agent);
     checks.push(check(
         "voice_quality",
-        if score >= 70 { "pass" } else { "warn" },
+        if score >= 70 {
+            CheckStatus::Pass
+        } else {
+            CheckStatus::Warn
+        },
         format!("Voice quality score {score}/100"),
         json!({ "score": score, "noiseReduction": agent.s2s_config.noise_reduction }),
         (score < 70).then(
@@ -406,7 +419,7 @@ pub async fn run_preflight(
     let opt_out = OPT_OUT_HINTS.iter().any(|h| lower.contains(h));
     checks.push(check(
         "compliance",
-        if opt_out && a.missing_safety_variables.is_empty() { "pass" } else { "warn" },
+        if opt_out && a.missing_safety_variables.is_empty() { CheckStatus::Pass } else { CheckStatus::Warn },
         if opt_out {
             "Opt-out handling is described in the prompt".to_string()
         } else {
@@ -430,7 +443,7 @@ pub async fn run_preflight(
     checks.push(if broken.is_empty() {
         check(
             "tools",
-            "pass",
+            CheckStatus::Pass,
             format!("{} tool(s) enabled and reachable by policy", agent.enabled_tools.len()),
             json!({ "enabledTools": agent.enabled_tools }),
             None,
@@ -443,7 +456,7 @@ pub async fn run_preflight(
             .collect();
         check(
             "tools",
-            "fail",
+            CheckStatus::Fail,
             "Some enabled tools are missing or unusable",
             json!({ "broken": broken }),
             patch_fix(&agent.id, json!({ "enabledTools": keep })),
@@ -454,7 +467,7 @@ pub async fn run_preflight(
     checks.push(if numbers.is_empty() {
         check(
             "telephony",
-            "warn",
+            CheckStatus::Warn,
             "No phone number is assigned: the agent can place outbound calls only",
             json!({ "phoneNumbers": [] }),
             Some(json!({ "method": "POST", "path": format!("/api/v1/public/agents/{}/telephony", agent.id), "body": { "phoneNumberId": "TEL-…" } })),
@@ -462,14 +475,14 @@ pub async fn run_preflight(
     } else {
         check(
             "telephony",
-            "pass",
+            CheckStatus::Pass,
             format!("{} phone number(s) assigned", numbers.len()),
             json!({ "phoneNumbers": numbers.iter().map(|n| json!({ "id": n.id, "phoneNumber": n.phone_number, "provider": n.provider })).collect::<Vec<_>>() }),
             None,
         )
     });
 
-    let ready = agent.status != AgentStatus::Inactive && !checks.iter().any(|c| c.status == "fail");
+    let ready = agent.status != AgentStatus::Inactive && !checks.iter().any(|c| c.status == CheckStatus::Fail);
     Ok((ready, checks, score))
 }
 
@@ -538,15 +551,15 @@ pub async fn preflight(ctx: Ctx, id: web::Path<String>, Body(input): Body<Prefli
     let agent = AgentOut::from(load(ctx.db(), ctx.org(), &id).await?);
     let vars = variables_for(&agent, input.variables.as_ref());
     let (ready, checks, score) = run_preflight(&ctx.state, ctx.org(), &agent, &vars).await?;
-    let count = |s: &str| checks.iter().filter(|c| c.status == s).count();
+    let count = |s: CheckStatus| checks.iter().filter(|c| c.status == s).count();
     let out = PreflightOut {
         agent_id: agent.id,
         ready,
         voice_quality_score: score,
         summary: CheckSummary {
-            pass: count("pass"),
-            warn: count("warn"),
-            fail: count("fail"),
+            pass: count(CheckStatus::Pass),
+            warn: count(CheckStatus::Warn),
+            fail: count(CheckStatus::Fail),
         },
         checks,
     };

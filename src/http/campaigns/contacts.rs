@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use thruai_entities::values::status::CampaignStatus;
 
 use super::{load, load_locked};
 use crate::{
@@ -151,7 +152,7 @@ pub async fn add_contacts(ctx: Ctx, id: web::Path<String>, Body(input): Body<Con
     }
     let txn = ctx.begin().await?;
     let row = load_locked(&ctx, &txn, &id).await?;
-    if row.status == "completed" {
+    if row.status == CampaignStatus::Completed {
         return Err(ApiError::new(
             ErrorCode::ResourceConflict,
             format!(
@@ -224,7 +225,7 @@ pub async fn add_contacts(ctx: Ctx, id: web::Path<String>, Body(input): Body<Con
         StatusCode::OK
     };
     let res = ctx.commit(txn, status, &out).await?;
-    if row.status == "running" {
+    if row.status == CampaignStatus::Running {
         // A campaign not running yet gets them when its actor starts.
         if out.added > 0 {
             crate::app::campaigns::refresh_queue_statistics(ctx.state.db.clone());

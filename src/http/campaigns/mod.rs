@@ -226,7 +226,7 @@ impl From<campaign::Model> for CampaignOut {
             calling_window: r.calling_window.map(|w| json!(w)),
             retry_policy: json!(r.retry_policy),
             metadata: r.metadata,
-            status: r.status,
+            status: r.status.as_str().into(),
             started_at: r.started_at,
             completed_at: r.completed_at,
             created_at: r.created_at,
@@ -314,7 +314,7 @@ pub async fn create(ctx: Ctx, Body(input): Body<CampaignIn>) -> ApiResult<HttpRe
         calling_window: input.calling_window.map(Into::into),
         retry_policy: input.retry_policy.map(|r| r.policy()).unwrap_or_default(),
         metadata: input.metadata.unwrap_or_else(|| json!({})),
-        status: CampaignStatus::Draft.as_str().into(),
+        status: CampaignStatus::Draft,
         owner_epoch: 0,
         owner_node: None,
         lease_until: None,
@@ -378,7 +378,7 @@ async fn command(
     row: &mut campaign::Model,
     cmd: Command,
 ) -> ApiResult<()> {
-    let from = CampaignStatus::parse(&row.status).unwrap_or(CampaignStatus::Draft);
+    let from = row.status;
     let to = cstate::transition(from, cmd).map_err(|e| conflict(&e, &row.id))?;
     if cmd == Command::Start {
         check_agent(ctx, db, &row.agent_id).await?;
@@ -389,7 +389,7 @@ async fn command(
             row.started_at = Some(Utc::now());
         }
     }
-    row.status = to.as_str().into();
+    row.status = to;
     Ok(())
 }
 
@@ -430,7 +430,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignP
     }
     let mut wake = false;
     if let Some(target) = patch.status.as_deref().and_then(CampaignStatus::parse)
-        && target.as_str() != row.status
+        && target != row.status
     {
         let cmd = cstate::command_for(target).ok_or_else(|| {
             ApiError::new(
@@ -448,7 +448,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignP
     row.updated_at = Utc::now();
     let row = cs::save(&txn, row).await?;
     let res = ctx.commit(txn, StatusCode::OK, &CampaignOut::from(row.clone())).await?;
-    if wake && row.status == "running" {
+    if wake && row.status == CampaignStatus::Running {
         ctx.state.campaigns.ensure(&row.id);
     } else {
         ctx.state.campaigns.wake(&row.id);
@@ -486,7 +486,7 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
     ctx.state.campaigns.stop(&row.id);
     cs::delete(&txn, ctx.org(), &row.id).await?;
     let mut warnings = Vec::new();
-    if row.status == "running" {
+    if row.status == CampaignStatus::Running {
         warnings.push("The campaign was running: it was stopped before deletion".to_string());
     }
     if open > 0 {

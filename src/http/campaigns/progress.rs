@@ -159,7 +159,11 @@ pub async fn stats(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
 pub async fn progress(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     let row = load(&ctx, ctx.db(), &id).await?;
     let counts = cs::counts(ctx.db(), &row.id).await?;
-    Ok(envelope::ok(&Sorted(progress_view(&row.id, &row.status, &counts))))
+    Ok(envelope::ok(&Sorted(progress_view(
+        &row.id,
+        row.status.as_str(),
+        &counts,
+    ))))
 }
 
 /// `GET /_debug/campaigns/:id`: the actor's live state, and a plain-words diagnosis of why
@@ -233,7 +237,7 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
         .collect();
     let out = CampaignDebugOut {
         campaign_id: row.id.clone(),
-        status: row.status.clone(),
+        status: row.status.as_str().into(),
         diagnosis,
         lease: LeaseOut {
             epoch: row.owner_epoch,

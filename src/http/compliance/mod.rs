@@ -15,7 +15,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 use thruai_actors::a2p::{
     snapshot::A2pSnapshot,
-    state::{Effect, Event, Kind, Registration},
+    state::{Effect, Event, Kind, Phase, Registration},
 };
 use thruai_entities::{a2p_brand, a2p_campaign};
 use wire::{
@@ -44,31 +44,31 @@ fn campaign_not_found(id: &str) -> ApiError {
     ApiError::new(ErrorCode::CampaignNotFound, format!("A2P campaign '{id}' not found"))
 }
 
-fn next_action(status: &str, kind: Kind, id: &str) -> Option<String> {
+fn next_action(status: Phase, kind: Kind, id: &str) -> Option<String> {
     let path = if kind == Kind::Brand { "brands" } else { "campaigns" };
     match status {
-        "pending" | "in_review" => Some(format!(
+        Phase::Pending | Phase::InReview => Some(format!(
             "Under review: POST /compliance/a2p/{path}/{id}/refresh to check now"
         )),
-        "approved" if kind == Kind::Brand => Some("Submit a campaign: POST /compliance/a2p/campaigns".into()),
-        "approved" => Some(format!(
+        Phase::Approved if kind == Kind::Brand => Some("Submit a campaign: POST /compliance/a2p/campaigns".into()),
+        Phase::Approved => Some(format!(
             "Link numbers: POST /compliance/a2p/campaigns/{id}/phone-numbers"
         )),
-        "rejected" | "failed" => Some(format!(
+        Phase::Rejected | Phase::Failed => Some(format!(
             "Fix the registration and submit a new one: POST /compliance/a2p/{path}"
         )),
-        _ => None,
+        Phase::Draft => None,
     }
 }
 
 fn brand_out(b: a2p_brand::Model) -> BrandOut {
     BrandOut {
-        next_action: next_action(&b.status, Kind::Brand, &b.id),
+        next_action: next_action(b.status, Kind::Brand, &b.id),
         application_id: b.id.clone(),
         company_name: b.data["companyName"].as_str().map(str::to_owned),
         id: b.id,
         brand_type: b.brand_type,
-        status: b.status,
+        status: b.status.as_str().into(),
         substatus: b.substatus,
         carrier_sid: b.carrier_sid,
         rejection_reason: b.rejection_reason,
@@ -86,7 +86,7 @@ async fn campaign_out(db: &impl sea_orm::ConnectionTrait, c: a2p_campaign::Model
         o.remove("brandCarrierSid");
     }
     Ok(CampaignOut {
-        next_action: next_action(&c.status, Kind::Campaign, &c.id),
+        next_action: next_action(c.status, Kind::Campaign, &c.id),
         phone_numbers: numbers
             .into_iter()
             .map(|n| LinkedNumberOut {
@@ -98,7 +98,7 @@ async fn campaign_out(db: &impl sea_orm::ConnectionTrait, c: a2p_campaign::Model
         id: c.id,
         brand_id: c.brand_id,
         use_case: c.use_case,
-        status: c.status,
+        status: c.status.as_str().into(),
         substatus: c.substatus,
         carrier_sid: c.carrier_sid,
         rejection_reason: c.rejection_reason,
@@ -149,7 +149,7 @@ pub async fn config(_ctx: Ctx) -> ApiResult<HttpResponse> {
 pub async fn validate_brand(ctx: Ctx, Body(BrandCheck(input)): Body<BrandCheck>) -> ApiResult<HttpResponse> {
     let mut errors = input.problems();
     let existing = store::a2p::brands(ctx.db(), ctx.org()).await?;
-    if let Some(b) = existing.iter().find(|b| b.status != "rejected" && b.status != "failed") {
+    if let Some(b) = existing.iter().find(|b| !b.status.is_refused()) {
         errors.push(FieldError::new(
             "brandType",
             format!(
@@ -163,7 +163,7 @@ pub async fn validate_brand(ctx: Ctx, Body(BrandCheck(input)): Body<BrandCheck>)
 
 pub async fn create_brand(ctx: Ctx, Body(input): Body<BrandIn>) -> ApiResult<HttpResponse> {
     let existing = store::a2p::brands(ctx.db(), ctx.org()).await?;
-    if let Some(b) = existing.iter().find(|b| b.status != "rejected" && b.status != "failed") {
+    if let Some(b) = existing.iter().find(|b| !b.status.is_refused()) {
         return Err(ApiError::new(
             ErrorCode::BrandExists,
             format!(
@@ -185,7 +185,7 @@ pub async fn create_brand(ctx: Ctx, Body(input): Body<BrandIn>) -> ApiResult<Htt
             org_id: ctx.org().to_string(),
             brand_type: input.brand_type.clone().unwrap_or_default(),
             data: payload,
-            status: reg.phase.as_str().into(),
+            status: reg.phase,
             substatus: reg.substatus.clone(),
             carrier_sid: None,
             rejection_reason: None,
@@ -228,7 +228,7 @@ async fn approved_brand(ctx: &Ctx, brand_id: &str) -> ApiResult<a2p_brand::Model
     let brand = store::a2p::find_brand(ctx.db(), ctx.org(), brand_id)
         .await?
         .ok_or_else(|| brand_not_found(brand_id))?;
-    if brand.status != "approved" {
+    if brand.status != Phase::Approved {
         return Err(ApiError::new(
             ErrorCode::BrandNotApproved,
             format!(
@@ -238,7 +238,7 @@ async fn approved_brand(ctx: &Ctx, brand_id: &str) -> ApiResult<a2p_brand::Model
         )
         .with_details(json!({
             "brandId": brand.id, "status": brand.status, "substatus": brand.substatus,
-            "nextAction": next_action(&brand.status, Kind::Brand, &brand.id),
+            "nextAction": next_action(brand.status, Kind::Brand, &brand.id),
         })));
     }
     Ok(brand)
@@ -250,7 +250,7 @@ pub async fn validate_campaign(ctx: Ctx, Body(CampaignCheck(input)): Body<Campai
     if let Some(brand_id) = &input.brand_id {
         match approved_brand(&ctx, brand_id).await {
             Ok(b) => {
-                brand_status = Some(b.status);
+                brand_status = Some(b.status.as_str().to_string());
                 if b.brand_type == "sole_proprietor" && input.use_case.as_deref() != Some("SOLE_PROPRIETOR") {
                     let mut e = FieldError::new(
                         "useCase",
@@ -293,7 +293,7 @@ pub async fn create_campaign(ctx: Ctx, Body(input): Body<CampaignIn>) -> ApiResu
             brand_id,
             use_case: input.use_case.clone().unwrap_or_default(),
             data: payload,
-            status: reg.phase.as_str().into(),
+            status: reg.phase,
             substatus: reg.substatus.clone(),
             carrier_sid: None,
             rejection_reason: None,
@@ -347,7 +347,7 @@ pub async fn link_number(ctx: Ctx, id: web::Path<String>, Body(input): Body<Link
         }
         (None, None) => return Err(ApiError::field("phoneNumberId", "give phoneNumberId or phoneNumber")),
     };
-    if campaign.status != "approved" {
+    if campaign.status != Phase::Approved {
         return Err(ApiError::new(
             ErrorCode::CampaignNotApproved,
             format!(
@@ -357,7 +357,7 @@ pub async fn link_number(ctx: Ctx, id: web::Path<String>, Body(input): Body<Link
         )
         .with_details(json!({
             "campaignId": campaign.id, "status": campaign.status, "substatus": campaign.substatus,
-            "nextAction": next_action(&campaign.status, Kind::Campaign, &campaign.id),
+            "nextAction": next_action(campaign.status, Kind::Campaign, &campaign.id),
         })));
     }
     if number.provider == TelephonyProvider::Twilio

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use thruai_entities::{a2p_brand, a2p_campaign};
+use thruai_entities::{a2p_brand, a2p_campaign, values::status::RegistrationStatus as Phase};
 
 use crate::{
     domain::is_us_long_code,
@@ -134,8 +134,8 @@ pub async fn next_steps(state: &AppState, org_id: &str) -> ApiResult<NextSteps> 
         store::phone_numbers::list(&state.db, org_id, &store::phone_numbers::Filter::default(), 0, 1000).await?;
     let sandbox = store::telephony::credentials(&state.db, org_id).await?.is_none()
         && !state.settings.providers.twilio.configured();
-    let brand: Option<&a2p_brand::Model> = brands.iter().find(|b| b.status == "approved").or(brands.first());
-    let approved_campaign: Option<&a2p_campaign::Model> = campaigns.iter().find(|c| c.status == "approved");
+    let brand: Option<&a2p_brand::Model> = brands.iter().find(|b| b.status == Phase::Approved).or(brands.first());
+    let approved_campaign: Option<&a2p_campaign::Model> = campaigns.iter().find(|c| c.status == Phase::Approved);
     let campaign = approved_campaign.or(campaigns.first());
     let submit_brand = action(
         "submit_a2p_brand",
@@ -174,7 +174,7 @@ pub async fn next_steps(state: &AppState, org_id: &str) -> ApiResult<NextSteps> 
             ];
             return Ok(s);
         }
-        Some(b) if b.status == "rejected" || b.status == "failed" => {
+        Some(b) if b.status.is_refused() => {
             s.stage = "brand_rejected";
             s.substatus.clone_from(&b.substatus);
             let reason = b.rejection_reason.clone().unwrap_or_default();
@@ -197,7 +197,7 @@ pub async fn next_steps(state: &AppState, org_id: &str) -> ApiResult<NextSteps> 
             ];
             return Ok(s);
         }
-        Some(b) if b.status != "approved" => {
+        Some(b) if b.status != Phase::Approved => {
             s.stage = "brand_pending";
             s.substatus.clone_from(&b.substatus);
             s.window = Some(review_window(state, sandbox, true, b.created_at));
@@ -249,7 +249,7 @@ pub async fn next_steps(state: &AppState, org_id: &str) -> ApiResult<NextSteps> 
             ];
             return Ok(s);
         }
-        Some(c) if c.status == "rejected" || c.status == "failed" => {
+        Some(c) if c.status.is_refused() => {
             s.stage = "campaign_rejected";
             s.substatus.clone_from(&c.substatus);
             let reason = c.rejection_reason.clone().unwrap_or_default();
@@ -264,7 +264,7 @@ pub async fn next_steps(state: &AppState, org_id: &str) -> ApiResult<NextSteps> 
             s.next_actions = vec![submit_campaign];
             return Ok(s);
         }
-        Some(c) if c.status != "approved" => {
+        Some(c) if c.status != Phase::Approved => {
             s.stage = "campaign_pending";
             s.substatus.clone_from(&c.substatus);
             s.window = Some(review_window(state, sandbox, false, c.created_at));
@@ -379,7 +379,7 @@ pub async fn status(ctx: Ctx) -> ApiResult<HttpResponse> {
     let brands = store::a2p::brands(ctx.db(), ctx.org()).await?;
     let campaigns = store::a2p::campaigns(ctx.db(), ctx.org()).await?;
     let linked = store::a2p::linked_numbers(ctx.db(), ctx.org()).await?;
-    let brand = brands.iter().find(|b| b.status == "approved").or(brands.first());
+    let brand = brands.iter().find(|b| b.status == Phase::Approved).or(brands.first());
     let out = A2pStatusOut {
         status: steps.stage.into(),
         substatus: steps.substatus,
@@ -390,7 +390,7 @@ pub async fn status(ctx: Ctx) -> ApiResult<HttpResponse> {
         next_actions: steps.next_actions,
         brand: brand.map(|b| BrandStatusOut {
             id: b.id.clone(),
-            status: b.status.clone(),
+            status: b.status.as_str().into(),
             substatus: b.substatus.clone(),
             rejection_reason: b.rejection_reason.clone(),
             updated_at: b.updated_at,
@@ -406,7 +406,7 @@ pub async fn status(ctx: Ctx) -> ApiResult<HttpResponse> {
                 id: c.id,
                 brand_id: c.brand_id,
                 use_case: c.use_case,
-                status: c.status,
+                status: c.status.as_str().into(),
                 substatus: c.substatus,
                 rejection_reason: c.rejection_reason,
             })

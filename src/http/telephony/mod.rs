@@ -11,7 +11,7 @@ use actix_web::{
 };
 use chrono::Utc;
 use serde_json::json;
-use thruai_entities::{phone_number, telephony_credential};
+use thruai_entities::{phone_number, telephony_credential, values::status::NumberStatus};
 use wire::{
     CredentialsIn, CredentialsOut, ExternalNumberOut, ExternalNumbersOut, ImportIn, NumberPatch, NumberSearchOut,
     PhoneNumberOut, ProvisionIn, SearchIn, mode_name,
@@ -113,7 +113,7 @@ pub fn number_row(
         voice_webhook_url: bought.voice_url,
         sms_webhook_url: bought.sms_url,
         agent_id,
-        status: "active".into(),
+        status: NumberStatus::Active,
         country: country.to_string(),
         capabilities: json!(bought.capabilities),
         phone_number: bought.phone_number,
@@ -409,7 +409,7 @@ pub async fn update_number(ctx: Ctx, id: web::Path<String>, Body(patch): Body<Nu
         row.friendly_name = Some(name);
     }
     if let Some(status) = patch.status {
-        row.status = status;
+        row.status = NumberStatus::parse(&status).unwrap_or(row.status);
     }
     if let Some(agent_id) = patch.agent_id {
         if let Some(agent_id) = &agent_id {

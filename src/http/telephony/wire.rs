@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use thruai_entities::phone_number;
+use thruai_entities::{phone_number, values::status::NumberStatus};
 
 use crate::{
     app::carriers::Mode,
@@ -16,7 +16,6 @@ use crate::{
     providers::telephony::{AvailableNumber, Capabilities, SearchQuery},
 };
 
-pub const STATUSES: &[&str] = &["active", "inactive"];
 const DEFAULT_SEARCH_LIMIT: u32 = 10;
 
 #[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -51,7 +50,7 @@ impl From<phone_number::Model> for PhoneNumberOut {
             voice_webhook_url: m.voice_webhook_url,
             sms_webhook_url: m.sms_webhook_url,
             agent_id: m.agent_id,
-            status: m.status,
+            status: m.status.as_str().into(),
             country: m.country,
             capabilities: m.capabilities,
             created_at: m.created_at,
@@ -324,7 +323,7 @@ pub struct NumberPatch {
 impl Validate for NumberPatch {
     fn validate(&self, v: &mut Validator) {
         v.opt_length("friendlyName", self.friendly_name.as_deref(), 1, 64);
-        v.one_of("status", self.status.as_deref(), STATUSES);
+        v.one_of("status", self.status.as_deref(), NumberStatus::VALUES);
         v.check(
             self.friendly_name.is_some() || self.agent_id.is_some() || self.status.is_some(),
             "body",

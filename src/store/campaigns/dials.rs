@@ -11,7 +11,10 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func},
 };
 use thruai_actors::campaign::state::{ContactStatus, Counts};
-use thruai_entities::{call, campaign, campaign_contact as contact, campaign_dial as dial, sms_opt_out};
+use thruai_entities::{
+    call, campaign, campaign_contact as contact, campaign_dial as dial, sms_opt_out,
+    values::status::{CallStatus, CampaignStatus},
+};
 
 use super::*;
 
@@ -73,7 +76,7 @@ pub async fn call_statuses(db: &impl ConnectionTrait, call_ids: &[String]) -> Re
 /// Open calls of the organisation (every direction).
 pub async fn org_open_calls(db: &impl ConnectionTrait, org_id: &str) -> Result<u64, DbErr> {
     call::Entity::find()
-        .filter(call::Column::Status.is_in(OPEN_CALL))
+        .filter(call::Column::Status.is_in(CallStatus::OPEN))
         .filter(call::Column::OrgId.eq(org_id))
         .count(db)
         .await
@@ -257,7 +260,7 @@ pub async fn arm_intents(
     let running = campaign::Entity::find_by_id(campaign_id)
         .one(db)
         .await?
-        .is_some_and(|c| c.status == "running");
+        .is_some_and(|c| c.status == CampaignStatus::Running);
     if !running {
         return Ok(Vec::new());
     }

@@ -15,6 +15,7 @@ use sea_orm::{
 use thruai_actors::campaign::state::{ContactStatus, Counts};
 use thruai_entities::{
     call, campaign, campaign_contact as contact, campaign_contact_count as count, campaign_dial as dial,
+    values::status::{CallStatus, CampaignStatus},
 };
 
 mod contacts;
@@ -51,8 +52,6 @@ pub const DIAL_DONE: &str = "done";
 
 /// Dials started and not settled yet.
 pub const DIAL_OPEN: [&str; 3] = [DIAL_PENDING, DIAL_PLACED, DIAL_REFUSED];
-
-const OPEN_CALL: [&str; 3] = ["queued", "ringing", "in_progress"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum FenceError {
@@ -231,7 +230,7 @@ pub async fn active_ids(db: &impl ConnectionTrait) -> Result<Vec<String>, DbErr>
     let running: Vec<String> = campaign::Entity::find()
         .select_only()
         .column(campaign::Column::Id)
-        .filter(campaign::Column::Status.eq("running"))
+        .filter(campaign::Column::Status.eq(CampaignStatus::Running))
         .into_tuple()
         .all(db)
         .await?;
@@ -362,12 +361,12 @@ where
 pub async fn fail_open_call(db: &impl ConnectionTrait, call_id: &str, reason: &str) -> Result<(), DbErr> {
     let now = Utc::now();
     call::Entity::update_many()
-        .col_expr(call::Column::Status, Expr::value("failed"))
+        .col_expr(call::Column::Status, Expr::value(CallStatus::Failed))
         .col_expr(call::Column::EndReason, Expr::value(reason))
         .col_expr(call::Column::EndedAt, Expr::value(now))
         .col_expr(call::Column::UpdatedAt, Expr::value(now))
         .filter(call::Column::Id.eq(call_id))
-        .filter(call::Column::Status.is_in(OPEN_CALL))
+        .filter(call::Column::Status.is_in(CallStatus::OPEN))
         .exec(db)
         .await?;
     Ok(())
