@@ -116,6 +116,16 @@ pub struct EmailSettings {
     /// Development only: serve the sandbox e-mail provider's outbox (every sign-up code) at
     /// `/_debug/sandbox/outbox`, to loopback clients that are not behind a proxy.
     pub sandbox_outbox: bool,
+    /// The signing secret (`whsec_…`) of the Resend webhook that posts to `/webhooks/resend`.
+    pub resend_webhook_secret: String,
+    /// How far a webhook's timestamp may be from now, in seconds.
+    pub webhook_tolerance_secs: i64,
+    /// How long a domain's verification may wait for its DNS records before it fails.
+    pub verification_timeout_secs: u64,
+    /// The most automatic replies an agent sends in one thread within an hour (loop guard).
+    pub auto_reply_per_thread_per_hour: u32,
+    /// The longest an agent's answer to an inbound message may take, in milliseconds.
+    pub auto_reply_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

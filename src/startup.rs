@@ -59,6 +59,9 @@ impl Application {
             Ok(n) => tracing::info!(campaigns = n, "campaign actors rehydrated"),
             Err(e) => tracing::error!(error = %e, "rehydrating campaigns failed"),
         }
+        // Inbound emails a previous process left unanswered are answered (at most once each).
+        let email = state.email.clone();
+        actix_web::rt::spawn(async move { email.resume_replies().await });
         spawn_maintenance(state.clone());
         let data = web::Data::new(state.clone());
         let server_settings = &state.settings.server;

@@ -12,6 +12,7 @@ use crate::{
         a2p::A2p,
         calls::{CallParts, Calls},
         campaigns,
+        email::{AgentModels, Email},
         carriers::Carriers,
         tools::ToolDelivery,
         webhooks::Webhooks,
@@ -22,10 +23,7 @@ use crate::{
     idempotency::Idempotency,
     limits::RateLimiter,
     net::ssrf::UrlGuard,
-    providers::{
-        email::{self, EmailSender},
-        llm::SandboxLlm,
-    },
+    providers::{email, llm::SandboxLlm},
     redis_conn::RedisConn,
 };
 
@@ -40,7 +38,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub limiter: RateLimiter,
     pub idempotency: Idempotency,
-    pub email: Arc<dyn EmailSender>,
+    /// Email: domains, mailboxes, sending, threads; its provider sends the platform's notices.
+    pub email: Email,
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// The SSRF guard built from `security.url_allowlist` (URLs are checked at save time).
     pub url_guard: UrlGuard,
@@ -134,13 +133,23 @@ impl AppState {
             db: db.clone(),
             settings: settings.calls.clone(),
             providers: settings.providers.clone(),
-            http,
+            http: http.clone(),
             public_base_url: settings.server.public_base_url.clone(),
             carriers: carriers.clone(),
             tools: tools.clone(),
             sandbox_llm: llm.clone(),
         });
         let campaigns = campaigns::supervisor(db.clone(), &settings, calls.clone());
+        let email = Email::new(
+            db.clone(),
+            settings.email.clone(),
+            email,
+            AgentModels {
+                providers: Arc::new(settings.providers.clone()),
+                http,
+                sandbox: llm.clone(),
+            },
+        );
         Ok(Self {
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
@@ -171,6 +180,6 @@ impl AppState {
 
     /// True while the e-mail provider is the sandbox.
     pub fn email_is_sandbox(&self) -> bool {
-        self.email.is_sandbox()
+        self.email.provider().is_sandbox()
     }
 }

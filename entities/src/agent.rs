@@ -5,6 +5,7 @@ use sea_orm::entity::prelude::*;
 use crate::values::{
     StringList, StringMap,
     agent::{InterruptionSettings, LlmConfig, MemoryPolicy, S2sConfig, S2sTurnDetection, SttConfig, VoiceConfig},
+    email::Mailbox,
     status::{AgentStatus, PipelineMode},
 };
 
@@ -35,6 +36,8 @@ pub struct Model {
     pub variables: StringMap,
     /// The longest a call may last once answered; `None`: the platform's default.
     pub max_duration_secs: Option<i32>,
+    /// The agent's mailbox, when it has one.
+    pub email_config: Option<Mailbox>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

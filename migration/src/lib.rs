@@ -13,6 +13,7 @@ mod m20261203_000001_create_campaign_contact_counts;
 mod m20261203_000002_create_call_lines;
 mod m20261207_000001_agent_max_duration;
 mod m20261207_000002_feedback_priority;
+mod m20261207_000003_create_email;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000002_create_call_lines::Migration),
             Box::new(m20261207_000001_agent_max_duration::Migration),
             Box::new(m20261207_000002_feedback_priority::Migration),
+            Box::new(m20261207_000003_create_email::Migration),
         ]
     }
 }

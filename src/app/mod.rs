@@ -6,6 +6,7 @@ pub mod a2p;
 pub mod calls;
 pub mod campaigns;
 pub mod carriers;
+pub mod email;
 pub mod secrets;
 pub mod tools;
 pub mod webhooks;

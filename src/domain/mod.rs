@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod e164;
+pub mod email;
 pub mod ids;
 pub mod validation;
 

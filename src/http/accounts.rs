@@ -220,17 +220,16 @@ pub async fn provision(state: web::Data<AppState>, Body(input): Body<ProvisionIn
         // account; the owner of the address is told instead, and nothing is created.
         state
             .email
-            .send(OutgoingEmail {
-                to: email.clone(),
-                subject: "Someone tried to sign up to ThruAI with your address".into(),
-                text: format!(
+            .provider()
+            .send(OutgoingEmail::notice(
+                &email,
+                "Someone tried to sign up to ThruAI with your address",
+                format!(
                     "Someone asked to create the ThruAI organization \"{org_name}\" with this address, which \
                      already has an account. Nothing was created and no code was issued.\n\nIf this was you, \
                      use your existing API key (GET /api/v1/public/profile). If it was not, you can ignore this email."
                 ),
-                html: None,
-                idempotency_key: None,
-            })
+            ))
             .await?;
         return Ok(envelope::ok(&Sorted(provision_out(
             &state, email, org_name, slug, now, ttl,
@@ -253,15 +252,17 @@ pub async fn provision(state: web::Data<AppState>, Body(input): Body<ProvisionIn
     let minutes = ttl.num_minutes().max(1);
     state
         .email
+        .provider()
         .send(OutgoingEmail {
-            to: email.clone(),
-            subject: format!("Your ThruAI verification code: {code}"),
-            text: format!(
-                "Your ThruAI verification code for {org_name} is {code}.\n\nIt expires in {minutes} minutes. \
-                 Submit it with POST /api/v1/public/accounts/verify.\n\nIf you did not request this, ignore this email."
-            ),
-            html: None,
             idempotency_key: Some(code_hash(&email, &code)),
+            ..OutgoingEmail::notice(
+                &email,
+                format!("Your ThruAI verification code: {code}"),
+                format!(
+                    "Your ThruAI verification code for {org_name} is {code}.\n\nIt expires in {minutes} minutes. \
+                     Submit it with POST /api/v1/public/accounts/verify.\n\nIf you did not request this, ignore this email."
+                ),
+            )
         })
         .await?;
     Ok(envelope::ok(&Sorted(provision_out(

@@ -11,6 +11,7 @@ pub mod campaigns;
 pub mod compliance;
 pub mod core;
 pub mod debug;
+pub mod email;
 pub mod feedback;
 pub mod meta;
 pub mod profile;
@@ -37,6 +38,7 @@ pub const BASE_PATH: &str = "/api/v1/public";
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // Carrier webhooks and the media stream: outside the base path and the API layer.
     twilio::configure(cfg);
+    email::configure(cfg);
     let mut by_path: BTreeMap<String, Vec<&'static RouteSpec>> = BTreeMap::new();
     for spec in routes::table() {
         let full = if spec.root {

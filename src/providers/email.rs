@@ -1,28 +1,104 @@
-//! E-mail: the `EmailSender` port, the sandbox (messages kept in the database, readable
-//! from loopback) and the Resend client.
+//! E-mail: the `EmailSender` port — sending, sending domains, what the provider reports back
+//! — with the Resend client (`resend.rs`) and the sandbox (`sandbox/email.rs`) behind it.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use sea_orm::DatabaseConnection;
-use serde::Deserialize;
-use thruai_entities::sandbox_email;
+use thruai_entities::values::email::{DnsRecord, EmailTag};
 
+use super::{resend::ResendEmail, sandbox::email::SandboxEmail};
 use crate::{
     config::{EmailProviderKind, Settings},
-    domain::ids,
-    error::{ApiError, ErrorCode},
-    store,
+    error::{CodedError, ErrorCode, db_code},
 };
 
-#[derive(Debug, Clone)]
+/// One message to send.
+#[derive(Debug, Clone, Default)]
 pub struct OutgoingEmail {
-    pub to: String,
+    /// `Name <a@domain>`; `None`: the platform's sender (`email.from`).
+    pub from: Option<String>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub reply_to: Option<String>,
     pub subject: String,
-    pub text: String,
+    pub text: Option<String>,
     pub html: Option<String>,
+    /// Extra headers (`In-Reply-To`, `References`, `Auto-Submitted`, `Message-ID`).
+    pub headers: BTreeMap<String, String>,
+    pub tags: Vec<EmailTag>,
     /// Passed to the provider so a retried send is not delivered twice.
     pub idempotency_key: Option<String>,
+}
+
+impl OutgoingEmail {
+    /// A plain-text notice from the platform's sender to one address.
+    pub fn notice(to: &str, subject: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            to: vec![to.to_string()],
+            subject: subject.into(),
+            text: Some(text.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Every recipient: to, cc and bcc.
+    pub fn recipients(&self) -> impl Iterator<Item = &String> {
+        self.to.iter().chain(&self.cc).chain(&self.bcc)
+    }
+}
+
+/// A domain as the provider has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderDomain {
+    pub id: String,
+    /// `not_started`, `pending`, `verified`, `partially_verified`, `partially_failed`, `failed`.
+    pub status: String,
+    pub records: Vec<DnsRecord>,
+}
+
+/// A message the provider received for one of the organisation's domains.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InboundEmail {
+    pub provider_email_id: Option<String>,
+    pub from: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub reply_to: Vec<String>,
+    pub subject: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    /// With brackets, as sent.
+    pub message_id: Option<String>,
+    /// Every header, names as sent.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl InboundEmail {
+    /// A header by name, case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the provider reports about a message or a domain (its webhooks; the sandbox's
+/// simulation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmailEvent {
+    Sent { email_id: String },
+    Delivered { email_id: String },
+    DeliveryDelayed { email_id: String },
+    Bounced { email_id: String, to: Vec<String>, reason: Option<String> },
+    Complained { email_id: String, to: Vec<String> },
+    Failed { email_id: String, reason: Option<String> },
+    Received { email_id: String },
+    DomainUpdated { domain_id: String },
+    /// A type this platform does not act on (opened, clicked, contact.*…).
+    Other { kind: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,26 +109,48 @@ pub enum EmailError {
     Auth,
     #[error("email provider rate limited the request")]
     RateLimited,
+    #[error("email provider has no such {0}")]
+    NotFound(&'static str),
     #[error("email provider unavailable: {0}")]
     Unavailable(String),
     #[error("email store failed: {0}")]
     Store(#[from] sea_orm::DbErr),
 }
 
-impl From<EmailError> for ApiError {
-    fn from(err: EmailError) -> Self {
-        match err {
-            EmailError::Unavailable(_) => ApiError::internal(ErrorCode::UpstreamUnavailable, err),
-            EmailError::Store(e) => ApiError::from(e),
-            _ => ApiError::internal(ErrorCode::EmailProviderError, err),
+impl CodedError for EmailError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unavailable(_) | Self::RateLimited => ErrorCode::UpstreamUnavailable,
+            Self::Store(e) => db_code(e),
+            _ => ErrorCode::EmailProviderError,
         }
     }
 }
 
 #[async_trait]
 pub trait EmailSender: Send + Sync {
-    /// Sends one message; returns the provider's message id.
+    /// Sends one message; returns the provider's id of the email.
     async fn send(&self, email: OutgoingEmail) -> Result<String, EmailError>;
+
+    /// The Message-ID the provider sent the email with (it may rewrite ours).
+    async fn sent_message_id(&self, email_id: &str) -> Result<Option<String>, EmailError>;
+
+    async fn create_domain(&self, name: &str, region: &str, receiving: bool) -> Result<ProviderDomain, EmailError>;
+
+    /// Asks the provider to check the records now, and answers what it found.
+    async fn verify_domain(&self, domain_id: &str) -> Result<ProviderDomain, EmailError>;
+
+    async fn delete_domain(&self, domain_id: &str) -> Result<(), EmailError>;
+
+    /// The whole of a received message (its webhook carries only metadata).
+    async fn received_email(&self, email_id: &str) -> Result<InboundEmail, EmailError>;
+
+    /// What the provider will report about a message just sent, for a sandbox that reports
+    /// it at once; a real provider reports through its webhook and answers nothing here.
+    fn simulated_events(&self, _email_id: &str, _email: &OutgoingEmail) -> Vec<EmailEvent> {
+        Vec::new()
+    }
+
     fn is_sandbox(&self) -> bool;
     fn name(&self) -> &'static str;
 }
@@ -62,129 +160,15 @@ pub trait EmailSender: Send + Sync {
 pub fn from_settings(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Arc<dyn EmailSender>> {
     let from = settings.email.from.clone();
     Ok(match settings.email_provider().map_err(anyhow::Error::msg)? {
-        EmailProviderKind::Sandbox => Arc::new(SandboxEmail { db, from }),
-        EmailProviderKind::Resend => Arc::new(ResendEmail {
-            http: reqwest::Client::builder()
+        EmailProviderKind::Sandbox => Arc::new(SandboxEmail::new(db, from)),
+        EmailProviderKind::Resend => Arc::new(ResendEmail::new(
+            reqwest::Client::builder()
                 .timeout(Duration::from_millis(settings.email.timeout_ms))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()?,
-            base_url: settings.email.resend_base_url.trim_end_matches('/').to_string(),
-            api_key: settings.email.resend_api_key.clone(),
+            &settings.email.resend_base_url,
+            &settings.email.resend_api_key,
             from,
-        }),
+        )),
     })
-}
-
-/// Keeps every message in `sandbox_emails`.
-pub struct SandboxEmail {
-    db: DatabaseConnection,
-    from: String,
-}
-
-#[async_trait]
-impl EmailSender for SandboxEmail {
-    async fn send(&self, email: OutgoingEmail) -> Result<String, EmailError> {
-        let id = ids::new_id(ids::EMAIL);
-        store::sandbox_emails::insert(
-            &self.db,
-            sandbox_email::Model {
-                id: id.clone(),
-                to_address: email.to,
-                from_address: self.from.clone(),
-                subject: email.subject,
-                text_body: email.text,
-                html_body: email.html,
-                created_at: chrono::Utc::now(),
-            },
-        )
-        .await?;
-        Ok(id)
-    }
-
-    fn is_sandbox(&self) -> bool {
-        true
-    }
-
-    fn name(&self) -> &'static str {
-        "sandbox"
-    }
-}
-
-/// Resend's `POST /emails`.
-pub struct ResendEmail {
-    http: reqwest::Client,
-    base_url: String,
-    api_key: String,
-    from: String,
-}
-
-#[derive(Deserialize)]
-struct ResendSent {
-    id: String,
-}
-
-#[derive(Deserialize)]
-struct ResendErrorBody {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    message: String,
-}
-
-#[async_trait]
-impl EmailSender for ResendEmail {
-    async fn send(&self, email: OutgoingEmail) -> Result<String, EmailError> {
-        let mut body = serde_json::json!({
-            "from": self.from,
-            "to": [email.to],
-            "subject": email.subject,
-            "text": email.text,
-        });
-        if let Some(html) = &email.html {
-            body["html"] = serde_json::json!(html);
-        }
-        let mut req = self
-            .http
-            .post(format!("{}/emails", self.base_url))
-            .bearer_auth(&self.api_key)
-            .json(&body);
-        if let Some(key) = &email.idempotency_key {
-            req = req.header("Idempotency-Key", key);
-        }
-        let res = req.send().await.map_err(|e| EmailError::Unavailable(without_url(&e)))?;
-        let status = res.status();
-        let text = res.text().await.map_err(|e| EmailError::Unavailable(without_url(&e)))?;
-        if status.is_success() {
-            return serde_json::from_str::<ResendSent>(&text)
-                .map(|s| s.id)
-                .map_err(|_| EmailError::Unavailable("unreadable response from Resend".into()));
-        }
-        let err: ResendErrorBody = serde_json::from_str(&text).unwrap_or(ResendErrorBody {
-            name: String::new(),
-            message: String::new(),
-        });
-        Err(match (status.as_u16(), err.name.as_str()) {
-            (401 | 403, _) | (_, "missing_api_key" | "invalid_api_key" | "restricted_api_key") => EmailError::Auth,
-            (429, _) => EmailError::RateLimited,
-            (500.., _) => EmailError::Unavailable(format!("HTTP {status}")),
-            _ => EmailError::Rejected(format!("{} {}", err.name, err.message).trim().to_string()),
-        })
-    }
-
-    fn is_sandbox(&self) -> bool {
-        false
-    }
-
-    fn name(&self) -> &'static str {
-        "resend"
-    }
-}
-
-fn without_url(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "connection failed".into()
-    } else {
-        "request failed".into()
-    }
 }

@@ -7,6 +7,7 @@ pub mod email;
 pub mod live;
 pub mod llm;
 pub mod realtime;
+pub mod resend;
 pub mod sandbox;
 pub mod speech;
 pub mod telephony;

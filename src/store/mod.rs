@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod agents;
 pub mod api_keys;
 pub mod calls;
+pub mod email;
 pub mod campaigns;
 pub mod feedback;
 pub mod idempotency;

@@ -71,11 +71,8 @@ async fn sender(base: &str, key: &str) -> Arc<dyn thruai::providers::email::Emai
 
 fn message() -> OutgoingEmail {
     OutgoingEmail {
-        to: "ada@example.com".into(),
-        subject: "Hi".into(),
-        text: "Hello".into(),
-        html: None,
         idempotency_key: Some("idem-1".into()),
+        ..OutgoingEmail::notice("ada@example.com", "Hi", "Hello")
     }
 }
 

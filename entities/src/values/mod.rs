@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod campaign;
+pub mod email;
 pub mod status;
 
 use std::collections::BTreeMap;

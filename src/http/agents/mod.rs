@@ -27,6 +27,7 @@ use super::{
         route_spec::RouteSpec,
         validation::{Validate, Validator, double_option},
     },
+    email::wire::{MailboxBody, MailboxConfig},
     telephony::wire::PhoneNumberOut,
 };
 use crate::domain::agent::{
@@ -201,12 +202,19 @@ pub struct AgentPatch {
     /// ends it (`endReason` `max_duration`). `null`: the platform's `calls.max_call_duration_secs`.
     #[serde(default, deserialize_with = "double_option")]
     pub max_duration_seconds: Option<Option<u32>>,
+    /// The agent's mailbox on a verified domain (as `PUT /agents/:id/email` takes it);
+    /// `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    pub email_config: Option<Option<MailboxBody>>,
 }
 
 impl Validate for AgentPatch {
     fn validate(&self, v: &mut Validator) {
         if let Some(name) = &self.name {
             v.length("name", name.trim(), 1, 100);
+        }
+        if let Some(Some(mailbox)) = &self.email_config {
+            mailbox.validate(v);
         }
         v.range("maxDurationSeconds", self.max_duration_seconds.flatten(), 1, 86_400);
         check_parts(
@@ -260,6 +268,9 @@ pub struct AgentOut {
     pub variables: BTreeMap<String, String>,
     /// The longest a call may last once answered (seconds); `null`: the platform default.
     pub max_duration_seconds: Option<u32>,
+    /// The agent's mailbox (`PUT /agents/:id/email`), when it has one.
+    #[serde(default)]
+    pub email_config: Option<MailboxConfig>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -287,6 +298,7 @@ impl From<agent::Model> for AgentOut {
             memory_policy: m.memory_policy.map(Into::into),
             variables: m.variables.into(),
             max_duration_seconds: m.max_duration_secs.and_then(|s| u32::try_from(s).ok()),
+            email_config: m.email_config.map(Into::into),
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -425,6 +437,7 @@ pub fn new_agent(state: &AppState, org_id: &str, input: AgentIn, enabled_tools: 
         memory_policy: input.memory_policy,
         variables: input.variables.unwrap_or_default(),
         max_duration_seconds: input.max_duration_seconds,
+        email_config: None,
         created_at: now,
         updated_at: now,
     }
@@ -460,6 +473,7 @@ pub async fn insert_agent(
         memory_policy: None,
         variables: Default::default(),
         max_duration_secs: None,
+        email_config: None,
         created_at: out.created_at,
         updated_at: out.updated_at,
     };
@@ -569,6 +583,17 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(p): Body<AgentPatch>) 
         a.max_duration_seconds = v;
     }
     finish_checks(&ctx.state, &a)?;
+    if let Some(mailbox) = p.email_config {
+        row.email_config = match mailbox {
+            Some(body) => Some(
+                ctx.state
+                    .email
+                    .mailbox_for(&txn, ctx.org(), &row, body.into())
+                    .await?,
+            ),
+            None => None,
+        };
+    }
     a.updated_at = Utc::now();
     apply(&a, &mut row);
     row.updated_at = a.updated_at;

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use super::route_spec::RouteSpec;
 use crate::http::{
-    accounts, agents, api_keys, calls, campaigns, compliance, debug, feedback,
+    accounts, agents, api_keys, calls, campaigns, compliance, debug, email, feedback,
     meta::{capabilities, discovery, docs, health, llms, mcp, metrics, openapi},
     profile, providers, sms, telephony, tools, webhooks,
 };
@@ -34,6 +34,7 @@ fn build() -> Vec<RouteSpec> {
         webhooks::routes(),
         compliance::routes(),
         sms::routes(),
+        email::routes(),
         calls::routes(),
         campaigns::routes(),
         debug::routes(),

@@ -85,7 +85,7 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         },
         redis,
         rate_limiter: state.limiter.backend().into(),
-        email: state.email.name().into(),
+        email: state.email.provider().name().into(),
         uptime_seconds: (chrono::Utc::now() - state.started_at).num_seconds(),
     };
     if db_up {

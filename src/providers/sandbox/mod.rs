@@ -3,5 +3,6 @@
 
 pub mod a2p;
 pub mod carrier;
+pub mod email;
 pub mod far_end;
 pub mod latency;
