@@ -276,8 +276,20 @@ impl MigrationTrait for Migration {
         index(m, "idx_email_messages_thread", E::Table, &[E::ThreadId, E::CreatedAt]).await?;
         index(m, "idx_email_messages_org", E::Table, &[E::OrgId, E::CreatedAt]).await?;
         index(m, "idx_email_messages_message_id", E::Table, &[E::MessageId]).await?;
-        index(m, "idx_email_messages_provider_message_id", E::Table, &[E::ProviderMessageId]).await?;
-        index(m, "idx_email_messages_provider_email_id", E::Table, &[E::ProviderEmailId]).await?;
+        index(
+            m,
+            "idx_email_messages_provider_message_id",
+            E::Table,
+            &[E::ProviderMessageId],
+        )
+        .await?;
+        index(
+            m,
+            "idx_email_messages_provider_email_id",
+            E::Table,
+            &[E::ProviderEmailId],
+        )
+        .await?;
         index(m, "idx_email_messages_reply_status", E::Table, &[E::ReplyStatus]).await?;
         m.create_table(
             Table::create()
@@ -341,7 +353,10 @@ impl MigrationTrait for Migration {
         ] {
             m.drop_table(Table::drop().table(table).to_owned()).await?;
         }
-        for col in [SandboxEmails::Headers.into_iden(), SandboxEmails::ProviderId.into_iden()] {
+        for col in [
+            SandboxEmails::Headers.into_iden(),
+            SandboxEmails::ProviderId.into_iden(),
+        ] {
             m.alter_table(Table::alter().table(SandboxEmails::Table).drop_column(col).to_owned())
                 .await?;
         }

@@ -16,7 +16,10 @@ pub fn bare_address(s: &str) -> &str {
 /// the receiver's business).
 pub fn parse_address(s: &str) -> Option<String> {
     let a = bare_address(s);
-    if a.len() > 254 || a.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';')) {
+    if a.len() > 254
+        || a.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
+    {
         return None;
     }
     let (local, domain) = a.rsplit_once('@')?;
@@ -81,10 +84,12 @@ pub fn normalise_subject(subject: &str) -> String {
     let mut s = subject.trim();
     loop {
         let lower = s.to_ascii_lowercase();
-        let stripped = ["re:", "fwd:", "fw:", "aw:", "wg:", "sv:", "vs:", "antw:", "tr:", "re :", "fwd :"]
-            .iter()
-            .find(|p| lower.starts_with(*p))
-            .map(|p| s[p.len()..].trim_start());
+        let stripped = [
+            "re:", "fwd:", "fw:", "aw:", "wg:", "sv:", "vs:", "antw:", "tr:", "re :", "fwd :",
+        ]
+        .iter()
+        .find(|p| lower.starts_with(*p))
+        .map(|p| s[p.len()..].trim_start());
         match stripped {
             Some(rest) => s = rest,
             None => break,
@@ -107,7 +112,8 @@ pub fn thread_token(address: &str) -> Option<&str> {
     let a = bare_address(address);
     let (local, _) = a.rsplit_once('@')?;
     let (_, tag) = local.split_once('+')?;
-    tag.strip_prefix("t_").filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()))
+    tag.strip_prefix("t_")
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
 /// `local+t_<token>@domain` for `local@domain`.
@@ -149,14 +155,26 @@ pub fn is_automatic(header: impl Fn(&str) -> Option<String>, from: &str) -> bool
     if header("auto-submitted").is_some_and(|v| !v.trim().eq_ignore_ascii_case("no")) {
         return true;
     }
-    if header("precedence").is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "bulk" | "junk" | "list" | "auto_reply")) {
+    if header("precedence").is_some_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "bulk" | "junk" | "list" | "auto_reply"
+        )
+    }) {
         return true;
     }
     if header("x-autoreply").is_some() || header("x-autorespond").is_some() || header("list-id").is_some() {
         return true;
     }
-    let local = bare_address(from).split('@').next().unwrap_or_default().to_ascii_lowercase();
-    matches!(local.as_str(), "mailer-daemon" | "postmaster" | "no-reply" | "noreply" | "do-not-reply" | "donotreply")
+    let local = bare_address(from)
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    matches!(
+        local.as_str(),
+        "mailer-daemon" | "postmaster" | "no-reply" | "noreply" | "do-not-reply" | "donotreply"
+    )
 }
 
 #[cfg(test)]
@@ -166,9 +184,25 @@ mod tests {
     #[test]
     fn addresses() {
         assert_eq!(bare_address("Ann Lee <ann@Example.COM>"), "ann@Example.COM");
-        assert_eq!(parse_address("Ann <Ann@Example.COM>").as_deref(), Some("Ann@example.com"));
-        assert_eq!(parse_address("ann@bücher.example").as_deref(), Some("ann@xn--bcher-kva.example"));
-        for bad in ["", "ann", "ann@", "@x.com", "a b@x.com", "ann@localhost", "ann@1.2.3.4", "a@b@c.com", "ann@[::1]"] {
+        assert_eq!(
+            parse_address("Ann <Ann@Example.COM>").as_deref(),
+            Some("Ann@example.com")
+        );
+        assert_eq!(
+            parse_address("ann@bücher.example").as_deref(),
+            Some("ann@xn--bcher-kva.example")
+        );
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.com",
+            "a b@x.com",
+            "ann@localhost",
+            "ann@1.2.3.4",
+            "a@b@c.com",
+            "ann@[::1]",
+        ] {
             assert_eq!(parse_address(bad), None, "{bad}");
         }
     }
@@ -209,8 +243,17 @@ mod tests {
         let none = |_: &str| None;
         assert!(!is_automatic(none, "ann@x.com"));
         assert!(is_automatic(none, "MAILER-DAEMON@x.com"));
-        assert!(is_automatic(|h: &str| (h == "auto-submitted").then(|| "auto-replied".into()), "a@x.com"));
-        assert!(!is_automatic(|h: &str| (h == "auto-submitted").then(|| "no".into()), "a@x.com"));
-        assert!(is_automatic(|h: &str| (h == "precedence").then(|| "Bulk".into()), "a@x.com"));
+        assert!(is_automatic(
+            |h: &str| (h == "auto-submitted").then(|| "auto-replied".into()),
+            "a@x.com"
+        ));
+        assert!(!is_automatic(
+            |h: &str| (h == "auto-submitted").then(|| "no".into()),
+            "a@x.com"
+        ));
+        assert!(is_automatic(
+            |h: &str| (h == "precedence").then(|| "Bulk".into()),
+            "a@x.com"
+        ));
     }
 }

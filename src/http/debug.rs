@@ -114,6 +114,8 @@ pub struct SandboxEmailOut {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    /// `Reply-To`, `In-Reply-To`, `References`, `Auto-Submitted`… as sent.
+    pub headers: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -160,6 +162,10 @@ pub async fn sandbox_outbox(req: HttpRequest, state: web::Data<AppState>, q: Lis
             subject: m.subject,
             text: m.text_body,
             html: m.html_body,
+            headers: m
+                .headers
+                .and_then(|h| serde_json::from_value(h).ok())
+                .unwrap_or_default(),
             created_at: m.created_at,
         })
         .collect();

@@ -89,16 +89,38 @@ impl InboundEmail {
 /// simulation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EmailEvent {
-    Sent { email_id: String },
-    Delivered { email_id: String },
-    DeliveryDelayed { email_id: String },
-    Bounced { email_id: String, to: Vec<String>, reason: Option<String> },
-    Complained { email_id: String, to: Vec<String> },
-    Failed { email_id: String, reason: Option<String> },
-    Received { email_id: String },
-    DomainUpdated { domain_id: String },
+    Sent {
+        email_id: String,
+    },
+    Delivered {
+        email_id: String,
+    },
+    DeliveryDelayed {
+        email_id: String,
+    },
+    Bounced {
+        email_id: String,
+        to: Vec<String>,
+        reason: Option<String>,
+    },
+    Complained {
+        email_id: String,
+        to: Vec<String>,
+    },
+    Failed {
+        email_id: String,
+        reason: Option<String>,
+    },
+    Received {
+        email_id: String,
+    },
+    DomainUpdated {
+        domain_id: String,
+    },
     /// A type this platform does not act on (opened, clicked, contact.*…).
-    Other { kind: String },
+    Other {
+        kind: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -208,7 +208,13 @@ impl EmailSender for ResendEmail {
 
     async fn sent_message_id(&self, email_id: &str) -> Result<Option<String>, EmailError> {
         let sent: SentEmail = self
-            .call(reqwest::Method::GET, &format!("/emails/{}", seg(email_id)), None, None, "email")
+            .call(
+                reqwest::Method::GET,
+                &format!("/emails/{}", seg(email_id)),
+                None,
+                None,
+                "email",
+            )
             .await?;
         Ok(sent.message_id)
     }
@@ -352,7 +358,9 @@ pub fn parse_event(body: &[u8]) -> Result<EmailEvent, String> {
         "domain.created" | "domain.updated" => EmailEvent::DomainUpdated {
             domain_id: text("id").ok_or_else(|| format!("{}: data.id is missing", env.kind))?,
         },
-        other => EmailEvent::Other { kind: other.to_string() },
+        other => EmailEvent::Other {
+            kind: other.to_string(),
+        },
     })
 }
 
@@ -372,8 +380,14 @@ mod tests {
             }
         );
         let received = br#"{"type":"email.received","data":{"email_id":"r1","from":"a@b.c","to":["s@d.e"],"subject":"hi","message_id":"<m@x>","cc":[],"bcc":[],"attachments":[],"created_at":"2026-01-01T00:00:00Z"}}"#;
-        assert_eq!(parse_event(received).unwrap(), EmailEvent::Received { email_id: "r1".into() });
-        assert!(matches!(parse_event(br#"{"type":"email.opened","data":{}}"#).unwrap(), EmailEvent::Other { .. }));
+        assert_eq!(
+            parse_event(received).unwrap(),
+            EmailEvent::Received { email_id: "r1".into() }
+        );
+        assert!(matches!(
+            parse_event(br#"{"type":"email.opened","data":{}}"#).unwrap(),
+            EmailEvent::Other { .. }
+        ));
         assert!(parse_event(br#"{"type":"email.sent","data":{}}"#).is_err());
         assert!(parse_event(b"garbage").is_err());
     }

@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveValue::Set,
+    Condition, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     prelude::*,
     sea_query::{ExprTrait, OnConflict},
 };
@@ -23,7 +24,11 @@ pub async fn save_domain(db: &impl ConnectionTrait, row: email_domain::Model) ->
     row.into_active_model().reset_all().update(db).await
 }
 
-pub async fn find_domain(db: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<Option<email_domain::Model>, DbErr> {
+pub async fn find_domain(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<email_domain::Model>, DbErr> {
     email_domain::Entity::find_by_id(id)
         .filter(email_domain::Column::OrgId.eq(org_id))
         .one(db)
@@ -105,7 +110,10 @@ pub async fn clear_mailboxes(db: &impl ConnectionTrait, agent_ids: &[String]) ->
         return Ok(());
     }
     agent::Entity::update_many()
-        .col_expr(agent::Column::EmailConfig, Expr::value(Option::<serde_json::Value>::None))
+        .col_expr(
+            agent::Column::EmailConfig,
+            Expr::value(Option::<serde_json::Value>::None),
+        )
         .col_expr(agent::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(agent::Column::Id.is_in(agent_ids.iter().cloned()))
         .exec(db)
@@ -119,7 +127,11 @@ pub async fn insert_thread(db: &impl ConnectionTrait, row: email_thread::Model) 
     row.into_active_model().reset_all().insert(db).await
 }
 
-pub async fn find_thread(db: &impl ConnectionTrait, org_id: &str, id: &str) -> Result<Option<email_thread::Model>, DbErr> {
+pub async fn find_thread(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    id: &str,
+) -> Result<Option<email_thread::Model>, DbErr> {
     email_thread::Entity::find_by_id(id)
         .filter(email_thread::Column::OrgId.eq(org_id))
         .one(db)
@@ -322,7 +334,11 @@ pub async fn thread_history(
 }
 
 /// Messages the agent wrote on its own in the thread since `since`.
-pub async fn auto_replies_since(db: &impl ConnectionTrait, thread_id: &str, since: DateTime<Utc>) -> Result<u64, DbErr> {
+pub async fn auto_replies_since(
+    db: &impl ConnectionTrait,
+    thread_id: &str,
+    since: DateTime<Utc>,
+) -> Result<u64, DbErr> {
     email_message::Entity::find()
         .filter(email_message::Column::ThreadId.eq(thread_id))
         .filter(email_message::Column::AutoReply.eq(true))
@@ -407,8 +423,10 @@ pub async fn first_time(db: &impl ConnectionTrait, provider: &str, event_id: &st
 
 /// Whether a provider's event id was already applied.
 pub async fn seen(db: &impl ConnectionTrait, provider: &str, event_id: &str) -> Result<bool, DbErr> {
-    Ok(provider_event::Entity::find_by_id((provider.to_string(), event_id.to_string()))
-        .one(db)
-        .await?
-        .is_some())
+    Ok(
+        provider_event::Entity::find_by_id((provider.to_string(), event_id.to_string()))
+            .one(db)
+            .await?
+            .is_some(),
+    )
 }

@@ -15,6 +15,7 @@ mod carriers;
 mod chaos_sink;
 mod discovery;
 mod email;
+mod email_flow;
 mod fake_ai;
 mod fake_realtime;
 mod fake_twilio;

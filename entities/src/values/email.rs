@@ -47,8 +47,7 @@ impl<'de> Deserialize<'de> for DnsRecords {
 }
 
 /// An agent's email identity on one of the organisation's domains.
-#[derive(Debug, Clone, Default, PartialEq, Eq, FromJsonQueryResult)]
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, FromJsonQueryResult, Serialize, Deserialize)]
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Mailbox {
     /// `EDM-…`

@@ -71,7 +71,10 @@ impl Email {
         let name = parse_domain(raw).map_err(|why| MailError::field("domain", format!("'{raw}' {why}")))?;
         let region = region.unwrap_or(REGIONS[0]);
         if !REGIONS.contains(&region) {
-            return Err(MailError::field("region", format!("must be one of {}", REGIONS.join(", "))));
+            return Err(MailError::field(
+                "region",
+                format!("must be one of {}", REGIONS.join(", ")),
+            ));
         }
         if let Some(existing) = mail::domain_named(&self.db, &name).await? {
             return Err(taken(&name, &existing, org_id));
@@ -141,7 +144,8 @@ impl Email {
 
     /// Ends a verification that has waited longer than `email.verification_timeout_secs`.
     async fn expire(&self, mut row: email_domain::Model) -> Result<email_domain::Model, MailError> {
-        let deadline = Duration::seconds(i64::try_from(self.settings.verification_timeout_secs).unwrap_or(i64::MAX / 2));
+        let deadline =
+            Duration::seconds(i64::try_from(self.settings.verification_timeout_secs).unwrap_or(i64::MAX / 2));
         let waited_out = row.status != "verified"
             && row.status != "failed"
             && row.verify_started_at.is_some_and(|t| Utc::now() - t > deadline);
@@ -250,7 +254,9 @@ fn taken(name: &str, existing: &email_domain::Model, org_id: &str) -> MailError 
     if existing.org_id == org_id {
         MailError::Conflict(format!("Email domain '{name}' is already added ({})", existing.id))
     } else {
-        MailError::Conflict(format!("Email domain '{name}' is already in use by another organization"))
+        MailError::Conflict(format!(
+            "Email domain '{name}' is already in use by another organization"
+        ))
     }
 }
 

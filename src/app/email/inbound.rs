@@ -20,7 +20,10 @@ use thruai_entities::{
 use super::{Email, MailError, SendRequest};
 use crate::{
     domain::{
-        email::{bare_address, domain_of, is_automatic, mailbox_of, message_ids, normalise_subject, parse_address, thread_token},
+        email::{
+            bare_address, domain_of, is_automatic, mailbox_of, message_ids, normalise_subject, parse_address,
+            thread_token,
+        },
         ids,
     },
     providers::{
@@ -80,7 +83,13 @@ impl Email {
         let txn = self.db.begin().await?;
         if matches!(status, "bounced" | "complained") {
             let who = if suppress.is_empty() {
-                row.to_addresses.0.iter().chain(&row.cc_addresses.0).chain(&row.bcc_addresses.0).cloned().collect()
+                row.to_addresses
+                    .0
+                    .iter()
+                    .chain(&row.cc_addresses.0)
+                    .chain(&row.bcc_addresses.0)
+                    .cloned()
+                    .collect()
             } else {
                 suppress
             };
@@ -121,11 +130,10 @@ impl Email {
             return Ok(None);
         };
         let org_id = domain.org_id.clone();
-        let message_id = inbound
-            .message_id
-            .clone()
-            .filter(|m| !m.trim().is_empty())
-            .map_or_else(|| format!("<{}@{}>", ids::new_id(ids::EMAIL), domain.name), |m| message_ids(&m).remove(0));
+        let message_id = inbound.message_id.clone().filter(|m| !m.trim().is_empty()).map_or_else(
+            || format!("<{}@{}>", ids::new_id(ids::EMAIL), domain.name),
+            |m| message_ids(&m).remove(0),
+        );
         // The same message delivered twice (two events, a retried simulator) is kept once.
         if let Some(seen) = mail::by_message_ids(&self.db, &org_id, std::slice::from_ref(&message_id))
             .await?
@@ -180,12 +188,17 @@ impl Email {
             None => None,
         };
         let automatic = is_automatic(|h| inbound.header(h).map(str::to_string), &inbound.from);
-        let answers = agent.as_ref().is_some_and(|a| a.email_config.as_ref().is_some_and(|m| m.auto_reply));
+        let answers = agent
+            .as_ref()
+            .is_some_and(|a| a.email_config.as_ref().is_some_and(|m| m.auto_reply));
         let (reply_status, reply_note) = match (answers, automatic) {
             (false, _) => (None, None),
             (true, true) => (
                 Some("skipped".to_string()),
-                Some("an automatic message (Auto-Submitted, Precedence or a mailer address) is never answered".to_string()),
+                Some(
+                    "an automatic message (Auto-Submitted, Precedence or a mailer address) is never answered"
+                        .to_string(),
+                ),
             ),
             (true, false) => (Some("pending".to_string()), None),
         };
@@ -253,7 +266,11 @@ impl Email {
         .await?;
         mail::touch_thread(&txn, &thread.id, true, now).await?;
         txn.commit().await?;
-        crate::metrics::counter("thruai_emails_total", &[("direction", "inbound"), ("result", "received")], 1.0);
+        crate::metrics::counter(
+            "thruai_emails_total",
+            &[("direction", "inbound"), ("result", "received")],
+            1.0,
+        );
         if row.reply_status.as_deref() == Some("pending") {
             let this = self.clone();
             let id = row.id.clone();
@@ -283,7 +300,10 @@ impl Email {
             Ok(Err(e)) => Some(("failed", e.to_string())),
             Err(_) => Some((
                 "failed",
-                format!("the agent did not answer within {} ms", self.settings.auto_reply_timeout_ms),
+                format!(
+                    "the agent did not answer within {} ms",
+                    self.settings.auto_reply_timeout_ms
+                ),
             )),
         };
         let Some((status, note)) = outcome else { return };
@@ -318,14 +338,18 @@ impl Email {
             return Ok(Some(("skipped", "the agent's mailbox only records mail".into())));
         }
         let limit = self.settings.auto_reply_per_thread_per_hour;
-        let recent = mail::auto_replies_since(&self.db, &msg.thread_id, Utc::now() - chrono::Duration::hours(1)).await?;
+        let recent =
+            mail::auto_replies_since(&self.db, &msg.thread_id, Utc::now() - chrono::Duration::hours(1)).await?;
         if recent >= u64::from(limit) {
             return Ok(Some((
                 "skipped",
                 format!("loop guard: {recent} automatic replies in this thread within the hour (limit {limit})"),
             )));
         }
-        if !mail::suppressed(&self.db, &msg.org_id, &[msg.from_address.to_ascii_lowercase()]).await?.is_empty() {
+        if !mail::suppressed(&self.db, &msg.org_id, &[msg.from_address.to_ascii_lowercase()])
+            .await?
+            .is_empty()
+        {
             return Ok(Some(("skipped", "the sender's address is suppressed".into())));
         }
         let history = mail::thread_history(&self.db, &msg.thread_id, HISTORY).await?;
@@ -334,7 +358,10 @@ impl Email {
             .map(|m| {
                 let body = m.text_body.clone().unwrap_or_default();
                 if m.direction == "inbound" {
-                    ChatTurn::new(ChatRole::User, format!("From: {}\nSubject: {}\n\n{body}", m.from_address, m.subject))
+                    ChatTurn::new(
+                        ChatRole::User,
+                        format!("From: {}\nSubject: {}\n\n{body}", m.from_address, m.subject),
+                    )
                 } else {
                     ChatTurn::new(ChatRole::Assistant, body)
                 }

@@ -88,7 +88,9 @@ impl Email {
             .ok_or_else(|| {
                 MailError::field(
                     field,
-                    format!("'{name}' is not one of this organization's email domains — add it with POST /email-domains"),
+                    format!(
+                        "'{name}' is not one of this organization's email domains — add it with POST /email-domains"
+                    ),
                 )
             })?;
         if domain.status != "verified" {
@@ -99,7 +101,10 @@ impl Email {
             });
         }
         let reply_to = match &input.reply_to {
-            Some(r) => Some(parse_address(r).ok_or_else(|| MailError::field("replyTo", format!("'{r}' is not an email address")))?),
+            Some(r) => Some(
+                parse_address(r)
+                    .ok_or_else(|| MailError::field("replyTo", format!("'{r}' is not an email address")))?,
+            ),
             None => None,
         };
         if let Some(other) = mail::agents_with_mailbox(db, org_id, Some(&domain.id))

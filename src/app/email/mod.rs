@@ -73,9 +73,7 @@ pub enum MailError {
     Field { field: String, message: String },
     #[error("{0}")]
     Conflict(String),
-    #[error(
-        "Email domain '{name}' is {status}: verify it with POST /email-domains/{id}/verify before sending from it"
-    )]
+    #[error("Email domain '{name}' is {status}: verify it with POST /email-domains/{id}/verify before sending from it")]
     NotVerified { id: String, name: String, status: String },
     #[error(transparent)]
     Provider(#[from] EmailError),

@@ -64,7 +64,8 @@ fn addresses(field: &str, raw: &[String]) -> Result<Vec<String>, MailError> {
     raw.iter()
         .enumerate()
         .map(|(i, a)| {
-            parse_address(a).ok_or_else(|| MailError::field(format!("{field}[{i}]"), format!("'{a}' is not an email address")))
+            parse_address(a)
+                .ok_or_else(|| MailError::field(format!("{field}[{i}]"), format!("'{a}' is not an email address")))
         })
         .collect()
 }
@@ -104,16 +105,28 @@ impl Email {
             }
         }
         if to.len() + cc.len() + bcc.len() > MAX_RECIPIENTS {
-            return Err(MailError::field("to", format!("at most {MAX_RECIPIENTS} recipients (to, cc and bcc together)")));
+            return Err(MailError::field(
+                "to",
+                format!("at most {MAX_RECIPIENTS} recipients (to, cc and bcc together)"),
+            ));
         }
-        let everyone: Vec<String> = to.iter().chain(&cc).chain(&bcc).map(|a| a.to_ascii_lowercase()).collect();
+        let everyone: Vec<String> = to
+            .iter()
+            .chain(&cc)
+            .chain(&bcc)
+            .map(|a| a.to_ascii_lowercase())
+            .collect();
         if let Some(s) = mail::suppressed(&self.db, org_id, &everyone).await?.first() {
             return Err(MailError::field(
                 "to",
                 format!(
                     "'{}' {} on {} and is suppressed for this organization; nothing was sent",
                     s.address,
-                    if s.reason == "complained" { "marked a message as spam" } else { "bounced" },
+                    if s.reason == "complained" {
+                        "marked a message as spam"
+                    } else {
+                        "bounced"
+                    },
                     s.created_at.format("%Y-%m-%d")
                 ),
             ));
@@ -131,7 +144,10 @@ impl Email {
             None => t.clone(),
         });
         let reply_to = match &req.reply_to {
-            Some(r) => Some(parse_address(r).ok_or_else(|| MailError::field("replyTo", format!("'{r}' is not an email address")))?),
+            Some(r) => Some(
+                parse_address(r)
+                    .ok_or_else(|| MailError::field("replyTo", format!("'{r}' is not an email address")))?,
+            ),
             None => sender.reply_to.clone(),
         };
 
@@ -144,7 +160,10 @@ impl Email {
         let in_reply_to = parent.map(|p| p.provider_message_id.clone().unwrap_or_else(|| p.message_id.clone()));
         let mut references: Vec<String> = parent.map(|p| p.references.0.clone()).unwrap_or_default();
         if let Some(p) = parent {
-            for id in [Some(&p.message_id), p.provider_message_id.as_ref()].into_iter().flatten() {
+            for id in [Some(&p.message_id), p.provider_message_id.as_ref()]
+                .into_iter()
+                .flatten()
+            {
                 if !references.contains(id) {
                     references.push(id.clone());
                 }
@@ -257,7 +276,11 @@ impl Email {
                 if let Some(fresh) = mail::find_message(&self.db, &row.id).await? {
                     row = fresh;
                 }
-                crate::metrics::counter("thruai_emails_total", &[("direction", "outbound"), ("result", "sent")], 1.0);
+                crate::metrics::counter(
+                    "thruai_emails_total",
+                    &[("direction", "outbound"), ("result", "sent")],
+                    1.0,
+                );
                 Ok(row)
             }
             Err(e) => {
@@ -265,7 +288,11 @@ impl Email {
                 row.error = Some(e.to_string());
                 row.updated_at = Utc::now();
                 mail::save_message(&self.db, row).await?;
-                crate::metrics::counter("thruai_emails_total", &[("direction", "outbound"), ("result", "failed")], 1.0);
+                crate::metrics::counter(
+                    "thruai_emails_total",
+                    &[("direction", "outbound"), ("result", "failed")],
+                    1.0,
+                );
                 Err(e.into())
             }
         }
@@ -277,10 +304,12 @@ impl Email {
         req: &SendRequest,
         thread: Option<&email_thread::Model>,
     ) -> Result<Sender, MailError> {
-        let agent_id = req
-            .agent_id
-            .clone()
-            .or_else(|| req.from.is_none().then(|| thread.and_then(|t| t.agent_id.clone())).flatten());
+        let agent_id = req.agent_id.clone().or_else(|| {
+            req.from
+                .is_none()
+                .then(|| thread.and_then(|t| t.agent_id.clone()))
+                .flatten()
+        });
         if let Some(agent_id) = agent_id {
             let field = if req.agent_id.is_some() { "agentId" } else { "threadId" };
             let agent = store::agents::find(&self.db, org_id, &agent_id)
@@ -294,7 +323,12 @@ impl Email {
             })?;
             let domain = mail::find_domain(&self.db, org_id, &mailbox.domain_id)
                 .await?
-                .ok_or_else(|| MailError::field(field, format!("the mailbox of agent '{agent_id}' has no domain any more")))?;
+                .ok_or_else(|| {
+                    MailError::field(
+                        field,
+                        format!("the mailbox of agent '{agent_id}' has no domain any more"),
+                    )
+                })?;
             return Ok(Sender {
                 address: mailbox.address,
                 display_name: mailbox.display_name.or(Some(agent.name)),
@@ -323,7 +357,8 @@ impl Email {
                 ));
             }
         };
-        let address = parse_address(&raw).ok_or_else(|| MailError::field("from", format!("'{raw}' is not an email address")))?;
+        let address =
+            parse_address(&raw).ok_or_else(|| MailError::field("from", format!("'{raw}' is not an email address")))?;
         let name = domain_of(&address).unwrap_or_default();
         let domain = mail::domain_named(&self.db, &name)
             .await?
@@ -331,13 +366,22 @@ impl Email {
             .ok_or_else(|| {
                 MailError::field(
                     "from",
-                    format!("'{name}' is not one of this organization's email domains — add it with POST /email-domains"),
+                    format!(
+                        "'{name}' is not one of this organization's email domains — add it with POST /email-domains"
+                    ),
                 )
             })?;
         let display = bare_address(&raw) != raw.trim();
         Ok(Sender {
             display_name: display
-                .then(|| raw.split('<').next().unwrap_or_default().trim().trim_matches('"').to_string())
+                .then(|| {
+                    raw.split('<')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .trim_matches('"')
+                        .to_string()
+                })
                 .filter(|n| !n.is_empty()),
             address,
             agent_id: None,

@@ -585,12 +585,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(p): Body<AgentPatch>) 
     finish_checks(&ctx.state, &a)?;
     if let Some(mailbox) = p.email_config {
         row.email_config = match mailbox {
-            Some(body) => Some(
-                ctx.state
-                    .email
-                    .mailbox_for(&txn, ctx.org(), &row, body.into())
-                    .await?,
-            ),
+            Some(body) => Some(ctx.state.email.mailbox_for(&txn, ctx.org(), &row, body.into()).await?),
             None => None,
         };
     }

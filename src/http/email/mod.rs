@@ -43,12 +43,17 @@ pub async fn add_domain(ctx: Ctx, Body(input): Body<DomainIn>) -> ApiResult<Http
         )
         .await?;
     let txn = ctx.begin().await?;
-    ctx.commit(txn, StatusCode::CREATED, &Sorted(DomainOut::from(row))).await
+    ctx.commit(txn, StatusCode::CREATED, &Sorted(DomainOut::from(row)))
+        .await
 }
 
 pub async fn list_domains(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let (rows, total) = ctx.state.email.domains(ctx.org(), page.offset(), page.page_size).await?;
+    let (rows, total) = ctx
+        .state
+        .email
+        .domains(ctx.org(), page.offset(), page.page_size)
+        .await?;
     let items: Vec<DomainOut> = rows.into_iter().map(Into::into).collect();
     Ok(envelope::list("emailDomains", &items, page.info(total)))
 }
@@ -115,7 +120,11 @@ pub async fn get_mailbox(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpRespo
     Ok(envelope::ok(&Sorted(MailboxOut::of(agent.id, agent.email_config))))
 }
 
-pub async fn configure_mailbox(ctx: Ctx, id: web::Path<String>, Body(input): Body<MailboxBody>) -> ApiResult<HttpResponse> {
+pub async fn configure_mailbox(
+    ctx: Ctx,
+    id: web::Path<String>,
+    Body(input): Body<MailboxBody>,
+) -> ApiResult<HttpResponse> {
     let mailbox = ctx
         .state
         .email
@@ -153,7 +162,15 @@ pub async fn list_emails(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
         agent_id: owned("agentId"),
         status: q.one_of(
             "status",
-            &["queued", "sent", "delivered", "bounced", "complained", "failed", "received"],
+            &[
+                "queued",
+                "sent",
+                "delivered",
+                "bounced",
+                "complained",
+                "failed",
+                "received",
+            ],
         )?,
         direction: q.one_of("direction", &["inbound", "outbound"])?,
     };

@@ -48,7 +48,11 @@ pub async fn publish(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     sandbox_only(&req, &state)?;
-    let input: PublishIn = if body.is_empty() { PublishIn::default() } else { parse_body(&body)? };
+    let input: PublishIn = if body.is_empty() {
+        PublishIn::default()
+    } else {
+        parse_body(&body)?
+    };
     let domain = parse_domain(&name).map_err(|why| ApiError::field("name", format!("'{name}' {why}")))?;
     let published = input.published.unwrap_or(true);
     if store::sandbox_emails::publish_domain(&state.db, &domain, published).await? == 0 {

@@ -48,7 +48,13 @@ pub struct TagIn {
 impl TagsIn {
     fn into_tags(self) -> Vec<EmailTag> {
         match self {
-            Self::List(l) => l.into_iter().map(|t| EmailTag { name: t.name, value: t.value }).collect(),
+            Self::List(l) => l
+                .into_iter()
+                .map(|t| EmailTag {
+                    name: t.name,
+                    value: t.value,
+                })
+                .collect(),
             Self::Map(m) => m.into_iter().map(|(name, value)| EmailTag { name, value }).collect(),
         }
     }
@@ -140,7 +146,10 @@ impl From<email_domain::Model> for DomainOut {
                 "Give an agent a mailbox: PUT /agents/:id/email {{\"address\": \"name@{}\"}}",
                 d.name
             )),
-            "failed" => Some(format!("Check the records at your registrar, then POST /email-domains/{}/verify", d.id)),
+            "failed" => Some(format!(
+                "Check the records at your registrar, then POST /email-domains/{}/verify",
+                d.id
+            )),
             _ => Some(format!(
                 "Publish the records at your registrar, then POST /email-domains/{}/verify",
                 d.id
@@ -317,8 +326,16 @@ impl Validate for SendIn {
             let tags = tags.tags();
             v.check(tags.len() <= 20, "tags", "at most 20 tags");
             for (name, value) in tags {
-                let ok = |s: &str| !s.is_empty() && s.len() <= 256 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                v.check(ok(name) && ok(value), "tags", "names and values are ASCII letters, digits, '_' or '-' (at most 256)");
+                let ok = |s: &str| {
+                    !s.is_empty()
+                        && s.len() <= 256
+                        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                };
+                v.check(
+                    ok(name) && ok(value),
+                    "tags",
+                    "names and values are ASCII letters, digits, '_' or '-' (at most 256)",
+                );
             }
         }
     }
@@ -407,7 +424,15 @@ impl From<email_message::Model> for EmailOut {
             in_reply_to: m.in_reply_to,
             provider: m.provider,
             provider_email_id: m.provider_email_id,
-            tags: m.tags.0.into_iter().map(|t| TagOut { name: t.name, value: t.value }).collect(),
+            tags: m
+                .tags
+                .0
+                .into_iter()
+                .map(|t| TagOut {
+                    name: t.name,
+                    value: t.value,
+                })
+                .collect(),
             auto_reply: m.auto_reply,
             reply_status: m.reply_status,
             reply_note: m.reply_note,
