@@ -18,6 +18,7 @@ mod email;
 mod email_flow;
 mod fake_ai;
 mod fake_realtime;
+mod fake_resend;
 mod fake_twilio;
 mod fake_twilio_a2p;
 mod feedback;

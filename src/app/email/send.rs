@@ -158,7 +158,14 @@ impl Email {
         };
         let parent = history.last();
         let in_reply_to = parent.map(|p| p.provider_message_id.clone().unwrap_or_else(|| p.message_id.clone()));
-        let mut references: Vec<String> = parent.map(|p| p.references.0.clone()).unwrap_or_default();
+        // RFC 5322 §3.6.4: the parent's References (or, without them, its In-Reply-To),
+        // then the parent itself.
+        let mut references: Vec<String> = parent
+            .map(|p| match (&p.references.0[..], &p.in_reply_to) {
+                ([], Some(up)) => vec![up.clone()],
+                (refs, _) => refs.to_vec(),
+            })
+            .unwrap_or_default();
         if let Some(p) = parent {
             for id in [Some(&p.message_id), p.provider_message_id.as_ref()]
                 .into_iter()
