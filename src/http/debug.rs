@@ -206,6 +206,7 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(sandbox_outbox),
         )
         .public()
+        .local_only()
         .query(&[Param {
             name: "to",
             ty: "string",

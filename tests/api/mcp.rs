@@ -271,7 +271,8 @@ async fn http_client_runs_quickstart_then_make_call_then_get_call_in_sandbox_mod
 }
 
 /// `tools/list` is the actions, one tool each: documents are resources, aliases are not
-/// tools of their own, and nothing is listed that needs no key (the session has one).
+/// tools of their own, nothing is listed that needs no key (the session has one) or answers
+/// only local clients, and the list stays light.
 #[actix_web::test]
 async fn the_tool_list_holds_actions_only_and_documents_are_resources() {
     let app = spawn_app().await;
@@ -298,7 +299,17 @@ async fn the_tool_list_holds_actions_only_and_documents_are_resources() {
         assert!(!names.contains(&gone), "{gone} is listed");
     }
     assert!(names.contains(&"send_sms") && names.contains(&"search_numbers"));
-    assert!(bytes < 60_000, "tools/list is {bytes} bytes");
+    // A budget that grows with the API, not with the weight of each tool: 56.3 KB for 87
+    // tools when it was first trimmed, about 650 bytes a tool.
+    assert!(
+        bytes < names.len() * 700,
+        "tools/list is {bytes} bytes for {} tools",
+        names.len()
+    );
+    assert!(
+        !names.contains(&"get_sandbox_outbox"),
+        "local-only debug routes are not tools"
+    );
     let resources = rpc(&app, "resources/list", json!({})).await;
     let uris: Vec<&str> = resources["result"]["resources"]
         .as_array()

@@ -36,7 +36,22 @@ const ID_SOURCES: &[(&str, &str)] = &[
     ("/telephony/numbers", "/telephony/numbers/provision"),
     ("/calls", "/calls/outbound"),
     ("/_debug/campaigns", "/campaigns"),
+    ("/emails", "/emails/send"),
 ];
+
+/// The name of the email domain the walk added, published and verified (so mailboxes and
+/// sends succeed).
+async fn verified_domain(app: &TestApp, ids: &HashMap<String, String>) -> String {
+    let name = ids.get("/_debug/sandbox/email-domains").cloned().unwrap_or_default();
+    let id = ids.get("/email-domains").cloned().unwrap_or_default();
+    app.send(
+        app.client
+            .post(app.url(&format!("/_debug/sandbox/email-domains/{name}/publish"))),
+    )
+    .await;
+    app.post(&format!("/email-domains/{id}/verify"), &json!({})).await;
+    name
+}
 
 /// The body a route is walked with: its example, with fresh unique values or fixture ids
 /// where needed.
@@ -77,6 +92,15 @@ async fn body_for(app: &TestApp, spec: &RouteSpec, ids: &HashMap<String, String>
             body["url"] = json!(format!("{}/tool", app.address));
             body
         }
+        "/email-domains" => json!({ "domain": format!("{}.example.com", unique("walk")) }),
+        "/emails/send" => {
+            let name = verified_domain(app, ids).await;
+            json!({ "from": format!("walk@{name}"), "to": "someone@example.org", "subject": "Walk", "text": "Hello" })
+        }
+        "/agents/:id/email" => {
+            let name = verified_domain(app, ids).await;
+            json!({ "address": format!("agent@{name}") })
+        }
         "/accounts/provision" => {
             json!({ "email": format!("{}@example.com", unique("walk")), "orgName": unique("Walk ") })
         }
@@ -100,9 +124,11 @@ fn mutating_in_walk_order() -> Vec<&'static RouteSpec> {
     // Nested deletes before the resources they hang off.
     specs.sort_by_key(|s| {
         let params = s.path.matches(':').count() as i64;
+        let depth = s.path.matches('/').count() as i64;
         (
             s.method == "DELETE",
             if s.method == "DELETE" { -params } else { params },
+            if s.method == "DELETE" { -depth } else { 0 },
         )
     });
     specs
@@ -140,6 +166,15 @@ fn remember_ids(spec: &RouteSpec, data: &Value, ids: &mut HashMap<String, String
     }
     if let Some(id) = data["conversationId"].as_str() {
         ids.entry("/sms/conversations".into()).or_insert_with(|| id.to_string());
+    }
+    if let Some(id) = data["threadId"].as_str() {
+        ids.entry("/email-threads".into()).or_insert_with(|| id.to_string());
+    }
+    if spec.path == "/email-domains"
+        && let Some(name) = data["name"].as_str()
+    {
+        ids.entry("/_debug/sandbox/email-domains".into())
+            .or_insert_with(|| name.to_string());
     }
 }
 

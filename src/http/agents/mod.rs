@@ -202,9 +202,9 @@ pub struct AgentPatch {
     /// ends it (`endReason` `max_duration`). `null`: the platform's `calls.max_call_duration_secs`.
     #[serde(default, deserialize_with = "double_option")]
     pub max_duration_seconds: Option<Option<u32>>,
-    /// The agent's mailbox on a verified domain (as `PUT /agents/:id/email` takes it);
-    /// `null` removes it.
+    /// The agent's mailbox, as `PUT /agents/:id/email` takes it; `null` removes it.
     #[serde(default, deserialize_with = "double_option")]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub email_config: Option<Option<MailboxBody>>,
 }
 

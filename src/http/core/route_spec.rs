@@ -78,6 +78,8 @@ pub struct RouteSpec {
     pub alias_of: Option<&'static str>,
     /// A document (self-description, a guide): an MCP resource, not a tool.
     pub document: bool,
+    /// Answers only local, unproxied clients (the sandbox's debug routes): not an MCP tool.
+    pub local_only: bool,
     /// Attaches the handler to a route builder.
     pub handler: fn(Route) -> Route,
 }
@@ -110,6 +112,7 @@ impl RouteSpec {
             extension: false,
             alias_of: None,
             document: false,
+            local_only: false,
             handler,
         }
     }
@@ -161,10 +164,11 @@ impl RouteSpec {
     }
 
     /// An action an MCP client can take with its key: not a document (raw documents are
-    /// documents too), not an alias, not account provisioning (which needs no key, and the
-    /// session has one).
+    /// documents too), not an alias, not a local-only debug route, not account provisioning
+    /// (which needs no key, and the session has one).
     pub fn is_tool(&self) -> bool {
         !self.document
+            && !self.local_only
             && self.alias_of.is_none()
             && self.produces == Produces::Envelope
             && self.domain != "accountProvisioning"
@@ -176,6 +180,12 @@ impl RouteSpec {
     }
 
     pub(crate) fn public(self) -> Self {
+        self
+    }
+
+    /// Served only to local, unproxied clients (checked by the handler).
+    pub(crate) fn local_only(mut self) -> Self {
+        self.local_only = true;
         self
     }
 

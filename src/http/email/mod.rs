@@ -1,4 +1,5 @@
-//! Email: domains, sending, emails and threads; an agent's mailbox (`/agents/:id/email`);
+//! Email: domains, sending, emails and threads; an agent's mailbox (`PUT /agents/:id/email`,
+//! or `emailConfig` in `PATCH /agents/:id`);
 //! the provider's signed webhook (`provider.rs`) and the sandbox's debug routes
 //! (`sandbox.rs`). The use cases are `app::email`'s.
 
@@ -113,13 +114,6 @@ pub async fn delete_domain(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpRes
     ctx.commit(txn, StatusCode::OK, &Sorted(out)).await
 }
 
-pub async fn get_mailbox(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    let agent = crate::store::agents::find(ctx.db(), ctx.org(), &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("Agent", &id))?;
-    Ok(envelope::ok(&Sorted(MailboxOut::of(agent.id, agent.email_config))))
-}
-
 pub async fn configure_mailbox(
     ctx: Ctx,
     id: web::Path<String>,
@@ -132,13 +126,6 @@ pub async fn configure_mailbox(
         .await?;
     let txn = ctx.begin().await?;
     ctx.commit(txn, StatusCode::OK, &Sorted(MailboxOut::of(id.into_inner(), mailbox)))
-        .await
-}
-
-pub async fn remove_mailbox(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
-    ctx.state.email.configure_mailbox(ctx.org(), &id, None).await?;
-    let txn = ctx.begin().await?;
-    ctx.commit(txn, StatusCode::OK, &Sorted(MailboxOut::of(id.into_inner(), None)))
         .await
 }
 
@@ -387,17 +374,6 @@ pub fn routes() -> Vec<RouteSpec> {
         .query(PAGED)
         .returns::<ThreadMessagesOut>(),
         RouteSpec::new(
-            M::GET,
-            "/agents/:id/email",
-            "email",
-            "get_agent_email",
-            "Get an agent's mailbox (null fields when it has none)",
-            |r| r.to(get_mailbox),
-        )
-        .key(READ)
-        .extension()
-        .returns::<MailboxOut>(),
-        RouteSpec::new(
             M::PUT,
             "/agents/:id/email",
             "email",
@@ -408,17 +384,6 @@ pub fn routes() -> Vec<RouteSpec> {
         .key(WRITE)
         .body::<MailboxBody>()
         .example(|| json!({ "address": "sam@mail.example.com", "displayName": "Sam from Acme", "autoReply": true }))
-        .extension()
-        .returns::<MailboxOut>(),
-        RouteSpec::new(
-            M::DELETE,
-            "/agents/:id/email",
-            "email",
-            "remove_agent_email",
-            "Take an agent's mailbox away (its threads stay)",
-            |r| r.to(remove_mailbox),
-        )
-        .key(WRITE)
         .extension()
         .returns::<MailboxOut>(),
     ];

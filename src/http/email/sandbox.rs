@@ -143,6 +143,7 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(publish),
         )
         .public()
+        .local_only()
         .body::<PublishIn>()
         .example(|| json!({ "published": true }))
         .extension()
@@ -156,6 +157,7 @@ pub fn routes() -> Vec<RouteSpec> {
             |r| r.to(inbound),
         )
         .public()
+        .local_only()
         .body::<InboundIn>()
         .example(|| json!({ "from": "customer@example.org", "to": "sam@mail.example.com", "subject": "Re: Your appointment", "text": "Can we make it 4pm?" }))
         .extension()

@@ -13,7 +13,7 @@ use crate::{
     http::core::validation::{Validate, Validator},
 };
 
-/// One address or a list of them, as Resend's clients send `to`.
+/// One address or a list.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum OneOrMany {
@@ -30,41 +30,12 @@ impl OneOrMany {
     }
 }
 
-/// Tags as a list of `{name, value}` (Resend's shape) or as an object.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(untagged)]
-pub enum TagsIn {
-    List(Vec<TagIn>),
-    Map(std::collections::BTreeMap<String, String>),
-}
-
+/// A tag, as Resend takes them.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagIn {
     pub name: String,
     pub value: String,
-}
-
-impl TagsIn {
-    fn into_tags(self) -> Vec<EmailTag> {
-        match self {
-            Self::List(l) => l
-                .into_iter()
-                .map(|t| EmailTag {
-                    name: t.name,
-                    value: t.value,
-                })
-                .collect(),
-            Self::Map(m) => m.into_iter().map(|(name, value)| EmailTag { name, value }).collect(),
-        }
-    }
-
-    fn tags(&self) -> Vec<(&str, &str)> {
-        match self {
-            Self::List(l) => l.iter().map(|t| (t.name.as_str(), t.value.as_str())).collect(),
-            Self::Map(m) => m.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
-        }
-    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -314,7 +285,8 @@ pub struct SendIn {
     pub reply_to: Option<String>,
     /// Reply in this thread (`ETH-…`).
     pub thread_id: Option<String>,
-    pub tags: Option<TagsIn>,
+    /// `[{name, value}]`: ASCII letters, digits, `_` and `-`.
+    pub tags: Option<Vec<TagIn>>,
 }
 
 impl Validate for SendIn {
@@ -323,9 +295,8 @@ impl Validate for SendIn {
         v.opt_length("text", self.text.as_deref(), 1, 1_000_000);
         v.opt_length("html", self.html.as_deref(), 1, 1_000_000);
         if let Some(tags) = &self.tags {
-            let tags = tags.tags();
             v.check(tags.len() <= 20, "tags", "at most 20 tags");
-            for (name, value) in tags {
+            for TagIn { name, value } in tags {
                 let ok = |s: &str| {
                     !s.is_empty()
                         && s.len() <= 256
@@ -355,7 +326,15 @@ impl SendIn {
             html: self.html,
             reply_to: self.reply_to,
             thread_id: self.thread_id,
-            tags: self.tags.map(TagsIn::into_tags).unwrap_or_default(),
+            tags: self
+                .tags
+                .unwrap_or_default()
+                .into_iter()
+                .map(|t| EmailTag {
+                    name: t.name,
+                    value: t.value,
+                })
+                .collect(),
             idempotency_key,
             auto_reply: false,
         }
