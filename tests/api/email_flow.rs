@@ -702,3 +702,86 @@ async fn the_six_mcp_tools_manage_domains_mailboxes_and_send() {
     assert_eq!(sent["status"], "delivered", "{sent}");
     assert_eq!(deleted["clearedAgents"], json!([agent_id]));
 }
+
+#[actix_web::test]
+async fn an_agent_that_does_not_answer_in_time_leaves_a_failed_reply_with_the_reason() {
+    // A language model that accepts the connection and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let app = spawn_with(move |s| {
+        s.email.auto_reply_timeout_ms = 300;
+        s.providers.openai.api_key = "sk-test".into();
+        s.providers.openai.base_url = format!("http://127.0.0.1:{port}/v1");
+    })
+    .await;
+    let domain = verified_domain(&app).await;
+    let agent = app
+        .post(
+            "/agents",
+            &json!({ "name": "Slow", "systemPrompt": "x", "pipelineMode": "traditional", "llmConfig": { "provider": "openai" } }),
+        )
+        .await;
+    let agent_id = agent.data()["id"].as_str().unwrap().to_string();
+    let address = format!("slow@{}", domain.name);
+    app.send(
+        app.req(Method::PUT, &format!("/agents/{agent_id}/email"))
+            .json(&json!({ "address": address, "autoReply": true })),
+    )
+    .await;
+
+    let started = std::time::Instant::now();
+    let r = inbound(
+        &app,
+        json!({ "from": "ann@example.org", "to": address, "subject": "Hello?", "text": "Anyone there?" }),
+    )
+    .await;
+    let outcome = answered(&app, r.data()["email"]["id"].as_str().unwrap()).await;
+
+    assert_eq!(outcome.reply_status.as_deref(), Some("failed"), "{outcome:?}");
+    assert!(outcome.reply_note.as_deref().unwrap().contains("300 ms"), "{outcome:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(outbox(&app, "ann@example.org").await.is_empty());
+}
+
+#[actix_web::test]
+async fn answers_a_restart_left_waiting_are_resumed_once() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+    let app = spawn_app().await;
+    let domain = verified_domain(&app).await;
+    let (_, address) = agent_with_mailbox(&app, &domain, true).await;
+    let r = inbound(
+        &app,
+        json!({ "from": "ann@example.org", "to": address, "subject": "Hours", "text": "When do you open?" }),
+    )
+    .await;
+    let id = r.data()["email"]["id"].as_str().unwrap().to_string();
+    answered(&app, &id).await;
+    // As a crash would leave it: the answer recorded as still to do.
+    thruai_entities::email_message::ActiveModel {
+        id: Set(id.clone()),
+        reply_status: Set(Some("pending".into())),
+        ..Default::default()
+    }
+    .update(&app.state.db)
+    .await
+    .unwrap();
+
+    app.state.email.resume_replies().await;
+    app.state.email.resume_replies().await;
+    let after = answered(&app, &id).await;
+
+    assert_eq!(after.reply_status.as_deref(), Some("sent"));
+    let answers: Vec<_> = thread_messages(&app, &after.thread_id)
+        .await
+        .into_iter()
+        .filter(|m| m.auto_reply)
+        .collect();
+    assert_eq!(answers.len(), 1, "answered once: {answers:?}");
+    assert_eq!(answers[0].tags[0].value, id, "the answer names what it answers");
+}

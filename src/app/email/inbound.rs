@@ -14,7 +14,10 @@ use thruai_actors::call::{
 };
 use thruai_entities::{
     email_message, email_thread,
-    values::{StringList, StringMap, email::EmailTags},
+    values::{
+        StringList, StringMap,
+        email::{EmailTag, EmailTags},
+    },
 };
 
 use super::{Email, MailError, SendRequest};
@@ -37,6 +40,8 @@ use crate::{
 const SUBJECT_WINDOW_DAYS: i64 = 7;
 /// Messages of the thread the agent reads before answering.
 const HISTORY: u64 = 20;
+/// The tag on an agent's answer naming the message it answers.
+const ANSWERS: &str = "answers";
 
 /// How far a status has come: a late `sent` never undoes `delivered`.
 fn rank(status: &str) -> u8 {
@@ -353,6 +358,12 @@ impl Email {
             return Ok(Some(("skipped", "the sender's address is suppressed".into())));
         }
         let history = mail::thread_history(&self.db, &msg.thread_id, HISTORY).await?;
+        // Answered already, by a process that stopped before it could say so.
+        if let Some(done) = history.iter().find(|m| {
+            m.auto_reply && m.status != "failed" && m.tags.0.iter().any(|t| t.name == ANSWERS && t.value == msg.id)
+        }) {
+            return Ok(Some(("sent", done.id.clone())));
+        }
         let conversation = history
             .iter()
             .map(|m| {
@@ -398,6 +409,10 @@ impl Email {
                     thread_id: Some(msg.thread_id.clone()),
                     // A resumed answer reaches the provider once.
                     idempotency_key: Some(format!("auto-reply-{}", msg.id)),
+                    tags: vec![EmailTag {
+                        name: ANSWERS.into(),
+                        value: msg.id.clone(),
+                    }],
                     auto_reply: true,
                     ..SendRequest::default()
                 },
