@@ -23,7 +23,7 @@ use crate::{
     idempotency::Idempotency,
     limits::RateLimiter,
     net::ssrf::UrlGuard,
-    providers::{email, llm::SandboxLlm},
+    providers::{self, llm::SandboxLlm},
     redis_conn::RedisConn,
 };
 
@@ -77,7 +77,7 @@ impl AppState {
                  idempotency locks fall back to this process)"
             );
         }
-        let email = email::from_settings(&settings, db.clone())?;
+        let email = providers::email_sender(&settings, db.clone())?;
         // A database that lives and dies with the process (the demo, tests) holds nothing
         // worth the warnings below.
         let in_memory = settings.database.url.contains(":memory:") || settings.database.url.contains("mode=memory");

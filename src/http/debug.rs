@@ -12,7 +12,7 @@ use super::{
     core::{
         envelope::{self, Sorted},
         extract::{Ctx, ListQuery},
-        guard::is_local_client,
+        guard::sandbox_only,
         route_spec::{Param, RouteSpec},
         routes,
     },
@@ -20,7 +20,7 @@ use super::{
 };
 use crate::{
     domain::normalize_email,
-    error::{ApiError, ApiResult, ErrorCode},
+    error::{ApiError, ApiResult},
     state::AppState,
     store,
 };
@@ -119,24 +119,6 @@ pub struct SandboxEmailOut {
     pub created_at: DateTime<Utc>,
 }
 
-/// The gate of the sandbox email routes: open only while e-mail is the sandbox and
-/// `email.sandbox_outbox` allows it, only to a local client (loopback, not forwarded by a
-/// proxy); anyone else gets the 404 of a route that does not exist.
-///
-/// # Errors
-/// That 404.
-pub fn sandbox_only(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
-    let open = state.email_is_sandbox() && state.settings.email.sandbox_outbox;
-    if open && is_local_client(req, &state.trusted_proxies) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("No route for {} {}", req.method(), req.path()),
-        ))
-    }
-}
-
 /// The sandbox outbox of one address, newest first.
 #[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -145,7 +127,7 @@ pub struct OutboxOut {
     pub messages: Vec<SandboxEmailOut>,
 }
 
-/// `GET /_debug/sandbox/outbox?to=EMAIL`, behind [`sandbox_only`].
+/// `GET /_debug/sandbox/outbox?to=EMAIL`, behind [`sandbox_only`](super::core::guard::sandbox_only).
 pub async fn sandbox_outbox(req: HttpRequest, state: web::Data<AppState>, q: ListQuery) -> ApiResult<HttpResponse> {
     sandbox_only(&req, &state)?;
     let to = q

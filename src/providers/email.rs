@@ -1,17 +1,13 @@
 //! E-mail: the `EmailSender` port — sending, sending domains, what the provider reports back
-//! — with the Resend client (`resend.rs`) and the sandbox (`sandbox/email.rs`) behind it.
+//! — with the Resend client (`resend.rs`) and the sandbox (`sandbox/email.rs`) behind it
+//! (chosen by `providers::email_sender`).
 
-use std::{collections::BTreeMap, sync::Arc, time::Duration};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use sea_orm::DatabaseConnection;
 use thruai_entities::values::email::{DnsRecord, EmailTag};
 
-use super::{resend::ResendEmail, sandbox::email::SandboxEmail};
-use crate::{
-    config::{EmailProviderKind, Settings},
-    error::{CodedError, ErrorCode, db_code},
-};
+use crate::error::{CodedError, ErrorCode, db_code};
 
 /// One message to send.
 #[derive(Debug, Clone, Default)]
@@ -175,22 +171,4 @@ pub trait EmailSender: Send + Sync {
 
     fn is_sandbox(&self) -> bool;
     fn name(&self) -> &'static str;
-}
-
-/// # Errors
-/// When the settings select Resend without a usable client.
-pub fn from_settings(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Arc<dyn EmailSender>> {
-    let from = settings.email.from.clone();
-    Ok(match settings.email_provider().map_err(anyhow::Error::msg)? {
-        EmailProviderKind::Sandbox => Arc::new(SandboxEmail::new(db, from)),
-        EmailProviderKind::Resend => Arc::new(ResendEmail::new(
-            reqwest::Client::builder()
-                .timeout(Duration::from_millis(settings.email.timeout_ms))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
-            &settings.email.resend_base_url,
-            &settings.email.resend_api_key,
-            from,
-        )),
-    })
 }

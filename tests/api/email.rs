@@ -21,7 +21,7 @@ fn resend_settings(base: &str, key: &str) -> thruai::config::Settings {
 
 async fn sender(base: &str, key: &str) -> Arc<dyn thruai::providers::email::EmailSender> {
     let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
-    thruai::providers::email::from_settings(&resend_settings(base, key), db).unwrap()
+    thruai::providers::email_sender(&resend_settings(base, key), db).unwrap()
 }
 
 fn message() -> OutgoingEmail {

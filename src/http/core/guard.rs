@@ -25,7 +25,7 @@ use futures_util::Stream;
 use tokio::time::Sleep;
 
 use crate::{
-    error::{ApiError, ErrorCode},
+    error::{ApiError, ApiResult, ErrorCode},
     state::AppState,
 };
 
@@ -103,6 +103,24 @@ pub fn client_addr(req: &HttpRequest, trusted: &[ipnet::IpNet]) -> Option<IpAddr
             .find(|ip| !is_trusted(ip))
             .unwrap_or(peer),
     )
+}
+
+/// The gate of the sandbox email routes: open only while e-mail is the sandbox and
+/// `email.sandbox_outbox` allows it, only to a local client (loopback, not forwarded by a
+/// proxy); anyone else gets the 404 of a route that does not exist.
+///
+/// # Errors
+/// That 404.
+pub fn sandbox_only(req: &HttpRequest, state: &AppState) -> ApiResult<()> {
+    let open = state.email_is_sandbox() && state.settings.email.sandbox_outbox;
+    if open && is_local_client(req, &state.trusted_proxies) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("No route for {} {}", req.method(), req.path()),
+        ))
+    }
 }
 
 /// A client on this machine, talking to the server directly: its address (resolved as

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 pub use self::provider::configure;
 use self::wire::{
-    DomainDeletedOut, DomainIn, DomainOut, EmailOut, MailboxBody, MailboxOut, RecordOut, SendIn, ThreadOut, VerifyOut,
+    DomainDeletedOut, DomainIn, DomainOut, EmailOut, MailboxBody, MailboxOut, SendIn, ThreadOut, VerifyOut,
 };
 use super::core::{
     envelope::{self, PageInfo, Sorted},
@@ -72,16 +72,7 @@ pub async fn verify_domain(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpRes
         .records
         .iter()
         .filter(|r| r.required && r.status != "verified")
-        .map(|r| RecordOut {
-            record: r.record.clone(),
-            kind: r.kind.clone(),
-            name: r.name.clone(),
-            value: r.value.clone(),
-            priority: r.priority,
-            ttl: r.ttl.clone(),
-            status: r.status.clone(),
-            required: r.required,
-        })
+        .cloned()
         .collect();
     let txn = ctx.begin().await?;
     let out = VerifyOut {

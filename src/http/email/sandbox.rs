@@ -11,13 +11,11 @@ use super::wire::{EmailOut, OneOrMany};
 use crate::{
     domain::email::parse_domain,
     error::{ApiError, ApiResult},
-    http::{
-        core::{
-            envelope::{self, Sorted},
-            route_spec::RouteSpec,
-            validation::{Validate, Validator, parse_body},
-        },
-        debug::sandbox_only,
+    http::core::{
+        envelope::{self, Sorted},
+        guard::sandbox_only,
+        route_spec::RouteSpec,
+        validation::{Validate, Validator, parse_body},
     },
     providers::email::InboundEmail,
     state::AppState,

@@ -57,7 +57,7 @@ impl Validate for DomainIn {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordOut {
     /// `SPF`, `DKIM`, `Receiving` (MX for replies) or `DMARC` (recommended).
