@@ -95,6 +95,12 @@ impl Webhooks {
         self.supervisor.ensure(webhook_id);
     }
 
+    /// Events were committed: the dispatcher moves them into deliveries at once instead of
+    /// at its next tick (passes coalesce: one runs, one more follows).
+    pub fn nudge(&self) {
+        self.supervisor.nudge();
+    }
+
     /// Wakes the subscriptions' actors (deliveries were queued for them).
     pub fn wake(&self, webhook_ids: Vec<String>) {
         self.supervisor.wake(webhook_ids);

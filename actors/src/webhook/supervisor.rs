@@ -42,6 +42,8 @@ pub struct WebhookSupervisorActor {
     restarting: std::collections::HashSet<String>,
     generation: u64,
     dispatching: bool,
+    /// A nudge came while a dispatch pass ran: run another when it ends.
+    again: bool,
     sweeping: bool,
     loaded: bool,
 }
@@ -57,6 +59,7 @@ impl WebhookSupervisorActor {
             restarting: std::collections::HashSet::new(),
             generation: 0,
             dispatching: false,
+            again: false,
             sweeping: false,
             loaded: false,
         }
@@ -129,6 +132,8 @@ impl WebhookSupervisorActor {
 
     fn dispatch(&mut self, ctx: &mut Context<Self>) {
         if self.dispatching || !self.loaded {
+            // Asked while a pass runs: one more pass follows it (nudges coalesce).
+            self.again |= self.dispatching;
             return;
         }
         self.dispatching = true;
@@ -140,7 +145,7 @@ impl WebhookSupervisorActor {
             match res {
                 Ok(report) => {
                     act.wake(report.webhook_ids, ctx);
-                    if report.events >= limit {
+                    if report.events >= limit || std::mem::take(&mut act.again) {
                         act.dispatch(ctx);
                     }
                 }
@@ -190,6 +195,19 @@ impl Actor for WebhookSupervisorActor {
         }));
         ctx.run_interval(self.config.dispatch_interval, |act, ctx| act.dispatch(ctx));
         ctx.run_interval(self.config.sweep_interval, |act, ctx| act.sweep(ctx));
+    }
+}
+
+/// Run a dispatch pass now (events were just committed).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct DispatchNow;
+
+impl Handler<DispatchNow> for WebhookSupervisorActor {
+    type Result = ();
+
+    fn handle(&mut self, _: DispatchNow, ctx: &mut Self::Context) {
+        self.dispatch(ctx);
     }
 }
 
@@ -281,6 +299,11 @@ impl WebhookSupervisor {
     /// The subscription was created or changed: (re)load it.
     pub fn ensure(&self, webhook_id: &str) {
         self.0.do_send(EnsureWebhook(webhook_id.to_string()));
+    }
+
+    /// Events were committed: move them into deliveries now rather than at the next tick.
+    pub fn nudge(&self) {
+        self.0.do_send(DispatchNow);
     }
 
     /// Deliveries of these subscriptions are due now (replay, new events).

@@ -110,6 +110,8 @@ pub async fn commit<T: Serialize>(
     failpoint(state, "abort_before_commit");
     txn.commit().await?;
     failpoint(state, "abort_after_commit");
+    // Whatever events this change recorded go out now, not at the dispatcher's next tick.
+    state.webhooks.nudge();
     if claim.is_some() {
         req.extensions_mut().insert(IdempotentResponseStored);
     }
