@@ -30,6 +30,7 @@ pub struct Settings {
     pub a2p: A2pSettings,
     pub calls: CallSettings,
     pub campaigns: CampaignSettings,
+    pub billing: BillingSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
 }
@@ -126,6 +127,14 @@ pub struct EmailSettings {
     pub auto_reply_per_thread_per_hour: u32,
     /// The longest an agent's answer to an inbound message may take, in milliseconds.
     pub auto_reply_timeout_ms: u64,
+}
+
+/// The usage ledger's prices.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingSettings {
+    /// `component → provider → USD per unit` (`default` for providers not named).
+    pub prices: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -20,6 +20,7 @@ use crate::{
     auth::Authenticator,
     config::Settings,
     crypto::Crypto,
+    domain::pricing::Prices,
     idempotency::Idempotency,
     limits::RateLimiter,
     net::ssrf::UrlGuard,
@@ -53,6 +54,8 @@ pub struct AppState {
     pub campaigns: CampaignSupervisor,
     pub webhooks: Webhooks,
     pub a2p: A2p,
+    /// The usage ledger's price table (`[billing.prices]`).
+    pub prices: Arc<Prices>,
     pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -120,6 +123,7 @@ impl AppState {
             url_guard.clone(),
             outbound.clone(),
         );
+        let prices = Arc::new(Prices(settings.billing.prices.clone()));
         let carriers = Carriers::new(db.clone(), crypto.clone(), http.clone(), &settings);
         let tools = ToolDelivery::new(url_guard.clone(), outbound, crypto.clone());
         let a2p = A2p::new(
@@ -138,11 +142,13 @@ impl AppState {
             carriers: carriers.clone(),
             tools: tools.clone(),
             sandbox_llm: llm.clone(),
+            prices: (*prices).clone(),
         });
         let campaigns = campaigns::supervisor(db.clone(), &settings, calls.clone());
         let email = Email::new(
             db.clone(),
             settings.email.clone(),
+            prices.clone(),
             email,
             AgentModels {
                 providers: Arc::new(settings.providers.clone()),
@@ -173,6 +179,7 @@ impl AppState {
             campaigns,
             webhooks,
             a2p,
+            prices,
             started_at: chrono::Utc::now(),
             settings,
         })

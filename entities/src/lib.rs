@@ -35,6 +35,7 @@ pub mod sms_message;
 pub mod sms_opt_out;
 pub mod telephony_credential;
 pub mod tool;
+pub mod usage_entry;
 pub mod user;
 pub mod values;
 pub mod webhook;

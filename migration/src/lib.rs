@@ -14,6 +14,7 @@ mod m20261203_000002_create_call_lines;
 mod m20261207_000001_agent_max_duration;
 mod m20261207_000002_feedback_priority;
 mod m20261207_000003_create_email;
+mod m20261207_000004_create_usage_entries;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_agent_max_duration::Migration),
             Box::new(m20261207_000002_feedback_priority::Migration),
             Box::new(m20261207_000003_create_email::Migration),
+            Box::new(m20261207_000004_create_usage_entries::Migration),
         ]
     }
 }

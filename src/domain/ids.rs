@@ -11,6 +11,8 @@ pub const EMAIL: &str = "EML";
 pub const EMAIL_DOMAIN: &str = "EDM";
 pub const EMAIL_THREAD: &str = "ETH";
 pub const EMAIL_SUPPRESSION: &str = "SUP";
+/// One entry of the usage ledger.
+pub const USAGE: &str = "USG";
 pub const EVENT: &str = "EVT";
 pub const WEBHOOK: &str = "WHK";
 pub const DELIVERY: &str = "DLV";

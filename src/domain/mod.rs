@@ -5,6 +5,7 @@ pub mod agent;
 pub mod e164;
 pub mod email;
 pub mod ids;
+pub mod pricing;
 pub mod validation;
 
 pub use thruai_entities::values::status::{AgentStatus, Direction, PipelineMode, TelephonyProvider};

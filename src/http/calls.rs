@@ -27,7 +27,7 @@ use super::core::{
 };
 use crate::{
     app::calls::OutboundRequest,
-    domain::TelephonyProvider,
+    domain::pricing::usd,
     error::{ApiError, ApiResult},
     http::telephony::e164,
     store,
@@ -171,17 +171,56 @@ impl From<&Usage> for UsageOut {
     }
 }
 
-/// The price of a call in USD, per component.
+/// The price of a call in USD, per component, from the usage ledger.
 #[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct CostOut {
     pub currency: String,
     pub telephony: f64,
     pub stt: f64,
+    /// Input and output tokens.
     pub llm: f64,
     pub tts: f64,
+    /// Speech-to-speech minutes (s2s agents).
+    pub s2s: f64,
     pub total: f64,
     pub note: String,
+}
+
+impl CostOut {
+    /// From `(component, provider, USD millionths)` entries; `ended`: they are the ledger's.
+    fn of(priced: &[(String, String, i64)], ended: bool) -> Self {
+        let sum = |components: &[&str]| -> i64 {
+            priced
+                .iter()
+                .filter(|(c, _, _)| components.contains(&c.as_str()))
+                .map(|(_, _, a)| a)
+                .sum()
+        };
+        let sandbox: Vec<&str> = priced
+            .iter()
+            .filter(|(_, p, _)| p == "sandbox")
+            .map(|(c, _, _)| c.as_str())
+            .collect();
+        let mut note = if ended {
+            "from the usage ledger".to_string()
+        } else {
+            "so far (the ledger is written when the call ends)".to_string()
+        };
+        if !sandbox.is_empty() {
+            note.push_str(&format!("; on the sandbox (free): {}", sandbox.join(", ")));
+        }
+        Self {
+            currency: "USD".into(),
+            telephony: usd(sum(&["telephony"])),
+            stt: usd(sum(&["stt"])),
+            llm: usd(sum(&["llm_input", "llm_output"])),
+            tts: usd(sum(&["tts"])),
+            s2s: usd(sum(&["s2s"])),
+            total: usd(priced.iter().map(|(_, _, a)| a).sum()),
+            note,
+        }
+    }
 }
 
 /// `GET /calls/:id`: the call, its whole transcript, usage and cost.
@@ -291,21 +330,25 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
     Ok(res)
 }
 
-/// Prices (USD) per unit by provider; the sandbox is free.
-fn cost_of(provider: TelephonyProvider, usage: &Usage) -> CostOut {
-    let paid = provider != TelephonyProvider::Sandbox;
-    let per_min = |ms: u64, price: f64| if paid { ms as f64 / 60_000.0 * price } else { 0.0 };
-    let telephony = per_min(usage.telephony_ms, 0.014);
-    let round = |x: f64| (x * 10_000.0).round() / 10_000.0;
-    CostOut {
-        currency: "USD".into(),
-        telephony: round(telephony),
-        stt: 0.0,
-        llm: 0.0,
-        tts: 0.0,
-        total: round(telephony),
-        note: "speech, LLM and TTS ran on the sandbox providers (free)".into(),
-    }
+/// The call's cost: its ledger entries once it has ended; while it is live, what it used so
+/// far priced the same way (the ledger is written with its end).
+async fn cost_of(ctx: &Ctx, row: &call::Model, snap: &CallSnapshotV1) -> ApiResult<CostOut> {
+    let priced: Vec<(String, String, i64)> = if snap.status.is_terminal() {
+        store::ledger::for_call(ctx.db(), &row.id)
+            .await?
+            .into_iter()
+            .map(|e| (e.component, e.provider, e.amount_micros))
+            .collect()
+    } else {
+        store::ledger::call_usage(snap, row.provider.as_str())
+            .into_iter()
+            .map(|u| {
+                let amount = ctx.state.prices.price(u.component, &u.provider, u.quantity).1;
+                (u.component.to_string(), u.provider, amount)
+            })
+            .collect()
+    };
+    Ok(CostOut::of(&priced, snap.status.is_terminal()))
 }
 
 /// The call's stored snapshot. The API shows only what is durable: a line or a status a
@@ -399,7 +442,7 @@ pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
         summary: summary(&row, Some(&snap)),
         transcript: lines.into_iter().map(Into::into).collect(),
         usage: (&snap.usage).into(),
-        cost: cost_of(row.provider, &snap.usage),
+        cost: cost_of(&ctx, &row, &snap).await?,
     };
     Ok(envelope::ok(&Sorted(out)))
 }
@@ -449,7 +492,7 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
             end_of_turn_to_first_audio_ms: latencies,
         },
         usage: (&snap.usage).into(),
-        cost: cost_of(row.provider, &snap.usage),
+        cost: cost_of(&ctx, &row, &snap).await?,
         timeline: timeline.into_iter().map(Into::into).collect(),
     };
     Ok(envelope::ok(&Sorted(out)))

@@ -317,6 +317,16 @@ pub async fn send(ctx: Ctx, Body(input): Body<SmsIn>) -> ApiResult<HttpResponse>
             }
             row.num_segments = sent.num_segments;
             row.updated_at = Utc::now();
+            let used = store::ledger::Used {
+                source: format!("sms:{}", row.id),
+                component: "sms",
+                provider: row.provider.clone(),
+                quantity: f64::from(row.num_segments.max(1)),
+                agent_id: None,
+                call_id: None,
+                occurred_at: row.updated_at,
+            };
+            store::ledger::record(&txn, ctx.org(), &ctx.state.prices, vec![used]).await?;
             let row = store::sms::save_message(&txn, row).await?;
             ctx.commit(txn, StatusCode::CREATED, &SmsOut::from(row)).await
         }

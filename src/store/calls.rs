@@ -1,6 +1,7 @@
 //! Call queries, scoped to the organisation — except the ones the live-call machinery needs
 //! by call id (`checkpoint`, `find_any`) and start-up recovery (`open_calls`, `close_as`).
 
+use crate::domain::pricing::Prices;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
@@ -117,11 +118,12 @@ fn event_payload(
 pub async fn checkpoint_many(
     db: &DatabaseConnection,
     batch: &[(CallSnapshotV1, Vec<DomainEvent>)],
+    prices: &Prices,
 ) -> Result<Vec<bool>, DbErr> {
     let txn = super::begin(db).await?;
     let mut written = Vec::with_capacity(batch.len());
     for (snap, events) in batch {
-        written.push(checkpoint_in(&txn, snap, events).await?);
+        written.push(checkpoint_in(&txn, snap, events, prices).await?);
     }
     txn.commit().await?;
     Ok(written)
@@ -131,6 +133,7 @@ async fn checkpoint_in(
     txn: &impl ConnectionTrait,
     snap: &CallSnapshotV1,
     events: &[DomainEvent],
+    prices: &Prices,
 ) -> Result<bool, DbErr> {
     let now = Utc::now();
     let snapshot = serde_json::to_value(CallSnapshotRef::V1(snap)).map_err(|e| DbErr::Custom(e.to_string()))?;
@@ -158,11 +161,17 @@ async fn checkpoint_in(
     }
     write_transcript(txn, snap).await?;
     append_timeline(txn, snap).await?;
-    if !events.is_empty() {
+    let ended = snap.status.is_terminal();
+    if !events.is_empty() || ended {
         let row = call::Entity::find_by_id(snap.call_id.as_str())
             .one(txn)
             .await?
             .ok_or_else(|| DbErr::RecordNotFound(snap.call_id.clone()))?;
+        if ended {
+            // What the call used goes on the ledger with its end, once.
+            let used = super::ledger::call_usage(snap, row.provider.as_str());
+            super::ledger::record(txn, &row.org_id, prices, used).await?;
+        }
         let whole = if events.contains(&DomainEvent::TranscriptReady) {
             transcript(txn, &snap.call_id, Vec::new()).await?
         } else {
@@ -313,7 +322,7 @@ pub async fn open_calls(db: &impl ConnectionTrait) -> Result<Vec<call::Model>, D
 /// Takes ownership of an open call (epoch + 1) and closes it through the state machine
 /// (`Crashed` → `interrupted`), with its events, in one transaction. Returns false when
 /// another node got there first (the epoch moved), so each call is closed exactly once.
-pub async fn close_interrupted(db: &DatabaseConnection, row: &call::Model) -> Result<bool, DbErr> {
+pub async fn close_interrupted(db: &DatabaseConnection, row: &call::Model, prices: &Prices) -> Result<bool, DbErr> {
     let Some(mut snap) = snapshot_of(row) else {
         return Ok(false);
     };
@@ -350,7 +359,7 @@ pub async fn close_interrupted(db: &DatabaseConnection, row: &call::Model) -> Re
             _ => None,
         })
         .collect();
-    let written = checkpoint_in(&txn, &snap, &events).await?;
+    let written = checkpoint_in(&txn, &snap, &events, prices).await?;
     txn.commit().await?;
     Ok(written)
 }

@@ -10,6 +10,7 @@ pub mod campaigns;
 pub mod email;
 pub mod feedback;
 pub mod idempotency;
+pub mod ledger;
 pub mod outbox;
 pub mod phone_numbers;
 pub mod sandbox_emails;

@@ -15,7 +15,7 @@ use crate::{
     sink::Sink,
 };
 
-async fn app() -> TestApp {
+pub async fn app() -> TestApp {
     spawn_with(|s| {
         s.security.url_allowlist = vec!["127.0.0.1/32".into()];
         s.calls.silence_timeout_ms = 8000;
@@ -24,7 +24,7 @@ async fn app() -> TestApp {
 }
 
 /// A sandbox number and a traditional agent (greeting `first`, `extra` merged in).
-async fn agent(app: &TestApp, first: &str, extra: Value) -> String {
+pub async fn agent(app: &TestApp, first: &str, extra: Value) -> String {
     let n = app
         .post("/telephony/numbers/provision", &json!({ "areaCode": "415" }))
         .await;
@@ -39,7 +39,7 @@ async fn agent(app: &TestApp, first: &str, extra: Value) -> String {
     a.data()["id"].as_str().unwrap().to_string()
 }
 
-async fn call(app: &TestApp, agent_id: &str, script: Value) -> String {
+pub async fn call(app: &TestApp, agent_id: &str, script: Value) -> String {
     let r = app
         .post(
             "/calls/outbound",
@@ -55,7 +55,7 @@ async fn call(app: &TestApp, agent_id: &str, script: Value) -> String {
 }
 
 /// Polls until the call is terminal; returns `GET /calls/:id`.
-async fn finished(app: &TestApp, id: &str) -> CallOut {
+pub async fn finished(app: &TestApp, id: &str) -> CallOut {
     for _ in 0..300 {
         let r = app.get(&format!("/calls/{id}")).await;
         let call: CallOut = serde_json::from_value(r.data().clone()).unwrap();

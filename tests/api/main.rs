@@ -26,6 +26,7 @@ mod fuzz;
 mod helpers;
 mod http_layer;
 mod idempotency;
+mod ledger;
 mod live_providers;
 mod mcp;
 mod metrics;

@@ -181,6 +181,20 @@ impl CallActor {
         });
         // A call restarted from its snapshot has been greeted already.
         let greeted = snap.has_spoken();
+        let mut snap = snap;
+        if snap.usage.providers.is_empty() {
+            let named = |component: &str, provider: &str| (component.to_string(), provider.to_string());
+            snap.usage.providers = if setup.s2s.is_some() {
+                [named("s2s", ports.s2s.provider())].into()
+            } else {
+                [
+                    named("stt", ports.stt.provider()),
+                    named("llm", ports.llm.provider()),
+                    named("tts", ports.tts.provider()),
+                ]
+                .into()
+            };
+        }
         Self {
             setup,
             ports,

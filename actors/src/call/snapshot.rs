@@ -104,6 +104,9 @@ pub struct Usage {
     pub llm_output_tokens: u64,
     pub tts_characters: u64,
     pub tool_calls: u64,
+    /// The provider of each component (`stt`, `llm`, `tts`, or `s2s`): what usage is priced by.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub providers: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,13 +8,16 @@
 //! batches of ~10 snapshots instead of ~2 and takes the database's share of the server's
 //! CPU from ~27 % to ~16 % of a core (BENCHMARKS.md).
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use sea_orm::DatabaseConnection;
 use thruai_actors::call::{ports::StoreError, snapshot::CallSnapshotV1, state::DomainEvent};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{metrics, store};
+use crate::{domain::pricing::Prices, metrics, store};
 
 /// Snapshots written in one transaction at most.
 const MAX_BATCH: usize = 256;
@@ -34,10 +37,11 @@ pub struct CheckpointWriter {
 }
 
 impl CheckpointWriter {
-    /// Starts the writer task on the current Tokio runtime.
-    pub fn start(db: DatabaseConnection) -> Self {
+    /// Starts the writer task on the current Tokio runtime; ended calls are priced with
+    /// `prices` on the ledger.
+    pub fn start(db: DatabaseConnection, prices: Arc<Prices>) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(db, rx));
+        tokio::spawn(run(db, prices, rx));
         Self { jobs }
     }
 
@@ -55,7 +59,7 @@ impl CheckpointWriter {
     }
 }
 
-async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(db: DatabaseConnection, prices: Arc<Prices>, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     let mut gather = false;
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
@@ -70,14 +74,14 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Job>) {
         }
         let (batch, replies): (Vec<_>, Vec<_>) = jobs.drain(..).map(|j| ((j.snapshot, j.events), j.done)).unzip();
         let started = Instant::now();
-        let results = match store::calls::checkpoint_many(&db, &batch).await {
+        let results = match store::calls::checkpoint_many(&db, &batch, &prices).await {
             Ok(written) => written.into_iter().map(result_of).collect(),
             // One bad snapshot must not fail the others: write them one by one.
             Err(e) if batch.len() > 1 => {
                 tracing::warn!(error = %e, calls = batch.len(), "batched call checkpoint failed; writing one by one");
                 let mut results = Vec::with_capacity(batch.len());
                 for one in batch.chunks(1) {
-                    results.push(match store::calls::checkpoint_many(&db, one).await {
+                    results.push(match store::calls::checkpoint_many(&db, one, &prices).await {
                         Ok(written) => result_of(written.first().copied().unwrap_or(false)),
                         Err(e) => unavailable(&e, one),
                     });

@@ -36,6 +36,7 @@ use crate::{
     domain::{
         E164,
         ids::{AgentId, CallId},
+        pricing::Prices,
     },
     error::{CodedError, ErrorCode},
     providers::telephony::{PlaceCall, Telephony, TelephonyError},
@@ -57,6 +58,7 @@ pub struct Calls {
     tools: ToolDelivery,
     /// The language model used when an agent's provider has no live client.
     sandbox_llm: Arc<dyn LanguageModel>,
+    prices: Arc<Prices>,
 }
 
 /// The parts [`Calls`] is built from.
@@ -69,6 +71,8 @@ pub struct CallParts {
     pub carriers: Carriers,
     pub tools: ToolDelivery,
     pub sandbox_llm: Arc<dyn LanguageModel>,
+    /// The ledger's price table.
+    pub prices: Prices,
 }
 
 /// What `POST /calls/outbound` asks for.
@@ -164,12 +168,14 @@ pub enum DialError {
 impl Calls {
     pub fn new(parts: CallParts) -> Self {
         let settings = parts.settings;
+        let prices = Arc::new(parts.prices);
         let supervisor = CallSupervisor::new(thruai_actors::call::supervisor::RestartPolicy {
             max_restarts: settings.max_restarts,
             window: std::time::Duration::from_secs(settings.restart_window_secs),
         });
         Self {
-            checkpoints: CheckpointWriter::start(parts.db.clone()),
+            checkpoints: CheckpointWriter::start(parts.db.clone(), prices.clone()),
+            prices,
             db: parts.db,
             settings: Arc::new(settings),
             providers: Arc::new(parts.providers),
@@ -180,6 +186,19 @@ impl Calls {
             tools: parts.tools,
             sandbox_llm: parts.sandbox_llm,
         }
+    }
+
+    /// Closes a call a crash left open (`interrupted`), its usage on the ledger.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn close_interrupted(&self, row: &call::Model) -> Result<bool, DbErr> {
+        store::calls::close_interrupted(&self.db, row, &self.prices).await
+    }
+
+    /// The ledger's price table.
+    pub fn prices(&self) -> &Prices {
+        &self.prices
     }
 
     /// The live call, if this process runs it.
@@ -363,7 +382,7 @@ impl Calls {
             if self.supervisor.get(&row.id).is_some() {
                 continue;
             }
-            if store::calls::close_interrupted(&self.db, &row).await? {
+            if self.close_interrupted(&row).await? {
                 closed += 1;
             }
         }

@@ -363,8 +363,8 @@ impl CampaignPorts for ServerCampaignPorts {
             .map_err(|e| PortError::Unavailable(format!("carrier lookup: {e}")))?;
         // The call row a crash left open is closed (interrupted) either way.
         if self.calls.get(&old.id).is_none() && Outcome::of_call_status(old.status.as_str()).is_none() {
-            let (db, row) = (self.db.clone(), old.clone());
-            on_runtime(async move { store::calls::close_interrupted(&db, &row).await }, db_err).await?;
+            let (calls, row) = (self.calls.clone(), old.clone());
+            on_runtime(async move { calls.close_interrupted(&row).await }, db_err).await?;
         }
         if let Some(sid) = found {
             let (db, id, key, lease, call_id, sid2) = (

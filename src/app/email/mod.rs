@@ -23,6 +23,7 @@ pub use self::{
 };
 use crate::{
     config::{EmailSettings, ProviderSettings},
+    domain::pricing::Prices,
     error::{CodedError, ErrorCode, db_code},
     providers::email::{EmailError, EmailSender},
 };
@@ -32,6 +33,8 @@ use crate::{
 pub struct Email {
     db: DatabaseConnection,
     settings: Arc<EmailSettings>,
+    /// The ledger's prices: every email sent is an entry.
+    prices: Arc<Prices>,
     provider: Arc<dyn EmailSender>,
     llm: AgentModels,
 }
@@ -48,12 +51,14 @@ impl Email {
     pub fn new(
         db: DatabaseConnection,
         settings: EmailSettings,
+        prices: Arc<Prices>,
         provider: Arc<dyn EmailSender>,
         llm: AgentModels,
     ) -> Self {
         Self {
             db,
             settings: Arc::new(settings),
+            prices,
             provider,
             llm,
         }

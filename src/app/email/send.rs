@@ -21,7 +21,7 @@ use crate::{
         ids,
     },
     providers::email::OutgoingEmail,
-    store::{self, email as mail},
+    store::{self, email as mail, ledger::Used},
 };
 
 /// At most this many recipients (to, cc and bcc together), as Resend takes them.
@@ -276,7 +276,20 @@ impl Email {
                     Err(e) => tracing::debug!(email = %row.id, error = %e, "the provider's Message-ID is not known"),
                 }
                 row.updated_at = Utc::now();
-                let mut row = mail::save_message(&self.db, row).await?;
+                // Sent, and on the ledger, together.
+                let txn = self.db.begin().await?;
+                let used = Used {
+                    source: format!("email:{}", row.id),
+                    component: "email",
+                    provider: row.provider.clone(),
+                    quantity: 1.0,
+                    agent_id: row.agent_id.clone(),
+                    call_id: None,
+                    occurred_at: row.updated_at,
+                };
+                store::ledger::record(&txn, org_id, &self.prices, vec![used]).await?;
+                let mut row = mail::save_message(&txn, row).await?;
+                txn.commit().await?;
                 for event in self.provider.simulated_events(&provider_id, &outgoing) {
                     self.settle(event).await?;
                 }
