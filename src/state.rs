@@ -10,6 +10,7 @@ use thruai_actors::{CampaignSupervisor, call::ports::LanguageModel};
 use crate::{
     app::{
         a2p::A2p,
+        analytics::Analytics,
         calls::{CallParts, Calls},
         campaigns,
         carriers::Carriers,
@@ -54,6 +55,7 @@ pub struct AppState {
     pub campaigns: CampaignSupervisor,
     pub webhooks: Webhooks,
     pub a2p: A2p,
+    pub analytics: Analytics,
     /// The usage ledger's price table (`[billing.prices]`).
     pub prices: Arc<Prices>,
     pub started_at: chrono::DateTime<chrono::Utc>,
@@ -168,6 +170,7 @@ impl AppState {
             ),
             email,
             redis,
+            analytics: Analytics::new(db.clone()),
             db,
             trusted_proxies: Arc::new(trusted_proxies),
             url_guard,

@@ -3,6 +3,7 @@
 //! the whole bundle of services in `state.rs`, which only `http/` and start-up see.
 
 pub mod a2p;
+pub mod analytics;
 pub mod calls;
 pub mod campaigns;
 pub mod carriers;

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod analytics;
 pub mod api_keys;
 pub mod calls;
 pub mod campaigns;

@@ -6,6 +6,7 @@
 mod a2p;
 mod accounts;
 mod agents;
+mod analytics;
 mod api_keys;
 mod auth;
 mod calls;

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use super::route_spec::RouteSpec;
 use crate::http::{
-    accounts, agents, api_keys, calls, campaigns, compliance, debug, email, feedback,
+    accounts, agents, analytics, api_keys, calls, campaigns, compliance, debug, email, feedback,
     meta::{capabilities, discovery, docs, health, llms, mcp, metrics, openapi},
     profile, providers, sms, telephony, tools, webhooks,
 };
@@ -28,6 +28,7 @@ fn build() -> Vec<RouteSpec> {
         api_keys::routes(),
         feedback::routes(),
         agents::routes(),
+        analytics::routes(),
         providers::routes(),
         tools::routes(),
         telephony::routes(),

@@ -1,0 +1,148 @@
+//! Analytics: `GET /analytics/usage` and `GET /analytics/costs`, from the organisation's calls,
+//! messages and usage ledger (`app::analytics`), with the query parsed here.
+
+use actix_web::{HttpResponse, http::Method};
+use chrono::{Duration, Utc};
+use chrono_tz::Tz;
+
+use super::core::{
+    envelope::{self, Sorted},
+    extract::{Ctx, ListQuery},
+    route_spec::{Param, RouteSpec},
+};
+use crate::{
+    app::analytics::{CostReport, Period, UsageReport},
+    domain::periods::{Granularity, MAX_BUCKETS, buckets, parse_date},
+    error::{ApiError, ApiResult},
+    store,
+};
+
+/// The query's period: every parameter has a default (the last 30 days, by day, UTC).
+async fn period(ctx: &Ctx, q: &ListQuery) -> ApiResult<Period> {
+    let tz: Tz = match q.get("timezone").filter(|s| !s.is_empty()) {
+        None => Tz::UTC,
+        Some(name) => name.parse().map_err(|_| {
+            ApiError::field(
+                "timezone",
+                format!("'{name}' is not an IANA time zone (e.g. America/New_York)"),
+            )
+        })?,
+    };
+    let granularity = match q.get("granularity").filter(|s| !s.is_empty()) {
+        None => Granularity::Day,
+        Some(g) => Granularity::parse(g).ok_or_else(|| {
+            ApiError::field(
+                "granularity",
+                format!("must be one of {}", Granularity::VALUES.join(", ")),
+            )
+        })?,
+    };
+    let date = |field: &str| -> ApiResult<Option<chrono::NaiveDate>> {
+        match q.get(field).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(raw) => parse_date(raw, tz)
+                .map(Some)
+                .ok_or_else(|| ApiError::field(field, format!("'{raw}' is not a date (YYYY-MM-DD)"))),
+        }
+    };
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let (from, to) = match (date("startDate")?, date("endDate")?) {
+        (Some(f), Some(t)) => (f, t),
+        (Some(f), None) => (f, today.max(f)),
+        (None, Some(t)) => (t - Duration::days(29), t),
+        (None, None) => (today - Duration::days(29), today),
+    };
+    if to < from {
+        return Err(ApiError::field("endDate", format!("{to} is before startDate {from}")));
+    }
+    if buckets(from, to, granularity).len() > MAX_BUCKETS {
+        return Err(ApiError::field(
+            "startDate",
+            format!(
+                "the range holds more than {MAX_BUCKETS} {}s; narrow it or use a larger granularity",
+                granularity.as_str()
+            ),
+        ));
+    }
+    let agent_id = q.get("agentId").filter(|s| !s.is_empty()).map(str::to_string);
+    if let Some(id) = &agent_id
+        && store::agents::find(ctx.db(), ctx.org(), id).await?.is_none()
+    {
+        return Err(ApiError::not_found("Agent", id));
+    }
+    Ok(Period {
+        from,
+        to,
+        granularity,
+        tz,
+        agent_id,
+    })
+}
+
+pub async fn usage(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
+    let p = period(&ctx, &q).await?;
+    let report = ctx.state.analytics.usage(ctx.org(), &p).await?;
+    Ok(envelope::ok(&Sorted(report)))
+}
+
+pub async fn costs(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
+    let p = period(&ctx, &q).await?;
+    let report = ctx.state.analytics.costs(ctx.org(), &p).await?;
+    Ok(envelope::ok(&Sorted(report)))
+}
+
+const PERIOD: &[Param] = &[
+    Param {
+        name: "startDate",
+        ty: "string",
+        description: "First day, YYYY-MM-DD (default: 29 days before endDate)",
+    },
+    Param {
+        name: "endDate",
+        ty: "string",
+        description: "Last day, included, YYYY-MM-DD (default: today)",
+    },
+    Param {
+        name: "granularity",
+        ty: "string",
+        description: "day (default), week (ISO, from Monday) or month",
+    },
+    Param {
+        name: "timezone",
+        ty: "string",
+        description: "IANA time zone the days are counted in (default UTC)",
+    },
+    Param {
+        name: "agentId",
+        ty: "string",
+        description: "Only this agent's calls, emails and usage",
+    },
+];
+
+pub fn routes() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        RouteSpec::new(
+            M::GET,
+            "/analytics/usage",
+            "analytics",
+            "get_usage_analytics",
+            "Get usage analytics",
+            |r| r.to(usage),
+        )
+        .key(Some("analytics:read"))
+        .query(PERIOD)
+        .returns::<UsageReport>(),
+        RouteSpec::new(
+            M::GET,
+            "/analytics/costs",
+            "analytics",
+            "get_cost_analytics",
+            "Get cost analytics",
+            |r| r.to(costs),
+        )
+        .key(Some("analytics:read"))
+        .query(PERIOD)
+        .returns::<CostReport>(),
+    ]
+}

@@ -1,0 +1,224 @@
+//! Usage and costs over time, checked against figures computed by hand for calls and ledger
+//! entries seeded at chosen instants: across a month's end, a New York DST change and time
+//! zones; empty periods as zeros; defaults; bad queries; another organisation's agent.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use thruai::{
+    app::analytics::{CostReport, UsageReport},
+    store::ledger::{Used, record},
+};
+use thruai_entities::{
+    call,
+    values::status::{CallStatus, Direction, TelephonyProvider},
+};
+
+use crate::helpers::{TestApp, spawn_app, unique};
+
+fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap()
+}
+
+/// A new agent, and the organisation it belongs to.
+async fn agent_and_org(app: &TestApp) -> (String, String) {
+    use sea_orm::EntityTrait;
+    let agent = app.post("/agents", &json!({ "name": "A", "systemPrompt": "x" })).await;
+    let id = agent.data()["id"].as_str().unwrap().to_string();
+    let row = thruai_entities::agent::Entity::find_by_id(id.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    (id, row.org_id)
+}
+
+async fn seed_call(app: &TestApp, org: &str, agent: &str, direction: Direction, secs: i32, when: DateTime<Utc>) {
+    use sea_orm::{ActiveModelTrait, IntoActiveModel};
+    call::Model {
+        id: unique("CALL-"),
+        org_id: org.into(),
+        agent_id: agent.into(),
+        direction,
+        status: CallStatus::Completed,
+        from_number: "+14155550100".into(),
+        to_number: "+14155550101".into(),
+        phone_number_id: None,
+        provider: TelephonyProvider::Sandbox,
+        provider_call_sid: None,
+        session_id: unique("SES-"),
+        stream_token: unique("tok"),
+        end_reason: Some("caller_hangup".into()),
+        variables: Default::default(),
+        metadata: json!({}),
+        owner_epoch: 1,
+        duration_secs: secs,
+        snapshot: json!({}),
+        answered_at: Some(when),
+        ended_at: Some(when),
+        created_at: when,
+        updated_at: when,
+    }
+    .into_active_model()
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+}
+
+async fn seed_usage(
+    app: &TestApp,
+    org: &str,
+    agent: &str,
+    component: &'static str,
+    quantity: f64,
+    when: DateTime<Utc>,
+) {
+    let mut prices = thruai::domain::pricing::Prices::default();
+    prices
+        .0
+        .entry(component.into())
+        .or_default()
+        .insert("twilio".into(), 0.01);
+    record(
+        &app.state.db,
+        org,
+        &prices,
+        vec![Used {
+            source: unique("test:"),
+            component,
+            provider: "twilio".into(),
+            quantity,
+            agent_id: Some(agent.into()),
+            call_id: None,
+            occurred_at: when,
+        }],
+    )
+    .await
+    .unwrap();
+}
+
+#[actix_web::test]
+async fn usage_and_costs_are_bucketed_by_local_day_week_and_month() {
+    let app = spawn_app().await;
+    let (agent, org) = agent_and_org(&app).await;
+    // New York, spring forward on 2026-03-08. Local dates in comments.
+    seed_call(&app, &org, &agent, Direction::Inbound, 90, at(2026, 3, 8, 4, 30)).await; // 03-07 23:30 EST
+    seed_call(&app, &org, &agent, Direction::Outbound, 30, at(2026, 3, 8, 6, 0)).await; // 03-08 01:00 EST
+    seed_call(&app, &org, &agent, Direction::Outbound, 60, at(2026, 3, 9, 3, 30)).await; // 03-08 23:30 EDT
+    seed_call(&app, &org, &agent, Direction::Inbound, 120, at(2026, 4, 1, 3, 0)).await; // 03-31 23:00 EDT
+    seed_usage(&app, &org, &agent, "telephony", 1.5, at(2026, 3, 8, 4, 30)).await; // $0.015
+    seed_usage(&app, &org, &agent, "stt", 2.0, at(2026, 3, 9, 3, 30)).await; // $0.02
+    seed_usage(&app, &org, &agent, "llm_input", 1000.0, at(2026, 4, 1, 3, 0)).await; // $10
+
+    let ny = app
+        .get("/analytics/usage?startDate=2026-03-07&endDate=2026-03-09&granularity=day&timezone=America/New_York")
+        .await;
+    let utc = app
+        .get("/analytics/usage?startDate=2026-03-07&endDate=2026-03-09")
+        .await;
+    let months = app
+        .get("/analytics/usage?startDate=2026-03-01&endDate=2026-04-30&granularity=month&timezone=America/New_York")
+        .await;
+    let weeks = app
+        .get("/analytics/usage?startDate=2026-03-04&endDate=2026-03-10&granularity=week&timezone=America/New_York")
+        .await;
+    let costs = app
+        .get("/analytics/costs?startDate=2026-03-01&endDate=2026-04-30&granularity=month&timezone=America/New_York")
+        .await;
+    let utc_costs = app
+        .get("/analytics/costs?startDate=2026-03-01&endDate=2026-04-30&granularity=month")
+        .await;
+
+    let ny: UsageReport = serde_json::from_value(ny.data().clone()).unwrap();
+    let calls: Vec<u64> = ny.usage.iter().map(|b| b.calls).collect();
+    assert_eq!(calls, [1, 2, 0], "{ny:?}");
+    assert_eq!(ny.usage[1].date, "2026-03-08");
+    assert_eq!((ny.usage[1].inbound, ny.usage[1].outbound), (0, 2));
+    assert_eq!(ny.usage[1].minutes, 1.5);
+    assert_eq!(ny.usage[1].transcription_minutes, 2.0);
+    assert_eq!((ny.totals.calls, ny.totals.minutes), (3, 3.0));
+    assert_eq!(ny.period.timezone, "America/New_York");
+    let utc: UsageReport = serde_json::from_value(utc.data().clone()).unwrap();
+    let calls: Vec<u64> = utc.usage.iter().map(|b| b.calls).collect();
+    assert_eq!(calls, [0, 2, 1], "the same calls, UTC days");
+    let months: UsageReport = serde_json::from_value(months.data().clone()).unwrap();
+    let calls: Vec<(String, u64)> = months.usage.iter().map(|b| (b.date.clone(), b.calls)).collect();
+    assert_eq!(
+        calls,
+        [("2026-03-01".to_string(), 4), ("2026-04-01".to_string(), 0)],
+        "03-31 23:00 EDT is March"
+    );
+    let weeks: UsageReport = serde_json::from_value(weeks.data().clone()).unwrap();
+    let calls: Vec<(String, u64)> = weeks.usage.iter().map(|b| (b.date.clone(), b.calls)).collect();
+    assert_eq!(
+        calls,
+        [("2026-03-02".to_string(), 3), ("2026-03-09".to_string(), 0)],
+        "Monday to Sunday"
+    );
+    let costs: CostReport = serde_json::from_value(costs.data().clone()).unwrap();
+    assert_eq!(costs.costs[0].total, 10.035);
+    assert_eq!(costs.costs[0].breakdown.llm, 10.0);
+    assert_eq!(costs.costs[0].breakdown.telephony, 0.015);
+    assert_eq!(costs.costs[0].breakdown.stt, 0.02);
+    assert_eq!(costs.costs[1].total, 0.0);
+    assert_eq!(costs.totals.total, 10.035);
+    assert_eq!(costs.totals.currency, "USD");
+    let utc_costs: CostReport = serde_json::from_value(utc_costs.data().clone()).unwrap();
+    assert_eq!(
+        (utc_costs.costs[0].total, utc_costs.costs[1].total),
+        (0.035, 10.0),
+        "04-01 03:00 UTC is April"
+    );
+}
+
+#[actix_web::test]
+async fn every_parameter_has_a_default_and_bad_ones_name_their_field() {
+    let app = spawn_app().await;
+    let other = app.other_org().await;
+    let theirs = other
+        .post("/agents", &json!({ "name": "B", "systemPrompt": "x" }))
+        .await;
+    let theirs = theirs.data()["id"].as_str().unwrap().to_string();
+
+    let plain = app.get("/analytics/usage").await;
+    let costs = app.get("/analytics/costs").await;
+    let field = |r: &crate::helpers::Reply| r.body["error"]["details"][0]["field"].clone();
+    let bad_date = app.get("/analytics/usage?startDate=03/01/2026").await;
+    let backwards = app
+        .get("/analytics/usage?startDate=2026-03-10&endDate=2026-03-01")
+        .await;
+    let bad_tz = app.get("/analytics/costs?timezone=Mars/Olympus").await;
+    let bad_g = app.get("/analytics/usage?granularity=hour").await;
+    let huge = app
+        .get("/analytics/usage?startDate=2000-01-01&endDate=2026-01-01")
+        .await;
+    let cross = app.get(&format!("/analytics/usage?agentId={theirs}")).await;
+    let timestamp = app
+        .get("/analytics/usage?startDate=2026-03-01T00:00:00Z&endDate=2026-03-02")
+        .await;
+
+    assert_eq!(plain.status, 200, "{:?}", plain.body);
+    assert_eq!(
+        plain.data()["usage"].as_array().unwrap().len(),
+        30,
+        "the last 30 days, by day"
+    );
+    assert!(
+        plain.data()["usage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["calls"] == 0)
+    );
+    assert_eq!(plain.data()["totals"]["transcriptionMinutes"], 0.0);
+    assert_eq!(plain.data()["period"]["granularity"], "day");
+    for key in ["llm", "tts", "stt", "telephony"] {
+        assert_eq!(costs.data()["totals"]["breakdown"][key], 0.0, "{key}");
+    }
+    assert_eq!(field(&bad_date), Value::from("startDate"));
+    assert_eq!(field(&backwards), Value::from("endDate"));
+    assert_eq!(field(&bad_tz), Value::from("timezone"));
+    assert_eq!(field(&bad_g), Value::from("granularity"));
+    assert_eq!(field(&huge), Value::from("startDate"));
+    assert_eq!(cross.status, 404);
+    assert_eq!(timestamp.data()["usage"].as_array().unwrap().len(), 2);
+}
