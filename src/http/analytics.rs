@@ -1,7 +1,8 @@
-//! Analytics: `GET /analytics/usage` and `GET /analytics/costs`, from the organisation's calls,
-//! messages and usage ledger (`app::analytics`), with the query parsed here.
+//! Analytics: `GET /analytics/usage`, `GET /analytics/costs` and `GET /analytics/agents/:id`,
+//! from the organisation's calls, their timelines, messages and the usage ledger
+//! (`app::analytics`), with the query parsed here.
 
-use actix_web::{HttpResponse, http::Method};
+use actix_web::{HttpResponse, http::Method, web};
 use chrono::{Duration, Utc};
 use chrono_tz::Tz;
 
@@ -11,7 +12,7 @@ use super::core::{
     route_spec::{Param, RouteSpec},
 };
 use crate::{
-    app::analytics::{CostReport, Period, UsageReport},
+    app::analytics::{AgentReport, CostReport, Period, UsageReport},
     domain::periods::{Granularity, MAX_BUCKETS, buckets, parse_date},
     error::{ApiError, ApiResult},
     store,
@@ -85,6 +86,15 @@ pub async fn usage(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
     Ok(envelope::ok(&Sorted(report)))
 }
 
+pub async fn agent(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> ApiResult<HttpResponse> {
+    if store::agents::find(ctx.db(), ctx.org(), &id).await?.is_none() {
+        return Err(ApiError::not_found("Agent", &id));
+    }
+    let p = period(&ctx, &q).await?;
+    let report = ctx.state.analytics.agent(ctx.org(), &id, &p).await?;
+    Ok(envelope::ok(&Sorted(report)))
+}
+
 pub async fn costs(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
     let p = period(&ctx, &q).await?;
     let report = ctx.state.analytics.costs(ctx.org(), &p).await?;
@@ -144,5 +154,16 @@ pub fn routes() -> Vec<RouteSpec> {
         .key(Some("analytics:read"))
         .query(PERIOD)
         .returns::<CostReport>(),
+        RouteSpec::new(
+            M::GET,
+            "/analytics/agents/:id",
+            "analytics",
+            "get_agent_analytics",
+            "Get per-agent analytics including call metrics, sentiment, resolution rate, trends, and turn-taking analysis",
+            |r| r.to(agent),
+        )
+        .key(Some("agents:read"))
+        .query(PERIOD)
+        .returns::<AgentReport>(),
     ]
 }

@@ -82,3 +82,61 @@ pub async fn emails(
     }
     q.into_tuple().all(db).await
 }
+
+/// What per-agent analytics reads of each call of the range.
+#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+pub struct CallFacts {
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    pub direction: String,
+    pub status: String,
+    pub end_reason: Option<String>,
+    pub duration_secs: i32,
+}
+
+/// The agent's calls started in the range.
+pub async fn agent_calls(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    agent_id: &str,
+    (from, to): Range,
+) -> Result<Vec<CallFacts>, DbErr> {
+    call::Entity::find()
+        .select_only()
+        .column(call::Column::Id)
+        .column(call::Column::CreatedAt)
+        .column(call::Column::Direction)
+        .column(call::Column::Status)
+        .column(call::Column::EndReason)
+        .column(call::Column::DurationSecs)
+        .filter(call::Column::OrgId.eq(org_id))
+        .filter(call::Column::AgentId.eq(agent_id))
+        .filter(call::Column::CreatedAt.gte(from))
+        .filter(call::Column::CreatedAt.lt(to))
+        .into_model::<CallFacts>()
+        .all(db)
+        .await
+}
+
+/// `(call_id, kind, detail)` of these calls' timeline entries of these kinds.
+pub async fn timeline_of(
+    db: &impl ConnectionTrait,
+    call_ids: &[String],
+    kinds: &[&str],
+) -> Result<Vec<(String, String, serde_json::Value)>, DbErr> {
+    let mut out = Vec::new();
+    for chunk in call_ids.chunks(500) {
+        let rows: Vec<(String, String, serde_json::Value)> = thruai_entities::call_timeline::Entity::find()
+            .select_only()
+            .column(thruai_entities::call_timeline::Column::CallId)
+            .column(thruai_entities::call_timeline::Column::Kind)
+            .column(thruai_entities::call_timeline::Column::Detail)
+            .filter(thruai_entities::call_timeline::Column::CallId.is_in(chunk.iter().cloned()))
+            .filter(thruai_entities::call_timeline::Column::Kind.is_in(kinds.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}

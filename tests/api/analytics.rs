@@ -222,3 +222,50 @@ async fn every_parameter_has_a_default_and_bad_ones_name_their_field() {
     assert_eq!(cross.status, 404);
     assert_eq!(timestamp.data()["usage"].as_array().unwrap().len(), 2);
 }
+
+#[actix_web::test]
+async fn an_agents_calls_are_summed_with_latency_turn_taking_tools_and_cost() {
+    use crate::calls::{agent, call, finished};
+    let app = crate::calls::app().await;
+    let other = app.other_org().await;
+    let agent_id = agent(&app, "Thanks for calling!", json!({})).await;
+    for _ in 0..2 {
+        let id = call(
+            &app,
+            &agent_id,
+            json!([{ "waitForAgent": true }, { "say": "What are your hours?" }, { "waitForAgent": true }, { "hangup": true }]),
+        )
+        .await;
+        finished(&app, &id).await;
+    }
+
+    let r = app.get(&format!("/analytics/agents/{agent_id}")).await;
+    let cross = other.get(&format!("/analytics/agents/{agent_id}")).await;
+    let unknown = app.get("/analytics/agents/AGT-nope").await;
+    let report: thruai::app::analytics::AgentReport = serde_json::from_value(r.data().clone()).unwrap();
+
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (report.calls.total, report.calls.outbound, report.calls.inbound),
+        (2, 2, 0)
+    );
+    assert_eq!(report.calls.by_status.get("completed"), Some(&2), "{:?}", report.calls);
+    assert!(report.duration.seconds.p50.is_some());
+    assert_eq!(
+        report.latency.samples, 2,
+        "one answered turn per call: {:?}",
+        report.latency
+    );
+    assert!(report.latency.p50.unwrap() < 2_000.0);
+    assert_eq!(report.turn_taking.turns_per_call, 1.0);
+    assert_eq!(report.tools.calls, 0);
+    assert_eq!(report.tools.success_rate, None);
+    assert_eq!(report.cost.currency, "USD");
+    assert_eq!(report.outcomes.method, "none");
+    assert_eq!(report.trends.len(), 30);
+    assert_eq!(report.trends.iter().map(|t| t.calls).sum::<u64>(), 2);
+    assert_eq!(report.comparison.previous_calls, 0);
+    assert_eq!(report.comparison.calls_change, None);
+    assert_eq!((cross.status.as_u16(), cross.code()), (404, "NOT_FOUND"));
+    assert_eq!(unknown.status, 404);
+}

@@ -37,6 +37,7 @@ const ID_SOURCES: &[(&str, &str)] = &[
     ("/calls", "/calls/outbound"),
     ("/_debug/campaigns", "/campaigns"),
     ("/emails", "/emails/send"),
+    ("/analytics/agents", "/agents"),
 ];
 
 /// The name of the email domain the walk added, published and verified (so mailboxes and

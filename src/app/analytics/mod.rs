@@ -2,6 +2,8 @@
 //! usage ledger — bucketed by local day, ISO week or month in Rust, so both databases agree
 //! and empty periods show as zeros.
 
+mod agent;
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -10,6 +12,7 @@ use schemars::JsonSchema;
 use sea_orm::{DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
 
+pub use self::agent::AgentReport;
 use crate::{
     domain::{
         periods::{Granularity, buckets, local_date, utc_bounds},
