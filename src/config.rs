@@ -292,6 +292,14 @@ pub struct CallSettings {
     pub sandbox_auth_token: String,
     /// With nobody speaking this long, the agent ends the call.
     pub silence_timeout_ms: u64,
+    /// How often the post-call analysis worker looks for ended calls.
+    pub analysis_interval_ms: u64,
+    /// The longest one analysis may take.
+    pub analysis_timeout_ms: u64,
+    /// The pause before a failed analysis is tried again.
+    pub analysis_retry_ms: u64,
+    /// Attempts before an analysis is given up (`failed`, with the reason).
+    pub analysis_max_attempts: u32,
     /// An unanswered call ends this long after it was placed (Twilio's own default: 60 s).
     pub ring_timeout_secs: u64,
     /// The longest an answered call may last, when its agent sets no `maxDurationSeconds`.

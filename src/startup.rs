@@ -62,6 +62,8 @@ impl Application {
         // Inbound emails a previous process left unanswered are answered (at most once each).
         let email = state.email.clone();
         actix_web::rt::spawn(async move { email.resume_replies().await });
+        // Ended calls' analyses, including those a previous process left due.
+        state.analysis.start();
         spawn_maintenance(state.clone());
         let data = web::Data::new(state.clone());
         let server_settings = &state.settings.server;

@@ -9,12 +9,14 @@ use thruai_actors::{CampaignSupervisor, call::ports::LanguageModel};
 
 use crate::{
     app::{
+        AgentModels,
         a2p::A2p,
+        analysis::CallAnalysis,
         analytics::Analytics,
         calls::{CallParts, Calls},
         campaigns,
         carriers::Carriers,
-        email::{AgentModels, Email},
+        email::Email,
         tools::ToolDelivery,
         webhooks::Webhooks,
     },
@@ -56,6 +58,8 @@ pub struct AppState {
     pub webhooks: Webhooks,
     pub a2p: A2p,
     pub analytics: Analytics,
+    /// Post-call analysis (its worker starts with the server).
+    pub analysis: CallAnalysis,
     /// The usage ledger's price table (`[billing.prices]`).
     pub prices: Arc<Prices>,
     pub started_at: chrono::DateTime<chrono::Utc>,
@@ -147,17 +151,19 @@ impl AppState {
             prices: (*prices).clone(),
         });
         let campaigns = campaigns::supervisor(db.clone(), &settings, calls.clone());
+        let models = AgentModels {
+            providers: Arc::new(settings.providers.clone()),
+            http,
+            sandbox: llm.clone(),
+        };
         let email = Email::new(
             db.clone(),
             settings.email.clone(),
             prices.clone(),
             email,
-            AgentModels {
-                providers: Arc::new(settings.providers.clone()),
-                http,
-                sandbox: llm.clone(),
-            },
+            models.clone(),
         );
+        let analysis = CallAnalysis::new(db.clone(), settings.calls.clone(), models);
         Ok(Self {
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
             limiter: RateLimiter::new(settings.rate_limit.clone(), redis.clone()),
@@ -171,6 +177,7 @@ impl AppState {
             email,
             redis,
             analytics: Analytics::new(db.clone()),
+            analysis,
             db,
             trusted_proxies: Arc::new(trusted_proxies),
             url_guard,

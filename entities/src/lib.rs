@@ -8,6 +8,7 @@ pub mod a2p_sandbox_registration;
 pub mod agent;
 pub mod api_key;
 pub mod call;
+pub mod call_analysis;
 pub mod call_timeline;
 pub mod call_transcript;
 pub mod campaign;

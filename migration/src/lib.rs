@@ -15,6 +15,7 @@ mod m20261207_000001_agent_max_duration;
 mod m20261207_000002_feedback_priority;
 mod m20261207_000003_create_email;
 mod m20261207_000004_create_usage_entries;
+mod m20261207_000005_create_call_analyses;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000002_feedback_priority::Migration),
             Box::new(m20261207_000003_create_email::Migration),
             Box::new(m20261207_000004_create_usage_entries::Migration),
+            Box::new(m20261207_000005_create_call_analyses::Migration),
         ]
     }
 }

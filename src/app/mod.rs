@@ -3,6 +3,7 @@
 //! the whole bundle of services in `state.rs`, which only `http/` and start-up see.
 
 pub mod a2p;
+pub mod analysis;
 pub mod analytics;
 pub mod calls;
 pub mod campaigns;
@@ -11,3 +12,17 @@ pub mod email;
 pub mod secrets;
 pub mod tools;
 pub mod webhooks;
+
+use std::sync::Arc;
+
+use thruai_actors::call::ports::LanguageModel;
+
+use crate::config::ProviderSettings;
+
+/// What it takes to reach an agent's language model (the sandbox standing in).
+#[derive(Clone)]
+pub struct AgentModels {
+    pub providers: Arc<ProviderSettings>,
+    pub http: reqwest::Client,
+    pub sandbox: Arc<dyn LanguageModel>,
+}

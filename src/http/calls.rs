@@ -232,6 +232,38 @@ pub struct CallOut {
     pub transcript: Vec<TranscriptLineOut>,
     pub usage: UsageOut,
     pub cost: CostOut,
+    /// The post-call analysis, once the call has ended.
+    #[serde(default)]
+    pub analysis: Option<AnalysisOut>,
+}
+
+/// A call's post-call analysis.
+#[derive(Debug, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisOut {
+    /// `pending`, `done` or `failed`.
+    pub status: String,
+    /// `llm` (the agent's language model) or `sandbox` (rules on the caller's words).
+    pub method: Option<String>,
+    pub summary: Option<String>,
+    /// The caller's: `positive`, `neutral`, `negative` or `unknown`.
+    pub sentiment: Option<String>,
+    /// Whether the caller's goal was met.
+    pub resolved: Option<bool>,
+    pub error: Option<String>,
+}
+
+impl From<thruai_entities::call_analysis::Model> for AnalysisOut {
+    fn from(a: thruai_entities::call_analysis::Model) -> Self {
+        Self {
+            status: a.status,
+            method: a.method,
+            summary: a.summary,
+            sentiment: a.sentiment,
+            resolved: a.resolved,
+            error: a.error,
+        }
+    }
 }
 
 /// `GET /calls/:id/transcript`: the lines, and the same as text (`speaker: text` per line).
@@ -443,6 +475,7 @@ pub async fn get(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
         transcript: lines.into_iter().map(Into::into).collect(),
         usage: (&snap.usage).into(),
         cost: cost_of(&ctx, &row, &snap).await?,
+        analysis: store::analyses::find(ctx.db(), &row.id).await?.map(Into::into),
     };
     Ok(envelope::ok(&Sorted(out)))
 }

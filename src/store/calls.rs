@@ -168,9 +168,10 @@ async fn checkpoint_in(
             .await?
             .ok_or_else(|| DbErr::RecordNotFound(snap.call_id.clone()))?;
         if ended {
-            // What the call used goes on the ledger with its end, once.
+            // What the call used goes on the ledger with its end, once; its analysis is due.
             let used = super::ledger::call_usage(snap, row.provider.as_str());
             super::ledger::record(txn, &row.org_id, prices, used).await?;
+            super::analyses::due(txn, &row).await?;
         }
         let whole = if events.contains(&DomainEvent::TranscriptReady) {
             transcript(txn, &snap.call_id, Vec::new()).await?

@@ -4,6 +4,7 @@
 pub mod a2p;
 pub mod accounts;
 pub mod agents;
+pub mod analyses;
 pub mod analytics;
 pub mod api_keys;
 pub mod calls;

@@ -239,6 +239,27 @@ async fn an_agents_calls_are_summed_with_latency_turn_taking_tools_and_cost() {
         finished(&app, &id).await;
     }
 
+    // Each call's post-call analysis lands shortly after its end.
+    let mut analysed = 0;
+    for _ in 0..100 {
+        let calls = app.get(&format!("/calls?agentId={agent_id}")).await;
+        let ids: Vec<String> = calls.data()["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        analysed = 0;
+        for id in &ids {
+            if app.get(&format!("/calls/{id}")).await.data()["analysis"]["status"] == "done" {
+                analysed += 1;
+            }
+        }
+        if analysed == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let r = app.get(&format!("/analytics/agents/{agent_id}")).await;
     let cross = other.get(&format!("/analytics/agents/{agent_id}")).await;
     let unknown = app.get("/analytics/agents/AGT-nope").await;
@@ -261,11 +282,89 @@ async fn an_agents_calls_are_summed_with_latency_turn_taking_tools_and_cost() {
     assert_eq!(report.tools.calls, 0);
     assert_eq!(report.tools.success_rate, None);
     assert_eq!(report.cost.currency, "USD");
-    assert_eq!(report.outcomes.method, "none");
+    assert_eq!(analysed, 2);
+    assert_eq!(
+        (report.outcomes.method.as_str(), report.outcomes.analysed_calls),
+        ("sandbox", 2)
+    );
+    assert_eq!(report.outcomes.sentiment.values().sum::<u64>(), 2);
+    assert!(report.outcomes.resolution_rate.is_some());
     assert_eq!(report.trends.len(), 30);
     assert_eq!(report.trends.iter().map(|t| t.calls).sum::<u64>(), 2);
     assert_eq!(report.comparison.previous_calls, 0);
     assert_eq!(report.comparison.calls_change, None);
     assert_eq!((cross.status.as_u16(), cross.code()), (404, "NOT_FOUND"));
     assert_eq!(unknown.status, 404);
+}
+
+#[actix_web::test]
+async fn an_analysis_is_retried_when_the_model_fails_and_then_ends_failed_with_the_reason() {
+    use thruai::store::analyses;
+    // A model that closes every connection.
+    let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = dead.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = dead.accept().await {
+            drop(s);
+        }
+    });
+    let app = crate::helpers::spawn_with(move |s| {
+        s.calls.analysis_interval_ms = 3_600_000;
+        s.calls.analysis_retry_ms = 0;
+        s.calls.analysis_max_attempts = 2;
+        s.providers.openai.api_key = "sk-test".into();
+        s.providers.openai.base_url = format!("http://127.0.0.1:{port}/v1");
+    })
+    .await;
+    let agent = app
+        .post(
+            "/agents",
+            &json!({ "name": "Llm", "systemPrompt": "x", "pipelineMode": "traditional", "llmConfig": { "provider": "openai" } }),
+        )
+        .await;
+    let agent_id = agent.data()["id"].as_str().unwrap().to_string();
+    let org = {
+        use sea_orm::EntityTrait;
+        thruai_entities::agent::Entity::find_by_id(agent_id.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .org_id
+    };
+    seed_call(&app, &org, &agent_id, Direction::Inbound, 30, Utc::now()).await;
+    let row = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        call::Entity::find()
+            .filter(call::Column::AgentId.eq(agent_id.as_str()))
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    analyses::due(&app.state.db, &row).await.unwrap();
+    analyses::due(&app.state.db, &row).await.unwrap();
+
+    let first = app.state.analysis.run_due().await;
+    let after_first = analyses::find(&app.state.db, &row.id).await.unwrap().unwrap();
+    let second = app.state.analysis.run_due().await;
+    let after_second = analyses::find(&app.state.db, &row.id).await.unwrap().unwrap();
+    let third = app.state.analysis.run_due().await;
+    let shown = app.get(&format!("/calls/{}", row.id)).await;
+
+    assert_eq!(
+        (first, after_first.status.as_str(), after_first.attempts),
+        (0, "pending", 1)
+    );
+    assert!(after_first.error.is_some());
+    assert_eq!(
+        (second, after_second.status.as_str(), after_second.attempts),
+        (1, "failed", 2)
+    );
+    assert!(
+        after_second.error.as_deref().unwrap().contains("after 2 attempts"),
+        "{after_second:?}"
+    );
+    assert_eq!(third, 0, "nothing is due any more");
+    assert_eq!(shown.data()["analysis"]["status"], "failed");
 }

@@ -15,7 +15,7 @@ use crate::{
         periods::{buckets, local_date, utc_bounds},
         pricing::usd,
     },
-    store::analytics as rows,
+    store::{self, analytics as rows},
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -114,12 +114,12 @@ pub struct Comparison {
     pub calls_change: Option<f64>,
 }
 
-/// What post-call analysis says of the calls (sentiment, resolution): not measured until an
-/// analysis step runs on them.
+/// What post-call analysis says of the calls: the caller's sentiment and whether their goal
+/// was met.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Outcomes {
-    /// `none`: no call of the period has been analysed.
+    /// `llm`, `sandbox` (rules), `mixed`, or `none` when no call was analysed.
     pub method: String,
     pub analysed_calls: u64,
     pub sentiment: BTreeMap<String, u64>,
@@ -153,6 +153,8 @@ struct Facts {
     tool_ok: u64,
     tool_failed: u64,
     cost_micros: i64,
+    /// `(sentiment, resolved, method)` of the analysed calls.
+    outcomes: Vec<(Option<String>, Option<bool>, Option<String>)>,
 }
 
 impl Facts {
@@ -163,6 +165,32 @@ impl Facts {
     fn seconds(&self) -> f64 {
         self.calls.iter().map(|c| f64::from(c.duration_secs.max(0))).sum()
     }
+}
+
+/// Sentiment counts and resolution rate of the analysed calls; the method that produced them
+/// (`none` when no call was analysed, `mixed` when both did).
+fn outcomes_of(rows: &[(Option<String>, Option<bool>, Option<String>)]) -> Outcomes {
+    let mut out = Outcomes {
+        method: "none".into(),
+        analysed_calls: rows.len() as u64,
+        ..Outcomes::default()
+    };
+    let mut methods: Vec<&str> = rows.iter().filter_map(|(_, _, m)| m.as_deref()).collect();
+    methods.sort_unstable();
+    methods.dedup();
+    if let [one] = methods.as_slice() {
+        out.method = (*one).to_string();
+    } else if methods.len() > 1 {
+        out.method = "mixed".into();
+    }
+    for (sentiment, _, _) in rows {
+        *out.sentiment
+            .entry(sentiment.clone().unwrap_or_else(|| "unknown".into()))
+            .or_default() += 1;
+    }
+    let resolved = rows.iter().filter(|(_, r, _)| *r == Some(true)).count() as u64;
+    out.resolution_rate = (!rows.is_empty()).then(|| ratio(resolved, rows.len() as u64));
+    out
 }
 
 fn round2(x: f64) -> f64 {
@@ -201,6 +229,7 @@ impl Analytics {
             tool_ok: 0,
             tool_failed: 0,
             cost_micros: 0,
+            outcomes: store::analyses::outcomes(&self.db, &ids).await?,
         };
         let kinds = ["turn", "interruption", "false_interruption", "tool_call"];
         for (call_id, kind, detail) in rows::timeline_of(&self.db, &ids, &kinds).await? {
@@ -301,10 +330,7 @@ impl Analytics {
                 per_minute: (total_secs > 0.0).then(|| round4(total / (total_secs / 60.0))),
                 currency: "USD".into(),
             },
-            outcomes: Outcomes {
-                method: "none".into(),
-                ..Outcomes::default()
-            },
+            outcomes: outcomes_of(&f.outcomes),
             trends: trends
                 .into_iter()
                 .map(|(date, (n, secs, lat, barges))| TrendBucket {

@@ -14,15 +14,15 @@ use std::sync::Arc;
 
 use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::{Value, json};
-use thruai_actors::call::ports::LanguageModel;
 
 pub use self::{
     domains::{DomainDeleted, REGIONS},
     mailbox::MailboxIn,
     send::SendRequest,
 };
+use super::AgentModels;
 use crate::{
-    config::{EmailSettings, ProviderSettings},
+    config::EmailSettings,
     domain::pricing::Prices,
     error::{CodedError, ErrorCode, db_code},
     providers::email::{EmailError, EmailSender},
@@ -37,14 +37,6 @@ pub struct Email {
     prices: Arc<Prices>,
     provider: Arc<dyn EmailSender>,
     llm: AgentModels,
-}
-
-/// What it takes to reach an agent's language model (the sandbox standing in).
-#[derive(Clone)]
-pub struct AgentModels {
-    pub providers: Arc<ProviderSettings>,
-    pub http: reqwest::Client,
-    pub sandbox: Arc<dyn LanguageModel>,
 }
 
 impl Email {
