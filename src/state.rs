@@ -163,6 +163,7 @@ impl AppState {
             email,
             models.clone(),
         );
+        let analytics = Analytics::new(db.clone(), providers::live::analyst(&settings.providers, &models.http));
         let analysis = CallAnalysis::new(db.clone(), settings.calls.clone(), models);
         Ok(Self {
             auth: Authenticator::new(db.clone(), Duration::from_millis(settings.auth.cache_ttl_ms)),
@@ -176,7 +177,7 @@ impl AppState {
             ),
             email,
             redis,
-            analytics: Analytics::new(db.clone()),
+            analytics,
             analysis,
             db,
             trusted_proxies: Arc::new(trusted_proxies),

@@ -12,9 +12,9 @@ use super::core::{
     route_spec::{Param, RouteSpec},
 };
 use crate::{
-    app::analytics::{AgentReport, CostReport, Period, UsageReport},
+    app::analytics::{AgentReport, CostReport, Period, RecommendError, RecommendationsReport, UsageReport},
     domain::periods::{Granularity, MAX_BUCKETS, buckets, parse_date},
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, ErrorCode},
     store,
 };
 
@@ -95,6 +95,59 @@ pub async fn agent(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> ApiResult<H
     Ok(envelope::ok(&Sorted(report)))
 }
 
+/// Rules for every agent asked for (one, or the organisation's), and the analyst model's
+/// recommendations when one is configured (`source=rules` leaves it out); asking for them
+/// (`source=all|llm`) without an analyst is 503 saying which key to set.
+pub async fn recommendations(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
+    let p = period(&ctx, &q).await?;
+    let analyst = match q.one_of("source", &["all", "rules", "llm"])?.as_deref() {
+        Some("rules") => None,
+        None => ctx.state.analytics.analyst(),
+        Some(_) => Some(ctx.state.analytics.analyst().ok_or_else(|| {
+            ApiError::unavailable(
+                ErrorCode::ServiceUnavailable,
+                "Written recommendations require an Anthropic API key (providers.anthropic.api_key); ask for \
+                 source=rules for the recommendations that need no model",
+            )
+        })?),
+    };
+    let agents: Vec<String> = match &p.agent_id {
+        Some(id) => vec![id.clone()],
+        None => store::agents::list(ctx.db(), ctx.org(), None, 0, 100)
+            .await?
+            .0
+            .into_iter()
+            .map(|a| a.id)
+            .collect(),
+    };
+    let mut all = RecommendationsReport {
+        period: crate::app::analytics::Analytics::period_of(&p),
+        calls_considered: 0,
+        analyst: if analyst.is_some() {
+            "anthropic".into()
+        } else if ctx.state.analytics.analyst().is_some() {
+            "not asked for (source=rules)".into()
+        } else {
+            "not configured: set providers.anthropic.api_key for written recommendations".into()
+        },
+        recommendations: Vec::new(),
+    };
+    for agent_id in agents {
+        let r = ctx
+            .state
+            .analytics
+            .recommendations(ctx.org(), &agent_id, &p, analyst.clone())
+            .await
+            .map_err(|e| match e {
+                RecommendError::Db(e) => ApiError::from(e),
+                model => ApiError::internal(ErrorCode::UpstreamUnavailable, model),
+            })?;
+        all.calls_considered += r.calls_considered;
+        all.recommendations.extend(r.recommendations);
+    }
+    Ok(envelope::ok(&Sorted(all)))
+}
+
 pub async fn costs(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
     let p = period(&ctx, &q).await?;
     let report = ctx.state.analytics.costs(ctx.org(), &p).await?;
@@ -126,6 +179,34 @@ const PERIOD: &[Param] = &[
         name: "agentId",
         ty: "string",
         description: "Only this agent's calls, emails and usage",
+    },
+];
+
+const RECOMMEND: &[Param] = &[
+    Param {
+        name: "agentId",
+        ty: "string",
+        description: "One agent (default: every agent of the organisation)",
+    },
+    Param {
+        name: "source",
+        ty: "string",
+        description: "all (rules and the analyst's; 503 without an analyst), rules (no model needed) or llm; default: all when an analyst is configured, else rules",
+    },
+    Param {
+        name: "startDate",
+        ty: "string",
+        description: "First day, YYYY-MM-DD (default: 29 days before endDate)",
+    },
+    Param {
+        name: "endDate",
+        ty: "string",
+        description: "Last day, included (default: today)",
+    },
+    Param {
+        name: "timezone",
+        ty: "string",
+        description: "IANA time zone (default UTC)",
     },
 ];
 
@@ -165,5 +246,16 @@ pub fn routes() -> Vec<RouteSpec> {
         .key(Some("agents:read"))
         .query(PERIOD)
         .returns::<AgentReport>(),
+        RouteSpec::new(
+            M::GET,
+            "/analytics/recommendations",
+            "analytics",
+            "get_recommendations",
+            "AI-powered prompt improvement recommendations based on call patterns (requires Anthropic API key)",
+            |r| r.to(recommendations),
+        )
+        .key(Some("agents:read"))
+        .query(RECOMMEND)
+        .returns::<RecommendationsReport>(),
     ]
 }

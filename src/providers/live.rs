@@ -177,3 +177,19 @@ pub fn clients_for(agent: &agent::Model, settings: &ProviderSettings, http: &req
     out.notes = notes.into_iter().filter(|n| !n.is_null()).collect();
     out
 }
+
+/// The model that writes recommendations: Anthropic's, when `providers.anthropic` has a key.
+pub fn analyst(settings: &ProviderSettings, http: &reqwest::Client) -> Option<Arc<dyn LanguageModel>> {
+    let k = key_of(settings, "anthropic")?;
+    Some(Arc::new(AnthropicChat {
+        http: http.clone(),
+        settings: ChatSettings {
+            base_url: k.base_url.clone(),
+            api_key: k.api_key.clone(),
+            model: model_or_default(Kind::Llm, "anthropic", None, "claude-sonnet-4-5"),
+            timeout: Duration::from_millis(settings.timeout_ms),
+            temperature: Some(0.2),
+            max_tokens: Some(2000),
+        },
+    }))
+}

@@ -77,15 +77,16 @@ pub async fn find(db: &impl ConnectionTrait, call_id: &str) -> Result<Option<cal
     call_analysis::Entity::find_by_id(call_id).one(db).await
 }
 
-/// `(sentiment, resolved, method)` of the agent's finished analyses among these calls.
+/// `(call id, sentiment, resolved, method)` of the finished analyses among these calls.
 pub async fn outcomes(
     db: &impl ConnectionTrait,
     call_ids: &[String],
-) -> Result<Vec<(Option<String>, Option<bool>, Option<String>)>, DbErr> {
+) -> Result<Vec<(String, Option<String>, Option<bool>, Option<String>)>, DbErr> {
     let mut out = Vec::new();
     for chunk in call_ids.chunks(500) {
-        let rows: Vec<(Option<String>, Option<bool>, Option<String>)> = call_analysis::Entity::find()
+        let rows: Vec<(String, Option<String>, Option<bool>, Option<String>)> = call_analysis::Entity::find()
             .select_only()
+            .column(call_analysis::Column::CallId)
             .column(call_analysis::Column::Sentiment)
             .column(call_analysis::Column::Resolved)
             .column(call_analysis::Column::Method)

@@ -368,3 +368,115 @@ async fn an_analysis_is_retried_when_the_model_fails_and_then_ends_failed_with_t
     assert_eq!(third, 0, "nothing is due any more");
     assert_eq!(shown.data()["analysis"]["status"], "failed");
 }
+
+/// Three completed calls whose analyses say the caller's goal was not met.
+async fn unresolved_calls(app: &TestApp) -> (String, Vec<String>) {
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+    let (agent, org) = agent_and_org(app).await;
+    for _ in 0..3 {
+        seed_call(app, &org, &agent, Direction::Inbound, 60, Utc::now()).await;
+    }
+    let rows = call::Entity::find()
+        .filter(call::Column::AgentId.eq(agent.as_str()))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    for row in &rows {
+        thruai_entities::call_analysis::Model {
+            call_id: row.id.clone(),
+            org_id: org.clone(),
+            agent_id: agent.clone(),
+            status: "done".into(),
+            attempts: 1,
+            next_attempt_at: Utc::now(),
+            method: Some("sandbox".into()),
+            summary: Some("x".into()),
+            sentiment: Some("neutral".into()),
+            resolved: Some(false),
+            error: None,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        }
+        .into_active_model()
+        .insert(&app.state.db)
+        .await
+        .unwrap();
+    }
+    (agent, rows.into_iter().map(|r| r.id).collect())
+}
+
+#[actix_web::test]
+async fn recommendations_cite_calls_and_the_written_part_needs_an_analyst() {
+    let app = spawn_app().await;
+    let other = app.other_org().await;
+    let (agent, calls) = unresolved_calls(&app).await;
+
+    let plain = app
+        .get(&format!("/analytics/recommendations?agentId={agent}&source=all"))
+        .await;
+    let default = app.get(&format!("/analytics/recommendations?agentId={agent}")).await;
+    let rules = app
+        .get(&format!("/analytics/recommendations?agentId={agent}&source=rules"))
+        .await;
+    let every_agent = app.get("/analytics/recommendations?source=rules").await;
+    let cross = other
+        .get(&format!("/analytics/recommendations?agentId={agent}&source=rules"))
+        .await;
+
+    assert_eq!((plain.status.as_u16(), plain.code()), (503, "SERVICE_UNAVAILABLE"));
+    assert!(
+        plain.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("providers.anthropic.api_key")
+    );
+    assert_eq!(rules.status, 200, "{:?}", rules.body);
+    assert_eq!(
+        default.data()["recommendations"],
+        rules.data()["recommendations"],
+        "without an analyst: the rules"
+    );
+    assert!(default.data()["analyst"].as_str().unwrap().contains("not configured"));
+    let r: thruai::app::analytics::RecommendationsReport = serde_json::from_value(rules.data().clone()).unwrap();
+    assert_eq!(r.calls_considered, 3);
+    let resolve = r
+        .recommendations
+        .iter()
+        .find(|x| x.title == "Resolve more calls")
+        .expect("a rule fired");
+    assert_eq!(resolve.source, "rules");
+    assert_eq!(resolve.agent_id, agent);
+    assert!(!resolve.evidence_call_ids.is_empty());
+    assert!(
+        resolve.evidence_call_ids.iter().all(|id| calls.contains(id)),
+        "cites real calls"
+    );
+    assert_eq!(
+        every_agent.data()["recommendations"].as_array().unwrap().len(),
+        r.recommendations.len()
+    );
+    assert_eq!(cross.status, 404);
+}
+
+#[actix_web::test]
+async fn the_analyst_writes_recommendations_through_anthropic_citing_only_real_calls() {
+    let fake = crate::fake_ai::FakeAi::start().await;
+    let base = fake.base.clone();
+    let app = crate::helpers::spawn_with(move |s| {
+        s.providers.anthropic.api_key = crate::fake_ai::KEY.into();
+        s.providers.anthropic.base_url = format!("{base}/anthropic/v1");
+    })
+    .await;
+    let (agent, calls) = unresolved_calls(&app).await;
+
+    let r = app.get(&format!("/analytics/recommendations?agentId={agent}")).await;
+
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let report: thruai::app::analytics::RecommendationsReport = serde_json::from_value(r.data().clone()).unwrap();
+    let written: Vec<_> = report.recommendations.iter().filter(|x| x.source == "llm").collect();
+    assert_eq!(written.len(), 1, "the invented citation is dropped: {written:?}");
+    assert_eq!(written[0].title, "Confirm the time back");
+    assert!(calls.contains(&written[0].evidence_call_ids[0]));
+    assert!(report.recommendations.iter().any(|x| x.source == "rules"));
+    assert!(!fake.seen("/anthropic/").is_empty());
+}

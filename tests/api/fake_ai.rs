@@ -170,6 +170,17 @@ pub fn brain(last_role: &str, last_text: &str, tools: &[String]) -> Move {
         return Move::Say(format!("Here is what I found: {last_text}"));
     }
     let lower = last_text.to_lowercase();
+    if lower.starts_with("recommend improvements") {
+        // An analyst's answer: one recommendation citing the first call it was shown, and
+        // one citing a call that does not exist (which must be dropped).
+        let call = last_text
+            .split(|c: char| c == '"' || c.is_whitespace())
+            .find(|w| w.starts_with("CALL-"))
+            .unwrap_or("CALL-none");
+        return Move::Say(format!(
+            "[{{\"title\":\"Confirm the time back\",\"rationale\":\"Callers repeat the time.\",\"evidenceCallIds\":[\"{call}\"],\"impact\":\"high\"}},{{\"title\":\"Invented\",\"evidenceCallIds\":[\"CALL-made-up\"]}}]"
+        ));
+    }
     if let Some(t) = tools
         .iter()
         .find(|t| *t != "end_call" && lower.contains(&t.replace('_', " ")))

@@ -144,17 +144,21 @@ pub struct AgentReport {
 }
 
 /// The per-call facts the figures are made of.
-struct Facts {
-    calls: Vec<rows::CallFacts>,
+pub(super) struct Facts {
+    pub(super) calls: Vec<rows::CallFacts>,
     /// call id → end-of-turn → first-audio samples (ms).
-    latency: BTreeMap<String, Vec<f64>>,
-    barge_ins: BTreeMap<String, u64>,
-    false_interruptions: u64,
-    tool_ok: u64,
-    tool_failed: u64,
-    cost_micros: i64,
-    /// `(sentiment, resolved, method)` of the analysed calls.
-    outcomes: Vec<(Option<String>, Option<bool>, Option<String>)>,
+    pub(super) latency: BTreeMap<String, Vec<f64>>,
+    pub(super) barge_ins: BTreeMap<String, u64>,
+    pub(super) false_interruptions: u64,
+    /// call id → false interruptions.
+    pub(super) false_by_call: BTreeMap<String, u64>,
+    pub(super) tool_ok: u64,
+    pub(super) tool_failed: u64,
+    /// call id → failed tool calls.
+    pub(super) tool_failed_by_call: BTreeMap<String, u64>,
+    pub(super) cost_micros: i64,
+    /// `(call id, sentiment, resolved, method)` of the analysed calls.
+    pub(super) outcomes: Vec<(String, Option<String>, Option<bool>, Option<String>)>,
 }
 
 impl Facts {
@@ -169,13 +173,13 @@ impl Facts {
 
 /// Sentiment counts and resolution rate of the analysed calls; the method that produced them
 /// (`none` when no call was analysed, `mixed` when both did).
-fn outcomes_of(rows: &[(Option<String>, Option<bool>, Option<String>)]) -> Outcomes {
+fn outcomes_of(rows: &[(String, Option<String>, Option<bool>, Option<String>)]) -> Outcomes {
     let mut out = Outcomes {
         method: "none".into(),
         analysed_calls: rows.len() as u64,
         ..Outcomes::default()
     };
-    let mut methods: Vec<&str> = rows.iter().filter_map(|(_, _, m)| m.as_deref()).collect();
+    let mut methods: Vec<&str> = rows.iter().filter_map(|(_, _, _, m)| m.as_deref()).collect();
     methods.sort_unstable();
     methods.dedup();
     if let [one] = methods.as_slice() {
@@ -183,12 +187,12 @@ fn outcomes_of(rows: &[(Option<String>, Option<bool>, Option<String>)]) -> Outco
     } else if methods.len() > 1 {
         out.method = "mixed".into();
     }
-    for (sentiment, _, _) in rows {
+    for (_, sentiment, _, _) in rows {
         *out.sentiment
             .entry(sentiment.clone().unwrap_or_else(|| "unknown".into()))
             .or_default() += 1;
     }
-    let resolved = rows.iter().filter(|(_, r, _)| *r == Some(true)).count() as u64;
+    let resolved = rows.iter().filter(|(_, _, r, _)| *r == Some(true)).count() as u64;
     out.resolution_rate = (!rows.is_empty()).then(|| ratio(resolved, rows.len() as u64));
     out
 }
@@ -210,7 +214,7 @@ fn average(total: f64, n: usize) -> f64 {
 }
 
 impl Analytics {
-    async fn facts(
+    pub(super) async fn facts(
         &self,
         org_id: &str,
         agent_id: &str,
@@ -226,8 +230,10 @@ impl Analytics {
             latency: BTreeMap::new(),
             barge_ins: BTreeMap::new(),
             false_interruptions: 0,
+            false_by_call: BTreeMap::new(),
             tool_ok: 0,
             tool_failed: 0,
+            tool_failed_by_call: BTreeMap::new(),
             cost_micros: 0,
             outcomes: store::analyses::outcomes(&self.db, &ids).await?,
         };
@@ -240,11 +246,17 @@ impl Analytics {
                     }
                 }
                 "interruption" => *facts.barge_ins.entry(call_id).or_default() += 1,
-                "false_interruption" => facts.false_interruptions += 1,
+                "false_interruption" => {
+                    facts.false_interruptions += 1;
+                    *facts.false_by_call.entry(call_id).or_default() += 1;
+                }
                 // A tool result that arrived after the caller moved on is not counted.
                 _ if detail["stale"] == true => {}
                 _ if detail["success"] == true => facts.tool_ok += 1,
-                _ => facts.tool_failed += 1,
+                _ => {
+                    facts.tool_failed += 1;
+                    *facts.tool_failed_by_call.entry(call_id).or_default() += 1;
+                }
             }
         }
         facts.cost_micros = rows::ledger(&self.db, org_id, range, Some(agent_id))

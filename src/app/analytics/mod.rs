@@ -3,16 +3,21 @@
 //! and empty periods show as zeros.
 
 mod agent;
+mod recommend;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use schemars::JsonSchema;
 use sea_orm::{DatabaseConnection, DbErr};
 use serde::{Deserialize, Serialize};
+use thruai_actors::call::ports::LanguageModel;
 
-pub use self::agent::AgentReport;
+pub use self::{
+    agent::AgentReport,
+    recommend::{RecommendError, RecommendationsReport},
+};
 use crate::{
     domain::{
         periods::{Granularity, buckets, local_date, utc_bounds},
@@ -153,11 +158,22 @@ fn round2(x: f64) -> f64 {
 #[derive(Clone)]
 pub struct Analytics {
     db: DatabaseConnection,
+    /// The model that writes recommendations, when one is configured.
+    analyst: Option<Arc<dyn LanguageModel>>,
 }
 
 impl Analytics {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, analyst: Option<Arc<dyn LanguageModel>>) -> Self {
+        Self { db, analyst }
+    }
+
+    pub fn analyst(&self) -> Option<Arc<dyn LanguageModel>> {
+        self.analyst.clone()
+    }
+
+    /// The period as answers show it.
+    pub fn period_of(p: &Period) -> PeriodOut {
+        Self::period_out(p)
     }
 
     fn period_out(p: &Period) -> PeriodOut {
