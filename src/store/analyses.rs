@@ -77,14 +77,17 @@ pub async fn find(db: &impl ConnectionTrait, call_id: &str) -> Result<Option<cal
     call_analysis::Entity::find_by_id(call_id).one(db).await
 }
 
-/// `(call id, sentiment, resolved, method)` of the finished analyses among these calls.
+/// A finished analysis: `(call id, sentiment, resolved, method)`.
+pub type Outcome = (String, Option<String>, Option<bool>, Option<String>);
+
+/// The finished analyses among these calls.
 pub async fn outcomes(
     db: &impl ConnectionTrait,
     call_ids: &[String],
-) -> Result<Vec<(String, Option<String>, Option<bool>, Option<String>)>, DbErr> {
+) -> Result<Vec<Outcome>, DbErr> {
     let mut out = Vec::new();
     for chunk in call_ids.chunks(500) {
-        let rows: Vec<(String, Option<String>, Option<bool>, Option<String>)> = call_analysis::Entity::find()
+        let rows: Vec<Outcome> = call_analysis::Entity::find()
             .select_only()
             .column(call_analysis::Column::CallId)
             .column(call_analysis::Column::Sentiment)

@@ -15,7 +15,7 @@ use crate::{
         periods::{buckets, local_date, utc_bounds},
         pricing::usd,
     },
-    store::{self, analytics as rows},
+    store::{self, analyses::Outcome, analytics as rows},
 };
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -158,7 +158,7 @@ pub(super) struct Facts {
     pub(super) tool_failed_by_call: BTreeMap<String, u64>,
     pub(super) cost_micros: i64,
     /// `(call id, sentiment, resolved, method)` of the analysed calls.
-    pub(super) outcomes: Vec<(String, Option<String>, Option<bool>, Option<String>)>,
+    pub(super) outcomes: Vec<Outcome>,
 }
 
 impl Facts {
@@ -173,7 +173,7 @@ impl Facts {
 
 /// Sentiment counts and resolution rate of the analysed calls; the method that produced them
 /// (`none` when no call was analysed, `mixed` when both did).
-fn outcomes_of(rows: &[(String, Option<String>, Option<bool>, Option<String>)]) -> Outcomes {
+fn outcomes_of(rows: &[Outcome]) -> Outcomes {
     let mut out = Outcomes {
         method: "none".into(),
         analysed_calls: rows.len() as u64,
