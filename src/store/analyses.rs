@@ -81,10 +81,7 @@ pub async fn find(db: &impl ConnectionTrait, call_id: &str) -> Result<Option<cal
 pub type Outcome = (String, Option<String>, Option<bool>, Option<String>);
 
 /// The finished analyses among these calls.
-pub async fn outcomes(
-    db: &impl ConnectionTrait,
-    call_ids: &[String],
-) -> Result<Vec<Outcome>, DbErr> {
+pub async fn outcomes(db: &impl ConnectionTrait, call_ids: &[String]) -> Result<Vec<Outcome>, DbErr> {
     let mut out = Vec::new();
     for chunk in call_ids.chunks(500) {
         let rows: Vec<Outcome> = call_analysis::Entity::find()
