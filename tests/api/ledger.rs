@@ -132,6 +132,11 @@ async fn an_sms_and_an_email_are_each_one_entry_even_when_the_request_is_replaye
         (sms_entries[0].unit.as_str(), sms_entries[0].amount_micros),
         ("segment", 7_900)
     );
+    // A received message (and Twilio retrying its webhook) is one entry too.
+    let received = crate::sms::inbound(&app, "+14155550177", &from, "Thanks!").await;
+    let sid_retry = entries(&app, "sms:").await.len();
+    assert_eq!(received.status, 200, "{:?}", received.body);
+    assert_eq!(sid_retry, 2, "sent and received");
     assert_eq!(email_entries.len(), 1);
     assert_eq!(
         email_entries[0].source,

@@ -38,7 +38,7 @@ fn form(params: &[(String, String)]) -> String {
         .finish()
 }
 
-async fn inbound(app: &TestApp, from: &str, to: &str, body: &str) -> Reply {
+pub async fn inbound(app: &TestApp, from: &str, to: &str, body: &str) -> Reply {
     let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
     webhook(
         app,

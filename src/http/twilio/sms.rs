@@ -121,7 +121,7 @@ async fn handle_inbound(req: &HttpRequest, body: &[u8], state: &AppState) -> Res
     };
     let txn = store::begin(&state.db).await?;
     let conversation_id = store::sms::touch_conversation(&txn, &org, to, from, &text, now).await?;
-    store::sms::insert_message(
+    let received = store::sms::insert_message(
         &txn,
         message(
             &org,
@@ -143,9 +143,11 @@ async fn handle_inbound(req: &HttpRequest, body: &[u8], state: &AppState) -> Res
         }
         Some(Keyword::Help) | None => {}
     }
+    let mut billed = vec![&received];
+    let reply;
     if let Some(help) = &help {
         let conversation_id = store::sms::touch_conversation(&txn, &org, to, from, help, Utc::now()).await?;
-        store::sms::insert_message(
+        reply = store::sms::insert_message(
             &txn,
             message(
                 &org,
@@ -160,7 +162,22 @@ async fn handle_inbound(req: &HttpRequest, body: &[u8], state: &AppState) -> Res
             ),
         )
         .await?;
+        billed.push(&reply);
     }
+    // Carriers bill received segments too: each message is a ledger entry, once.
+    let used = billed
+        .into_iter()
+        .map(|m| store::ledger::Used {
+            source: format!("sms:{}", m.id),
+            component: "sms",
+            provider: m.provider.clone(),
+            quantity: f64::from(m.num_segments.max(1)),
+            agent_id: None,
+            call_id: None,
+            occurred_at: m.created_at,
+        })
+        .collect();
+    store::ledger::record(&txn, &org, &state.prices, used).await?;
     txn.commit().await?;
     let result = match kw {
         Some(Keyword::OptOut(_)) => "opt_out",
