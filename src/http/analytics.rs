@@ -121,7 +121,7 @@ pub async fn recommendations(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> 
             .collect(),
     };
     let mut all = RecommendationsReport {
-        period: crate::app::analytics::Analytics::period_of(&p),
+        period: crate::app::analytics::Analytics::period_out(&p),
         calls_considered: 0,
         analyst: if analyst.is_some() {
             "anthropic".into()
@@ -154,61 +154,39 @@ pub async fn costs(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> {
     Ok(envelope::ok(&Sorted(report)))
 }
 
-const PERIOD: &[Param] = &[
-    Param {
-        name: "startDate",
-        ty: "string",
-        description: "First day, YYYY-MM-DD (default: 29 days before endDate)",
-    },
-    Param {
-        name: "endDate",
-        ty: "string",
-        description: "Last day, included, YYYY-MM-DD (default: today)",
-    },
-    Param {
-        name: "granularity",
-        ty: "string",
-        description: "day (default), week (ISO, from Monday) or month",
-    },
-    Param {
-        name: "timezone",
-        ty: "string",
-        description: "IANA time zone the days are counted in (default UTC)",
-    },
-    Param {
-        name: "agentId",
-        ty: "string",
-        description: "Only this agent's calls, emails and usage",
-    },
-];
+const START_DATE: Param = Param {
+    name: "startDate",
+    ty: "string",
+    description: "First day, YYYY-MM-DD (default: 29 days before endDate)",
+};
+const END_DATE: Param = Param {
+    name: "endDate",
+    ty: "string",
+    description: "Last day, included, YYYY-MM-DD (default: today)",
+};
+const GRANULARITY: Param = Param {
+    name: "granularity",
+    ty: "string",
+    description: "day (default), week (ISO, from Monday) or month",
+};
+const TIMEZONE: Param = Param {
+    name: "timezone",
+    ty: "string",
+    description: "IANA time zone the days are counted in (default UTC)",
+};
+const AGENT: Param = Param {
+    name: "agentId",
+    ty: "string",
+    description: "Only this agent (recommendations: default every agent of the organisation)",
+};
+const SOURCE: Param = Param {
+    name: "source",
+    ty: "string",
+    description: "all (rules and the analyst's; 503 without an analyst), rules (no model needed) or llm; default: all when an analyst is configured, else rules",
+};
 
-const RECOMMEND: &[Param] = &[
-    Param {
-        name: "agentId",
-        ty: "string",
-        description: "One agent (default: every agent of the organisation)",
-    },
-    Param {
-        name: "source",
-        ty: "string",
-        description: "all (rules and the analyst's; 503 without an analyst), rules (no model needed) or llm; default: all when an analyst is configured, else rules",
-    },
-    Param {
-        name: "startDate",
-        ty: "string",
-        description: "First day, YYYY-MM-DD (default: 29 days before endDate)",
-    },
-    Param {
-        name: "endDate",
-        ty: "string",
-        description: "Last day, included (default: today)",
-    },
-    Param {
-        name: "timezone",
-        ty: "string",
-        description: "IANA time zone (default UTC)",
-    },
-];
+const PERIOD: &[Param] = &[START_DATE, END_DATE, GRANULARITY, TIMEZONE, AGENT];
+const RECOMMEND: &[Param] = &[AGENT, SOURCE, START_DATE, END_DATE, TIMEZONE];
 
 pub fn routes() -> Vec<RouteSpec> {
     use Method as M;

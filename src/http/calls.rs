@@ -205,7 +205,7 @@ impl CostOut {
         let mut note = if ended {
             "from the usage ledger".to_string()
         } else {
-            "so far (the ledger is written when the call ends)".to_string()
+            "priced from its usage (the ledger is written when the call ends)".to_string()
         };
         if !sandbox.is_empty() {
             note.push_str(&format!("; on the sandbox (free): {}", sandbox.join(", ")));
@@ -365,12 +365,19 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
 /// The call's cost: its ledger entries once it has ended; while it is live, what it used so
 /// far priced the same way (the ledger is written with its end).
 async fn cost_of(ctx: &Ctx, row: &call::Model, snap: &CallSnapshotV1) -> ApiResult<CostOut> {
-    let priced: Vec<(String, String, i64)> = if snap.status.is_terminal() {
+    let written: Vec<(String, String, i64)> = if snap.status.is_terminal() {
         store::ledger::for_call(ctx.db(), &row.id)
             .await?
             .into_iter()
             .map(|e| (e.component, e.provider, e.amount_micros))
             .collect()
+    } else {
+        Vec::new()
+    };
+    // Live, or ended before the ledger existed: what it used, priced the same way.
+    let from_ledger = !written.is_empty();
+    let priced = if from_ledger {
+        written
     } else {
         store::ledger::call_usage(snap, row.provider.as_str())
             .into_iter()
@@ -380,7 +387,7 @@ async fn cost_of(ctx: &Ctx, row: &call::Model, snap: &CallSnapshotV1) -> ApiResu
             })
             .collect()
     };
-    Ok(CostOut::of(&priced, snap.status.is_terminal()))
+    Ok(CostOut::of(&priced, from_ledger))
 }
 
 /// The call's stored snapshot. The API shows only what is durable: a line or a status a

@@ -93,6 +93,16 @@ async fn a_call_is_on_the_ledger_once_and_its_cost_is_read_from_it() {
         .sum();
     assert_eq!(c.cost.tts, tts as f64 / 1_000_000.0);
     assert!(c.cost.note.contains("ledger"), "{}", c.cost.note);
+
+    // A call that ended before the ledger existed is priced from its usage, the same way.
+    usage_entry::Entity::delete_many()
+        .filter(usage_entry::Column::CallId.eq(id.as_str()))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let older = finished(&app, &id).await;
+    assert_eq!(older.cost.total, c.cost.total);
+    assert!(older.cost.note.contains("priced from its usage"), "{}", older.cost.note);
 }
 
 #[actix_web::test]

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use sea_orm::DbErr;
 use serde::{Deserialize, Serialize};
 
-use super::{Analytics, Period, PeriodOut};
+use super::{Analytics, Period, PeriodOut, round2};
 use crate::{
     domain::{
         periods::{buckets, local_date, utc_bounds},
@@ -195,10 +195,6 @@ fn outcomes_of(rows: &[Outcome]) -> Outcomes {
     let resolved = rows.iter().filter(|(_, _, r, _)| *r == Some(true)).count() as u64;
     out.resolution_rate = (!rows.is_empty()).then(|| ratio(resolved, rows.len() as u64));
     out
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 fn round4(x: f64) -> f64 {

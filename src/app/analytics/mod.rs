@@ -150,7 +150,7 @@ impl Micros {
     }
 }
 
-fn round2(x: f64) -> f64 {
+pub(super) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
@@ -172,11 +172,7 @@ impl Analytics {
     }
 
     /// The period as answers show it.
-    pub fn period_of(p: &Period) -> PeriodOut {
-        Self::period_out(p)
-    }
-
-    fn period_out(p: &Period) -> PeriodOut {
+    pub fn period_out(p: &Period) -> PeriodOut {
         PeriodOut {
             start_date: p.from.to_string(),
             end_date: p.to.to_string(),
