@@ -129,12 +129,61 @@ pub struct EmailSettings {
     pub auto_reply_timeout_ms: u64,
 }
 
-/// The usage ledger's prices.
+/// Billing: the usage ledger's prices, the plans, the payment provider (Stripe, or its
+/// sandbox), and whether an organisation must be paid up to place calls and send messages.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BillingSettings {
     /// `component → provider → USD per unit` (`default` for providers not named).
-    pub prices: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+    pub prices: BTreeMap<String, BTreeMap<String, f64>>,
+    /// `""`: Stripe with a key, else the sandbox; `stripe`, `sandbox`, or `none` (checkout,
+    /// portal, payment methods and charges answer `STRIPE_NOT_CONFIGURED`).
+    pub provider: String,
+    pub stripe_api_key: String,
+    pub stripe_base_url: String,
+    /// The signing secret (`whsec_…`) of the Stripe endpoint that posts to `/webhooks/stripe`.
+    pub stripe_webhook_secret: String,
+    /// Sent as `Stripe-Version`; empty: the account's default.
+    pub stripe_api_version: String,
+    pub timeout_ms: u64,
+    pub webhook_tolerance_secs: i64,
+    /// When on, an organisation without an active plan, or with a negative balance, cannot
+    /// place calls, start campaigns or send SMS and email (`BILLING_REQUIRED`).
+    pub enforce: bool,
+    /// The Billing Meter event every ledger entry is reported under (value: USD millionths);
+    /// empty: usage is not reported.
+    pub meter_event_name: String,
+    pub meter_interval_ms: u64,
+    pub meter_batch: u64,
+    /// Where Checkout returns to when the request names no URL (empty: the server's own
+    /// pages).
+    pub success_url: String,
+    pub cancel_url: String,
+    /// The plans, by id; each has a `[rate_limit.plans]` entry of the same id.
+    pub plans: BTreeMap<String, BillingPlan>,
+}
+
+/// A plan as sold: its price, what it includes, and its concurrency; its request rate is
+/// `[rate_limit.plans.<id>]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BillingPlan {
+    pub name: String,
+    pub monthly_price_usd: f64,
+    /// Usage included each period, in USD of the price table.
+    pub included_usage_usd: f64,
+    pub max_concurrent_calls: u32,
+    /// The Stripe Price of its subscription (`price_…`); empty: not sold through Checkout.
+    pub stripe_price: String,
+    pub description: String,
+}
+
+/// Where payments go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentsKind {
+    Stripe,
+    Sandbox,
+    None,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -423,6 +472,23 @@ impl Settings {
         for proxy in &self.server.trusted_proxies {
             parse_net(proxy).map_err(|e| format!("server.trusted_proxies: {e}"))?;
         }
+        self.payments()?;
+        for (id, plan) in &self.billing.plans {
+            if !self.rate_limit.plans.contains_key(id) {
+                return Err(format!("billing.plans.{id}: has no rate_limit.plans.{id}"));
+            }
+            if !(plan.monthly_price_usd >= 0.0 && plan.included_usage_usd >= 0.0) || plan.max_concurrent_calls == 0 {
+                return Err(format!(
+                    "billing.plans.{id}: prices must not be negative and max_concurrent_calls must be positive"
+                ));
+            }
+        }
+        if let Some(id) = self.rate_limit.plans.keys().find(|id| !self.billing.plans.contains_key(*id)) {
+            return Err(format!("rate_limit.plans.{id}: has no billing.plans.{id}"));
+        }
+        if self.billing.timeout_ms == 0 || self.billing.meter_interval_ms == 0 || self.billing.meter_batch == 0 {
+            return Err("billing.timeout_ms / meter_interval_ms / meter_batch: must be positive".into());
+        }
         if !self.rate_limit.plans.contains_key(&self.rate_limit.default_plan) {
             return Err(format!(
                 "rate_limit.default_plan: `{}` is not one of rate_limit.plans ({})",
@@ -544,6 +610,21 @@ impl Settings {
             "resend" => Err("email.resend_api_key: required when email.provider = \"resend\"".into()),
             "sandbox" => Ok(EmailProviderKind::Sandbox),
             other => Err(format!("email.provider: expected `sandbox` or `resend`, got `{other}`")),
+        }
+    }
+
+    /// The payment provider the settings choose: Stripe with a key, else the sandbox.
+    ///
+    /// # Errors
+    /// When `billing.provider` names an unknown provider or Stripe lacks a key.
+    pub fn payments(&self) -> Result<PaymentsKind, String> {
+        let keyed = !self.billing.stripe_api_key.is_empty();
+        match self.billing.provider.as_str() {
+            "" | "stripe" if keyed => Ok(PaymentsKind::Stripe),
+            "" | "sandbox" => Ok(PaymentsKind::Sandbox),
+            "stripe" => Err("billing.stripe_api_key: required when billing.provider = \"stripe\"".into()),
+            "none" => Ok(PaymentsKind::None),
+            other => Err(format!("billing.provider: expected `stripe`, `sandbox` or `none`, got `{other}`")),
         }
     }
 

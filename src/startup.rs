@@ -64,6 +64,8 @@ impl Application {
         actix_web::rt::spawn(async move { email.resume_replies().await });
         // Ended calls' analyses, including those a previous process left due.
         state.analysis.start();
+        // Ledger entries not yet reported to the payment provider's meter.
+        state.billing.start_meter();
         spawn_maintenance(state.clone());
         let data = web::Data::new(state.clone());
         let server_settings = &state.settings.server;

@@ -13,6 +13,7 @@ use crate::{
         a2p::A2p,
         analysis::CallAnalysis,
         analytics::Analytics,
+        billing::Billing,
         calls::{CallParts, Calls},
         campaigns,
         carriers::Carriers,
@@ -60,6 +61,9 @@ pub struct AppState {
     pub analytics: Analytics,
     /// Post-call analysis (its worker starts with the server).
     pub analysis: CallAnalysis,
+    /// Plans, subscriptions, payments and statements (its meter worker starts with the
+    /// server).
+    pub billing: Billing,
     /// The usage ledger's price table (`[billing.prices]`).
     pub prices: Arc<Prices>,
     pub started_at: chrono::DateTime<chrono::Utc>,
@@ -163,6 +167,14 @@ impl AppState {
             email,
             models.clone(),
         );
+        let billing = Billing::new(
+            db.clone(),
+            settings.billing.clone(),
+            settings.rate_limit.plans.clone(),
+            settings.rate_limit.default_plan.clone(),
+            settings.server.public_base_url.clone(),
+            providers::payments(&settings, db.clone())?,
+        );
         let analytics = Analytics::new(db.clone(), providers::live::analyst(&settings.providers, &models.http));
         let analysis = CallAnalysis::new(db.clone(), settings.calls.clone(), models);
         Ok(Self {
@@ -179,6 +191,7 @@ impl AppState {
             redis,
             analytics,
             analysis,
+            billing,
             db,
             trusted_proxies: Arc::new(trusted_proxies),
             url_guard,

@@ -23,6 +23,8 @@ pub struct Model {
     pub call_id: Option<String>,
     pub occurred_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
+    /// When the provider's meter accepted it (`None`: not reported yet).
+    pub metered_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

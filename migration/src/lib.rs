@@ -16,6 +16,7 @@ mod m20261207_000002_feedback_priority;
 mod m20261207_000003_create_email;
 mod m20261207_000004_create_usage_entries;
 mod m20261207_000005_create_call_analyses;
+mod m20261207_000006_create_billing;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000003_create_email::Migration),
             Box::new(m20261207_000004_create_usage_entries::Migration),
             Box::new(m20261207_000005_create_call_analyses::Migration),
+            Box::new(m20261207_000006_create_billing::Migration),
         ]
     }
 }

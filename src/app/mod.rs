@@ -5,6 +5,7 @@
 pub mod a2p;
 pub mod analysis;
 pub mod analytics;
+pub mod billing;
 pub mod calls;
 pub mod campaigns;
 pub mod carriers;

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod agents;
 pub mod analytics;
 pub mod api_keys;
+pub mod billing;
 pub mod calls;
 pub mod campaigns;
 pub mod compliance;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // Carrier webhooks and the media stream: outside the base path and the API layer.
     twilio::configure(cfg);
     email::configure(cfg);
+    billing::configure(cfg);
     let mut by_path: BTreeMap<String, Vec<&'static RouteSpec>> = BTreeMap::new();
     for spec in routes::table() {
         let full = if spec.root {

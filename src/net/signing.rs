@@ -371,3 +371,76 @@ mod tests {
         assert_eq!(verify(&s, MSG_ID, " 1614265330 ", EXPECTED, BODY, TS, 300), Ok(()));
     }
 }
+
+/// Stripe's `Stripe-Signature` (`t=…,v1=…[,v1=…]`): `hex(HMAC-SHA256(secret as given,
+/// "{t}.{raw body}"))`, any `v1` matching in constant time, `t` within `tolerance_secs`.
+///
+/// # Errors
+/// A message saying what is wrong.
+pub fn verify_stripe(secret: &str, header: &str, body: &[u8], now_unix: i64, tolerance_secs: i64) -> Result<(), String> {
+    let mut timestamp = None;
+    let mut candidates = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", t)) => timestamp = t.parse::<i64>().ok(),
+            Some(("v1", sig)) => candidates.extend(hex_bytes(sig)),
+            _ => {}
+        }
+    }
+    let t = timestamp.ok_or("Stripe-Signature has no timestamp (t=…)")?;
+    if candidates.is_empty() {
+        return Err("Stripe-Signature has no v1 signature".into());
+    }
+    if now_unix.abs_diff(t) > tolerance_secs.max(0).unsigned_abs() {
+        return Err("Stripe-Signature timestamp is outside the tolerance".into());
+    }
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes()).map_err(|_| "unusable secret")?;
+    mac.update(format!("{t}.").as_bytes());
+    mac.update(body);
+    if candidates.iter().any(|sig| mac.clone().verify_slice(sig).is_ok()) {
+        Ok(())
+    } else {
+        Err("no v1 signature matches".into())
+    }
+}
+
+/// Signs like Stripe (for the sandbox and tests): the `Stripe-Signature` value.
+pub fn sign_stripe(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let Ok(mut mac) = HmacSha256::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(format!("{timestamp}.").as_bytes());
+    mac.update(body);
+    let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    format!("t={timestamp},v1={hex}")
+}
+
+fn hex_bytes(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod stripe_tests {
+    use super::*;
+
+    #[test]
+    fn stripe_signatures_verify_with_rotation_and_tolerance() {
+        let body = br#"{"id":"evt_1"}"#;
+        let header = sign_stripe("whsec_abc", 1_700_000_000, body);
+        assert_eq!(verify_stripe("whsec_abc", &header, body, 1_700_000_100, 300), Ok(()));
+        // A second v1 (secret rotation) and an unknown scheme are fine.
+        let rotated = format!("{},v1={},v0=zz", header, "00".repeat(32));
+        assert_eq!(verify_stripe("whsec_abc", &rotated, body, 1_700_000_000, 300), Ok(()));
+        assert!(verify_stripe("whsec_other", &header, body, 1_700_000_000, 300).is_err());
+        assert!(verify_stripe("whsec_abc", &header, b"{}", 1_700_000_000, 300).is_err());
+        assert!(verify_stripe("whsec_abc", &header, body, 1_700_000_301, 300).is_err());
+        assert!(verify_stripe("whsec_abc", "v1=abcd", body, 1_700_000_000, 300).is_err());
+        assert!(verify_stripe("whsec_abc", "t=1700000000", body, 1_700_000_000, 300).is_err());
+    }
+}

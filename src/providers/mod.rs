@@ -6,10 +6,12 @@ pub mod chat;
 pub mod email;
 pub mod live;
 pub mod llm;
+pub mod payments;
 pub mod realtime;
 pub mod resend;
 pub mod sandbox;
 pub mod speech;
+pub mod stripe;
 pub mod telephony;
 pub mod twilio;
 pub mod ws;
@@ -18,8 +20,14 @@ use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
 
-use self::{email::EmailSender, resend::ResendEmail, sandbox::email::SandboxEmail};
-use crate::config::{EmailProviderKind, Settings};
+use self::{
+    email::EmailSender,
+    payments::Payments,
+    resend::ResendEmail,
+    sandbox::{email::SandboxEmail, stripe::SandboxStripe},
+    stripe::StripePayments,
+};
+use crate::config::{EmailProviderKind, PaymentsKind, Settings};
 
 /// The email provider the settings choose: Resend with a key, else the sandbox.
 ///
@@ -37,6 +45,37 @@ pub fn email_sender(settings: &Settings, db: DatabaseConnection) -> anyhow::Resu
             &settings.email.resend_base_url,
             &settings.email.resend_api_key,
             from,
+        )),
+    })
+}
+
+/// The payment provider the settings choose (`None`: payments are off), and the sandbox's
+/// own handle when it is the sandbox (its Checkout and portal pages complete through it).
+///
+/// # Errors
+/// When the settings name an unknown provider or Stripe without a key.
+pub fn payments(
+    settings: &Settings,
+    db: DatabaseConnection,
+) -> anyhow::Result<Option<(Arc<dyn Payments>, Option<Arc<SandboxStripe>>)>> {
+    let b = &settings.billing;
+    Ok(match settings.payments().map_err(anyhow::Error::msg)? {
+        PaymentsKind::None => None,
+        PaymentsKind::Sandbox => {
+            let sandbox = Arc::new(SandboxStripe::new(db, &settings.server.public_base_url));
+            Some((sandbox.clone(), Some(sandbox)))
+        }
+        PaymentsKind::Stripe => Some((
+            Arc::new(StripePayments::new(
+                reqwest::Client::builder()
+                    .timeout(Duration::from_millis(b.timeout_ms))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()?,
+                &b.stripe_base_url,
+                &b.stripe_api_key,
+                &b.stripe_api_version,
+            )),
+            None,
         )),
     })
 }

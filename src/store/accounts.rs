@@ -29,6 +29,17 @@ pub async fn find_org(db: &impl ConnectionTrait, org_id: &str) -> Result<Option<
     organization::Entity::find_by_id(org_id.to_string()).one(db).await
 }
 
+/// Moves the organisation to `plan` (its limits apply from the next authentication).
+pub async fn set_plan(db: &impl ConnectionTrait, org_id: &str, plan: &str) -> Result<(), DbErr> {
+    organization::Entity::update_many()
+        .col_expr(organization::Column::Plan, sea_orm::prelude::Expr::value(plan))
+        .col_expr(organization::Column::UpdatedAt, sea_orm::prelude::Expr::value(chrono::Utc::now()))
+        .filter(organization::Column::Id.eq(org_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn find_owner(db: &impl ConnectionTrait, org_id: &str) -> Result<Option<user::Model>, DbErr> {
     user::Entity::find()
         .filter(user::Column::OrgId.eq(org_id))

@@ -47,6 +47,7 @@ pub async fn record(db: &impl ConnectionTrait, org_id: &str, prices: &Prices, us
                 call_id: Set(u.call_id),
                 occurred_at: Set(u.occurred_at),
                 created_at: Set(now),
+                metered_at: Set(None),
             }
         })
         .collect();

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod agents;
 pub mod analyses;
 pub mod analytics;
+pub mod billing;
 pub mod api_keys;
 pub mod calls;
 pub mod campaigns;

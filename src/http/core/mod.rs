@@ -9,3 +9,11 @@ pub mod layer;
 pub mod route_spec;
 pub mod routes;
 pub mod validation;
+
+/// Text made safe inside XML or HTML (element content and quoted attributes).
+pub fn escape_markup(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

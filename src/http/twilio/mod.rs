@@ -12,6 +12,7 @@ use thruai_entities::call;
 
 use crate::{
     app::{calls::Answer, carriers::Hook},
+    http::core::escape_markup as escape,
     providers::twilio,
     state::AppState,
     store,
@@ -28,13 +29,6 @@ fn xml(body: &str) -> HttpResponse {
     HttpResponse::Ok().content_type("text/xml").body(format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response>{body}</Response>"
     ))
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn refuse(why: &str) -> HttpResponse {

@@ -6,3 +6,4 @@ pub mod carrier;
 pub mod email;
 pub mod far_end;
 pub mod latency;
+pub mod stripe;
