@@ -329,6 +329,7 @@ pub struct CallDebugOut {
 pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<HttpResponse> {
     let to = e164("to", &input.to)?;
     let from = input.from.as_deref().map(|f| e164("from", f)).transpose()?;
+    ctx.state.billing.admit(ctx.org()).await?;
     let call = ctx
         .state
         .calls

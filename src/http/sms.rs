@@ -253,6 +253,7 @@ pub async fn send(ctx: Ctx, Body(input): Body<SmsIn>) -> ApiResult<HttpResponse>
         .map_err(|_| invalid_number("to", to, "is not an E.164 phone number (e.g. +14155550123)"))?
         .into_string();
     let from = sender(&ctx, &input).await?;
+    ctx.state.billing.admit(ctx.org()).await?;
     if store::sms::is_opted_out(ctx.db(), ctx.org(), Some(&from.phone_number), &to).await? {
         return Err(opted_out_error(&from.phone_number, &to));
     }

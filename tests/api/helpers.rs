@@ -177,6 +177,20 @@ impl TestApp {
         self.send(self.req(Method::POST, path).json(body)).await
     }
 
+    /// A form POST (as a browser submits a page's form) to a full URL.
+    pub async fn post_form(&self, url: &str, pairs: &[(&str, &str)]) -> Reply {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.send(
+            self.client
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body),
+        )
+        .await
+    }
+
     pub async fn patch(&self, path: &str, body: &Value) -> Reply {
         self.send(self.req(Method::PATCH, path).json(body)).await
     }

@@ -9,6 +9,7 @@ mod agents;
 mod analytics;
 mod api_keys;
 mod auth;
+mod billing;
 mod calls;
 mod campaign_crash;
 mod campaigns;

@@ -102,6 +102,13 @@ async fn body_for(app: &TestApp, spec: &RouteSpec, ids: &HashMap<String, String>
             let name = verified_domain(app, ids).await;
             json!({ "address": format!("agent@{name}") })
         }
+        "/billing/charge" => {
+            // A saved card to charge: a setup Checkout completed on the sandbox's page.
+            let session = app.post("/billing/checkout", &json!({ "mode": "setup" })).await;
+            let url = session.data()["url"].as_str().unwrap_or_default().to_string();
+            app.post_form(&url, &[("card", "4242424242424242")]).await;
+            (spec.example.unwrap())()
+        }
         "/accounts/provision" => {
             json!({ "email": format!("{}@example.com", unique("walk")), "orgName": unique("Walk ") })
         }
@@ -170,6 +177,11 @@ fn remember_ids(spec: &RouteSpec, data: &Value, ids: &mut HashMap<String, String
     }
     if let Some(id) = data["threadId"].as_str() {
         ids.entry("/email-threads".into()).or_insert_with(|| id.to_string());
+    }
+    if spec.path == "/billing/invoices"
+        && let Some(id) = data["invoices"][0]["id"].as_str()
+    {
+        ids.entry(spec.path.into()).or_insert_with(|| id.to_string());
     }
     if spec.path == "/email-domains"
         && let Some(name) = data["name"].as_str()

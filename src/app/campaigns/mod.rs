@@ -193,6 +193,14 @@ pub fn supervisor(db: DatabaseConnection, settings: &Settings, calls: Calls) -> 
             waker: std::sync::OnceLock::new(),
             db,
             settings: settings.campaigns.clone(),
+            plan_caps: Arc::new(
+                settings
+                    .billing
+                    .plans
+                    .iter()
+                    .map(|(id, p)| (id.clone(), p.max_concurrent_calls))
+                    .collect(),
+            ),
             failpoint: settings.testing.failpoint.clone(),
             single_node: settings.is_sqlite(),
             node: uuid::Uuid::new_v4().simple().to_string(),

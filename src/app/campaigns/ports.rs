@@ -2,7 +2,7 @@
 //! dialling through the calls service; the carrier's lookup of in-doubt intents.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex, OnceLock},
 };
 
@@ -112,6 +112,9 @@ pub struct ServerCampaignPorts {
     pub waker: OnceLock<Waker>,
     pub db: DatabaseConnection,
     pub settings: CampaignSettings,
+    /// Each plan's concurrent calls (`billing.plans.<id>.max_concurrent_calls`): an
+    /// organisation's campaigns together stay under its plan's and the server's cap.
+    pub plan_caps: Arc<BTreeMap<String, u32>>,
     /// The process aborts at this failpoint (tests).
     pub failpoint: String,
     /// SQLite: one node, so a lease left by a dead process can be taken at once.
@@ -305,8 +308,20 @@ impl CampaignPorts for ServerCampaignPorts {
 
     async fn org_headroom(&self, org_id: &str) -> Result<u64, PortError> {
         let (db, org) = (self.db.clone(), org_id.to_string());
-        let open = on_runtime(async move { cs::org_open_calls(&db, &org).await }, db_err).await?;
-        Ok(u64::from(self.settings.org_max_concurrent_calls).saturating_sub(open))
+        let (open, plan) = on_runtime(
+            async move {
+                let open = cs::org_open_calls(&db, &org).await?;
+                let plan = crate::store::accounts::find_org(&db, &org).await?.map(|o| o.plan);
+                Ok::<_, DbErr>((open, plan))
+            },
+            db_err,
+        )
+        .await?;
+        let plan_cap = plan
+            .and_then(|p| self.plan_caps.get(&p).copied())
+            .unwrap_or(u32::MAX);
+        let cap = self.settings.org_max_concurrent_calls.min(plan_cap);
+        Ok(u64::from(cap).saturating_sub(open))
     }
 
     async fn in_doubt(&self, campaign_id: &str, older_than: DateTime<Utc>) -> Result<Vec<InDoubt>, PortError> {

@@ -457,6 +457,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignP
 }
 
 pub async fn start(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
+    ctx.state.billing.admit(ctx.org()).await?;
     let txn = ctx.begin().await?;
     let mut row = load_locked(&ctx, &txn, &id).await?;
     command(&ctx, &txn, &mut row, Command::Start).await?;

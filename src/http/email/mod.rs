@@ -121,6 +121,7 @@ pub async fn configure_mailbox(
 }
 
 pub async fn send(ctx: Ctx, Body(input): Body<SendIn>) -> ApiResult<HttpResponse> {
+    ctx.state.billing.admit(ctx.org()).await?;
     // Exactly one send per key: the provider dedupes on it too, scoped to the organisation
     // (one provider account serves them all).
     let key = ctx.idempotency_key().map(|k| {
