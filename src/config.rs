@@ -483,7 +483,12 @@ impl Settings {
                 ));
             }
         }
-        if let Some(id) = self.rate_limit.plans.keys().find(|id| !self.billing.plans.contains_key(*id)) {
+        if let Some(id) = self
+            .rate_limit
+            .plans
+            .keys()
+            .find(|id| !self.billing.plans.contains_key(*id))
+        {
             return Err(format!("rate_limit.plans.{id}: has no billing.plans.{id}"));
         }
         if self.billing.timeout_ms == 0 || self.billing.meter_interval_ms == 0 || self.billing.meter_batch == 0 {
@@ -624,7 +629,9 @@ impl Settings {
             "" | "sandbox" => Ok(PaymentsKind::Sandbox),
             "stripe" => Err("billing.stripe_api_key: required when billing.provider = \"stripe\"".into()),
             "none" => Ok(PaymentsKind::None),
-            other => Err(format!("billing.provider: expected `stripe`, `sandbox` or `none`, got `{other}`")),
+            other => Err(format!(
+                "billing.provider: expected `stripe`, `sandbox` or `none`, got `{other}`"
+            )),
         }
     }
 

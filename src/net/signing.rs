@@ -377,7 +377,13 @@ mod tests {
 ///
 /// # Errors
 /// A message saying what is wrong.
-pub fn verify_stripe(secret: &str, header: &str, body: &[u8], now_unix: i64, tolerance_secs: i64) -> Result<(), String> {
+pub fn verify_stripe(
+    secret: &str,
+    header: &str,
+    body: &[u8],
+    now_unix: i64,
+    tolerance_secs: i64,
+) -> Result<(), String> {
     let mut timestamp = None;
     let mut candidates = Vec::new();
     for part in header.split(',') {

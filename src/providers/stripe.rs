@@ -99,7 +99,13 @@ impl StripePayments {
         }
     }
 
-    async fn post(&self, path: &str, body: Form, key: Option<&str>, missing: &'static str) -> Result<Value, PaymentError> {
+    async fn post(
+        &self,
+        path: &str,
+        body: Form,
+        key: Option<&str>,
+        missing: &'static str,
+    ) -> Result<Value, PaymentError> {
         self.call(reqwest::Method::POST, path, Some(body), key, missing).await
     }
 
@@ -239,7 +245,12 @@ impl Payments for StripePayments {
             body.push(("description".into(), d.clone()));
         }
         let v = self
-            .post("/v1/payment_intents", body, Some(&req.idempotency_key), "payment method")
+            .post(
+                "/v1/payment_intents",
+                body,
+                Some(&req.idempotency_key),
+                "payment method",
+            )
             .await?;
         Ok(PaymentIntent {
             id: v["id"].as_str().ok_or_else(unreadable)?.to_string(),
@@ -290,7 +301,10 @@ mod tests {
         }
         assert!(matches!(error_of(401, "{}", "x"), PaymentError::Auth));
         assert!(matches!(error_of(403, "{}", "x"), PaymentError::Permission(_)));
-        assert!(matches!(error_of(404, "{}", "customer"), PaymentError::NotFound("customer")));
+        assert!(matches!(
+            error_of(404, "{}", "customer"),
+            PaymentError::NotFound("customer")
+        ));
         assert!(matches!(error_of(409, "{}", "x"), PaymentError::Unavailable(_)));
         assert!(matches!(error_of(503, "<html>", "x"), PaymentError::Unavailable(_)));
         let bad = r#"{"error":{"type":"invalid_request_error","message":"No such price: 'price_x'"}}"#;
@@ -302,7 +316,10 @@ mod tests {
         let new = serde_json::json!({"id":"sub_1","customer":"cus_1","status":"active","metadata":{"plan":"pro"},
             "items":{"data":[{"price":{"id":"price_pro"},"current_period_start":10,"current_period_end":20}]}});
         let s = Subscription::from_stripe(&new).unwrap_or_else(|| panic!("parses"));
-        assert_eq!((s.period_start, s.period_end, s.price.as_deref()), (Some(10), Some(20), Some("price_pro")));
+        assert_eq!(
+            (s.period_start, s.period_end, s.price.as_deref()),
+            (Some(10), Some(20), Some("price_pro"))
+        );
         let old = serde_json::json!({"id":"sub_1","customer":{"id":"cus_1"},"status":"past_due",
             "current_period_start":1,"current_period_end":2,"items":{"data":[]}});
         let s = Subscription::from_stripe(&old).unwrap_or_else(|| panic!("parses"));

@@ -33,7 +33,10 @@ pub async fn find_org(db: &impl ConnectionTrait, org_id: &str) -> Result<Option<
 pub async fn set_plan(db: &impl ConnectionTrait, org_id: &str, plan: &str) -> Result<(), DbErr> {
     organization::Entity::update_many()
         .col_expr(organization::Column::Plan, sea_orm::prelude::Expr::value(plan))
-        .col_expr(organization::Column::UpdatedAt, sea_orm::prelude::Expr::value(chrono::Utc::now()))
+        .col_expr(
+            organization::Column::UpdatedAt,
+            sea_orm::prelude::Expr::value(chrono::Utc::now()),
+        )
         .filter(organization::Column::Id.eq(org_id))
         .exec(db)
         .await?;

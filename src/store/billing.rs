@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, prelude::Expr, sea_query::{Alias, ExprTrait, OnConflict, Query},
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    prelude::Expr,
+    sea_query::{Alias, ExprTrait, OnConflict, Query},
 };
 use thruai_entities::{billing_account as account, billing_charge as charge, usage_entry};
 
@@ -162,8 +165,14 @@ pub async fn settle_charge(
 ) -> Result<Option<charge::Model>, DbErr> {
     let mut update = charge::Entity::update_many()
         .col_expr(charge::Column::Status, Expr::value(status))
-        .col_expr(charge::Column::FailureCode, Expr::value(failure.map(|f| f.0.to_string())))
-        .col_expr(charge::Column::FailureMessage, Expr::value(failure.map(|f| f.1.to_string())))
+        .col_expr(
+            charge::Column::FailureCode,
+            Expr::value(failure.map(|f| f.0.to_string())),
+        )
+        .col_expr(
+            charge::Column::FailureMessage,
+            Expr::value(failure.map(|f| f.1.to_string())),
+        )
         .col_expr(charge::Column::UpdatedAt, Expr::value(Utc::now()));
     if let Some(pi) = intent {
         update = update.col_expr(charge::Column::PaymentIntentId, Expr::value(pi));

@@ -32,7 +32,10 @@ async fn billing_app(enforce: bool) -> TestApp {
 async fn org_of(app: &TestApp) -> String {
     let me = app.get("/profile").await;
     assert_eq!(me.status, 200, "{:?}", me.body);
-    me.data()["identity"]["organization"]["id"].as_str().unwrap().to_string()
+    me.data()["identity"]["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// Completes a sandbox Checkout page with `card`; returns the page's answer.
@@ -53,12 +56,23 @@ async fn save_card(app: &TestApp, card: &str) {
 }
 
 async fn charge(app: &TestApp, body: Value, key: &str) -> Reply {
-    app.send(app.req(Method::POST, "/billing/charge").header("Idempotency-Key", key).json(&body))
-        .await
+    app.send(
+        app.req(Method::POST, "/billing/charge")
+            .header("Idempotency-Key", key)
+            .json(&body),
+    )
+    .await
 }
 
 /// Ledger entries for `org` as the server would write them.
-async fn use_some(app: &TestApp, org: &str, source: &str, component: &'static str, quantity: f64, at: chrono::DateTime<Utc>) {
+async fn use_some(
+    app: &TestApp,
+    org: &str,
+    source: &str,
+    component: &'static str,
+    quantity: f64,
+    at: chrono::DateTime<Utc>,
+) {
     let prices = Prices(
         [
             ("telephony".to_string(), [("twilio".to_string(), 0.014)].into()),
@@ -103,7 +117,10 @@ async fn plans_carry_the_limits_the_rate_limiter_enforces() {
         let limit = app.settings.rate_limit.plans[id];
         assert_eq!(p["requestsPerSecond"], json!(limit.requests_per_second));
         assert_eq!(p["burst"], json!(limit.burst));
-        assert_eq!(p["maxConcurrentCalls"], json!(app.settings.billing.plans[id].max_concurrent_calls));
+        assert_eq!(
+            p["maxConcurrentCalls"],
+            json!(app.settings.billing.plans[id].max_concurrent_calls)
+        );
     }
     assert_eq!(plans[0]["purchasable"], false, "the free plan is not sold");
     assert_eq!(plans[1]["purchasable"], true, "the sandbox sells paid plans");
@@ -135,14 +152,24 @@ async fn checkout_and_portal_errors_carry_the_contract_codes() {
         json!({ "plan_id": "pro" }),
     ] {
         let r = checkout(&app, bad.clone()).await;
-        assert_eq!((r.status.as_u16(), r.code()), (400, "VALIDATION_ERROR"), "{bad}: {:?}", r.body);
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, "VALIDATION_ERROR"),
+            "{bad}: {:?}",
+            r.body
+        );
     }
     let r = app.post("/billing/portal", &json!({})).await;
     assert_eq!((r.status.as_u16(), r.code()), (400, "NO_CUSTOMER"), "{:?}", r.body);
     // No card yet: the charge needs billing set up, and says where.
     let r = charge(&app, json!({ "amount": 20 }), "k1").await;
     assert_eq!((r.status.as_u16(), r.code()), (402, "BILLING_REQUIRED"), "{:?}", r.body);
-    assert!(r.body["error"]["details"]["checkoutUrl"].as_str().unwrap().contains("/_sandbox/stripe/checkout/"));
+    assert!(
+        r.body["error"]["details"]["checkoutUrl"]
+            .as_str()
+            .unwrap()
+            .contains("/_sandbox/stripe/checkout/")
+    );
     for bad in [
         json!({}),
         json!({ "amount": 0.2 }),
@@ -153,11 +180,19 @@ async fn checkout_and_portal_errors_carry_the_contract_codes() {
         json!({ "amountCents": 100_000_000 }),
     ] {
         let r = charge(&app, bad.clone(), "k2").await;
-        assert_eq!((r.status.as_u16(), r.code()), (400, "VALIDATION_ERROR"), "{bad}: {:?}", r.body);
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, "VALIDATION_ERROR"),
+            "{bad}: {:?}",
+            r.body
+        );
     }
     // Another organisation's invoice, and one that is no invoice.
     let other = app.other_org().await;
-    let theirs = other.get("/billing/invoices").await.data()["invoices"][0]["id"].as_str().unwrap().to_string();
+    let theirs = other.get("/billing/invoices").await.data()["invoices"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r = app.get(&format!("/billing/invoices/{theirs}")).await;
     assert_eq!((r.status.as_u16(), r.code()), (404, "NOT_FOUND"), "{:?}", r.body);
     let r = app.get("/billing/invoices/INV-000000-nope").await;
@@ -182,7 +217,11 @@ async fn a_subscription_bought_through_checkout_moves_the_plan_and_ends_in_the_p
     assert_eq!(app.get("/billing/subscription").await.data()["plan"]["id"], "free");
     let done = pay(&app, &url, "4242 4242 4242 4242").await;
     assert_eq!(done.status, 303);
-    assert!(done.header("location").unwrap().contains("/_sandbox/stripe/done?session_id=cs_test_"));
+    assert!(
+        done.header("location")
+            .unwrap()
+            .contains("/_sandbox/stripe/done?session_id=cs_test_")
+    );
     let again = pay(&app, &url, "4242424242424242").await;
     assert!(String::from_utf8_lossy(&again.bytes).contains("already complete"));
 
@@ -190,30 +229,53 @@ async fn a_subscription_bought_through_checkout_moves_the_plan_and_ends_in_the_p
     assert_eq!(sub.data()["plan"]["id"], "pro", "{:?}", sub.body);
     assert_eq!(sub.data()["status"], "active");
     assert!(sub.data()["subscriptionId"].as_str().unwrap().starts_with("sub_"));
-    assert!(sub.data()["currentPeriod"]["end"].as_str().unwrap() > sub.data()["currentPeriod"]["start"].as_str().unwrap());
+    assert!(
+        sub.data()["currentPeriod"]["end"].as_str().unwrap() > sub.data()["currentPeriod"]["start"].as_str().unwrap()
+    );
     assert_eq!(sub.data()["usage"]["included"], 100.0);
     let r = checkout(&app, json!({ "planId": "enterprise" })).await;
-    assert_eq!((r.status.as_u16(), r.code()), (400, "SUBSCRIPTION_EXISTS"), "{:?}", r.body);
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (400, "SUBSCRIPTION_EXISTS"),
+        "{:?}",
+        r.body
+    );
 
     let cards = app.get("/billing/payment-methods").await;
     let cards = cards.data()["paymentMethods"].as_array().unwrap().clone();
     assert_eq!(cards.len(), 1, "{cards:?}");
-    assert_eq!((cards[0]["last4"].as_str(), cards[0]["isDefault"].as_bool()), (Some("4242"), Some(true)));
+    assert_eq!(
+        (cards[0]["last4"].as_str(), cards[0]["isDefault"].as_bool()),
+        (Some("4242"), Some(true))
+    );
 
     // This month's statement carries the plan's fee.
     let inv = app.get("/billing/invoices").await;
     let current = &inv.data()["invoices"][0];
     assert_eq!(current["status"], "draft");
-    assert!(current["lines"].as_array().unwrap().iter().any(|l| l["component"] == "plan" && l["amount"] == 99.0));
+    assert!(
+        current["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["component"] == "plan" && l["amount"] == 99.0)
+    );
 
-    let portal = app.post("/billing/portal", &json!({ "returnUrl": "https://app.example.com/billing" })).await;
+    let portal = app
+        .post(
+            "/billing/portal",
+            &json!({ "returnUrl": "https://app.example.com/billing" }),
+        )
+        .await;
     assert_eq!(portal.status, 201, "{:?}", portal.body);
     let purl = portal.data()["url"].as_str().unwrap().to_string();
     let page = app.send(app.client.get(&purl)).await;
     let html = String::from_utf8_lossy(&page.bytes).to_string();
     assert!(html.contains("Cancel subscription") && html.contains("4242"), "{html}");
     let sub_id = sub.data()["subscriptionId"].as_str().unwrap();
-    let cancel = app.post_form(&format!("{purl}/cancel"), &[("subscription", sub_id)]).await;
+    let cancel = app
+        .post_form(&format!("{purl}/cancel"), &[("subscription", sub_id)])
+        .await;
     assert_eq!(cancel.status, 303);
     let after = app.get("/billing/subscription").await;
     assert_eq!(after.data()["plan"]["id"], "free", "{:?}", after.body);
@@ -240,12 +302,22 @@ async fn charges_credit_the_balance_once_and_declines_say_why() {
     let r = charge(&app, json!({ "amount": 10 }), "top-up-3").await;
     assert_eq!((r.status.as_u16(), r.code()), (402, "PAYMENT_FAILED"), "{:?}", r.body);
     assert_eq!(r.body["error"]["details"]["declineCode"], "insufficient_funds");
-    assert!(r.body["error"]["details"]["paymentIntent"].as_str().unwrap().starts_with("pi_"));
+    assert!(
+        r.body["error"]["details"]["paymentIntent"]
+            .as_str()
+            .unwrap()
+            .starts_with("pi_")
+    );
     save_card(&app, "4000002760003184").await;
     let r = charge(&app, json!({ "amount": 10 }), "top-up-4").await;
     assert_eq!(r.code(), "PAYMENT_FAILED");
     assert_eq!(r.body["error"]["details"]["code"], "authentication_required");
-    assert!(r.body["error"]["details"]["nextAction"].as_str().unwrap().contains("authenticate"));
+    assert!(
+        r.body["error"]["details"]["nextAction"]
+            .as_str()
+            .unwrap()
+            .contains("authenticate")
+    );
     assert_eq!(app.get("/billing/subscription").await.data()["balance"], 35.5);
     let cards = app.get("/billing/payment-methods").await;
     assert_eq!(cards.data()["paymentMethods"].as_array().unwrap().len(), 3);
@@ -275,14 +347,19 @@ async fn statements_add_up_to_the_ledger_to_the_cent() {
     assert_eq!(line("telephony")["entries"], 2);
     assert_eq!(line("llm_output")["amountMicros"], 7_407);
     assert_eq!(line("included_usage")["amountMicros"], -56_407);
-    assert_eq!((this["totalMicros"].as_i64(), this["amountDue"].as_i64()), (Some(0), Some(0)));
+    assert_eq!(
+        (this["totalMicros"].as_i64(), this["amountDue"].as_i64()),
+        (Some(0), Some(0))
+    );
     assert_eq!(this["status"], "draft");
     // Last month: $22.50 of email, $10 included → $12.50 due, still open.
     let last = &invoices[1];
     assert_eq!(last["usage"], 22.5);
     assert_eq!(last["amountDue"], 1250);
     assert_eq!(last["status"], "open");
-    let one = app.get(&format!("/billing/invoices/{}", last["id"].as_str().unwrap())).await;
+    let one = app
+        .get(&format!("/billing/invoices/{}", last["id"].as_str().unwrap()))
+        .await;
     assert_eq!(one.data(), last);
     // What last month used beyond the plan came out of the (empty) credit.
     let s = app.get("/billing/subscription").await;
@@ -310,14 +387,26 @@ async fn an_organisation_not_paid_up_cannot_place_calls_until_it_pays() {
     let camp = app
         .post("/campaigns", &json!({ "name": "Gate", "agentId": agent }))
         .await;
-    let start = app.post(&format!("/campaigns/{}/start", camp.data()["id"].as_str().unwrap()), &json!({})).await;
+    let start = app
+        .post(
+            &format!("/campaigns/{}/start", camp.data()["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
     assert_eq!(start.code(), "BILLING_REQUIRED", "{:?}", start.body);
-    let sms = app.post("/sms/send", &json!({ "to": "+14155550123", "body": "hi" })).await;
+    let sms = app
+        .post("/sms/send", &json!({ "to": "+14155550123", "body": "hi" }))
+        .await;
     assert_eq!(sms.code(), "BILLING_REQUIRED", "{:?}", sms.body);
     // The URL the refusal gave saves a card; credit brings the balance back.
     assert_eq!(pay(&app, &url, "4242424242424242").await.status, 303);
     let c = charge(&app, json!({ "amount": 5 }), "back").await;
-    assert_eq!((c.status.as_u16(), c.data()["balance"].as_f64()), (201, Some(0.0)), "{:?}", c.body);
+    assert_eq!(
+        (c.status.as_u16(), c.data()["balance"].as_f64()),
+        (201, Some(0.0)),
+        "{:?}",
+        c.body
+    );
     let ok = app.post("/calls/outbound", &call).await;
     assert_eq!(ok.status, 201, "{:?}", ok.body);
 }
@@ -345,7 +434,10 @@ async fn stripe_events_are_verified_on_the_raw_body_and_applied_once() {
     // A charge that needs its holder: failed here, succeeded later (the event says so).
     let r = charge(&app, json!({ "amount": 40 }), "later").await;
     assert_eq!(r.code(), "PAYMENT_FAILED");
-    let pi = r.body["error"]["details"]["paymentIntent"].as_str().unwrap().to_string();
+    let pi = r.body["error"]["details"]["paymentIntent"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let event = |id: &str| {
         json!({ "id": id, "object": "event", "type": "payment_intent.succeeded", "created": Utc::now().timestamp(),
                 "livemode": false, "data": { "object": { "id": pi, "object": "payment_intent", "status": "succeeded" } } })
@@ -383,7 +475,12 @@ async fn stripe_events_are_verified_on_the_raw_body_and_applied_once() {
 async fn stale_subscription_events_change_nothing_and_invoices_paid_are_paid() {
     let app = billing_app(false).await;
     let s = checkout(&app, json!({ "planId": "pro" })).await;
-    assert_eq!(pay(&app, s.data()["url"].as_str().unwrap(), "4242424242424242").await.status, 303);
+    assert_eq!(
+        pay(&app, s.data()["url"].as_str().unwrap(), "4242424242424242")
+            .await
+            .status,
+        303
+    );
     let sub = app.get("/billing/subscription").await;
     let sub_id = sub.data()["subscriptionId"].as_str().unwrap().to_string();
     // A "deleted" that Stripe does not confirm (the subscription is re-read) changes nothing.
@@ -396,7 +493,10 @@ async fn stale_subscription_events_change_nothing_and_invoices_paid_are_paid() {
     );
     assert_eq!(deliver(&app, &sig, raw).await.status, 200);
     let after = app.get("/billing/subscription").await;
-    assert_eq!((after.data()["plan"]["id"].as_str(), after.data()["status"].as_str()), (Some("pro"), Some("active")));
+    assert_eq!(
+        (after.data()["plan"]["id"].as_str(), after.data()["status"].as_str()),
+        (Some("pro"), Some("active"))
+    );
     // An event about nobody this server knows is acknowledged and ignored.
     let (sig, raw) = signed(
         &json!({ "id": "evt_x", "object": "event", "type": "invoice.paid", "created": now,

@@ -18,9 +18,17 @@ use crate::{
 /// What an event changed, for the log and the webhook's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
-    Subscription { org_id: String, status: String },
-    Invoice { org_id: String },
-    Charge { charge_id: String, status: String },
+    Subscription {
+        org_id: String,
+        status: String,
+    },
+    Invoice {
+        org_id: String,
+    },
+    Charge {
+        charge_id: String,
+        status: String,
+    },
     /// Not about an organisation this server knows, or a type it does not act on.
     Ignored,
 }
@@ -84,7 +92,8 @@ impl Billing {
                         store::save(&self.db, row).await?;
                     }
                 }
-                let sub = text(o, "subscription").or_else(|| o["parent"]["subscription_details"]["subscription"].as_str());
+                let sub =
+                    text(o, "subscription").or_else(|| o["parent"]["subscription_details"]["subscription"].as_str());
                 if let Some(sub) = sub {
                     self.refresh_subscription(&org_id, sub, event.created).await?;
                 }
@@ -108,7 +117,11 @@ impl Billing {
                     (
                         "failed",
                         Some((
-                            e["decline_code"].as_str().or(e["code"].as_str()).unwrap_or("card_declined").to_string(),
+                            e["decline_code"]
+                                .as_str()
+                                .or(e["code"].as_str())
+                                .unwrap_or("card_declined")
+                                .to_string(),
                             e["message"].as_str().unwrap_or("Payment failed").to_string(),
                         )),
                     )

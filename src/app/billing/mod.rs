@@ -62,14 +62,19 @@ pub enum BillingError {
     NotConfigured,
     #[error("{0}")]
     InvalidPlan(String),
-    #[error("The organization already has a {status} subscription to '{plan}': change or cancel it in the portal (POST /billing/portal)")]
+    #[error(
+        "The organization already has a {status} subscription to '{plan}': change or cancel it in the portal (POST /billing/portal)"
+    )]
     SubscriptionExists { plan: String, status: String },
     #[error("No billing or owner email found for the organization")]
     MissingEmail,
     #[error("No billing customer exists yet: start with POST /billing/checkout")]
     NoCustomer,
     #[error("{reason}")]
-    Required { reason: String, checkout_url: Option<String> },
+    Required {
+        reason: String,
+        checkout_url: Option<String>,
+    },
     #[error("{0} '{1}' not found")]
     NotFound(&'static str, String),
     #[error("Validation failed: {field}: {message}")]
@@ -471,7 +476,9 @@ impl Billing {
         let plan = self
             .plan(&plan_id)
             .map(|p| self.plan_view(&plan_id, p))
-            .ok_or_else(|| BillingError::InvalidPlan(format!("The organization's plan '{plan_id}' is not configured")))?;
+            .ok_or_else(|| {
+                BillingError::InvalidPlan(format!("The organization's plan '{plan_id}' is not configured"))
+            })?;
         let paid = plan.monthly_price > 0.0;
         let (status, current_period) = match (&acct.subscription_status, at_period(&acct)) {
             (Some(s), Some(p)) if paid || s != "canceled" => (s.clone(), p),
@@ -535,7 +542,9 @@ impl Billing {
                     BillingError::InvalidPlan(if plan.monthly_price_usd <= 0.0 {
                         format!("Plan '{id}' is free: nothing to buy")
                     } else {
-                        format!("Plan '{id}' is not sold through Checkout here (billing.plans.{id}.stripe_price is not set)")
+                        format!(
+                            "Plan '{id}' is not sold through Checkout here (billing.plans.{id}.stripe_price is not set)"
+                        )
                     })
                 })?;
                 let acct = store::account(&self.db, org_id).await?;
@@ -553,7 +562,9 @@ impl Billing {
                 }
             }
             (Some("subscription"), None) => {
-                return Err(BillingError::InvalidPlan("A subscription checkout needs a planId".into()));
+                return Err(BillingError::InvalidPlan(
+                    "A subscription checkout needs a planId".into(),
+                ));
             }
             (Some(other), _) => {
                 return Err(BillingError::field(
@@ -599,8 +610,8 @@ impl Billing {
             .await?
             .customer_id
             .ok_or(BillingError::NoCustomer)?;
-        let return_url =
-            return_url.unwrap_or_else(|| default_url(&self.settings.cancel_url, || self.own_page("/_sandbox/stripe/done")));
+        let return_url = return_url
+            .unwrap_or_else(|| default_url(&self.settings.cancel_url, || self.own_page("/_sandbox/stripe/done")));
         let session = payments.portal(&customer, &return_url).await?;
         Ok(SessionView {
             session_id: session.id,
@@ -636,11 +647,15 @@ impl Billing {
         let payments = self.payments()?.clone();
         let customer = store::account(&self.db, org_id).await?.customer_id;
         let Some(customer) = customer else {
-            return Err(self.required(org_id, "No payment method on file: save a card first").await);
+            return Err(self
+                .required(org_id, "No payment method on file: save a card first")
+                .await);
         };
         let cards = payments.payment_methods(&customer).await?;
         let Some(card) = cards.iter().find(|c| c.is_default).or(cards.first()).cloned() else {
-            return Err(self.required(org_id, "No payment method on file: save a card first").await);
+            return Err(self
+                .required(org_id, "No payment method on file: save a card first")
+                .await);
         };
         let id = ids::new_id("CHG");
         // The provider's key: the client's (scoped to the organisation) or the charge's own.
@@ -750,7 +765,11 @@ impl Billing {
     async fn required(&self, org_id: &str, reason: &str) -> BillingError {
         let checkout_url = match self.payments {
             Some(_) => self
-                .checkout(org_id, CheckoutIn::default(), Some(format!("required-{}", Utc::now().date_naive())))
+                .checkout(
+                    org_id,
+                    CheckoutIn::default(),
+                    Some(format!("required-{}", Utc::now().date_naive())),
+                )
                 .await
                 .ok()
                 .map(|s| s.url),
@@ -799,7 +818,12 @@ impl Billing {
 fn at_period(acct: &billing_account::Model) -> Option<PeriodView> {
     let (mut start, mut end) = (acct.period_start?, acct.period_end?);
     let now = Utc::now();
-    while end <= now && acct.subscription_status.as_deref().is_some_and(|s| IN_FORCE.contains(&s)) {
+    while end <= now
+        && acct
+            .subscription_status
+            .as_deref()
+            .is_some_and(|s| IN_FORCE.contains(&s))
+    {
         start = end;
         end = next_month(end);
     }

@@ -149,10 +149,9 @@ impl Billing {
         let acct = store::account(&self.db, org_id).await?;
         // The plan of the month: the subscription's while it ran in it, else the org's.
         let subscribed = acct.subscribed_at.is_some_and(|t| t < end)
-            && acct
-                .subscription_status
-                .as_deref()
-                .is_some_and(|s| IN_FORCE.contains(&s) || s == "past_due" || acct.period_end.is_some_and(|e| e > month));
+            && acct.subscription_status.as_deref().is_some_and(|s| {
+                IN_FORCE.contains(&s) || s == "past_due" || acct.period_end.is_some_and(|e| e > month)
+            });
         let plan_id = match (&acct.subscription_plan, subscribed) {
             (Some(p), true) => p.clone(),
             _ => org.plan.clone(),

@@ -317,9 +317,7 @@ impl CampaignPorts for ServerCampaignPorts {
             db_err,
         )
         .await?;
-        let plan_cap = plan
-            .and_then(|p| self.plan_caps.get(&p).copied())
-            .unwrap_or(u32::MAX);
+        let plan_cap = plan.and_then(|p| self.plan_caps.get(&p).copied()).unwrap_or(u32::MAX);
         let cap = self.settings.org_max_concurrent_calls.min(plan_cap);
         Ok(u64::from(cap).saturating_sub(open))
     }

@@ -42,7 +42,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn check_url(v: &mut Validator, field: &str, value: Option<&str>) {
     if let Some(u) = value {
         let ok = url::Url::parse(u).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-        v.check(ok && u.len() <= 2048, field, "must be an http(s) URL of at most 2048 characters");
+        v.check(
+            ok && u.len() <= 2048,
+            field,
+            "must be an http(s) URL of at most 2048 characters",
+        );
     }
 }
 
@@ -217,9 +221,14 @@ pub async fn charge(ctx: Ctx, Body(input): Body<ChargeBody>) -> ApiResult<HttpRe
 pub fn routes() -> Vec<RouteSpec> {
     use Method as M;
     vec![
-        RouteSpec::new(M::GET, "/billing/plans", "billing", "list_plans", "List available plans", |r| {
-            r.to(plans)
-        })
+        RouteSpec::new(
+            M::GET,
+            "/billing/plans",
+            "billing",
+            "list_plans",
+            "List available plans",
+            |r| r.to(plans),
+        )
         .key(READ)
         .returns::<PlansOut>(),
         RouteSpec::new(
@@ -266,9 +275,14 @@ pub fn routes() -> Vec<RouteSpec> {
         )
         .key(READ)
         .returns::<PaymentMethodsOut>(),
-        RouteSpec::new(M::GET, "/billing/invoices", "billing", "list_invoices", "List invoices", |r| {
-            r.to(invoices)
-        })
+        RouteSpec::new(
+            M::GET,
+            "/billing/invoices",
+            "billing",
+            "list_invoices",
+            "List invoices",
+            |r| r.to(invoices),
+        )
         .key(READ)
         .query(PAGED)
         .returns_list::<Invoice>("invoices"),

@@ -26,15 +26,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn page(title: &str, body: &str) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem}}\
          .note{{color:#555;font-size:.9rem}}.error{{color:#b00020}}input{{font-size:1rem;padding:.4rem;width:100%}}\
          button{{font-size:1rem;padding:.5rem 1rem;margin-top:1rem}}</style></head>\
          <body><p class=\"note\">ThruAI sandbox payments — Stripe's test mode on this server; no money moves.</p>\
          <h1>{t}</h1>{body}</body></html>",
-        t = esc(title)
-    ))
+            t = esc(title)
+        ))
 }
 
 fn sandbox(state: &AppState) -> ApiResult<(&Billing, &SandboxStripe)> {

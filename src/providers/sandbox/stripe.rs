@@ -247,7 +247,8 @@ impl SandboxStripe {
                       "funding": "credit", "country": "US" },
             "billing_details": {}, "metadata": { "sandbox_behaviour": card.as_str() },
         });
-        self.insert(&pm, "payment_method", Some(&customer), None, pm_body).await?;
+        self.insert(&pm, "payment_method", Some(&customer), None, pm_body)
+            .await?;
         self.set_default_payment_method(&customer, &pm).await?;
         let mut events = Vec::new();
         if session["mode"] == "subscription" {
@@ -335,7 +336,8 @@ impl SandboxStripe {
                 Some(pm) => self.load(pm, "payment_method", "payment method").await?,
                 None => Value::Null,
             };
-            let paid = Card::parse(card["metadata"]["sandbox_behaviour"].as_str().unwrap_or_default()) == Card::Succeeds;
+            let paid =
+                Card::parse(card["metadata"]["sandbox_behaviour"].as_str().unwrap_or_default()) == Card::Succeeds;
             let item = &mut sub["items"]["data"][0];
             if paid {
                 item["current_period_start"] = json!(start);
@@ -453,11 +455,11 @@ impl Payments for SandboxStripe {
             Some(pi) => pi,
             None => {
                 if req.amount_cents < 50 {
-                    return Err(PaymentError::Invalid(
-                        "Amount must be at least $0.50 usd".into(),
-                    ));
+                    return Err(PaymentError::Invalid("Amount must be at least $0.50 usd".into()));
                 }
-                let card = self.load(&req.payment_method, "payment_method", "payment method").await?;
+                let card = self
+                    .load(&req.payment_method, "payment_method", "payment method")
+                    .await?;
                 if card["customer"] != req.customer.as_str() {
                     return Err(missing("payment method"));
                 }
@@ -507,7 +509,11 @@ impl Payments for SandboxStripe {
             body: Set(body),
             created_at: Set(Utc::now()),
         })
-        .on_conflict(OnConflict::column(object::Column::IdempotencyKey).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(object::Column::IdempotencyKey)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(&self.db)
         .await?;
         Ok(())
@@ -541,22 +547,36 @@ mod tests {
     #[test]
     fn test_cards_and_what_they_do_off_session() {
         assert_eq!(Card::of("4242 4242 4242 4242"), Some((Card::Succeeds, "visa")));
-        assert_eq!(Card::of("4000-0000-0000-9995").map(|c| c.0), Some(Card::InsufficientFunds));
+        assert_eq!(
+            Card::of("4000-0000-0000-9995").map(|c| c.0),
+            Some(Card::InsufficientFunds)
+        );
         assert_eq!(Card::of("1234"), None);
         assert!(Card::Succeeds.off_session_error("pi").is_none());
         match Card::NeedsAuthentication.off_session_error("pi_1") {
             Some(PaymentError::Card { code, .. }) => assert_eq!(code, "authentication_required"),
             other => panic!("{other:?}"),
         }
-        for c in [Card::Declined, Card::InsufficientFunds, Card::NeedsAuthentication, Card::Succeeds] {
+        for c in [
+            Card::Declined,
+            Card::InsufficientFunds,
+            Card::NeedsAuthentication,
+            Card::Succeeds,
+        ] {
             assert_eq!(Card::parse(c.as_str()), c);
         }
     }
 
     #[test]
     fn a_period_is_a_calendar_month() {
-        let jan31 = Utc.with_ymd_and_hms(2026, 1, 31, 12, 0, 0).single().map(|t| t.timestamp());
+        let jan31 = Utc
+            .with_ymd_and_hms(2026, 1, 31, 12, 0, 0)
+            .single()
+            .map(|t| t.timestamp());
         let end = jan31.map(period_end).and_then(|t| Utc.timestamp_opt(t, 0).single());
-        assert_eq!(end.map(|t| t.format("%Y-%m-%d").to_string()).as_deref(), Some("2026-02-28"));
+        assert_eq!(
+            end.map(|t| t.format("%Y-%m-%d").to_string()).as_deref(),
+            Some("2026-02-28")
+        );
     }
 }
