@@ -422,7 +422,7 @@ pub fn sign_stripe(secret: &str, timestamp: i64, body: &[u8]) -> String {
 }
 
 fn hex_bytes(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

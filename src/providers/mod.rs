@@ -49,24 +49,30 @@ pub fn email_sender(settings: &Settings, db: DatabaseConnection) -> anyhow::Resu
     })
 }
 
-/// The payment provider the settings choose (`None`: payments are off), and the sandbox's
-/// own handle when it is the sandbox (its Checkout and portal pages complete through it).
+/// The payment provider in use, and the sandbox's own handle when it is the sandbox (its
+/// Checkout and portal pages complete through it).
+pub struct PaymentsProvider {
+    pub payments: Arc<dyn Payments>,
+    pub sandbox: Option<Arc<SandboxStripe>>,
+}
+
+/// The payment provider the settings choose (`None`: payments are off).
 ///
 /// # Errors
 /// When the settings name an unknown provider or Stripe without a key.
-pub fn payments(
-    settings: &Settings,
-    db: DatabaseConnection,
-) -> anyhow::Result<Option<(Arc<dyn Payments>, Option<Arc<SandboxStripe>>)>> {
+pub fn payments(settings: &Settings, db: DatabaseConnection) -> anyhow::Result<Option<PaymentsProvider>> {
     let b = &settings.billing;
     Ok(match settings.payments().map_err(anyhow::Error::msg)? {
         PaymentsKind::None => None,
         PaymentsKind::Sandbox => {
             let sandbox = Arc::new(SandboxStripe::new(db, &settings.server.public_base_url));
-            Some((sandbox.clone(), Some(sandbox)))
+            Some(PaymentsProvider {
+                payments: sandbox.clone(),
+                sandbox: Some(sandbox),
+            })
         }
-        PaymentsKind::Stripe => Some((
-            Arc::new(StripePayments::new(
+        PaymentsKind::Stripe => Some(PaymentsProvider {
+            payments: Arc::new(StripePayments::new(
                 reqwest::Client::builder()
                     .timeout(Duration::from_millis(b.timeout_ms))
                     .redirect(reqwest::redirect::Policy::none())
@@ -75,7 +81,7 @@ pub fn payments(
                 &b.stripe_api_key,
                 &b.stripe_api_version,
             )),
-            None,
-        )),
+            sandbox: None,
+        }),
     })
 }

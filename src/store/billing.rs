@@ -72,7 +72,9 @@ pub async fn usage_by_component(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<UsageLine>, DbErr> {
-    let rows: Vec<(String, String, Option<f64>, Option<i64>, i64)> = usage_entry::Entity::find()
+    // (component, unit, Σ quantity, Σ amount, entries)
+    type Row = (String, String, Option<f64>, Option<i64>, i64);
+    let rows: Vec<Row> = usage_entry::Entity::find()
         .select_only()
         .column(usage_entry::Column::Component)
         .column(usage_entry::Column::Unit)

@@ -31,6 +31,7 @@ use crate::{
     },
     error::{CodedError, ErrorCode, db_code},
     providers::{
+        PaymentsProvider,
         payments::{ChargeRequest, CheckoutMode, CheckoutRequest, PaymentError, PaymentMethod, Payments},
         sandbox::stripe::SandboxStripe,
     },
@@ -303,9 +304,9 @@ impl Billing {
         rates: BTreeMap<String, PlanLimit>,
         default_plan: String,
         public_base_url: String,
-        payments: Option<(Arc<dyn Payments>, Option<Arc<SandboxStripe>>)>,
+        payments: Option<PaymentsProvider>,
     ) -> Self {
-        let (payments, sandbox) = payments.map_or((None, None), |(p, s)| (Some(p), s));
+        let (payments, sandbox) = payments.map_or((None, None), |p| (Some(p.payments), p.sandbox));
         Self {
             db,
             settings: Arc::new(settings),

@@ -236,7 +236,7 @@ impl SandboxStripe {
         if session["mode"] == "subscription" && matches!(card, Card::Declined | Card::InsufficientFunds) {
             return Err(card
                 .off_session_error("")
-                .map_or_else(|| PaymentError::Invalid("declined".into()), |e| e));
+                .unwrap_or_else(|| PaymentError::Invalid("declined".into())));
         }
         let digits: String = card_number.chars().filter(char::is_ascii_digit).collect();
         let pm = new_id("pm");
