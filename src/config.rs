@@ -150,6 +150,9 @@ pub struct BillingSettings {
     /// When on, an organisation without an active plan, or with a negative balance, cannot
     /// place calls, start campaigns or send SMS and email (`BILLING_REQUIRED`).
     pub enforce: bool,
+    /// How long an organisation found paid up stays admitted without asking again (the
+    /// gate sums the month's ledger); a refusal is never remembered.
+    pub admit_cache_ms: u64,
     /// The Billing Meter event every ledger entry is reported under (value: USD millionths);
     /// empty: usage is not reported.
     pub meter_event_name: String,

@@ -23,6 +23,7 @@ const SECRET: &str = "whsec_test_billing";
 async fn billing_app(enforce: bool) -> TestApp {
     spawn_with(|s| {
         s.billing.enforce = enforce;
+        s.billing.admit_cache_ms = 0;
         s.billing.stripe_webhook_secret = SECRET.into();
     })
     .await

@@ -13,7 +13,11 @@ mod events;
 mod meter;
 mod statements;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
 use schemars::JsonSchema;
@@ -54,6 +58,8 @@ pub struct Billing {
     public_base_url: String,
     payments: Option<Arc<dyn Payments>>,
     sandbox: Option<Arc<SandboxStripe>>,
+    /// Organisations found paid up, and when (see `billing.admit_cache_ms`).
+    admitted: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 /// Why a billing use case did not happen.
@@ -315,6 +321,7 @@ impl Billing {
             public_base_url: public_base_url.trim_end_matches('/').to_string(),
             payments,
             sandbox,
+            admitted: Arc::default(),
         }
     }
 
@@ -789,6 +796,11 @@ impl Billing {
         if !self.settings.enforce {
             return Ok(());
         }
+        let fresh = Duration::from_millis(self.settings.admit_cache_ms);
+        let recently = |map: &HashMap<String, Instant>| map.get(org_id).is_some_and(|t| t.elapsed() < fresh);
+        if self.admitted.lock().is_ok_and(|m| recently(&m)) {
+            return Ok(());
+        }
         let (acct, plan, _, balance) = self.standing(org_id).await?;
         let paid_plan = self.plan(&plan).is_some_and(|p| p.monthly_price_usd > 0.0);
         if paid_plan && !self.covered(&acct) {
@@ -810,6 +822,10 @@ impl Billing {
                     ),
                 )
                 .await);
+        }
+        if let Ok(mut m) = self.admitted.lock() {
+            m.retain(|_, t| t.elapsed() < fresh);
+            m.insert(org_id.to_string(), Instant::now());
         }
         Ok(())
     }
