@@ -580,6 +580,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "Initiate outbound call",
             |r| r.to(outbound),
         )
+        .billed()
         .key(Some("calls:write"))
         .body::<OutboundIn>()
         .example(|| json!({ "agentId": "AGT-01JDEXAMPLE", "to": "+14155550100" }))

@@ -419,6 +419,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(M::POST, "/sms", "sms", "send_sms_alias", "Send an SMS message (RESTful alias)", |r| {
             r.to(send)
         })
+        .billed()
         .key(Some("telephony:write"))
         .body::<SmsIn>()
         .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))
@@ -427,6 +428,7 @@ pub fn routes() -> Vec<RouteSpec> {
         RouteSpec::new(M::POST, "/sms/messages", "sms", "send_sms", "Send an SMS message", |r| {
             r.to(send)
         })
+        .billed()
         .key(Some("telephony:write"))
         .body::<SmsIn>()
         .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))
@@ -439,6 +441,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "Send an SMS message (alias for POST /sms/messages)",
             |r| r.to(send),
         )
+        .billed()
         .key(Some("telephony:write"))
         .body::<SmsIn>()
         .example(|| json!({ "to": "+14155550199", "body": "Your appointment is confirmed for 3pm. Reply STOP to unsubscribe.", "from": "+14155550123" }))

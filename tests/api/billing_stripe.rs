@@ -33,6 +33,10 @@ async fn stripe_app(fake: &FakeStripe, key: &str) -> TestApp {
         if let Some(pro) = s.billing.plans.get_mut("pro") {
             pro.stripe_price = "price_pro".into();
         }
+        // A Price that no longer exists at Stripe.
+        if let Some(gone) = s.billing.plans.get_mut("enterprise") {
+            gone.stripe_price = "price_gone".into();
+        }
     })
     .await
 }
@@ -57,9 +61,15 @@ async fn checkout_webhook_and_charges_speak_stripe() {
         .iter()
         .map(|p| p["purchasable"].as_bool().unwrap())
         .collect();
-    assert_eq!(purchasable, [false, true, false], "only pro has a Stripe Price");
+    assert_eq!(purchasable, [false, true, true], "the paid plans have a Stripe Price");
     let r = app.post("/billing/checkout", &json!({ "planId": "enterprise" })).await;
-    assert_eq!(r.code(), "INVALID_PLAN", "{:?}", r.body);
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (400, "STRIPE_INVALID_REQUEST"),
+        "{:?}",
+        r.body
+    );
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("price_gone"));
 
     let s = app
         .send(
@@ -78,7 +88,7 @@ async fn checkout_webhook_and_charges_speak_stripe() {
     let customers = fake.posts("/v1/customers");
     assert_eq!(customers.len(), 1);
     assert_eq!(customers[0].1["metadata[org_id]"], org);
-    let (key, form) = fake.posts("/v1/checkout/sessions")[0].clone();
+    let (key, form) = fake.posts("/v1/checkout/sessions").last().unwrap().clone();
     assert_eq!(key.as_deref(), Some(format!("thruai-checkout-{org}-buy-pro").as_str()));
     assert_eq!(form["mode"], "subscription");
     assert_eq!(form["line_items[0][price]"], "price_pro");
@@ -179,6 +189,39 @@ async fn checkout_webhook_and_charges_speak_stripe() {
     assert_eq!(declined.body["error"]["details"]["declineCode"], "insufficient_funds");
     assert_eq!(app.get("/billing/subscription").await.data()["balance"], 20.0);
 
+    // Stripe charged but its answer was lost: the charge stays pending, and the same key
+    // retried gets Stripe's first answer — one payment, credited once.
+    {
+        let mut s = fake.state.lock().unwrap();
+        s.defaults.insert(customer.clone(), "pm_card_visa".into());
+        s.lose_next = true;
+    }
+    let lost = charge("credit-4", 7.0).await;
+    assert_eq!(lost.code(), "STRIPE_UNAVAILABLE", "{:?}", lost.body);
+    let again = charge("credit-4", 7.0).await;
+    assert_eq!(
+        (again.status.as_u16(), again.data()["balance"].as_f64()),
+        (201, Some(27.0)),
+        "{:?}",
+        again.body
+    );
+    let intents = fake.posts("/v1/payment_intents");
+    let retried: Vec<_> = intents
+        .iter()
+        .filter(|(k, _)| k.as_deref().is_some_and(|k| k.ends_with("credit-4")))
+        .collect();
+    assert_eq!(retried.len(), 2, "asked twice under one key");
+    assert_eq!(
+        fake.state
+            .lock()
+            .unwrap()
+            .keys
+            .keys()
+            .filter(|k| k.ends_with("credit-4"))
+            .count(),
+        1
+    );
+
     // Stripe answering garbage is an outage, not a crash.
     fake.state.lock().unwrap().garbage = true;
     let r = charge("credit-3", 5.0).await;
@@ -198,6 +241,14 @@ async fn a_wrong_key_is_a_stripe_auth_error() {
     assert_eq!(
         (r.status.as_u16(), r.code()),
         (502, "STRIPE_AUTH_ERROR"),
+        "{:?}",
+        r.body
+    );
+    let app = stripe_app(&fake, "rk_test_restricted").await;
+    let r = app.post("/billing/checkout", &json!({ "mode": "setup" })).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (502, "STRIPE_PERMISSION_DENIED"),
         "{:?}",
         r.body
     );

@@ -29,6 +29,8 @@ pub struct FakeState {
     pub meter_script: Vec<&'static str>,
     /// Answer every request with garbage.
     pub garbage: bool,
+    /// Process the next POST, keep its answer for its key, but answer 500 (a lost answer).
+    pub lose_next: bool,
     pub next: u64,
 }
 
@@ -65,8 +67,17 @@ fn handle(
     body: &[u8],
     answer: impl FnOnce(&mut FakeState, &BTreeMap<String, String>) -> (u16, Value),
 ) -> HttpResponse {
-    let authorised = req.headers().get("authorization").and_then(|h| h.to_str().ok()) == Some(&format!("Bearer {KEY}"));
-    if !authorised {
+    let auth = req.headers().get("authorization").and_then(|h| h.to_str().ok());
+    if auth == Some("Bearer rk_test_restricted") {
+        return error(
+            403,
+            "invalid_request_error",
+            "",
+            "The provided key 'rk_test_***' does not have the required permissions for this endpoint",
+            json!({}),
+        );
+    }
+    if auth != Some(&format!("Bearer {KEY}")) {
         return error(
             401,
             "invalid_request_error",
@@ -107,6 +118,9 @@ fn handle(
     let (status, out) = answer(&mut s, &form);
     if let Some(k) = key {
         s.keys.insert(k, (form, status, out.clone()));
+    }
+    if std::mem::take(&mut s.lose_next) {
+        return error(500, "api_error", "", "The answer was lost on the way", json!({}));
     }
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(out)
 }
@@ -159,6 +173,15 @@ fn req_url(customer: &str) -> String {
 
 async fn checkout(req: HttpRequest, state: State, body: web::Bytes) -> HttpResponse {
     handle(&req, &state, &body, |s, f| {
+        if let Some(price) = f.get("line_items[0][price]")
+            && price != "price_pro"
+        {
+            return (
+                400,
+                json!({ "error": { "type": "invalid_request_error", "code": "resource_missing",
+                                           "param": "line_items[0][price]", "message": format!("No such price: '{price}'") } }),
+            );
+        }
         let id = id(s, "cs_test");
         (
             200,

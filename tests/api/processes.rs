@@ -374,6 +374,18 @@ async fn a_crash_mid_call_closes_it_as_interrupted_exactly_once_with_its_transcr
     let events = call_events(&shared, &id).await;
     assert_eq!(events.iter().filter(|e| *e == "call.failed").count(), 1, "{events:?}");
     assert_eq!(events.iter().filter(|e| *e == "transcript.ready").count(), 1);
+    // What the call used up to the crash is in the ledger, once, written with its close.
+    let db = connect(&shared).await;
+    let sources: Vec<String> = thruai::store::ledger::for_call(&db, &id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.source)
+        .collect();
+    assert!(sources.contains(&format!("call:{id}:telephony")), "{sources:?}");
+    let mut unique = sources.clone();
+    unique.dedup();
+    assert_eq!(unique, sources);
     drop(server);
 }
 

@@ -304,6 +304,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "Create a direct usage charge against the default payment method",
             |r| r.to(charge),
         )
+        .billed()
         .key(WRITE)
         .body::<ChargeBody>()
         .example(|| json!({ "amount": 25.00, "description": "Prepaid credit" }))

@@ -558,6 +558,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "Start campaign",
             |r| r.to(start),
         )
+        .billed()
         .key(Some("campaigns:write"))
         .example(|| json!({}))
         .returns::<CampaignOut>(),

@@ -80,6 +80,8 @@ pub struct RouteSpec {
     pub document: bool,
     /// Answers only local, unproxied clients (the sandbox's debug routes): not an MCP tool.
     pub local_only: bool,
+    /// Paid work or a payment: may answer 402 (`BILLING_REQUIRED`, `PAYMENT_FAILED`).
+    pub billed: bool,
     /// Attaches the handler to a route builder.
     pub handler: fn(Route) -> Route,
 }
@@ -113,6 +115,7 @@ impl RouteSpec {
             alias_of: None,
             document: false,
             local_only: false,
+            billed: false,
             handler,
         }
     }
@@ -186,6 +189,12 @@ impl RouteSpec {
     /// Served only to local, unproxied clients (checked by the handler).
     pub(crate) fn local_only(mut self) -> Self {
         self.local_only = true;
+        self
+    }
+
+    /// Paid work (behind the billing gate) or a payment: may answer 402.
+    pub(crate) fn billed(mut self) -> Self {
+        self.billed = true;
         self
     }
 

@@ -315,6 +315,7 @@ pub fn routes() -> Vec<RouteSpec> {
             "Send an email from an agent or the organization. Requires a verified domain.",
             |r| r.to(send),
         )
+        .billed()
         .key(WRITE)
         .body::<SendIn>()
         .example(|| {

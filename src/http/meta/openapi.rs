@@ -188,6 +188,12 @@ fn error_responses(spec: &RouteSpec) -> Vec<(&'static str, &'static str)> {
         out.push(("401", "API key missing, malformed, invalid, revoked or expired"));
         out.push(("403", "The key lacks the required permission (FORBIDDEN)"));
     }
+    if spec.billed {
+        out.push((
+            "402",
+            "Payment required: BILLING_REQUIRED (no plan in force or a negative balance, with a checkout URL) or PAYMENT_FAILED (the card was declined)",
+        ));
+    }
     out.push(("404", "Not found (also for another organisation's resources)"));
     if spec.request.is_some() {
         out.push(("408", "The body did not arrive in time (REQUEST_TIMEOUT)"));
