@@ -185,11 +185,13 @@ impl SandboxStripe {
         Ok(())
     }
 
-    async fn customer_cards(&self, customer: &str) -> Result<Vec<Value>, PaymentError> {
-        Ok(Objects::find()
-            .filter(object::Column::CustomerId.eq(customer))
-            .filter(object::Column::Kind.eq("payment_method"))
-            .order_by_asc(object::Column::CreatedAt)
+    /// The objects of one kind, of one customer when given, oldest first.
+    async fn objects(&self, kind: &str, customer: Option<&str>) -> Result<Vec<Value>, PaymentError> {
+        let mut q = Objects::find().filter(object::Column::Kind.eq(kind));
+        if let Some(c) = customer {
+            q = q.filter(object::Column::CustomerId.eq(c));
+        }
+        Ok(q.order_by_asc(object::Column::CreatedAt)
             .all(&self.db)
             .await?
             .into_iter()
@@ -296,14 +298,7 @@ impl SandboxStripe {
     pub async fn portal_view(&self, id: &str) -> Result<(Value, Vec<Value>, Vec<PaymentMethod>), PaymentError> {
         let session = self.load(id, "billing_portal.session", "portal session").await?;
         let customer = session["customer"].as_str().unwrap_or_default().to_string();
-        let subs = Objects::find()
-            .filter(object::Column::CustomerId.eq(customer.as_str()))
-            .filter(object::Column::Kind.eq("subscription"))
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|o| o.body)
-            .collect();
+        let subs = self.objects("subscription", Some(&customer)).await?;
         Ok((session, subs, self.payment_methods(&customer).await?))
     }
 
@@ -351,21 +346,6 @@ impl SandboxStripe {
             self.save(id, sub.clone()).await?;
         }
         Ok(sub)
-    }
-
-    /// Every meter event received, oldest first (for tests and the statements page).
-    ///
-    /// # Errors
-    /// When the store fails.
-    pub async fn meter_events(&self) -> Result<Vec<Value>, PaymentError> {
-        Ok(Objects::find()
-            .filter(object::Column::Kind.eq("billing.meter_event"))
-            .order_by_asc(object::Column::CreatedAt)
-            .all(&self.db)
-            .await?
-            .into_iter()
-            .map(|o| o.body)
-            .collect())
     }
 }
 
@@ -429,7 +409,7 @@ impl Payments for SandboxStripe {
         let c = self.load(customer, "customer", "customer").await?;
         let default = c["invoice_settings"]["default_payment_method"].as_str();
         Ok(self
-            .customer_cards(customer)
+            .objects("payment_method", Some(customer))
             .await?
             .iter()
             .filter_map(|v| payment_method(v, default))
