@@ -179,6 +179,9 @@ pub struct BillingPlan {
     /// The Stripe Price of its subscription (`price_…`); empty: not sold through Checkout.
     pub stripe_price: String,
     pub description: String,
+    /// Overrides of `[billing.prices]` for the plan's organisations, same shape.
+    #[serde(default)]
+    pub prices: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 /// Where payments go.

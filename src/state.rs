@@ -133,7 +133,15 @@ impl AppState {
             url_guard.clone(),
             outbound.clone(),
         );
-        let prices = Arc::new(Prices(settings.billing.prices.clone()));
+        let prices = Arc::new(
+            Prices::new(settings.billing.prices.clone()).with_plans(
+                settings
+                    .billing
+                    .plans
+                    .iter()
+                    .map(|(id, p)| (id.clone(), p.prices.clone())),
+            ),
+        );
         let carriers = Carriers::new(db.clone(), crypto.clone(), http.clone(), &settings);
         let tools = ToolDelivery::new(url_guard.clone(), outbound, crypto.clone());
         let a2p = A2p::new(

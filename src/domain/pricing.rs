@@ -17,24 +17,56 @@ pub fn unit_of(component: &str) -> &'static str {
     }
 }
 
-/// `component → provider → USD per unit`; a component's `default` prices providers it does
-/// not name; `sandbox` is whatever the table says (free by default).
+/// `component → provider → USD per unit`.
+pub type Table = BTreeMap<String, BTreeMap<String, f64>>;
+
+/// The price table: `component → provider → USD per unit`, where a component's `default`
+/// prices providers it does not name and `sandbox` is whatever the table says (free by
+/// default); a plan may override any component (`[billing.plans.<id>.prices]`).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Prices(pub BTreeMap<String, BTreeMap<String, f64>>);
+pub struct Prices {
+    pub table: Table,
+    pub plans: BTreeMap<String, Table>,
+}
+
+fn lookup(table: &Table, component: &str, provider: &str) -> Option<f64> {
+    table
+        .get(component)
+        .and_then(|p| p.get(provider).or_else(|| p.get("default")))
+        .copied()
+}
 
 impl Prices {
-    /// USD per unit of `component` from `provider` (0 when the table has neither).
-    pub fn unit_price(&self, component: &str, provider: &str) -> f64 {
-        self.0
-            .get(component)
-            .and_then(|p| p.get(provider).or_else(|| p.get("default")))
-            .copied()
+    pub fn new(table: Table) -> Self {
+        Self {
+            table,
+            plans: BTreeMap::new(),
+        }
+    }
+
+    /// With the plans' overrides (plans without any are left out).
+    pub fn with_plans(mut self, plans: impl IntoIterator<Item = (String, Table)>) -> Self {
+        self.plans = plans.into_iter().filter(|(_, t)| !t.is_empty()).collect();
+        self
+    }
+
+    /// Whether any plan prices differently (the plan then has to be known to price).
+    pub fn by_plan(&self) -> bool {
+        !self.plans.is_empty()
+    }
+
+    /// USD per unit of `component` from `provider` on `plan`: the plan's price for the
+    /// component when it sets one, else the table's (0 when neither has it).
+    pub fn unit_price(&self, plan: Option<&str>, component: &str, provider: &str) -> f64 {
+        plan.and_then(|p| self.plans.get(p))
+            .and_then(|t| lookup(t, component, provider))
+            .or_else(|| lookup(&self.table, component, provider))
             .unwrap_or(0.0)
     }
 
     /// `(unit price, amount in USD millionths)` of `quantity` units.
-    pub fn price(&self, component: &str, provider: &str, quantity: f64) -> (f64, i64) {
-        let unit = self.unit_price(component, provider);
+    pub fn price(&self, plan: Option<&str>, component: &str, provider: &str, quantity: f64) -> (f64, i64) {
+        let unit = self.unit_price(plan, component, provider);
         (unit, micros(unit * quantity))
     }
 }
@@ -54,7 +86,7 @@ mod tests {
     use super::*;
 
     fn table() -> Prices {
-        Prices(
+        Prices::new(
             [(
                 "telephony".to_string(),
                 [("twilio".to_string(), 0.014), ("default".to_string(), 0.02)].into(),
@@ -66,11 +98,27 @@ mod tests {
     #[test]
     fn prices_by_provider_with_a_default_and_exact_millionths() {
         let p = table();
-        assert_eq!(p.price("telephony", "twilio", 2.5), (0.014, 35_000));
-        assert_eq!(p.unit_price("telephony", "other"), 0.02);
-        assert_eq!(p.price("tts", "elevenlabs", 1000.0), (0.0, 0));
+        assert_eq!(p.price(None, "telephony", "twilio", 2.5), (0.014, 35_000));
+        assert_eq!(p.unit_price(None, "telephony", "other"), 0.02);
+        assert_eq!(p.price(None, "tts", "elevenlabs", 1000.0), (0.0, 0));
         assert_eq!(micros(0.0000005), 1);
         assert_eq!(usd(35_000), 0.035);
         assert_eq!(unit_of("llm_input"), "token");
+    }
+
+    #[test]
+    fn a_plan_overrides_the_components_it_names() {
+        let p = table().with_plans([
+            (
+                "pro".to_string(),
+                [("telephony".to_string(), [("default".to_string(), 0.01)].into())].into(),
+            ),
+            ("free".to_string(), Table::new()),
+        ]);
+        assert!(p.by_plan());
+        assert_eq!(p.unit_price(Some("pro"), "telephony", "twilio"), 0.01);
+        assert_eq!(p.unit_price(Some("free"), "telephony", "twilio"), 0.014);
+        assert_eq!(p.unit_price(Some("pro"), "sms", "twilio"), 0.0);
+        assert_eq!(p.plans.len(), 1, "plans without overrides are left out");
     }
 }

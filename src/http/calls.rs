@@ -383,7 +383,11 @@ async fn cost_of(ctx: &Ctx, row: &call::Model, snap: &CallSnapshotV1) -> ApiResu
         store::ledger::call_usage(snap, row.provider.as_str())
             .into_iter()
             .map(|u| {
-                let amount = ctx.state.prices.price(u.component, &u.provider, u.quantity).1;
+                let amount = ctx
+                    .state
+                    .prices
+                    .price(Some(ctx.plan()), u.component, &u.provider, u.quantity)
+                    .1;
                 (u.component.to_string(), u.provider, amount)
             })
             .collect()

@@ -1,6 +1,7 @@
 //! The usage ledger: one entry per source (`call:CALL-…:stt`, `sms:SMS-…`, `email:EML-…`),
 //! written in the transaction of the event that produced it and kept once, priced when
-//! written. A call's cost is read from here.
+//! written (at the organisation's plan's price, when its plan sets one). A call's cost is
+//! read from here.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -29,10 +30,14 @@ pub struct Used {
 /// Writes each entry once (a source already written is left as it is).
 pub async fn record(db: &impl ConnectionTrait, org_id: &str, prices: &Prices, used: Vec<Used>) -> Result<(), DbErr> {
     let now = Utc::now();
+    let plan = match prices.by_plan() {
+        true => super::accounts::find_org(db, org_id).await?.map(|o| o.plan),
+        false => None,
+    };
     let rows: Vec<usage_entry::ActiveModel> = used
         .into_iter()
         .map(|u| {
-            let (unit_price, amount) = prices.price(u.component, &u.provider, u.quantity);
+            let (unit_price, amount) = prices.price(plan.as_deref(), u.component, &u.provider, u.quantity);
             usage_entry::ActiveModel {
                 id: Set(ids::new_id(ids::USAGE)),
                 org_id: Set(org_id.to_string()),

@@ -74,7 +74,7 @@ async fn seed_usage(
 ) {
     let mut prices = thruai::domain::pricing::Prices::default();
     prices
-        .0
+        .table
         .entry(component.into())
         .or_default()
         .insert("twilio".into(), 0.01);

@@ -74,7 +74,7 @@ async fn use_some(
     quantity: f64,
     at: chrono::DateTime<Utc>,
 ) {
-    let prices = Prices(
+    let prices = Prices::new(
         [
             ("telephony".to_string(), [("twilio".to_string(), 0.014)].into()),
             ("llm_output".to_string(), [("openai".to_string(), 0.0000006)].into()),
@@ -505,4 +505,47 @@ async fn stale_subscription_events_change_nothing_and_invoices_paid_are_paid() {
         now,
     );
     assert_eq!(deliver(&app, &sig, raw).await.status, 200);
+}
+
+#[actix_web::test]
+async fn a_plan_prices_what_it_overrides_and_the_entry_keeps_that_price() {
+    let app = spawn_with(|s| {
+        let free = s.billing.plans.get_mut("free").unwrap();
+        free.prices
+            .insert("email".into(), [("default".to_string(), 0.5)].into());
+    })
+    .await;
+    let org = org_of(&app).await;
+    let send = |source: &'static str| Used {
+        source: source.into(),
+        component: "email",
+        provider: "resend".into(),
+        quantity: 1.0,
+        agent_id: None,
+        call_id: None,
+        occurred_at: Utc::now(),
+    };
+    ledger::record(&app.state.db, &org, &app.state.prices, vec![send("email:EML-free")])
+        .await
+        .unwrap();
+    // On Pro (no override), the table's price.
+    let s = checkout(&app, json!({ "planId": "pro" })).await;
+    assert_eq!(
+        pay(&app, s.data()["url"].as_str().unwrap(), "4242424242424242")
+            .await
+            .status,
+        303
+    );
+    ledger::record(&app.state.db, &org, &app.state.prices, vec![send("email:EML-pro")])
+        .await
+        .unwrap();
+    let inv = app.get("/billing/invoices").await;
+    let email = inv.data()["invoices"][0]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["component"] == "email")
+        .unwrap()
+        .clone();
+    assert_eq!(email["amountMicros"], 500_000 + 900, "{email}");
 }

@@ -288,7 +288,7 @@ async fn every_ledger_entry_reaches_the_meter_once_through_failures() {
         app.post("/billing/checkout", &json!({ "mode": "setup" })).await.status,
         201
     );
-    let prices = Prices([("telephony".to_string(), [("twilio".to_string(), 0.014)].into())].into());
+    let prices = Prices::new([("telephony".to_string(), [("twilio".to_string(), 0.014)].into())].into());
     let used: Vec<Used> = (0..5)
         .map(|i| Used {
             source: format!("call:CALL-m{i}:telephony"),

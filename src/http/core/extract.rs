@@ -58,6 +58,11 @@ impl Ctx {
         &self.principal.org_id
     }
 
+    /// The organisation's plan (as authenticated).
+    pub fn plan(&self) -> &str {
+        &self.principal.plan
+    }
+
     /// The request's `Idempotency-Key`, when it carries one.
     pub fn idempotency_key(&self) -> Option<&str> {
         self.claim.as_ref().map(|c| c.key.as_str())
