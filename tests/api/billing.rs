@@ -5,6 +5,7 @@
 
 use chrono::{Duration, Utc};
 use reqwest::Method;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use thruai::{
     app::billing::month_start,
@@ -162,6 +163,7 @@ async fn checkout_and_portal_errors_carry_the_contract_codes() {
     }
     let r = app.post("/billing/portal", &json!({})).await;
     assert_eq!((r.status.as_u16(), r.code()), (400, "NO_CUSTOMER"), "{:?}", r.body);
+
     // No card yet: the charge needs billing set up, and says where.
     let r = charge(&app, json!({ "amount": 20 }), "k1").await;
     assert_eq!((r.status.as_u16(), r.code()), (402, "BILLING_REQUIRED"), "{:?}", r.body);
@@ -198,6 +200,20 @@ async fn checkout_and_portal_errors_carry_the_contract_codes() {
     assert_eq!((r.status.as_u16(), r.code()), (404, "NOT_FOUND"), "{:?}", r.body);
     let r = app.get("/billing/invoices/INV-000000-nope").await;
     assert_eq!(r.status, 404);
+    // An organisation with no email to bill cannot get a customer.
+    let lonely = app.other_org().await;
+    let org = org_of(&lonely).await;
+    thruai_entities::organization::Entity::update_many()
+        .col_expr(
+            thruai_entities::organization::Column::OwnerEmail,
+            sea_orm::prelude::Expr::value(""),
+        )
+        .filter(thruai_entities::organization::Column::Id.eq(org.as_str()))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let r = checkout(&lonely, json!({ "planId": "pro" })).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "MISSING_EMAIL"), "{:?}", r.body);
 }
 
 #[actix_web::test]
