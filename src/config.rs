@@ -227,6 +227,9 @@ pub struct SandboxProviderSettings {
     pub stt_latency_ms: u64,
     pub llm_latency_ms: u64,
     pub tts_latency_ms: u64,
+    /// Without an Anthropic key, written recommendations come from a deterministic
+    /// stand-in (development and tests); off: they need the key.
+    pub analyst: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

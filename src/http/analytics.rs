@@ -106,8 +106,9 @@ pub async fn recommendations(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> 
         Some(_) => Some(ctx.state.analytics.analyst().ok_or_else(|| {
             ApiError::unavailable(
                 ErrorCode::ServiceUnavailable,
-                "Written recommendations require an Anthropic API key (providers.anthropic.api_key); ask for \
-                 source=rules for the recommendations that need no model",
+                "Written recommendations require an Anthropic API key (providers.anthropic.api_key), or the \
+                 sandbox analyst in development (providers.sandbox.analyst = true); ask for source=rules for the \
+                 recommendations that need no model",
             )
         })?),
     };
@@ -123,8 +124,8 @@ pub async fn recommendations(ctx: Ctx, q: ListQuery) -> ApiResult<HttpResponse> 
     let mut all = RecommendationsReport {
         period: crate::app::analytics::Analytics::period_out(&p),
         calls_considered: 0,
-        analyst: if analyst.is_some() {
-            "anthropic".into()
+        analyst: if let Some(model) = &analyst {
+            model.provider().to_string()
         } else if ctx.state.analytics.analyst().is_some() {
             "not asked for (source=rules)".into()
         } else {

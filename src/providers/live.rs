@@ -178,9 +178,15 @@ pub fn clients_for(agent: &agent::Model, settings: &ProviderSettings, http: &req
     out
 }
 
-/// The model that writes recommendations: Anthropic's, when `providers.anthropic` has a key.
+/// The model that writes recommendations: Anthropic's, when `providers.anthropic` has a key;
+/// else the sandbox analyst when `providers.sandbox.analyst` is on.
 pub fn analyst(settings: &ProviderSettings, http: &reqwest::Client) -> Option<Arc<dyn LanguageModel>> {
-    let k = key_of(settings, "anthropic")?;
+    let Some(k) = key_of(settings, "anthropic") else {
+        return settings
+            .sandbox
+            .analyst
+            .then(|| Arc::new(super::llm::SandboxAnalyst) as Arc<dyn LanguageModel>);
+    };
     Some(Arc::new(AnthropicChat {
         http: http.clone(),
         settings: ChatSettings {

@@ -179,6 +179,92 @@ impl LanguageModel for SandboxLlm {
     }
 }
 
+/// The sandbox analyst: a deterministic stand-in for the model that writes recommendations
+/// (`providers.sandbox.analyst`), for development and tests without a key. It reads the
+/// calls it is given and answers, in the JSON asked for, one recommendation citing the
+/// unresolved calls (else those that did not end normally, else the longest).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SandboxAnalyst;
+
+impl SandboxAnalyst {
+    fn write(req: &LlmRequest) -> String {
+        let asked = req.conversation.last().map_or("", |t| t.content.as_str());
+        let calls: Vec<Value> = asked
+            .rsplit_once("Calls: ")
+            .and_then(|(_, json)| serde_json::from_str(json).ok())
+            .unwrap_or_default();
+        let ids = |keep: &dyn Fn(&Value) -> bool| -> Vec<String> {
+            calls
+                .iter()
+                .filter(|c| keep(c))
+                .filter_map(|c| c["callId"].as_str().map(str::to_string))
+                .take(5)
+                .collect()
+        };
+        let unresolved = ids(&|c| c["outcome"]["resolved"] == false);
+        let abnormal = ids(&|c| {
+            !matches!(
+                c["endReason"].as_str(),
+                Some("completed" | "caller_hangup" | "agent_hangup" | "hangup")
+            )
+        });
+        let mut by_length = calls.clone();
+        by_length.sort_by_key(|c| std::cmp::Reverse(c["durationSeconds"].as_i64().unwrap_or(0)));
+        let longest: Vec<String> = by_length
+            .iter()
+            .filter_map(|c| c["callId"].as_str().map(str::to_string))
+            .take(3)
+            .collect();
+        let (title, rationale, evidence, change) = if !unresolved.is_empty() {
+            (
+                "Confirm the caller's goal before ending",
+                "These calls ended without the caller's goal met: have the agent restate what it did and ask whether anything is left before saying goodbye.",
+                unresolved,
+                json!({ "systemPrompt": "Before ending a call, restate what you did for the caller and ask whether anything else is needed." }),
+            )
+        } else if !abnormal.is_empty() {
+            (
+                "Look at calls that did not end normally",
+                "These calls ended for a reason other than a goodbye (silence, an error, a limit): check their transcripts for where the conversation stalled.",
+                abnormal,
+                Value::Null,
+            )
+        } else {
+            (
+                "Shorten the longest calls",
+                "The longest calls are where callers wait most: look for repeated questions the prompt could answer up front.",
+                longest,
+                Value::Null,
+            )
+        };
+        if evidence.is_empty() {
+            return "[]".into();
+        }
+        json!([{ "title": title, "rationale": rationale, "evidenceCallIds": evidence,
+                 "suggestedChange": change, "impact": "medium" }])
+        .to_string()
+    }
+}
+
+#[async_trait]
+impl LanguageModel for SandboxAnalyst {
+    fn provider(&self) -> &str {
+        "sandbox"
+    }
+
+    async fn respond(&self, req: &LlmRequest) -> Result<LlmReply, PortError> {
+        let text = Self::write(req);
+        let (input_tokens, output_tokens) = estimated_usage(req, &text);
+        Ok(LlmReply {
+            text,
+            tool_calls: Vec::new(),
+            end_call: false,
+            input_tokens,
+            output_tokens,
+        })
+    }
+}
+
 /// A tool's answer as a sentence: text as it is, a JSON object as its values.
 fn spoken(content: &str) -> String {
     match serde_json::from_str::<Value>(content) {

@@ -480,3 +480,27 @@ async fn the_analyst_writes_recommendations_through_anthropic_citing_only_real_c
     assert!(report.recommendations.iter().any(|x| x.source == "rules"));
     assert!(!fake.seen("/anthropic/").is_empty());
 }
+
+#[actix_web::test]
+async fn the_sandbox_analyst_writes_recommendations_without_a_key() {
+    let app = crate::helpers::spawn_with(|s| s.providers.sandbox.analyst = true).await;
+    let (agent, calls) = unresolved_calls(&app).await;
+
+    let r = app
+        .get(&format!("/analytics/recommendations?agentId={agent}&source=llm"))
+        .await;
+
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.data()["analyst"], "sandbox");
+    let report: thruai::app::analytics::RecommendationsReport = serde_json::from_value(r.data().clone()).unwrap();
+    let written: Vec<_> = report.recommendations.iter().filter(|x| x.source == "llm").collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!(written[0].title, "Confirm the caller's goal before ending");
+    assert!(!written[0].evidence_call_ids.is_empty());
+    assert!(written[0].evidence_call_ids.iter().all(|id| calls.contains(id)));
+    // Deterministic: the same calls, the same answer.
+    let again = app
+        .get(&format!("/analytics/recommendations?agentId={agent}&source=llm"))
+        .await;
+    assert_eq!(again.data()["recommendations"], r.data()["recommendations"]);
+}
