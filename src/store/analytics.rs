@@ -118,6 +118,27 @@ pub async fn agent_calls(
         .await
 }
 
+/// Talk of these calls, from their snapshots' usage: `(agent audio heard, caller speech,
+/// connected time)` in ms, one per call.
+pub async fn talk_of(db: &impl ConnectionTrait, call_ids: &[String]) -> Result<Vec<(u64, u64, u64)>, DbErr> {
+    let mut out = Vec::with_capacity(call_ids.len());
+    for chunk in call_ids.chunks(500) {
+        let snapshots: Vec<serde_json::Value> = call::Entity::find()
+            .select_only()
+            .column(call::Column::Snapshot)
+            .filter(call::Column::Id.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(snapshots.into_iter().map(|s| {
+            let usage = &s["usage"];
+            let ms = |k: &str| usage[k].as_u64().unwrap_or(0);
+            (ms("agentAudioMs"), ms("callerSpeechMs"), ms("telephonyMs"))
+        }));
+    }
+    Ok(out)
+}
+
 /// `(call_id, kind, detail)` of these calls' timeline entries of these kinds.
 pub async fn timeline_of(
     db: &impl ConnectionTrait,

@@ -279,6 +279,12 @@ async fn an_agents_calls_are_summed_with_latency_turn_taking_tools_and_cost() {
     );
     assert!(report.latency.p50.unwrap() < 2_000.0);
     assert_eq!(report.turn_taking.turns_per_call, 1.0);
+    // Both spoke (the agent's greeting and answer were heard, the caller's question was
+    // speech), and neither all the time.
+    let t = &report.turn_taking;
+    assert!(t.agent_talk_seconds > 0.0 && t.caller_talk_seconds > 0.0, "{t:?}");
+    assert!(t.agent_talk_ratio.is_some_and(|r| r > 0.0 && r < 1.0), "{t:?}");
+    assert!(t.silence_ratio.is_some_and(|r| (0.0..1.0).contains(&r)), "{t:?}");
     assert_eq!(report.tools.calls, 0);
     assert_eq!(report.tools.success_rate, None);
     assert_eq!(report.cost.currency, "USD");

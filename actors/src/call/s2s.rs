@@ -119,6 +119,7 @@ impl CallActor {
     pub(super) fn s2s_frame(&mut self, payload: &[u8]) {
         if vad::is_speech(payload, self.setup.vad_threshold_rms) {
             self.last_activity = Instant::now();
+            self.snap.usage.caller_speech_ms += vad::ms_of(payload.len());
         }
         if let Some(s) = &self.s2s {
             s.send(S2sCommand::Audio(payload.to_vec()));
@@ -135,7 +136,10 @@ impl CallActor {
         if p.id != id {
             return;
         }
+        let before = p.marks.heard_ms();
         p.marks.echoed(segment);
+        let heard = p.marks.heard_ms().saturating_sub(before);
+        self.snap.usage.agent_audio_ms += heard;
         self.s2s_maybe_finished(ctx);
     }
 

@@ -104,6 +104,12 @@ pub struct Usage {
     pub llm_output_tokens: u64,
     pub tts_characters: u64,
     pub tool_calls: u64,
+    /// Agent audio the caller heard (up to the marks echoed back).
+    #[serde(default)]
+    pub agent_audio_ms: u64,
+    /// Caller audio the voice-activity detector found to be speech.
+    #[serde(default)]
+    pub caller_speech_ms: u64,
     /// The provider of each component (`stt`, `llm`, `tts`, or `s2s`): what usage is priced by.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub providers: std::collections::BTreeMap<String, String>,

@@ -76,6 +76,15 @@ impl Utterance {
     pub fn finished(&self) -> bool {
         self.heard_segments >= self.segment_ends.len()
     }
+
+    /// Milliseconds of its audio the caller heard so far (8 kHz μ-law: 8 bytes a ms).
+    pub fn heard_ms(&self) -> u64 {
+        let end = match self.heard_segments.min(self.segment_ends.len()) {
+            0 => return 0,
+            n => self.segment_ends[n - 1],
+        };
+        (self.audio.len() * end / self.text.len().max(1)).min(self.audio.len()) as u64 / 8
+    }
 }
 
 /// Streamed agent audio (the s2s pipeline): each chunk sent is followed by a mark, and the
@@ -172,6 +181,31 @@ pub fn heard_prefix(text: &str, heard_ms: u64, total_ms: u64) -> &str {
 mod tests {
     use super::*;
     use crate::call::chat::LlmToolCall;
+
+    #[test]
+    fn the_audio_heard_follows_the_segments_echoed() {
+        let text = "Hello there, how can I help you today?".to_string();
+        let ends = segment_ends(&text);
+        let mut u = Utterance {
+            id: 1,
+            audio: vec![0xff; 8 * 2_000],
+            segment_ends: ends.clone(),
+            text,
+            heard_segments: 0,
+            greeting: false,
+            end_call: false,
+            transcript_seq: 1,
+            conversation_index: 0,
+        };
+        assert_eq!(u.heard_ms(), 0);
+        u.heard_segments = 1;
+        let first = u.heard_ms();
+        assert!(first > 0 && first < 2_000, "{first}");
+        u.heard_segments = ends.len();
+        assert_eq!(u.heard_ms(), 2_000);
+        u.heard_segments = ends.len() + 3;
+        assert_eq!(u.heard_ms(), 2_000, "never more than the audio");
+    }
 
     #[test]
     fn segments_end_after_words_and_cover_the_text() {

@@ -109,6 +109,7 @@ impl CallActor {
         }
         if speech {
             self.last_activity = Instant::now();
+            self.snap.usage.caller_speech_ms += u64::from(frame_ms);
         }
         match self.detector.feed(speech, frame_ms) {
             Some(TurnEvent::SpeechStarted) => {}
@@ -249,7 +250,9 @@ impl Handler<MarkIn> for CallActor {
             return;
         };
         let u = &mut self.speaking[pos];
+        let before = u.heard_ms();
         u.heard_segments = u.heard_segments.max(segment + 1);
+        self.snap.usage.agent_audio_ms += u.heard_ms().saturating_sub(before);
         if !u.finished() {
             return;
         }

@@ -72,6 +72,14 @@ pub struct TurnTaking {
     pub false_interruptions: u64,
     /// Of all interruptions, the share that were not speech.
     pub false_interruption_rate: Option<f64>,
+    /// Agent audio the callers heard, in seconds.
+    pub agent_talk_seconds: f64,
+    /// Caller speech, in seconds.
+    pub caller_talk_seconds: f64,
+    /// The agent's share of the talk: agent ÷ (agent + caller).
+    pub agent_talk_ratio: Option<f64>,
+    /// The share of connected time in which neither spoke.
+    pub silence_ratio: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -157,6 +165,8 @@ pub(super) struct Facts {
     /// call id → failed tool calls.
     pub(super) tool_failed_by_call: BTreeMap<String, u64>,
     pub(super) cost_micros: i64,
+    /// Summed over the calls, in ms: agent audio heard, caller speech, connected time.
+    pub(super) talk: (u64, u64, u64),
     /// `(call id, sentiment, resolved, method)` of the analysed calls.
     pub(super) outcomes: Vec<Outcome>,
 }
@@ -231,6 +241,10 @@ impl Analytics {
             tool_failed: 0,
             tool_failed_by_call: BTreeMap::new(),
             cost_micros: 0,
+            talk: rows::talk_of(&self.db, &ids)
+                .await?
+                .into_iter()
+                .fold((0, 0, 0), |t, c| (t.0 + c.0, t.1 + c.1, t.2 + c.2)),
             outcomes: store::analyses::outcomes(&self.db, &ids).await?,
         };
         let kinds = ["turn", "interruption", "false_interruption", "tool_call"];
@@ -325,6 +339,10 @@ impl Analytics {
                 barge_ins_per_call: ratio(barge_ins, calls.total),
                 false_interruptions: f.false_interruptions,
                 false_interruption_rate: (interruptions > 0).then(|| ratio(f.false_interruptions, interruptions)),
+                agent_talk_seconds: round2(f.talk.0 as f64 / 1000.0),
+                caller_talk_seconds: round2(f.talk.1 as f64 / 1000.0),
+                agent_talk_ratio: (f.talk.0 + f.talk.1 > 0).then(|| ratio(f.talk.0, f.talk.0 + f.talk.1)),
+                silence_ratio: (f.talk.2 > 0).then(|| ratio(f.talk.2.saturating_sub(f.talk.0 + f.talk.1), f.talk.2)),
             },
             tools: ToolStats {
                 calls: tools,
