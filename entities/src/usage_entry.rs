@@ -23,7 +23,8 @@ pub struct Model {
     pub call_id: Option<String>,
     pub occurred_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
-    /// When the provider's meter accepted it (`None`: not reported yet).
+    /// When the provider's meter accepted it (`None`: not reported yet); set when written
+    /// for an organisation without a payment customer (nothing to report).
     pub metered_at: Option<DateTimeUtc>,
 }
 

@@ -8,7 +8,7 @@ use sea_orm::{
     ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, prelude::*, sea_query::OnConflict,
 };
 use thruai_actors::call::snapshot::CallSnapshotV1;
-use thruai_entities::usage_entry;
+use thruai_entities::{billing_account, usage_entry};
 
 use crate::domain::{
     ids,
@@ -34,6 +34,13 @@ pub async fn record(db: &impl ConnectionTrait, org_id: &str, prices: &Prices, us
         true => super::accounts::find_org(db, org_id).await?.map(|o| o.plan),
         false => None,
     };
+    // Without a payment customer there is nothing to report to the meter, now or later
+    // (usage from before a customer exists is not sent): such entries are born reported.
+    let reported = billing_account::Entity::find_by_id(org_id)
+        .one(db)
+        .await?
+        .is_none_or(|a| a.customer_id.is_none())
+        .then_some(now);
     let rows: Vec<usage_entry::ActiveModel> = used
         .into_iter()
         .map(|u| {
@@ -52,7 +59,7 @@ pub async fn record(db: &impl ConnectionTrait, org_id: &str, prices: &Prices, us
                 call_id: Set(u.call_id),
                 occurred_at: Set(u.occurred_at),
                 created_at: Set(now),
-                metered_at: Set(None),
+                metered_at: Set(reported),
             }
         })
         .collect();

@@ -344,6 +344,14 @@ async fn every_ledger_entry_reaches_the_meter_once_through_failures() {
     let mut seen = fake.state.lock().unwrap().meter_events.clone();
     seen.sort();
     assert_eq!(seen, ids, "one meter event per entry");
+    // The entry of the organisation without a customer was written as having nothing to report.
+    let theirs = usage_entry::Entity::find()
+        .filter(usage_entry::Column::OrgId.eq(other_org.as_str()))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(theirs.metered_at.is_some());
     let values: Vec<String> = fake
         .posts("/v1/billing/meter_events")
         .into_iter()

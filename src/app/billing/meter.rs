@@ -1,5 +1,5 @@
-//! Reporting the ledger to the provider's Billing Meter: each entry of an organisation that
-//! has a customer becomes one meter event (value: USD millionths) whose `identifier` is the
+//! Reporting the ledger to the provider's Billing Meter: each entry written while its
+//! organisation has a customer (the others are written as reported) becomes one meter event (value: USD millionths) whose `identifier` is the
 //! entry's id — so a retry after a lost answer is the same event — and is marked once the
 //! provider accepted it. Failures are retried on the next pass; an entry the provider
 //! refuses outright (older than its 35-day window) is marked and logged, never retried
