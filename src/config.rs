@@ -158,6 +158,10 @@ pub struct BillingSettings {
     pub meter_event_name: String,
     pub meter_interval_ms: u64,
     pub meter_batch: u64,
+    /// A charge whose answer was lost is asked again (same key) after this long, on the
+    /// worker's pass; and ends `failed` (`unknown_outcome`) after `charge_give_up_secs`.
+    pub charge_retry_after_secs: i64,
+    pub charge_give_up_secs: i64,
     /// Where Checkout returns to when the request names no URL (empty: the server's own
     /// pages).
     pub success_url: String,
@@ -499,6 +503,11 @@ impl Settings {
             .find(|id| !self.billing.plans.contains_key(*id))
         {
             return Err(format!("rate_limit.plans.{id}: has no billing.plans.{id}"));
+        }
+        if self.billing.charge_retry_after_secs < 0
+            || self.billing.charge_give_up_secs <= self.billing.charge_retry_after_secs
+        {
+            return Err("billing.charge_give_up_secs: must exceed charge_retry_after_secs (both not negative)".into());
         }
         if self.billing.timeout_ms == 0 || self.billing.meter_interval_ms == 0 || self.billing.meter_batch == 0 {
             return Err("billing.timeout_ms / meter_interval_ms / meter_batch: must be positive".into());

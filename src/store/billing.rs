@@ -148,6 +148,17 @@ pub async fn charge_by_key(db: &impl ConnectionTrait, key: &str) -> Result<Optio
         .await
 }
 
+/// Charges still `pending` (their provider's answer was lost) created before `before`.
+pub async fn pending_charges(db: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<Vec<charge::Model>, DbErr> {
+    charge::Entity::find()
+        .filter(charge::Column::Status.eq("pending"))
+        .filter(charge::Column::CreatedAt.lt(before))
+        .order_by_asc(charge::Column::CreatedAt)
+        .limit(100)
+        .all(db)
+        .await
+}
+
 pub async fn charge_by_intent(db: &impl ConnectionTrait, intent: &str) -> Result<Option<charge::Model>, DbErr> {
     charge::Entity::find()
         .filter(charge::Column::PaymentIntentId.eq(intent))

@@ -222,6 +222,44 @@ async fn checkout_webhook_and_charges_speak_stripe() {
         1
     );
 
+    // Lost again, and never retried by the client: the worker asks again under the key,
+    // and a charge nobody can settle ends failed with the reason, never pending for ever.
+    fake.state.lock().unwrap().lose_next = true;
+    assert_eq!(charge("credit-5", 3.0).await.code(), "STRIPE_UNAVAILABLE");
+    let billing = &app.state.billing;
+    let later = Utc::now() + chrono::Duration::seconds(1);
+    let long_ago = Utc::now() - chrono::Duration::days(1);
+    assert_eq!(billing.settle_pending(later, long_ago).await.unwrap(), 1);
+    assert_eq!(app.get("/billing/subscription").await.data()["balance"], 30.0);
+    assert_eq!(
+        billing.settle_pending(later, long_ago).await.unwrap(),
+        0,
+        "settled once"
+    );
+    {
+        let mut s = fake.state.lock().unwrap();
+        s.lose_next = true;
+    }
+    assert_eq!(charge("credit-6", 4.0).await.code(), "STRIPE_UNAVAILABLE");
+    fake.state.lock().unwrap().garbage = true;
+    assert_eq!(
+        billing.settle_pending(later, long_ago).await.unwrap(),
+        0,
+        "no answer yet: still pending"
+    );
+    assert_eq!(billing.settle_pending(later, later).await.unwrap(), 1, "given up");
+    let ended: thruai_entities::billing_charge::Model = thruai_entities::billing_charge::Entity::find()
+        .filter(thruai_entities::billing_charge::Column::IdempotencyKey.ends_with("credit-6"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (ended.status.as_str(), ended.failure_code.as_deref()),
+        ("failed", Some("unknown_outcome"))
+    );
+    assert_eq!(app.get("/billing/subscription").await.data()["balance"], 30.0);
+
     // Stripe answering garbage is an outage, not a crash.
     fake.state.lock().unwrap().garbage = true;
     let r = charge("credit-3", 5.0).await;

@@ -1,9 +1,10 @@
-//! Reporting the ledger to the provider's Billing Meter: each entry written while its
-//! organisation has a customer (the others are written as reported) becomes one meter event (value: USD millionths) whose `identifier` is the
-//! entry's id — so a retry after a lost answer is the same event — and is marked once the
-//! provider accepted it. Failures are retried on the next pass; an entry the provider
-//! refuses outright (older than its 35-day window) is marked and logged, never retried
-//! forever.
+//! The billing worker's pass. Usage: each ledger entry written while its organisation has
+//! a customer (the others are written as reported) becomes one meter event (value: USD
+//! millionths) whose `identifier` is the entry's id — so a retry after a lost answer is the
+//! same event — and is marked once the provider accepted it; failures are retried on the
+//! next pass, and an entry the provider refuses outright (older than its 35-day window) is
+//! marked and logged, never retried forever. Charges: those whose answer was lost are
+//! settled (`settle_pending`).
 
 use std::time::Duration;
 
@@ -16,10 +17,11 @@ use crate::{
 };
 
 impl Billing {
-    /// Runs a pass every `billing.meter_interval_ms`, for as long as the runtime lives
-    /// (nothing to do without a provider or a meter event name).
+    /// Runs a pass every `billing.meter_interval_ms`, for as long as the runtime lives:
+    /// reports usage to the meter (when a meter event name is set) and settles charges whose
+    /// answer was lost. Nothing to do without a payment provider.
     pub fn start_meter(&self) {
-        if self.payments.is_none() || self.settings.meter_event_name.is_empty() {
+        if self.payments.is_none() {
             return;
         }
         let this = self.clone();
@@ -27,8 +29,21 @@ impl Billing {
             let mut tick = actix_web::rt::time::interval(Duration::from_millis(this.settings.meter_interval_ms));
             loop {
                 tick.tick().await;
-                if let Err(e) = this.report_usage().await {
+                if !this.settings.meter_event_name.is_empty()
+                    && let Err(e) = this.report_usage().await
+                {
                     tracing::warn!(error = %e, "reporting usage to the meter failed; retried next pass");
+                }
+                let now = Utc::now();
+                let secs = chrono::Duration::seconds;
+                if let Err(e) = this
+                    .settle_pending(
+                        now - secs(this.settings.charge_retry_after_secs),
+                        now - secs(this.settings.charge_give_up_secs),
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "settling pending charges failed; retried next pass");
                 }
             }
         });

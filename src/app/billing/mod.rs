@@ -697,60 +697,110 @@ impl Billing {
                 .await?
             }
         };
+        let row = self.ask(&payments, row, &customer, card.id).await?;
+        self.charge_view(row).await
+    }
+
+    /// Asks the provider for a recorded charge (under its key: a repeat gets the first
+    /// answer) and settles it with the answer; a card error settles it `failed` and is
+    /// returned; an unknown outcome (timeout, provider down) leaves it `pending`.
+    async fn ask(
+        &self,
+        payments: &Arc<dyn Payments>,
+        row: billing_charge::Model,
+        customer: &str,
+        card: String,
+    ) -> Result<billing_charge::Model, BillingError> {
         let asked = payments
             .charge(ChargeRequest {
-                org_id: org_id.to_string(),
+                org_id: row.org_id.clone(),
                 charge_id: row.id.clone(),
-                customer,
-                payment_method: row.payment_method_id.clone().unwrap_or(card.id),
+                customer: customer.to_string(),
+                payment_method: row.payment_method_id.clone().unwrap_or(card),
                 amount_cents: row.amount_cents,
                 currency: row.currency.clone(),
                 description: row.description.clone(),
-                idempotency_key: key,
+                idempotency_key: row.idempotency_key.clone(),
             })
             .await;
-        match asked {
-            Ok(pi) => {
-                let status = match pi.status.as_str() {
+        let (status, intent, failure) = match &asked {
+            Ok(pi) => (
+                match pi.status.as_str() {
                     "succeeded" => "succeeded",
                     "requires_action" => "requires_action",
                     _ => "processing",
-                };
-                let txn = crate::store::begin(&self.db).await?;
-                let row = store::settle_charge(&txn, &row.id, status, Some(&pi.id), None)
-                    .await?
-                    .unwrap_or(row);
-                txn.commit().await?;
-                self.charge_view(row).await
-            }
+                },
+                Some(pi.id.as_str()),
+                None,
+            ),
             Err(PaymentError::Card {
                 code,
                 decline_code,
                 message,
                 payment_intent,
-            }) => {
+            }) => (
+                "failed",
+                payment_intent.as_deref(),
+                Some((decline_code.as_deref().unwrap_or(code), message.as_str())),
+            ),
+            Err(_) => return asked.map(|_| row).map_err(Into::into),
+        };
+        let txn = crate::store::begin(&self.db).await?;
+        let settled = store::settle_charge(&txn, &row.id, status, intent, failure)
+            .await?
+            .unwrap_or(row);
+        txn.commit().await?;
+        match asked {
+            Ok(_) => Ok(settled),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Charges left `pending` since before `older_than` (their answer was lost) are asked
+    /// again under their key; those pending since before `give_up_before` (beyond the
+    /// provider's idempotency window) end `failed` with the reason — a late
+    /// `payment_intent.succeeded` still settles one. Returns how many were settled.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn settle_pending(
+        &self,
+        older_than: DateTime<Utc>,
+        give_up_before: DateTime<Utc>,
+    ) -> Result<usize, BillingError> {
+        let Some(payments) = self.payments.clone() else {
+            return Ok(0);
+        };
+        let mut settled = 0;
+        for row in store::pending_charges(&self.db, older_than).await? {
+            if row.created_at < give_up_before {
                 let txn = crate::store::begin(&self.db).await?;
                 store::settle_charge(
                     &txn,
                     &row.id,
                     "failed",
-                    payment_intent.as_deref(),
-                    Some((decline_code.as_deref().unwrap_or(&code), &message)),
+                    None,
+                    Some((
+                        "unknown_outcome",
+                        "The payment provider never answered; no credit was added",
+                    )),
                 )
                 .await?;
                 txn.commit().await?;
-                Err(PaymentError::Card {
-                    code,
-                    decline_code,
-                    message,
-                    payment_intent,
-                }
-                .into())
+                settled += 1;
+                continue;
             }
-            // Unknown outcome (timeout, provider down): the charge stays pending; the same
-            // key retried asks the provider again, which answers the first outcome.
-            Err(e) => Err(e.into()),
+            let customer = store::account(&self.db, &row.org_id).await?.customer_id;
+            let (Some(customer), Some(card)) = (customer, row.payment_method_id.clone()) else {
+                continue;
+            };
+            match self.ask(&payments, row, &customer, card).await {
+                Ok(_) | Err(BillingError::Payment(PaymentError::Card { .. })) => settled += 1,
+                Err(BillingError::Db(e)) => return Err(e.into()),
+                Err(e) => tracing::info!(error = %e, "a pending charge is still without an answer"),
+            }
         }
+        Ok(settled)
     }
 
     async fn charge_view(&self, row: billing_charge::Model) -> Result<ChargeView, BillingError> {
