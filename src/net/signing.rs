@@ -410,7 +410,8 @@ pub fn verify_stripe(
     }
 }
 
-/// Signs like Stripe (for the sandbox and tests): the `Stripe-Signature` value.
+/// Signs like Stripe (tests, and tools that replay events to a server): the
+/// `Stripe-Signature` value.
 pub fn sign_stripe(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let Ok(mut mac) = HmacSha256::new_from_slice(secret.as_bytes()) else {
         return String::new();

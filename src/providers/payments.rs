@@ -153,14 +153,6 @@ impl PaymentEvent {
             object: v["data"]["object"].clone(),
         })
     }
-
-    /// The envelope, as the sandbox emits it.
-    pub fn to_stripe(&self) -> Value {
-        json!({
-            "id": self.id, "object": "event", "type": self.kind, "created": self.created,
-            "livemode": false, "pending_webhooks": 1, "data": { "object": self.object },
-        })
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -388,14 +388,6 @@ impl Billing {
         out
     }
 
-    /// The most concurrent calls the organisation's plan allows.
-    pub async fn max_concurrent_calls(&self, org_id: &str) -> Result<u32, DbErr> {
-        let org = accounts::find_org(&self.db, org_id).await?;
-        Ok(org
-            .and_then(|o| self.plan(&o.plan).map(|p| p.max_concurrent_calls))
-            .unwrap_or(u32::MAX))
-    }
-
     async fn org_plan(&self, org_id: &str) -> Result<String, BillingError> {
         Ok(accounts::find_org(&self.db, org_id)
             .await?
