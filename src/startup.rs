@@ -66,6 +66,8 @@ impl Application {
         state.analysis.start();
         // Ledger entries not yet reported to the payment provider's meter.
         state.billing.start_meter();
+        // Queued crawls, crawls a previous process left running, re-embedding.
+        state.knowledge.start();
         spawn_maintenance(state.clone());
         let data = web::Data::new(state.clone());
         let server_settings = &state.settings.server;

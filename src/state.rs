@@ -18,6 +18,7 @@ use crate::{
         campaigns,
         carriers::Carriers,
         email::Email,
+        knowledge::Knowledge,
         tools::ToolDelivery,
         webhooks::Webhooks,
     },
@@ -64,6 +65,8 @@ pub struct AppState {
     /// Plans, subscriptions, payments and statements (its meter worker starts with the
     /// server).
     pub billing: Billing,
+    /// Crawls, documents and hybrid search (its worker starts with the server).
+    pub knowledge: Knowledge,
     /// The usage ledger's price table (`[billing.prices]`).
     pub prices: Arc<Prices>,
     pub started_at: chrono::DateTime<chrono::Utc>,
@@ -143,7 +146,20 @@ impl AppState {
             ),
         );
         let carriers = Carriers::new(db.clone(), crypto.clone(), http.clone(), &settings);
-        let tools = ToolDelivery::new(url_guard.clone(), outbound, crypto.clone());
+        let tools = ToolDelivery::new(url_guard.clone(), outbound.clone(), crypto.clone());
+        let knowledge = Knowledge::new(
+            db.clone(),
+            settings.knowledge.clone(),
+            providers::embeddings::embedder(
+                &settings.knowledge.embedder,
+                &settings.providers.openai,
+                &settings.knowledge.openai_model,
+                (settings.knowledge.openai_dimensions > 0).then_some(settings.knowledge.openai_dimensions),
+                Duration::from_millis(settings.knowledge.embed_timeout_ms),
+            ),
+            url_guard.clone(),
+            outbound,
+        );
         let a2p = A2p::new(
             db.clone(),
             settings.a2p.clone(),
@@ -200,6 +216,7 @@ impl AppState {
             analytics,
             analysis,
             billing,
+            knowledge,
             db,
             trusted_proxies: Arc::new(trusted_proxies),
             url_guard,

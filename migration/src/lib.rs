@@ -17,6 +17,7 @@ mod m20261207_000003_create_email;
 mod m20261207_000004_create_usage_entries;
 mod m20261207_000005_create_call_analyses;
 mod m20261207_000006_create_billing;
+mod m20261207_000007_create_knowledge;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000004_create_usage_entries::Migration),
             Box::new(m20261207_000005_create_call_analyses::Migration),
             Box::new(m20261207_000006_create_billing::Migration),
+            Box::new(m20261207_000007_create_knowledge::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ pub mod calls;
 pub mod campaigns;
 pub mod carriers;
 pub mod email;
+pub mod knowledge;
 pub mod secrets;
 pub mod tools;
 pub mod webhooks;

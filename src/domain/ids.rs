@@ -31,6 +31,9 @@ pub const CALL: &str = "CALL";
 /// Outbound campaigns (`campaigns` table).
 pub const CAMPAIGN: &str = "CMP";
 pub const CONTACT: &str = "CON";
+pub const KNOWLEDGE_CRAWL: &str = "KCR";
+pub const KNOWLEDGE_DOCUMENT: &str = "KDOC";
+pub const KNOWLEDGE_CHUNK: &str = "KCH";
 
 /// A fresh id: `FB-01JD…`.
 pub fn new_id(prefix: &str) -> String {

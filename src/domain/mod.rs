@@ -5,6 +5,7 @@ pub mod agent;
 pub mod e164;
 pub mod email;
 pub mod ids;
+pub mod knowledge;
 pub mod periods;
 pub mod pricing;
 pub mod validation;

@@ -15,6 +15,7 @@ pub mod core;
 pub mod debug;
 pub mod email;
 pub mod feedback;
+pub mod knowledge;
 pub mod meta;
 pub mod profile;
 pub mod providers;

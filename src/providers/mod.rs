@@ -4,6 +4,7 @@ pub mod a2p;
 pub mod catalog;
 pub mod chat;
 pub mod email;
+pub mod embeddings;
 pub mod live;
 pub mod llm;
 pub mod payments;

@@ -13,6 +13,7 @@ pub mod campaigns;
 pub mod email;
 pub mod feedback;
 pub mod idempotency;
+pub mod knowledge;
 pub mod ledger;
 pub mod outbox;
 pub mod phone_numbers;

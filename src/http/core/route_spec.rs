@@ -297,6 +297,7 @@ const SAFE_POSTS: &[&str] = &[
     "/telephony/numbers/search",
     "/compliance/a2p/brands/validate",
     "/compliance/a2p/campaigns/validate",
+    "/knowledge/query",
 ];
 
 pub(crate) fn schema_of<T: schemars::JsonSchema>() -> Value {

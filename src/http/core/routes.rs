@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use super::route_spec::RouteSpec;
 use crate::http::{
-    accounts, agents, analytics, api_keys, billing, calls, campaigns, compliance, debug, email, feedback,
+    accounts, agents, analytics, api_keys, billing, calls, campaigns, compliance, debug, email, feedback, knowledge,
     meta::{capabilities, discovery, docs, health, llms, mcp, metrics, openapi},
     profile, providers, sms, telephony, tools, webhooks,
 };
@@ -37,6 +37,7 @@ fn build() -> Vec<RouteSpec> {
         sms::routes(),
         email::routes(),
         billing::routes(),
+        knowledge::routes(),
         calls::routes(),
         campaigns::routes(),
         debug::routes(),
