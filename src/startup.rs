@@ -110,13 +110,14 @@ impl Application {
     }
 
     /// Serves until stopped, then stops the webhook actors (attempts in flight are retried
-    /// by the next process once their leases expire).
+    /// by the next process once their leases expire) and the crawls (resumed likewise).
     ///
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         self.state.webhooks.shutdown();
+        self.state.knowledge.shutdown();
         result
     }
 }

@@ -1,5 +1,5 @@
 //! Text embeddings behind one port: the local static model compiled into the server (the
-//! default: no key, no download), and any OpenAI-compatible `POST /v1/embeddings`.
+//! default: no key, no download), and any OpenAI-compatible `POST {base}/embeddings`.
 //!
 //! Every vector is L2-normalised, so a dot product is the cosine, and is stored with its
 //! model's [`identity`](Embedder::identity): vectors of different identities are never
@@ -85,7 +85,7 @@ impl Embedder for LocalEmbedder {
     }
 }
 
-/// An OpenAI-compatible embeddings API (`POST {base}/v1/embeddings`).
+/// An OpenAI-compatible embeddings API (`POST {base_url}/embeddings`, the base ending in `/v1`).
 pub struct OpenAiEmbedder {
     http: reqwest::Client,
     base_url: String,
@@ -140,7 +140,7 @@ impl Embedder for OpenAiEmbedder {
             }
             let resp = self
                 .http
-                .post(format!("{}/v1/embeddings", self.base_url))
+                .post(format!("{}/embeddings", self.base_url))
                 .bearer_auth(&self.api_key)
                 .json(&body)
                 .send()

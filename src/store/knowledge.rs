@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
     Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
     prelude::*,
     sea_query::{ExprTrait, OnConflict},
 };
@@ -179,7 +179,7 @@ pub async fn put_document(
     doc: document::Model,
     chunks: Vec<chunk::Model>,
 ) -> Result<document::Model, DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     let exists = document::Entity::find_by_id(&doc.id).one(&txn).await?.is_some();
     chunk::Entity::delete_many()
         .filter(chunk::Column::DocumentId.eq(&doc.id))
@@ -205,7 +205,7 @@ pub async fn delete_documents(db: &DatabaseConnection, org_id: &str, ids: &[Stri
     if ids.is_empty() {
         return Ok(0);
     }
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     chunk::Entity::delete_many()
         .filter(chunk::Column::OrgId.eq(org_id))
         .filter(chunk::Column::DocumentId.is_in(ids.iter().cloned()))
@@ -290,7 +290,7 @@ pub async fn set_embeddings(
     rows: Vec<(String, Vec<u8>)>,
     identity: &str,
 ) -> Result<(), DbErr> {
-    let txn = db.begin().await?;
+    let txn = super::begin(db).await?;
     for (id, bytes) in rows {
         chunk::Entity::update_many()
             .col_expr(chunk::Column::Embedding, Expr::value(bytes))

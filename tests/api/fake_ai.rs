@@ -93,6 +93,7 @@ impl FakeAi {
                 .app_data(web::JsonConfig::default().limit(1 << 20))
                 .route("/openai/v1/chat/completions", web::post().to(openai_chat))
                 .route("/openai/v1/audio/speech", web::post().to(openai_tts))
+                .route("/openai/v1/embeddings", web::post().to(openai_embeddings))
                 .route("/anthropic/v1/messages", web::post().to(anthropic))
                 .route(
                     "/elevenlabs/v1/text-to-speech/{voice}/stream",
@@ -430,6 +431,43 @@ async fn elevenlabs(req: HttpRequest, body: web::Json<Value>, shared: web::Data<
     HttpResponse::Ok()
         .content_type("audio/basic")
         .streaming(futures_util::stream::iter(chunks))
+}
+
+/// OpenAI embeddings: one vector per input, in a shuffled order (the client sorts by
+/// `index`); a word's first letter picks the dimension it adds to.
+async fn openai_embeddings(req: HttpRequest, body: web::Json<Value>, shared: web::Data<Arc<Shared>>) -> HttpResponse {
+    record(&shared, &req, &body);
+    if req.headers().get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {KEY}")) {
+        return HttpResponse::Unauthorized()
+            .json(json!({ "error": { "message": "Incorrect API key provided", "type": "invalid_request_error" } }));
+    }
+    if let Some(r) = fault_response(&shared, "openai").await {
+        return r;
+    }
+    let dims = body["dimensions"].as_u64().unwrap_or(16) as usize;
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect(),
+        _ => return HttpResponse::BadRequest().json(json!({ "error": { "message": "input is required" } })),
+    };
+    let mut data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let mut v = vec![0.0f32; dims];
+            for w in text.split_whitespace() {
+                v[usize::from(w.as_bytes()[0]) % dims] += 1.0;
+            }
+            json!({ "object": "embedding", "index": i, "embedding": v })
+        })
+        .collect();
+    data.reverse();
+    HttpResponse::Ok().json(json!({
+        "object": "list",
+        "data": data,
+        "model": body["model"],
+        "usage": { "prompt_tokens": 1, "total_tokens": 1 },
+    }))
 }
 
 async fn openai_tts(req: HttpRequest, body: web::Json<Value>, shared: web::Data<Arc<Shared>>) -> HttpResponse {

@@ -301,7 +301,13 @@ impl Knowledge {
         p.row = kb::save_crawl(&self.db, p.row.clone()).await?;
         let heartbeat = self.heartbeat(p.row.id.clone());
         let budget = (deadline - Utc::now()).to_std().unwrap_or_default();
-        let walked = tokio::time::timeout(budget, self.walk(&start, &mut p)).await;
+        let walked = tokio::select! {
+            w = tokio::time::timeout(budget, self.walk(&start, &mut p)) => w,
+            () = self.stop.wait() => {
+                heartbeat.abort();
+                return Ok(());
+            }
+        };
         heartbeat.abort();
         let (status, error) = match walked {
             Err(_) => (
@@ -461,6 +467,7 @@ impl Knowledge {
                 Fetched::NotModified => {
                     if let Some(doc) = existing {
                         p.seen_docs.insert(doc.id.clone());
+                        p.hashes.insert(doc.content_hash.clone(), url.to_string());
                         p.row.pages_unchanged += 1;
                         kb::touch_document(&self.db, doc, &p.row.id, None, None)
                             .await
@@ -613,6 +620,9 @@ impl Knowledge {
                     let Some(next) = current.join(&location).ok().map(normalise) else {
                         return Fetched::Failed(format!("unreadable redirect location {location:?}"), None);
                     };
+                    if let Err(e) = self.guard.check_url(next.as_str()) {
+                        return Fetched::Failed(format!("redirect to {next} refused: {e}"), None);
+                    }
                     if !scope.contains(&next) {
                         return Fetched::Skipped(format!("redirects out of the crawl's scope, to {next}"));
                     }

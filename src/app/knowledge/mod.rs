@@ -40,6 +40,24 @@ pub struct Knowledge {
     hosts: Arc<crawl::Hosts>,
     /// Wakes the worker when a crawl is queued.
     wake: Arc<Notify>,
+    /// Set by `shutdown`: the worker and running crawls stop where they are.
+    stop: Arc<Stop>,
+}
+
+/// A stop signal that also reaches those who start waiting after it was given.
+#[derive(Default)]
+struct Stop {
+    given: std::sync::atomic::AtomicBool,
+    notify: Notify,
+}
+
+impl Stop {
+    async fn wait(&self) {
+        let notified = self.notify.notified();
+        if !self.given.load(std::sync::atomic::Ordering::SeqCst) {
+            notified.await;
+        }
+    }
 }
 
 impl Knowledge {
@@ -60,6 +78,7 @@ impl Knowledge {
             index,
             hosts: Arc::default(),
             wake: Arc::default(),
+            stop: Arc::default(),
         }
     }
 
@@ -94,6 +113,9 @@ impl Knowledge {
         actix_web::rt::spawn(async move {
             let poll = Duration::from_millis(this.settings.poll_ms.max(10));
             loop {
+                if this.stop.given.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
                 this.run_due_crawls().await;
                 if let Err(e) = this.reembed_pass().await {
                     tracing::warn!(error = %e, "re-embedding knowledge chunks failed; retried next pass");
@@ -101,9 +123,17 @@ impl Knowledge {
                 tokio::select! {
                     () = this.wake.notified() => {}
                     () = tokio::time::sleep(poll) => {}
+                    () = this.stop.wait() => return,
                 }
             }
         });
+    }
+
+    /// Stops the worker, and running crawls where they are (left `running`: the next
+    /// process resumes them once their heartbeat is stale).
+    pub fn shutdown(&self) {
+        self.stop.given.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.stop.notify.notify_waiters();
     }
 
     /// Re-embeds up to a batch of chunks made by another model than the one in use.
