@@ -1,7 +1,7 @@
 //! A source of knowledge (`KDOC-…`): a crawled page or a document added directly.
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "knowledge_documents")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -20,6 +20,9 @@ pub struct Model {
     pub content_hash: String,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// A page's links to follow (JSON array of URLs): a 304 answer has no body to read
+    /// them from.
+    pub links: Json,
     pub chunks: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -53,6 +53,7 @@ enum KnowledgeDocuments {
     ContentHash,
     Etag,
     LastModified,
+    Links,
     Chunks,
     CreatedAt,
     UpdatedAt,
@@ -153,6 +154,7 @@ impl MigrationTrait for Migration {
                 .col(string(KnowledgeDocuments::ContentHash))
                 .col(text_null(KnowledgeDocuments::Etag))
                 .col(text_null(KnowledgeDocuments::LastModified))
+                .col(json(KnowledgeDocuments::Links))
                 .col(integer(KnowledgeDocuments::Chunks))
                 .col(timestamp_with_time_zone(KnowledgeDocuments::CreatedAt))
                 .col(timestamp_with_time_zone(KnowledgeDocuments::UpdatedAt))

@@ -157,18 +157,21 @@ pub async fn pages_under(
         .await
 }
 
-/// Marks a page seen by a crawl without re-chunking it (unchanged content).
+/// Marks a page seen by a crawl without re-chunking it (unchanged content), with the
+/// validators and links of a new answer when there was one (not after a 304).
 pub async fn touch_document(
     db: &impl ConnectionTrait,
     doc: document::Model,
     crawl_id: &str,
-    etag: Option<String>,
-    last_modified: Option<String>,
+    validators: Option<(Option<String>, Option<String>, serde_json::Value)>,
 ) -> Result<(), DbErr> {
     let mut am = doc.into_active_model();
     am.crawl_id = Set(Some(crawl_id.to_string()));
-    am.etag = Set(etag);
-    am.last_modified = Set(last_modified);
+    if let Some((etag, last_modified, links)) = validators {
+        am.etag = Set(etag);
+        am.last_modified = Set(last_modified);
+        am.links = Set(links);
+    }
     am.updated_at = Set(Utc::now());
     am.update(db).await.map(|_| ())
 }

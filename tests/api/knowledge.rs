@@ -295,7 +295,7 @@ async fn documents_are_chunked_embedded_searched_listed_and_deleted() {
     let r = app
         .post(
             "/knowledge/query",
-            &json!({ "query": "what time will the technician turn up", "agentId": agent_id }),
+            &json!({ "query": "what time do engineers arrive at the door", "agentId": agent_id }),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -368,25 +368,26 @@ async fn documents_are_chunked_embedded_searched_listed_and_deleted() {
 
 #[actix_web::test]
 async fn bad_requests_are_refused_and_nothing_is_written() {
-    let app = spawn_with(|s| s.knowledge.poll_ms = 50).await;
+    let app = spawn_with(crawler).await;
     let other = app.other_org().await;
     let their_agent = other
         .post("/agents", &json!({ "name": "Theirs", "systemPrompt": "x" }))
         .await;
     let their_agent = their_agent.data()["id"].as_str().unwrap();
     for (body, status) in [
-        (json!({ "url": "http://127.0.0.1:9/" }), 400),
+        (json!({ "url": "http://127.0.0.2:9/" }), 400),
+        (json!({ "url": "http://localhost:9/" }), 400),
         (json!({ "url": "http://10.0.0.7/docs" }), 400),
         (json!({ "url": "http://169.254.169.254/latest/meta-data" }), 400),
         (json!({ "url": "ftp://example.com/" }), 400),
         (json!({ "url": "not a url" }), 400),
-        (json!({ "url": "https://example.com/", "maxPages": 0 }), 400),
-        (json!({ "url": "https://example.com/", "maxPages": 100000 }), 400),
-        (json!({ "url": "https://example.com/", "maxDepth": 99 }), 400),
-        (json!({ "url": "https://example.com/", "includePaths": ["docs"] }), 400),
-        (json!({ "url": "https://example.com/", "maxPages": "ten" }), 400),
-        (json!({ "url": "https://example.com/", "depth": 2 }), 400),
-        (json!({ "url": "https://example.com/", "agentId": their_agent }), 404),
+        (json!({ "url": "http://127.0.0.1:9/", "maxPages": 0 }), 400),
+        (json!({ "url": "http://127.0.0.1:9/", "maxPages": 100000 }), 400),
+        (json!({ "url": "http://127.0.0.1:9/", "maxDepth": 99 }), 400),
+        (json!({ "url": "http://127.0.0.1:9/", "includePaths": ["docs"] }), 400),
+        (json!({ "url": "http://127.0.0.1:9/", "maxPages": "ten" }), 400),
+        (json!({ "url": "http://127.0.0.1:9/", "depth": 2 }), 400),
+        (json!({ "url": "http://127.0.0.1:9/", "agentId": their_agent }), 404),
     ] {
         let r = app.post("/knowledge/crawl", &body).await;
         assert_eq!(r.status, status, "{body}: {:?}", r.body);
@@ -414,7 +415,7 @@ async fn bad_requests_are_refused_and_nothing_is_written() {
         json!({ "text": 5 }),
     ] {
         let r = app.post("/knowledge/documents", &body).await;
-        assert!(matches!(r.status, 400 | 413), "{:?}", r.body);
+        assert!(matches!(r.status.as_u16(), 400 | 413), "{:?}", r.body);
     }
     assert_eq!(app.get("/knowledge/documents").await.data()["documents"], json!([]));
     assert_eq!(app.get("/knowledge/crawls/KCR-NOPE").await.status, 404);

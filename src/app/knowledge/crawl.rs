@@ -453,14 +453,20 @@ impl Knowledge {
                         Format::Html => extract::html(&body, &final_url),
                         Format::Markdown | Format::Text => extract::text(&body, final_url.path()),
                     };
-                    if format == Format::Html && !x.nofollow && depth < max_depth {
-                        for link in x.links.iter().cloned().map(normalise) {
+                    let links: Vec<Url> = if x.nofollow {
+                        Vec::new()
+                    } else {
+                        x.links.iter().cloned().map(normalise).collect()
+                    };
+                    if depth < max_depth {
+                        for link in links.iter().cloned() {
                             if scope.contains(&link) && !looks_binary(&link) && queued.insert(link.to_string()) {
                                 frontier.push_back((link, depth + 1));
                             }
                         }
                     }
-                    self.index_page(p, &url, final_url, x, etag, last_modified, existing)
+                    let links = links.iter().map(Url::to_string).collect();
+                    self.index_page(p, &url, final_url, x, (etag, last_modified, links), existing)
                         .await
                         .map_err(|e| e.to_string())?;
                 }
@@ -469,7 +475,18 @@ impl Knowledge {
                         p.seen_docs.insert(doc.id.clone());
                         p.hashes.insert(doc.content_hash.clone(), url.to_string());
                         p.row.pages_unchanged += 1;
-                        kb::touch_document(&self.db, doc, &p.row.id, None, None)
+                        // Its links are those it had: the walk goes on through them.
+                        let links = serde_json::from_value::<Vec<String>>(doc.links.clone()).unwrap_or_default();
+                        for link in links.iter().filter_map(|l| Url::parse(l).ok()) {
+                            if depth < max_depth
+                                && scope.contains(&link)
+                                && !looks_binary(&link)
+                                && queued.insert(link.to_string())
+                            {
+                                frontier.push_back((link, depth + 1));
+                            }
+                        }
+                        kb::touch_document(&self.db, doc, &p.row.id, None)
                             .await
                             .map_err(|e| e.to_string())?;
                     }
@@ -510,15 +527,14 @@ impl Knowledge {
     }
 
     /// Indexes a fetched page unless it is empty, `noindex`, a duplicate or unchanged.
-    #[allow(clippy::too_many_arguments)]
+    /// `validators`: its ETag, Last-Modified and links.
     async fn index_page(
         &self,
         p: &mut Progress,
         asked: &Url,
         fetched: Url,
         x: extract::Extracted,
-        etag: Option<String>,
-        last_modified: Option<String>,
+        validators: (Option<String>, Option<String>, Vec<String>),
         existing: Option<thruai_entities::knowledge_document::Model>,
     ) -> Result<(), KnowledgeError> {
         if x.noindex {
@@ -554,7 +570,8 @@ impl Knowledge {
         if let Some(doc) = existing.filter(|d| d.content_hash == hash) {
             p.seen_docs.insert(doc.id.clone());
             p.row.pages_unchanged += 1;
-            kb::touch_document(&self.db, doc, &p.row.id, etag, last_modified).await?;
+            let (etag, last_modified, links) = validators;
+            kb::touch_document(&self.db, doc, &p.row.id, Some((etag, last_modified, json!(links)))).await?;
             p.note(&url, "unchanged", json!({ "reason": "same content as last time" }));
             return Ok(());
         }
@@ -568,8 +585,9 @@ impl Knowledge {
             url: Some(url.as_str()),
             title: &x.title,
             markdown: &x.markdown,
-            etag,
-            last_modified,
+            etag: validators.0,
+            last_modified: validators.1,
+            links: validators.2,
         };
         let doc = self
             .index_source(existing, ids::new_id(ids::KNOWLEDGE_DOCUMENT), &key, &source)

@@ -42,6 +42,7 @@ pub(super) struct Source<'a> {
     pub markdown: &'a str,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    pub links: Vec<String>,
 }
 
 /// SHA-256 of a text, hex.
@@ -109,6 +110,7 @@ impl Knowledge {
             markdown: &markdown,
             etag: None,
             last_modified: None,
+            links: Vec::new(),
         };
         self.index_source(None, id.clone(), &id, &source).await
     }
@@ -158,6 +160,7 @@ impl Knowledge {
             content_hash: content_hash(s.markdown),
             etag: s.etag.clone(),
             last_modified: s.last_modified.clone(),
+            links: serde_json::json!(s.links),
             chunks: i32::try_from(pieces.len()).unwrap_or(i32::MAX),
             created_at: existing.as_ref().map_or(now, |d| d.created_at),
             updated_at: now,

@@ -39,6 +39,9 @@ pub struct Chunk {
 
 struct Section {
     path: Vec<String>,
+    /// Its heading line (empty before the first heading).
+    heading: String,
+    /// What follows the heading.
     text: String,
 }
 
@@ -55,6 +58,7 @@ fn sections(markdown: &str) -> Vec<Section> {
     let mut stack: Vec<(usize, String)> = Vec::new();
     let mut current = Section {
         path: Vec::new(),
+        heading: String::new(),
         text: String::new(),
     };
     let mut fence: Option<&str> = None;
@@ -74,8 +78,10 @@ fn sections(markdown: &str) -> Vec<Section> {
             stack.push((level, title.to_string()));
             current = Section {
                 path: stack.iter().map(|(_, t)| t.clone()).collect(),
+                heading: line.to_string(),
                 text: String::new(),
             };
+            continue;
         }
         current.text.push_str(line);
         current.text.push('\n');
@@ -93,11 +99,19 @@ pub fn chunk(markdown: &str, sizes: ChunkSizes) -> Vec<Chunk> {
         .with_overlap(overlap)
         .map(MarkdownSplitter::new)
         .unwrap_or_else(|_| MarkdownSplitter::new(ChunkConfig::new(sizes.target..sizes.max.max(sizes.target))));
-    // Small sections ride with the next one (under the first one's headings).
+    // A small section rides with the next one (under the first one's headings) when both
+    // fit in one chunk.
     let mut merged: Vec<Section> = Vec::new();
     for s in sections(markdown) {
         match merged.last_mut() {
-            Some(last) if last.text.trim().chars().count() < sizes.min => last.text.push_str(&s.text),
+            Some(last)
+                if last.text.trim().chars().count() < sizes.min
+                    && last.text.chars().count() + s.heading.len() + s.text.chars().count() < sizes.max =>
+            {
+                last.text.push_str(&s.heading);
+                last.text.push('\n');
+                last.text.push_str(&s.text);
+            }
             _ => merged.push(s),
         }
     }
@@ -136,6 +150,10 @@ mod tests {
         assert_eq!(last.heading_path, ["Help", "Refunds", "Exceptions"]);
         assert!(last.text.contains("# not a heading"));
         assert!(
+            chunks.iter().all(|c| !c.text.starts_with('#')),
+            "a heading alone: {chunks:#?}"
+        );
+        assert!(
             chunks.iter().all(|c| c.text.chars().count() <= 1200),
             "a chunk is too long"
         );
@@ -154,7 +172,7 @@ mod tests {
             .into_iter()
             .rev()
             .collect();
-        assert!(refunds[1].text.contains(tail.trim()), "no overlap");
+        assert!(refunds[1].text.contains(tail.trim()), "no overlap: {refunds:#?}");
     }
 
     #[test]
@@ -163,6 +181,10 @@ mod tests {
         assert_eq!(chunks.len(), 1);
         assert_eq!(chunks[0].heading_path, ["A"]);
         assert!(chunks[0].text.contains("## B"));
+        assert!(
+            !chunks[0].text.contains("# A"),
+            "the heading is in the path, not the text"
+        );
         assert!(chunk("", ChunkSizes::default()).is_empty());
         assert!(chunk("---\n\n***\n", ChunkSizes::default()).is_empty());
     }
