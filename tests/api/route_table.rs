@@ -38,6 +38,7 @@ const ID_SOURCES: &[(&str, &str)] = &[
     ("/_debug/campaigns", "/campaigns"),
     ("/emails", "/emails/send"),
     ("/analytics/agents", "/agents"),
+    ("/knowledge/crawls", "/knowledge/crawl"),
 ];
 
 /// The name of the email domain the walk added, published and verified (so mailboxes and
@@ -94,6 +95,7 @@ async fn body_for(app: &TestApp, spec: &RouteSpec, ids: &HashMap<String, String>
             body
         }
         "/email-domains" => json!({ "domain": format!("{}.example.com", unique("walk")) }),
+        "/knowledge/crawl" => json!({ "url": format!("{}/walk/", app.address), "maxPages": 2 }),
         "/emails/send" => {
             let name = verified_domain(app, ids).await;
             json!({ "from": format!("walk@{name}"), "to": "someone@example.org", "subject": "Walk", "text": "Hello" })
