@@ -161,6 +161,8 @@ pub struct KnowledgeSettings {
     pub vector_weight: f32,
     pub default_top_k: u32,
     pub max_top_k: u32,
+    pub rag_top_k: u32,
+    pub rag_min_similarity: f32,
     pub cached_indexes: usize,
 }
 
@@ -557,6 +559,9 @@ impl Settings {
                 "knowledge: default_max_pages must be in 1..=max_pages_limit and default_max_depth <= max_depth_limit"
                     .into(),
             );
+        }
+        if k.rag_top_k == 0 || k.rag_top_k > k.max_top_k || !(0.0..=1.0).contains(&k.rag_min_similarity) {
+            return Err("knowledge: rag_top_k must be in 1..=max_top_k and rag_min_similarity in 0..=1".into());
         }
         if k.default_top_k == 0 || k.default_top_k > k.max_top_k || k.concurrent_crawls == 0 || k.cached_indexes == 0 {
             return Err(

@@ -147,6 +147,13 @@ impl AppState {
         );
         let carriers = Carriers::new(db.clone(), crypto.clone(), http.clone(), &settings);
         let tools = ToolDelivery::new(url_guard.clone(), outbound.clone(), crypto.clone());
+        let a2p = A2p::new(
+            db.clone(),
+            settings.a2p.clone(),
+            carriers.clone(),
+            settings.server.public_base_url.clone(),
+            settings.testing.failpoint.clone(),
+        );
         let knowledge = Knowledge::new(
             db.clone(),
             settings.knowledge.clone(),
@@ -160,13 +167,6 @@ impl AppState {
             url_guard.clone(),
             outbound,
         );
-        let a2p = A2p::new(
-            db.clone(),
-            settings.a2p.clone(),
-            carriers.clone(),
-            settings.server.public_base_url.clone(),
-            settings.testing.failpoint.clone(),
-        );
         let calls = Calls::new(CallParts {
             db: db.clone(),
             settings: settings.calls.clone(),
@@ -177,6 +177,7 @@ impl AppState {
             tools: tools.clone(),
             sandbox_llm: llm.clone(),
             prices: (*prices).clone(),
+            knowledge: knowledge.clone(),
         });
         let campaigns = campaigns::supervisor(db.clone(), &settings, calls.clone());
         let models = AgentModels {

@@ -239,6 +239,7 @@ impl CallAnalysis {
                     format!("Call {} ended: {}.\n\n{}", call.id, call.status, transcript.join("\n")),
                 )],
                 tools: Vec::new(),
+                knowledge: Vec::new(),
             })
             .await
             .map_err(|e| e.to_string())?;

@@ -304,6 +304,8 @@ impl From<TimelineEntry> for TimelineEventOut {
 pub struct LatencyOut {
     /// Per turn: from the end of the caller's turn to the agent's first audio.
     pub end_of_turn_to_first_audio_ms: Vec<u64>,
+    /// Per turn that retrieved knowledge: the retrieval's time (before the model was asked).
+    pub knowledge_retrieval_ms: Vec<u64>,
 }
 
 /// `GET /calls/:id/debug`: the timeline, and its events by kind.
@@ -535,6 +537,10 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
         turns,
         latency: LatencyOut {
             end_of_turn_to_first_audio_ms: latencies,
+            knowledge_retrieval_ms: of_kind("knowledge")
+                .iter()
+                .filter_map(|d| d["retrievalMs"].as_u64())
+                .collect(),
         },
         usage: (&snap.usage).into(),
         cost: cost_of(&ctx, &row, &snap).await?,

@@ -245,7 +245,7 @@ pub struct OpenAiChat {
 
 impl OpenAiChat {
     fn body(&self, prompt: &LlmRequest) -> Value {
-        let mut messages = vec![json!({ "role": "system", "content": prompt.system_prompt })];
+        let mut messages = vec![json!({ "role": "system", "content": prompt.instructions() })];
         for m in normalize(&prompt.conversation) {
             messages.push(match m {
                 Msg::User(text) => json!({ "role": "user", "content": text }),
@@ -463,7 +463,7 @@ impl AnthropicChat {
         let mut body = json!({
             "model": self.settings.model,
             "max_tokens": self.settings.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
-            "system": prompt.system_prompt,
+            "system": prompt.instructions(),
             "messages": messages.into_iter().map(|(role, content)| json!({ "role": role, "content": content })).collect::<Vec<_>>(),
             "tools": tools,
             "stream": true,

@@ -30,7 +30,7 @@ pub enum LlmError {
 
 /// Token counts where the provider reported none: four characters a token.
 pub fn estimated_usage(req: &LlmRequest, text: &str) -> (u64, u64) {
-    let input: usize = req.system_prompt.len() + req.conversation.iter().map(|t| t.content.len()).sum::<usize>();
+    let input: usize = req.instructions().len() + req.conversation.iter().map(|t| t.content.len()).sum::<usize>();
     ((input as u64).div_ceil(4), (text.len() as u64).div_ceil(4))
 }
 
@@ -164,6 +164,10 @@ impl SandboxLlm {
         if mentions(text, GOODBYE) {
             return say("Thank you for your time. Goodbye!", true);
         }
+        // Retrieved knowledge: the answer quotes the best passage.
+        if let Some(p) = prompt.knowledge.first() {
+            return say(&format!("Here is what I can tell you: {}", excerpt(&p.text)), false);
+        }
         say("I understand. How else can I help you today?", false)
     }
 }
@@ -177,6 +181,28 @@ impl LanguageModel for SandboxLlm {
     async fn respond(&self, req: &LlmRequest) -> Result<LlmReply, PortError> {
         Ok(self.reply(req))
     }
+}
+
+/// The first two sentences of a passage, as said aloud (Markdown marks dropped).
+fn excerpt(text: &str) -> String {
+    let plain: String = text
+        .lines()
+        .map(|l| l.trim_start_matches(['#', '>', '*', '-', ' ']).trim())
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("**", "");
+    let mut out = String::new();
+    for (n, sentence) in plain.split_inclusive(['.', '!', '?']).enumerate() {
+        if n == 2 || out.len() + sentence.len() > 300 {
+            break;
+        }
+        out.push_str(sentence);
+    }
+    if out.is_empty() {
+        out = plain.chars().take(300).collect();
+    }
+    out.trim().to_string()
 }
 
 /// The sandbox analyst: a deterministic stand-in for the model that writes recommendations
@@ -335,6 +361,7 @@ mod tests {
             first_message: Some("Hi, this is Ada.".into()),
             conversation: conversation.to_vec(),
             tools: tools.to_vec(),
+            knowledge: Vec::new(),
         })
     }
 

@@ -481,6 +481,7 @@ impl Sandbox {
             first_message: None,
             conversation: self.conversation.clone(),
             tools: self.settings.tools.clone(),
+            knowledge: Vec::new(),
         };
         let task = tokio::spawn(async move {
             let reply = match say {

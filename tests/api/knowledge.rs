@@ -660,3 +660,58 @@ async fn changing_the_embedding_model_re_embeds_every_chunk() {
     assert_eq!(model, "openai:text-embedding-3-small/16");
     other.shutdown();
 }
+
+#[actix_web::test]
+async fn a_sandbox_call_answers_from_the_knowledge_base_and_shows_what_it_retrieved() {
+    use crate::calls::{agent, app, call, finished};
+
+    let app = app().await;
+    let agent = agent(&app, "Thanks for calling!", json!({})).await;
+    let doc = app
+        .post(
+            "/knowledge/documents",
+            &json!({ "agentId": agent, "text": "# Opening hours\n\nThe clinic is open from 8am to 6pm on weekdays and from 9am to noon on Saturdays. It is closed on Sundays." }),
+        )
+        .await;
+    assert_eq!(doc.status, 201, "{:?}", doc.body);
+    let chunk = app
+        .get(&format!(
+            "/knowledge/chunks?documentId={}",
+            doc.data()["id"].as_str().unwrap()
+        ))
+        .await;
+    let chunk_id = chunk.data()["chunks"][0]["id"].as_str().unwrap().to_string();
+    let id = call(
+        &app,
+        &agent,
+        json!([{ "waitForAgent": true }, { "say": "What are your opening hours on Saturday?" }, { "waitForAgent": true },
+               { "say": "Thanks, goodbye." }, { "waitForAgent": true }, { "silenceMs": 3000 }]),
+    )
+    .await;
+    let c = finished(&app, &id).await;
+    assert_eq!(c.summary.status, "completed", "{c:?}");
+    let said: Vec<String> = c
+        .transcript
+        .iter()
+        .filter(|l| l.speaker == "agent")
+        .map(|l| l.text.clone())
+        .collect();
+    assert!(said[1].contains("9am to noon on Saturdays"), "{said:?}");
+
+    let debug = app.get(&format!("/calls/{id}/debug")).await;
+    let timeline = debug.data()["timeline"].as_array().unwrap();
+    let retrieved = timeline
+        .iter()
+        .find(|e| e["kind"] == "knowledge")
+        .expect("a knowledge event");
+    assert_eq!(retrieved["detail"]["chunkIds"], json!([chunk_id]), "{retrieved}");
+    assert!(retrieved["detail"]["retrievalMs"].as_u64().unwrap() < 400);
+    assert_eq!(
+        debug.data()["latency"]["knowledgeRetrievalMs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(debug.data()["turns"][0]["retrievalMs"].is_u64());
+}

@@ -450,6 +450,7 @@ async fn llm_result(fake: &FakeAi, provider: &str) -> Result<String, String> {
         first_message: None,
         conversation: vec![ChatTurn::new(ChatRole::User, "hello")],
         tools: Vec::new(),
+        knowledge: Vec::new(),
     };
     let r = if provider == "openai" {
         OpenAiChat {

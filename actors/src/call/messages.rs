@@ -158,6 +158,16 @@ pub(crate) struct Replied {
     pub generation: u64,
     pub reply: Result<LlmReply, String>,
     pub llm_ms: u64,
+    /// The retrieval made before the request, when there was one.
+    pub retrieval: Option<Retrieval>,
+}
+
+/// What a turn's retrieval found (or why it found nothing), for the timeline.
+#[derive(Debug)]
+pub(crate) struct Retrieval {
+    pub chunk_ids: Vec<String>,
+    pub ms: u64,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Message)]

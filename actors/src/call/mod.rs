@@ -108,6 +108,7 @@ struct TurnMetrics {
     stt_ms: u64,
     llm_ms: u64,
     tts_ms: u64,
+    retrieval_ms: u64,
 }
 
 /// What a `CallActor` asks of its supervisor, handed to it at start (the actor never names

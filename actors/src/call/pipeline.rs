@@ -3,7 +3,7 @@
 //! a stale result (after a barge-in or a newer turn) is dropped. The agent's words go out
 //! as segments, each followed by its mark.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use serde_json::{Value, json};
@@ -12,7 +12,7 @@ use super::{
     CallActor,
     chat::{ChatRole, ChatTurn},
     elapsed_ms,
-    messages::{Replied, Synthesized, ToolDone, Transcribed},
+    messages::{Replied, Retrieval, Synthesized, ToolDone, Transcribed},
     play,
     ports::LlmRequest,
     snapshot::Speaker,
@@ -20,6 +20,9 @@ use super::{
     state::Event,
 };
 use crate::audio::vad;
+
+/// A retrieval slower than this is given up: the reply goes ahead without it.
+const RETRIEVAL_TIMEOUT: Duration = Duration::from_millis(400);
 
 impl CallActor {
     pub(super) fn greet(&mut self, ctx: &mut Context<Self>) {
@@ -67,20 +70,51 @@ impl CallActor {
     fn request_reply(&mut self, ctx: &mut Context<Self>) {
         let generation = self.generation;
         let llm = self.ports.llm.clone();
-        let req = LlmRequest {
+        let mut req = LlmRequest {
             system_prompt: self.setup.system_prompt.clone(),
             first_message: self.setup.first_message.clone(),
             conversation: self.snap.conversation.clone(),
             tools: self.setup.tools.clone(),
+            knowledge: Vec::new(),
         };
+        // The caller's words, when a caller turn is what is answered.
+        let asked = self
+            .snap
+            .conversation
+            .last()
+            .filter(|t| t.role == ChatRole::User && !t.content.trim().is_empty())
+            .map(|t| t.content.clone());
+        let knowledge = self.ports.knowledge.clone().zip(asked);
         let addr = ctx.address();
         actix::spawn(async move {
+            let retrieval = match knowledge {
+                Some((kb, asked)) => {
+                    let started = Instant::now();
+                    let found = tokio::time::timeout(RETRIEVAL_TIMEOUT, kb.retrieve(&asked)).await;
+                    let ms = elapsed_ms(started);
+                    let (chunk_ids, error) = match found {
+                        Ok(Ok(passages)) => {
+                            let ids = passages.iter().map(|p| p.chunk_id.clone()).collect();
+                            req.knowledge = passages;
+                            (ids, None)
+                        }
+                        Ok(Err(e)) => (Vec::new(), Some(e.to_string())),
+                        Err(_) => (
+                            Vec::new(),
+                            Some(format!("timed out after {} ms", RETRIEVAL_TIMEOUT.as_millis())),
+                        ),
+                    };
+                    Some(Retrieval { chunk_ids, ms, error })
+                }
+                None => None,
+            };
             let started = Instant::now();
             let reply = llm.respond(&req).await.map_err(|e| e.to_string());
             addr.do_send(Replied {
                 generation,
                 reply,
                 llm_ms: elapsed_ms(started),
+                retrieval,
             });
         });
     }
@@ -117,7 +151,7 @@ impl CallActor {
                 "turn",
                 json!({
                     "callerText": m.caller_text, "agentText": text,
-                    "sttMs": m.stt_ms, "llmMs": m.llm_ms, "ttsMs": m.tts_ms,
+                    "sttMs": m.stt_ms, "llmMs": m.llm_ms, "ttsMs": m.tts_ms, "retrievalMs": m.retrieval_ms,
                     "endOfTurnToFirstAudioMs": elapsed_ms(t),
                 }),
             );
@@ -203,6 +237,17 @@ impl Handler<Replied> for CallActor {
             return;
         }
         self.metrics.llm_ms += msg.llm_ms;
+        if let Some(r) = msg.retrieval {
+            self.metrics.retrieval_ms += r.ms;
+            // Recorded when it found something or failed (an organisation without
+            // knowledge leaves no trace).
+            if !r.chunk_ids.is_empty() || r.error.is_some() {
+                self.note(
+                    "knowledge",
+                    json!({ "chunkIds": r.chunk_ids, "retrievalMs": r.ms, "error": r.error }),
+                );
+            }
+        }
         let reply = match msg.reply {
             Ok(r) => r,
             Err(e) => {

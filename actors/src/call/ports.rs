@@ -45,6 +45,42 @@ pub struct LlmRequest {
     pub first_message: Option<String>,
     pub conversation: Vec<ChatTurn>,
     pub tools: Vec<ToolDef>,
+    /// Passages of the organisation's knowledge retrieved for the caller's last turn.
+    pub knowledge: Vec<Passage>,
+}
+
+impl LlmRequest {
+    /// The system prompt, followed by the retrieved passages when there are any.
+    pub fn instructions(&self) -> std::borrow::Cow<'_, str> {
+        if self.knowledge.is_empty() {
+            return self.system_prompt.as_str().into();
+        }
+        let mut s = self.system_prompt.clone();
+        s.push_str(
+            "\n\nExcerpts of the organisation's knowledge base that may answer the caller's last question. \
+             Answer from them when they do; never invent what they do not say:",
+        );
+        for (i, p) in self.knowledge.iter().enumerate() {
+            s.push_str(&format!("\n[{}] {}: {}", i + 1, p.title, p.text));
+        }
+        s.into()
+    }
+}
+
+/// A chunk of knowledge retrieved for a turn.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Passage {
+    pub chunk_id: String,
+    pub title: String,
+    pub text: String,
+    pub similarity: f32,
+}
+
+/// The organisation's knowledge, as one agent retrieves it.
+#[async_trait]
+pub trait KnowledgeBase: Send + Sync {
+    /// The passages that best answer `query` (none when nothing is relevant).
+    async fn retrieve(&self, query: &str) -> Result<Vec<Passage>, PortError>;
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -242,6 +278,8 @@ pub struct Ports {
     pub telephony: Arc<dyn Telephony>,
     pub store: Arc<dyn CallStore>,
     pub clock: Arc<dyn Clock>,
+    /// Retrieval before each reply of the traditional pipeline (none: no knowledge).
+    pub knowledge: Option<Arc<dyn KnowledgeBase>>,
 }
 
 /// Caller audio the sandbox STT decodes in place (10 s of 8 kHz μ-law, ~1 ms of CPU).

@@ -415,6 +415,7 @@ mod tests {
             telephony: hangups.clone(),
             store: store.clone(),
             clock: Arc::new(SystemClock),
+            knowledge: None,
         };
         let setup = CallSetup {
             call_id: "CALL-1".into(),

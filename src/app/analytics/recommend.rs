@@ -253,6 +253,7 @@ impl Analytics {
                         ),
                     )],
                     tools: Vec::new(),
+                    knowledge: Vec::new(),
                 })
                 .await
                 .map_err(|e| RecommendError::Model(e.to_string()))?;

@@ -59,6 +59,7 @@ pub struct Calls {
     /// The language model used when an agent's provider has no live client.
     sandbox_llm: Arc<dyn LanguageModel>,
     prices: Arc<Prices>,
+    knowledge: crate::app::knowledge::Knowledge,
 }
 
 /// The parts [`Calls`] is built from.
@@ -73,6 +74,8 @@ pub struct CallParts {
     pub sandbox_llm: Arc<dyn LanguageModel>,
     /// The ledger's price table.
     pub prices: Prices,
+    /// Retrieval for each caller turn.
+    pub knowledge: crate::app::knowledge::Knowledge,
 }
 
 /// What `POST /calls/outbound` asks for.
@@ -185,6 +188,7 @@ impl Calls {
             carriers: parts.carriers,
             tools: parts.tools,
             sandbox_llm: parts.sandbox_llm,
+            knowledge: parts.knowledge,
         }
     }
 

@@ -248,6 +248,7 @@ pub(super) fn start_actor(
             writer: calls.checkpoints.clone(),
         }),
         clock: Arc::new(ports::SystemClock),
+        knowledge: Some(calls.knowledge.for_agent(&row.org_id, &agent.id)),
     };
     let snap = store::calls::snapshot_of(row).unwrap_or_else(|| {
         CallSnapshotV1::new(&row.id, &row.org_id, &row.agent_id, CallStatus::Queued, row.owner_epoch)

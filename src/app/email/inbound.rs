@@ -392,6 +392,7 @@ impl Email {
                 first_message: None,
                 conversation,
                 tools: Vec::new(),
+                knowledge: Vec::new(),
             })
             .await
             .map_err(|e| MailError::Model(e.to_string()))?;

@@ -5,6 +5,7 @@
 
 mod crawl;
 mod ingest;
+mod rag;
 mod search;
 
 use std::{sync::Arc, time::Duration};

@@ -213,6 +213,12 @@ impl Knowledge {
     /// # Errors
     /// An empty query, bounds, another organisation's agent, the embedder.
     pub async fn query(&self, org_id: &str, q: QueryIn) -> Result<Results, KnowledgeError> {
+        self.check_agent(org_id, q.agent_id.as_deref()).await?;
+        self.search(org_id, q).await
+    }
+
+    /// [`query`](Self::query) for an agent already known to be the organisation's.
+    pub(super) async fn search(&self, org_id: &str, q: QueryIn) -> Result<Results, KnowledgeError> {
         let started = Instant::now();
         let query = q.query.trim();
         if query.is_empty() {
@@ -232,8 +238,15 @@ impl Knowledge {
         if !(0.0..=1.0).contains(&min_similarity) {
             return Err(KnowledgeError::field("minSimilarity", "must be between 0 and 1"));
         }
-        self.check_agent(org_id, q.agent_id.as_deref()).await?;
         let index = self.index_of(org_id).await?;
+        if index.rows.is_empty() {
+            return Ok(Results {
+                hits: Vec::new(),
+                model: self.embedder.identity().to_string(),
+                searched: 0,
+                took_ms: started.elapsed().as_secs_f64() * 1000.0,
+            });
+        }
         let vector = self
             .embedder
             .embed(&[query.to_string()])

@@ -257,6 +257,7 @@ pub async fn simulate(ctx: Ctx, id: web::Path<String>, Body(input): Body<Simulat
             first_message: first_message.clone(),
             conversation: Vec::new(),
             tools: tools.clone(),
+            knowledge: Vec::new(),
         };
         let mut replies = Vec::new();
         let mut actions = Vec::new();
