@@ -715,3 +715,79 @@ async fn a_sandbox_call_answers_from_the_knowledge_base_and_shows_what_it_retrie
     );
     assert!(debug.data()["turns"][0]["retrievalMs"].is_u64());
 }
+
+/// The same ranking whichever database holds the chunks: this suite runs on SQLite and on
+/// PostgreSQL, and both must give exactly these results.
+#[actix_web::test]
+async fn rankings_are_the_same_on_every_backend() {
+    let app = spawn_with(crawler).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/knowledge/eval/pages");
+    for slug in [
+        "billing-dates",
+        "direct-debit",
+        "refunds",
+        "credit-balance",
+        "exit-fees",
+        "moving-house",
+        "power-cuts",
+        "smart-meter-installation",
+    ] {
+        let text = std::fs::read_to_string(dir.join(format!("{slug}.md"))).unwrap();
+        let r = app
+            .post(
+                "/knowledge/documents",
+                &json!({ "text": text, "url": format!("https://help.example.com/{slug}") }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{slug}: {:?}", r.body);
+    }
+    let mut got = Vec::new();
+    for (query, mode) in [
+        ("when will my monthly bill arrive", "hybrid"),
+        ("I am leaving my flat next month", "hybrid"),
+        ("the electricity has gone off in my street", "semantic"),
+        ("refund of money left on my account", "keyword"),
+    ] {
+        let r = app
+            .post("/knowledge/query", &json!({ "query": query, "mode": mode, "topK": 4 }))
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let ranked: Vec<String> = r.data()["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                let slug = h["source"]["url"].as_str().unwrap().rsplit('/').next().unwrap();
+                format!("{slug} > {}", h["headingPath"].as_str().unwrap())
+            })
+            .collect();
+        got.push(ranked);
+    }
+    let expected = [
+        [
+            "billing-dates > Billing Dates > When your bill is produced",
+            "billing-dates > Billing Dates > Changing your billing date",
+            "billing-dates > Billing Dates > Why your bill might be late",
+            "moving-house > Moving House > Taking Larkspur with you",
+        ],
+        [
+            "moving-house > Moving House > Tell us before you go",
+            "billing-dates > Billing Dates > Changing your billing date",
+            "credit-balance > Credit Balance > Reducing your payments instead",
+            "direct-debit > Direct Debit > Changing the collection day or cancelling",
+        ],
+        [
+            "power-cuts > Power Cuts > Who to call",
+            "power-cuts > Power Cuts > During the outage",
+            "moving-house > Moving House > Tell us before you go",
+            "smart-meter-installation > Smart Meter Installation > What a smart meter does",
+        ],
+        [
+            "refunds > Refunds > Asking for money back",
+            "refunds > Refunds > Where the money goes",
+            "credit-balance > Credit Balance > Reducing your payments instead",
+            "exit-fees > Exit Fees > Moving house",
+        ],
+    ];
+    assert_eq!(got, expected, "{got:?}");
+}
