@@ -139,11 +139,28 @@ async fn main() -> anyhow::Result<()> {
         questions.len(),
         started.elapsed().as_secs_f64() * 1000.0
     );
-    for (name, mode) in [
-        ("bm25", Mode::Keyword),
-        ("vectors", Mode::Semantic),
-        ("hybrid", Mode::Hybrid),
-    ] {
+    // The same index ranked three ways, and hybrid with lighter BM25 weights.
+    let weighted = |w: f32| -> anyhow::Result<Knowledge> {
+        let mut s = settings.knowledge.clone();
+        s.bm25_weight = w;
+        let guard = UrlGuard::default();
+        let http = guard.client(Duration::from_secs(5))?;
+        Ok(Knowledge::new(
+            db.clone(),
+            s,
+            std::sync::Arc::new(LocalEmbedder::new()),
+            guard,
+            http,
+        ))
+    };
+    let runs = [
+        ("bm25", Mode::Keyword, kb.clone()),
+        ("vectors", Mode::Semantic, kb.clone()),
+        ("hybrid", Mode::Hybrid, kb.clone()),
+        ("hybrid, bm25 weight 0.5", Mode::Hybrid, weighted(0.5)?),
+        ("hybrid, bm25 weight 0.25", Mode::Hybrid, weighted(0.25)?),
+    ];
+    for (name, mode, kb) in runs {
         let (mut top1, mut top5) = (0, 0);
         for q in &questions {
             let found = kb.query("ORG-BENCHEVAL", query(&q.q, mode, 5)).await?;
@@ -156,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
         }
         let n = questions.len() as f64;
         println!(
-            "quality {name:>8}: top-1 {:.1} % ({top1}/{}), top-5 {:.1} % ({top5}/{})",
+            "quality {name:>24}: top-1 {:.1} % ({top1}/{}), top-5 {:.1} % ({top5}/{})",
             100.0 * top1 as f64 / n,
             questions.len(),
             100.0 * top5 as f64 / n,
