@@ -323,5 +323,8 @@ async fn main() -> anyhow::Result<()> {
         done.chunks,
         f64::from(done.pages_fetched) / took
     );
+    // The worker stops before the runtime goes (a pooled connection must not outlive it).
+    kb.shutdown();
+    tokio::time::sleep(Duration::from_millis(200)).await;
     Ok(())
 }

@@ -299,3 +299,22 @@ impl TestApp {
         key.secret
     }
 }
+
+/// A server on `settings` as given (a restart test boots two on one database), acting with
+/// `api_key`; the handle stops it.
+pub async fn boot(settings: Settings, api_key: String) -> (TestApp, actix_web::dev::ServerHandle) {
+    let app = Application::build(settings.clone()).await.expect("app builds");
+    let port = app.port();
+    let state = app.state().clone();
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let test_app = TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::new(),
+        state,
+        api_key,
+        settings,
+    };
+    (test_app, handle)
+}

@@ -463,9 +463,7 @@ async fn a_site_whose_robots_txt_fails_is_not_crawled_and_a_crawl_past_its_time_
 
 #[actix_web::test]
 async fn a_crawl_interrupted_by_a_restart_is_resumed_by_the_next_process() {
-    use thruai::startup::Application;
-
-    use crate::helpers::{backends, test_settings, unique};
+    use crate::helpers::{backends, boot, test_settings, unique};
 
     let fake = FakeSite::start().await;
     let pages: Vec<String> = (1..=8).map(|i| format!("/p{i}")).collect();
@@ -487,22 +485,6 @@ async fn a_crawl_interrupted_by_a_restart_is_resumed_by_the_next_process() {
         let path = std::env::temp_dir().join(format!("{}.db", unique("thruai-knowledge-")));
         settings.database.url = format!("sqlite://{}?mode=rwc", path.display());
     }
-    let boot = |settings: Settings, api_key: String| async move {
-        let app = Application::build(settings.clone()).await.expect("app builds");
-        let port = app.port();
-        let state = app.state().clone();
-        let handle = app.handle();
-        actix_web::rt::spawn(app.run_until_stopped());
-        let test_app = TestApp {
-            address: format!("http://127.0.0.1:{port}"),
-            port,
-            client: reqwest::Client::new(),
-            state,
-            api_key,
-            settings,
-        };
-        (test_app, handle)
-    };
     let (mut first, handle) = boot(settings.clone(), String::new()).await;
     first.api_key = first.signup().await.0;
     let r = first

@@ -3,30 +3,11 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use thruai::{config::Settings, startup::Application};
-
 use crate::{
     chaos_sink::{ChaosSink, Reply},
-    helpers::{TestApp, backends, test_settings, unique},
+    helpers::{backends, boot, test_settings, unique},
     webhooks::{emit, fast, log, org_id, settled, subscribe},
 };
-
-async fn boot(settings: Settings, api_key: String) -> (TestApp, actix_web::dev::ServerHandle) {
-    let app = Application::build(settings.clone()).await.expect("app builds");
-    let port = app.port();
-    let state = app.state().clone();
-    let handle = app.handle();
-    actix_web::rt::spawn(app.run_until_stopped());
-    let test_app = TestApp {
-        address: format!("http://127.0.0.1:{port}"),
-        port,
-        client: reqwest::Client::new(),
-        state,
-        api_key,
-        settings,
-    };
-    (test_app, handle)
-}
 
 #[actix_web::test]
 async fn a_restart_mid_run_loses_no_delivery_and_leaves_none_unfinished() {

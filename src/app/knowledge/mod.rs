@@ -4,6 +4,7 @@
 //! resumes those a stopped process left running, and re-embeds chunks of another model.
 
 mod crawl;
+mod fetch;
 mod ingest;
 mod rag;
 mod search;
@@ -38,7 +39,7 @@ pub struct Knowledge {
     /// The guarded client (no redirects: the crawler follows them itself, hop by hop).
     http: reqwest::Client,
     index: Arc<search::IndexCache>,
-    hosts: Arc<crawl::Hosts>,
+    hosts: Arc<fetch::Hosts>,
     /// Wakes the worker when a crawl is queued.
     wake: Arc<Notify>,
     /// Set by `shutdown`: the worker and running crawls stop where they are.
