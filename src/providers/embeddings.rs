@@ -81,7 +81,8 @@ impl Embedder for LocalEmbedder {
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        Ok(normalised(self.embed_now(texts)?))
+        // Unit vectors already: the model normalises its mean.
+        self.embed_now(texts)
     }
 }
 

@@ -90,6 +90,17 @@ pub async fn claim_crawl(db: &impl ConnectionTrait, row: &crawl::Model, now: Dat
     Ok(q.exec(db).await?.rows_affected == 1)
 }
 
+/// A running crawl's heartbeat (that column alone: the crawl's own writes are not undone).
+pub async fn beat(db: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+    crawl::Entity::update_many()
+        .col_expr(crawl::Column::HeartbeatAt, Expr::value(now))
+        .filter(crawl::Column::Id.eq(id))
+        .filter(crawl::Column::Status.eq("running"))
+        .exec(db)
+        .await
+        .map(|_| ())
+}
+
 // ---- documents
 
 pub async fn document_by_key(

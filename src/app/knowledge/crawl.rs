@@ -269,9 +269,8 @@ impl Knowledge {
         actix_web::rt::spawn(async move {
             loop {
                 tokio::time::sleep(every).await;
-                if let Ok(Some(mut row)) = kb::crawl_by_id(&db, &id).await {
-                    row.heartbeat_at = Some(Utc::now());
-                    let _ = kb::save_crawl(&db, row).await;
+                if let Err(e) = kb::beat(&db, &id, Utc::now()).await {
+                    tracing::warn!(crawl = %id, error = %e, "a crawl's heartbeat was not written");
                 }
             }
         })
@@ -495,13 +494,14 @@ impl Knowledge {
         }
         p.hashes.insert(hash.clone(), fetched.to_string());
         // A page that redirected is indexed under its final URL.
-        let (url, existing) = if &fetched == asked {
-            (fetched, existing)
+        let key = page_key(p.row.agent_id.as_deref(), fetched.as_str());
+        let existing = if &fetched == asked {
+            existing
         } else {
-            let key = page_key(p.row.agent_id.as_deref(), fetched.as_str());
-            (fetched, kb::document_by_key(&self.db, &p.row.org_id, &key).await?)
+            kb::document_by_key(&self.db, &p.row.org_id, &key).await?
         };
-        if let Some(doc) = existing.filter(|d| d.content_hash == hash) {
+        let url = fetched;
+        if let Some(doc) = existing.as_ref().filter(|d| d.content_hash == hash).cloned() {
             p.seen_docs.insert(doc.id.clone());
             p.row.pages_unchanged += 1;
             let (etag, last_modified, links) = validators;
@@ -509,8 +509,6 @@ impl Knowledge {
             p.note(&url, "unchanged", json!({ "reason": "same content as last time" }));
             return Ok(());
         }
-        let key = page_key(p.row.agent_id.as_deref(), url.as_str());
-        let existing = kb::document_by_key(&self.db, &p.row.org_id, &key).await?;
         let source = Source {
             org_id: &p.row.org_id,
             agent_id: p.row.agent_id.as_deref(),

@@ -114,13 +114,20 @@ impl Knowledge {
         let this = self.clone();
         actix_web::rt::spawn(async move {
             let poll = Duration::from_millis(this.settings.poll_ms.max(10));
+            // The model only changes with the settings: once nothing is left to re-embed,
+            // the search for it stops (it would scan the chunks every pass).
+            let mut reembedding = true;
             loop {
                 if this.stop.given.load(std::sync::atomic::Ordering::SeqCst) {
                     return;
                 }
                 this.run_due_crawls().await;
-                if let Err(e) = this.reembed_pass().await {
-                    tracing::warn!(error = %e, "re-embedding knowledge chunks failed; retried next pass");
+                if reembedding {
+                    match this.reembed_pass().await {
+                        Ok(0) => reembedding = false,
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "re-embedding knowledge chunks failed; retried next pass"),
+                    }
                 }
                 tokio::select! {
                     () = this.wake.notified() => {}
