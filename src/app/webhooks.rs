@@ -90,9 +90,9 @@ impl Webhooks {
         }
     }
 
-    /// Starts the subscription's actor unless it runs.
-    pub fn ensure(&self, webhook_id: &str) {
-        self.supervisor.ensure(webhook_id);
+    /// Starts, reloads or stops the subscription's actor; resolves once it is told.
+    pub async fn ensure(&self, webhook_id: &str) {
+        self.supervisor.ensure(webhook_id).await;
     }
 
     /// Events were committed: the dispatcher moves them into deliveries at once instead of

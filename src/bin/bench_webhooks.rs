@@ -140,7 +140,7 @@ async fn subscribe(app: &Application, org: &str, url: &str, n: usize, start: boo
     txn.commit().await?;
     if start {
         for id in &hooks {
-            app.state().webhooks.ensure(id);
+            app.state().webhooks.ensure(id).await;
         }
     }
     Ok(hooks)

@@ -245,7 +245,7 @@ pub async fn create(ctx: Ctx, Body(input): Body<WebhookIn>) -> ApiResult<HttpRes
     let mut out = WebhookOut::from(row);
     out.secret = Some(secret);
     let response = ctx.commit(txn, StatusCode::CREATED, &out).await?;
-    ctx.state.webhooks.ensure(&id);
+    ctx.state.webhooks.ensure(&id).await;
     Ok(response)
 }
 
@@ -312,7 +312,7 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<WebhookPa
     active.updated_at = Set(now);
     let row = store::webhooks::update(&txn, active).await?;
     let response = ctx.commit(txn, StatusCode::OK, &WebhookOut::from(row)).await?;
-    ctx.state.webhooks.ensure(&id);
+    ctx.state.webhooks.ensure(&id).await;
     Ok(response)
 }
 
@@ -329,7 +329,7 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
             .push(format!("{cancelled} pending deliveries were cancelled"));
     }
     let response = ctx.commit(txn, StatusCode::OK, &out).await?;
-    ctx.state.webhooks.ensure(&id);
+    ctx.state.webhooks.ensure(&id).await;
     Ok(response)
 }
 

@@ -90,11 +90,12 @@ impl WebhookSupervisorActor {
         );
     }
 
-    /// Loads `id` from the store, then starts, reloads or stops its actor.
-    fn ensure(&mut self, id: String, ctx: &mut Context<Self>) {
+    /// Loads `id` from the store, then starts, reloads or stops its actor. The future ends
+    /// once the actor has been told, so what is sent to it afterwards sees the new view.
+    fn ensure(&mut self, id: String) -> impl ActorFuture<Self, Output = ()> + 'static {
         let store = self.store.clone();
         let fut = async move { store.endpoint(&id).await.map(|e| (id, e)) };
-        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| match res {
+        fut.into_actor(self).map(|res, act, ctx| match res {
             Ok((id, Some(endpoint))) if endpoint.active => match act.actors.get(&id) {
                 Some(running) => running.addr.do_send(Reload(endpoint)),
                 None => act.spawn_actor(endpoint, true, ctx),
@@ -105,7 +106,7 @@ impl WebhookSupervisorActor {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "loading a webhook subscription failed"),
-        }));
+        })
     }
 
     fn wake(&mut self, ids: Vec<String>, ctx: &mut Context<Self>) {
@@ -113,7 +114,7 @@ impl WebhookSupervisorActor {
             if let Some(running) = self.actors.get(&id) {
                 running.addr.do_send(Wake);
             } else if !self.restarting.contains(&id) && !self.gave_up(&id) {
-                self.ensure(id, ctx);
+                ctx.spawn(self.ensure(id));
             }
         }
     }
@@ -212,11 +213,11 @@ impl Handler<DispatchNow> for WebhookSupervisorActor {
 }
 
 impl Handler<EnsureWebhook> for WebhookSupervisorActor {
-    type Result = ();
+    type Result = ResponseActFuture<Self, ()>;
 
-    fn handle(&mut self, EnsureWebhook(id): EnsureWebhook, ctx: &mut Self::Context) {
+    fn handle(&mut self, EnsureWebhook(id): EnsureWebhook, _: &mut Self::Context) -> Self::Result {
         self.crashes.remove(&id);
-        self.ensure(id, ctx);
+        Box::pin(self.ensure(id))
     }
 }
 
@@ -253,7 +254,7 @@ impl Handler<ActorStopped> for WebhookSupervisorActor {
         self.restarting.insert(msg.webhook_id.clone());
         ctx.run_later(pause, move |act, ctx| {
             act.restarting.remove(&msg.webhook_id);
-            act.ensure(msg.webhook_id, ctx);
+            ctx.spawn(act.ensure(msg.webhook_id));
         });
     }
 }
@@ -296,9 +297,10 @@ impl Handler<CountActors> for WebhookSupervisorActor {
 pub struct WebhookSupervisor(Addr<WebhookSupervisorActor>);
 
 impl WebhookSupervisor {
-    /// The subscription was created or changed: (re)load it.
-    pub fn ensure(&self, webhook_id: &str) {
-        self.0.do_send(EnsureWebhook(webhook_id.to_string()));
+    /// The subscription was created or changed: (re)load it. Resolves once its actor has
+    /// the new view (a rotated secret signs every delivery woken after this returns).
+    pub async fn ensure(&self, webhook_id: &str) {
+        let _ = self.0.send(EnsureWebhook(webhook_id.to_string())).await;
     }
 
     /// Events were committed: move them into deliveries now rather than at the next tick.
