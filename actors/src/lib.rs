@@ -1,6 +1,7 @@
 //! ThruAI actors: long-lived stateful things. `CallActor` runs one live call,
 //! `CampaignActor` dials one outbound campaign's contacts, `WebhookActor` delivers one
-//! subscription's events, `A2pActor` drives one carrier registration. The crate never
+//! subscription's events, `A2pActor` drives one carrier registration, `WorkflowActor` runs
+//! one workflow execution. The crate never
 //! imports the application: it declares ports (traits) that the server implements.
 //!
 //! Each actor's folder (`call/`, `campaign/`, `webhook/`, `a2p/`) has the same files:
@@ -20,7 +21,7 @@
 //! recipient, the A2P book of running actors). Extras beside the six files: `call/` has
 //! its conversation vocabulary (`chat.rs`), its handle (`handle.rs`), the traditional and
 //! `s2s` pipelines (`pipeline.rs`, `s2s.rs`), the media stream's side (`stream.rs`),
-//! `speaking.rs` and `stats.rs`; `campaign/` its calling windows (`window.rs`). `audio/` is
+//! `speaking.rs` and `stats.rs`; `campaign/` its calling windows (`window.rs`); `workflow/` its graph (`graph.rs`). `audio/` is
 //! the pure μ-law, tone codec and VAD code the calls use.
 #![forbid(unsafe_code)]
 
@@ -29,6 +30,7 @@ pub mod audio;
 pub mod call;
 pub mod campaign;
 pub mod webhook;
+pub mod workflow;
 
 pub use a2p::{A2pActor, supervisor::A2pSupervisor};
 pub use call::{CallActor, CallSetup, handle::CallHandle, supervisor::CallSupervisor};
@@ -37,3 +39,4 @@ pub use webhook::{
     WebhookActor, WebhookConfig,
     supervisor::{WebhookSupervisor, WebhookSupervisorActor},
 };
+pub use workflow::{WorkflowActor, supervisor::WorkflowSupervisor};

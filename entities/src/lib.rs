@@ -49,3 +49,8 @@ pub mod values;
 pub mod webhook;
 pub mod webhook_attempt;
 pub mod webhook_delivery;
+pub mod workflow;
+pub mod workflow_cursor;
+pub mod workflow_execution;
+pub mod workflow_step;
+pub mod workflow_version;

@@ -18,6 +18,7 @@ mod m20261207_000004_create_usage_entries;
 mod m20261207_000005_create_call_analyses;
 mod m20261207_000006_create_billing;
 mod m20261207_000007_create_knowledge;
+mod m20261207_000008_create_workflows;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000005_create_call_analyses::Migration),
             Box::new(m20261207_000006_create_billing::Migration),
             Box::new(m20261207_000007_create_knowledge::Migration),
+            Box::new(m20261207_000008_create_workflows::Migration),
         ]
     }
 }
