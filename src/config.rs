@@ -10,7 +10,9 @@ use figment::{
 use serde::{Deserialize, Deserializer};
 
 mod knowledge;
+mod workflows;
 pub use knowledge::KnowledgeSettings;
+pub use workflows::WorkflowSettings;
 
 /// The defaults, documented key by key.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -35,6 +37,7 @@ pub struct Settings {
     pub campaigns: CampaignSettings,
     pub billing: BillingSettings,
     pub knowledge: KnowledgeSettings,
+    pub workflows: WorkflowSettings,
     pub log: LogSettings,
     pub testing: TestingSettings,
 }
@@ -509,6 +512,7 @@ impl Settings {
             return Err(format!("rate_limit.plans.{id}: has no billing.plans.{id}"));
         }
         self.knowledge.validate()?;
+        self.workflows.validate()?;
         if self.billing.charge_retry_after_secs < 0
             || self.billing.charge_give_up_secs <= self.billing.charge_retry_after_secs
         {
@@ -618,6 +622,8 @@ impl Settings {
                 | "campaign_abort_after_arm"
                 | "campaign_abort_after_intent"
                 | "campaign_abort_after_place"
+                | "workflow_abort_after_intent"
+                | "workflow_abort_after_effect"
         ) {
             return Err(format!(
                 "testing.failpoint: unknown failpoint `{}`",

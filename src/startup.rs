@@ -118,6 +118,7 @@ impl Application {
         let result = self.server.await;
         self.state.webhooks.shutdown();
         self.state.knowledge.shutdown();
+        self.state.workflows.shutdown();
         result
     }
 }

@@ -21,6 +21,7 @@ use crate::{
         knowledge::Knowledge,
         tools::ToolDelivery,
         webhooks::Webhooks,
+        workflows::{self, Workflows},
     },
     auth::Authenticator,
     config::Settings,
@@ -67,6 +68,9 @@ pub struct AppState {
     pub billing: Billing,
     /// Crawls, documents and hybrid search (its worker starts with the server).
     pub knowledge: Knowledge,
+    /// Published workflows and their executions (the supervisor and the event feed start
+    /// with the server).
+    pub workflows: Workflows,
     /// The usage ledger's price table (`[billing.prices]`).
     pub prices: Arc<Prices>,
     pub started_at: chrono::DateTime<chrono::Utc>,
@@ -200,6 +204,17 @@ impl AppState {
             settings.server.public_base_url.clone(),
             providers::payments(&settings, db.clone())?,
         );
+        let workflows = Workflows::start(workflows::Parts {
+            db: db.clone(),
+            settings: settings.workflows.clone(),
+            calls: calls.clone(),
+            email: email.clone(),
+            webhooks: webhooks.clone(),
+            crypto: crypto.clone(),
+            prices: prices.clone(),
+            public_base_url: settings.server.public_base_url.clone(),
+            failpoint: settings.testing.failpoint.clone(),
+        });
         let analytics = Analytics::new(db.clone(), providers::live::analyst(&settings.providers, &models.http));
         let analysis = CallAnalysis::new(db.clone(), settings.calls.clone(), models);
         Ok(Self {
@@ -218,6 +233,7 @@ impl AppState {
             analysis,
             billing,
             knowledge,
+            workflows,
             db,
             trusted_proxies: Arc::new(trusted_proxies),
             url_guard,

@@ -12,8 +12,10 @@ pub mod carriers;
 pub mod email;
 pub mod knowledge;
 pub mod secrets;
+pub mod sms;
 pub mod tools;
 pub mod webhooks;
+pub mod workflows;
 
 use std::sync::Arc;
 

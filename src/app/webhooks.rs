@@ -140,6 +140,22 @@ impl Webhooks {
     }
 }
 
+impl Webhooks {
+    /// Sends one signed message (a workflow's webhook step) through the SSRF guard;
+    /// `msg_id` is its `webhook-id`, the same on every attempt.
+    pub async fn send_signed(&self, url: &str, secret: &str, msg_id: &str, payload: String, timeout: Duration) -> SendReport {
+        self.sender
+            .send(OutgoingMessage {
+                url: url.to_string(),
+                secret: secret.to_string(),
+                msg_id: msg_id.to_string(),
+                payload,
+                timeout,
+            })
+            .await
+    }
+}
+
 /// The signing secret of a stored subscription (sealed with [`Crypto::encrypt`] when
 /// saved). Rows written before secrets were sealed
 /// hold the `whsec_` text itself and are read as they are.

@@ -34,6 +34,9 @@ pub const CONTACT: &str = "CON";
 pub const KNOWLEDGE_CRAWL: &str = "KCR";
 pub const KNOWLEDGE_DOCUMENT: &str = "KDOC";
 pub const KNOWLEDGE_CHUNK: &str = "KCH";
+pub const WORKFLOW: &str = "WFL";
+pub const EXECUTION: &str = "EXE";
+pub const WORKFLOW_STEP: &str = "STP";
 
 /// A fresh id: `FB-01JD…`.
 pub fn new_id(prefix: &str) -> String {
@@ -48,6 +51,20 @@ pub fn new_id(prefix: &str) -> String {
     id.push('-');
     id.extend(buf.iter().map(|&b| b as char));
     id
+}
+
+/// An id derived from `seed` (the same seed, the same id): a workflow step's effect is
+/// found again by it after a crash.
+pub fn derived_id(prefix: &str, seed: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut n = u128::from_be_bytes(digest[..16].try_into().unwrap_or([0; 16]));
+    let mut buf = [0u8; 26];
+    for slot in buf.iter_mut().rev() {
+        *slot = CROCKFORD[(n & 31) as usize];
+        n >>= 5;
+    }
+    format!("{prefix}-{}", buf.iter().map(|&b| b as char).collect::<String>())
 }
 
 /// A string newtype for one resource's ids: serialised as the bare string, made fresh with

@@ -25,6 +25,7 @@ pub mod tools;
 pub mod twilio;
 pub mod webhook_deliveries;
 pub mod webhooks;
+pub mod workflows;
 
 use std::{collections::BTreeMap, rc::Rc};
 

@@ -25,7 +25,7 @@ use crate::{
     domain::{E164, ids, is_us_long_code},
     error::{ApiError, ApiResult, ErrorCode},
     providers::{
-        telephony::{self, OutboundSms, TelephonyError},
+        telephony::{OutboundSms, TelephonyError},
         twilio::TwilioError,
     },
     state::AppState,
@@ -260,86 +260,34 @@ pub async fn send(ctx: Ctx, Body(input): Body<SmsIn>) -> ApiResult<HttpResponse>
     ensure_registered(&ctx.state, ctx.org(), &from).await?;
     let carrier = ctx.state.carriers.of_number(&from).await?;
 
-    // The message is recorded before it leaves, so a crash leaves a trace, not a ghost.
-    let now = Utc::now();
-    let txn = ctx.begin().await?;
-    let conversation_id =
-        store::sms::touch_conversation(&txn, ctx.org(), &from.phone_number, &to, &input.body, now).await?;
-    let mut row = store::sms::insert_message(
-        &txn,
-        sms_message::Model {
+    let row = crate::app::sms::record(
+        ctx.db(),
+        crate::app::sms::Outgoing {
             id: ids::new_id(ids::SMS),
-            org_id: ctx.org().to_string(),
-            conversation_id,
-            direction: "outbound".into(),
-            from_number: from.phone_number.clone(),
-            to_number: to.clone(),
-            body: input.body.clone(),
-            status: "queued".into(),
+            org_id: ctx.org(),
+            from: &from.phone_number,
+            to: &to,
+            body: &input.body,
             provider: carrier.provider().to_string(),
-            provider_sid: None,
-            error_code: None,
-            error_message: None,
-            num_segments: telephony::segments(&input.body),
-            created_at: now,
-            updated_at: now,
         },
     )
     .await?;
-    txn.commit().await?;
-
-    let base = ctx
-        .state
-        .settings
-        .server
-        .public_base_url
-        .trim_end_matches('/')
-        .to_string();
     let sent = carrier
         .send_sms(&OutboundSms {
             from: from.phone_number.clone(),
             to: to.clone(),
             body: input.body.clone(),
-            status_callback: format!("{base}/twilio/sms-status"),
+            status_callback: format!(
+                "{}/twilio/sms-status",
+                ctx.state.settings.server.public_base_url.trim_end_matches('/')
+            ),
         })
         .await;
     let txn = ctx.begin().await?;
-    let result = if sent.is_ok() { "accepted" } else { "failed" };
-    crate::metrics::counter(
-        "thruai_sms_messages_total",
-        &[("direction", "outbound"), ("result", result)],
-        1.0,
-    );
+    let row = crate::app::sms::settle(&txn, &ctx.state.prices, row, sent.as_ref().cloned()).await?;
     match sent {
-        Ok(sent) => {
-            row.provider_sid = Some(sent.sid);
-            if store::sms::status_rank(&sent.status) > store::sms::status_rank(&row.status) {
-                row.status = sent.status;
-            }
-            row.num_segments = sent.num_segments;
-            row.updated_at = Utc::now();
-            let used = store::ledger::Used {
-                source: format!("sms:{}", row.id),
-                component: "sms",
-                provider: row.provider.clone(),
-                quantity: f64::from(row.num_segments.max(1)),
-                agent_id: None,
-                call_id: None,
-                occurred_at: row.updated_at,
-            };
-            store::ledger::record(&txn, ctx.org(), &ctx.state.prices, vec![used]).await?;
-            let row = store::sms::save_message(&txn, row).await?;
-            ctx.commit(txn, StatusCode::CREATED, &SmsOut::from(row)).await
-        }
+        Ok(_) => ctx.commit(txn, StatusCode::CREATED, &SmsOut::from(row)).await,
         Err(e) => {
-            row.status = "failed".into();
-            row.error_message = Some(e.to_string());
-            row.updated_at = Utc::now();
-            if let TelephonyError::Twilio(TwilioError::OptedOut { .. }) = &e {
-                // The carrier knows of a STOP we missed: remember it.
-                store::sms::opt_out(&txn, ctx.org(), &from.phone_number, &to, "STOP").await?;
-            }
-            store::sms::save_message(&txn, row).await?;
             txn.commit().await?;
             Err(match e {
                 TelephonyError::Twilio(TwilioError::OptedOut { .. }) => opted_out_error(&from.phone_number, &to),

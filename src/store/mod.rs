@@ -24,6 +24,7 @@ pub mod telephony;
 pub mod tools;
 pub mod webhook_deliveries;
 pub mod webhooks;
+pub mod workflows;
 
 use std::time::Duration;
 

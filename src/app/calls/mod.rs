@@ -100,6 +100,13 @@ impl Outbound {
     pub fn row(&self) -> &call::Model {
         &self.row
     }
+
+    /// The call under an id chosen by its caller (a workflow step derives it from its key).
+    #[must_use]
+    pub fn with_id(mut self, id: String) -> Self {
+        self.row.id = id;
+        self
+    }
 }
 
 /// How an inbound call is answered.
@@ -243,10 +250,11 @@ impl Calls {
 
     /// Dials a recorded outbound call in the background (its row is committed: the intent
     /// is recorded before the effect), with the agent read by [`Calls::prepare_outbound`].
-    pub fn dial_recorded(&self, call: Outbound) {
+    /// `intent_key` rides to the carrier (its call log finds the call by it).
+    pub fn dial_recorded(&self, call: Outbound, intent_key: Option<String>) {
         let calls = self.clone();
         actix_web::rt::spawn(async move {
-            if let Err(e) = calls.dial(call.row, call.carrier, None, &call.setup).await {
+            if let Err(e) = calls.dial(call.row, call.carrier, intent_key.as_deref(), &call.setup).await {
                 tracing::warn!(error = %e, "an outbound call was not placed");
             }
         });

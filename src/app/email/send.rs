@@ -46,6 +46,9 @@ pub struct SendRequest {
     pub thread_id: Option<String>,
     pub tags: Vec<EmailTag>,
     pub idempotency_key: Option<String>,
+    /// The message's id (`EML-…`), when its caller chose it (a workflow step derives it
+    /// from its key); else a fresh one.
+    pub id: Option<String>,
     /// Written by the agent on its own, answering an inbound message.
     pub auto_reply: bool,
 }
@@ -176,7 +179,7 @@ impl Email {
                 }
             }
         }
-        let id = ids::new_id(ids::EMAIL);
+        let id = req.id.clone().unwrap_or_else(|| ids::new_id(ids::EMAIL));
         let message_id = format!("<{id}@{}>", sender.domain.name);
         let now = Utc::now();
         let thread_row = thread.clone().unwrap_or_else(|| email_thread::Model {

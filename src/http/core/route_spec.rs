@@ -291,6 +291,7 @@ impl RouteSpec {
 
 /// POSTs the contract marks `safe`: they read, and never change state.
 const SAFE_POSTS: &[&str] = &[
+    "/workflows/:id/dry-run",
     "/agents/:id/preview",
     "/agents/:id/preflight",
     "/agents/:id/simulate",

@@ -8,7 +8,7 @@ use super::route_spec::RouteSpec;
 use crate::http::{
     accounts, agents, analytics, api_keys, billing, calls, campaigns, compliance, debug, email, feedback, knowledge,
     meta::{capabilities, discovery, docs, health, llms, mcp, metrics, openapi},
-    profile, providers, sms, telephony, tools, webhooks,
+    profile, providers, sms, telephony, tools, webhooks, workflows,
 };
 
 /// The table, built once.
@@ -38,6 +38,7 @@ fn build() -> Vec<RouteSpec> {
         email::routes(),
         billing::routes(),
         knowledge::routes(),
+        workflows::routes(),
         calls::routes(),
         campaigns::routes(),
         debug::routes(),

@@ -336,6 +336,7 @@ impl SendIn {
                 })
                 .collect(),
             idempotency_key,
+            id: None,
             auto_reply: false,
         }
     }

@@ -1,0 +1,320 @@
+//! Workflow steps' effects, each idempotent by its step's key: the SMS, e-mail or call
+//! takes an id derived from `<key>#<attempt>`, so after a crash the step finds what it did
+//! (and how it went) instead of doing it again; a webhook step carries the key as its
+//! `webhook-id`, which receivers de-duplicate on.
+
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use serde_json::{Value, json};
+use thruai_actors::workflow::ports::{EffectCall, EffectOutcome};
+use thruai_entities::values::status::NumberStatus;
+
+use super::Parts;
+use crate::{
+    app::{
+        calls::{CallError, Calls, OutboundRequest},
+        email::{Email, MailError, SendRequest},
+        webhooks::{Webhooks, open_secret},
+    },
+    config::WorkflowSettings,
+    crypto::Crypto,
+    domain::{E164, ids, is_us_long_code, pricing::Prices},
+    providers::telephony::{OutboundSms, TelephonyError},
+    store,
+};
+
+pub struct Effects {
+    db: DatabaseConnection,
+    settings: WorkflowSettings,
+    calls: Calls,
+    email: Email,
+    webhooks: Webhooks,
+    crypto: Crypto,
+    prices: Arc<Prices>,
+    public_base_url: String,
+}
+
+fn fail(error: impl Into<String>) -> EffectOutcome {
+    EffectOutcome::Failed {
+        error: error.into(),
+        retryable: false,
+    }
+}
+
+fn transient(error: impl std::fmt::Display) -> EffectOutcome {
+    EffectOutcome::Failed {
+        error: error.to_string(),
+        retryable: true,
+    }
+}
+
+fn text<'a>(input: &'a Value, key: &str) -> Option<&'a str> {
+    input.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+}
+
+impl Effects {
+    pub fn new(parts: &Parts) -> Self {
+        Self {
+            db: parts.db.clone(),
+            settings: parts.settings.clone(),
+            calls: parts.calls.clone(),
+            email: parts.email.clone(),
+            webhooks: parts.webhooks.clone(),
+            crypto: parts.crypto.clone(),
+            prices: parts.prices.clone(),
+            public_base_url: parts.public_base_url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub async fn perform(&self, call: EffectCall<'_>) -> EffectOutcome {
+        if call.dry_run {
+            return EffectOutcome::Done(json!({ "simulated": true }));
+        }
+        let seed = format!("{}#{}", call.key, call.attempt);
+        let result = match call.kind {
+            "sms" => self.sms(&call, &seed).await,
+            "email" => self.email(&call, &seed).await,
+            "call" => self.call(&call, &seed).await,
+            "webhook" => Ok(self.webhook(&call).await),
+            other => Ok(fail(format!("no effect for a '{other}' node"))),
+        };
+        result.unwrap_or_else(transient)
+    }
+
+    /// A message recorded and never acknowledged: wait for the process that may be sending
+    /// it, then call it in doubt rather than send it twice.
+    fn in_doubt(&self, created: chrono::DateTime<Utc>, what: &str) -> EffectOutcome {
+        let limit = chrono::Duration::seconds(i64::try_from(self.settings.in_doubt_secs).unwrap_or(60));
+        if Utc::now() - created < limit {
+            EffectOutcome::Pending(Utc::now() + chrono::Duration::seconds(1))
+        } else {
+            fail(format!(
+                "the {what} was recorded but its sending was interrupted; it is not sent twice (outcome unknown)"
+            ))
+        }
+    }
+
+    async fn sms(&self, call: &EffectCall<'_>, seed: &str) -> Result<EffectOutcome, DbErr> {
+        let id = ids::derived_id(ids::SMS, seed);
+        let done = |m: &thruai_entities::sms_message::Model| {
+            json!({ "smsId": m.id, "status": m.status, "to": m.to_number, "from": m.from_number, "segments": m.num_segments })
+        };
+        if let Some(m) = store::sms::find_message(&self.db, call.org_id, &id).await? {
+            return Ok(match (m.status.as_str(), &m.provider_sid) {
+                ("failed", _) => transient(m.error_message.unwrap_or_else(|| "the carrier refused the message".into())),
+                (_, Some(_)) => EffectOutcome::Done(done(&m)),
+                _ => self.in_doubt(m.created_at, "SMS"),
+            });
+        }
+        let input = call.input;
+        let Some(to) = text(input, "to").and_then(|t| E164::parse(t).ok()) else {
+            return Ok(fail(format!(
+                "'{}' is not an E.164 phone number",
+                text(input, "to").unwrap_or_default()
+            )));
+        };
+        let from = match text(input, "from") {
+            Some(f) => store::phone_numbers::find_by_number(&self.db, call.org_id, f).await?,
+            None => {
+                let filter = store::phone_numbers::Filter::default();
+                let (rows, _) = store::phone_numbers::list(&self.db, call.org_id, &filter, 0, 100).await?;
+                rows.into_iter().find(|n| {
+                    n.status == NumberStatus::Active && n.capabilities["sms"].as_bool().unwrap_or(false)
+                })
+            }
+        };
+        let Some(from) = from else {
+            return Ok(fail("no SMS-capable number of this organization to send from"));
+        };
+        if store::sms::is_opted_out(&self.db, call.org_id, Some(&from.phone_number), to.as_str()).await? {
+            return Ok(fail(format!("{} has opted out (STOP); nothing was sent", to.as_str())));
+        }
+        if is_us_long_code(&from.phone_number) {
+            let campaign = store::a2p::campaign_for_number(&self.db, call.org_id, &from.phone_number).await?;
+            if !campaign.is_some_and(|c| c.status == thruai_entities::values::status::RegistrationStatus::Approved) {
+                return Ok(fail(format!(
+                    "US carriers require A2P 10DLC registration: {} is not linked to an approved A2P campaign",
+                    from.phone_number
+                )));
+            }
+        }
+        let carrier = match self.calls.carriers().of_number(&from).await {
+            Ok(c) => c,
+            Err(e) => return Ok(fail(e.to_string())),
+        };
+        let body = text(input, "body").unwrap_or_default().to_string();
+        let row = crate::app::sms::record(
+            &self.db,
+            crate::app::sms::Outgoing {
+                id,
+                org_id: call.org_id,
+                from: &from.phone_number,
+                to: to.as_str(),
+                body: &body,
+                provider: carrier.provider().to_string(),
+            },
+        )
+        .await?;
+        let sent = carrier
+            .send_sms(&OutboundSms {
+                from: from.phone_number.clone(),
+                to: to.as_str().to_string(),
+                body,
+                status_callback: format!("{}/twilio/sms-status", self.public_base_url),
+            })
+            .await;
+        let txn = self.db.begin().await?;
+        let row = crate::app::sms::settle(&txn, &self.prices, row, sent.as_ref().cloned()).await?;
+        txn.commit().await?;
+        Ok(match sent {
+            Ok(_) => EffectOutcome::Done(done(&row)),
+            Err(e @ (TelephonyError::Unavailable(_) | TelephonyError::NotConfigured)) => fail(e.to_string()),
+            Err(e) => transient(e),
+        })
+    }
+
+    async fn email(&self, call: &EffectCall<'_>, seed: &str) -> Result<EffectOutcome, DbErr> {
+        let id = ids::derived_id(ids::EMAIL, seed);
+        let done = |m: &thruai_entities::email_message::Model| {
+            json!({ "emailId": m.id, "threadId": m.thread_id, "status": m.status, "to": m.to_addresses.0 })
+        };
+        if let Some(m) = store::email::find_message(&self.db, &id).await?.filter(|m| m.org_id == call.org_id) {
+            return Ok(match m.status.as_str() {
+                "failed" => transient(m.error.unwrap_or_else(|| "the provider refused the message".into())),
+                "queued" => self.in_doubt(m.created_at, "e-mail"),
+                _ => EffectOutcome::Done(done(&m)),
+            });
+        }
+        let input = call.input;
+        let to = match input.get("to") {
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(String::from).collect(),
+            Some(Value::String(s)) => s.split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+            _ => Vec::new(),
+        };
+        let req = SendRequest {
+            agent_id: text(input, "agentId").map(String::from),
+            from: text(input, "from").map(String::from),
+            to,
+            subject: text(input, "subject").map(String::from),
+            text: text(input, "text").map(String::from),
+            html: text(input, "html").map(String::from),
+            idempotency_key: Some(seed.to_string()),
+            id: Some(id),
+            ..SendRequest::default()
+        };
+        Ok(match self.email.send(call.org_id, req).await {
+            Ok(m) => EffectOutcome::Done(done(&m)),
+            Err(e @ (MailError::Provider(_) | MailError::Db(_) | MailError::Model(_))) => transient(e),
+            Err(e) => fail(e.to_string()),
+        })
+    }
+
+    async fn call(&self, call: &EffectCall<'_>, seed: &str) -> Result<EffectOutcome, DbErr> {
+        let id = ids::derived_id(ids::CALL, seed);
+        let poll = Utc::now() + chrono::Duration::milliseconds(i64::try_from(self.settings.call_poll_ms).unwrap_or(1000));
+        if let Some(c) = store::calls::find(&self.db, call.org_id, &id).await? {
+            if c.status.is_terminal() {
+                let summary = store::analyses::find(&self.db, &c.id).await.ok().flatten().map(|a| a.summary);
+                return Ok(EffectOutcome::Done(json!({
+                    "callId": c.id,
+                    "status": c.status.to_string(),
+                    "outcome": c.status.to_string(),
+                    "endReason": c.end_reason,
+                    "durationSeconds": c.duration_secs,
+                    "summary": summary,
+                })));
+            }
+            let timeout = call.input.get("timeoutSeconds").and_then(Value::as_i64).unwrap_or(7_200);
+            if Utc::now() - call.started_at > chrono::Duration::seconds(timeout) {
+                return Ok(fail(format!("call {} did not end within {timeout} s", c.id)));
+            }
+            return Ok(EffectOutcome::Pending(poll));
+        }
+        let input = call.input;
+        let Some(to) = text(input, "to").and_then(|t| E164::parse(t).ok()) else {
+            return Ok(fail(format!(
+                "'{}' is not an E.164 phone number",
+                text(input, "to").unwrap_or_default()
+            )));
+        };
+        let from = match text(input, "from").map(E164::parse) {
+            Some(Ok(f)) => Some(f),
+            Some(Err(_)) => return Ok(fail("data.from is not an E.164 phone number")),
+            None => None,
+        };
+        let variables: BTreeMap<String, String> = input
+            .get("variables")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), String::from)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let outbound = self
+            .calls
+            .prepare_outbound(
+                call.org_id,
+                OutboundRequest {
+                    agent_id: text(input, "agentId").unwrap_or_default().to_string().into(),
+                    to,
+                    from,
+                    variables,
+                    metadata: json!({ "workflow": { "executionId": call.execution_id, "step": call.key } }),
+                },
+            )
+            .await;
+        let outbound = match outbound {
+            Ok(o) => o.with_id(id),
+            Err(CallError::Db(e)) => return Err(e),
+            Err(e) => return Ok(fail(e.to_string())),
+        };
+        store::calls::insert(&self.db, outbound.row().clone()).await?;
+        self.calls.dial_recorded(outbound, Some(seed.to_string()));
+        Ok(EffectOutcome::Pending(poll))
+    }
+
+    async fn webhook(&self, call: &EffectCall<'_>) -> EffectOutcome {
+        let input = call.input;
+        let (mut url, mut secret) = (text(input, "url").map(String::from), text(input, "secret").map(String::from));
+        if let Some(hook_id) = text(input, "webhookId") {
+            match store::webhooks::find(&self.db, call.org_id, hook_id).await {
+                Ok(Some(h)) => {
+                    url = url.or(Some(h.url.clone()));
+                    match open_secret(&self.crypto, &h.secret).await {
+                        Ok(s) => secret = Some(s),
+                        Err(e) => return fail(format!("webhook {hook_id}'s secret cannot be opened: {e}")),
+                    }
+                }
+                Ok(None) => return fail(format!("webhook '{hook_id}' not found")),
+                Err(e) => return transient(e),
+            }
+        }
+        let (Some(url), Some(secret)) = (url, secret) else {
+            return fail("a webhook step needs a url and a secret (or a webhookId)");
+        };
+        let payload = json!({
+            "type": "workflow.step",
+            "timestamp": Utc::now().to_rfc3339(),
+            "data": input.get("body").cloned().unwrap_or(Value::Null),
+        })
+        .to_string();
+        let timeout = Duration::from_millis(self.settings.webhook_timeout_ms);
+        let report = self.webhooks.send_signed(&url, &secret, call.key, payload, timeout).await;
+        use thruai_actors::webhook::state::Outcome;
+        match report.outcome {
+            Outcome::Response { status, .. } if (200..300).contains(&status) => {
+                EffectOutcome::Done(json!({ "status": status, "body": report.body }))
+            }
+            Outcome::Response { status, .. } if status == 408 || status == 429 || status >= 500 => {
+                transient(format!("the endpoint answered {status}"))
+            }
+            Outcome::Response { status, .. } => fail(format!("the endpoint answered {status}")),
+            Outcome::Timeout => transient("the endpoint did not answer in time"),
+            Outcome::Network(e) => transient(e),
+            Outcome::Refused(e) => fail(e),
+        }
+    }
+}

@@ -1,0 +1,315 @@
+//! Workflows: publishing (the draft checked and frozen as an immutable version), triggering
+//! (an execution pinned to that version, run by a supervised `WorkflowActor`), event
+//! triggers (the outbox read as a feed, each event starting a workflow once) and dry runs
+//! (the draft walked with simulated effects).
+
+mod dry_run;
+mod effects;
+mod events;
+mod ports;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use serde_json::{Value, json};
+use thruai_actors::{
+    WorkflowSupervisor,
+    workflow::{
+        graph::{Compiled, Graph, Problem},
+        state::ExecState,
+        supervisor::WorkflowConfig,
+    },
+};
+use thruai_entities::{workflow, workflow_execution, workflow_version};
+
+pub use self::dry_run::{DryRun, DryStep};
+use self::{effects::Effects, ports::DbPorts};
+use crate::{
+    app::{calls::Calls, email::Email, webhooks::Webhooks},
+    config::WorkflowSettings,
+    crypto::Crypto,
+    domain::{ids, pricing::Prices},
+    error::{CodedError, ErrorCode, db_code},
+    store::{self, workflows as wf},
+};
+
+/// Why a workflow request cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("Workflow '{0}' not found")]
+    NotFound(String),
+    #[error("Workflow '{0}' is not published: publish it with POST /workflows/{0}/publish first")]
+    NotPublished(String),
+    #[error("The workflow cannot be published: {}", .0.first().map_or_else(String::new, describe))]
+    Invalid(Vec<Problem>),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+fn describe(p: &Problem) -> String {
+    match &p.node_id {
+        Some(n) => format!("node '{n}' {}: {}", p.field, p.message),
+        None => format!("{}: {}", p.field, p.message),
+    }
+}
+
+impl CodedError for WorkflowError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::NotPublished(_) => ErrorCode::WorkflowNotPublished,
+            Self::Invalid(_) => ErrorCode::InvalidWorkflow,
+            Self::Db(e) => db_code(e),
+        }
+    }
+
+    fn details(&self) -> Option<Value> {
+        match self {
+            Self::Invalid(problems) => Some(json!(problems
+                .iter()
+                .map(|p| json!({
+                    "field": p.node_id.as_ref().map_or_else(|| p.field.clone(), |n| format!("nodes[{n}].{}", p.field)),
+                    "nodeId": p.node_id,
+                    "message": p.message,
+                }))
+                .collect::<Vec<_>>())),
+            _ => None,
+        }
+    }
+}
+
+/// What the effects need from the rest of the server.
+pub struct Parts {
+    pub db: DatabaseConnection,
+    pub settings: WorkflowSettings,
+    pub calls: Calls,
+    pub email: Email,
+    pub webhooks: Webhooks,
+    pub crypto: Crypto,
+    pub prices: Arc<Prices>,
+    pub public_base_url: String,
+    pub failpoint: String,
+}
+
+#[derive(Clone)]
+pub struct Workflows {
+    db: DatabaseConnection,
+    settings: Arc<WorkflowSettings>,
+    supervisor: WorkflowSupervisor,
+}
+
+/// The draft as a graph; a `trigger` given beside the nodes (and no trigger node) becomes
+/// the trigger node, leading to the nodes nothing leads to.
+pub fn draft_graph(row: &workflow::Model) -> Result<Graph, Vec<Problem>> {
+    let mut graph = Graph::from_draft(&row.nodes, &row.edges)?;
+    let has_trigger = graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.kind.to_ascii_lowercase().as_str(), "trigger" | "start"));
+    if let (false, Some(trigger)) = (has_trigger, row.trigger.as_ref().filter(|t| !t.is_null())) {
+        let id = "trigger".to_string();
+        let roots: Vec<String> = graph
+            .nodes
+            .iter()
+            .filter(|n| !graph.edges.iter().any(|e| e.target == n.id))
+            .map(|n| n.id.clone())
+            .collect();
+        for r in roots {
+            graph.edges.push(thruai_actors::workflow::graph::Edge {
+                id: None,
+                source: id.clone(),
+                target: r,
+                condition: None,
+            });
+        }
+        graph.nodes.insert(
+            0,
+            thruai_actors::workflow::graph::Node {
+                id,
+                kind: "trigger".into(),
+                data: trigger.clone(),
+                position: None,
+            },
+        );
+    }
+    Ok(graph)
+}
+
+impl Workflows {
+    /// Starts the supervisor (which resumes every unfinished execution as it comes due) and
+    /// the event feed.
+    pub fn start(parts: Parts) -> Self {
+        let settings = Arc::new(parts.settings.clone());
+        let ports = Arc::new(DbPorts::new(
+            parts.db.clone(),
+            Effects::new(&parts),
+            parts.failpoint.clone(),
+        ));
+        let supervisor = WorkflowSupervisor::start(
+            ports,
+            WorkflowConfig {
+                tick: std::time::Duration::from_millis(settings.tick_ms),
+                lease: std::time::Duration::from_millis(settings.lease_ms),
+                max_running: settings.max_running,
+            },
+        );
+        let me = Self {
+            db: parts.db,
+            settings,
+            supervisor,
+        };
+        events::start(me.clone());
+        me
+    }
+
+    pub fn shutdown(&self) {
+        self.supervisor.shutdown();
+    }
+
+    pub async fn running(&self) -> usize {
+        self.supervisor.running().await
+    }
+
+    /// Checks the draft — its graph, and that every agent, number and webhook it names is
+    /// the organisation's — and freezes it as the next version.
+    ///
+    /// # Errors
+    /// [`WorkflowError::Invalid`] naming the node and field at fault.
+    pub async fn publish(&self, org_id: &str, id: &str) -> Result<workflow::Model, WorkflowError> {
+        let mut row = wf::find(&self.db, org_id, id)
+            .await?
+            .ok_or_else(|| WorkflowError::NotFound(id.to_string()))?;
+        let graph = draft_graph(&row).map_err(WorkflowError::Invalid)?;
+        let compiled = graph.compile().map_err(WorkflowError::Invalid)?;
+        self.check_references(org_id, &compiled).await?;
+        let now = Utc::now();
+        let txn = self.db.begin().await?;
+        row.version += 1;
+        row.is_published = true;
+        row.published_at = Some(now);
+        row.trigger_event = compiled.trigger_event().map(str::to_string);
+        row.updated_at = now;
+        wf::insert_version(
+            &txn,
+            workflow_version::Model {
+                workflow_id: row.id.clone(),
+                version: row.version,
+                org_id: org_id.to_string(),
+                graph: serde_json::to_value(&graph).unwrap_or_default(),
+                published_at: now,
+            },
+        )
+        .await?;
+        let row = wf::save(&txn, row).await?;
+        txn.commit().await?;
+        Ok(row)
+    }
+
+    async fn check_references(&self, org_id: &str, graph: &Compiled) -> Result<(), WorkflowError> {
+        let mut problems = Vec::new();
+        for (kind, node, id) in graph.references() {
+            let owned = match kind {
+                "agent" => store::agents::find(&self.db, org_id, &id).await?.is_some(),
+                "number" => store::phone_numbers::find_by_number(&self.db, org_id, &id).await?.is_some(),
+                _ => store::webhooks::find(&self.db, org_id, &id).await?.is_some(),
+            };
+            if !owned {
+                let field = match kind {
+                    "agent" => "data.agentId",
+                    "number" => "data.from",
+                    _ => "data.webhookId",
+                };
+                problems.push(Problem {
+                    node_id: Some(node),
+                    field: field.into(),
+                    message: format!("{kind} '{id}' is not one of this organization's"),
+                });
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(WorkflowError::Invalid(problems)) }
+    }
+
+    /// Starts an execution of the published version. `trigger_key` (an event's id) makes
+    /// the start happen once: `None` is returned when that key started one already.
+    ///
+    /// # Errors
+    /// Not found, not published, database failures.
+    pub async fn trigger(
+        &self,
+        org_id: &str,
+        id: &str,
+        input: Value,
+        trigger: Value,
+        trigger_key: Option<String>,
+    ) -> Result<Option<workflow_execution::Model>, WorkflowError> {
+        let row = wf::find(&self.db, org_id, id)
+            .await?
+            .ok_or_else(|| WorkflowError::NotFound(id.to_string()))?;
+        if !row.is_published || row.version == 0 {
+            return Err(WorkflowError::NotPublished(id.to_string()));
+        }
+        let graph = wf::version_graph(&self.db, id, row.version)
+            .await?
+            .and_then(|g| serde_json::from_value::<Graph>(g).ok())
+            .and_then(|g| g.compile().ok())
+            .ok_or_else(|| WorkflowError::NotPublished(id.to_string()))?;
+        let now = Utc::now();
+        let exec_id = ids::new_id(ids::EXECUTION);
+        let state = ExecState::start(&graph, &exec_id, input.clone(), trigger.clone());
+        let exec = workflow_execution::Model {
+            id: exec_id,
+            org_id: org_id.to_string(),
+            workflow_id: id.to_string(),
+            version: row.version,
+            status: "queued".into(),
+            trigger: trigger.clone(),
+            trigger_key,
+            input: input.clone(),
+            state: serde_json::to_value(&state).unwrap_or_default(),
+            dry_run: false,
+            error: None,
+            wake_at: Some(now),
+            lease_until: None,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            updated_at: now,
+        };
+        let txn = self.db.begin().await?;
+        if !wf::insert_execution(&txn, exec.clone()).await? {
+            return Ok(None);
+        }
+        store::outbox::record(
+            &txn,
+            org_id,
+            "workflow.triggered",
+            json!({
+                "executionId": exec.id,
+                "workflowId": id,
+                "version": row.version,
+                "trigger": trigger,
+                "input": input,
+            }),
+        )
+        .await?;
+        txn.commit().await?;
+        self.supervisor.run(&exec.id);
+        Ok(Some(exec))
+    }
+
+    /// Walks the draft with simulated effects: the path taken, each step's settings and
+    /// output. `simulate` gives effects' outputs by node id (a call's `{status}`, …).
+    ///
+    /// # Errors
+    /// Not found, or a draft that cannot be compiled.
+    pub async fn dry_run(&self, org_id: &str, id: &str, input: Value, simulate: Value) -> Result<DryRun, WorkflowError> {
+        let row = wf::find(&self.db, org_id, id)
+            .await?
+            .ok_or_else(|| WorkflowError::NotFound(id.to_string()))?;
+        let graph = draft_graph(&row)
+            .and_then(|g| g.compile())
+            .map_err(WorkflowError::Invalid)?;
+        Ok(dry_run::walk(&graph, input, &simulate))
+    }
+}
