@@ -143,7 +143,14 @@ impl Webhooks {
 impl Webhooks {
     /// Sends one signed message (a workflow's webhook step) through the SSRF guard;
     /// `msg_id` is its `webhook-id`, the same on every attempt.
-    pub async fn send_signed(&self, url: &str, secret: &str, msg_id: &str, payload: String, timeout: Duration) -> SendReport {
+    pub async fn send_signed(
+        &self,
+        url: &str,
+        secret: &str,
+        msg_id: &str,
+        payload: String,
+        timeout: Duration,
+    ) -> SendReport {
         self.sender
             .send(OutgoingMessage {
                 url: url.to_string(),

@@ -51,13 +51,29 @@ pub struct WorkflowIn {
 }
 
 fn check_graph(v: &mut Validator, nodes: Option<&Vec<Value>>, edges: Option<&Vec<Value>>, trigger: Option<&Value>) {
-    v.check(nodes.is_none_or(|n| n.len() <= MAX_NODES), "nodes", format!("at most {MAX_NODES} nodes"));
-    v.check(edges.is_none_or(|e| e.len() <= MAX_EDGES), "edges", format!("at most {MAX_EDGES} edges"));
+    v.check(
+        nodes.is_none_or(|n| n.len() <= MAX_NODES),
+        "nodes",
+        format!("at most {MAX_NODES} nodes"),
+    );
+    v.check(
+        edges.is_none_or(|e| e.len() <= MAX_EDGES),
+        "edges",
+        format!("at most {MAX_EDGES} edges"),
+    );
     for (i, n) in nodes.into_iter().flatten().enumerate() {
-        v.check(n.is_object(), &format!("nodes[{i}]"), "must be an object {id, type, data}");
+        v.check(
+            n.is_object(),
+            &format!("nodes[{i}]"),
+            "must be an object {id, type, data}",
+        );
     }
     for (i, e) in edges.into_iter().flatten().enumerate() {
-        v.check(e.is_object(), &format!("edges[{i}]"), "must be an object {source, target, condition?}");
+        v.check(
+            e.is_object(),
+            &format!("edges[{i}]"),
+            "must be an object {source, target, condition?}",
+        );
     }
     v.check(
         trigger.is_none_or(|t| t.is_object() || t.is_null()),
@@ -90,7 +106,11 @@ impl Validate for WorkflowPatch {
     fn validate(&self, v: &mut Validator) {
         v.opt_length("name", self.name.as_deref().map(str::trim), 1, 200);
         v.opt_length("description", self.description.as_deref(), 0, 2000);
-        v.one_of("status", self.status.as_deref(), &["draft", "published", "active", "inactive"]);
+        v.one_of(
+            "status",
+            self.status.as_deref(),
+            &["draft", "published", "active", "inactive"],
+        );
         check_graph(v, self.nodes.as_ref(), self.edges.as_ref(), self.trigger.as_ref());
     }
 }
@@ -347,7 +367,10 @@ pub async fn delete(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> 
     let row = owned(&ctx, &id).await?;
     let txn = ctx.begin().await?;
     wf::delete(&txn, &row.id).await?;
-    let out = DeletedOut::new(format!("Workflow '{}' deleted with its versions and executions", row.name));
+    let out = DeletedOut::new(format!(
+        "Workflow '{}' deleted with its versions and executions",
+        row.name
+    ));
     ctx.commit(txn, StatusCode::OK, &out).await
 }
 
@@ -416,9 +439,20 @@ async fn with_steps(ctx: &Ctx, rows: Vec<workflow_execution::Model>) -> ApiResul
 
 pub async fn executions(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> ApiResult<HttpResponse> {
     let page = q.page()?;
-    let status = q.one_of("status", &["queued", "running", "waiting", "succeeded", "failed", "canceled"])?;
+    let status = q.one_of(
+        "status",
+        &["queued", "running", "waiting", "succeeded", "failed", "canceled"],
+    )?;
     owned(&ctx, &id).await?;
-    let (rows, total) = wf::executions(ctx.db(), ctx.org(), &id, status.as_deref(), page.offset(), page.page_size).await?;
+    let (rows, total) = wf::executions(
+        ctx.db(),
+        ctx.org(),
+        &id,
+        status.as_deref(),
+        page.offset(),
+        page.page_size,
+    )
+    .await?;
     let items = with_steps(&ctx, rows).await?;
     Ok(envelope::list("executions", &items, page.info(total)))
 }
@@ -452,27 +486,58 @@ pub fn routes() -> Vec<RouteSpec> {
         })
     };
     vec![
-        RouteSpec::new(M::GET, "/workflows", "workflows", "list_workflows", "List workflows", |r| r.to(list))
-            .key(READ)
-            .returns_list::<WorkflowOut>("workflows"),
-        RouteSpec::new(M::GET, "/workflows/:id", "workflows", "get_workflow", "Get workflow by ID", |r| r.to(get))
-            .key(READ)
-            .returns::<WorkflowOut>(),
-        RouteSpec::new(M::POST, "/workflows", "workflows", "create_workflow", "Create workflow", |r| r.to(create))
-            .key(WRITE)
-            .body::<WorkflowIn>()
-            .example(example_graph)
-            .returns::<WorkflowOut>(),
-        RouteSpec::new(M::PATCH, "/workflows/:id", "workflows", "update_workflow", "Update workflow", |r| {
-            r.to(update)
-        })
+        RouteSpec::new(
+            M::GET,
+            "/workflows",
+            "workflows",
+            "list_workflows",
+            "List workflows",
+            |r| r.to(list),
+        )
+        .key(READ)
+        .returns_list::<WorkflowOut>("workflows"),
+        RouteSpec::new(
+            M::GET,
+            "/workflows/:id",
+            "workflows",
+            "get_workflow",
+            "Get workflow by ID",
+            |r| r.to(get),
+        )
+        .key(READ)
+        .returns::<WorkflowOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/workflows",
+            "workflows",
+            "create_workflow",
+            "Create workflow",
+            |r| r.to(create),
+        )
+        .key(WRITE)
+        .body::<WorkflowIn>()
+        .example(example_graph)
+        .returns::<WorkflowOut>(),
+        RouteSpec::new(
+            M::PATCH,
+            "/workflows/:id",
+            "workflows",
+            "update_workflow",
+            "Update workflow",
+            |r| r.to(update),
+        )
         .key(WRITE)
         .body::<WorkflowPatch>()
         .example(|| json!({ "description": "Texts callers we missed" }))
         .returns::<WorkflowOut>(),
-        RouteSpec::new(M::DELETE, "/workflows/:id", "workflows", "delete_workflow", "Delete workflow", |r| {
-            r.to(delete)
-        })
+        RouteSpec::new(
+            M::DELETE,
+            "/workflows/:id",
+            "workflows",
+            "delete_workflow",
+            "Delete workflow",
+            |r| r.to(delete),
+        )
         .key(WRITE)
         .returns::<DeletedOut>(),
         RouteSpec::new(

@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, prelude::*, sea_query::{ExprTrait, OnConflict},
+    ActiveValue::Set,
+    ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    prelude::*,
+    sea_query::{ExprTrait, OnConflict},
 };
 use serde_json::Value;
 use thruai_entities::{
@@ -172,7 +174,12 @@ pub async fn due(db: &impl ConnectionTrait, now: DateTime<Utc>, limit: u64) -> R
 }
 
 /// Takes an unfinished execution nobody holds; false otherwise.
-pub async fn claim(db: &impl ConnectionTrait, id: &str, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, DbErr> {
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    id: &str,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     let res = execution::Entity::update_many()
         .col_expr(execution::Column::LeaseUntil, Expr::value(until))
         .col_expr(execution::Column::Status, Expr::value("running"))

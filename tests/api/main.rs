@@ -51,3 +51,4 @@ mod twilio_client;
 mod webhooks;
 mod webhooks_crash;
 mod webhooks_restart;
+mod workflows;

@@ -254,10 +254,23 @@ impl Calls {
     pub fn dial_recorded(&self, call: Outbound, intent_key: Option<String>) {
         let calls = self.clone();
         actix_web::rt::spawn(async move {
-            if let Err(e) = calls.dial(call.row, call.carrier, intent_key.as_deref(), &call.setup).await {
+            if let Err(e) = calls
+                .dial(call.row, call.carrier, intent_key.as_deref(), &call.setup)
+                .await
+            {
                 tracing::warn!(error = %e, "an outbound call was not placed");
             }
         });
+    }
+
+    /// Dials a recorded outbound call and waits for the carrier's answer.
+    ///
+    /// # Errors
+    /// [`DialError::Refused`] when the carrier refused the call.
+    pub async fn dial_outbound(&self, call: Outbound, intent_key: &str) -> Result<String, DialError> {
+        self.dial(call.row, call.carrier, Some(intent_key), &call.setup)
+            .await
+            .map(|(sid, _)| sid)
     }
 
     /// The number an inbound call to `to` reached, when it is one of ours.

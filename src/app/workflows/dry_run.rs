@@ -50,8 +50,16 @@ pub fn walk(graph: &Compiled, input: Value, simulate: &Value) -> DryRun {
         };
         let (input, output, is_sim) = match p.action {
             Action::Local(out) => (json!({}), out, false),
-            Action::Wait(until) => (json!({ "until": until.to_rfc3339() }), json!({ "until": until.to_rfc3339() }), true),
-            Action::Effect(settings) => (settings, simulate.get(&p.node).cloned().unwrap_or_else(|| simulated(p.kind)), true),
+            Action::Wait(until) => (
+                json!({ "until": until.to_rfc3339() }),
+                json!({ "until": until.to_rfc3339() }),
+                true,
+            ),
+            Action::Effect(settings) => (
+                settings,
+                simulate.get(&p.node).cloned().unwrap_or_else(|| simulated(p.kind)),
+                true,
+            ),
         };
         steps.push(DryStep {
             node_id: p.node.clone(),

@@ -51,7 +51,11 @@ fn transient(error: impl std::fmt::Display) -> EffectOutcome {
 }
 
 fn text<'a>(input: &'a Value, key: &str) -> Option<&'a str> {
-    input.get(key).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+    input
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
 }
 
 impl Effects {
@@ -72,7 +76,8 @@ impl Effects {
         if call.dry_run {
             return EffectOutcome::Done(json!({ "simulated": true }));
         }
-        let seed = format!("{}#{}", call.key, call.attempt);
+        // URL-safe: a call's intent rides in its status callback URL.
+        let seed = format!("{}-{}", call.key.replace(':', "-"), call.attempt);
         let result = match call.kind {
             "sms" => self.sms(&call, &seed).await,
             "email" => self.email(&call, &seed).await,
@@ -98,12 +103,13 @@ impl Effects {
 
     async fn sms(&self, call: &EffectCall<'_>, seed: &str) -> Result<EffectOutcome, DbErr> {
         let id = ids::derived_id(ids::SMS, seed);
-        let done = |m: &thruai_entities::sms_message::Model| {
-            json!({ "smsId": m.id, "status": m.status, "to": m.to_number, "from": m.from_number, "segments": m.num_segments })
-        };
+        let done = |m: &thruai_entities::sms_message::Model| json!({ "smsId": m.id, "status": m.status, "to": m.to_number, "from": m.from_number, "segments": m.num_segments });
         if let Some(m) = store::sms::find_message(&self.db, call.org_id, &id).await? {
             return Ok(match (m.status.as_str(), &m.provider_sid) {
-                ("failed", _) => transient(m.error_message.unwrap_or_else(|| "the carrier refused the message".into())),
+                ("failed", _) => transient(
+                    m.error_message
+                        .unwrap_or_else(|| "the carrier refused the message".into()),
+                ),
                 (_, Some(_)) => EffectOutcome::Done(done(&m)),
                 _ => self.in_doubt(m.created_at, "SMS"),
             });
@@ -120,9 +126,8 @@ impl Effects {
             None => {
                 let filter = store::phone_numbers::Filter::default();
                 let (rows, _) = store::phone_numbers::list(&self.db, call.org_id, &filter, 0, 100).await?;
-                rows.into_iter().find(|n| {
-                    n.status == NumberStatus::Active && n.capabilities["sms"].as_bool().unwrap_or(false)
-                })
+                rows.into_iter()
+                    .find(|n| n.status == NumberStatus::Active && n.capabilities["sms"].as_bool().unwrap_or(false))
             }
         };
         let Some(from) = from else {
@@ -177,10 +182,11 @@ impl Effects {
 
     async fn email(&self, call: &EffectCall<'_>, seed: &str) -> Result<EffectOutcome, DbErr> {
         let id = ids::derived_id(ids::EMAIL, seed);
-        let done = |m: &thruai_entities::email_message::Model| {
-            json!({ "emailId": m.id, "threadId": m.thread_id, "status": m.status, "to": m.to_addresses.0 })
-        };
-        if let Some(m) = store::email::find_message(&self.db, &id).await?.filter(|m| m.org_id == call.org_id) {
+        let done = |m: &thruai_entities::email_message::Model| json!({ "emailId": m.id, "threadId": m.thread_id, "status": m.status, "to": m.to_addresses.0 });
+        if let Some(m) = store::email::find_message(&self.db, &id)
+            .await?
+            .filter(|m| m.org_id == call.org_id)
+        {
             return Ok(match m.status.as_str() {
                 "failed" => transient(m.error.unwrap_or_else(|| "the provider refused the message".into())),
                 "queued" => self.in_doubt(m.created_at, "e-mail"),
@@ -190,7 +196,11 @@ impl Effects {
         let input = call.input;
         let to = match input.get("to") {
             Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).map(String::from).collect(),
-            Some(Value::String(s)) => s.split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+            Some(Value::String(s)) => s
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
             _ => Vec::new(),
         };
         let req = SendRequest {
@@ -213,10 +223,15 @@ impl Effects {
 
     async fn call(&self, call: &EffectCall<'_>, seed: &str) -> Result<EffectOutcome, DbErr> {
         let id = ids::derived_id(ids::CALL, seed);
-        let poll = Utc::now() + chrono::Duration::milliseconds(i64::try_from(self.settings.call_poll_ms).unwrap_or(1000));
+        let poll =
+            Utc::now() + chrono::Duration::milliseconds(i64::try_from(self.settings.call_poll_ms).unwrap_or(1000));
         if let Some(c) = store::calls::find(&self.db, call.org_id, &id).await? {
             if c.status.is_terminal() {
-                let summary = store::analyses::find(&self.db, &c.id).await.ok().flatten().map(|a| a.summary);
+                let summary = store::analyses::find(&self.db, &c.id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|a| a.summary);
                 return Ok(EffectOutcome::Done(json!({
                     "callId": c.id,
                     "status": c.status.to_string(),
@@ -226,7 +241,11 @@ impl Effects {
                     "summary": summary,
                 })));
             }
-            let timeout = call.input.get("timeoutSeconds").and_then(Value::as_i64).unwrap_or(7_200);
+            let timeout = call
+                .input
+                .get("timeoutSeconds")
+                .and_then(Value::as_i64)
+                .unwrap_or(7_200);
             if Utc::now() - call.started_at > chrono::Duration::seconds(timeout) {
                 return Ok(fail(format!("call {} did not end within {timeout} s", c.id)));
             }
@@ -272,13 +291,23 @@ impl Effects {
             Err(e) => return Ok(fail(e.to_string())),
         };
         store::calls::insert(&self.db, outbound.row().clone()).await?;
-        self.calls.dial_recorded(outbound, Some(seed.to_string()));
-        Ok(EffectOutcome::Pending(poll))
+        Ok(match self.calls.dial_outbound(outbound, seed).await {
+            Ok(_) => EffectOutcome::Pending(poll),
+            Err(e) => transient(format!(
+                "{e}: {}",
+                std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            )),
+        })
     }
 
     async fn webhook(&self, call: &EffectCall<'_>) -> EffectOutcome {
         let input = call.input;
-        let (mut url, mut secret) = (text(input, "url").map(String::from), text(input, "secret").map(String::from));
+        let (mut url, mut secret) = (
+            text(input, "url").map(String::from),
+            text(input, "secret").map(String::from),
+        );
         if let Some(hook_id) = text(input, "webhookId") {
             match store::webhooks::find(&self.db, call.org_id, hook_id).await {
                 Ok(Some(h)) => {
@@ -302,7 +331,10 @@ impl Effects {
         })
         .to_string();
         let timeout = Duration::from_millis(self.settings.webhook_timeout_ms);
-        let report = self.webhooks.send_signed(&url, &secret, call.key, payload, timeout).await;
+        let report = self
+            .webhooks
+            .send_signed(&url, &secret, call.key, payload, timeout)
+            .await;
         use thruai_actors::webhook::state::Outcome;
         match report.outcome {
             Outcome::Response { status, .. } if (200..300).contains(&status) => {

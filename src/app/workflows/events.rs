@@ -84,7 +84,11 @@ async fn pass(w: &Workflows, seen: &mut HashMap<String, DateTime<Utc>>, catching
             .iter()
             .filter(|r| r.org_id == e.org_id && r.trigger_event.as_deref() == Some(e.event_type.as_str()))
         {
-            // A workflow's own events never start it again.
+            // Only events after the version in force was published; a workflow's own events
+            // never start it again.
+            if row.published_at.is_none_or(|p| e.created_at < p) {
+                continue;
+            }
             if e.payload.get("workflowId").and_then(Value::as_str) == Some(row.id.as_str()) {
                 continue;
             }
@@ -93,7 +97,13 @@ async fn pass(w: &Workflows, seen: &mut HashMap<String, DateTime<Utc>>, catching
                 continue;
             }
             match w
-                .trigger(&row.org_id, &row.id, e.payload.clone(), trigger, Some(format!("event:{}", e.id)))
+                .trigger(
+                    &row.org_id,
+                    &row.id,
+                    e.payload.clone(),
+                    trigger,
+                    Some(format!("event:{}", e.id)),
+                )
                 .await
             {
                 Ok(_) => {}
@@ -121,7 +131,9 @@ async fn matches_filter(w: &Workflows, row: &thruai_entities::workflow::Model, t
         .and_then(|g| serde_json::from_value::<Graph>(g).ok())
         .and_then(|g| g.compile().ok());
     Ok(match graph.map(|g| g.trigger) {
-        Some(Trigger::Event { filter: Some(f), .. }) => f.holds(&json!({ "trigger": trigger, "input": trigger["payload"] })),
+        Some(Trigger::Event { filter: Some(f), .. }) => {
+            f.holds(&json!({ "trigger": trigger, "input": trigger["payload"] }))
+        }
         Some(_) => true,
         None => false,
     })

@@ -211,7 +211,9 @@ impl Workflows {
         for (kind, node, id) in graph.references() {
             let owned = match kind {
                 "agent" => store::agents::find(&self.db, org_id, &id).await?.is_some(),
-                "number" => store::phone_numbers::find_by_number(&self.db, org_id, &id).await?.is_some(),
+                "number" => store::phone_numbers::find_by_number(&self.db, org_id, &id)
+                    .await?
+                    .is_some(),
                 _ => store::webhooks::find(&self.db, org_id, &id).await?.is_some(),
             };
             if !owned {
@@ -227,7 +229,11 @@ impl Workflows {
                 });
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(WorkflowError::Invalid(problems)) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(WorkflowError::Invalid(problems))
+        }
     }
 
     /// Starts an execution of the published version. `trigger_key` (an event's id) makes
@@ -303,7 +309,13 @@ impl Workflows {
     ///
     /// # Errors
     /// Not found, or a draft that cannot be compiled.
-    pub async fn dry_run(&self, org_id: &str, id: &str, input: Value, simulate: Value) -> Result<DryRun, WorkflowError> {
+    pub async fn dry_run(
+        &self,
+        org_id: &str,
+        id: &str,
+        input: Value,
+        simulate: Value,
+    ) -> Result<DryRun, WorkflowError> {
         let row = wf::find(&self.db, org_id, id)
             .await?
             .ok_or_else(|| WorkflowError::NotFound(id.to_string()))?;

@@ -47,7 +47,12 @@ impl DbPorts {
 
     async fn graph(&self, workflow_id: &str, version: i32) -> Result<Option<Arc<Compiled>>, DbErr> {
         let key = (workflow_id.to_string(), version);
-        if let Some(g) = self.versions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&key) {
+        if let Some(g) = self
+            .versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
             return Ok(Some(g.clone()));
         }
         let Some(compiled) = wf::version_graph(&self.db, workflow_id, version)
@@ -106,7 +111,11 @@ impl WorkflowPorts for DbPorts {
         let Some((exec, last)) = found else {
             return Ok(None);
         };
-        let Some(graph) = self.graph(&exec.workflow_id, exec.version).await.map_err(PortError::new)? else {
+        let Some(graph) = self
+            .graph(&exec.workflow_id, exec.version)
+            .await
+            .map_err(PortError::new)?
+        else {
             return Ok(None);
         };
         let state: ExecState = serde_json::from_value(exec.state).map_err(PortError::new)?;
@@ -129,7 +138,13 @@ impl WorkflowPorts for DbPorts {
         }))
     }
 
-    async fn begin(&self, id: &str, planned: &Planned, input: &Value, state: &ExecState) -> Result<OpenStep, PortError> {
+    async fn begin(
+        &self,
+        id: &str,
+        planned: &Planned,
+        input: &Value,
+        state: &ExecState,
+    ) -> Result<OpenStep, PortError> {
         let (db, id) = (self.db.clone(), id.to_string());
         let now = Utc::now();
         let row = workflow_step::Model {

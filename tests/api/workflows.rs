@@ -1,0 +1,379 @@
+//! Workflows end to end: a published graph run by its actor (set, wait, a signed webhook, a
+//! branch on its answer, a call placed once through the sandbox carrier) with its journal; the
+//! contract's refusals; an event starting a workflow once; a dry run that places nothing.
+
+use std::time::Duration;
+
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+use thruai::{config::Settings, net::signing::WebhookSecret};
+use thruai_entities::sandbox_call;
+
+use crate::{
+    chaos_sink::ChaosSink,
+    helpers::{TestApp, spawn_with},
+};
+
+fn fast(s: &mut Settings) {
+    s.security.url_allowlist = vec!["127.0.0.1/32".into()];
+    s.workflows.tick_ms = 50;
+    s.workflows.events_tick_ms = 50;
+    s.workflows.call_poll_ms = 100;
+}
+
+async fn created(app: &TestApp, path: &str, body: &Value) -> Value {
+    let r = app.post(path, body).await;
+    assert!(
+        r.status == 201 || r.status == 200 || r.status == 202,
+        "{path}: {} {:?}",
+        r.status,
+        r.body
+    );
+    r.data().clone()
+}
+
+/// Publishes with an empty body, as the public client does.
+async fn publish(app: &TestApp, id: &str) -> crate::helpers::Reply {
+    app.send(app.req(reqwest::Method::POST, &format!("/workflows/{id}/publish")))
+        .await
+}
+
+/// Waits for the workflow's newest execution to finish.
+async fn finished(app: &TestApp, workflow: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        let r = app.get(&format!("/workflows/{workflow}/executions")).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        last = r.data().clone();
+        if let Some(e) = r.data()["executions"].as_array().and_then(|a| a.first()) {
+            if matches!(e["status"].as_str(), Some("succeeded" | "failed")) {
+                return e.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the execution of {workflow} never finished: {last:#}");
+}
+
+/// Waits for the workflow's newest execution to wait at `node`.
+async fn waiting_at(app: &TestApp, workflow: &str, node: &str) -> Value {
+    for _ in 0..200 {
+        let r = app.get(&format!("/workflows/{workflow}/executions")).await;
+        if let Some(e) = r.data()["executions"].as_array().and_then(|a| a.first()) {
+            if e["status"] == json!("waiting") && e["currentNode"] == json!(node) {
+                return e.clone();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the execution of {workflow} never waited at {node}");
+}
+
+#[actix_web::test]
+async fn a_published_workflow_runs_its_steps_once_and_journals_them() {
+    let app = spawn_with(fast).await;
+    let sink = ChaosSink::start().await;
+    let (_, secret) = WebhookSecret::generate();
+    sink.set_secret(&secret);
+    created(&app, "/telephony/numbers/provision", &json!({ "areaCode": "415" })).await;
+    let agent = created(
+        &app,
+        "/agents",
+        &json!({ "name": "Caller", "pipelineMode": "traditional" }),
+    )
+    .await;
+    let wf = created(
+        &app,
+        "/workflows",
+        &json!({
+            "name": "Call, then report",
+            "nodes": [
+                { "id": "start", "type": "trigger", "data": { "type": "manual" } },
+                { "id": "greet", "type": "set", "data": { "variables": { "greeting": "Hi {{name}}" } } },
+                { "id": "pause", "type": "wait", "data": { "seconds": 1 } },
+                { "id": "report", "type": "webhook", "data": { "url": sink.url("/hook"), "secret": secret, "body": { "greeting": "{{greeting}}", "name": "{{input.name}}" } } },
+                { "id": "dial", "type": "call", "data": { "agentId": agent["id"], "to": "{{phone}}" } }
+            ],
+            "edges": [
+                { "source": "start", "target": "greet" },
+                { "source": "greet", "target": "pause" },
+                { "from": "pause", "to": "report" },
+                { "source": "report", "target": "dial", "condition": { "type": "equation", "equations": [{ "left": "steps.report.status", "operator": "==", "right": "200" }] } }
+            ]
+        }),
+    )
+    .await;
+    let id = wf["id"].as_str().unwrap();
+    assert!(id.starts_with("WFL-") && wf["isPublished"] == json!(false), "{wf}");
+
+    let r = publish(&app, id).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        (r.data()["isPublished"].clone(), r.data()["version"].clone()),
+        (json!(true), json!(1))
+    );
+    assert!(r.data()["publishedAt"].is_string());
+
+    // +1 415 555 02XX: the sandbox far end is busy.
+    let t = app
+        .post(
+            &format!("/workflows/{id}/trigger"),
+            &json!({ "input": { "name": "Ada", "phone": "+14155550299" } }),
+        )
+        .await;
+    assert_eq!(t.status, 202, "{:?}", t.body);
+    let exec_id = t.data()["executionId"].as_str().unwrap().to_string();
+    assert!(exec_id.starts_with("EXE-") && t.data()["status"] == json!("queued"));
+
+    // The call step waits on its call, placed once at the carrier under the step's key.
+    let e = waiting_at(&app, id, "dial").await;
+    assert_eq!(e["path"], json!(["start", "greet", "pause", "report", "dial"]));
+    let steps = e["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 5, "{e:#}");
+    assert!(steps[..4].iter().all(|s| s["status"] == json!("succeeded")), "{e:#}");
+    assert_eq!(steps[4]["status"], json!("waiting"));
+    assert_eq!(steps[4]["idempotencyKey"], json!(format!("{exec_id}:dial:1")));
+    let pause = &steps[2];
+    let waited = chrono::DateTime::parse_from_rfc3339(pause["finishedAt"].as_str().unwrap()).unwrap()
+        - chrono::DateTime::parse_from_rfc3339(pause["startedAt"].as_str().unwrap()).unwrap();
+    assert!(waited >= chrono::Duration::milliseconds(990), "{waited}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls: Vec<_> = sandbox_call::Entity::find().all(&app.state.db).await.unwrap();
+    assert_eq!(calls.len(), 1, "polling the call never dials again");
+    assert_eq!(
+        calls[0].intent_key.as_deref(),
+        Some(format!("{exec_id}-dial-1-0").as_str())
+    );
+
+    // One signed webhook, its webhook-id the step's key.
+    let seen = sink.wait_for(Duration::from_secs(5), |s| !s.is_empty()).await;
+    assert_eq!(seen.len(), 1);
+    assert!(seen[0].signature_valid);
+    assert_eq!(seen[0].webhook_id, format!("{exec_id}:report:1"));
+    let body: Value = serde_json::from_str(&seen[0].body).unwrap();
+    assert_eq!(body["data"], json!({ "greeting": "Hi Ada", "name": "Ada" }));
+
+    // The outbox carried both events.
+    let events: Vec<String> = thruai_entities::outbox_event::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .filter(|t| t.starts_with("workflow."))
+        .collect();
+    assert_eq!(events, vec!["workflow.triggered"]);
+
+    // One execution, readable on its own.
+    let one = app.get(&format!("/workflows/{id}/executions/{exec_id}")).await;
+    assert_eq!(
+        (one.status.as_u16(), one.data()["variables"]["greeting"].clone()),
+        (200, json!("Hi Ada"))
+    );
+}
+
+#[actix_web::test]
+async fn refusals_carry_the_contract_codes_and_other_organisations_see_nothing() {
+    let app = spawn_with(fast).await;
+    let other = app.other_org().await;
+    let foreign_agent = created(&other, "/agents", &json!({ "name": "Theirs" })).await;
+
+    // Drafts may be incomplete; publication names the node and the field.
+    let wf = created(
+        &app,
+        "/workflows",
+        &json!({ "name": "Half done", "nodes": [{ "id": "t", "type": "trigger" }, { "id": "c", "type": "call", "data": {} }], "edges": [{ "source": "t", "target": "c" }] }),
+    )
+    .await;
+    let id = wf["id"].as_str().unwrap().to_string();
+    let r = publish(&app, &id).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "INVALID_WORKFLOW"), "{:?}", r.body);
+    let details = r.body["error"]["details"].as_array().unwrap();
+    assert_eq!(details[0]["nodeId"], json!("c"));
+    assert_eq!(details[0]["field"], json!("nodes[c].data.agentId"));
+
+    let t = app.post(&format!("/workflows/{id}/trigger"), &json!({})).await;
+    assert_eq!(
+        (t.status.as_u16(), t.code()),
+        (400, "WORKFLOW_NOT_PUBLISHED"),
+        "{:?}",
+        t.body
+    );
+
+    // Another organisation's agent is not ours to call with.
+    let r = app
+        .patch(
+            &format!("/workflows/{id}"),
+            &json!({ "nodes": [{ "id": "t", "type": "trigger" }, { "id": "c", "type": "call", "data": { "agentId": foreign_agent["id"], "to": "+14155550100" } }] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = publish(&app, &id).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "INVALID_WORKFLOW"), "{:?}", r.body);
+
+    // Wrong types and unknown fields are validation errors.
+    for bad in [
+        json!({ "name": "x", "nodes": "all of them" }),
+        json!({ "name": "x", "colour": "red" }),
+        json!({ "name": "" }),
+    ] {
+        let r = app.post("/workflows", &bad).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (400, "VALIDATION_ERROR"),
+            "{bad}: {:?}",
+            r.body
+        );
+    }
+
+    // A lone trigger is a valid graph: its execution completes at once.
+    let lone = created(
+        &app,
+        "/workflows",
+        &json!({ "name": "Lone", "trigger": { "type": "manual" } }),
+    )
+    .await;
+    let lone_id = lone["id"].as_str().unwrap();
+    assert_eq!(publish(&app, lone_id).await.status, 200);
+    assert_eq!(
+        app.post(
+            &format!("/workflows/{lone_id}/trigger"),
+            &json!({ "input": { "a": 1 } })
+        )
+        .await
+        .status,
+        202
+    );
+    let e = finished(&app, lone_id).await;
+    assert_eq!(
+        (e["status"].clone(), e["input"].clone()),
+        (json!("succeeded"), json!({ "a": 1 }))
+    );
+
+    // Editing a published workflow edits the next draft; unpublishing stops new executions.
+    app.patch(&format!("/workflows/{lone_id}"), &json!({ "description": "v2" }))
+        .await;
+    assert_eq!(
+        app.get(&format!("/workflows/{lone_id}")).await.data()["version"],
+        json!(1)
+    );
+    assert_eq!(publish(&app, lone_id).await.data()["version"], json!(2));
+    let r = app
+        .send(app.req(reqwest::Method::POST, &format!("/workflows/{lone_id}/unpublish")))
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), r.data()["isPublished"].clone()),
+        (200, json!(false))
+    );
+    let t = app.post(&format!("/workflows/{lone_id}/trigger"), &json!({})).await;
+    assert_eq!(t.code(), "WORKFLOW_NOT_PUBLISHED");
+
+    // Another organisation's ids are not found.
+    for (method, path) in [
+        (reqwest::Method::GET, format!("/workflows/{lone_id}")),
+        (reqwest::Method::DELETE, format!("/workflows/{lone_id}")),
+        (reqwest::Method::POST, format!("/workflows/{lone_id}/publish")),
+        (reqwest::Method::POST, format!("/workflows/{lone_id}/trigger")),
+        (reqwest::Method::GET, format!("/workflows/{lone_id}/executions")),
+    ] {
+        let r = other.send(other.req(method.clone(), &path)).await;
+        assert_eq!(
+            (r.status.as_u16(), r.code()),
+            (404, "NOT_FOUND"),
+            "{method} {path}: {:?}",
+            r.body
+        );
+    }
+    let list = other.get("/workflows").await;
+    assert_eq!(list.data()["workflows"], json!([]));
+    assert_eq!(list.data()["pagination"]["total"], json!(0));
+
+    let r = app.delete(&format!("/workflows/{lone_id}")).await;
+    assert!(r.status == 200 && r.data()["message"].is_string(), "{:?}", r.body);
+    assert_eq!(app.get(&format!("/workflows/{lone_id}")).await.status, 404);
+}
+
+#[actix_web::test]
+async fn an_event_starts_its_workflow_once() {
+    let app = spawn_with(fast).await;
+    // The feed starts reading at its first pass.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let agent = created(&app, "/agents", &json!({ "name": "Watched" })).await;
+    let wf = created(
+        &app,
+        "/workflows",
+        &json!({
+            "name": "On agent change",
+            "nodes": [
+                { "id": "on", "type": "trigger", "data": { "type": "event", "event": "agent.updated" } },
+                { "id": "note", "type": "set", "data": { "variables": { "seen": "{{trigger.eventId}}" } } }
+            ],
+            "edges": [{ "source": "on", "target": "note" }]
+        }),
+    )
+    .await;
+    let id = wf["id"].as_str().unwrap();
+    assert_eq!(publish(&app, id).await.status, 200);
+    let r = app
+        .patch(
+            &format!("/agents/{}", agent["id"].as_str().unwrap()),
+            &json!({ "name": "Renamed" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    let e = finished(&app, id).await;
+    assert_eq!(e["status"], json!("succeeded"), "{e:#}");
+    assert_eq!(e["trigger"]["event"], json!("agent.updated"));
+    assert!(e["variables"]["seen"].as_str().unwrap().starts_with("EVT-"));
+    // Read again and again (the look-back window), the event started one execution.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let all = app.get(&format!("/workflows/{id}/executions")).await;
+    assert_eq!(all.data()["pagination"]["total"], json!(1), "{:?}", all.body);
+}
+
+#[actix_web::test]
+async fn a_dry_run_walks_the_draft_and_places_nothing() {
+    let app = spawn_with(fast).await;
+    let wf = created(
+        &app,
+        "/workflows",
+        &json!({
+            "name": "Draft",
+            "nodes": [
+                { "id": "t", "type": "trigger" },
+                { "id": "dial", "type": "call", "data": { "agentId": "AGT-ANY", "to": "{{phone}}" } },
+                { "id": "sorry", "type": "sms", "data": { "to": "{{phone}}", "body": "Sorry we missed you" } }
+            ],
+            "edges": [
+                { "source": "t", "target": "dial" },
+                { "source": "dial", "target": "sorry", "condition": { "left": "steps.dial.status", "operator": "!=", "right": "completed" } }
+            ]
+        }),
+    )
+    .await;
+    let id = wf["id"].as_str().unwrap();
+    let r = app
+        .post(
+            &format!("/workflows/{id}/dry-run"),
+            &json!({ "input": { "phone": "+14155550100" }, "simulate": { "dial": { "status": "no_answer" } } }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.data()["path"], json!(["t", "dial", "sorry"]));
+    assert_eq!(r.data()["steps"][2]["input"]["to"], json!("+14155550100"));
+    let r = app
+        .post(
+            &format!("/workflows/{id}/dry-run"),
+            &json!({ "input": { "phone": "+14155550100" } }),
+        )
+        .await;
+    assert_eq!(r.data()["path"], json!(["t", "dial"]));
+    assert!(
+        sandbox_call::Entity::find()
+            .all(&app.state.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
