@@ -554,18 +554,6 @@ pub fn routes() -> Vec<RouteSpec> {
         .returns::<WorkflowOut>(),
         RouteSpec::new(
             M::POST,
-            "/workflows/:id/unpublish",
-            "workflows",
-            "unpublish_workflow",
-            "Unpublish workflow",
-            |r| r.to(unpublish),
-        )
-        .key(WRITE)
-        .body::<NoBody>()
-        .example(|| json!({}))
-        .returns::<WorkflowOut>(),
-        RouteSpec::new(
-            M::POST,
             "/workflows/:id/trigger",
             "workflows",
             "trigger_workflow",
@@ -598,6 +586,18 @@ pub fn routes() -> Vec<RouteSpec> {
         .key(READ)
         .extension()
         .returns::<ExecutionOut>(),
+        RouteSpec::new(
+            M::POST,
+            "/workflows/:id/unpublish",
+            "workflows",
+            "unpublish_workflow",
+            "Unpublish workflow",
+            |r| r.to(unpublish),
+        )
+        .key(WRITE)
+        .body::<NoBody>()
+        .example(|| json!({}))
+        .returns::<WorkflowOut>(),
         RouteSpec::new(
             M::POST,
             "/workflows/:id/dry-run",

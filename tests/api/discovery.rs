@@ -323,8 +323,8 @@ async fn capabilities_describe_providers_modes_limits_scopes_and_roadmap_without
     assert!(c.autonomous_mode.mandatory_preflight.enabled);
     assert!(c.autonomous_mode.deterministic_retries.enabled);
     assert_eq!(c.features["agents"].status, "available");
-    assert_eq!(c.features["workflows"].status, "planned");
-    assert!(c.roadmap.planned.iter().any(|p| p.feature == "workflows"));
+    assert_eq!(c.features["workflows"].status, "available");
+    assert!(!c.roadmap.planned.iter().any(|p| p.feature == "workflows"));
     assert!(c.roadmap.deprecations.is_empty());
 }
 

@@ -39,6 +39,7 @@ const ID_SOURCES: &[(&str, &str)] = &[
     ("/emails", "/emails/send"),
     ("/analytics/agents", "/agents"),
     ("/knowledge/crawls", "/knowledge/crawl"),
+    ("/workflows/:id/executions", "/workflows/:id/trigger"),
 ];
 
 /// The name of the email domain the walk added, published and verified (so mailboxes and

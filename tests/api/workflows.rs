@@ -45,10 +45,10 @@ async fn finished(app: &TestApp, workflow: &str) -> Value {
         let r = app.get(&format!("/workflows/{workflow}/executions")).await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         last = r.data().clone();
-        if let Some(e) = r.data()["executions"].as_array().and_then(|a| a.first()) {
-            if matches!(e["status"].as_str(), Some("succeeded" | "failed")) {
-                return e.clone();
-            }
+        if let Some(e) = r.data()["executions"].as_array().and_then(|a| a.first())
+            && matches!(e["status"].as_str(), Some("succeeded" | "failed"))
+        {
+            return e.clone();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -59,10 +59,11 @@ async fn finished(app: &TestApp, workflow: &str) -> Value {
 async fn waiting_at(app: &TestApp, workflow: &str, node: &str) -> Value {
     for _ in 0..200 {
         let r = app.get(&format!("/workflows/{workflow}/executions")).await;
-        if let Some(e) = r.data()["executions"].as_array().and_then(|a| a.first()) {
-            if e["status"] == json!("waiting") && e["currentNode"] == json!(node) {
-                return e.clone();
-            }
+        if let Some(e) = r.data()["executions"].as_array().and_then(|a| a.first())
+            && e["status"] == json!("waiting")
+            && e["currentNode"] == json!(node)
+        {
+            return e.clone();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

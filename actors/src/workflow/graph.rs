@@ -504,10 +504,10 @@ fn compile_step(node: &Node, problems: &mut Vec<Problem>) -> Option<(Step, Polic
                     "name a webhook subscription (webhookId: its URL and secret sign the request) or give url and secret (whsec_…)",
                 ));
             }
-            if let Some(u) = url.as_deref().filter(|u| !u.contains("{{")) {
-                if !(u.starts_with("https://") || u.starts_with("http://")) {
-                    problems.push(Problem::at(id, "data.url", "must be an http(s) URL"));
-                }
+            if let Some(u) = url.as_deref().filter(|u| !u.contains("{{"))
+                && !(u.starts_with("https://") || u.starts_with("http://"))
+            {
+                problems.push(Problem::at(id, "data.url", "must be an http(s) URL"));
             }
             Step::Webhook {
                 url,
@@ -739,11 +739,11 @@ impl Graph {
             .filter(|n| !is_wait(n))
             .collect();
         for n in ids {
-            if !state.contains_key(n) {
-                if let Some(c) = visit(n, &routes, &is_wait, &mut state) {
-                    problems.push(Problem::at(c, "edges", "is on a cycle without a wait node"));
-                    break;
-                }
+            if !state.contains_key(n)
+                && let Some(c) = visit(n, &routes, &is_wait, &mut state)
+            {
+                problems.push(Problem::at(c, "edges", "is on a cycle without a wait node"));
+                break;
             }
         }
         if problems.is_empty() {

@@ -207,11 +207,11 @@ impl WorkflowPorts for DbPorts {
         on_runtime(async move {
             let now = Utc::now();
             let txn = db.begin().await?;
-            if seq >= 0 {
-                if let Some(row) = wf::last_step(&txn, &id).await?.filter(|s| s.seq == seq) {
-                    let status = if error.is_some() { "failed" } else { "succeeded" };
-                    wf::update_step(&txn, &row.id, status, output, error.clone(), Some(now)).await?;
-                }
+            if seq >= 0
+                && let Some(row) = wf::last_step(&txn, &id).await?.filter(|s| s.seq == seq)
+            {
+                let status = if error.is_some() { "failed" } else { "succeeded" };
+                wf::update_step(&txn, &row.id, status, output, error.clone(), Some(now)).await?;
             }
             let mut exec = wf::execution(&txn, &id)
                 .await?

@@ -40,7 +40,7 @@ pub static GUIDES: &[Guide] = &[
     Guide {
         slug: "workflows",
         title: "Workflows",
-        description: "Event-driven workflows: their status on this server (not yet available) and what to use meanwhile",
+        description: "Workflows: versioned graphs of calls, messages, webhooks, branches and waits, their executions and step journals, dry runs",
         markdown: include_str!("../../../docs/guides/workflows.md"),
     },
     Guide {
