@@ -1,5 +1,5 @@
-//! Workflows end to end: a published graph run by its actor (set, wait, a signed webhook, a
-//! branch on its answer, a call placed once through the sandbox carrier) with its journal; the
+//! Workflows end to end: a published graph run by its actor (set, wait, a call through the
+//! sandbox carrier, a branch on its outcome, a signed webhook) with its journal; the
 //! contract's refusals; an event starting a workflow once; a dry run that places nothing.
 
 use std::time::Duration;
@@ -55,21 +55,6 @@ async fn finished(app: &TestApp, workflow: &str) -> Value {
     panic!("the execution of {workflow} never finished: {last:#}");
 }
 
-/// Waits for the workflow's newest execution to wait at `node`.
-async fn waiting_at(app: &TestApp, workflow: &str, node: &str) -> Value {
-    for _ in 0..200 {
-        let r = app.get(&format!("/workflows/{workflow}/executions")).await;
-        if let Some(e) = r.data()["executions"].as_array().and_then(|a| a.first())
-            && e["status"] == json!("waiting")
-            && e["currentNode"] == json!(node)
-        {
-            return e.clone();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the execution of {workflow} never waited at {node}");
-}
-
 #[actix_web::test]
 async fn a_published_workflow_runs_its_steps_once_and_journals_them() {
     let app = spawn_with(fast).await;
@@ -92,14 +77,18 @@ async fn a_published_workflow_runs_its_steps_once_and_journals_them() {
                 { "id": "start", "type": "trigger", "data": { "type": "manual" } },
                 { "id": "greet", "type": "set", "data": { "variables": { "greeting": "Hi {{name}}" } } },
                 { "id": "pause", "type": "wait", "data": { "seconds": 1 } },
-                { "id": "report", "type": "webhook", "data": { "url": sink.url("/hook"), "secret": secret, "body": { "greeting": "{{greeting}}", "name": "{{input.name}}" } } },
-                { "id": "dial", "type": "call", "data": { "agentId": agent["id"], "to": "{{phone}}" } }
+                { "id": "dial", "type": "call", "data": { "agentId": agent["id"], "to": "{{phone}}" } },
+                { "id": "check", "type": "branch" },
+                { "id": "report", "type": "webhook", "data": { "url": sink.url("/hook"), "secret": secret, "body": { "greeting": "{{greeting}}", "outcome": "{{steps.dial.status}}" } } },
+                { "id": "done", "type": "end" }
             ],
             "edges": [
                 { "source": "start", "target": "greet" },
                 { "source": "greet", "target": "pause" },
-                { "from": "pause", "to": "report" },
-                { "source": "report", "target": "dial", "condition": { "type": "equation", "equations": [{ "left": "steps.report.status", "operator": "==", "right": "200" }] } }
+                { "from": "pause", "to": "dial" },
+                { "source": "dial", "target": "check" },
+                { "source": "check", "target": "report", "condition": { "type": "equation", "equations": [{ "left": "steps.dial.status", "operator": "==", "right": "busy" }] } },
+                { "source": "check", "target": "done" }
             ]
         }),
     )
@@ -126,33 +115,39 @@ async fn a_published_workflow_runs_its_steps_once_and_journals_them() {
     let exec_id = t.data()["executionId"].as_str().unwrap().to_string();
     assert!(exec_id.starts_with("EXE-") && t.data()["status"] == json!("queued"));
 
-    // The call step waits on its call, placed once at the carrier under the step's key.
-    let e = waiting_at(&app, id, "dial").await;
-    assert_eq!(e["path"], json!(["start", "greet", "pause", "report", "dial"]));
+    // The call step waited for its call to end; the branch followed its outcome.
+    let e = finished(&app, id).await;
+    assert_eq!(e["status"], json!("succeeded"), "{e:#}");
+    assert_eq!(e["path"], json!(["start", "greet", "pause", "dial", "check", "report"]));
     let steps = e["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 5, "{e:#}");
-    assert!(steps[..4].iter().all(|s| s["status"] == json!("succeeded")), "{e:#}");
-    assert_eq!(steps[4]["status"], json!("waiting"));
-    assert_eq!(steps[4]["idempotencyKey"], json!(format!("{exec_id}:dial:1")));
+    assert_eq!(steps.len(), 6, "{e:#}");
+    assert!(steps.iter().all(|s| s["status"] == json!("succeeded")), "{e:#}");
     let pause = &steps[2];
     let waited = chrono::DateTime::parse_from_rfc3339(pause["finishedAt"].as_str().unwrap()).unwrap()
         - chrono::DateTime::parse_from_rfc3339(pause["startedAt"].as_str().unwrap()).unwrap();
     assert!(waited >= chrono::Duration::milliseconds(990), "{waited}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(steps[3]["output"]["status"], json!("busy"), "{e:#}");
+    assert_eq!(steps[3]["idempotencyKey"], json!(format!("{exec_id}:dial:1")));
+
+    // One call at the carrier under the step's key (polling it never dials again); one
+    // signed webhook whose webhook-id is the step's key.
     let calls: Vec<_> = sandbox_call::Entity::find().all(&app.state.db).await.unwrap();
-    assert_eq!(calls.len(), 1, "polling the call never dials again");
+    assert_eq!(calls.len(), 1);
     assert_eq!(
         calls[0].intent_key.as_deref(),
         Some(format!("{exec_id}-dial-1-0").as_str())
     );
-
-    // One signed webhook, its webhook-id the step's key.
+    let call_id = steps[3]["output"]["callId"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/calls/{call_id}")).await.data()["status"],
+        json!("busy")
+    );
     let seen = sink.wait_for(Duration::from_secs(5), |s| !s.is_empty()).await;
     assert_eq!(seen.len(), 1);
     assert!(seen[0].signature_valid);
     assert_eq!(seen[0].webhook_id, format!("{exec_id}:report:1"));
     let body: Value = serde_json::from_str(&seen[0].body).unwrap();
-    assert_eq!(body["data"], json!({ "greeting": "Hi Ada", "name": "Ada" }));
+    assert_eq!(body["data"], json!({ "greeting": "Hi Ada", "outcome": "busy" }));
 
     // The outbox carried both events.
     let events: Vec<String> = thruai_entities::outbox_event::Entity::find()
@@ -163,7 +158,7 @@ async fn a_published_workflow_runs_its_steps_once_and_journals_them() {
         .map(|e| e.event_type)
         .filter(|t| t.starts_with("workflow."))
         .collect();
-    assert_eq!(events, vec!["workflow.triggered"]);
+    assert_eq!(events, vec!["workflow.triggered", "workflow.completed"]);
 
     // One execution, readable on its own.
     let one = app.get(&format!("/workflows/{id}/executions/{exec_id}")).await;

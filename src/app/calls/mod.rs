@@ -104,6 +104,8 @@ impl Outbound {
     /// The call under an id chosen by its caller (a workflow step derives it from its key).
     #[must_use]
     pub fn with_id(mut self, id: String) -> Self {
+        let snap = CallSnapshotV1::new(&id, &self.row.org_id, &self.row.agent_id, CallStatus::Queued, 1);
+        self.row.snapshot = serde_json::to_value(CallSnapshot::V1(snap)).unwrap_or(Value::Null);
         self.row.id = id;
         self
     }
