@@ -37,7 +37,7 @@ async fn post(client: &reqwest::Client, server: &Server, key: &str, path: &str, 
 }
 
 /// Waits for the process to die by itself (a failpoint aborted it).
-fn wait_for_abort(server: &mut Server) {
+pub(crate) fn wait_for_abort(server: &mut Server) {
     for _ in 0..300 {
         if server.child.try_wait().unwrap().is_some() {
             return;

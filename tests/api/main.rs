@@ -52,3 +52,4 @@ mod webhooks;
 mod webhooks_crash;
 mod webhooks_restart;
 mod workflows;
+mod workflows_crash;
