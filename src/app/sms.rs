@@ -4,7 +4,7 @@
 //! and segments on the ledger, or the failure (a carrier's STOP remembered).
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
 use thruai_entities::sms_message;
 
 use crate::{
@@ -33,7 +33,7 @@ pub struct Outgoing<'a> {
 /// Database failures (a message of the same id: the unique key).
 pub async fn record(db: &DatabaseConnection, msg: Outgoing<'_>) -> Result<sms_message::Model, DbErr> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::store::begin(db).await?;
     let conversation_id = store::sms::touch_conversation(&txn, msg.org_id, msg.from, msg.to, msg.body, now).await?;
     let row = store::sms::insert_message(
         &txn,

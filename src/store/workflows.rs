@@ -205,8 +205,9 @@ pub async fn claim(
     Ok(res.rows_affected == 1)
 }
 
-pub async fn save_execution(db: &impl ConnectionTrait, row: execution::Model) -> Result<execution::Model, DbErr> {
-    row.into_active_model().reset_all().update(db).await
+/// Writes the columns `update` sets.
+pub async fn update_execution(db: &impl ConnectionTrait, update: execution::ActiveModel) -> Result<(), DbErr> {
+    update.update(db).await.map(drop)
 }
 
 // ---- the journal

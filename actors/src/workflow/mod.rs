@@ -111,6 +111,7 @@ pub async fn run(id: &str, ports: &dyn WorkflowPorts, lease: Duration) -> Result
                 error: Some("the execution's node is not in its version".into()),
             };
             let step = open.unwrap_or(OpenStep {
+                id: String::new(),
                 seq: -1,
                 node: String::new(),
                 attempt: 0,

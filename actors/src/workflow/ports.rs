@@ -38,6 +38,8 @@ pub struct Loaded {
 /// A journal row begun and not ended: what a restart replays.
 #[derive(Debug, Clone)]
 pub struct OpenStep {
+    /// The journal row's id (empty: none).
+    pub id: String,
     pub seq: i32,
     pub node: String,
     pub attempt: u32,

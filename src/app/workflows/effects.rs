@@ -6,7 +6,7 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 use thruai_actors::workflow::ports::{EffectCall, EffectOutcome};
 use thruai_entities::values::status::NumberStatus;
@@ -170,7 +170,7 @@ impl Effects {
                 status_callback: format!("{}/twilio/sms-status", self.public_base_url),
             })
             .await;
-        let txn = self.db.begin().await?;
+        let txn = store::begin(&self.db).await?;
         let row = crate::app::sms::settle(&txn, &self.prices, row, sent.as_ref().cloned()).await?;
         txn.commit().await?;
         Ok(match sent {

@@ -7,11 +7,11 @@ use std::{collections::HashMap, time::Duration};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
-use thruai_actors::workflow::graph::{Graph, Trigger};
+use thruai_actors::workflow::graph::{Compiled, Trigger};
 use thruai_entities::{outbox_event, workflow_cursor};
 
-use super::Workflows;
-use crate::store::workflows as wf;
+use super::{Workflows, new_execution, record_start};
+use crate::store::{self, workflows as wf};
 
 const CURSOR: &str = "workflow_triggers";
 /// Events committed out of order by this much are still seen (the trigger key de-duplicates).
@@ -79,38 +79,54 @@ async fn pass(w: &Workflows, seen: &mut HashMap<String, DateTime<Utc>>, catching
     types.sort();
     types.dedup();
     let workflows = wf::started_by(db, &types).await?;
+    // Each workflow's published version, compiled once per pass.
+    let mut graphs: HashMap<String, Option<Compiled>> = HashMap::new();
+    let mut starts = Vec::new();
     for e in &events {
+        seen.insert(e.id.clone(), e.created_at);
         for row in workflows
             .iter()
             .filter(|r| r.org_id == e.org_id && r.trigger_event.as_deref() == Some(e.event_type.as_str()))
         {
             // Only events after the version in force was published; a workflow's own events
             // never start it again.
-            if row.published_at.is_none_or(|p| e.created_at < p) {
-                continue;
-            }
-            if e.payload.get("workflowId").and_then(Value::as_str) == Some(row.id.as_str()) {
-                continue;
-            }
-            let trigger = json!({ "type": "event", "event": e.event_type, "eventId": e.id, "payload": e.payload });
-            if !matches_filter(w, row, &trigger).await? {
-                continue;
-            }
-            match w
-                .trigger(
-                    &row.org_id,
-                    &row.id,
-                    e.payload.clone(),
-                    trigger,
-                    Some(format!("event:{}", e.id)),
-                )
-                .await
+            if row.published_at.is_none_or(|p| e.created_at < p)
+                || e.payload.get("workflowId").and_then(Value::as_str) == Some(row.id.as_str())
             {
-                Ok(_) => {}
-                Err(err) => tracing::warn!(workflow = %row.id, event = %e.id, error = %err, "an event trigger failed"),
+                continue;
             }
+            if !graphs.contains_key(&row.id) {
+                graphs.insert(row.id.clone(), w.published(row).await.ok());
+            }
+            let Some(graph) = graphs.get(&row.id).and_then(Option::as_ref) else {
+                continue;
+            };
+            let trigger = json!({ "type": "event", "event": e.event_type, "eventId": e.id, "payload": e.payload });
+            if let Trigger::Event { filter: Some(f), .. } = &graph.trigger
+                && !f.holds(&json!({ "trigger": trigger, "input": e.payload }))
+            {
+                continue;
+            }
+            starts.push(new_execution(
+                row,
+                graph,
+                e.payload.clone(),
+                trigger,
+                Some(format!("event:{}", e.id)),
+            ));
         }
-        seen.insert(e.id.clone(), e.created_at);
+    }
+    // One transaction for the batch; an execution whose event started it already is skipped.
+    let txn = store::begin(db).await?;
+    let mut started = Vec::with_capacity(starts.len());
+    for exec in &starts {
+        if record_start(&txn, exec).await? {
+            started.push(exec.id.as_str());
+        }
+    }
+    txn.commit().await?;
+    for id in started {
+        w.supervisor.run(id);
     }
     wf::set_cursor(
         db,
@@ -122,19 +138,4 @@ async fn pass(w: &Workflows, seen: &mut HashMap<String, DateTime<Utc>>, catching
     )
     .await?;
     Ok(full)
-}
-
-/// Whether the event passes the trigger's filter (on the published version).
-async fn matches_filter(w: &Workflows, row: &thruai_entities::workflow::Model, trigger: &Value) -> Result<bool, DbErr> {
-    let graph = wf::version_graph(&w.db, &row.id, row.version)
-        .await?
-        .and_then(|g| serde_json::from_value::<Graph>(g).ok())
-        .and_then(|g| g.compile().ok());
-    Ok(match graph.map(|g| g.trigger) {
-        Some(Trigger::Event { filter: Some(f), .. }) => {
-            f.holds(&json!({ "trigger": trigger, "input": trigger["payload"] }))
-        }
-        Some(_) => true,
-        None => false,
-    })
 }

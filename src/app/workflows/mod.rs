@@ -11,7 +11,7 @@ mod ports;
 use std::sync::Arc;
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 use thruai_actors::{
     WorkflowSupervisor,
@@ -136,6 +136,60 @@ pub fn draft_graph(row: &workflow::Model) -> Result<Graph, Vec<Problem>> {
     Ok(graph)
 }
 
+/// A new execution of `row`'s published version, at its trigger, due now.
+fn new_execution(
+    row: &workflow::Model,
+    graph: &Compiled,
+    input: Value,
+    trigger: Value,
+    trigger_key: Option<String>,
+) -> workflow_execution::Model {
+    let now = Utc::now();
+    let id = ids::new_id(ids::EXECUTION);
+    let state = ExecState::start(graph, &id, input.clone(), trigger.clone());
+    workflow_execution::Model {
+        id,
+        org_id: row.org_id.clone(),
+        workflow_id: row.id.clone(),
+        version: row.version,
+        status: "queued".into(),
+        trigger,
+        trigger_key,
+        input,
+        state: serde_json::to_value(&state).unwrap_or_default(),
+        dry_run: false,
+        error: None,
+        wake_at: Some(now),
+        lease_until: None,
+        created_at: now,
+        started_at: None,
+        finished_at: None,
+        updated_at: now,
+    }
+}
+
+/// Records an execution with its `workflow.triggered` event; false when its trigger key
+/// started one already (nothing is written then).
+async fn record_start(txn: &impl sea_orm::ConnectionTrait, exec: &workflow_execution::Model) -> Result<bool, DbErr> {
+    if !wf::insert_execution(txn, exec.clone()).await? {
+        return Ok(false);
+    }
+    store::outbox::record(
+        txn,
+        &exec.org_id,
+        "workflow.triggered",
+        json!({
+            "executionId": exec.id,
+            "workflowId": exec.workflow_id,
+            "version": exec.version,
+            "trigger": exec.trigger,
+            "input": exec.input,
+        }),
+    )
+    .await?;
+    Ok(true)
+}
+
 impl Workflows {
     /// Starts the supervisor (which resumes every unfinished execution as it comes due) and
     /// the event feed.
@@ -184,7 +238,7 @@ impl Workflows {
         let compiled = graph.compile().map_err(WorkflowError::Invalid)?;
         self.check_references(org_id, &compiled).await?;
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = store::begin(&self.db).await?;
         row.version += 1;
         row.is_published = true;
         row.published_at = Some(now);
@@ -236,6 +290,21 @@ impl Workflows {
         }
     }
 
+    /// The published version's graph, compiled.
+    ///
+    /// # Errors
+    /// [`WorkflowError::NotPublished`] when the workflow has no version in force.
+    pub async fn published(&self, row: &workflow::Model) -> Result<Compiled, WorkflowError> {
+        if !row.is_published || row.version == 0 {
+            return Err(WorkflowError::NotPublished(row.id.clone()));
+        }
+        wf::version_graph(&self.db, &row.id, row.version)
+            .await?
+            .and_then(|g| serde_json::from_value::<Graph>(g).ok())
+            .and_then(|g| g.compile().ok())
+            .ok_or_else(|| WorkflowError::NotPublished(row.id.clone()))
+    }
+
     /// Starts an execution of the published version. `trigger_key` (an event's id) makes
     /// the start happen once: `None` is returned when that key started one already.
     ///
@@ -252,53 +321,12 @@ impl Workflows {
         let row = wf::find(&self.db, org_id, id)
             .await?
             .ok_or_else(|| WorkflowError::NotFound(id.to_string()))?;
-        if !row.is_published || row.version == 0 {
-            return Err(WorkflowError::NotPublished(id.to_string()));
-        }
-        let graph = wf::version_graph(&self.db, id, row.version)
-            .await?
-            .and_then(|g| serde_json::from_value::<Graph>(g).ok())
-            .and_then(|g| g.compile().ok())
-            .ok_or_else(|| WorkflowError::NotPublished(id.to_string()))?;
-        let now = Utc::now();
-        let exec_id = ids::new_id(ids::EXECUTION);
-        let state = ExecState::start(&graph, &exec_id, input.clone(), trigger.clone());
-        let exec = workflow_execution::Model {
-            id: exec_id,
-            org_id: org_id.to_string(),
-            workflow_id: id.to_string(),
-            version: row.version,
-            status: "queued".into(),
-            trigger: trigger.clone(),
-            trigger_key,
-            input: input.clone(),
-            state: serde_json::to_value(&state).unwrap_or_default(),
-            dry_run: false,
-            error: None,
-            wake_at: Some(now),
-            lease_until: None,
-            created_at: now,
-            started_at: None,
-            finished_at: None,
-            updated_at: now,
-        };
-        let txn = self.db.begin().await?;
-        if !wf::insert_execution(&txn, exec.clone()).await? {
+        let graph = self.published(&row).await?;
+        let exec = new_execution(&row, &graph, input, trigger, trigger_key);
+        let txn = store::begin(&self.db).await?;
+        if !record_start(&txn, &exec).await? {
             return Ok(None);
         }
-        store::outbox::record(
-            &txn,
-            org_id,
-            "workflow.triggered",
-            json!({
-                "executionId": exec.id,
-                "workflowId": id,
-                "version": row.version,
-                "trigger": trigger,
-                "input": input,
-            }),
-        )
-        .await?;
         txn.commit().await?;
         self.supervisor.run(&exec.id);
         Ok(Some(exec))

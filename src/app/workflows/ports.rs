@@ -10,14 +10,14 @@ use std::{
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 use thruai_actors::workflow::{
     graph::{Compiled, Graph},
     ports::{EffectCall, EffectOutcome, Loaded, OpenStep, PortError, WorkflowPorts},
     state::{ExecState, Next, Planned},
 };
-use thruai_entities::workflow_step;
+use thruai_entities::{workflow_execution as execution, workflow_step};
 
 use super::effects::Effects;
 use crate::{
@@ -122,6 +122,7 @@ impl WorkflowPorts for DbPorts {
         let open = last
             .filter(|s| matches!(s.status.as_str(), "running" | "waiting"))
             .map(|s| OpenStep {
+                id: s.id,
                 seq: s.seq,
                 node: s.node_id,
                 attempt: u32::try_from(s.attempt).unwrap_or(0),
@@ -165,20 +166,25 @@ impl WorkflowPorts for DbPorts {
         };
         let state = state_json(state);
         let row = on_runtime(async move {
-            let txn = db.begin().await?;
+            let txn = store::begin(&db).await?;
             let seq = wf::last_step(&txn, &id).await?.map_or(0, |s| s.seq + 1);
             let row = wf::insert_step(&txn, workflow_step::Model { seq, ..row }).await?;
-            let mut exec = wf::execution(&txn, &id)
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound(id.clone()))?;
-            exec.state = state;
-            exec.updated_at = now;
-            wf::save_execution(&txn, exec).await?;
+            wf::update_execution(
+                &txn,
+                execution::ActiveModel {
+                    id: Set(id),
+                    state: Set(state),
+                    updated_at: Set(now),
+                    ..Default::default()
+                },
+            )
+            .await?;
             txn.commit().await?;
             Ok(row)
         })
         .await?;
         Ok(OpenStep {
+            id: row.id,
             seq: row.seq,
             node: row.node_id,
             attempt: u32::try_from(row.attempt).unwrap_or(0),
@@ -195,7 +201,7 @@ impl WorkflowPorts for DbPorts {
         state: &ExecState,
         next: &Next,
     ) -> Result<(), PortError> {
-        let (db, id, seq) = (self.db.clone(), id.to_string(), step.seq);
+        let (db, id, step_id) = (self.db.clone(), id.to_string(), step.id.clone());
         let (output, error) = match result {
             Ok(v) => (Some(v.clone()), None),
             Err(e) => (None, Some(e.to_string())),
@@ -206,31 +212,34 @@ impl WorkflowPorts for DbPorts {
         let next = next.clone();
         on_runtime(async move {
             let now = Utc::now();
-            let txn = db.begin().await?;
-            if seq >= 0
-                && let Some(row) = wf::last_step(&txn, &id).await?.filter(|s| s.seq == seq)
-            {
+            let txn = store::begin(&db).await?;
+            if !step_id.is_empty() {
                 let status = if error.is_some() { "failed" } else { "succeeded" };
-                wf::update_step(&txn, &row.id, status, output, error.clone(), Some(now)).await?;
+                wf::update_step(&txn, &step_id, status, output, error, Some(now)).await?;
             }
-            let mut exec = wf::execution(&txn, &id)
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound(id.clone()))?;
-            exec.state = state_value;
-            exec.updated_at = now;
+            let mut update = execution::ActiveModel {
+                id: Set(id.clone()),
+                state: Set(state_value),
+                updated_at: Set(now),
+                ..Default::default()
+            };
             match &next {
                 Next::Run => {}
                 Next::RetryAt(at) => {
-                    exec.status = "waiting".into();
-                    exec.wake_at = Some(*at);
-                    exec.lease_until = None;
+                    update.status = Set("waiting".into());
+                    update.wake_at = Set(Some(*at));
+                    update.lease_until = Set(None);
                 }
                 Next::Finished { failed, error } => {
-                    exec.status = if *failed { "failed" } else { "succeeded" }.into();
-                    exec.error = error.clone();
-                    exec.finished_at = Some(now);
-                    exec.wake_at = None;
-                    exec.lease_until = None;
+                    let exec = wf::execution(&txn, &id)
+                        .await?
+                        .ok_or_else(|| DbErr::RecordNotFound(id.clone()))?;
+                    let status = if *failed { "failed" } else { "succeeded" };
+                    update.status = Set(status.into());
+                    update.error = Set(error.clone());
+                    update.finished_at = Set(Some(now));
+                    update.wake_at = Set(None);
+                    update.lease_until = Set(None);
                     store::outbox::record(
                         &txn,
                         &exec.org_id,
@@ -239,8 +248,8 @@ impl WorkflowPorts for DbPorts {
                             "executionId": exec.id,
                             "workflowId": exec.workflow_id,
                             "version": exec.version,
-                            "status": exec.status,
-                            "error": exec.error,
+                            "status": status,
+                            "error": error,
                             "path": path,
                             "variables": variables,
                         }),
@@ -248,28 +257,31 @@ impl WorkflowPorts for DbPorts {
                     .await?;
                 }
             }
-            wf::save_execution(&txn, exec).await?;
+            wf::update_execution(&txn, update).await?;
             txn.commit().await
         })
         .await
     }
 
     async fn park(&self, id: &str, step: &OpenStep, at: DateTime<Utc>) -> Result<(), PortError> {
-        let (db, id, seq) = (self.db.clone(), id.to_string(), step.seq);
+        let (db, id, step_id) = (self.db.clone(), id.to_string(), step.id.clone());
         on_runtime(async move {
-            let now = Utc::now();
-            let txn = db.begin().await?;
-            if let Some(row) = wf::last_step(&txn, &id).await?.filter(|s| s.seq == seq) {
-                wf::update_step(&txn, &row.id, "waiting", row.output, row.error, None).await?;
+            let txn = store::begin(&db).await?;
+            if !step_id.is_empty() {
+                wf::update_step(&txn, &step_id, "waiting", None, None, None).await?;
             }
-            let mut exec = wf::execution(&txn, &id)
-                .await?
-                .ok_or_else(|| DbErr::RecordNotFound(id.clone()))?;
-            exec.status = "waiting".into();
-            exec.wake_at = Some(at);
-            exec.lease_until = None;
-            exec.updated_at = now;
-            wf::save_execution(&txn, exec).await?;
+            wf::update_execution(
+                &txn,
+                execution::ActiveModel {
+                    id: Set(id),
+                    status: Set("waiting".into()),
+                    wake_at: Set(Some(at)),
+                    lease_until: Set(None),
+                    updated_at: Set(Utc::now()),
+                    ..Default::default()
+                },
+            )
+            .await?;
             txn.commit().await
         })
         .await
