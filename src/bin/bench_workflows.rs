@@ -124,7 +124,8 @@ async fn main() -> anyhow::Result<()> {
     .await?;
 
     // 1. Executions waiting on timers: memory while they wait, lateness when they fire.
-    let wait_secs = 30;
+    // Long enough for every execution to be waiting before the first timer fires.
+    let wait_secs = 30 + waiting / 100;
     let wf = workflow(
         &app,
         &org,
@@ -147,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     let triggered = started.elapsed();
-    wait_until(&app, &wf, Some("waiting"), waiting, Duration::from_secs(120)).await?;
+    wait_until(&app, &wf, Some("waiting"), waiting, Duration::from_secs(600)).await?;
     let parked = started.elapsed();
     let during = rss_mb();
     println!(
@@ -225,5 +226,6 @@ async fn main() -> anyhow::Result<()> {
         events as f64 / done.as_secs_f64()
     );
     app.state().workflows.shutdown();
-    Ok(())
+    // Executions' pooled connections are not waited for.
+    std::process::exit(0)
 }

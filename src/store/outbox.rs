@@ -39,3 +39,24 @@ pub async fn record(
     .insert(db)
     .await
 }
+
+/// Records several events in one statement (pass the transaction that makes the change).
+pub async fn record_many(db: &impl ConnectionTrait, events: Vec<(String, &str, Value)>) -> Result<(), DbErr> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    outbox_event::Entity::insert_many(events.into_iter().map(|(org_id, event_type, payload)| {
+        outbox_event::ActiveModel {
+            id: Set(ids::new_id(ids::EVENT)),
+            org_id: Set(org_id),
+            event_type: Set(event_type.to_string()),
+            payload: Set(payload),
+            created_at: Set(now),
+            dispatched_at: Set(None),
+        }
+    }))
+    .exec_without_returning(db)
+    .await
+    .map(drop)
+}

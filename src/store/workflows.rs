@@ -115,6 +115,35 @@ pub async fn insert_execution(db: &impl ConnectionTrait, row: execution::Model) 
     Ok(res == 1)
 }
 
+/// Inserts executions in one statement; returns how many were new (an execution whose
+/// trigger key started one already is skipped).
+pub async fn insert_executions(db: &impl ConnectionTrait, rows: Vec<execution::Model>) -> Result<u64, DbErr> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    execution::Entity::insert_many(rows.into_iter().map(|r| r.into_active_model().reset_all()))
+        .on_conflict(
+            OnConflict::columns([execution::Column::WorkflowId, execution::Column::TriggerKey])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await
+}
+
+/// The trigger keys among `keys` that started an execution already.
+pub async fn taken_trigger_keys(db: &impl ConnectionTrait, keys: Vec<String>) -> Result<Vec<(String, String)>, DbErr> {
+    let rows: Vec<(String, Option<String>)> = execution::Entity::find()
+        .select_only()
+        .column(execution::Column::WorkflowId)
+        .column(execution::Column::TriggerKey)
+        .filter(execution::Column::TriggerKey.is_in(keys))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().filter_map(|(w, k)| Some((w, k?))).collect())
+}
+
 pub async fn execution(db: &impl ConnectionTrait, id: &str) -> Result<Option<execution::Model>, DbErr> {
     execution::Entity::find_by_id(id).one(db).await
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use thruai_actors::workflow::graph::{Compiled, Trigger};
 use thruai_entities::{outbox_event, workflow_cursor};
 
-use super::{Workflows, new_execution, record_start};
+use super::{Workflows, new_execution, record_start, record_starts};
 use crate::store::{self, workflows as wf};
 
 const CURSOR: &str = "workflow_triggers";
@@ -116,16 +116,29 @@ async fn pass(w: &Workflows, seen: &mut HashMap<String, DateTime<Utc>>, catching
             ));
         }
     }
-    // One transaction for the batch; an execution whose event started it already is skipped.
+    // One transaction for the batch; an execution whose event started it already is
+    // skipped. Should another process start some of them meanwhile, the batch is written
+    // again one execution at a time.
     let txn = store::begin(db).await?;
-    let mut started = Vec::with_capacity(starts.len());
-    for exec in &starts {
-        if record_start(&txn, exec).await? {
-            started.push(exec.id.as_str());
+    let started = match record_starts(&txn, starts.clone()).await {
+        Ok(ids) => {
+            txn.commit().await?;
+            ids
         }
-    }
-    txn.commit().await?;
-    for id in started {
+        Err(_) => {
+            drop(txn);
+            let txn = store::begin(db).await?;
+            let mut ids = Vec::new();
+            for exec in &starts {
+                if record_start(&txn, exec).await? {
+                    ids.push(exec.id.clone());
+                }
+            }
+            txn.commit().await?;
+            ids
+        }
+    };
+    for id in &started {
         w.supervisor.run(id);
     }
     wf::set_cursor(

@@ -174,20 +174,52 @@ async fn record_start(txn: &impl sea_orm::ConnectionTrait, exec: &workflow_execu
     if !wf::insert_execution(txn, exec.clone()).await? {
         return Ok(false);
     }
-    store::outbox::record(
+    store::outbox::record(txn, &exec.org_id, "workflow.triggered", triggered(exec)).await?;
+    Ok(true)
+}
+
+/// The `workflow.triggered` event of an execution.
+fn triggered(exec: &workflow_execution::Model) -> Value {
+    json!({
+        "executionId": exec.id,
+        "workflowId": exec.workflow_id,
+        "version": exec.version,
+        "trigger": exec.trigger,
+        "input": exec.input,
+    })
+}
+
+/// Records a batch of executions and their `workflow.triggered` events in a few statements;
+/// those whose trigger key started one already are skipped. Returns the ids recorded.
+async fn record_starts(
+    txn: &impl sea_orm::ConnectionTrait,
+    execs: Vec<workflow_execution::Model>,
+) -> Result<Vec<String>, DbErr> {
+    let keys: Vec<String> = execs.iter().filter_map(|e| e.trigger_key.clone()).collect();
+    let taken: std::collections::HashSet<(String, String)> =
+        wf::taken_trigger_keys(txn, keys).await?.into_iter().collect();
+    let fresh: Vec<workflow_execution::Model> = execs
+        .into_iter()
+        .filter(|e| {
+            e.trigger_key
+                .as_ref()
+                .is_none_or(|k| !taken.contains(&(e.workflow_id.clone(), k.clone())))
+        })
+        .collect();
+    let inserted = wf::insert_executions(txn, fresh.clone()).await?;
+    if inserted != fresh.len() as u64 {
+        // Another process started some of them meanwhile: this batch is written one by one.
+        return Err(DbErr::Custom("a trigger key was taken concurrently".into()));
+    }
+    store::outbox::record_many(
         txn,
-        &exec.org_id,
-        "workflow.triggered",
-        json!({
-            "executionId": exec.id,
-            "workflowId": exec.workflow_id,
-            "version": exec.version,
-            "trigger": exec.trigger,
-            "input": exec.input,
-        }),
+        fresh
+            .iter()
+            .map(|e| (e.org_id.clone(), "workflow.triggered", triggered(e)))
+            .collect(),
     )
     .await?;
-    Ok(true)
+    Ok(fresh.into_iter().map(|e| e.id).collect())
 }
 
 impl Workflows {
