@@ -21,7 +21,7 @@
 //! recipient, the A2P book of running actors). Extras beside the six files: `call/` has
 //! its conversation vocabulary (`chat.rs`), its handle (`handle.rs`), the traditional and
 //! `s2s` pipelines (`pipeline.rs`, `s2s.rs`), the media stream's side (`stream.rs`),
-//! `speaking.rs` and `stats.rs`; `campaign/` its calling windows (`window.rs`); `workflow/` its graph (`graph.rs`). `audio/` is
+//! `speaking.rs` and `stats.rs`; `campaign/` its calling windows (`window.rs`); `workflow/` its graph (`graph.rs`) and expressions (`expr.rs`). `audio/` is
 //! the pure μ-law, tone codec and VAD code the calls use.
 #![forbid(unsafe_code)]
 

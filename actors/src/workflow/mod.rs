@@ -4,6 +4,7 @@
 //! until the execution ends or waits (a timer, a retry, a call under way). A waiting
 //! execution holds no actor: its row's `wake_at` brings it back through the supervisor.
 
+pub mod expr;
 pub mod graph;
 pub mod messages;
 pub mod ports;

@@ -8,7 +8,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::graph::{Compiled, MAX_STEPS, Step, WaitFor, render, render_value};
+use super::{
+    expr::{render, render_value},
+    graph::{Compiled, MAX_STEPS, Step, WaitFor},
+};
 
 /// Longest pause between two attempts of a failing step.
 const MAX_BACKOFF_SECS: f64 = 100.0;
