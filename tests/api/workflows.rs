@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use thruai::{config::Settings, net::signing::WebhookSecret};
+use thruai::config::Settings;
 use thruai_entities::sandbox_call;
 
 use crate::{
@@ -59,8 +59,14 @@ async fn finished(app: &TestApp, workflow: &str) -> Value {
 async fn a_published_workflow_runs_its_steps_once_and_journals_them() {
     let app = spawn_with(fast).await;
     let sink = ChaosSink::start().await;
-    let (_, secret) = WebhookSecret::generate();
-    sink.set_secret(&secret);
+    // The webhook step signs with a subscription's secret (to an event that never fires here).
+    let hook = created(
+        &app,
+        "/webhooks",
+        &json!({ "url": sink.url("/hook"), "events": ["a2p.brand.status_changed"] }),
+    )
+    .await;
+    sink.set_secret(hook["secret"].as_str().unwrap());
     created(&app, "/telephony/numbers/provision", &json!({ "areaCode": "415" })).await;
     let agent = created(
         &app,
@@ -79,7 +85,7 @@ async fn a_published_workflow_runs_its_steps_once_and_journals_them() {
                 { "id": "pause", "type": "wait", "data": { "seconds": 1 } },
                 { "id": "dial", "type": "call", "data": { "agentId": agent["id"], "to": "{{phone}}" } },
                 { "id": "check", "type": "branch" },
-                { "id": "report", "type": "webhook", "data": { "url": sink.url("/hook"), "secret": secret, "body": { "greeting": "{{greeting}}", "outcome": "{{steps.dial.status}}" } } },
+                { "id": "report", "type": "webhook", "data": { "webhookId": hook["id"], "body": { "greeting": "{{greeting}}", "outcome": "{{steps.dial.status}}" } } },
                 { "id": "done", "type": "end" }
             ],
             "edges": [

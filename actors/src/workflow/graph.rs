@@ -104,10 +104,11 @@ pub enum Step {
         agent_id: Option<String>,
         from: Option<String>,
     },
+    /// Signed with the secret of one of the organisation's webhook subscriptions (sealed at
+    /// rest), sent to its URL unless `url` says otherwise.
     Webhook {
         url: Option<String>,
-        webhook_id: Option<String>,
-        secret: Option<String>,
+        webhook_id: String,
         body: Option<Value>,
     },
     Branch,
@@ -245,9 +246,9 @@ impl Compiled {
                 }
                 Step::Sms { from: Some(f), .. } if literal(f) => out.push(("number", node.clone(), f.clone())),
                 Step::Email { agent_id: Some(a), .. } if literal(a) => out.push(("agent", node.clone(), a.clone())),
-                Step::Webhook {
-                    webhook_id: Some(w), ..
-                } => out.push(("webhook", node.clone(), w.clone())),
+                Step::Webhook { webhook_id, .. } if literal(webhook_id) => {
+                    out.push(("webhook", node.clone(), webhook_id.clone()));
+                }
                 _ => {}
             }
         }
@@ -495,13 +496,11 @@ fn compile_step(node: &Node, problems: &mut Vec<Problem>) -> Option<(Step, Polic
         }
         "webhook" | "http" => {
             let url = text(d, &["url"]);
-            let webhook_id = text(d, &["webhookId"]);
-            let secret = text(d, &["secret"]);
-            if webhook_id.is_none() && (url.is_none() || secret.is_none()) {
+            if d.get("secret").is_some() {
                 problems.push(Problem::at(
                     id,
-                    "data.webhookId",
-                    "name a webhook subscription (webhookId: its URL and secret sign the request) or give url and secret (whsec_…)",
+                    "data.secret",
+                    "secrets are not kept in a graph: name a webhook subscription (webhookId), whose secret is sealed at rest, to sign the request",
                 ));
             }
             if let Some(u) = url.as_deref().filter(|u| !u.contains("{{"))
@@ -511,8 +510,12 @@ fn compile_step(node: &Node, problems: &mut Vec<Problem>) -> Option<(Step, Polic
             }
             Step::Webhook {
                 url,
-                webhook_id,
-                secret,
+                webhook_id: need(
+                    problems,
+                    "webhookId",
+                    &["webhookId"],
+                    "the webhook subscription (WHK-…) whose secret signs the request (and whose URL receives it unless url is given)",
+                ),
                 body: d.get("body").cloned(),
             }
         }

@@ -155,15 +155,9 @@ impl ExecState {
                 "agentId": agent_id.as_deref().map(|a| render(a, &ctx)),
                 "from": from.as_deref().map(|f| render(f, &ctx)),
             })),
-            Step::Webhook {
-                url,
-                webhook_id,
-                secret,
-                body,
-            } => Action::Effect(json!({
+            Step::Webhook { url, webhook_id, body } => Action::Effect(json!({
                 "url": url.as_deref().map(|u| render(u, &ctx)),
-                "webhookId": webhook_id,
-                "secret": secret,
+                "webhookId": render(webhook_id, &ctx),
                 "body": body.as_ref().map_or_else(
                     || json!({ "executionId": self.execution_id, "node": node, "variables": self.vars, "input": self.input }),
                     |b| render_value(b, &ctx),
@@ -407,7 +401,7 @@ mod tests {
         let g = compile(
             json!([
                 {"id": "t", "type": "trigger"},
-                {"id": "w", "type": "webhook", "data": {"url": "https://example.com/h", "secret": "whsec_x", "retry": {"maxAttempts": 3, "initialIntervalSeconds": 2}}},
+                {"id": "w", "type": "webhook", "data": {"webhookId": "WHK-1", "retry": {"maxAttempts": 3, "initialIntervalSeconds": 2}}},
             ]),
             json!([{"source": "t", "target": "w"}]),
         );

@@ -304,26 +304,17 @@ impl Effects {
 
     async fn webhook(&self, call: &EffectCall<'_>) -> EffectOutcome {
         let input = call.input;
-        let (mut url, mut secret) = (
-            text(input, "url").map(String::from),
-            text(input, "secret").map(String::from),
-        );
-        if let Some(hook_id) = text(input, "webhookId") {
-            match store::webhooks::find(&self.db, call.org_id, hook_id).await {
-                Ok(Some(h)) => {
-                    url = url.or(Some(h.url.clone()));
-                    match open_secret(&self.crypto, &h.secret).await {
-                        Ok(s) => secret = Some(s),
-                        Err(e) => return fail(format!("webhook {hook_id}'s secret cannot be opened: {e}")),
-                    }
-                }
-                Ok(None) => return fail(format!("webhook '{hook_id}' not found")),
-                Err(e) => return transient(e),
-            }
-        }
-        let (Some(url), Some(secret)) = (url, secret) else {
-            return fail("a webhook step needs a url and a secret (or a webhookId)");
+        let hook_id = text(input, "webhookId").unwrap_or_default();
+        let hook = match store::webhooks::find(&self.db, call.org_id, hook_id).await {
+            Ok(Some(h)) => h,
+            Ok(None) => return fail(format!("webhook subscription '{hook_id}' not found")),
+            Err(e) => return transient(e),
         };
+        let secret = match open_secret(&self.crypto, &hook.secret).await {
+            Ok(s) => s,
+            Err(e) => return fail(format!("webhook {hook_id}'s secret cannot be opened: {e}")),
+        };
+        let url = text(input, "url").map_or_else(|| hook.url.clone(), String::from);
         let payload = json!({
             "type": "workflow.step",
             "timestamp": Utc::now().to_rfc3339(),
