@@ -5,7 +5,7 @@
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
-use thruai_entities::sms_message;
+use thruai_entities::{phone_number, sms_message, values::status::NumberStatus};
 
 use crate::{
     domain::pricing::Prices,
@@ -15,6 +15,11 @@ use crate::{
     },
     store,
 };
+
+/// Whether a number can send SMS: active, with the SMS capability.
+pub fn can_send(n: &phone_number::Model) -> bool {
+    n.status == NumberStatus::Active && n.capabilities["sms"].as_bool().unwrap_or(false)
+}
 
 /// One message about to leave.
 pub struct Outgoing<'a> {

@@ -128,19 +128,10 @@ impl Webhooks {
     ) -> Result<SendReport, CryptoError> {
         let secret = open_secret(&self.crypto, &sub.secret).await?;
         Ok(self
-            .sender
-            .send(OutgoingMessage {
-                url: sub.url.clone(),
-                secret,
-                msg_id,
-                payload,
-                timeout: self.timeout,
-            })
+            .send_signed(&sub.url, &secret, &msg_id, payload, self.timeout)
             .await)
     }
-}
 
-impl Webhooks {
     /// Sends one signed message (a workflow's webhook step) through the SSRF guard;
     /// `msg_id` is its `webhook-id`, the same on every attempt.
     pub async fn send_signed(

@@ -361,7 +361,7 @@ pub async fn outbound(ctx: Ctx, Body(input): Body<OutboundIn>) -> ApiResult<Http
         created_at: row.created_at,
     };
     let res = ctx.commit(txn, StatusCode::CREATED, &Sorted(out)).await?;
-    ctx.state.calls.dial_recorded(call, None);
+    ctx.state.calls.dial_recorded(call);
     Ok(res)
 }
 

@@ -11,8 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use thruai_entities::{
-    phone_number, sms_conversation, sms_message, sms_opt_out,
-    values::status::{NumberStatus, RegistrationStatus as Phase},
+    phone_number, sms_conversation, sms_message, sms_opt_out, values::status::RegistrationStatus as Phase,
 };
 
 use super::core::{
@@ -188,14 +187,14 @@ async fn sender(ctx: &Ctx, input: &SmsIn) -> ApiResult<phone_number::Model> {
     } else {
         let (rows, _) =
             store::phone_numbers::list(ctx.db(), ctx.org(), &store::phone_numbers::Filter::default(), 0, 100).await?;
-        rows.into_iter().find(sms_capable).ok_or_else(|| {
+        rows.into_iter().find(crate::app::sms::can_send).ok_or_else(|| {
             ApiError::new(
                 ErrorCode::TelephonyNotConfigured,
                 "No SMS-capable phone numbers configured — provision one with POST /telephony/numbers/provision",
             )
         })?
     };
-    if !sms_capable(&row) {
+    if !crate::app::sms::can_send(&row) {
         return Err(invalid_number(
             "from",
             &row.phone_number,
@@ -203,10 +202,6 @@ async fn sender(ctx: &Ctx, input: &SmsIn) -> ApiResult<phone_number::Model> {
         ));
     }
     Ok(row)
-}
-
-fn sms_capable(n: &phone_number::Model) -> bool {
-    n.status == NumberStatus::Active && n.capabilities["sms"].as_bool().unwrap_or(false)
 }
 
 fn opted_out_error(from: &str, to: &str) -> ApiError {

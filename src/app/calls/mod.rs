@@ -252,14 +252,10 @@ impl Calls {
 
     /// Dials a recorded outbound call in the background (its row is committed: the intent
     /// is recorded before the effect), with the agent read by [`Calls::prepare_outbound`].
-    /// `intent_key` rides to the carrier (its call log finds the call by it).
-    pub fn dial_recorded(&self, call: Outbound, intent_key: Option<String>) {
+    pub fn dial_recorded(&self, call: Outbound) {
         let calls = self.clone();
         actix_web::rt::spawn(async move {
-            if let Err(e) = calls
-                .dial(call.row, call.carrier, intent_key.as_deref(), &call.setup)
-                .await
-            {
+            if let Err(e) = calls.dial(call.row, call.carrier, None, &call.setup).await {
                 tracing::warn!(error = %e, "an outbound call was not placed");
             }
         });

@@ -9,7 +9,6 @@ use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 use thruai_actors::workflow::ports::{EffectCall, EffectOutcome};
-use thruai_entities::values::status::NumberStatus;
 
 use super::Parts;
 use crate::{
@@ -126,10 +125,10 @@ impl Effects {
             None => {
                 let filter = store::phone_numbers::Filter::default();
                 let (rows, _) = store::phone_numbers::list(&self.db, call.org_id, &filter, 0, 100).await?;
-                rows.into_iter()
-                    .find(|n| n.status == NumberStatus::Active && n.capabilities["sms"].as_bool().unwrap_or(false))
+                rows.into_iter().find(crate::app::sms::can_send)
             }
         };
+        let from = from.filter(crate::app::sms::can_send);
         let Some(from) = from else {
             return Ok(fail("no SMS-capable number of this organization to send from"));
         };
