@@ -144,6 +144,28 @@ pub async fn taken_trigger_keys(db: &impl ConnectionTrait, keys: Vec<String>) ->
     Ok(rows.into_iter().filter_map(|(w, k)| Some((w, k?))).collect())
 }
 
+/// Status and state of each finished execution among `ids`.
+pub async fn finished_executions(
+    db: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<(String, String, Value)>, DbErr> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let rows: Vec<(String, String, Value)> = execution::Entity::find()
+            .select_only()
+            .column(execution::Column::Id)
+            .column(execution::Column::Status)
+            .column(execution::Column::State)
+            .filter(execution::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .filter(execution::Column::Status.is_not_in(UNFINISHED))
+            .into_tuple()
+            .all(db)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 pub async fn execution(db: &impl ConnectionTrait, id: &str) -> Result<Option<execution::Model>, DbErr> {
     execution::Entity::find_by_id(id).one(db).await
 }

@@ -379,3 +379,110 @@ async fn a_dry_run_walks_the_draft_and_places_nothing() {
             .is_empty()
     );
 }
+
+#[actix_web::test]
+async fn a_campaign_runs_its_workflow_for_each_contact_under_its_cap_and_retries() {
+    let app = spawn_with(|s| {
+        fast(s);
+        s.campaigns.tick_ms = 40;
+    })
+    .await;
+    created(&app, "/telephony/numbers/provision", &json!({ "areaCode": "415" })).await;
+    let agent = created(
+        &app,
+        "/agents",
+        &json!({ "name": "Dialler", "pipelineMode": "traditional" }),
+    )
+    .await;
+    // The contact, the campaign's agent and number come in the execution's input.
+    let wf = created(
+        &app,
+        "/workflows",
+        &json!({
+            "name": "Per contact",
+            "nodes": [
+                { "id": "start", "type": "trigger", "data": { "type": "manual" } },
+                { "id": "dial", "type": "call", "data": { "agentId": "{{input.agentId}}", "to": "{{input.contact.phoneNumber}}", "from": "{{input.from}}" } }
+            ],
+            "edges": [{ "source": "start", "target": "dial" }]
+        }),
+    )
+    .await;
+    let wf_id = wf["id"].as_str().unwrap();
+
+    let r = app
+        .post(
+            "/campaigns",
+            &json!({ "name": "Unknown flow", "agentId": agent["id"], "workflowId": "WFL-NOPE" }),
+        )
+        .await;
+    assert_eq!((r.status.as_u16(), r.code()), (404, "NOT_FOUND"), "{:?}", r.body);
+    let campaign = created(
+        &app,
+        "/campaigns",
+        &json!({ "name": "Flow wave", "agentId": agent["id"], "workflowId": wf_id, "maxConcurrentCalls": 2,
+                 "retryPolicy": { "maxAttempts": 2, "delaySecs": 0, "retryOn": ["no_answer", "busy"] } }),
+    )
+    .await;
+    let id = campaign["id"].as_str().unwrap();
+    // Answered; busy every time; no answer the first time only.
+    let numbers = ["+12125551000", "+12125550200", "+12125550300"];
+    let contacts: Vec<Value> = numbers.iter().map(|n| json!({ "phoneNumber": n })).collect();
+    let r = app
+        .post(&format!("/campaigns/{id}/contacts"), &json!({ "contacts": contacts }))
+        .await;
+    assert_eq!(r.data()["added"], 3, "{:?}", r.body);
+    let r = app.post(&format!("/campaigns/{id}/start"), &json!({})).await;
+    assert_eq!(
+        (r.status.as_u16(), r.code()),
+        (400, "WORKFLOW_NOT_PUBLISHED"),
+        "{:?}",
+        r.body
+    );
+
+    assert_eq!(publish(&app, wf_id).await.status, 200);
+    let r = app.post(&format!("/campaigns/{id}/start"), &json!({})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    for _ in 0..600 {
+        if app.get(&format!("/campaigns/{id}")).await.data()["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let done = app.get(&format!("/campaigns/{id}/stats")).await.data().clone();
+    assert_eq!(
+        (done["stats"]["completed"].clone(), done["stats"]["failed"].clone()),
+        (json!(2), json!(1)),
+        "{done:#}"
+    );
+
+    // One execution per attempt, started by the campaign; each placed one call, to its
+    // contact, from the campaign's number.
+    let list = app.get(&format!("/workflows/{wf_id}/executions?pageSize=100")).await;
+    let execs = list.data()["executions"].as_array().unwrap().clone();
+    assert_eq!(execs.len(), 5, "{:#}", list.body);
+    for e in &execs {
+        assert_eq!(e["status"], json!("succeeded"), "{e:#}");
+        assert_eq!(e["trigger"]["type"], json!("campaign"));
+        assert_eq!(e["trigger"]["campaignId"], json!(id));
+    }
+    let placed: Vec<_> = sandbox_call::Entity::find().all(&app.state.db).await.unwrap();
+    let per = |n: &str| placed.iter().filter(|c| c.to_number == n).count();
+    assert_eq!((per(numbers[0]), per(numbers[1]), per(numbers[2])), (1, 2, 2));
+    assert!(placed.iter().all(|c| c.from_number.starts_with("+1415")), "{placed:?}");
+
+    // A contact's dials name their executions.
+    let failed = app.get(&format!("/campaigns/{id}/contacts?status=failed")).await;
+    let busy = &failed.data()["contacts"][0];
+    assert_eq!(
+        (busy["phoneNumber"].clone(), busy["lastOutcome"].clone()),
+        (json!(numbers[1]), json!("busy"))
+    );
+    let dials = busy["calls"].as_array().unwrap();
+    assert_eq!(dials.len(), 2);
+    assert!(
+        dials
+            .iter()
+            .all(|d| d["executionId"].as_str().unwrap().starts_with("EXE-") && d["callId"].is_null())
+    );
+}

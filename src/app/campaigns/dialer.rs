@@ -10,14 +10,17 @@ use std::{
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use thruai_actors::campaign::ports::Waker;
-use thruai_entities::call;
+use thruai_entities::{call, workflow_execution};
 
 use super::{
     db_err, on_runtime,
     pools::{Armed, Pools},
 };
 use crate::{
-    app::calls::{AgentSetup, Calls},
+    app::{
+        calls::{AgentSetup, Calls},
+        workflows,
+    },
     providers::telephony::Telephony,
     store::campaigns as cs,
 };
@@ -39,6 +42,8 @@ pub(super) struct Dial {
 /// What trying to start an armed intent found.
 pub(super) enum Fired {
     Started(Dial),
+    /// Started as a workflow execution (which places its calls itself).
+    Launched,
     /// Not now (at the cap, paused, or the database failed): back in line.
     NotNow(Armed),
     /// No longer armed under this epoch (put back in the queue, or another owner): dropped.
@@ -87,6 +92,12 @@ impl Dialer {
         let now = Utc::now();
         a.call_row.created_at = now;
         a.call_row.updated_at = now;
+        if let Some(exec) = a.execution.clone() {
+            return match self.launch(campaign_id, epoch, lock, a.key.clone(), &exec).await {
+                Some(fired) => fired,
+                None => Fired::NotNow(a),
+            };
+        }
         // Never reconciled while it is being dialled here.
         self.dialing().insert(a.key.clone());
         let res = {
@@ -124,6 +135,54 @@ impl Dialer {
         }
     }
 
+    /// Starts an armed intent of a campaign that runs a workflow: its execution recorded
+    /// in the transaction that starts the intent (the workflow's supervisor runs it as it
+    /// comes due). `None`: the database failed, back in line.
+    async fn launch(
+        &self,
+        campaign_id: &str,
+        epoch: i64,
+        lock: &tokio::sync::Mutex<()>,
+        key: String,
+        exec: &workflow_execution::Model,
+    ) -> Option<Fired> {
+        let _turn = lock.lock().await;
+        let (db, id, key2, exec) = (self.db.clone(), campaign_id.to_string(), key.clone(), exec.clone());
+        let res = on_runtime(
+            async move {
+                let mut exec = exec;
+                exec.created_at = Utc::now();
+                exec.updated_at = exec.created_at;
+                exec.wake_at = Some(exec.created_at);
+                cs::fire_execution(&db, &id, epoch, &key2, move |txn| {
+                    Box::pin(async move { workflows::record_start(txn, &exec).await })
+                })
+                .await
+            },
+            db_err,
+        )
+        .await;
+        match res {
+            Ok(true) => {
+                self.ahead.started(campaign_id, epoch);
+                crate::metrics::counter("thruai_campaign_dials_total", &[("result", "workflow")], 1.0);
+                Some(Fired::Launched)
+            }
+            Ok(false) => {
+                let (db, key) = (self.db.clone(), key);
+                match on_runtime(async move { cs::dial_status(&db, &key).await }, db_err).await {
+                    Ok(Some(s)) if s == cs::DIAL_ARMED => None,
+                    Ok(_) => Some(Fired::Gone),
+                    Err(_) => None,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(intent = %key, error = ?e, "starting a campaign contact's workflow failed");
+                None
+            }
+        }
+    }
+
     /// Fills a slot freed by a call's end: the oldest armed intent whose window is open,
     /// started at once. `None` when there is none or it cannot start now.
     async fn refill(&self, campaign_id: &str) -> Option<Dial> {
@@ -131,6 +190,7 @@ impl Dialer {
             let (epoch, lock, a) = self.ahead.take(campaign_id, Utc::now())?;
             match self.fire(campaign_id, epoch, &lock, a).await {
                 Fired::Started(d) => return Some(d),
+                Fired::Launched => return None,
                 Fired::NotNow(a) => {
                     self.ahead.put_back(campaign_id, epoch, a);
                     return None;

@@ -4,9 +4,12 @@
 //! conversions between stored JSON and the actor's calling window and retry policy.
 
 mod dialer;
+mod flows;
 mod pools;
 mod ports;
 mod reads;
+
+pub use self::flows::{dial_statuses, is_execution};
 
 use std::{collections::BTreeMap, sync::Arc};
 

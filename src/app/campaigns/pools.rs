@@ -7,7 +7,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use thruai_actors::campaign::{ports::ArmedIntent, window::CallingWindow};
-use thruai_entities::call;
+use thruai_entities::{call, workflow_execution};
 
 use crate::{app::calls::AgentSetup, providers::telephony::Telephony};
 
@@ -21,6 +21,9 @@ pub(super) struct Armed {
     pub(super) call_row: call::Model,
     pub(super) carrier: Arc<dyn Telephony>,
     pub(super) setup: Arc<AgentSetup>,
+    /// For a campaign that runs a workflow: the execution started instead of the call
+    /// (its id is the intent's call id).
+    pub(super) execution: Option<Box<workflow_execution::Model>>,
 }
 
 /// A campaign's intents armed ahead by one owner epoch, oldest first, and the lock its

@@ -23,7 +23,7 @@ use thruai_entities::{campaign, campaign_dial};
 use super::{
     db_err,
     dialer::{Dial, Dialer, Fired},
-    fence_err, on_runtime, pool_of,
+    fence_err, flows, on_runtime, pool_of,
     pools::{Armed, Pools},
     reads::Reads,
     refresh_queue_statistics, retry_of, variables_of, window_of,
@@ -55,6 +55,7 @@ fn same_dialling(a: &campaign::Model, b: &campaign::Model) -> bool {
         && a.number_pool == b.number_pool
         && a.metadata == b.metadata
         && a.calling_window == b.calling_window
+        && a.workflow_id == b.workflow_id
 }
 
 /// The decisions on finished dials: each contact moves on (completed, queued again for a
@@ -131,6 +132,43 @@ pub struct ServerCampaignPorts {
 }
 
 impl ServerCampaignPorts {
+    /// The campaign's published workflow (`Ok(Ok(None))`: it has none); `Ok(Err(why))`
+    /// when it names one that cannot run.
+    async fn flow_of(&self, row: &campaign::Model) -> Result<Result<Option<flows::Flow>, String>, PortError> {
+        let (db, row) = (self.db.clone(), row.clone());
+        match tokio::spawn(async move { flows::flow_of(&db, &row).await }).await {
+            Ok(Ok(flow)) => Ok(Ok(flow)),
+            Ok(Err(crate::app::workflows::WorkflowError::Db(e))) => Err(db_err(e)),
+            Ok(Err(e)) => Ok(Err(e.to_string())),
+            Err(e) => Err(PortError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Pauses a running campaign that cannot start its contacts, applying `settles`.
+    async fn pause(&self, campaign_id: &str, epoch: i64, settles: &[Settle], why: &str) -> Result<(), PortError> {
+        let (db, id, lease, owned) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
+        on_runtime(
+            async move {
+                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
+                    Box::pin(async move {
+                        apply_settles(txn, &id, &owned).await?;
+                        cs::pause(txn, &id).await
+                    })
+                })
+                .await
+            },
+            fence_err,
+        )
+        .await?;
+        count_settled(settles);
+        tracing::warn!(
+            campaign = campaign_id,
+            reason = why,
+            "campaign paused: its workflow cannot run"
+        );
+        Ok(())
+    }
+
     fn lease(&self) -> Duration {
         Duration::milliseconds(i64::try_from(self.settings.lease_ms).unwrap_or(10_000))
     }
@@ -241,7 +279,7 @@ impl CampaignPorts for ServerCampaignPorts {
                     .filter(|d| d.status == cs::DIAL_PLACED || d.status == cs::DIAL_REFUSED)
                     .collect();
                 let ids: Vec<String> = open.iter().map(|d| d.call_id.clone()).collect();
-                let statuses = cs::call_statuses(&db, &ids).await?;
+                let statuses = flows::dial_statuses(&db, &ids).await?;
                 let mut done = Vec::new();
                 let mut overdue = Vec::new();
                 for d in open {
@@ -254,7 +292,13 @@ impl CampaignPorts for ServerCampaignPorts {
                         }),
                         // Placed (acknowledged by the carrier: `updated_at`), still open,
                         // and older than any call may last.
-                        None if d.status == cs::DIAL_PLACED && now - d.updated_at > max_call => overdue.push(d),
+                        // (A workflow's execution ends by its own timeouts.)
+                        None if d.status == cs::DIAL_PLACED
+                            && now - d.updated_at > max_call
+                            && !flows::is_execution(&d.call_id) =>
+                        {
+                            overdue.push(d);
+                        }
                         None => {}
                     }
                 }
@@ -550,6 +594,15 @@ impl CampaignPorts for ServerCampaignPorts {
             return Ok(Vec::new());
         }
         let row = self.read.campaign(campaign_id).await?;
+        let flow = match self.flow_of(&row).await? {
+            Ok(flow) => flow,
+            Err(why) => {
+                // No contact can start: the campaign is paused (with the settles applied),
+                // and resumes when it is started again once its workflow is published.
+                self.pause(campaign_id, epoch, settles, &why).await?;
+                return Ok(Vec::new());
+            }
+        };
         let setup = self.read.setup_of(&row).await?;
         // The number (and carrier) of each call: the pool in turn, looked up once per number.
         let mut origins: HashMap<Option<String>, (thruai_entities::phone_number::Model, Arc<dyn tel::Telephony>)> =
@@ -589,7 +642,7 @@ impl CampaignPorts for ServerCampaignPorts {
                 variables_of(contact.name.as_deref(), &contact.custom_data).into(),
                 metadata,
             );
-            let intent = campaign_dial::Model {
+            let mut intent = campaign_dial::Model {
                 intent_key: key.clone(),
                 campaign_id: row.id.clone(),
                 contact_id: contact.id.clone(),
@@ -604,9 +657,16 @@ impl CampaignPorts for ServerCampaignPorts {
                 created_at: now,
                 updated_at: now,
             };
+            let execution = flow
+                .as_ref()
+                .map(|f| Box::new(f.execution(&row, contact, &key, attempt, &number.phone_number)));
+            if let Some(exec) = &execution {
+                intent.call_id.clone_from(&exec.id);
+            }
             planned.push((
                 intent,
                 Armed {
+                    execution,
                     key,
                     contact_id: contact.id.clone(),
                     window: window.clone(),
@@ -663,12 +723,13 @@ impl CampaignPorts for ServerCampaignPorts {
                 self.ahead.put_back(campaign_id, armed_by, a);
                 return Err(PortError::Fenced);
             }
-            let contact_id = a.contact_id.clone();
+            let (contact_id, key) = (a.contact_id.clone(), a.key.clone());
             match dialer.fire(campaign_id, epoch, &lock, a).await {
                 Fired::Started(d) => {
                     out.push((contact_id, d.key.clone()));
                     dialer.clone().spawn(campaign_id.to_string(), d);
                 }
+                Fired::Launched => out.push((contact_id, key)),
                 Fired::NotNow(a) => {
                     self.ahead.put_back(campaign_id, epoch, a);
                     break;

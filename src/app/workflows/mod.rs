@@ -137,7 +137,7 @@ pub fn draft_graph(row: &workflow::Model) -> Result<Graph, Vec<Problem>> {
 }
 
 /// A new execution of `row`'s published version, at its trigger, due now.
-fn new_execution(
+pub(crate) fn new_execution(
     row: &workflow::Model,
     graph: &Compiled,
     input: Value,
@@ -170,7 +170,10 @@ fn new_execution(
 
 /// Records an execution with its `workflow.triggered` event; false when its trigger key
 /// started one already (nothing is written then).
-async fn record_start(txn: &impl sea_orm::ConnectionTrait, exec: &workflow_execution::Model) -> Result<bool, DbErr> {
+pub(crate) async fn record_start(
+    txn: &impl sea_orm::ConnectionTrait,
+    exec: &workflow_execution::Model,
+) -> Result<bool, DbErr> {
     if !wf::insert_execution(txn, exec.clone()).await? {
         return Ok(false);
     }
@@ -220,6 +223,24 @@ async fn record_starts(
     )
     .await?;
     Ok(fresh.into_iter().map(|e| e.id).collect())
+}
+
+/// The published version's graph of `row`, compiled.
+///
+/// # Errors
+/// [`WorkflowError::NotPublished`] when the workflow has no version in force.
+pub(crate) async fn published(
+    db: &impl sea_orm::ConnectionTrait,
+    row: &workflow::Model,
+) -> Result<Compiled, WorkflowError> {
+    if !row.is_published || row.version == 0 {
+        return Err(WorkflowError::NotPublished(row.id.clone()));
+    }
+    wf::version_graph(db, &row.id, row.version)
+        .await?
+        .and_then(|g| serde_json::from_value::<Graph>(g).ok())
+        .and_then(|g| g.compile().ok())
+        .ok_or_else(|| WorkflowError::NotPublished(row.id.clone()))
 }
 
 impl Workflows {
@@ -327,14 +348,7 @@ impl Workflows {
     /// # Errors
     /// [`WorkflowError::NotPublished`] when the workflow has no version in force.
     pub async fn published(&self, row: &workflow::Model) -> Result<Compiled, WorkflowError> {
-        if !row.is_published || row.version == 0 {
-            return Err(WorkflowError::NotPublished(row.id.clone()));
-        }
-        wf::version_graph(&self.db, &row.id, row.version)
-            .await?
-            .and_then(|g| serde_json::from_value::<Graph>(g).ok())
-            .and_then(|g| g.compile().ok())
-            .ok_or_else(|| WorkflowError::NotPublished(row.id.clone()))
+        published(&self.db, row).await
     }
 
     /// Starts an execution of the published version. `trigger_key` (an event's id) makes

@@ -12,6 +12,7 @@ use thruai_entities::values::status::CampaignStatus;
 
 use super::{load, load_locked};
 use crate::{
+    app::campaigns,
     domain::{
         ids, is_e164,
         validation::{control_message, forbidden_control, forbidden_control_in},
@@ -73,7 +74,11 @@ pub struct ContactsAdded {
 pub struct DialOut {
     /// 1-based.
     pub attempt: i32,
-    pub call_id: String,
+    /// The call (`None` for a campaign that runs a workflow: its execution places the
+    /// calls).
+    pub call_id: Option<String>,
+    /// The workflow execution started for this attempt (a campaign with a `workflowId`).
+    pub execution_id: Option<String>,
     /// `{contactId}:{attempt}`: the idempotency key of the dial.
     pub intent_key: String,
     pub status: String,
@@ -264,7 +269,8 @@ pub async fn list_contacts(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> Api
                 .filter(|d| d.status != cs::DIAL_ARMED)
                 .map(|d| DialOut {
                     attempt: d.attempt,
-                    call_id: d.call_id,
+                    execution_id: campaigns::is_execution(&d.call_id).then(|| d.call_id.clone()),
+                    call_id: (!campaigns::is_execution(&d.call_id)).then_some(d.call_id),
                     intent_key: d.intent_key,
                     status: d.status,
                     outcome: d.outcome,
@@ -274,7 +280,7 @@ pub async fn list_contacts(ctx: Ctx, id: web::Path<String>, q: ListQuery) -> Api
                 })
                 .collect();
             ContactOut {
-                call_ids: calls.iter().map(|d| d.call_id.clone()).collect(),
+                call_ids: calls.iter().filter_map(|d| d.call_id.clone()).collect(),
                 calls,
                 id: c.id,
                 campaign_id: c.campaign_id,

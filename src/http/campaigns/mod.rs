@@ -282,6 +282,25 @@ async fn check_agent(ctx: &Ctx, db: &impl sea_orm::ConnectionTrait, agent_id: &s
     Ok(())
 }
 
+/// A workflow the campaign runs must be the organisation's; to start, published.
+async fn check_workflow(
+    ctx: &Ctx,
+    db: &impl sea_orm::ConnectionTrait,
+    id: Option<&str>,
+    to_start: bool,
+) -> ApiResult<()> {
+    let Some(id) = id else {
+        return Ok(());
+    };
+    let row = store::workflows::find(db, ctx.org(), id)
+        .await?
+        .ok_or_else(|| ApiError::from(crate::app::workflows::WorkflowError::NotFound(id.to_string())))?;
+    if to_start {
+        crate::app::workflows::published(db, &row).await?;
+    }
+    Ok(())
+}
+
 /// Every number must be an active number of the organisation.
 async fn check_numbers(
     ctx: &Ctx,
@@ -298,6 +317,7 @@ async fn check_numbers(
 
 pub async fn create(ctx: Ctx, Body(input): Body<CampaignIn>) -> ApiResult<HttpResponse> {
     check_agent(&ctx, ctx.db(), &input.agent_id).await?;
+    check_workflow(&ctx, ctx.db(), input.workflow_id.as_deref(), false).await?;
     let pool = input.number_pool.clone().unwrap_or_default();
     check_numbers(&ctx, ctx.db(), &input.agent_id, input.from_number.as_deref(), &pool).await?;
     let now = Utc::now();
@@ -382,6 +402,7 @@ async fn command(
     let to = cstate::transition(from, cmd).map_err(|e| conflict(&e, &row.id))?;
     if cmd == Command::Start {
         check_agent(ctx, db, &row.agent_id).await?;
+        check_workflow(ctx, db, row.workflow_id.as_deref(), true).await?;
         let pool = pool_of(row);
         let first = pool.first().map(String::as_str).or(row.from_number.as_deref());
         calls::from_number(db, ctx.org(), &row.agent_id, first).await?;
@@ -415,6 +436,13 @@ pub async fn update(ctx: Ctx, id: web::Path<String>, Body(patch): Body<CampaignP
     }
     if let Some(w) = patch.workflow_id {
         row.workflow_id = Some(w).filter(|w| !w.is_empty());
+        check_workflow(
+            &ctx,
+            &txn,
+            row.workflow_id.as_deref(),
+            row.status == CampaignStatus::Running,
+        )
+        .await?;
     }
     if let Some(m) = patch.max_concurrent_calls {
         row.max_concurrent_calls = i32::try_from(m).unwrap_or(1);

@@ -10,7 +10,7 @@ use thruai_actors::campaign::state::{self as cstate, Counts};
 
 use super::{CountsOut, load};
 use crate::{
-    app::campaigns::window_of,
+    app::campaigns::{self, window_of},
     error::ApiResult,
     http::core::{
         envelope::{self, Sorted},
@@ -201,7 +201,7 @@ pub async fn debug(ctx: Ctx, id: web::Path<String>) -> ApiResult<HttpResponse> {
     // call says: the carrier may have it). A dial whose call ended waits to be settled; its
     // slot may already hold the next call.
     let call_ids: Vec<String> = open.iter().map(|d| d.call_id.clone()).collect();
-    let call_status = cs::call_statuses(ctx.db(), &call_ids).await?;
+    let call_status = campaigns::dial_statuses(ctx.db(), &call_ids).await?;
     let (in_flight, ended): (Vec<_>, Vec<_>) = open.iter().partition(|d| {
         d.status == cs::DIAL_PENDING
             || call_status

@@ -354,7 +354,9 @@ fn fire_condition(campaign: &str, epoch: &str) -> String {
  AND c."status" = 'running' AND c."max_concurrent_calls" > (SELECT COUNT(*) FROM "campaign_dials" d
  WHERE d."campaign_id" = {campaign} AND d."status" IN ('pending', 'placed', 'refused')
  AND (d."status" = 'pending' OR EXISTS (SELECT 1 FROM "calls" k WHERE k."id" = d."call_id"
- AND k."status" IN ('queued', 'ringing', 'in_progress')))))"#
+ AND k."status" IN ('queued', 'ringing', 'in_progress'))
+ OR EXISTS (SELECT 1 FROM "workflow_executions" x WHERE x."id" = d."call_id"
+ AND x."status" IN ('queued', 'running', 'waiting')))))"#
     )
 }
 
@@ -426,6 +428,52 @@ INSERT INTO "calls" ({cols}) SELECT {placeholders} FROM fired"#,
     Ok(true)
 }
 
+/// Starts an armed intent whose contact runs a workflow: `armed → placed` under the
+/// conditions of [`fire`] (its "call" is the execution, whose id the intent holds), with
+/// `record` writing the execution in the same transaction. Nothing waits on a carrier, so
+/// such an intent is never in doubt. Returns whether it started.
+pub async fn fire_execution<F>(
+    db: &DatabaseConnection,
+    campaign_id: &str,
+    epoch: i64,
+    key: &str,
+    record: F,
+) -> Result<bool, DbErr>
+where
+    F: for<'c> FnOnce(
+            &'c sea_orm::DatabaseTransaction,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, DbErr>> + Send + 'c>>
+        + Send,
+{
+    use sea_orm::Statement;
+    let backend = db.get_database_backend();
+    let p = |i: usize| match backend {
+        sea_orm::DbBackend::Postgres => format!("${i}"),
+        _ => format!("?{i}"),
+    };
+    let sql = format!(
+        r#"UPDATE "campaign_dials" SET "status" = '{DIAL_PLACED}', "updated_at" = {now}
+ WHERE "intent_key" = {key} AND "status" = '{DIAL_ARMED}' AND {cond}"#,
+        now = p(1),
+        key = p(2),
+        cond = fire_condition(&p(3), &p(4)),
+    );
+    let txn = crate::store::begin(db).await?;
+    let res = txn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [Utc::now().into(), key.into(), campaign_id.into(), epoch.into()],
+        ))
+        .await?;
+    if res.rows_affected() != 1 || !record(&txn).await? {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    txn.commit().await?;
+    Ok(true)
+}
+
 /// Records the carrier's acknowledgement of a pending intent.
 pub async fn dial_placed(db: &impl ConnectionTrait, key: &str, sid: &str, reconciled: bool) -> Result<bool, DbErr> {
     let res = dial::Entity::update_many()
@@ -487,6 +535,18 @@ pub async fn in_doubt(
         .filter(dial::Column::UpdatedAt.lte(older_than))
         .all(db)
         .await
+}
+
+/// Pauses a running campaign (its actor passivates on its next read of it).
+pub async fn pause(db: &impl ConnectionTrait, id: &str) -> Result<(), DbErr> {
+    campaign::Entity::update_many()
+        .col_expr(campaign::Column::Status, Expr::value("paused"))
+        .col_expr(campaign::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(campaign::Column::Id.eq(id))
+        .filter(campaign::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 pub async fn complete(db: &impl ConnectionTrait, id: &str) -> Result<bool, DbErr> {
