@@ -15,6 +15,8 @@ pub struct WorkflowSettings {
     pub max_running: usize,
     /// How often the event feed is read for event-triggered workflows.
     pub events_tick_ms: u64,
+    /// How often schedule-triggered workflows are looked at.
+    pub schedule_tick_ms: u64,
     /// How often a call step looks at its call.
     pub call_poll_ms: u64,
     /// A message recorded but never acknowledged (a crash in between) this long is in
@@ -26,8 +28,10 @@ pub struct WorkflowSettings {
 
 impl WorkflowSettings {
     pub(super) fn validate(&self) -> Result<(), String> {
-        if self.tick_ms == 0 || self.events_tick_ms == 0 || self.call_poll_ms == 0 {
-            return Err("workflows: tick_ms, events_tick_ms and call_poll_ms must be positive".into());
+        if self.tick_ms == 0 || self.events_tick_ms == 0 || self.schedule_tick_ms == 0 || self.call_poll_ms == 0 {
+            return Err(
+                "workflows: tick_ms, events_tick_ms, schedule_tick_ms and call_poll_ms must be positive".into(),
+            );
         }
         if self.lease_ms < 1_000 || self.max_running == 0 {
             return Err("workflows: lease_ms is at least 1000 and max_running at least 1".into());

@@ -19,6 +19,7 @@ fn fast(s: &mut Settings) {
     s.workflows.tick_ms = 50;
     s.workflows.events_tick_ms = 50;
     s.workflows.call_poll_ms = 100;
+    s.workflows.schedule_tick_ms = 100;
 }
 
 async fn created(app: &TestApp, path: &str, body: &Value) -> Value {
@@ -485,4 +486,52 @@ async fn a_campaign_runs_its_workflow_for_each_contact_under_its_cap_and_retries
             .iter()
             .all(|d| d["executionId"].as_str().unwrap().starts_with("EXE-") && d["callId"].is_null())
     );
+}
+
+#[actix_web::test]
+async fn a_schedule_starts_one_execution_per_interval() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let app = spawn_with(fast).await;
+    let r = app
+        .post(
+            "/workflows",
+            &json!({ "name": "Hourly", "trigger": { "type": "schedule", "everySeconds": 30 } }),
+        )
+        .await;
+    let id = r.data()["id"].as_str().unwrap().to_string();
+    let r = publish(&app, &id).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "INVALID_WORKFLOW"), "{:?}", r.body);
+    app.patch(
+        &format!("/workflows/{id}"),
+        &json!({ "trigger": { "type": "schedule", "every": "1h" } }),
+    )
+    .await;
+    assert_eq!(publish(&app, &id).await.status, 200);
+    // Nothing before the first interval has passed.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let list = app.get(&format!("/workflows/{id}/executions")).await;
+    assert_eq!(list.data()["executions"], json!([]));
+
+    // Published (as if) two hours and a half ago: the latest slot starts, once.
+    let row = thruai_entities::workflow::Entity::find_by_id(id.as_str())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let published = chrono::Utc::now() - chrono::Duration::minutes(150);
+    let mut am = row.into_active_model();
+    am.published_at = Set(Some(published));
+    am.update(&app.state.db).await.unwrap();
+    let e = finished(&app, &id).await;
+    assert_eq!(
+        (
+            e["status"].clone(),
+            e["trigger"]["type"].clone(),
+            e["trigger"]["slot"].clone()
+        ),
+        (json!("succeeded"), json!("schedule"), json!(2))
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let list = app.get(&format!("/workflows/{id}/executions")).await;
+    assert_eq!(list.data()["executions"].as_array().unwrap().len(), 1);
 }

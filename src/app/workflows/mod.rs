@@ -7,6 +7,7 @@ mod dry_run;
 mod effects;
 mod events;
 mod ports;
+mod schedules;
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use serde_json::{Value, json};
 use thruai_actors::{
     WorkflowSupervisor,
     workflow::{
-        graph::{Compiled, Graph, Problem},
+        graph::{Compiled, Graph, Problem, Trigger},
         state::ExecState,
         supervisor::WorkflowConfig,
     },
@@ -33,6 +34,9 @@ use crate::{
     error::{CodedError, ErrorCode, db_code},
     store::{self, workflows as wf},
 };
+
+/// What a schedule-triggered workflow holds where an event-triggered one holds its event.
+const SCHEDULE: &str = "@schedule";
 
 /// Why a workflow request cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -267,6 +271,7 @@ impl Workflows {
             supervisor,
         };
         events::start(me.clone());
+        schedules::start(me.clone());
         me
     }
 
@@ -295,7 +300,10 @@ impl Workflows {
         row.version += 1;
         row.is_published = true;
         row.published_at = Some(now);
-        row.trigger_event = compiled.trigger_event().map(str::to_string);
+        row.trigger_event = match compiled.trigger {
+            Trigger::Schedule { .. } => Some(SCHEDULE.to_string()),
+            _ => compiled.trigger_event().map(str::to_string),
+        };
         row.updated_at = now;
         wf::insert_version(
             &txn,
