@@ -23,6 +23,8 @@ pub struct Model {
     pub error: Option<String>,
     /// When a waiting execution is due (its timer, its next retry, its next look at a call).
     pub wake_at: Option<DateTimeUtc>,
+    /// The event type a waiting step waits for (the event feed wakes it).
+    pub awaiting_event: Option<String>,
     /// A process runs it until then.
     pub lease_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

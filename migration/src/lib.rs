@@ -19,6 +19,7 @@ mod m20261207_000005_create_call_analyses;
 mod m20261207_000006_create_billing;
 mod m20261207_000007_create_knowledge;
 mod m20261207_000008_create_workflows;
+mod m20261207_000009_workflow_awaits;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000006_create_billing::Migration),
             Box::new(m20261207_000007_create_knowledge::Migration),
             Box::new(m20261207_000008_create_workflows::Migration),
+            Box::new(m20261207_000009_workflow_awaits::Migration),
         ]
     }
 }

@@ -21,6 +21,25 @@ pub const EVENT_TYPES: &[&str] = &[
     "a2p.campaign.status_changed",
 ];
 
+/// The organisation's events of a type from `since` on, oldest first.
+pub async fn of_type_since(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    event_type: &str,
+    since: chrono::DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<outbox_event::Model>, DbErr> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    outbox_event::Entity::find()
+        .filter(outbox_event::Column::OrgId.eq(org_id))
+        .filter(outbox_event::Column::EventType.eq(event_type))
+        .filter(outbox_event::Column::CreatedAt.gte(since))
+        .order_by_asc(outbox_event::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 /// Records `event_type` for `org_id`; pass the transaction that makes the change.
 pub async fn record(
     db: &impl ConnectionTrait,

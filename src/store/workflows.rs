@@ -144,6 +144,20 @@ pub async fn taken_trigger_keys(db: &impl ConnectionTrait, keys: Vec<String>) ->
     Ok(rows.into_iter().filter_map(|(w, k)| Some((w, k?))).collect())
 }
 
+/// Wakes the executions waiting for an event of these types (each looks for its event).
+pub async fn wake_awaiting(db: &impl ConnectionTrait, types: &[String], now: DateTime<Utc>) -> Result<u64, DbErr> {
+    if types.is_empty() {
+        return Ok(0);
+    }
+    let res = execution::Entity::update_many()
+        .col_expr(execution::Column::WakeAt, Expr::value(now))
+        .filter(execution::Column::AwaitingEvent.is_in(types.iter().map(String::as_str)))
+        .filter(execution::Column::Status.eq("waiting"))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
 /// Status and state of each finished execution among `ids`.
 pub async fn finished_executions(
     db: &impl ConnectionTrait,

@@ -535,3 +535,99 @@ async fn a_schedule_starts_one_execution_per_interval() {
     let list = app.get(&format!("/workflows/{id}/executions")).await;
     assert_eq!(list.data()["executions"].as_array().unwrap().len(), 1);
 }
+
+async fn execution(app: &TestApp, workflow: &str, exec: &str) -> Value {
+    app.get(&format!("/workflows/{workflow}/executions/{exec}"))
+        .await
+        .data()
+        .clone()
+}
+
+/// A workflow that waits for `agent.updated` of the agent in its input, then records it.
+async fn until_renamed(app: &TestApp, timeout: u64) -> String {
+    let wf = created(
+        app,
+        "/workflows",
+        &json!({
+            "name": "Until renamed",
+            "nodes": [
+                { "id": "t", "type": "trigger" },
+                { "id": "w", "type": "wait", "data": { "event": "agent.updated", "match": { "agentId": "{{input.agentId}}", "change": "updated" }, "timeoutSeconds": timeout } },
+                { "id": "named", "type": "set", "data": { "variables": { "newName": "{{steps.w.payload.agent.name}}", "timedOut": "{{steps.w.timedOut}}" } } }
+            ],
+            "edges": [{ "source": "t", "target": "w" }, { "source": "w", "target": "named" }]
+        }),
+    )
+    .await;
+    let id = wf["id"].as_str().unwrap().to_string();
+    assert_eq!(publish(app, &id).await.status, 200);
+    id
+}
+
+#[actix_web::test]
+async fn a_wait_for_an_event_resumes_on_the_matching_one_or_times_out() {
+    let app = spawn_with(fast).await;
+    let watched = created(&app, "/agents", &json!({ "name": "Watched" })).await;
+    let other = created(&app, "/agents", &json!({ "name": "Other" })).await;
+    // An event the platform never emits is refused at publication.
+    let bad = created(
+        &app,
+        "/workflows",
+        &json!({ "name": "Never", "nodes": [{ "id": "t", "type": "trigger" }, { "id": "w", "type": "wait", "data": { "event": "agent.exploded" } }], "edges": [{ "source": "t", "target": "w" }] }),
+    )
+    .await;
+    let r = publish(&app, bad["id"].as_str().unwrap()).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "INVALID_WORKFLOW"), "{:?}", r.body);
+    assert_eq!(r.body["error"]["details"][0]["field"], json!("nodes[w].data.event"));
+
+    let id = until_renamed(&app, 60).await;
+    let t = app
+        .post(
+            &format!("/workflows/{id}/trigger"),
+            &json!({ "input": { "agentId": watched["id"] } }),
+        )
+        .await;
+    let exec = t.data()["executionId"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        if execution(&app, &id, &exec).await["status"] == "waiting" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Another agent's change does not resume it.
+    app.patch(
+        &format!("/agents/{}", other["id"].as_str().unwrap()),
+        &json!({ "name": "Renamed too" }),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(execution(&app, &id, &exec).await["status"], json!("waiting"));
+    let changed = std::time::Instant::now();
+    app.patch(
+        &format!("/agents/{}", watched["id"].as_str().unwrap()),
+        &json!({ "name": "Renamed" }),
+    )
+    .await;
+    let e = finished(&app, &id).await;
+    // Woken by the event feed, not by the look it takes now and then (10 s).
+    assert!(changed.elapsed() < Duration::from_secs(5), "{:?}", changed.elapsed());
+    assert_eq!(e["status"], json!("succeeded"), "{e:#}");
+    assert_eq!(
+        (e["variables"]["newName"].clone(), e["variables"]["timedOut"].clone()),
+        (json!("Renamed"), json!(false))
+    );
+
+    // Nothing comes: the wait ends at its timeout, and says so.
+    let id = until_renamed(&app, 1).await;
+    app.post(
+        &format!("/workflows/{id}/trigger"),
+        &json!({ "input": { "agentId": "AGT-NONE" } }),
+    )
+    .await;
+    let e = finished(&app, &id).await;
+    assert_eq!(
+        (e["status"].clone(), e["variables"]["timedOut"].clone()),
+        (json!("succeeded"), json!(true)),
+        "{e:#}"
+    );
+}

@@ -143,6 +143,14 @@ pub enum WaitFor {
     Seconds(f64),
     /// An RFC 3339 instant, or a `{{template}}` giving one.
     Until(String),
+    /// The organisation's next event of this type (`call.completed`, …) whose payload has
+    /// every field of `matches` (dotted paths; values may be templates), or `timeout_secs`
+    /// (its output then says `timedOut: true`).
+    Event {
+        event: String,
+        matches: Map<String, Value>,
+        timeout_secs: u64,
+    },
 }
 
 /// Retries of a failing step (Temporal's defaults: 1 s, doubling, capped at 100×).
@@ -229,8 +237,9 @@ impl Compiled {
         }
     }
 
-    /// What an organisation must own for this graph to run: `(kind, id)` with kind
-    /// `agent`, `number` or `webhook` (literal ids only; templates are checked when run).
+    /// What this graph names that must exist for it to run: `(kind, node, id)` with kind
+    /// `agent`, `number` or `webhook` (the organisation's; literal ids only, templates are
+    /// checked when run) or `event` (an event the platform emits).
     pub fn references(&self) -> Vec<(&'static str, String, String)> {
         let mut out = Vec::new();
         let literal = |s: &str| !s.contains("{{");
@@ -248,6 +257,9 @@ impl Compiled {
                 Step::Email { agent_id: Some(a), .. } if literal(a) => out.push(("agent", node.clone(), a.clone())),
                 Step::Webhook { webhook_id, .. } if literal(webhook_id) => {
                     out.push(("webhook", node.clone(), webhook_id.clone()));
+                }
+                Step::Trigger(Trigger::Event { event, .. }) | Step::Wait(WaitFor::Event { event, .. }) => {
+                    out.push(("event", node.clone(), event.clone()));
                 }
                 _ => {}
             }
@@ -530,14 +542,33 @@ fn compile_step(node: &Node, problems: &mut Vec<Problem>) -> Option<(Step, Polic
                     _ => base,
                 })
             });
-            match (secs, text(d, &["until"])) {
-                (Some(s), _) if s >= 0.0 => Step::Wait(WaitFor::Seconds(s)),
-                (_, Some(u)) => Step::Wait(WaitFor::Until(u)),
+            let matches = match d.get("match").or_else(|| d.get("where")) {
+                None | Some(Value::Null) => Some(Map::new()),
+                Some(Value::Object(m)) => Some(m.clone()),
+                Some(_) => None,
+            };
+            match (secs, text(d, &["until"]), text(d, &["event"])) {
+                (_, _, Some(event)) => {
+                    if matches.is_none() {
+                        problems.push(Problem::at(
+                            id,
+                            "data.match",
+                            "match is an object of payload fields to equal (e.g. {\"callId\": \"{{steps.dial.callId}}\"})",
+                        ));
+                    }
+                    Step::Wait(WaitFor::Event {
+                        event,
+                        matches: matches.unwrap_or_default(),
+                        timeout_secs: number(d, "timeoutSeconds").map_or(86_400, |n| n.clamp(1.0, 2_592_000.0) as u64),
+                    })
+                }
+                (Some(s), _, _) if s >= 0.0 => Step::Wait(WaitFor::Seconds(s)),
+                (_, Some(u), _) => Step::Wait(WaitFor::Until(u)),
                 _ => {
                     problems.push(Problem::at(
                         id,
                         "data.seconds",
-                        "a wait needs seconds (or duration \"5m\", minutes, hours) or until (RFC 3339)",
+                        "a wait needs seconds (or duration \"5m\", minutes, hours), until (RFC 3339) or an event",
                     ));
                     Step::Wait(WaitFor::Seconds(0.0))
                 }

@@ -119,6 +119,15 @@ impl ExecState {
                 "reason": reason.as_deref().map(|r| render(r, &ctx)),
             })),
             Step::Wait(WaitFor::Seconds(s)) => Action::Wait(now + Duration::milliseconds((s * 1000.0) as i64)),
+            Step::Wait(WaitFor::Event {
+                event,
+                matches,
+                timeout_secs,
+            }) => Action::Effect(json!({
+                "event": event,
+                "match": render_value(&Value::Object(matches.clone()), &ctx),
+                "timeoutSeconds": timeout_secs,
+            })),
             Step::Wait(WaitFor::Until(t)) => Action::Wait(
                 DateTime::parse_from_rfc3339(render(t, &ctx).trim()).map_or(now, |d| d.with_timezone(&Utc)),
             ),
@@ -525,5 +534,38 @@ mod tests {
             json!([]),
         );
         assert_eq!(g.trigger_event(), Some("call.completed"));
+    }
+
+    #[test]
+    fn a_wait_for_an_event_is_an_effect_with_its_match_rendered() {
+        let g = compile(
+            json!([
+                {"id": "t", "type": "trigger"},
+                {"id": "w", "type": "wait", "data": {"event": "call.completed", "match": {"callId": "{{input.call}}"}, "timeoutSeconds": 90}}
+            ]),
+            json!([{"source": "t", "target": "w"}]),
+        );
+        let mut s = ExecState::start(&g, "EXE-1", json!({"call": "CAL-9"}), json!({}));
+        let p = s.plan(&g, now()).unwrap();
+        s.complete(
+            &g,
+            match p.action {
+                Action::Local(out) => out,
+                other => panic!("{other:?}"),
+            },
+        );
+        let p = s.plan(&g, now()).unwrap();
+        assert_eq!(p.kind, "wait");
+        assert_eq!(
+            p.action,
+            Action::Effect(json!({"event": "call.completed", "match": {"callId": "CAL-9"}, "timeoutSeconds": 90}))
+        );
+        assert_eq!(
+            problems(
+                json!([{"id": "t", "type": "trigger"}, {"id": "w", "type": "wait", "data": {"event": "call.completed", "match": "CAL-9"}}]),
+                json!([{"source": "t", "target": "w"}])
+            ),
+            vec!["w:data.match"]
+        );
     }
 }

@@ -49,6 +49,23 @@ fn transient(error: impl std::fmt::Display) -> EffectOutcome {
     }
 }
 
+/// A waiting step looks at the outbox this often besides being woken by the event feed (a
+/// wake that raced with its parking is caught up then).
+const AWAIT_FALLBACK: chrono::Duration = chrono::Duration::seconds(10);
+
+/// Whether the payload's field at a dotted `path` equals `want` (a string equals the text of
+/// a number or boolean too: templates render to text).
+fn field_equals(payload: &Value, path: &str, want: &Value) -> bool {
+    let Some(got) = path.split('.').try_fold(payload, |v, k| v.get(k)) else {
+        return false;
+    };
+    match (got, want) {
+        (Value::String(a), Value::String(b)) => a == b,
+        (got, Value::String(b)) => serde_json::from_str::<Value>(b).is_ok_and(|w| &w == got),
+        (got, want) => got == want,
+    }
+}
+
 fn text<'a>(input: &'a Value, key: &str) -> Option<&'a str> {
     input
         .get(key)
@@ -82,9 +99,39 @@ impl Effects {
             "email" => self.email(&call, &seed).await,
             "call" => self.call(&call, &seed).await,
             "webhook" => Ok(self.webhook(&call).await),
+            "wait" => self.await_event(&call).await,
             other => Ok(fail(format!("no effect for a '{other}' node"))),
         };
         result.unwrap_or_else(transient)
+    }
+
+    /// A wait for an event: the organisation's first event of the type since the step
+    /// began whose payload has the step's `match` fields; none by the timeout is an output
+    /// too (`timedOut: true`), for a branch to follow. The event feed wakes the execution
+    /// when an event of the type arrives; until then it looks again now and then.
+    async fn await_event(&self, call: &EffectCall<'_>) -> Result<EffectOutcome, DbErr> {
+        let input = call.input;
+        let event = text(input, "event").unwrap_or_default();
+        let matches = input
+            .get("match")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let found = store::outbox::of_type_since(&self.db, call.org_id, event, call.started_at, 1_000)
+            .await?
+            .into_iter()
+            .find(|e| matches.iter().all(|(path, want)| field_equals(&e.payload, path, want)));
+        if let Some(e) = found {
+            return Ok(EffectOutcome::Done(
+                json!({ "event": e.event_type, "eventId": e.id, "payload": e.payload, "timedOut": false }),
+            ));
+        }
+        let timeout = input.get("timeoutSeconds").and_then(Value::as_i64).unwrap_or(86_400);
+        let deadline = call.started_at + chrono::Duration::seconds(timeout);
+        if Utc::now() >= deadline {
+            return Ok(EffectOutcome::Done(json!({ "event": event, "timedOut": true })));
+        }
+        Ok(EffectOutcome::Pending(deadline.min(Utc::now() + AWAIT_FALLBACK)))
     }
 
     /// A message recorded and never acknowledged: wait for the process that may be sending

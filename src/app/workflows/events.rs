@@ -78,6 +78,7 @@ async fn pass(w: &Workflows, seen: &mut HashMap<String, DateTime<Utc>>, catching
     let mut types: Vec<String> = events.iter().map(|e| e.event_type.clone()).collect();
     types.sort();
     types.dedup();
+    wf::wake_awaiting(db, &types, Utc::now()).await?;
     let workflows = wf::started_by(db, &types).await?;
     // Each workflow's published version, compiled once per pass.
     let mut graphs: HashMap<String, Option<Compiled>> = HashMap::new();

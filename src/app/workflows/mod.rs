@@ -164,6 +164,7 @@ pub(crate) fn new_execution(
         dry_run: false,
         error: None,
         wake_at: Some(now),
+        awaiting_event: None,
         lease_until: None,
         created_at: now,
         started_at: None,
@@ -329,18 +330,28 @@ impl Workflows {
                 "number" => store::phone_numbers::find_by_number(&self.db, org_id, &id)
                     .await?
                     .is_some(),
+                "event" => store::outbox::EVENT_TYPES.contains(&id.as_str()),
                 _ => store::webhooks::find(&self.db, org_id, &id).await?.is_some(),
             };
             if !owned {
                 let field = match kind {
                     "agent" => "data.agentId",
                     "number" => "data.from",
+                    "event" => "data.event",
                     _ => "data.webhookId",
+                };
+                let message = if kind == "event" {
+                    format!(
+                        "'{id}' is not an event the platform emits ({})",
+                        store::outbox::EVENT_TYPES.join(", ")
+                    )
+                } else {
+                    format!("{kind} '{id}' is not one of this organization's")
                 };
                 problems.push(Problem {
                     node_id: Some(node),
                     field: field.into(),
-                    message: format!("{kind} '{id}' is not one of this organization's"),
+                    message,
                 });
             }
         }

@@ -220,6 +220,7 @@ impl WorkflowPorts for DbPorts {
             let mut update = execution::ActiveModel {
                 id: Set(id.clone()),
                 state: Set(state_value),
+                awaiting_event: Set(None),
                 updated_at: Set(now),
                 ..Default::default()
             };
@@ -265,6 +266,8 @@ impl WorkflowPorts for DbPorts {
 
     async fn park(&self, id: &str, step: &OpenStep, at: DateTime<Utc>) -> Result<(), PortError> {
         let (db, id, step_id) = (self.db.clone(), id.to_string(), step.id.clone());
+        // A wait for an event names it: the event feed wakes the execution when one comes.
+        let awaiting = step.input.get("event").and_then(Value::as_str).map(str::to_string);
         on_runtime(async move {
             let txn = store::begin(&db).await?;
             if !step_id.is_empty() {
@@ -276,6 +279,7 @@ impl WorkflowPorts for DbPorts {
                     id: Set(id),
                     status: Set("waiting".into()),
                     wake_at: Set(Some(at)),
+                    awaiting_event: Set(awaiting),
                     lease_until: Set(None),
                     updated_at: Set(Utc::now()),
                     ..Default::default()
