@@ -614,8 +614,13 @@ impl Settings {
         if self.providers.timeout_ms == 0 {
             return Err("providers.timeout_ms: must be positive".into());
         }
+        // A workflow's failpoints may name the kind of step they stop at (`…:sms`).
+        let failpoint = match self.testing.failpoint.split_once(':') {
+            Some((name, "sms" | "email" | "call" | "webhook" | "wait")) if name.starts_with("workflow_") => name,
+            _ => self.testing.failpoint.as_str(),
+        };
         if !matches!(
-            self.testing.failpoint.as_str(),
+            failpoint,
             "" | "abort_before_commit"
                 | "abort_after_commit"
                 | "a2p_abort_after_submit"

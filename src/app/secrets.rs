@@ -2,7 +2,7 @@
 //! values stored before they were sealed (old webhook secrets, tool header values) are
 //! sealed on the way.
 
-use sea_orm::{DatabaseConnection, DbErr, TransactionTrait};
+use sea_orm::{DatabaseConnection, DbErr};
 
 use crate::{
     app::{tools::is_sealed, webhooks::open_secret},
@@ -36,7 +36,7 @@ pub async fn rotate(db: &DatabaseConnection, current: &Crypto, next: &Crypto) ->
     // database, which the transaction below locks on SQLite).
     current.ready().await?;
     next.ready().await?;
-    let txn = db.begin().await?;
+    let txn = crate::store::begin(db).await?;
     let values = secrets::sealed_values(&txn).await?;
     for value in &values {
         let opened = match value.column {

@@ -1,20 +1,21 @@
 //! Workflows through crashes, on the real binary: a step aborted between its intent and its
 //! effect, or between its effect and its record, resumes from the journal with its call
-//! placed exactly once at the sandbox carrier; an execution killed while it waits finishes
-//! its wait after the restart, on time.
+//! placed exactly once at the sandbox carrier, its SMS sent once, its e-mail in the sandbox
+//! outbox once; an execution killed while it waits finishes its wait after the restart, on
+//! time.
 
 use std::time::Duration;
 
-use sea_orm::EntityTrait;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use serde_json::{Value, json};
-use thruai_entities::sandbox_call;
+use thruai_entities::{sandbox_call, sandbox_email, sandbox_email_domain, sms_message};
 
 use crate::{
     campaign_crash::wait_for_abort,
     processes::{Server, connect, send, shared_env, signup, start, url},
 };
 
-fn env(failpoint: &'static str) -> Vec<(&'static str, &'static str)> {
+fn env(failpoint: &str) -> Vec<(&'static str, &str)> {
     vec![
         ("THRUAI__WORKFLOWS__TICK_MS", "50"),
         ("THRUAI__WORKFLOWS__LEASE_MS", "1000"),
@@ -150,4 +151,98 @@ async fn a_wait_outlives_a_restart() {
         "{waited}"
     );
     drop(server);
+}
+
+/// A verified sandbox e-mail domain of the organisation (its DNS records "published" at the
+/// sandbox provider): returns its name.
+async fn verified_domain(client: &reqwest::Client, server: &Server, key: &str, shared: &[(String, String)]) -> String {
+    let name = format!("{}.example.com", crate::helpers::unique("wf").to_lowercase());
+    let d = post(client, server, key, "/email-domains", &json!({ "domain": name })).await;
+    let db = connect(shared).await;
+    for row in sandbox_email_domain::Entity::find()
+        .filter(sandbox_email_domain::Column::Name.eq(name.as_str()))
+        .all(&db)
+        .await
+        .unwrap()
+    {
+        let mut am = row.into_active_model();
+        am.published = Set(true);
+        am.update(&db).await.unwrap();
+    }
+    let v = post(
+        client,
+        server,
+        key,
+        &format!("/email-domains/{}/verify", d["id"].as_str().unwrap()),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(v["domain"]["status"], json!("verified"), "{v:#}");
+    name
+}
+
+#[actix_web::test]
+async fn an_sms_or_email_step_aborted_around_its_effect_is_sent_exactly_once() {
+    for (failpoint, kind) in [
+        ("workflow_abort_after_intent", "sms"),
+        ("workflow_abort_after_effect", "sms"),
+        ("workflow_abort_after_intent", "email"),
+        ("workflow_abort_after_effect", "email"),
+    ] {
+        let shared = shared_env();
+        let client = reqwest::Client::new();
+        let at = format!("{failpoint}:{kind}");
+        let mut server = start(&shared, &env(&at));
+        let key = signup(&client, &server).await;
+        // A toll-free sender needs no A2P 10DLC registration.
+        let number = post(
+            &client,
+            &server,
+            &key,
+            "/telephony/numbers/provision",
+            &json!({ "areaCode": "888" }),
+        )
+        .await;
+        let domain = verified_domain(&client, &server, &key, &shared).await;
+        let (wf, exec) = run(
+            &client,
+            &server,
+            &key,
+            json!([
+                { "id": "start", "type": "trigger" },
+                { "id": "text", "type": "sms", "data": { "to": "+14155550123", "body": "Your table is ready", "from": number["phoneNumber"] } },
+                { "id": "mail", "type": "email", "data": { "from": format!("host@{domain}"), "to": "guest@example.org", "subject": "Table", "text": "Ready" } }
+            ]),
+            json!([{ "source": "start", "target": "text" }, { "source": "text", "target": "mail" }]),
+        )
+        .await;
+        wait_for_abort(&mut server);
+        drop(server);
+
+        let server = start(&shared, &env(""));
+        let e = finished(&client, &server, &key, &wf, &exec).await;
+        assert_eq!(e["status"], json!("succeeded"), "{at}: {e:#}");
+        let db = connect(&shared).await;
+        let texts = sms_message::Entity::find()
+            .filter(sms_message::Column::ToNumber.eq("+14155550123"))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(texts.len(), 1, "{at}: one SMS: {texts:?}");
+        assert!(texts[0].provider_sid.is_some(), "{at}: {texts:?}");
+        let mails = sandbox_email::Entity::find()
+            .filter(sandbox_email::Column::ToAddress.eq("guest@example.org"))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(
+            mails.len(),
+            1,
+            "{at}: one e-mail in the sandbox outbox: {mails:?} {e:#}"
+        );
+        let steps = e["steps"].as_array().unwrap();
+        assert_eq!(steps[1]["output"]["smsId"], json!(texts[0].id), "{at}: {e:#}");
+        assert!(steps[2]["output"]["emailId"].is_string(), "{at}: {e:#}");
+        drop(server);
+    }
 }

@@ -150,7 +150,7 @@ pub async fn run(id: &str, ports: &dyn WorkflowPorts, lease: Duration) -> Result
                 (Ok(output), next)
             }
             Action::Effect(_) => {
-                ports.failpoint("workflow_abort_after_intent");
+                ports.failpoint("workflow_abort_after_intent", planned.kind);
                 let outcome = ports
                     .perform(EffectCall {
                         org_id: &org_id,
@@ -163,7 +163,7 @@ pub async fn run(id: &str, ports: &dyn WorkflowPorts, lease: Duration) -> Result
                         dry_run,
                     })
                     .await;
-                ports.failpoint("workflow_abort_after_effect");
+                ports.failpoint("workflow_abort_after_effect", planned.kind);
                 match outcome {
                     EffectOutcome::Pending(at) => {
                         ports.park(id, &step, at).await?;

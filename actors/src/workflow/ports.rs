@@ -98,6 +98,6 @@ pub trait WorkflowPorts: Send + Sync + 'static {
     /// The step waits (a timer, an effect under way): the execution sleeps until `at`.
     async fn park(&self, id: &str, step: &OpenStep, at: DateTime<Utc>) -> Result<(), PortError>;
     async fn perform(&self, call: EffectCall<'_>) -> EffectOutcome;
-    /// Tests' crash points (`abort()` when named by the configuration).
-    fn failpoint(&self, _name: &str) {}
+    /// Tests' crash points (`abort()` when named by the configuration), at a step of `kind`.
+    fn failpoint(&self, _name: &str, _kind: &str) {}
 }

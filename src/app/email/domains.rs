@@ -2,7 +2,7 @@
 //! with the agent mailboxes on them.
 
 use chrono::{Duration, Utc};
-use sea_orm::{SqlErr, TransactionTrait};
+use sea_orm::SqlErr;
 use thruai_entities::{
     email_domain,
     values::email::{DnsRecord, DnsRecords},
@@ -222,7 +222,7 @@ impl Email {
                 Err(e) => return Err(e.into()),
             }
         }
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin(&self.db).await?;
         let agents: Vec<String> = mail::agents_with_mailbox(&txn, org_id, Some(&row.id))
             .await?
             .into_iter()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rand::distr::{Alphanumeric, SampleString};
-use sea_orm::{TransactionTrait, prelude::*};
+use sea_orm::prelude::*;
 use thruai_actors::call::{
     chat::{ChatRole, ChatTurn},
     ports::LlmRequest,
@@ -85,7 +85,7 @@ impl Email {
             tracing::debug!(email_id, status, "an event about an email this platform did not send");
             return Ok(());
         };
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin(&self.db).await?;
         if matches!(status, "bounced" | "complained") {
             let who = if suppress.is_empty() {
                 row.to_addresses
@@ -209,7 +209,7 @@ impl Email {
         };
 
         let now = Utc::now();
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin(&self.db).await?;
         let thread = match thread {
             Some(t) => t,
             None => {

@@ -1,7 +1,7 @@
 //! An agent's mailbox: an address on one of the organisation's verified domains.
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, IntoActiveModel, TransactionTrait, prelude::*};
+use sea_orm::{ActiveValue::Set, IntoActiveModel, prelude::*};
 use thruai_entities::{agent, values::email::Mailbox};
 
 use super::{Email, MailError};
@@ -35,7 +35,7 @@ impl Email {
         agent_id: &str,
         input: Option<MailboxIn>,
     ) -> Result<Option<Mailbox>, MailError> {
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin(&self.db).await?;
         let agent = store::agents::find(&txn, org_id, agent_id)
             .await?
             .ok_or_else(|| MailError::NotFound("Agent", agent_id.to_string()))?;

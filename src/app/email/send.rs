@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use rand::distr::{Alphanumeric, SampleString};
-use sea_orm::TransactionTrait;
 use thruai_entities::{
     email_domain, email_message, email_thread,
     values::{
@@ -210,7 +209,7 @@ impl Email {
             headers.insert("Auto-Submitted".to_string(), "auto-replied".to_string());
         }
 
-        let txn = self.db.begin().await?;
+        let txn = crate::store::begin(&self.db).await?;
         if thread.is_none() {
             mail::insert_thread(&txn, thread_row.clone()).await?;
         }
@@ -280,7 +279,7 @@ impl Email {
                 }
                 row.updated_at = Utc::now();
                 // Sent, and on the ledger, together.
-                let txn = self.db.begin().await?;
+                let txn = crate::store::begin(&self.db).await?;
                 let used = Used {
                     source: format!("email:{}", row.id),
                     component: "email",

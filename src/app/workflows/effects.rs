@@ -9,6 +9,7 @@ use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::{Value, json};
 use thruai_actors::workflow::ports::{EffectCall, EffectOutcome};
+use thruai_entities::values::status::CallStatus;
 
 use super::Parts;
 use crate::{
@@ -47,6 +48,22 @@ fn transient(error: impl std::fmt::Display) -> EffectOutcome {
         error: error.to_string(),
         retryable: true,
     }
+}
+
+/// The seed of a step attempt's ids (URL-safe: a call's intent rides in its status
+/// callback URL).
+fn seed_of(key: &str, attempt: u32) -> String {
+    format!("{}-{attempt}", key.replace(':', "-"))
+}
+
+/// The ids an earlier attempt of the step gave its effect, latest first: an attempt that
+/// failed ambiguously (the database, after the provider took it) may have done it after
+/// all, and then that is the step's effect — it is not done again.
+fn earlier_ids(prefix: &str, call: &EffectCall<'_>) -> Vec<String> {
+    (0..call.attempt)
+        .rev()
+        .map(|a| ids::derived_id(prefix, &seed_of(call.key, a)))
+        .collect()
 }
 
 /// A waiting step looks at the outbox this often besides being woken by the event feed (a
@@ -92,8 +109,7 @@ impl Effects {
         if call.dry_run {
             return EffectOutcome::Done(json!({ "simulated": true }));
         }
-        // URL-safe: a call's intent rides in its status callback URL.
-        let seed = format!("{}-{}", call.key.replace(':', "-"), call.attempt);
+        let seed = seed_of(call.key, call.attempt);
         let result = match call.kind {
             "sms" => self.sms(&call, &seed).await,
             "email" => self.email(&call, &seed).await,
@@ -150,6 +166,16 @@ impl Effects {
     async fn sms(&self, call: &EffectCall<'_>, seed: &str) -> Result<EffectOutcome, DbErr> {
         let id = ids::derived_id(ids::SMS, seed);
         let done = |m: &thruai_entities::sms_message::Model| json!({ "smsId": m.id, "status": m.status, "to": m.to_number, "from": m.from_number, "segments": m.num_segments });
+        for earlier in earlier_ids(ids::SMS, call) {
+            if let Some(m) = store::sms::find_message(&self.db, call.org_id, &earlier).await?
+                && m.status != "failed"
+            {
+                return Ok(match m.provider_sid {
+                    Some(_) => EffectOutcome::Done(done(&m)),
+                    None => self.in_doubt(m.created_at, "SMS"),
+                });
+            }
+        }
         if let Some(m) = store::sms::find_message(&self.db, call.org_id, &id).await? {
             return Ok(match (m.status.as_str(), &m.provider_sid) {
                 ("failed", _) => transient(
@@ -229,12 +255,20 @@ impl Effects {
     async fn email(&self, call: &EffectCall<'_>, seed: &str) -> Result<EffectOutcome, DbErr> {
         let id = ids::derived_id(ids::EMAIL, seed);
         let done = |m: &thruai_entities::email_message::Model| json!({ "emailId": m.id, "threadId": m.thread_id, "status": m.status, "to": m.to_addresses.0 });
-        if let Some(m) = store::email::find_message(&self.db, &id)
-            .await?
-            .filter(|m| m.org_id == call.org_id)
+        for (n, id) in std::iter::once(id.clone())
+            .chain(earlier_ids(ids::EMAIL, call))
+            .enumerate()
         {
+            let Some(m) = store::email::find_message(&self.db, &id)
+                .await?
+                .filter(|m| m.org_id == call.org_id)
+            else {
+                continue;
+            };
             return Ok(match m.status.as_str() {
-                "failed" => transient(m.error.unwrap_or_else(|| "the provider refused the message".into())),
+                // This attempt's failure is retried; an earlier attempt's is what it was.
+                "failed" if n == 0 => transient(m.error.unwrap_or_else(|| "the provider refused the message".into())),
+                "failed" => continue,
                 "queued" => self.in_doubt(m.created_at, "e-mail"),
                 _ => EffectOutcome::Done(done(&m)),
             });
@@ -271,7 +305,20 @@ impl Effects {
         let id = ids::derived_id(ids::CALL, seed);
         let poll =
             Utc::now() + chrono::Duration::milliseconds(i64::try_from(self.settings.call_poll_ms).unwrap_or(1000));
-        if let Some(c) = store::calls::find(&self.db, call.org_id, &id).await? {
+        // This attempt's call, else an earlier attempt's that did not fail.
+        let mut placed = None;
+        for (n, cid) in std::iter::once(id.clone())
+            .chain(earlier_ids(ids::CALL, call))
+            .enumerate()
+        {
+            if let Some(c) = store::calls::find(&self.db, call.org_id, &cid).await?
+                && (n == 0 || c.status != CallStatus::Failed)
+            {
+                placed = Some(c);
+                break;
+            }
+        }
+        if let Some(c) = placed {
             if c.status.is_terminal() {
                 let summary = store::analyses::find(&self.db, &c.id)
                     .await

@@ -295,8 +295,12 @@ impl WorkflowPorts for DbPorts {
         self.effects.perform(call).await
     }
 
-    fn failpoint(&self, name: &str) {
-        if self.failpoint == name {
+    fn failpoint(&self, name: &str, kind: &str) {
+        let at = |fp: &str| {
+            fp.strip_prefix(name)
+                .is_some_and(|rest| rest.is_empty() || rest == format!(":{kind}"))
+        };
+        if at(&self.failpoint) {
             tracing::error!(failpoint = name, "aborting at failpoint");
             std::process::abort();
         }
