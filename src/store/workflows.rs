@@ -270,6 +270,23 @@ pub async fn claim(
     Ok(res.rows_affected == 1)
 }
 
+/// Extends the lease of a running execution still held under `held`; false when it was lost.
+pub async fn renew(
+    db: &impl ConnectionTrait,
+    id: &str,
+    held: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let res = execution::Entity::update_many()
+        .col_expr(execution::Column::LeaseUntil, Expr::value(until))
+        .filter(execution::Column::Id.eq(id))
+        .filter(execution::Column::Status.eq("running"))
+        .filter(execution::Column::LeaseUntil.eq(held))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// Writes the columns `update` sets.
 pub async fn update_execution(db: &impl ConnectionTrait, update: execution::ActiveModel) -> Result<(), DbErr> {
     update.update(db).await.map(drop)

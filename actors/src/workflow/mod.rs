@@ -87,10 +87,20 @@ fn until_of(input: &Value, fallback: DateTime<Utc>) -> DateTime<Utc> {
 /// # Errors
 /// When the store fails: nothing more is done, and the lease's expiry resumes it.
 pub async fn run(id: &str, ports: &dyn WorkflowPorts, lease: Duration) -> Result<RunEnd, PortError> {
-    if !ports.claim(id, lease).await? {
+    let Some(mut held) = ports.claim(id, lease).await? else {
         return Ok(RunEnd::NotOurs);
-    }
+    };
+    let mut renewed = std::time::Instant::now();
     loop {
+        // A run of many steps keeps its lease: renewed when a third of it has gone (each step
+        // is bounded well under a lease), so no other process takes the execution meanwhile.
+        if renewed.elapsed() >= lease / 3 {
+            match ports.renew(id, held, lease).await? {
+                Some(until) => held = until,
+                None => return Ok(RunEnd::NotOurs),
+            }
+            renewed = std::time::Instant::now();
+        }
         let Some(Loaded {
             org_id,
             status,
@@ -188,5 +198,133 @@ pub async fn run(id: &str, ports: &dyn WorkflowPorts, lease: Duration) -> Result
             Next::RetryAt(_) => return Ok(RunEnd::Waiting),
             Next::Finished { .. } => return Ok(RunEnd::Finished),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::{graph::Graph, ports::*, state::ExecState, *};
+
+    /// One execution in memory, its effects taking `effect` each.
+    struct Fake {
+        graph: Arc<graph::Compiled>,
+        state: Mutex<ExecState>,
+        effect: Duration,
+        /// `(claims, renewals)`; renewals are refused once `lose_after` were granted.
+        calls: Mutex<(u32, u32)>,
+        lose_after: u32,
+        effects: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl WorkflowPorts for Fake {
+        async fn claim(&self, _: &str, lease: Duration) -> Result<Option<DateTime<Utc>>, PortError> {
+            self.calls.lock().unwrap().0 += 1;
+            Ok(Some(Utc::now() + chrono::Duration::from_std(lease).unwrap()))
+        }
+        async fn renew(&self, _: &str, _: DateTime<Utc>, lease: Duration) -> Result<Option<DateTime<Utc>>, PortError> {
+            let mut c = self.calls.lock().unwrap();
+            if c.1 >= self.lose_after {
+                return Ok(None);
+            }
+            c.1 += 1;
+            Ok(Some(Utc::now() + chrono::Duration::from_std(lease).unwrap()))
+        }
+        async fn due(&self, _: u64) -> Result<Vec<String>, PortError> {
+            Ok(Vec::new())
+        }
+        async fn load(&self, _: &str) -> Result<Option<Loaded>, PortError> {
+            Ok(Some(Loaded {
+                org_id: "ORG-1".into(),
+                status: "running".into(),
+                dry_run: false,
+                state: self.state.lock().unwrap().clone(),
+                graph: self.graph.clone(),
+                open: None,
+            }))
+        }
+        async fn begin(
+            &self,
+            _: &str,
+            p: &state::Planned,
+            input: &Value,
+            _: &ExecState,
+        ) -> Result<OpenStep, PortError> {
+            Ok(OpenStep {
+                id: p.key.clone(),
+                seq: 0,
+                node: p.node.clone(),
+                attempt: 0,
+                input: input.clone(),
+                started_at: Utc::now(),
+            })
+        }
+        async fn end(
+            &self,
+            _: &str,
+            _: &OpenStep,
+            _: Result<&Value, &str>,
+            s: &ExecState,
+            _: &Next,
+        ) -> Result<(), PortError> {
+            *self.state.lock().unwrap() = s.clone();
+            Ok(())
+        }
+        async fn park(&self, _: &str, _: &OpenStep, _: DateTime<Utc>) -> Result<(), PortError> {
+            Ok(())
+        }
+        async fn perform(&self, call: EffectCall<'_>) -> EffectOutcome {
+            tokio::time::sleep(self.effect).await;
+            self.effects.lock().unwrap().push(call.key.to_string());
+            EffectOutcome::Done(json!({ "status": "sent" }))
+        }
+    }
+
+    fn fake(lose_after: u32) -> Fake {
+        let nodes = json!([
+            {"id": "t", "type": "trigger"},
+            {"id": "a", "type": "sms", "data": {"to": "+14155550100", "body": "1"}},
+            {"id": "b", "type": "sms", "data": {"to": "+14155550100", "body": "2"}},
+            {"id": "c", "type": "sms", "data": {"to": "+14155550100", "body": "3"}}
+        ]);
+        let edges =
+            json!([{"source": "t", "target": "a"}, {"source": "a", "target": "b"}, {"source": "b", "target": "c"}]);
+        let graph = Arc::new(Graph::from_draft(&nodes, &edges).unwrap().compile().unwrap());
+        let state = ExecState::start(&graph, "EXE-1", json!({}), json!({}));
+        Fake {
+            graph,
+            state: Mutex::new(state),
+            effect: Duration::from_millis(60),
+            calls: Mutex::new((0, 0)),
+            lose_after,
+            effects: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_long_run_renews_its_lease_and_stops_when_it_is_lost() {
+        // Three effects of 60 ms under a 150 ms lease: renewed every 50 ms.
+        let f = fake(u32::MAX);
+        assert_eq!(
+            run("EXE-1", &f, Duration::from_millis(150)).await.unwrap(),
+            RunEnd::Finished
+        );
+        assert_eq!(f.effects.lock().unwrap().len(), 3);
+        let (claims, renewals) = *f.calls.lock().unwrap();
+        assert_eq!(claims, 1);
+        assert!(renewals >= 2, "{renewals} renewals");
+
+        // The lease lost after one renewal: the run stops before its next step.
+        let f = fake(1);
+        assert_eq!(
+            run("EXE-1", &f, Duration::from_millis(150)).await.unwrap(),
+            RunEnd::NotOurs
+        );
+        assert!(f.effects.lock().unwrap().len() < 3);
     }
 }

@@ -77,8 +77,12 @@ pub struct EffectCall<'a> {
 
 #[async_trait]
 pub trait WorkflowPorts: Send + Sync + 'static {
-    /// Takes the execution for `lease`; false when it is finished or another process holds it.
-    async fn claim(&self, id: &str, lease: Duration) -> Result<bool, PortError>;
+    /// Takes the execution for `lease`: the lease's end, which is also its holder's token
+    /// (`None`: it is finished, or another process holds it).
+    async fn claim(&self, id: &str, lease: Duration) -> Result<Option<DateTime<Utc>>, PortError>;
+    /// Extends a lease still `held` (the token `claim` or the last renewal gave) by `lease`:
+    /// the new token, or `None` when it was lost (it expired and another process took it).
+    async fn renew(&self, id: &str, held: DateTime<Utc>, lease: Duration) -> Result<Option<DateTime<Utc>>, PortError>;
     /// Executions due now (queued, timer passed, lease expired), oldest first.
     async fn due(&self, limit: u64) -> Result<Vec<String>, PortError>;
     async fn load(&self, id: &str) -> Result<Option<Loaded>, PortError>;

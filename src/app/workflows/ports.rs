@@ -80,17 +80,31 @@ async fn on_runtime<T: Send + 'static>(
     tokio::spawn(fut).await.map_err(PortError::new)?.map_err(PortError::new)
 }
 
+/// A lease's end, to the microsecond (as PostgreSQL keeps it: it is compared as a token).
+fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    (now + chrono::Duration::from_std(lease).unwrap_or_default()).trunc_subsecs(6)
+}
+
 fn state_json(state: &ExecState) -> Value {
     serde_json::to_value(state).unwrap_or_default()
 }
 
 #[async_trait]
 impl WorkflowPorts for DbPorts {
-    async fn claim(&self, id: &str, lease: Duration) -> Result<bool, PortError> {
+    async fn claim(&self, id: &str, lease: Duration) -> Result<Option<DateTime<Utc>>, PortError> {
         let (db, id) = (self.db.clone(), id.to_string());
         let now = Utc::now();
-        let until = now + chrono::Duration::from_std(lease).unwrap_or_default();
-        on_runtime(async move { wf::claim(&db, &id, now, until).await }).await
+        let until = lease_end(now, lease);
+        let taken = on_runtime(async move { wf::claim(&db, &id, now, until).await }).await?;
+        Ok(taken.then_some(until))
+    }
+
+    async fn renew(&self, id: &str, held: DateTime<Utc>, lease: Duration) -> Result<Option<DateTime<Utc>>, PortError> {
+        let (db, id) = (self.db.clone(), id.to_string());
+        let until = lease_end(Utc::now(), lease);
+        let kept = on_runtime(async move { wf::renew(&db, &id, held, until).await }).await?;
+        Ok(kept.then_some(until))
     }
 
     async fn due(&self, limit: u64) -> Result<Vec<String>, PortError> {
