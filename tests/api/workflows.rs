@@ -631,3 +631,63 @@ async fn a_wait_for_an_event_resumes_on_the_matching_one_or_times_out() {
         "{e:#}"
     );
 }
+
+#[actix_web::test]
+async fn a_lease_is_renewed_by_its_holder_only() {
+    use chrono::SubsecRound;
+    use thruai::store::workflows as wf;
+    let app = spawn_with(fast).await;
+    let db = &app.state.db;
+    let w = created(&app, "/workflows", &json!({ "name": "Leased" })).await;
+    let row = thruai_entities::workflow::Entity::find_by_id(w["id"].as_str().unwrap())
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let now = chrono::Utc::now();
+    // A waiting execution whose timer is far off: nothing else takes it meanwhile.
+    let id = thruai::domain::ids::new_id("EXE");
+    wf::insert_execution(
+        db,
+        thruai_entities::workflow_execution::Model {
+            id: id.clone(),
+            org_id: row.org_id.clone(),
+            workflow_id: row.id.clone(),
+            version: 1,
+            status: "waiting".into(),
+            trigger: json!({ "type": "manual" }),
+            trigger_key: None,
+            input: json!({}),
+            state: json!({}),
+            dry_run: false,
+            error: None,
+            wake_at: Some(now + chrono::Duration::hours(1)),
+            awaiting_event: None,
+            lease_until: None,
+            created_at: now,
+            started_at: None,
+            finished_at: None,
+            updated_at: now,
+        },
+    )
+    .await
+    .unwrap();
+    // Tokens to the microsecond, as the workflow ports make them.
+    let held = (now + chrono::Duration::seconds(30)).trunc_subsecs(6);
+    let later = (now + chrono::Duration::seconds(60)).trunc_subsecs(6);
+    assert!(wf::claim(db, &id, now, held).await.unwrap());
+    assert!(
+        !wf::claim(db, &id, now, held).await.unwrap(),
+        "a live lease is not taken again"
+    );
+    assert!(wf::renew(db, &id, held, later).await.unwrap());
+    assert!(
+        !wf::renew(db, &id, held, later).await.unwrap(),
+        "an old token renews nothing"
+    );
+    assert!(
+        wf::renew(db, &id, later, later + chrono::Duration::seconds(30))
+            .await
+            .unwrap()
+    );
+}
