@@ -8,9 +8,16 @@ use std::collections::HashMap;
 
 use sea_orm::{ConnectionTrait, DbErr};
 use serde_json::{Value, json};
-use thruai_actors::{campaign::ports::DueContact, workflow::graph::Compiled};
+use thruai_actors::{
+    campaign::ports::{DueContact, PortError, Settle},
+    workflow::graph::Compiled,
+};
 use thruai_entities::{campaign, workflow, workflow_execution};
 
+use super::{
+    db_err, fence_err, on_runtime,
+    ports::{ServerCampaignPorts, apply_settles, count_settled},
+};
 use crate::{
     app::workflows::{self, WorkflowError},
     domain::ids,
@@ -120,6 +127,54 @@ fn last_call_status(state: &Value) -> Option<String> {
         .filter_map(|node| steps.get(node.as_str()?))
         .find(|out| out.get("callId").is_some())
         .and_then(|out| out.get("status")?.as_str().map(str::to_string))
+}
+
+impl ServerCampaignPorts {
+    /// The campaign's published workflow (`Ok(Ok(None))`: it has none); `Ok(Err(why))`
+    /// when it names one that cannot run.
+    pub(super) async fn published_flow(
+        &self,
+        row: &campaign::Model,
+    ) -> Result<Result<Option<Flow>, String>, PortError> {
+        let (db, row) = (self.db.clone(), row.clone());
+        match tokio::spawn(async move { flow_of(&db, &row).await }).await {
+            Ok(Ok(flow)) => Ok(Ok(flow)),
+            Ok(Err(WorkflowError::Db(e))) => Err(db_err(e)),
+            Ok(Err(e)) => Ok(Err(e.to_string())),
+            Err(e) => Err(PortError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Pauses a running campaign that cannot start its contacts, applying `settles`.
+    pub(super) async fn pause(
+        &self,
+        campaign_id: &str,
+        epoch: i64,
+        settles: &[Settle],
+        why: &str,
+    ) -> Result<(), PortError> {
+        let (db, id, lease, owned) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
+        on_runtime(
+            async move {
+                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
+                    Box::pin(async move {
+                        apply_settles(txn, &id, &owned).await?;
+                        cs::pause(txn, &id).await
+                    })
+                })
+                .await
+            },
+            fence_err,
+        )
+        .await?;
+        count_settled(settles);
+        tracing::warn!(
+            campaign = campaign_id,
+            reason = why,
+            "campaign paused: its workflow cannot run"
+        );
+        Ok(())
+    }
 }
 
 #[cfg(test)]

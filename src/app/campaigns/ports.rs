@@ -61,7 +61,7 @@ fn same_dialling(a: &campaign::Model, b: &campaign::Model) -> bool {
 /// The decisions on finished dials: each contact moves on (completed, queued again for a
 /// retry, failed) and its dial is done (in the caller's fenced transaction); the moves are
 /// counted once per status they went to.
-async fn apply_settles(
+pub(super) async fn apply_settles(
     txn: &impl sea_orm::ConnectionTrait,
     campaign_id: &str,
     settles: &[Settle],
@@ -95,7 +95,7 @@ async fn apply_settles(
 }
 
 /// Counts the calls settled (after their transaction committed), by outcome.
-fn count_settled(settles: &[Settle]) {
+pub(super) fn count_settled(settles: &[Settle]) {
     for s in settles {
         crate::metrics::counter(
             "thruai_campaign_calls_settled_total",
@@ -132,44 +132,7 @@ pub struct ServerCampaignPorts {
 }
 
 impl ServerCampaignPorts {
-    /// The campaign's published workflow (`Ok(Ok(None))`: it has none); `Ok(Err(why))`
-    /// when it names one that cannot run.
-    async fn flow_of(&self, row: &campaign::Model) -> Result<Result<Option<flows::Flow>, String>, PortError> {
-        let (db, row) = (self.db.clone(), row.clone());
-        match tokio::spawn(async move { flows::flow_of(&db, &row).await }).await {
-            Ok(Ok(flow)) => Ok(Ok(flow)),
-            Ok(Err(crate::app::workflows::WorkflowError::Db(e))) => Err(db_err(e)),
-            Ok(Err(e)) => Ok(Err(e.to_string())),
-            Err(e) => Err(PortError::Unavailable(e.to_string())),
-        }
-    }
-
-    /// Pauses a running campaign that cannot start its contacts, applying `settles`.
-    async fn pause(&self, campaign_id: &str, epoch: i64, settles: &[Settle], why: &str) -> Result<(), PortError> {
-        let (db, id, lease, owned) = (self.db.clone(), campaign_id.to_string(), self.lease(), settles.to_vec());
-        on_runtime(
-            async move {
-                cs::fenced(&db, &id.clone(), epoch, lease, move |txn| {
-                    Box::pin(async move {
-                        apply_settles(txn, &id, &owned).await?;
-                        cs::pause(txn, &id).await
-                    })
-                })
-                .await
-            },
-            fence_err,
-        )
-        .await?;
-        count_settled(settles);
-        tracing::warn!(
-            campaign = campaign_id,
-            reason = why,
-            "campaign paused: its workflow cannot run"
-        );
-        Ok(())
-    }
-
-    fn lease(&self) -> Duration {
+    pub(super) fn lease(&self) -> Duration {
         Duration::milliseconds(i64::try_from(self.settings.lease_ms).unwrap_or(10_000))
     }
 
@@ -594,7 +557,7 @@ impl CampaignPorts for ServerCampaignPorts {
             return Ok(Vec::new());
         }
         let row = self.read.campaign(campaign_id).await?;
-        let flow = match self.flow_of(&row).await? {
+        let flow = match self.published_flow(&row).await? {
             Ok(flow) => flow,
             Err(why) => {
                 // No contact can start: the campaign is paused (with the settles applied),
