@@ -98,6 +98,9 @@ fn event_payload(
         "from": row.from_number,
         "to": row.to_number,
         "status": snap.status.as_str(),
+        // What the call was placed with: a campaign's call names its campaign and contact
+        // (`campaignId`, `contactId`), a workflow's its execution.
+        "metadata": row.metadata,
     });
     match event {
         DomainEvent::CallStarted => p["startedAt"] = json!(snap.answered_at),

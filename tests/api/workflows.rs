@@ -691,3 +691,61 @@ async fn a_lease_is_renewed_by_its_holder_only() {
             .unwrap()
     );
 }
+
+#[actix_web::test]
+async fn a_campaign_contacts_finished_call_triggers_a_workflow() {
+    let app = spawn_with(|s| {
+        fast(s);
+        s.campaigns.tick_ms = 40;
+        s.campaigns.sandbox_call_ms = 200;
+    })
+    .await;
+    created(&app, "/telephony/numbers/provision", &json!({ "areaCode": "415" })).await;
+    let agent = created(
+        &app,
+        "/agents",
+        &json!({ "name": "Dialler", "pipelineMode": "traditional" }),
+    )
+    .await;
+    let campaign = created(
+        &app,
+        "/campaigns",
+        &json!({ "name": "Follow-ups", "agentId": agent["id"] }),
+    )
+    .await;
+    let id = campaign["id"].as_str().unwrap();
+    // Each campaign call that completes starts the follow-up, with its contact.
+    let wf = created(
+        &app,
+        "/workflows",
+        &json!({
+            "name": "After a campaign call",
+            "nodes": [
+                { "id": "on", "type": "trigger", "data": { "type": "event", "event": "call.completed",
+                  "filter": { "left": "trigger.payload.metadata.campaignId", "operator": "==", "right": id } } },
+                { "id": "note", "type": "set", "data": { "variables": { "contact": "{{trigger.payload.metadata.contactId}}", "to": "{{trigger.payload.to}}" } } }
+            ],
+            "edges": [{ "source": "on", "target": "note" }]
+        }),
+    )
+    .await;
+    let wf_id = wf["id"].as_str().unwrap();
+    assert_eq!(publish(&app, wf_id).await.status, 200);
+    // The feed starts reading at its first pass.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = app
+        .post(
+            &format!("/campaigns/{id}/contacts"),
+            &json!({ "contacts": [{ "phoneNumber": "+12125551000" }] }),
+        )
+        .await;
+    assert_eq!(r.data()["added"], 1, "{:?}", r.body);
+    assert_eq!(
+        app.post(&format!("/campaigns/{id}/start"), &json!({})).await.status,
+        200
+    );
+    let e = finished(&app, wf_id).await;
+    assert_eq!(e["status"], json!("succeeded"), "{e:#}");
+    assert!(e["variables"]["contact"].as_str().unwrap().starts_with("CON"), "{e:#}");
+    assert_eq!(e["variables"]["to"], json!("+12125551000"));
+}
