@@ -214,6 +214,18 @@ async fn refusals_carry_the_contract_codes_and_other_organisations_see_nothing()
     let r = publish(&app, &id).await;
     assert_eq!((r.status.as_u16(), r.code()), (400, "INVALID_WORKFLOW"), "{:?}", r.body);
 
+    // Nor is a sender on a domain that is not the organisation's.
+    let r = app
+        .patch(
+            &format!("/workflows/{id}"),
+            &json!({ "nodes": [{ "id": "t", "type": "trigger" }, { "id": "m", "type": "email", "data": { "from": "ops@not-ours.example", "to": "a@example.org", "subject": "Hi", "text": "x" } }], "edges": [{ "source": "t", "target": "m" }] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = publish(&app, &id).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "INVALID_WORKFLOW"), "{:?}", r.body);
+    assert_eq!(r.body["error"]["details"][0]["field"], json!("nodes[m].data.from"));
+
     // Wrong types and unknown fields are validation errors.
     for bad in [
         json!({ "name": "x", "nodes": "all of them" }),

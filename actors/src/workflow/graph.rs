@@ -238,8 +238,9 @@ impl Compiled {
     }
 
     /// What this graph names that must exist for it to run: `(kind, node, id)` with kind
-    /// `agent`, `number` or `webhook` (the organisation's; literal ids only, templates are
-    /// checked when run) or `event` (an event the platform emits).
+    /// `agent`, `number`, `webhook` or `domain` (an e-mail sender, whose domain must be the
+    /// organisation's; literal values only, templates are checked when run) or `event` (an
+    /// event the platform emits).
     pub fn references(&self) -> Vec<(&'static str, String, String)> {
         let mut out = Vec::new();
         let literal = |s: &str| !s.contains("{{");
@@ -254,7 +255,14 @@ impl Compiled {
                     }
                 }
                 Step::Sms { from: Some(f), .. } if literal(f) => out.push(("number", node.clone(), f.clone())),
-                Step::Email { agent_id: Some(a), .. } if literal(a) => out.push(("agent", node.clone(), a.clone())),
+                Step::Email { agent_id, from, .. } => {
+                    if let Some(a) = agent_id.as_deref().filter(|a| literal(a)) {
+                        out.push(("agent", node.clone(), a.to_string()));
+                    }
+                    if let Some(f) = from.as_deref().filter(|f| literal(f)) {
+                        out.push(("domain", node.clone(), f.to_string()));
+                    }
+                }
                 Step::Webhook { webhook_id, .. } if literal(webhook_id) => {
                     out.push(("webhook", node.clone(), webhook_id.clone()));
                 }

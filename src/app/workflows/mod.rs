@@ -331,6 +331,12 @@ impl Workflows {
                     .await?
                     .is_some(),
                 "event" => store::outbox::EVENT_TYPES.contains(&id.as_str()),
+                "domain" => match crate::domain::email::domain_of(crate::domain::email::bare_address(&id)) {
+                    Some(name) => store::email::domain_named(&self.db, &name)
+                        .await?
+                        .is_some_and(|d| d.org_id == org_id),
+                    None => false,
+                },
                 _ => store::webhooks::find(&self.db, org_id, &id).await?.is_some(),
             };
             if !owned {
@@ -338,15 +344,16 @@ impl Workflows {
                     "agent" => "data.agentId",
                     "number" => "data.from",
                     "event" => "data.event",
+                    "domain" => "data.from",
                     _ => "data.webhookId",
                 };
-                let message = if kind == "event" {
-                    format!(
+                let message = match kind {
+                    "event" => format!(
                         "'{id}' is not an event the platform emits ({})",
                         store::outbox::EVENT_TYPES.join(", ")
-                    )
-                } else {
-                    format!("{kind} '{id}' is not one of this organization's")
+                    ),
+                    "domain" => format!("'{id}' is not an address on one of this organization's e-mail domains"),
+                    _ => format!("{kind} '{id}' is not one of this organization's"),
                 };
                 problems.push(Problem {
                     node_id: Some(node),
