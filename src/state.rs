@@ -212,6 +212,7 @@ impl AppState {
             webhooks: webhooks.clone(),
             crypto: crypto.clone(),
             prices: prices.clone(),
+            models: models.clone(),
             public_base_url: settings.server.public_base_url.clone(),
             failpoint: settings.testing.failpoint.clone(),
         });

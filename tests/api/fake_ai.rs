@@ -184,6 +184,13 @@ pub fn brain(last_role: &str, last_text: &str, tools: &[String]) -> Move {
             "[{{\"title\":\"Confirm the time back\",\"rationale\":\"Callers repeat the time.\",\"evidenceCallIds\":[\"{call}\"],\"impact\":\"high\"}},{{\"title\":\"Invented\",\"evidenceCallIds\":[\"CALL-made-up\"]}}]"
         ));
     }
+    if lower.starts_with("judge the workflow's conditions") {
+        // A workflow branch's judge: question 1 holds when what happened mentions "agreed".
+        return Move::Say(format!(
+            "Here is my verdict: {{\"1\": {}, \"2\": false}}",
+            lower.contains("agreed")
+        ));
+    }
     if let Some(t) = tools
         .iter()
         .find(|t| *t != "end_call" && lower.contains(&t.replace('_', " ")))

@@ -761,3 +761,85 @@ async fn a_campaign_contacts_finished_call_triggers_a_workflow() {
     assert!(e["variables"]["contact"].as_str().unwrap().starts_with("CON"), "{e:#}");
     assert_eq!(e["variables"]["to"], json!("+12125551000"));
 }
+
+#[actix_web::test]
+async fn a_branch_asks_the_agents_model_its_prompt_conditions() {
+    use crate::fake_ai::{FakeAi, KEY};
+    let fake = FakeAi::start().await;
+    let base = fake.base.clone();
+    let app = spawn_with(move |s| {
+        fast(s);
+        s.providers.openai.api_key = KEY.into();
+        s.providers.openai.base_url = format!("{base}/openai/v1");
+    })
+    .await;
+    let agent = created(
+        &app,
+        "/agents",
+        &json!({ "name": "Judge", "pipelineMode": "traditional", "llmConfig": { "provider": "openai" } }),
+    )
+    .await;
+    let prompt = |q: &str| json!({ "type": "prompt", "prompt": q });
+    let wf = created(
+        &app,
+        "/workflows",
+        &json!({
+            "name": "Judged",
+            "nodes": [
+                { "id": "t", "type": "trigger" },
+                { "id": "b", "type": "branch", "data": { "agentId": agent["id"] } },
+                { "id": "yes", "type": "set", "data": { "variables": { "route": "agreed" } } },
+                { "id": "other", "type": "set", "data": { "variables": { "route": "other" } } },
+                { "id": "no", "type": "set", "data": { "variables": { "route": "no" } } }
+            ],
+            "edges": [
+                { "source": "t", "target": "b" },
+                { "source": "b", "target": "yes", "condition": prompt("Did the customer agree to the offer?") },
+                { "source": "b", "target": "other", "condition": prompt("Did the customer ask for a human?") },
+                { "source": "b", "target": "no" }
+            ]
+        }),
+    )
+    .await;
+    let id = wf["id"].as_str().unwrap();
+    assert_eq!(publish(&app, id).await.status, 200);
+    for (note, route) in [
+        ("the customer agreed on the phone", "agreed"),
+        ("the customer hung up", "no"),
+    ] {
+        app.post(
+            &format!("/workflows/{id}/trigger"),
+            &json!({ "input": { "note": note } }),
+        )
+        .await;
+        let e = finished(&app, id).await;
+        assert_eq!(
+            (e["status"].clone(), e["variables"]["route"].clone()),
+            (json!("succeeded"), json!(route)),
+            "{e:#}"
+        );
+        assert_eq!(
+            e["steps"][1]["output"]["judged"]["Did the customer ask for a human?"],
+            json!(false)
+        );
+    }
+    let asked = fake.seen("/openai/v1/chat/completions");
+    assert_eq!(asked.len(), 2);
+    assert!(
+        asked[0]
+            .body
+            .to_string()
+            .contains("Did the customer agree to the offer?")
+    );
+
+    // A prompt condition belongs on a branch's edges.
+    let r = app
+        .post(
+            "/workflows",
+            &json!({ "name": "Misplaced", "nodes": [{ "id": "t", "type": "trigger" }, { "id": "s", "type": "set", "data": { "variables": { "a": 1 } } }],
+                     "edges": [{ "source": "t", "target": "s", "condition": prompt("Is it raining?") }] }),
+        )
+        .await;
+    let r = publish(&app, r.data()["id"].as_str().unwrap()).await;
+    assert_eq!((r.status.as_u16(), r.code()), (400, "INVALID_WORKFLOW"), "{:?}", r.body);
+}

@@ -121,6 +121,8 @@ impl Condition {
             Self::Else => false,
             Self::All(eqs) => eqs.iter().all(eval),
             Self::Any(eqs) => eqs.iter().any(eval),
+            // The branch's answers, put in the context by the step that asked them.
+            Self::Prompt(q) => ctx.get("judged").and_then(|j| j.get(q)).and_then(Value::as_bool) == Some(true),
         }
     }
 }

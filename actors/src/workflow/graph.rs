@@ -111,7 +111,11 @@ pub enum Step {
         webhook_id: String,
         body: Option<Value>,
     },
-    Branch,
+    /// Follows the first outgoing edge whose condition holds; LLM-judged conditions are
+    /// asked of the model of `agent_id` (the branch's effect).
+    Branch {
+        agent_id: Option<String>,
+    },
     Wait(WaitFor),
     Set(Map<String, Value>),
     End {
@@ -129,7 +133,7 @@ impl Step {
             Self::Sms { .. } => "sms",
             Self::Email { .. } => "email",
             Self::Webhook { .. } => "webhook",
-            Self::Branch => "branch",
+            Self::Branch { .. } => "branch",
             Self::Wait(_) => "wait",
             Self::Set(_) => "set",
             Self::End { .. } => "end",
@@ -168,6 +172,9 @@ pub enum Condition {
     Else,
     All(Vec<Equation>),
     Any(Vec<Equation>),
+    /// Judged by a language model (a question answered yes or no): on a branch node's
+    /// edges, asked when the branch runs.
+    Prompt(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -263,6 +270,7 @@ impl Compiled {
                         out.push(("domain", node.clone(), f.to_string()));
                     }
                 }
+                Step::Branch { agent_id: Some(a) } if literal(a) => out.push(("agent", node.clone(), a.clone())),
                 Step::Webhook { webhook_id, .. } if literal(webhook_id) => {
                     out.push(("webhook", node.clone(), webhook_id.clone()));
                 }
@@ -338,13 +346,18 @@ pub fn parse_condition(v: Option<&Value>) -> Result<Condition, String> {
     };
     match obj.get("type").and_then(Value::as_str) {
         Some("prompt" | "ai") => {
-            return Err(
-                "LLM-judged conditions (type \"prompt\") are not available on this server; use an equation".into(),
-            );
+            return obj
+                .get("prompt")
+                .or_else(|| obj.get("question"))
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|p| !p.is_empty() && p.len() <= 2_000)
+                .map(|p| Condition::Prompt(p.to_string()))
+                .ok_or_else(|| "a prompt condition asks a yes/no question: {\"type\": \"prompt\", \"prompt\": \"Did the caller agree?\"} (at most 2000 characters)".into());
         }
         Some("else" | "always") => return Ok(Condition::Else),
         Some("equation") | None => {}
-        Some(other) => return Err(format!("unknown condition type '{other}' (equation, else)")),
+        Some(other) => return Err(format!("unknown condition type '{other}' (equation, prompt, else)")),
     }
     let items: Vec<&Value> = match obj.get("equations") {
         Some(Value::Array(list)) => list.iter().collect(),
@@ -539,7 +552,9 @@ fn compile_step(node: &Node, problems: &mut Vec<Problem>) -> Option<(Step, Polic
                 body: d.get("body").cloned(),
             }
         }
-        "branch" | "condition" => Step::Branch,
+        "branch" | "condition" => Step::Branch {
+            agent_id: text(d, &["agentId", "agent_id"]),
+        },
         "wait" | "delay" => {
             let secs = ["seconds", "duration", "minutes", "hours"].iter().find_map(|k| {
                 let v = d.get(*k)?;
@@ -721,6 +736,12 @@ impl Graph {
                 ));
             }
             match parse_condition(e.condition.as_ref()) {
+                Ok(Condition::Prompt(_)) if !matches!(steps.get(&e.source), Some((Step::Branch { .. }, _))) => {
+                    problems.push(Problem::graph(
+                        &format!("{name}.condition"),
+                        "a prompt condition goes on an edge leaving a branch node (the branch asks the model)",
+                    ));
+                }
                 Ok(condition) => routes.entry(e.source.clone()).or_default().push(Route {
                     target: e.target.clone(),
                     condition,

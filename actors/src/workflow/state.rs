@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     expr::{render, render_value},
-    graph::{Compiled, MAX_STEPS, Step, WaitFor},
+    graph::{Compiled, Condition, MAX_STEPS, Step, WaitFor},
 };
 
 /// Longest pause between two attempts of a failing step.
@@ -112,7 +112,27 @@ impl ExecState {
         let ctx = self.context();
         let action = match step {
             Step::Trigger(_) => Action::Local(json!({ "input": self.input, "trigger": self.trigger })),
-            Step::Branch => Action::Local(json!({})),
+            Step::Branch { agent_id } => {
+                let questions: Vec<&str> = graph
+                    .routes
+                    .get(&node)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| match &r.condition {
+                        Condition::Prompt(q) => Some(q.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if questions.is_empty() {
+                    Action::Local(json!({}))
+                } else {
+                    Action::Effect(json!({
+                        "agentId": agent_id.as_deref().map(|a| render(a, &ctx)),
+                        "questions": questions,
+                        "context": { "input": self.input, "vars": self.vars, "steps": self.steps },
+                    }))
+                }
+            }
             Step::Set(values) => Action::Local(render_value(&Value::Object(values.clone()), &ctx)),
             Step::End { failed, reason } => Action::Local(json!({
                 "status": if *failed { "failed" } else { "succeeded" },
@@ -207,8 +227,12 @@ impl ExecState {
             }
             _ => {}
         }
+        let judged = output.get("judged").cloned();
         self.steps.insert(node.clone(), output);
-        let ctx = self.context();
+        let mut ctx = self.context();
+        if let Some(j) = judged {
+            ctx["judged"] = j;
+        }
         let routes = graph.routes.get(&node).map(Vec::as_slice).unwrap_or_default();
         let next = routes
             .iter()

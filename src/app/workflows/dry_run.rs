@@ -37,6 +37,8 @@ fn simulated(kind: &str) -> Value {
     match kind {
         "call" => json!({ "status": "completed", "outcome": "completed", "simulated": true }),
         "webhook" => json!({ "status": 200, "simulated": true }),
+        // A branch's prompt conditions: all answered no unless `simulate` says otherwise.
+        "branch" => json!({ "judged": {}, "simulated": true }),
         // A wait for an event: as if it came.
         "wait" => json!({ "timedOut": false, "payload": {}, "simulated": true }),
         _ => json!({ "status": "sent", "simulated": true }),

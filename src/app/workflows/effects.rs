@@ -8,6 +8,10 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbErr};
 use serde_json::{Value, json};
+use thruai_actors::call::{
+    chat::{ChatRole, ChatTurn},
+    ports::LlmRequest,
+};
 use thruai_actors::workflow::ports::{EffectCall, EffectOutcome};
 use thruai_entities::values::status::CallStatus;
 
@@ -33,6 +37,7 @@ pub struct Effects {
     webhooks: Webhooks,
     crypto: Crypto,
     prices: Arc<Prices>,
+    models: crate::app::AgentModels,
     public_base_url: String,
 }
 
@@ -48,6 +53,13 @@ fn transient(error: impl std::fmt::Display) -> EffectOutcome {
         error: error.to_string(),
         retryable: true,
     }
+}
+
+/// The first JSON object in a model's answer (models wrap it in prose or code fences).
+fn json_object_in(text: &str) -> Option<serde_json::Map<String, Value>> {
+    let start = text.find('{')?;
+    let end = text.rfind('}')?;
+    serde_json::from_str(text.get(start..=end)?).ok()
 }
 
 /// The seed of a step attempt's ids (URL-safe: a call's intent rides in its status
@@ -101,6 +113,7 @@ impl Effects {
             webhooks: parts.webhooks.clone(),
             crypto: parts.crypto.clone(),
             prices: parts.prices.clone(),
+            models: parts.models.clone(),
             public_base_url: parts.public_base_url.trim_end_matches('/').to_string(),
         }
     }
@@ -116,6 +129,7 @@ impl Effects {
             "call" => self.call(&call, &seed).await,
             "webhook" => Ok(self.webhook(&call).await),
             "wait" => self.await_event(&call).await,
+            "branch" => self.judge(&call).await,
             other => Ok(fail(format!("no effect for a '{other}' node"))),
         };
         result.unwrap_or_else(transient)
@@ -148,6 +162,75 @@ impl Effects {
             return Ok(EffectOutcome::Done(json!({ "event": event, "timedOut": true })));
         }
         Ok(EffectOutcome::Pending(deadline.min(Utc::now() + AWAIT_FALLBACK)))
+    }
+
+    /// A branch's prompt conditions, asked of the language model of the branch's agent
+    /// (`data.agentId`): each question answered yes or no about the execution so far. The
+    /// answers are the step's output (`judged`), which its edges' conditions read.
+    async fn judge(&self, call: &EffectCall<'_>) -> Result<EffectOutcome, DbErr> {
+        let input = call.input;
+        let Some(agent_id) = text(input, "agentId") else {
+            return Ok(fail(
+                "a branch with prompt conditions names the agent whose model judges them (data.agentId)",
+            ));
+        };
+        let Some(agent) = store::agents::find(&self.db, call.org_id, agent_id).await? else {
+            return Ok(fail(format!("agent '{agent_id}' is not one of this organization's")));
+        };
+        let questions: Vec<&str> = input
+            .get("questions")
+            .and_then(Value::as_array)
+            .map(|q| q.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let llm = crate::providers::live::clients_for(&agent, &self.models.providers, &self.models.http)
+            .llm
+            .unwrap_or_else(|| self.models.sandbox.clone());
+        let numbered: Vec<String> = questions
+            .iter()
+            .enumerate()
+            .map(|(i, q)| format!("{}. {q}", i + 1))
+            .collect();
+        let reply = llm
+            .respond(&LlmRequest {
+                system_prompt: "You judge the conditions of an automated workflow. Answer with one JSON object \
+                                only, mapping each question's number to true (yes) or false (no or unknown), \
+                                e.g. {\"1\": true, \"2\": false}."
+                    .into(),
+                first_message: None,
+                conversation: vec![ChatTurn::new(
+                    ChatRole::User,
+                    format!(
+                        "Judge the workflow's conditions.\n\nWhat happened so far (JSON):\n{}\n\nQuestions:\n{}",
+                        input.get("context").cloned().unwrap_or(Value::Null),
+                        numbered.join("\n")
+                    ),
+                )],
+                tools: Vec::new(),
+                knowledge: Vec::new(),
+            })
+            .await;
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => return Ok(transient(format!("the model did not answer: {e}"))),
+        };
+        let Some(answers) = json_object_in(&reply.text) else {
+            return Ok(transient(format!(
+                "the model's answer was not the JSON object asked for: {}",
+                reply.text.chars().take(200).collect::<String>()
+            )));
+        };
+        let judged: serde_json::Map<String, Value> = questions
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let yes = answers
+                    .get(&(i + 1).to_string())
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                ((*q).to_string(), Value::Bool(yes))
+            })
+            .collect();
+        Ok(EffectOutcome::Done(json!({ "judged": judged })))
     }
 
     /// A message recorded and never acknowledged: wait for the process that may be sending

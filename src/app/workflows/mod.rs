@@ -92,6 +92,8 @@ pub struct Parts {
     pub webhooks: Webhooks,
     pub crypto: Crypto,
     pub prices: Arc<Prices>,
+    /// The language models a branch's prompt conditions are asked of.
+    pub models: crate::app::AgentModels,
     pub public_base_url: String,
     pub failpoint: String,
 }
