@@ -843,3 +843,35 @@ async fn a_branch_asks_the_agents_model_its_prompt_conditions() {
     let r = publish(&app, r.data()["id"].as_str().unwrap()).await;
     assert_eq!((r.status.as_u16(), r.code()), (400, "INVALID_WORKFLOW"), "{:?}", r.body);
 }
+
+#[actix_web::test]
+async fn a_branch_without_a_real_model_says_why_it_cannot_judge() {
+    let app = spawn_with(fast).await;
+    let agent = created(&app, "/agents", &json!({ "name": "Sandboxed" })).await;
+    let wf = created(
+        &app,
+        "/workflows",
+        &json!({
+            "name": "Unjudged",
+            "nodes": [
+                { "id": "t", "type": "trigger" },
+                { "id": "b", "type": "branch", "data": { "agentId": agent["id"] } },
+                { "id": "yes", "type": "end" }
+            ],
+            "edges": [
+                { "source": "t", "target": "b" },
+                { "source": "b", "target": "yes", "condition": { "type": "prompt", "prompt": "Is it done?" } }
+            ]
+        }),
+    )
+    .await;
+    let id = wf["id"].as_str().unwrap();
+    assert_eq!(publish(&app, id).await.status, 200);
+    app.post(&format!("/workflows/{id}/trigger"), &json!({})).await;
+    let e = finished(&app, id).await;
+    assert_eq!(e["status"], json!("failed"), "{e:#}");
+    assert!(
+        e["error"].as_str().unwrap().contains("cannot judge prompt conditions"),
+        "{e:#}"
+    );
+}

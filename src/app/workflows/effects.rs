@@ -182,9 +182,14 @@ impl Effects {
             .and_then(Value::as_array)
             .map(|q| q.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let llm = crate::providers::live::clients_for(&agent, &self.models.providers, &self.models.http)
-            .llm
-            .unwrap_or_else(|| self.models.sandbox.clone());
+        let Some(llm) = crate::providers::live::clients_for(&agent, &self.models.providers, &self.models.http).llm
+        else {
+            return Ok(fail(format!(
+                "agent '{agent_id}' talks through the sandbox model, which cannot judge prompt conditions: give it a \
+                 provider's model (llmConfig, with the provider's key configured) or use an equation; a dry run \
+                 simulates them"
+            )));
+        };
         let numbered: Vec<String> = questions
             .iter()
             .enumerate()
