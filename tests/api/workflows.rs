@@ -393,6 +393,17 @@ async fn a_dry_run_walks_the_draft_and_places_nothing() {
     );
 }
 
+/// A sandbox number and an agent to call from it.
+async fn dialler(app: &TestApp) -> Value {
+    created(app, "/telephony/numbers/provision", &json!({ "areaCode": "415" })).await;
+    created(
+        app,
+        "/agents",
+        &json!({ "name": "Dialler", "pipelineMode": "traditional" }),
+    )
+    .await
+}
+
 #[actix_web::test]
 async fn a_campaign_runs_its_workflow_for_each_contact_under_its_cap_and_retries() {
     let app = spawn_with(|s| {
@@ -400,13 +411,7 @@ async fn a_campaign_runs_its_workflow_for_each_contact_under_its_cap_and_retries
         s.campaigns.tick_ms = 40;
     })
     .await;
-    created(&app, "/telephony/numbers/provision", &json!({ "areaCode": "415" })).await;
-    let agent = created(
-        &app,
-        "/agents",
-        &json!({ "name": "Dialler", "pipelineMode": "traditional" }),
-    )
-    .await;
+    let agent = dialler(&app).await;
     // The contact, the campaign's agent and number come in the execution's input.
     let wf = created(
         &app,
@@ -712,13 +717,7 @@ async fn a_campaign_contacts_finished_call_triggers_a_workflow() {
         s.campaigns.sandbox_call_ms = 200;
     })
     .await;
-    created(&app, "/telephony/numbers/provision", &json!({ "areaCode": "415" })).await;
-    let agent = created(
-        &app,
-        "/agents",
-        &json!({ "name": "Dialler", "pipelineMode": "traditional" }),
-    )
-    .await;
+    let agent = dialler(&app).await;
     let campaign = created(
         &app,
         "/campaigns",

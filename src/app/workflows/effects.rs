@@ -254,22 +254,20 @@ impl Effects {
     async fn sms(&self, call: &EffectCall<'_>, seed: &str) -> Result<EffectOutcome, DbErr> {
         let id = ids::derived_id(ids::SMS, seed);
         let done = |m: &thruai_entities::sms_message::Model| json!({ "smsId": m.id, "status": m.status, "to": m.to_number, "from": m.from_number, "segments": m.num_segments });
-        for earlier in earlier_ids(ids::SMS, call) {
-            if let Some(m) = store::sms::find_message(&self.db, call.org_id, &earlier).await?
-                && m.status != "failed"
-            {
-                return Ok(match m.provider_sid {
-                    Some(_) => EffectOutcome::Done(done(&m)),
-                    None => self.in_doubt(m.created_at, "SMS"),
-                });
-            }
-        }
-        if let Some(m) = store::sms::find_message(&self.db, call.org_id, &id).await? {
+        for (n, id) in std::iter::once(id.clone())
+            .chain(earlier_ids(ids::SMS, call))
+            .enumerate()
+        {
+            let Some(m) = store::sms::find_message(&self.db, call.org_id, &id).await? else {
+                continue;
+            };
             return Ok(match (m.status.as_str(), &m.provider_sid) {
-                ("failed", _) => transient(
+                // This attempt's failure is retried; an earlier attempt's is what it was.
+                ("failed", _) if n == 0 => transient(
                     m.error_message
                         .unwrap_or_else(|| "the carrier refused the message".into()),
                 ),
+                ("failed", _) => continue,
                 (_, Some(_)) => EffectOutcome::Done(done(&m)),
                 _ => self.in_doubt(m.created_at, "SMS"),
             });

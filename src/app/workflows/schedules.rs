@@ -20,8 +20,9 @@ pub(super) fn start(workflows: Workflows) {
     actix_web::rt::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The last slot each workflow version was started at by this process.
-        let mut fired: HashMap<(String, i32), i64> = HashMap::new();
+        // Each workflow version's interval (read once) and the last slot this process
+        // started it at.
+        let mut fired: HashMap<(String, i32), (u64, i64)> = HashMap::new();
         loop {
             ticker.tick().await;
             if let Err(e) = pass(&workflows, &mut fired, Utc::now()).await {
@@ -39,13 +40,21 @@ pub(super) fn slot(from: DateTime<Utc>, every_secs: u64, now: DateTime<Utc>) -> 
     (n >= 1).then(|| (n, from + chrono::Duration::seconds(n * every)))
 }
 
-async fn pass(w: &Workflows, fired: &mut HashMap<(String, i32), i64>, now: DateTime<Utc>) -> Result<(), DbErr> {
+async fn pass(w: &Workflows, fired: &mut HashMap<(String, i32), (u64, i64)>, now: DateTime<Utc>) -> Result<(), DbErr> {
     let rows = wf::started_by(&w.db, &[SCHEDULE.to_string()]).await?;
     fired.retain(|(id, v), _| rows.iter().any(|r| &r.id == id && r.version == *v));
     for row in rows {
         let Some(published_at) = row.published_at else {
             continue;
         };
+        let key = (row.id.clone(), row.version);
+        // The version's graph is read when a slot may be due, not on every pass.
+        let known = fired.get(&key).copied();
+        if let Some((every, last)) = known
+            && slot(published_at, every, now).is_none_or(|(n, _)| n == last)
+        {
+            continue;
+        }
         let Ok(graph) = w.published(&row).await else {
             continue;
         };
@@ -53,12 +62,9 @@ async fn pass(w: &Workflows, fired: &mut HashMap<(String, i32), i64>, now: DateT
             continue;
         };
         let Some((n, at)) = slot(published_at, every_secs, now) else {
+            fired.insert(key, (every_secs, 0));
             continue;
         };
-        let key = (row.id.clone(), row.version);
-        if fired.get(&key) == Some(&n) {
-            continue;
-        }
         let trigger = json!({ "type": "schedule", "everySeconds": every_secs, "scheduledAt": at, "slot": n });
         let exec = new_execution(
             &row,
@@ -73,7 +79,7 @@ async fn pass(w: &Workflows, fired: &mut HashMap<(String, i32), i64>, now: DateT
         if started {
             w.supervisor.run(&exec.id);
         }
-        fired.insert(key, n);
+        fired.insert(key, (every_secs, n));
     }
     Ok(())
 }
